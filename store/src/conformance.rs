@@ -1,0 +1,512 @@
+//! The store contract as executable checks. Every adapter's test suite calls
+//! each of these against a fresh database; they panic on a breach.
+
+use std::time::Duration;
+
+use agentledger_domain::{Actor, ActorKind};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::event::{EventFilter, ExpectedVersion, NewEvent, RecordedEvent};
+use crate::event_store::EventStore;
+use crate::integrity::{GENESIS_HASH, expected_hash};
+use crate::sql::engine::StoreConfig;
+use crate::testing::TestDatabase;
+
+/// A small pool and a fast poll: tests open many stores side by side.
+pub fn test_config() -> StoreConfig {
+    StoreConfig {
+        max_connections: 2,
+        poll_interval: Duration::from_millis(50),
+        ..StoreConfig::default()
+    }
+}
+
+pub fn event(tenant: Uuid, event_type: &str, n: usize) -> NewEvent {
+    NewEvent::new(
+        tenant,
+        Actor::system("conformance"),
+        event_type,
+        json!({ "n": n }),
+    )
+}
+
+fn events(tenant: Uuid, event_type: &str, count: usize) -> Vec<NewEvent> {
+    (0..count).map(|n| event(tenant, event_type, n)).collect()
+}
+
+async fn open(db: &TestDatabase) -> std::sync::Arc<dyn EventStore> {
+    match db.open(test_config()).await {
+        Ok(store) => store,
+        Err(e) => panic!("cannot open store at {}: {e}", db.url()),
+    }
+}
+
+fn ok<T>(result: Result<T, StoreError>, what: &str) -> T {
+    result.unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
+fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, actual: Option<u64>) {
+    match result {
+        Err(StoreError::Conflict { actual: a, .. }) => {
+            assert_eq!(a, actual, "conflict reports the actual version")
+        }
+        other => panic!("expected a conflict with actual {actual:?}, got {other:?}"),
+    }
+}
+
+pub async fn expected_version_semantics(db: &TestDatabase) {
+    let store = open(db).await;
+    let t = Uuid::now_v7();
+    use ExpectedVersion::*;
+
+    assert_conflict(store.append("s-1", Exists, events(t, "E", 1)).await, None);
+    assert_conflict(store.append("s-1", Exact(0), events(t, "E", 1)).await, None);
+    let first = ok(
+        store.append("s-1", NoStream, events(t, "E", 2)).await,
+        "NoStream on a new stream",
+    );
+    assert_eq!(first.last_version(), Some(1));
+    assert_eq!(first.last_position(), 2);
+
+    assert_conflict(
+        store.append("s-1", NoStream, events(t, "E", 1)).await,
+        Some(1),
+    );
+    assert_conflict(
+        store.append("s-1", Exact(0), events(t, "E", 1)).await,
+        Some(1),
+    );
+    assert_conflict(
+        store.append("s-1", Exact(2), events(t, "E", 1)).await,
+        Some(1),
+    );
+    ok(
+        store.append("s-1", Exact(1), events(t, "E", 1)).await,
+        "Exact on the last version",
+    );
+    ok(
+        store.append("s-1", Exists, events(t, "E", 1)).await,
+        "Exists on an existing stream",
+    );
+    ok(
+        store.append("s-1", Any, events(t, "E", 1)).await,
+        "Any on an existing stream",
+    );
+    let fresh = ok(
+        store.append("s-2", Any, events(t, "E", 1)).await,
+        "Any on a new stream",
+    );
+    assert_eq!(fresh.last_version(), Some(0));
+
+    // Conflicts wrote nothing: 5 events in s-1, 1 in s-2, positions 1..=6.
+    assert_eq!(ok(store.head_position().await, "head"), 6);
+    let s1 = ok(store.read_stream("s-1", 0, 100).await, "read s-1");
+    let versions: Vec<u64> = s1.iter().map(|e| e.stream_version).collect();
+    assert_eq!(versions, [0, 1, 2, 3, 4]);
+}
+
+pub async fn appends_are_all_or_nothing(db: &TestDatabase) {
+    let store = open(db).await;
+    let t = Uuid::now_v7();
+    ok(
+        store
+            .append("s", ExpectedVersion::NoStream, events(t, "E", 3))
+            .await,
+        "setup",
+    );
+    let stored = ok(store.read_stream("s", 0, 10).await, "read");
+
+    // A batch whose last event reuses a stored id: nothing of it is written.
+    let mut batch = events(t, "E", 3);
+    batch[2].event_id = stored[0].event_id;
+    let result = store.append("other", ExpectedVersion::Any, batch).await;
+    assert!(
+        matches!(result, Err(StoreError::IdempotencyMismatch { .. })),
+        "{result:?}"
+    );
+
+    // A batch with the same id twice.
+    let mut batch = events(t, "E", 2);
+    batch[1].event_id = batch[0].event_id;
+    let result = store.append("other", ExpectedVersion::Any, batch).await;
+    assert!(
+        matches!(result, Err(StoreError::InvalidAppend(_))),
+        "{result:?}"
+    );
+
+    // A conflicting batch.
+    assert_conflict(
+        store
+            .append("s", ExpectedVersion::Exact(0), events(t, "E", 5))
+            .await,
+        Some(2),
+    );
+
+    // An empty batch.
+    let result = store.append("other", ExpectedVersion::Any, vec![]).await;
+    assert!(
+        matches!(result, Err(StoreError::InvalidAppend(_))),
+        "{result:?}"
+    );
+
+    assert_eq!(ok(store.head_position().await, "head"), 3);
+    assert!(ok(store.read_stream("other", 0, 10).await, "read other").is_empty());
+
+    // A big batch lands whole, contiguous.
+    let big = ok(
+        store
+            .append("big", ExpectedVersion::NoStream, events(t, "E", 2500))
+            .await,
+        "big batch",
+    );
+    let positions: Vec<u64> = big.events.iter().map(|c| c.position).collect();
+    assert_eq!(positions, (4..=2503).collect::<Vec<_>>());
+}
+
+pub async fn reappending_stored_events_is_idempotent(db: &TestDatabase) {
+    let t = Uuid::now_v7();
+    let batch = events(t, "E", 3);
+    let original = {
+        let store = open(db).await;
+        ok(
+            store
+                .append("other", ExpectedVersion::Any, events(t, "E", 2))
+                .await,
+            "setup",
+        );
+        let original = ok(
+            store
+                .append("s", ExpectedVersion::NoStream, batch.clone())
+                .await,
+            "first append",
+        );
+        assert!(!original.deduplicated);
+        let again = ok(
+            store
+                .append("s", ExpectedVersion::NoStream, batch.clone())
+                .await,
+            "retry",
+        );
+        assert!(again.deduplicated);
+        assert_eq!(again.events, original.events);
+        store.close().await;
+        original
+    };
+    // A new store on the same database (as after a restart) remembers too.
+    let store = open(db).await;
+    let again = ok(
+        store
+            .append("s", ExpectedVersion::Exact(7), batch.clone())
+            .await,
+        "retry after reopen",
+    );
+    assert!(again.deduplicated);
+    assert_eq!(again.events, original.events);
+    assert_eq!(ok(store.head_position().await, "head"), 5);
+    assert_eq!(ok(store.read_stream("s", 0, 10).await, "read").len(), 3);
+    // A retry concurrent with new appends is still written once.
+    let (a, b) = tokio::join!(
+        store.append("s", ExpectedVersion::Any, batch.clone()),
+        store.append("s", ExpectedVersion::Any, events(t, "E", 1)),
+    );
+    assert!(ok(a, "concurrent retry").deduplicated);
+    assert_eq!(ok(b, "concurrent append").last_position(), 6);
+}
+
+pub async fn read_stream_pages_in_version_order(db: &TestDatabase) {
+    let store = open(db).await;
+    let t = Uuid::now_v7();
+    for i in 0..25 {
+        ok(
+            store
+                .append("s", ExpectedVersion::Any, vec![event(t, "E", i)])
+                .await,
+            "append s",
+        );
+        ok(
+            store
+                .append("noise", ExpectedVersion::Any, vec![event(t, "N", i)])
+                .await,
+            "append noise",
+        );
+    }
+    let mut seen = Vec::new();
+    let mut from = 0;
+    loop {
+        let page = ok(store.read_stream("s", from, 10).await, "read page");
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 10);
+        from = page[page.len() - 1].stream_version + 1;
+        seen.extend(page);
+    }
+    let versions: Vec<u64> = seen.iter().map(|e| e.stream_version).collect();
+    assert_eq!(versions, (0..25).collect::<Vec<_>>());
+    assert!(seen.iter().all(|e| e.stream_id == "s"));
+    let ns: Vec<u64> = seen
+        .iter()
+        .filter_map(|e| e.payload["n"].as_u64())
+        .collect();
+    assert_eq!(ns, (0..25).collect::<Vec<_>>());
+    assert!(ok(store.read_stream("missing", 0, 10).await, "missing").is_empty());
+    assert_eq!(ok(store.read_stream("s", 20, 100).await, "tail").len(), 5);
+}
+
+pub async fn the_full_envelope_round_trips(db: &TestDatabase) {
+    let store = open(db).await;
+    let mut e = event(Uuid::now_v7(), "AgentRegistered", 1);
+    e.actor = Actor::new(ActorKind::Operator, "op-7");
+    e.correlation_id = Some(Uuid::now_v7());
+    e.causation_id = Some(Uuid::now_v7());
+    e.schema_version = 3;
+    e.occurred_at -= chrono::Duration::minutes(5);
+    e.payload = json!({ "name": "ünïcode ✓", "nested": { "b": [1, 2.5, null], "a": true }, "big": 9007199254740993u64 });
+    ok(
+        store
+            .append("agent-1", ExpectedVersion::NoStream, vec![e.clone()])
+            .await,
+        "append",
+    );
+    let read = ok(store.read_stream("agent-1", 0, 1).await, "read");
+    let got = &read[0];
+    assert_eq!(got.event_id, e.event_id);
+    assert_eq!(got.event_type, e.event_type);
+    assert_eq!(got.schema_version, 3);
+    assert_eq!(got.tenant_id, e.tenant_id);
+    assert_eq!(got.occurred_at, e.occurred_at);
+    assert_eq!(got.actor, e.actor);
+    assert_eq!(got.correlation_id, e.correlation_id);
+    assert_eq!(got.causation_id, e.causation_id);
+    assert_eq!(got.payload, e.payload);
+    assert_eq!((got.position, got.stream_version), (1, 0));
+    assert!(got.recorded_at >= got.occurred_at);
+}
+
+pub async fn every_event_chains_to_the_one_before(db: &TestDatabase) {
+    let store = open(db).await;
+    let t = Uuid::now_v7();
+    let writes = (0..20).map(|i| {
+        let store = store.clone();
+        async move {
+            store
+                .append(
+                    &format!("s-{}", i % 4),
+                    ExpectedVersion::Any,
+                    events(t, "E", 1 + i % 3),
+                )
+                .await
+        }
+    });
+    for result in futures::future::join_all(writes).await {
+        ok(result, "append");
+    }
+    let all = ok(
+        store.read_all(1, 1000, &EventFilter::default()).await,
+        "read all",
+    );
+    let mut previous = GENESIS_HASH.to_vec();
+    for e in &all {
+        assert_eq!(
+            Some(e.hash.clone()),
+            expected_hash(&previous, e),
+            "hash of position {}",
+            e.position
+        );
+        previous = e.hash.clone();
+    }
+}
+
+pub async fn read_all_pages_and_filters(db: &TestDatabase) {
+    let store = open(db).await;
+    let (t1, t2) = (Uuid::now_v7(), Uuid::now_v7());
+    for i in 0..30 {
+        let (tenant, kind) = match i % 3 {
+            0 => (t1, "A"),
+            1 => (t1, "B"),
+            _ => (t2, "A"),
+        };
+        ok(
+            store
+                .append(
+                    &format!("s-{i}"),
+                    ExpectedVersion::NoStream,
+                    vec![event(tenant, kind, i)],
+                )
+                .await,
+            "append",
+        );
+    }
+    let all = EventFilter::default();
+    let mut positions = Vec::new();
+    let mut from = 1;
+    loop {
+        let page = ok(store.read_all(from, 7, &all).await, "page");
+        let Some(last) = page.last() else { break };
+        from = last.position + 1;
+        positions.extend(page.iter().map(|e| e.position));
+    }
+    assert_eq!(positions, (1..=30).collect::<Vec<_>>());
+
+    let only_a = EventFilter {
+        event_types: vec!["A".into()],
+        tenant_id: None,
+    };
+    assert_eq!(
+        ok(store.read_all(1, 100, &only_a).await, "type filter").len(),
+        20
+    );
+    let tenant_1 = EventFilter {
+        event_types: vec![],
+        tenant_id: Some(t1),
+    };
+    let read = ok(store.read_all(1, 100, &tenant_1).await, "tenant filter");
+    assert_eq!(read.len(), 20);
+    assert!(read.iter().all(|e| e.tenant_id == t1));
+    let both = EventFilter {
+        event_types: vec!["A".into(), "C".into()],
+        tenant_id: Some(t2),
+    };
+    let read = ok(store.read_all(1, 100, &both).await, "both filters");
+    assert_eq!(read.len(), 10);
+    assert!(read.iter().all(|e| both.matches(e)));
+    let from_middle = ok(
+        store.read_all(16, 100, &only_a).await,
+        "filter from the middle",
+    );
+    assert!(
+        from_middle
+            .iter()
+            .all(|e| e.position >= 16 && e.event_type == "A")
+    );
+    assert_eq!(from_middle.len(), 10);
+    assert!(ok(store.read_all(31, 100, &all).await, "past head").is_empty());
+}
+
+async fn collect(sub: &mut crate::Subscription, n: usize) -> Vec<RecordedEvent> {
+    let mut got = Vec::with_capacity(n);
+    while got.len() < n {
+        match tokio::time::timeout(Duration::from_secs(10), sub.next()).await {
+            Ok(Ok(e)) => got.push(e),
+            Ok(Err(e)) => panic!("subscription failed: {e}"),
+            Err(_) => panic!("subscription stalled after {} of {n} events", got.len()),
+        }
+    }
+    got
+}
+
+pub async fn subscriptions_catch_up_then_go_live(db: &TestDatabase) {
+    let store = open(db).await;
+    let t = Uuid::now_v7();
+    ok(
+        store
+            .append("s", ExpectedVersion::Any, events(t, "E", 10))
+            .await,
+        "setup",
+    );
+
+    let mut from_start = store.subscribe_all(0, EventFilter::default());
+    let mut from_middle = store.subscribe_all(6, EventFilter::default());
+    let mut from_head = store.subscribe_all(11, EventFilter::default());
+    let mut filtered = store.subscribe_all(
+        1,
+        EventFilter {
+            event_types: vec!["Live".into()],
+            tenant_id: None,
+        },
+    );
+
+    let caught_up = collect(&mut from_start, 10).await;
+    assert_eq!(
+        caught_up.iter().map(|e| e.position).collect::<Vec<_>>(),
+        (1..=10).collect::<Vec<_>>()
+    );
+    let middle = collect(&mut from_middle, 5).await;
+    assert_eq!(
+        middle.iter().map(|e| e.position).collect::<Vec<_>>(),
+        (6..=10).collect::<Vec<_>>()
+    );
+
+    // Live: appended after the subscribers reached the head.
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for i in 0..5 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let _ = store
+                    .append("live", ExpectedVersion::Any, vec![event(t, "Live", i)])
+                    .await;
+            }
+        })
+    };
+    let live = collect(&mut from_head, 5).await;
+    assert_eq!(
+        live.iter().map(|e| e.position).collect::<Vec<_>>(),
+        (11..=15).collect::<Vec<_>>()
+    );
+    let more = collect(&mut from_start, 5).await;
+    assert_eq!(more, live);
+    let only_live = collect(&mut filtered, 5).await;
+    assert_eq!(only_live, live);
+    let _ = writer.await;
+    assert_eq!(from_head.next_position(), 16);
+}
+
+pub async fn subscriptions_see_appends_from_other_processes(db: &TestDatabase) {
+    // Two stores on one database stand for two processes: the subscriber's own
+    // writer never announces the other's commits.
+    let reader = open(db).await;
+    let writer = open(db).await;
+    let mut sub = reader.subscribe_all(1, EventFilter::default());
+    let t = Uuid::now_v7();
+    ok(
+        writer
+            .append("s", ExpectedVersion::Any, events(t, "E", 3))
+            .await,
+        "append elsewhere",
+    );
+    let got = collect(&mut sub, 3).await;
+    assert_eq!(
+        got.iter().map(|e| e.position).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+}
+
+pub async fn closing_answers_accepted_appends_then_refuses(db: &TestDatabase) {
+    let store = open(db).await;
+    let t = Uuid::now_v7();
+    let pending: Vec<_> = (0..50)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .append(
+                        &format!("s-{i}"),
+                        ExpectedVersion::NoStream,
+                        events(t, "E", 2),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    tokio::task::yield_now().await;
+    store.close().await;
+    let mut acknowledged = 0;
+    for task in pending {
+        match task.await {
+            Ok(Ok(_)) => acknowledged += 2,
+            Ok(Err(StoreError::Closed)) => {}
+            other => panic!("unexpected answer during close: {other:?}"),
+        }
+    }
+    assert!(matches!(
+        store
+            .append("late", ExpectedVersion::Any, events(t, "E", 1))
+            .await,
+        Err(StoreError::Closed)
+    ));
+    let reopened = open(db).await;
+    assert_eq!(ok(reopened.head_position().await, "head"), acknowledged);
+}

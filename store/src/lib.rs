@@ -1,0 +1,22 @@
+//! The agentledger event store: the `EventStore` contract, its SQL adapters
+//! (SQLite embedded, PostgreSQL) and the conformance suite every adapter passes.
+
+pub mod conformance;
+mod error;
+mod event;
+mod event_store;
+pub mod integrity;
+mod open;
+pub mod sql;
+mod subscription;
+pub mod testing;
+
+pub use error::StoreError;
+pub use event::{
+    AppendOutcome, Committed, EventFilter, ExpectedVersion, NewEvent, Position, RecordedEvent, now,
+    to_hex,
+};
+pub use event_store::EventStore;
+pub use open::{DEFAULT_DATABASE_URL, open};
+pub use sql::engine::{BeforeCommit, StoreConfig};
+pub use subscription::Subscription;

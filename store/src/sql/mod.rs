@@ -1,0 +1,9 @@
+//! The SQL adapters: a shared group-commit engine over a small `Backend` trait,
+//! implemented for SQLite and PostgreSQL.
+
+pub(crate) mod backend;
+pub mod engine;
+pub(crate) mod plan;
+pub(crate) mod postgres;
+pub(crate) mod row;
+pub(crate) mod sqlite;

@@ -1,0 +1,203 @@
+//! The embedded default: one SQLite file in WAL mode with `synchronous=FULL`,
+//! so a commit is on disk when it returns.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::event::{EventFilter, Position};
+use crate::sql::backend::Backend;
+use crate::sql::engine::{SqlEventStore, StoreConfig};
+use crate::sql::plan::Head;
+use crate::sql::row::{EVENT_COLUMNS, EventRow, Placement, StreamHead};
+
+/// Rows per INSERT, well under SQLite's 32766 bound parameters.
+const INSERT_CHUNK: usize = 1000;
+/// Values per `IN (...)` list.
+const LOOKUP_CHUNK: usize = 1000;
+
+pub(crate) struct SqliteBackend {
+    pool: SqlitePool,
+}
+
+pub(crate) type SqliteEventStore = SqlEventStore<SqliteBackend>;
+
+impl SqliteBackend {
+    /// Opens (creating if needed) the database at `url` (`sqlite://path` or a
+    /// plain path) and applies the migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let url = if url.starts_with("sqlite:") {
+            url.to_owned()
+        } else {
+            format!("sqlite://{url}")
+        };
+        let options = SqliteConnectOptions::from_str(&url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+impl SqliteEventStore {
+    pub async fn open(url: &str, config: StoreConfig) -> Result<Self, StoreError> {
+        let backend = SqliteBackend::connect(url, config.max_connections).await?;
+        Self::start(backend, config).await
+    }
+}
+
+#[async_trait]
+impl Backend for SqliteBackend {
+    type Tx = Transaction<'static, Sqlite>;
+
+    async fn begin(&self) -> Result<(Self::Tx, Head), StoreError> {
+        // IMMEDIATE takes the write lock now, so the head read below cannot go
+        // stale before our writes (another process may share the file).
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (position, hash): (i64, Vec<u8>) =
+            sqlx::query_as("SELECT position, hash FROM log_head WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await?;
+        Ok((tx, Head { position, hash }))
+    }
+
+    async fn placements(
+        &self,
+        tx: &mut Self::Tx,
+        ids: &[Uuid],
+    ) -> Result<Vec<Placement>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in ids.chunks(LOOKUP_CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT event_id, stream_id, stream_version, position FROM events WHERE event_id IN (",
+            );
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            q.push(")");
+            found.extend(q.build_query_as::<Placement>().fetch_all(&mut **tx).await?);
+        }
+        Ok(found)
+    }
+
+    async fn stream_heads(
+        &self,
+        tx: &mut Self::Tx,
+        streams: &[&str],
+    ) -> Result<Vec<StreamHead>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in streams.chunks(LOOKUP_CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT stream_id, MAX(stream_version) AS version FROM events WHERE stream_id IN (",
+            );
+            let mut list = q.separated(", ");
+            for stream in chunk {
+                list.push_bind(stream.to_string());
+            }
+            q.push(") GROUP BY stream_id");
+            found.extend(
+                q.build_query_as::<StreamHead>()
+                    .fetch_all(&mut **tx)
+                    .await?,
+            );
+        }
+        Ok(found)
+    }
+
+    async fn insert(&self, tx: &mut Self::Tx, rows: &[EventRow]) -> Result<(), StoreError> {
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO events (");
+            q.push(EVENT_COLUMNS).push(") ");
+            q.push_values(chunk, |mut b, row| {
+                b.push_bind(row.position)
+                    .push_bind(row.event_id)
+                    .push_bind(row.stream_id.clone())
+                    .push_bind(row.stream_version)
+                    .push_bind(row.event_type.clone())
+                    .push_bind(row.schema_version)
+                    .push_bind(row.tenant_id)
+                    .push_bind(row.occurred_at)
+                    .push_bind(row.recorded_at)
+                    .push_bind(row.actor_kind.clone())
+                    .push_bind(row.actor_id.clone())
+                    .push_bind(row.correlation_id)
+                    .push_bind(row.causation_id)
+                    .push_bind(row.payload.clone())
+                    .push_bind(row.hash.clone());
+            });
+            q.build().execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn commit(&self, mut tx: Self::Tx, head: &Head) -> Result<(), StoreError> {
+        sqlx::query("UPDATE log_head SET position = ?, hash = ? WHERE id = 1")
+            .bind(head.position)
+            .bind(head.hash.clone())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn read_stream(
+        &self,
+        stream_id: &str,
+        from_version: i64,
+        limit: i64,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT ");
+        q.push(EVENT_COLUMNS)
+            .push(" FROM events WHERE stream_id = ")
+            .push_bind(stream_id.to_owned())
+            .push(" AND stream_version >= ")
+            .push_bind(from_version)
+            .push(" ORDER BY stream_version LIMIT ")
+            .push_bind(limit);
+        Ok(q.build_query_as().fetch_all(&self.pool).await?)
+    }
+
+    async fn read_all(
+        &self,
+        from_position: i64,
+        limit: i64,
+        filter: &EventFilter,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT ");
+        q.push(EVENT_COLUMNS)
+            .push(" FROM events WHERE position >= ")
+            .push_bind(from_position);
+        if let Some(tenant) = filter.tenant_id {
+            q.push(" AND tenant_id = ").push_bind(tenant);
+        }
+        if !filter.event_types.is_empty() {
+            q.push(" AND event_type IN (");
+            let mut list = q.separated(", ");
+            for t in &filter.event_types {
+                list.push_bind(t.clone());
+            }
+            q.push(")");
+        }
+        q.push(" ORDER BY position LIMIT ").push_bind(limit);
+        Ok(q.build_query_as().fetch_all(&self.pool).await?)
+    }
+
+    async fn head_position(&self) -> Result<Position, StoreError> {
+        let position: i64 = sqlx::query_scalar("SELECT position FROM log_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(position as Position)
+    }
+}

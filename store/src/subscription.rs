@@ -1,0 +1,104 @@
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::watch;
+
+use crate::error::StoreError;
+use crate::event::{EventFilter, Position, RecordedEvent};
+
+/// The read half a subscription needs from a store.
+#[async_trait]
+pub(crate) trait LogReader: Send + Sync {
+    async fn read_all(
+        &self,
+        from_position: Position,
+        limit: usize,
+        filter: &EventFilter,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+}
+
+/// Catch-up then live delivery of the global log.
+///
+/// It reads pages from the store until it is at the head, then waits for the
+/// local writer to announce a new head. Other processes may append to the same
+/// database, so it also re-reads after `poll_interval` without an announcement.
+/// Because positions become visible only in order (see DESIGN.md), reading
+/// `position >= next` can never step over an event that commits later.
+pub struct Subscription {
+    reader: Arc<dyn LogReader>,
+    filter: EventFilter,
+    next: Position,
+    buffer: VecDeque<RecordedEvent>,
+    head: watch::Receiver<Position>,
+    poll_interval: Duration,
+    page_size: usize,
+}
+
+impl Subscription {
+    pub(crate) fn new(
+        reader: Arc<dyn LogReader>,
+        from_position: Position,
+        filter: EventFilter,
+        head: watch::Receiver<Position>,
+        poll_interval: Duration,
+    ) -> Self {
+        Self {
+            reader,
+            filter,
+            next: from_position.max(1),
+            buffer: VecDeque::new(),
+            head,
+            poll_interval,
+            page_size: 512,
+        }
+    }
+
+    /// The next event, waiting for it if the subscription is at the head.
+    pub async fn next(&mut self) -> Result<RecordedEvent, StoreError> {
+        loop {
+            if let Some(event) = self.buffer.pop_front() {
+                return Ok(event);
+            }
+            // Mark the current head as seen before reading, so a commit that
+            // lands after the read still wakes the wait below.
+            self.head.borrow_and_update();
+            if self.fill().await? {
+                continue;
+            }
+            let waited = tokio::time::timeout(self.poll_interval, self.head.changed()).await;
+            if let Ok(Err(_)) = waited {
+                // The local writer is gone; only other processes can still append.
+                tokio::time::sleep(self.poll_interval).await;
+            }
+        }
+    }
+
+    /// Up to `max` events that are already stored, without waiting for new ones.
+    pub async fn next_batch(&mut self, max: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        if self.buffer.is_empty() {
+            self.fill().await?;
+        }
+        let n = max.min(self.buffer.len());
+        Ok(self.buffer.drain(..n).collect())
+    }
+
+    /// The position the next delivered event will have at least.
+    pub fn next_position(&self) -> Position {
+        self.buffer.front().map_or(self.next, |e| e.position)
+    }
+
+    async fn fill(&mut self) -> Result<bool, StoreError> {
+        let page = self
+            .reader
+            .read_all(self.next, self.page_size, &self.filter)
+            .await?;
+        if let Some(last) = page.last() {
+            self.next = last.position + 1;
+        }
+        let got = !page.is_empty();
+        self.buffer.extend(page);
+        Ok(got)
+    }
+}

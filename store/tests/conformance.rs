@@ -1,0 +1,39 @@
+//! The store contract, run against every adapter on a real database.
+
+macro_rules! for_each_backend {
+    ($($check:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    let db = agentledger_store::testing::TestDatabase::sqlite();
+                    agentledger_store::conformance::$check(&db).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    let Some(db) = agentledger_store::testing::TestDatabase::postgres(stringify!($check)).await else {
+                        return;
+                    };
+                    agentledger_store::conformance::$check(&db).await;
+                }
+            )*
+        }
+    };
+}
+
+for_each_backend!(
+    expected_version_semantics,
+    appends_are_all_or_nothing,
+    reappending_stored_events_is_idempotent,
+    read_stream_pages_in_version_order,
+    the_full_envelope_round_trips,
+    every_event_chains_to_the_one_before,
+    read_all_pages_and_filters,
+    subscriptions_catch_up_then_go_live,
+    subscriptions_see_appends_from_other_processes,
+    closing_answers_accepted_appends_then_refuses,
+);
