@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 /// Who caused an event. Every stored event names one, so an audit can always
 /// answer "who did this".
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Actor {
     pub kind: ActorKind,
     pub id: String,

@@ -1,1 +1,1 @@
-
+//! Projection runner and read models: fold the event log into queryable tables.

@@ -1,6 +1,7 @@
 //! Throwaway databases for tests: an SQLite file in a fresh directory, or a
 //! fresh schema in the PostgreSQL named by `AGENTLEDGER_TEST_POSTGRES_URL`.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -43,7 +44,12 @@ impl TestDatabase {
     /// printed) when `AGENTLEDGER_TEST_POSTGRES_URL` is not set.
     pub async fn postgres(test: &str) -> Option<Self> {
         let Ok(server_url) = std::env::var(POSTGRES_URL_VAR) else {
-            eprintln!("skipping PostgreSQL test `{test}`: {POSTGRES_URL_VAR} is not set");
+            // Written past the test harness's output capture, so the skip is
+            // visible in a normal `cargo test` run.
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipping PostgreSQL test `{test}`: {POSTGRES_URL_VAR} is not set"
+            );
             return None;
         };
         let schema = format!("agentledger_test_{}", Uuid::now_v7().simple());

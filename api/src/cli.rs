@@ -1,0 +1,162 @@
+//! The `agentledger` command line.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use agentledger_store::{DEFAULT_DATABASE_URL, EventStore, StoreConfig, StoreError};
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::server::{AppState, start};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "agentledger",
+    version,
+    about = "Event-sourced control plane and audit ledger for fleets of AI agents"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the HTTP server (applies migrations first).
+    Serve(ServeArgs),
+    /// Apply the database migrations and exit.
+    Migrate(DatabaseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DatabaseArgs {
+    /// Where events live: `sqlite://path` (created if missing) or `postgres://…`.
+    #[arg(long, env = "AGENTLEDGER_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "AGENTLEDGER_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("cannot open the event store: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Logs to stdout; `RUST_LOG` sets the level (default `info`).
+pub fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .try_init();
+}
+
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(args) => {
+            let store = open_store(&args.database_url).await?;
+            let head = store.head_position().await?;
+            store.close().await;
+            println!(
+                "migrations applied to {}; head position {head}",
+                redact(&args.database_url)
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn open_store(url: &str) -> Result<Arc<dyn EventStore>, CliError> {
+    Ok(agentledger_store::open(url, StoreConfig::default()).await?)
+}
+
+async fn serve(args: ServeArgs) -> Result<(), CliError> {
+    let store = open_store(&args.database.database_url).await?;
+    tracing::info!(database = %redact(&args.database.database_url), "event store open");
+    let state = AppState::new(store.clone());
+    let server = start(state, args.listen)
+        .await
+        .map_err(|source| CliError::Listen {
+            addr: args.listen,
+            source,
+        })?;
+    tracing::info!("listening on {}", server.local_addr());
+    let result = server.run_until(shutdown_signal()).await;
+    // Every request that was accepted has been answered; let the writer
+    // finish what it holds before the process exits.
+    store.close().await;
+    tracing::info!("shut down");
+    result.map_err(CliError::Serve)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+/// The URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &credentials[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted_from_logged_urls() {
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite://agentledger.db"), "sqlite://agentledger.db");
+    }
+}

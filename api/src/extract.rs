@@ -1,0 +1,79 @@
+//! Request extractors whose rejections are problem documents rather than
+//! axum's plain-text ones.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::problem::Problem;
+
+/// Like `axum::Json`: a malformed, oversized or mistyped body answers 400, 413
+/// or 415 with `application/problem+json`.
+pub struct Json<T>(pub T);
+
+impl<S, T> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Json(value)),
+            Err(rejection) => Err(json_problem(&rejection)),
+        }
+    }
+}
+
+fn json_problem(rejection: &JsonRejection) -> Problem {
+    let (status, slug, title) = match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            "The request body is too large",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Expected an application/json body",
+        ),
+        // Unknown fields and wrong types are the same kind of client error as
+        // malformed JSON: 400, not axum's 422.
+        _ => (
+            StatusCode::BAD_REQUEST,
+            "invalid-body",
+            "The request body is not valid",
+        ),
+    };
+    Problem::new(status, slug, title).detail(rejection.body_text())
+}
+
+/// Like `axum::extract::Query`: bad query parameters answer 400 with a problem.
+pub struct Query<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Query(value)),
+            Err(rejection) => Err(query_problem(&rejection)),
+        }
+    }
+}
+
+fn query_problem(rejection: &QueryRejection) -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "invalid-query",
+        "The query parameters are not valid",
+    )
+    .detail(rejection.body_text())
+}

@@ -1,0 +1,131 @@
+//! Errors as `application/problem+json` (RFC 9457). Each kind has a stable
+//! `type` URI that clients can match on.
+
+use agentledger_store::StoreError;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: &'static str,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Extension members (RFC 9457 §3.2), such as the current stream version.
+    #[serde(flatten)]
+    pub extensions: Map<String, Value>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, slug: &str, title: &'static str) -> Self {
+        Self {
+            kind: format!("/problems/{slug}"),
+            title,
+            status: status.as_u16(),
+            detail: None,
+            extensions: Map::new(),
+        }
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.extensions.insert(key.to_owned(), value.into());
+        self
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            "The request is invalid",
+        )
+        .detail(detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found").detail(detail)
+    }
+
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+        )
+        .detail(detail)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = (
+            status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            // The rest of the body is still on the wire; the connection cannot
+            // carry another request, so tell the client not to reuse it.
+            response.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+        }
+        response
+    }
+}
+
+impl From<StoreError> for Problem {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Conflict {
+                stream,
+                expected,
+                actual,
+            } => Problem::new(
+                StatusCode::CONFLICT,
+                "wrong-expected-version",
+                "The stream is not at the expected version",
+            )
+            .detail(format!("stream `{stream}` expected {expected:?}"))
+            .with("stream_id", stream)
+            .with("current_version", actual),
+            StoreError::IdempotencyMismatch { event_id } => Problem::new(
+                StatusCode::CONFLICT,
+                "event-id-reused",
+                "An event id was reused for a different event",
+            )
+            .detail(format!("event {event_id} is already stored elsewhere"))
+            .with("event_id", event_id.to_string()),
+            StoreError::InvalidAppend(why) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-append",
+                "The events cannot be appended",
+            )
+            .detail(why),
+            StoreError::Closed => Problem::unavailable("the server is shutting down"),
+            other => {
+                tracing::error!(error = %other, "store failure");
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal error",
+                )
+                .detail(
+                    "the event store failed; the request may be retried with the same event ids",
+                )
+            }
+        }
+    }
+}

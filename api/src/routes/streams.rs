@@ -1,0 +1,225 @@
+//! Raw access to the log: append to a stream with an expected version, read a
+//! stream, read the global log. Domain commands (later) append through the
+//! same store; these routes are the ledger's own surface.
+
+use agentledger_domain::Actor;
+use agentledger_store::{AppendOutcome, EventFilter, ExpectedVersion, NewEvent, RecordedEvent};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Router, response::IntoResponse};
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::extract::{Json, Query};
+use crate::problem::Problem;
+use crate::server::AppState;
+
+/// Most events one read returns.
+pub const MAX_PAGE: usize = 1000;
+const DEFAULT_PAGE: usize = 100;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/streams/{stream_id}/events",
+            post(append).get(read_stream),
+        )
+        .route("/api/v1/events", get(read_all))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppendRequest {
+    #[serde(default)]
+    pub expected_version: ExpectedVersionBody,
+    pub events: Vec<EventBody>,
+}
+
+/// `"any"`, `"no_stream"`, `"exists"` or the exact last version as a number.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum ExpectedVersionBody {
+    Named(NamedExpectation),
+    Exact(u64),
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NamedExpectation {
+    Any,
+    NoStream,
+    Exists,
+}
+
+impl Default for ExpectedVersionBody {
+    fn default() -> Self {
+        Self::Named(NamedExpectation::Any)
+    }
+}
+
+impl From<ExpectedVersionBody> for ExpectedVersion {
+    fn from(body: ExpectedVersionBody) -> Self {
+        match body {
+            ExpectedVersionBody::Named(NamedExpectation::Any) => ExpectedVersion::Any,
+            ExpectedVersionBody::Named(NamedExpectation::NoStream) => ExpectedVersion::NoStream,
+            ExpectedVersionBody::Named(NamedExpectation::Exists) => ExpectedVersion::Exists,
+            ExpectedVersionBody::Exact(v) => ExpectedVersion::Exact(v),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventBody {
+    /// The idempotency key; generated when absent (the append is then not retry-safe).
+    pub event_id: Option<Uuid>,
+    pub event_type: String,
+    pub schema_version: Option<i32>,
+    pub tenant_id: Uuid,
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub actor: Actor,
+    pub correlation_id: Option<Uuid>,
+    pub causation_id: Option<Uuid>,
+    pub payload: Value,
+}
+
+impl From<EventBody> for NewEvent {
+    fn from(body: EventBody) -> Self {
+        let mut event = NewEvent::new(body.tenant_id, body.actor, body.event_type, body.payload);
+        if let Some(id) = body.event_id {
+            event.event_id = id;
+        }
+        if let Some(v) = body.schema_version {
+            event.schema_version = v;
+        }
+        if let Some(at) = body.occurred_at {
+            // Stored at microsecond precision; truncate so it reads back as hashed.
+            event.occurred_at = at.trunc_subsecs(6);
+        }
+        event.correlation_id = body.correlation_id;
+        event.causation_id = body.causation_id;
+        event
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AppendResponse {
+    pub stream_id: String,
+    /// Global position of the last appended event.
+    pub position: u64,
+    /// True when every event was already stored: this answer is the original one.
+    pub deduplicated: bool,
+    pub events: Vec<agentledger_store::Committed>,
+}
+
+async fn append(
+    State(state): State<AppState>,
+    Path(stream_id): Path<String>,
+    Json(body): Json<AppendRequest>,
+) -> Result<impl IntoResponse, Problem> {
+    let events: Vec<NewEvent> = body.events.into_iter().map(NewEvent::from).collect();
+    let outcome: AppendOutcome = state
+        .store
+        .append(&stream_id, body.expected_version.into(), events)
+        .await?;
+    let status = if outcome.deduplicated {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let response = AppendResponse {
+        stream_id,
+        position: outcome.last_position(),
+        deduplicated: outcome.deduplicated,
+        events: outcome.events,
+    };
+    Ok((status, axum::Json(response)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamQuery {
+    #[serde(default)]
+    pub from_version: u64,
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EventPage {
+    pub events: Vec<RecordedEvent>,
+    /// Where the next page starts, when this page was full.
+    pub next: Option<u64>,
+}
+
+fn page_limit(limit: Option<usize>) -> Result<usize, Problem> {
+    match limit {
+        None => Ok(DEFAULT_PAGE),
+        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+        Some(n) => Err(Problem::bad_request(format!(
+            "limit must be 1 to {MAX_PAGE}, not {n}"
+        ))),
+    }
+}
+
+async fn read_stream(
+    State(state): State<AppState>,
+    Path(stream_id): Path<String>,
+    Query(query): Query<StreamQuery>,
+) -> Result<axum::Json<EventPage>, Problem> {
+    let limit = page_limit(query.limit)?;
+    let events = state
+        .store
+        .read_stream(&stream_id, query.from_version, limit)
+        .await?;
+    if events.is_empty() && query.from_version == 0 {
+        return Err(Problem::not_found(format!(
+            "stream `{stream_id}` has no events"
+        )));
+    }
+    let next = (events.len() == limit)
+        .then(|| events.last().map(|e| e.stream_version + 1))
+        .flatten();
+    Ok(axum::Json(EventPage { events, next }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogQuery {
+    #[serde(default)]
+    pub from_position: u64,
+    pub limit: Option<usize>,
+    /// Comma-separated event types.
+    pub types: Option<String>,
+    pub tenant_id: Option<Uuid>,
+}
+
+async fn read_all(
+    State(state): State<AppState>,
+    Query(query): Query<LogQuery>,
+) -> Result<axum::Json<EventPage>, Problem> {
+    let limit = page_limit(query.limit)?;
+    let filter = EventFilter {
+        event_types: query
+            .types
+            .as_deref()
+            .map(|t| {
+                t.split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        tenant_id: query.tenant_id,
+    };
+    let events = state
+        .store
+        .read_all(query.from_position, limit, &filter)
+        .await?;
+    let next = (events.len() == limit)
+        .then(|| events.last().map(|e| e.position + 1))
+        .flatten();
+    Ok(axum::Json(EventPage { events, next }))
+}

@@ -1,0 +1,77 @@
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use agentledger_store::EventStore;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+use crate::problem::Problem;
+use crate::routes;
+
+/// Request bodies larger than this are refused with 413.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn EventStore>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn EventStore>) -> Self {
+        Self { store }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(routes::health::routes())
+        .merge(routes::streams::routes())
+        .fallback(|| async { Problem::not_found("no such route") })
+        .method_not_allowed_fallback(|| async {
+            Problem::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// A bound, not yet serving, server.
+pub struct RunningServer {
+    listener: TcpListener,
+    app: Router,
+}
+
+/// Binds `addr` (port 0 picks a free port) and prepares the routes.
+pub async fn start(state: AppState, addr: SocketAddr) -> std::io::Result<RunningServer> {
+    let listener = TcpListener::bind(addr).await?;
+    Ok(RunningServer {
+        listener,
+        app: router(state),
+    })
+}
+
+impl RunningServer {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting connections and
+    /// waits for the requests in flight to be answered.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.app)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}

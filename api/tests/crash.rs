@@ -1,0 +1,267 @@
+//! Kill the real server process while it takes concurrent appends: every append
+//! it acknowledged must be stored exactly once, with contiguous versions and
+//! positions and an intact hash chain. Lives beside the binary because Cargo
+//! hands the binary's path only to its own package's tests.
+
+use std::collections::{BTreeMap, HashMap};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use agentledger_store::EventFilter;
+use agentledger_store::conformance::test_config;
+use agentledger_store::integrity::{GENESIS_HASH, expected_hash};
+use agentledger_store::testing::TestDatabase;
+use rand::Rng;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+const KILLS: usize = 5;
+const CLIENTS: usize = 16;
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+async fn start_server(url: &str) -> Server {
+    let mut child = match Command::new(env!("CARGO_BIN_EXE_agentledger"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("AGENTLEDGER_DATABASE_URL", url)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(e) => panic!("cannot start agentledger: {e}"),
+    };
+    let Some(stdout) = child.stdout.take() else {
+        panic!("no stdout")
+    };
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        match tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await {
+            Ok(Ok(Some(line))) => {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    break rest.trim().to_owned();
+                }
+            }
+            other => panic!("server did not start: {other:?}"),
+        }
+    };
+    // Keep draining the log so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Server {
+        child,
+        base: format!("http://{addr}"),
+    }
+}
+
+#[derive(Default)]
+struct Ledger {
+    /// event id -> (stream, position) for every acknowledged event.
+    acknowledged: HashMap<Uuid, (String, u64)>,
+    /// Batches sent without an answer, per client: resent after the restart.
+    unanswered: HashMap<usize, Value>,
+    /// Resent batches the server had committed before a kill cut off its answer.
+    committed_but_unanswered: usize,
+}
+
+fn new_batch(client: usize, tenant: Uuid) -> Value {
+    let n = rand::rng().random_range(1..=3);
+    let events: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({
+                "event_id": Uuid::now_v7(),
+                "event_type": "CrashTested",
+                "tenant_id": tenant,
+                "actor": { "kind": "system", "id": format!("client-{client}") },
+                "payload": { "client": client, "i": i },
+            })
+        })
+        .collect();
+    json!({ "expected_version": "any", "events": events })
+}
+
+/// Sends appends until the server stops answering.
+async fn client_loop(
+    client: usize,
+    base: String,
+    http: reqwest::Client,
+    ledger: Arc<Mutex<Ledger>>,
+    tenant: Uuid,
+) {
+    let url = format!("{base}/api/v1/streams/crash-{client}/events");
+    loop {
+        let body = {
+            let mut ledger = ledger.lock().await;
+            ledger
+                .unanswered
+                .entry(client)
+                .or_insert_with(|| new_batch(client, tenant))
+                .clone()
+        };
+        let response = match http.post(&url).json(&body).send().await {
+            Ok(r) => r,
+            Err(_) => return, // killed: the batch stays unanswered
+        };
+        let status = response.status();
+        let Ok(answer) = response.json::<Value>().await else {
+            return;
+        };
+        assert!(status.is_success(), "append refused: {status} {answer}");
+        let mut ledger = ledger.lock().await;
+        ledger.unanswered.remove(&client);
+        if answer["deduplicated"] == json!(true) {
+            ledger.committed_but_unanswered += 1;
+        }
+        for committed in answer["events"].as_array().into_iter().flatten() {
+            let id = committed["event_id"]
+                .as_str()
+                .and_then(|s| s.parse::<Uuid>().ok());
+            let position = committed["position"].as_u64();
+            if let (Some(id), Some(position)) = (id, position) {
+                let previous = ledger
+                    .acknowledged
+                    .insert(id, (format!("crash-{client}"), position));
+                assert!(
+                    previous.is_none_or(|p| p.1 == position),
+                    "event {id} acknowledged at two positions"
+                );
+            }
+        }
+    }
+}
+
+async fn run_round(url: &str, ledger: &Arc<Mutex<Ledger>>, tenant: Uuid, graceful: bool) {
+    let mut server = start_server(url).await;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap_or_else(|e| panic!("http client: {e}"));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            tokio::spawn(client_loop(
+                c,
+                server.base.clone(),
+                http.clone(),
+                ledger.clone(),
+                tenant,
+            ))
+        })
+        .collect();
+    let run_for = Duration::from_millis(rand::rng().random_range(300..1200));
+    tokio::time::sleep(run_for).await;
+    if graceful {
+        let pid = server.child.id().map(|p| p.to_string()).unwrap_or_default();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        assert!(sent.is_ok_and(|s| s.success()), "cannot send SIGTERM");
+        let status = tokio::time::timeout(Duration::from_secs(30), server.child.wait()).await;
+        assert!(
+            matches!(status, Ok(Ok(s)) if s.success()),
+            "graceful shutdown failed: {status:?}"
+        );
+    } else {
+        let _ = server.child.start_kill(); // SIGKILL
+        let _ = server.child.wait().await;
+    }
+    for client in clients {
+        let _ = client.await;
+    }
+}
+
+async fn acknowledged_appends_survive_kill_9(db: TestDatabase) {
+    let ledger = Arc::new(Mutex::new(Ledger::default()));
+    let tenant = Uuid::now_v7();
+    for _ in 0..KILLS {
+        run_round(db.url(), &ledger, tenant, false).await;
+    }
+    // Last: SIGTERM, which must also lose nothing, after resending what the
+    // kills left unanswered.
+    run_round(db.url(), &ledger, tenant, true).await;
+
+    let store = match db.open(test_config()).await {
+        Ok(s) => s,
+        Err(e) => panic!("reopen: {e}"),
+    };
+    let mut events = Vec::new();
+    let mut from = 1;
+    loop {
+        let page = store
+            .read_all(from, 1000, &EventFilter::default())
+            .await
+            .unwrap_or_else(|e| panic!("read: {e}"));
+        let Some(last) = page.last() else { break };
+        from = last.position + 1;
+        events.extend(page);
+    }
+    let ledger = ledger.lock().await;
+    assert!(
+        ledger.acknowledged.len() > 100,
+        "too few appends to mean anything: {}",
+        ledger.acknowledged.len()
+    );
+
+    let mut previous = GENESIS_HASH.to_vec();
+    let mut seen = HashMap::new();
+    let mut versions: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e.position, i as u64 + 1, "positions are contiguous");
+        assert_eq!(
+            Some(e.hash.clone()),
+            expected_hash(&previous, e),
+            "hash chain at {}",
+            e.position
+        );
+        previous = e.hash.clone();
+        assert!(
+            seen.insert(e.event_id, e.position).is_none(),
+            "event {} stored twice",
+            e.event_id
+        );
+        versions
+            .entry(&e.stream_id)
+            .or_default()
+            .push(e.stream_version);
+    }
+    for (stream, v) in &versions {
+        assert_eq!(
+            *v,
+            (0..v.len() as u64).collect::<Vec<_>>(),
+            "versions of {stream} are contiguous"
+        );
+    }
+    for (id, (stream, position)) in &ledger.acknowledged {
+        assert_eq!(
+            seen.get(id),
+            Some(position),
+            "acknowledged event {id} of {stream} is missing or moved"
+        );
+    }
+    println!(
+        "{KILLS} SIGKILLs and one SIGTERM under {CLIENTS} concurrent clients: {} events acknowledged, {} stored, each once; \
+         {} batches were committed but unanswered at a kill and came back deduplicated when resent",
+        ledger.acknowledged.len(),
+        events.len(),
+        ledger.committed_but_unanswered
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_acknowledged_appends_survive_kill_9() {
+    acknowledged_appends_survive_kill_9(TestDatabase::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_acknowledged_appends_survive_kill_9() {
+    if let Some(db) = TestDatabase::postgres("acknowledged_appends_survive_kill_9").await {
+        acknowledged_appends_survive_kill_9(db).await;
+    }
+}

@@ -1,0 +1,225 @@
+//! The HTTP surface as a client sees it, on SQLite and PostgreSQL.
+
+use agentledger_tests::{TestServer, on_every_backend};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+fn event(tenant: Uuid, n: u32) -> Value {
+    json!({
+        "event_id": Uuid::now_v7(),
+        "event_type": "AgentRegistered",
+        "tenant_id": tenant,
+        "actor": { "kind": "operator", "id": "op-1" },
+        "correlation_id": Uuid::now_v7(),
+        "payload": { "n": n },
+    })
+}
+
+async fn post(server: &TestServer, path: &str, body: &Value) -> (StatusCode, Value) {
+    let response = server.http.post(server.url(path)).json(body).send().await;
+    read(response).await
+}
+
+async fn get(server: &TestServer, path: &str) -> (StatusCode, Value) {
+    read(server.http.get(server.url(path)).send().await).await
+}
+
+async fn read(response: reqwest::Result<reqwest::Response>) -> (StatusCode, Value) {
+    let response = response.unwrap_or_else(|e| panic!("request failed: {e}"));
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        assert_eq!(
+            content_type, "application/problem+json",
+            "errors are problem documents: {body}"
+        );
+        assert_eq!(body["status"], json!(status.as_u16()));
+        assert!(
+            body["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("/problems/")),
+            "{body}"
+        );
+    }
+    (status, body)
+}
+
+async fn health_and_readiness(server: TestServer) {
+    let (status, body) = get(&server, "/health").await;
+    assert_eq!((status, &body["status"]), (StatusCode::OK, &json!("ok")));
+    let (status, body) = get(&server, "/ready").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["store"]["head_position"], json!(0));
+}
+
+async fn append_then_read_back(server: TestServer) {
+    let tenant = Uuid::now_v7();
+    let events = vec![event(tenant, 1), event(tenant, 2)];
+    let body = json!({ "expected_version": "no_stream", "events": events });
+    let (status, first) = post(&server, "/api/v1/streams/agent-1/events", &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_eq!(first["position"], json!(2));
+    assert_eq!(first["deduplicated"], json!(false));
+
+    // The same request again is a retry: same answer, 200, nothing written.
+    let (status, again) = post(&server, "/api/v1/streams/agent-1/events", &body).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again["events"], first["events"]);
+    assert_eq!(again["deduplicated"], json!(true));
+
+    let (status, page) = get(&server, "/api/v1/streams/agent-1/events").await;
+    assert_eq!(status, StatusCode::OK);
+    let stored = page["events"].as_array().cloned().unwrap_or_default();
+    assert_eq!(stored.len(), 2);
+    for (sent, got) in events.iter().zip(&stored) {
+        for field in [
+            "event_id",
+            "event_type",
+            "tenant_id",
+            "actor",
+            "correlation_id",
+            "payload",
+        ] {
+            assert_eq!(sent[field], got[field], "{field}");
+        }
+        assert_eq!(got["hash"].as_str().map(str::len), Some(64));
+    }
+
+    let (_, more) = post(
+        &server,
+        "/api/v1/streams/agent-2/events",
+        &json!({ "events": [event(Uuid::now_v7(), 3)] }),
+    )
+    .await;
+    assert_eq!(more["position"], json!(3));
+    let (_, log) = get(
+        &server,
+        &format!("/api/v1/events?tenant_id={tenant}&limit=1"),
+    )
+    .await;
+    assert_eq!(log["events"].as_array().map(Vec::len), Some(1));
+    assert_eq!(log["next"], json!(2));
+    let (_, log) = get(
+        &server,
+        "/api/v1/events?types=AgentRegistered&from_position=2",
+    )
+    .await;
+    let positions: Vec<_> = log["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| e["position"].clone())
+        .collect();
+    assert_eq!(positions, [json!(2), json!(3)]);
+    let (_, ready) = get(&server, "/ready").await;
+    assert_eq!(ready["store"]["head_position"], json!(3));
+}
+
+async fn bad_requests_are_problems_and_write_nothing(server: TestServer) {
+    let tenant = Uuid::now_v7();
+    let path = "/api/v1/streams/s/events";
+    let (status, _) = post(&server, path, &json!({ "events": [event(tenant, 0)] })).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let (status, problem) = post(
+        &server,
+        path,
+        &json!({ "expected_version": "no_stream", "events": [event(tenant, 1)] }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(problem["type"], json!("/problems/wrong-expected-version"));
+    assert_eq!(problem["current_version"], json!(0));
+    let (status, _) = post(
+        &server,
+        path,
+        &json!({ "expected_version": 5, "events": [event(tenant, 1)] }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    let (status, problem) = post(
+        &server,
+        path,
+        &json!({ "events": [event(tenant, 1)], "surprise": true }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("surprise")),
+        "{problem}"
+    );
+    let mut unknown_in_event = event(tenant, 1);
+    unknown_in_event["colour"] = json!("red");
+    let (status, _) = post(&server, path, &json!({ "events": [unknown_in_event] })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = post(
+        &server,
+        path,
+        &json!({ "expected_version": "sometimes", "events": [event(tenant, 1)] }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, problem) = post(&server, path, &json!({ "events": [] })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["type"], json!("/problems/invalid-append"));
+
+    let raw = server
+        .http
+        .post(server.url(path))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await;
+    assert_eq!(read(raw).await.0, StatusCode::BAD_REQUEST);
+    let text = server.http.post(server.url(path)).body("{}").send().await;
+    assert_eq!(read(text).await.0, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let huge = json!({ "events": [{ "event_type": "Big", "tenant_id": tenant, "actor": { "kind": "system", "id": "x" }, "payload": "x".repeat(5 * 1024 * 1024) }] });
+    let (status, problem) = post(&server, path, &huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(problem["type"], json!("/problems/body-too-large"));
+
+    assert_eq!(
+        get(&server, "/api/v1/events?limit=0").await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        get(&server, "/api/v1/events?from_position=minus-one")
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        get(&server, "/api/v1/events?tenant_id=nope").await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        get(&server, "/api/v1/streams/missing/events").await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(&server, "/no/such/route").await.0,
+        StatusCode::NOT_FOUND
+    );
+    let wrong_method = server.http.delete(server.url(path)).send().await;
+    assert_eq!(read(wrong_method).await.0, StatusCode::METHOD_NOT_ALLOWED);
+
+    // Only the first append was written.
+    let (_, ready) = get(&server, "/ready").await;
+    assert_eq!(ready["store"]["head_position"], json!(1));
+}
+
+on_every_backend!(
+    health_and_readiness,
+    append_then_read_back,
+    bad_requests_are_problems_and_write_nothing
+);
