@@ -2,9 +2,9 @@ use std::sync::Arc;
 
 use crate::error::StoreError;
 use crate::event_store::EventStore;
-use crate::sql::engine::StoreConfig;
-use crate::sql::postgres::PostgresEventStore;
-use crate::sql::sqlite::SqliteEventStore;
+use crate::sql::engine::{SqlEventStore, StoreConfig};
+use crate::sql::postgres::PostgresBackend;
+use crate::sql::sqlite::SqliteBackend;
 
 /// An SQLite file in the working directory: no setup needed.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://agentledger.db";
@@ -13,9 +13,11 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://agentledger.db";
 /// or `postgres://…` / `postgresql://…`. Migrations are applied.
 pub async fn open(url: &str, config: StoreConfig) -> Result<Arc<dyn EventStore>, StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PostgresEventStore::open(url, config).await?))
+        let backend = PostgresBackend::connect(url, config.max_connections).await?;
+        Ok(Arc::new(SqlEventStore::start(backend, config).await?))
     } else if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteEventStore::open(url, config).await?))
+        let backend = SqliteBackend::connect(url, config.max_connections).await?;
+        Ok(Arc::new(SqlEventStore::start(backend, config).await?))
     } else {
         Err(StoreError::UnsupportedUrl(url.to_owned()))
     }

@@ -12,15 +12,12 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::event::{EventFilter, Position};
 use crate::sql::backend::Backend;
-use crate::sql::engine::{SqlEventStore, StoreConfig};
 use crate::sql::plan::Head;
 use crate::sql::row::{EventRow, Placement, StreamHead, event_columns};
 
 pub(crate) struct PostgresBackend {
     pool: PgPool,
 }
-
-pub(crate) type PostgresEventStore = SqlEventStore<PostgresBackend>;
 
 impl PostgresBackend {
     /// Connects to `url` and applies the migrations. A `search_path` given in
@@ -33,13 +30,6 @@ impl PostgresBackend {
             .await?;
         sqlx::migrate!("../migrations/postgres").run(&pool).await?;
         Ok(Self { pool })
-    }
-}
-
-impl PostgresEventStore {
-    pub async fn open(url: &str, config: StoreConfig) -> Result<Self, StoreError> {
-        let backend = PostgresBackend::connect(url, config.max_connections).await?;
-        Self::start(backend, config).await
     }
 }
 

@@ -12,7 +12,6 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::event::{EventFilter, Position};
 use crate::sql::backend::Backend;
-use crate::sql::engine::{SqlEventStore, StoreConfig};
 use crate::sql::plan::Head;
 use crate::sql::row::{EVENT_COLUMNS, EventRow, Placement, StreamHead};
 
@@ -24,8 +23,6 @@ const LOOKUP_CHUNK: usize = 1000;
 pub(crate) struct SqliteBackend {
     pool: SqlitePool,
 }
-
-pub(crate) type SqliteEventStore = SqlEventStore<SqliteBackend>;
 
 impl SqliteBackend {
     /// Opens (creating if needed) the database at `url` (`sqlite://path` or a
@@ -47,13 +44,6 @@ impl SqliteBackend {
             .await?;
         sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
         Ok(Self { pool })
-    }
-}
-
-impl SqliteEventStore {
-    pub async fn open(url: &str, config: StoreConfig) -> Result<Self, StoreError> {
-        let backend = SqliteBackend::connect(url, config.max_connections).await?;
-        Self::start(backend, config).await
     }
 }
 
