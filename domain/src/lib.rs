@@ -1,6 +1,19 @@
 //! The agentledger domain: event types, aggregates as pure `decide`/`evolve`
-//! functions and domain errors. Nothing here performs I/O.
+//! functions and domain errors. Nothing here performs I/O or reads a clock:
+//! time arrives inside commands.
 
 pub mod actor;
+pub mod agent;
+pub mod aggregate;
+pub mod api_key;
+pub mod codec;
+pub mod dedup;
+pub mod error;
+pub mod ids;
+pub mod reports;
+pub mod task;
+pub mod tenant;
 
 pub use actor::{Actor, ActorKind, ParseActorKindError};
+pub use aggregate::Aggregate;
+pub use error::DomainError;

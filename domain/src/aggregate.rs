@@ -1,0 +1,27 @@
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::DomainError;
+
+/// A consistency boundary stored as one stream. `decide` turns a command into
+/// the events it causes (or refuses it); `evolve` folds one event into the
+/// state. Both are pure.
+pub trait Aggregate: Default + Clone + Send + Sync + 'static {
+    type Command;
+    type Event: Serialize + DeserializeOwned + Clone + Send + Sync + 'static;
+
+    /// Streams of this aggregate are named `<prefix>-<id>`.
+    const STREAM_PREFIX: &'static str;
+
+    fn decide(state: &Self, command: Self::Command) -> Result<Vec<Self::Event>, DomainError>;
+    fn evolve(state: Self, event: &Self::Event) -> Self;
+
+    fn stream_id(id: impl std::fmt::Display) -> String {
+        format!("{}-{id}", Self::STREAM_PREFIX)
+    }
+
+    /// The state after `events`, from the initial state.
+    fn fold<'a>(events: impl IntoIterator<Item = &'a Self::Event>) -> Self {
+        events.into_iter().fold(Self::default(), Self::evolve)
+    }
+}

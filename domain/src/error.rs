@@ -1,0 +1,26 @@
+/// Why a command was refused. Each variant maps to one HTTP status and
+/// problem type, so callers can tell them apart.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0} already exists")]
+    AlreadyExists(&'static str),
+    /// The command is not allowed in the aggregate's current state.
+    #[error("cannot {action} a {entity} that is {state}")]
+    InvalidTransition {
+        entity: &'static str,
+        action: &'static str,
+        state: String,
+    },
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl DomainError {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::Invalid(message.into())
+    }
+}

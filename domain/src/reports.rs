@@ -1,0 +1,265 @@
+//! What agents report: actions (the operation log) and LLM runs. These are
+//! facts without an aggregate to check them against, so deciding is validating.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::DomainError;
+use crate::ids::AgentId;
+
+pub const MAX_REQUEST_DATA_BYTES: usize = 16 * 1024;
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+pub const MAX_REASONING_BYTES: usize = 8 * 1024;
+/// Most actions one batch call may record.
+pub const MAX_BATCH: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionStatus {
+    Success,
+    Failed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Success,
+    Failed,
+    Timeout,
+    CircuitOpen,
+}
+
+impl RunStatus {
+    /// Whether a run that ended this way raises an alert.
+    pub fn is_failure(self) -> bool {
+        !matches!(self, RunStatus::Success)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionReport {
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    pub status: ActionStatus,
+    pub confidence: Option<f64>,
+    pub reasoning: Option<String>,
+    pub request_data: Option<Value>,
+    pub execution_time_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunReport {
+    pub app_type: String,
+    pub trigger_type: String,
+    pub member_id: Option<String>,
+    pub model: String,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    /// Cost in US dollars as reported; stored as integer micro-dollars.
+    #[serde(default)]
+    pub cost_usd: f64,
+    pub latency_ms: u64,
+    pub status: RunStatus,
+    pub error_message: Option<String>,
+    pub session_id: Option<String>,
+    pub prompt: Option<String>,
+    pub response: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum ReportEvent {
+    ActionRecorded {
+        agent_id: AgentId,
+        action: String,
+        resource_type: String,
+        resource_id: Option<String>,
+        status: ActionStatus,
+        confidence: Option<f64>,
+        reasoning: Option<String>,
+        request_data: Option<Value>,
+        execution_time_ms: Option<u64>,
+    },
+    LlmRunRecorded {
+        agent_id: AgentId,
+        app_type: String,
+        trigger_type: String,
+        member_id: Option<String>,
+        model: String,
+        prompt_tokens: u64,
+        completion_tokens: u64,
+        cost_micros: i64,
+        latency_ms: u64,
+        status: RunStatus,
+        error_message: Option<String>,
+        session_id: Option<String>,
+        prompt: Option<String>,
+        response: Option<String>,
+    },
+}
+
+fn name(what: &str, value: &str) -> Result<(), DomainError> {
+    if value.trim().is_empty() || value.len() > 100 {
+        return Err(DomainError::invalid(format!(
+            "{what} must be 1 to 100 characters"
+        )));
+    }
+    Ok(())
+}
+
+fn bounded(what: &str, value: Option<&str>, max: usize) -> Result<(), DomainError> {
+    if value.is_some_and(|v| v.len() > max) {
+        return Err(DomainError::invalid(format!("{what} exceeds {max} bytes")));
+    }
+    Ok(())
+}
+
+pub fn record_action(agent_id: AgentId, r: ActionReport) -> Result<ReportEvent, DomainError> {
+    name("action", &r.action)?;
+    name("resource_type", &r.resource_type)?;
+    bounded("resource_id", r.resource_id.as_deref(), 200)?;
+    bounded("reasoning", r.reasoning.as_deref(), MAX_REASONING_BYTES)?;
+    if let Some(c) = r.confidence
+        && !(0.0..=1.0).contains(&c)
+    {
+        return Err(DomainError::invalid("confidence must be between 0 and 1"));
+    }
+    if r.request_data
+        .as_ref()
+        .is_some_and(|d| d.to_string().len() > MAX_REQUEST_DATA_BYTES)
+    {
+        return Err(DomainError::invalid(format!(
+            "request_data exceeds {MAX_REQUEST_DATA_BYTES} bytes"
+        )));
+    }
+    Ok(ReportEvent::ActionRecorded {
+        agent_id,
+        action: r.action,
+        resource_type: r.resource_type,
+        resource_id: r.resource_id,
+        status: r.status,
+        confidence: r.confidence,
+        reasoning: r.reasoning,
+        request_data: r.request_data,
+        execution_time_ms: r.execution_time_ms,
+    })
+}
+
+pub fn record_run(agent_id: AgentId, r: RunReport) -> Result<ReportEvent, DomainError> {
+    name("app_type", &r.app_type)?;
+    name("trigger_type", &r.trigger_type)?;
+    name("model", &r.model)?;
+    bounded("member_id", r.member_id.as_deref(), 200)?;
+    bounded("session_id", r.session_id.as_deref(), 200)?;
+    bounded(
+        "error_message",
+        r.error_message.as_deref(),
+        MAX_REASONING_BYTES,
+    )?;
+    bounded("prompt", r.prompt.as_deref(), MAX_TEXT_BYTES)?;
+    bounded("response", r.response.as_deref(), MAX_TEXT_BYTES)?;
+    if !r.cost_usd.is_finite() || r.cost_usd < 0.0 || r.cost_usd > 1e6 {
+        return Err(DomainError::invalid(
+            "cost_usd must be between 0 and 1000000",
+        ));
+    }
+    Ok(ReportEvent::LlmRunRecorded {
+        agent_id,
+        app_type: r.app_type,
+        trigger_type: r.trigger_type,
+        member_id: r.member_id,
+        model: r.model,
+        prompt_tokens: r.prompt_tokens,
+        completion_tokens: r.completion_tokens,
+        cost_micros: (r.cost_usd * 1e6).round() as i64,
+        latency_ms: r.latency_ms,
+        status: r.status,
+        error_message: r.error_message,
+        session_id: r.session_id,
+        prompt: r.prompt,
+        response: r.response,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn action() -> ActionReport {
+        ActionReport {
+            action: "approve_post".into(),
+            resource_type: "post".into(),
+            resource_id: Some("p-1".into()),
+            status: ActionStatus::Success,
+            confidence: Some(0.9),
+            reasoning: Some("clean".into()),
+            request_data: Some(json!({ "id": 1 })),
+            execution_time_ms: Some(12),
+        }
+    }
+
+    fn run() -> RunReport {
+        RunReport {
+            app_type: "moderation".into(),
+            trigger_type: "schedule".into(),
+            member_id: None,
+            model: "m-1".into(),
+            prompt_tokens: 100,
+            completion_tokens: 20,
+            cost_usd: 0.0123456,
+            latency_ms: 800,
+            status: RunStatus::Timeout,
+            error_message: Some("slow".into()),
+            session_id: None,
+            prompt: None,
+            response: None,
+        }
+    }
+
+    #[test]
+    fn a_valid_action_becomes_an_event_and_invalid_ones_are_refused() {
+        assert!(matches!(
+            record_action(AgentId::new(), action()),
+            Ok(ReportEvent::ActionRecorded { .. })
+        ));
+        let cases: Vec<fn(&mut ActionReport)> = vec![
+            |a| a.action.clear(),
+            |a| a.resource_type = "x".repeat(101),
+            |a| a.confidence = Some(1.5),
+            |a| a.confidence = Some(-0.1),
+            |a| a.reasoning = Some("x".repeat(MAX_REASONING_BYTES + 1)),
+            |a| a.request_data = Some(json!("x".repeat(MAX_REQUEST_DATA_BYTES))),
+        ];
+        for change in cases {
+            let mut a = action();
+            change(&mut a);
+            assert!(matches!(
+                record_action(AgentId::new(), a),
+                Err(DomainError::Invalid(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn run_cost_is_stored_in_micro_dollars() {
+        let event = record_run(AgentId::new(), run());
+        assert!(matches!(
+            event,
+            Ok(ReportEvent::LlmRunRecorded {
+                cost_micros: 12346,
+                ..
+            })
+        ));
+        let mut bad = run();
+        bad.cost_usd = f64::NAN;
+        assert!(record_run(AgentId::new(), bad).is_err());
+        let mut bad = run();
+        bad.model.clear();
+        assert!(record_run(AgentId::new(), bad).is_err());
+        assert!(RunStatus::CircuitOpen.is_failure() && !RunStatus::Success.is_failure());
+    }
+}

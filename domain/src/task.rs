@@ -1,0 +1,603 @@
+//! A unit of work: created by an operator (or an agent allowed to), claimed by
+//! exactly one agent, reported on, and finished once.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::aggregate::Aggregate;
+use crate::error::DomainError;
+use crate::ids::{AgentId, TaskId, TenantId};
+
+pub const MAX_INPUT_BYTES: usize = 256 * 1024;
+pub const MAX_CHUNK_BYTES: usize = 64 * 1024;
+pub const MAX_MESSAGE_CHARS: usize = 2000;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    #[default]
+    Pending,
+    Claimed,
+    Processing,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl TaskStatus {
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Pending => "pending",
+            TaskStatus::Claimed => "claimed",
+            TaskStatus::Processing => "processing",
+            TaskStatus::Completed => "completed",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Task {
+    pub exists: bool,
+    pub tenant_id: TenantId,
+    pub task_type: String,
+    pub priority: i32,
+    pub status: TaskStatus,
+    pub claimed_by: Option<AgentId>,
+    pub progress: u8,
+    pub retry_of: Option<TaskId>,
+    pub retried_as: Option<TaskId>,
+}
+
+#[derive(Debug, Clone)]
+pub enum TaskCommand {
+    Create(NewTask),
+    Claim {
+        agent_id: AgentId,
+    },
+    ReportProgress {
+        agent_id: AgentId,
+        percent: u8,
+        message: Option<String>,
+        output_chunk: Option<String>,
+    },
+    Complete {
+        agent_id: AgentId,
+        result: Value,
+    },
+    Fail {
+        agent_id: AgentId,
+        error: String,
+        retryable: bool,
+    },
+    Cancel {
+        reason: Option<String>,
+    },
+    /// Links a failed or cancelled task to the task that retries it.
+    MarkRetried {
+        new_task_id: TaskId,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewTask {
+    pub tenant_id: TenantId,
+    pub task_type: String,
+    pub input: Value,
+    pub priority: i32,
+    pub callback_url: Option<String>,
+    pub dedup_key: Option<String>,
+    pub forced: bool,
+    pub retry_of: Option<TaskId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum TaskEvent {
+    TaskCreated(NewTask),
+    TaskClaimed {
+        agent_id: AgentId,
+    },
+    TaskProgressed {
+        agent_id: AgentId,
+        percent: u8,
+        message: Option<String>,
+        output_chunk: Option<String>,
+    },
+    TaskCompleted {
+        agent_id: AgentId,
+        result: Value,
+    },
+    TaskFailed {
+        agent_id: AgentId,
+        error: String,
+        retryable: bool,
+    },
+    TaskCancelled {
+        reason: Option<String>,
+    },
+    TaskRetried {
+        new_task_id: TaskId,
+    },
+}
+
+fn validate_new(task: &NewTask) -> Result<(), DomainError> {
+    if task.task_type.trim().is_empty() || task.task_type.len() > 100 {
+        return Err(DomainError::invalid(
+            "task type must be 1 to 100 characters",
+        ));
+    }
+    if task.input.to_string().len() > MAX_INPUT_BYTES {
+        return Err(DomainError::invalid(format!(
+            "task input exceeds {MAX_INPUT_BYTES} bytes"
+        )));
+    }
+    if let Some(url) = &task.callback_url {
+        let http = url.starts_with("https://") || url.starts_with("http://");
+        if !http || url.len() > 2000 {
+            return Err(DomainError::invalid(
+                "callback_url must be an http(s) URL of at most 2000 characters",
+            ));
+        }
+    }
+    if task
+        .dedup_key
+        .as_ref()
+        .is_some_and(|k| k.is_empty() || k.len() > 200)
+    {
+        return Err(DomainError::invalid(
+            "dedup_key must be 1 to 200 characters",
+        ));
+    }
+    Ok(())
+}
+
+impl Task {
+    fn transition(&self, action: &'static str, allowed: &[TaskStatus]) -> Result<(), DomainError> {
+        if !self.exists {
+            return Err(DomainError::NotFound("task"));
+        }
+        if allowed.contains(&self.status) {
+            Ok(())
+        } else {
+            Err(DomainError::InvalidTransition {
+                entity: "task",
+                action,
+                state: self.status.to_string(),
+            })
+        }
+    }
+
+    fn require_claimer(&self, agent_id: AgentId) -> Result<(), DomainError> {
+        if self.claimed_by == Some(agent_id) {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden(
+                "the task is claimed by another agent".into(),
+            ))
+        }
+    }
+}
+
+const WORKING: &[TaskStatus] = &[TaskStatus::Claimed, TaskStatus::Processing];
+
+impl Aggregate for Task {
+    type Command = TaskCommand;
+    type Event = TaskEvent;
+    const STREAM_PREFIX: &'static str = "task";
+
+    fn decide(state: &Self, command: TaskCommand) -> Result<Vec<TaskEvent>, DomainError> {
+        use TaskCommand as C;
+        use TaskEvent as E;
+        match command {
+            C::Create(task) => {
+                if state.exists {
+                    return Err(DomainError::AlreadyExists("task"));
+                }
+                validate_new(&task)?;
+                Ok(vec![E::TaskCreated(task)])
+            }
+            C::Claim { agent_id } => {
+                state.transition("claim", &[TaskStatus::Pending])?;
+                Ok(vec![E::TaskClaimed { agent_id }])
+            }
+            C::ReportProgress {
+                agent_id,
+                percent,
+                message,
+                output_chunk,
+            } => {
+                state.transition("report progress on", WORKING)?;
+                state.require_claimer(agent_id)?;
+                if percent > 100 {
+                    return Err(DomainError::invalid("percent must be 0 to 100"));
+                }
+                if message
+                    .as_ref()
+                    .is_some_and(|m| m.chars().count() > MAX_MESSAGE_CHARS)
+                {
+                    return Err(DomainError::invalid(format!(
+                        "message exceeds {MAX_MESSAGE_CHARS} characters"
+                    )));
+                }
+                if output_chunk
+                    .as_ref()
+                    .is_some_and(|c| c.len() > MAX_CHUNK_BYTES)
+                {
+                    return Err(DomainError::invalid(format!(
+                        "output chunk exceeds {MAX_CHUNK_BYTES} bytes"
+                    )));
+                }
+                Ok(vec![E::TaskProgressed {
+                    agent_id,
+                    percent,
+                    message,
+                    output_chunk,
+                }])
+            }
+            C::Complete { agent_id, result } => {
+                state.transition("complete", WORKING)?;
+                state.require_claimer(agent_id)?;
+                if result.to_string().len() > MAX_INPUT_BYTES {
+                    return Err(DomainError::invalid(format!(
+                        "result exceeds {MAX_INPUT_BYTES} bytes"
+                    )));
+                }
+                Ok(vec![E::TaskCompleted { agent_id, result }])
+            }
+            C::Fail {
+                agent_id,
+                error,
+                retryable,
+            } => {
+                state.transition("fail", WORKING)?;
+                state.require_claimer(agent_id)?;
+                if error.chars().count() > MAX_MESSAGE_CHARS {
+                    return Err(DomainError::invalid(format!(
+                        "error exceeds {MAX_MESSAGE_CHARS} characters"
+                    )));
+                }
+                Ok(vec![E::TaskFailed {
+                    agent_id,
+                    error,
+                    retryable,
+                }])
+            }
+            C::Cancel { reason } => {
+                state.transition(
+                    "cancel",
+                    &[
+                        TaskStatus::Pending,
+                        TaskStatus::Claimed,
+                        TaskStatus::Processing,
+                    ],
+                )?;
+                Ok(vec![E::TaskCancelled { reason }])
+            }
+            C::MarkRetried { new_task_id } => {
+                state.transition("retry", &[TaskStatus::Failed, TaskStatus::Cancelled])?;
+                match state.retried_as {
+                    Some(existing) if existing == new_task_id => Ok(vec![]),
+                    Some(_) => Err(DomainError::InvalidTransition {
+                        entity: "task",
+                        action: "retry",
+                        state: "already retried".into(),
+                    }),
+                    None => Ok(vec![E::TaskRetried { new_task_id }]),
+                }
+            }
+        }
+    }
+
+    fn evolve(mut state: Self, event: &TaskEvent) -> Self {
+        use TaskEvent as E;
+        match event {
+            E::TaskCreated(task) => {
+                state.exists = true;
+                state.tenant_id = task.tenant_id;
+                state.task_type = task.task_type.clone();
+                state.priority = task.priority;
+                state.status = TaskStatus::Pending;
+                state.retry_of = task.retry_of;
+            }
+            E::TaskClaimed { agent_id } => {
+                state.status = TaskStatus::Claimed;
+                state.claimed_by = Some(*agent_id);
+            }
+            E::TaskProgressed { percent, .. } => {
+                state.status = TaskStatus::Processing;
+                state.progress = *percent;
+            }
+            E::TaskCompleted { .. } => {
+                state.status = TaskStatus::Completed;
+                state.progress = 100;
+            }
+            E::TaskFailed { .. } => state.status = TaskStatus::Failed,
+            E::TaskCancelled { .. } => state.status = TaskStatus::Cancelled,
+            E::TaskRetried { new_task_id } => state.retried_as = Some(*new_task_id),
+        }
+        state
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn new_task() -> NewTask {
+        NewTask {
+            tenant_id: TenantId::new(),
+            task_type: "moderate".into(),
+            input: json!({ "post": 1 }),
+            priority: 5,
+            callback_url: None,
+            dedup_key: None,
+            forced: false,
+            retry_of: None,
+        }
+    }
+
+    fn then(state: Task, command: TaskCommand) -> Result<Task, DomainError> {
+        let events = Task::decide(&state, command)?;
+        Ok(events.iter().fold(state, Task::evolve))
+    }
+
+    fn in_status(status: TaskStatus, agent: AgentId) -> Task {
+        let mut events = vec![TaskEvent::TaskCreated(new_task())];
+        match status {
+            TaskStatus::Pending => {}
+            TaskStatus::Claimed => events.push(TaskEvent::TaskClaimed { agent_id: agent }),
+            TaskStatus::Processing => events.extend([
+                TaskEvent::TaskClaimed { agent_id: agent },
+                TaskEvent::TaskProgressed {
+                    agent_id: agent,
+                    percent: 10,
+                    message: None,
+                    output_chunk: None,
+                },
+            ]),
+            TaskStatus::Completed => events.extend([
+                TaskEvent::TaskClaimed { agent_id: agent },
+                TaskEvent::TaskCompleted {
+                    agent_id: agent,
+                    result: json!(null),
+                },
+            ]),
+            TaskStatus::Failed => events.extend([
+                TaskEvent::TaskClaimed { agent_id: agent },
+                TaskEvent::TaskFailed {
+                    agent_id: agent,
+                    error: "e".into(),
+                    retryable: true,
+                },
+            ]),
+            TaskStatus::Cancelled => events.push(TaskEvent::TaskCancelled { reason: None }),
+        }
+        let task = Task::fold(&events);
+        assert_eq!(task.status, status);
+        task
+    }
+
+    #[test]
+    fn the_happy_path_runs_from_pending_to_completed() {
+        let agent = AgentId::new();
+        let task = then(Task::default(), TaskCommand::Create(new_task()));
+        let task = task.and_then(|t| then(t, TaskCommand::Claim { agent_id: agent }));
+        let task = task.and_then(|t| {
+            then(
+                t,
+                TaskCommand::ReportProgress {
+                    agent_id: agent,
+                    percent: 40,
+                    message: Some("half".into()),
+                    output_chunk: Some("line".into()),
+                },
+            )
+        });
+        assert_eq!(
+            task.as_ref().map(|t| (t.status, t.progress)).ok(),
+            Some((TaskStatus::Processing, 40))
+        );
+        let task = task.and_then(|t| {
+            then(
+                t,
+                TaskCommand::Complete {
+                    agent_id: agent,
+                    result: json!({ "ok": true }),
+                },
+            )
+        });
+        assert_eq!(
+            task.map(|t| (t.status, t.progress)).ok(),
+            Some((TaskStatus::Completed, 100))
+        );
+    }
+
+    #[test]
+    fn every_illegal_transition_is_refused_with_the_current_state() {
+        use TaskStatus::*;
+        let agent = AgentId::new();
+        let commands: Vec<(&str, Vec<TaskStatus>, Box<dyn Fn() -> TaskCommand>)> = vec![
+            (
+                "claim",
+                vec![Pending],
+                Box::new(|| TaskCommand::Claim {
+                    agent_id: AgentId::new(),
+                }),
+            ),
+            (
+                "progress",
+                vec![Claimed, Processing],
+                Box::new(move || TaskCommand::ReportProgress {
+                    agent_id: agent,
+                    percent: 1,
+                    message: None,
+                    output_chunk: None,
+                }),
+            ),
+            (
+                "complete",
+                vec![Claimed, Processing],
+                Box::new(move || TaskCommand::Complete {
+                    agent_id: agent,
+                    result: json!(1),
+                }),
+            ),
+            (
+                "fail",
+                vec![Claimed, Processing],
+                Box::new(move || TaskCommand::Fail {
+                    agent_id: agent,
+                    error: "x".into(),
+                    retryable: false,
+                }),
+            ),
+            (
+                "cancel",
+                vec![Pending, Claimed, Processing],
+                Box::new(|| TaskCommand::Cancel { reason: None }),
+            ),
+            (
+                "retry",
+                vec![Failed, Cancelled],
+                Box::new(|| TaskCommand::MarkRetried {
+                    new_task_id: TaskId::new(),
+                }),
+            ),
+        ];
+        for (name, allowed, command) in &commands {
+            for status in [Pending, Claimed, Processing, Completed, Failed, Cancelled] {
+                let result = Task::decide(&in_status(status, agent), command());
+                if allowed.contains(&status) {
+                    assert!(result.is_ok(), "{name} from {status}: {result:?}");
+                } else {
+                    assert_eq!(
+                        result,
+                        Err(DomainError::InvalidTransition {
+                            entity: "task",
+                            action: match *name {
+                                "progress" => "report progress on",
+                                other => other,
+                            },
+                            state: status.to_string()
+                        }),
+                        "{name} from {status}"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            Task::decide(&Task::default(), TaskCommand::Claim { agent_id: agent }),
+            Err(DomainError::NotFound("task"))
+        );
+        assert_eq!(
+            Task::decide(&in_status(Pending, agent), TaskCommand::Create(new_task())),
+            Err(DomainError::AlreadyExists("task"))
+        );
+    }
+
+    #[test]
+    fn only_the_claiming_agent_reports_on_a_task() {
+        let task = in_status(TaskStatus::Claimed, AgentId::new());
+        let other = AgentId::new();
+        for command in [
+            TaskCommand::ReportProgress {
+                agent_id: other,
+                percent: 1,
+                message: None,
+                output_chunk: None,
+            },
+            TaskCommand::Complete {
+                agent_id: other,
+                result: json!(1),
+            },
+            TaskCommand::Fail {
+                agent_id: other,
+                error: "x".into(),
+                retryable: false,
+            },
+        ] {
+            assert!(matches!(
+                Task::decide(&task, command),
+                Err(DomainError::Forbidden(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn creation_and_reports_are_validated() {
+        let mut bad = new_task();
+        bad.task_type = String::new();
+        assert!(matches!(
+            Task::decide(&Task::default(), TaskCommand::Create(bad)),
+            Err(DomainError::Invalid(_))
+        ));
+        let mut bad = new_task();
+        bad.callback_url = Some("ftp://x".into());
+        assert!(matches!(
+            Task::decide(&Task::default(), TaskCommand::Create(bad)),
+            Err(DomainError::Invalid(_))
+        ));
+        let agent = AgentId::new();
+        let task = in_status(TaskStatus::Claimed, agent);
+        let over = TaskCommand::ReportProgress {
+            agent_id: agent,
+            percent: 101,
+            message: None,
+            output_chunk: None,
+        };
+        assert!(matches!(
+            Task::decide(&task, over),
+            Err(DomainError::Invalid(_))
+        ));
+        let chunk = TaskCommand::ReportProgress {
+            agent_id: agent,
+            percent: 1,
+            message: None,
+            output_chunk: Some("x".repeat(MAX_CHUNK_BYTES + 1)),
+        };
+        assert!(matches!(
+            Task::decide(&task, chunk),
+            Err(DomainError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn a_task_is_retried_once() {
+        let failed = in_status(TaskStatus::Failed, AgentId::new());
+        let next = TaskId::new();
+        let retried = then(failed, TaskCommand::MarkRetried { new_task_id: next });
+        let retried = retried.unwrap_or_default();
+        assert_eq!(retried.retried_as, Some(next));
+        assert_eq!(
+            Task::decide(&retried, TaskCommand::MarkRetried { new_task_id: next }),
+            Ok(vec![])
+        );
+        assert!(matches!(
+            Task::decide(
+                &retried,
+                TaskCommand::MarkRetried {
+                    new_task_id: TaskId::new()
+                }
+            ),
+            Err(DomainError::InvalidTransition { .. })
+        ));
+    }
+}
