@@ -430,11 +430,14 @@ mod tests {
         );
     }
 
+    /// A command's name, the states it is allowed from, and how to make it.
+    type TransitionCase = (&'static str, Vec<TaskStatus>, Box<dyn Fn() -> TaskCommand>);
+
     #[test]
     fn every_illegal_transition_is_refused_with_the_current_state() {
         use TaskStatus::*;
         let agent = AgentId::new();
-        let commands: Vec<(&str, Vec<TaskStatus>, Box<dyn Fn() -> TaskCommand>)> = vec![
+        let commands: Vec<TransitionCase> = vec![
             (
                 "claim",
                 vec![Pending],
