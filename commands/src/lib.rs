@@ -1,1 +1,17 @@
-//! Command handlers: load an aggregate from its stream, decide, append with the expected version, retry on conflict.
+//! The write side: command handlers load an aggregate from its stream, run the
+//! pure `decide`, and append the events with the version they decided on,
+//! retrying on a conflict. Also authentication (secrets, tokens, API keys).
+
+pub mod agents;
+pub mod auth;
+mod cache;
+pub mod error;
+pub mod handler;
+pub mod operators;
+pub mod reports;
+pub mod secrets;
+pub mod tasks;
+pub mod tokens;
+
+pub use error::CommandError;
+pub use handler::{Context, Executed, Handler};

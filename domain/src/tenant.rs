@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aggregate::Aggregate;
 use crate::error::DomainError;
+use crate::ids::{ApiKeyId, TenantId};
 
 /// How long a task's dedup key blocks another task with the same key, unless
 /// the tenant sets its own window.
@@ -73,6 +74,54 @@ impl Aggregate for Tenant {
                 state.dedup_window_seconds = *dedup_window_seconds;
             }
         }
+        state
+    }
+}
+
+/// The ledger's one-time setup: the default tenant and the first admin key.
+/// Its stream is appended with `NoStream`, so of several servers starting on
+/// one fresh database exactly one performs the setup.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Installation {
+    pub initialised: Option<(TenantId, ApiKeyId)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Initialise {
+    pub default_tenant_id: TenantId,
+    pub admin_key_id: ApiKeyId,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum InstallationEvent {
+    LedgerInitialised {
+        default_tenant_id: TenantId,
+        admin_key_id: ApiKeyId,
+    },
+}
+
+impl Aggregate for Installation {
+    type Command = Initialise;
+    type Event = InstallationEvent;
+    const STREAM_PREFIX: &'static str = "system";
+
+    fn decide(state: &Self, c: Initialise) -> Result<Vec<InstallationEvent>, DomainError> {
+        Ok(match state.initialised {
+            Some(_) => vec![],
+            None => vec![InstallationEvent::LedgerInitialised {
+                default_tenant_id: c.default_tenant_id,
+                admin_key_id: c.admin_key_id,
+            }],
+        })
+    }
+
+    fn evolve(mut state: Self, event: &InstallationEvent) -> Self {
+        let InstallationEvent::LedgerInitialised {
+            default_tenant_id,
+            admin_key_id,
+        } = event;
+        state.initialised = Some((*default_tenant_id, *admin_key_id));
         state
     }
 }

@@ -1,0 +1,79 @@
+//! Registering and managing agents.
+
+use agentledger_domain::Aggregate;
+use agentledger_domain::agent::{Agent, AgentCommand};
+use agentledger_domain::ids::AgentId;
+
+use crate::error::CommandError;
+use crate::handler::{Context, Executed, Handler};
+use crate::secrets::{hash_password, random_secret};
+
+pub struct NewAgent {
+    pub name: String,
+    pub kind: String,
+    pub permissions: Vec<String>,
+    pub rate_limit_per_minute: u32,
+}
+
+/// The agent's secret in plaintext is returned here and never again.
+pub struct Registered {
+    pub agent_id: AgentId,
+    pub secret: String,
+    pub position: u64,
+}
+
+pub async fn register(
+    handler: &Handler,
+    ctx: &Context,
+    agent: NewAgent,
+) -> Result<Registered, CommandError> {
+    let agent_id = AgentId::new();
+    let secret = random_secret();
+    let command = AgentCommand::Register {
+        tenant_id: ctx.tenant_id,
+        name: agent.name,
+        kind: agent.kind,
+        permissions: agent.permissions,
+        rate_limit_per_minute: agent.rate_limit_per_minute,
+        secret_hash: hash_password(secret.clone()).await?,
+    };
+    let executed = handler
+        .execute::<Agent>(&Agent::stream_id(agent_id), ctx, command)
+        .await?;
+    Ok(Registered {
+        agent_id,
+        secret,
+        position: executed.position,
+    })
+}
+
+pub async fn rotate_secret(
+    handler: &Handler,
+    ctx: &Context,
+    agent_id: AgentId,
+) -> Result<Registered, CommandError> {
+    let secret = random_secret();
+    let command = AgentCommand::RotateSecret {
+        secret_hash: hash_password(secret.clone()).await?,
+    };
+    let executed = handler
+        .execute::<Agent>(&Agent::stream_id(agent_id), ctx, command)
+        .await?;
+    Ok(Registered {
+        agent_id,
+        secret,
+        position: executed.position,
+    })
+}
+
+/// Any other agent command (permissions, disable, enable, heartbeat, offline).
+pub async fn run(
+    handler: &Handler,
+    ctx: &Context,
+    agent_id: AgentId,
+    command: AgentCommand,
+) -> Result<Executed<Agent>, CommandError> {
+    handler
+        .execute::<Agent>(&Agent::stream_id(agent_id), ctx, command)
+        .await
+}

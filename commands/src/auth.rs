@@ -1,0 +1,309 @@
+//! Who is calling: operators by API key, agents by access token; and the agent
+//! login and refresh flows.
+
+use agentledger_domain::agent::{Agent, AgentCommand, AgentEvent};
+use agentledger_domain::api_key::{ApiKey, Role};
+use agentledger_domain::ids::{AgentId, ApiKeyId, TenantId};
+use agentledger_domain::{Actor, ActorKind, Aggregate};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::error::CommandError;
+use crate::handler::{Context, Handler};
+use crate::secrets::{constant_time_eq, random_secret, sha256_hex, verify_password};
+use crate::tokens::{ACCESS_TTL_SECONDS, REFRESH_TTL_DAYS, TokenIssuer};
+
+pub const API_KEY_PREFIX: &str = "alk";
+pub const REFRESH_TOKEN_PREFIX: &str = "alr";
+/// Failed logins for agent ids that do not exist are recorded here.
+pub const UNKNOWN_AGENT_FAILURES_STREAM: &str = "security-unknown-agents";
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Principal {
+    Operator {
+        key_id: ApiKeyId,
+        tenant_id: TenantId,
+        role: Role,
+    },
+    Agent {
+        agent_id: AgentId,
+        tenant_id: TenantId,
+    },
+}
+
+impl Principal {
+    pub fn tenant_id(&self) -> TenantId {
+        match self {
+            Principal::Operator { tenant_id, .. } | Principal::Agent { tenant_id, .. } => {
+                *tenant_id
+            }
+        }
+    }
+
+    pub fn actor(&self) -> Actor {
+        match self {
+            Principal::Operator { key_id, .. } => {
+                Actor::new(ActorKind::Operator, key_id.to_string())
+            }
+            Principal::Agent { agent_id, .. } => Actor::new(ActorKind::Agent, agent_id.to_string()),
+        }
+    }
+
+    /// Admins act across tenants; everyone else only inside their own.
+    pub fn tenant_scope(&self) -> Option<TenantId> {
+        match self {
+            Principal::Operator {
+                role: Role::Admin, ..
+            } => None,
+            other => Some(other.tenant_id()),
+        }
+    }
+
+    pub fn context(&self, correlation_id: Option<Uuid>) -> Context {
+        Context {
+            tenant_id: self.tenant_id(),
+            tenant_scope: self.tenant_scope(),
+            actor: self.actor(),
+            correlation_id,
+            causation_id: None,
+            at: agentledger_store::now(),
+        }
+    }
+}
+
+/// `<prefix>_<id>_<secret>` tokens: the id says which stream to check.
+pub fn format_token(prefix: &str, ids: &[Uuid], secret: &str) -> String {
+    let mut token = prefix.to_owned();
+    for id in ids {
+        token.push('_');
+        token.push_str(&id.simple().to_string());
+    }
+    token.push('_');
+    token.push_str(secret);
+    token
+}
+
+fn parse_token<'a>(prefix: &str, token: &'a str, ids: usize) -> Option<(Vec<Uuid>, &'a str)> {
+    let mut parts = token.split('_');
+    if parts.next()? != prefix {
+        return None;
+    }
+    let ids = (0..ids)
+        .map(|_| parts.next()?.parse().ok())
+        .collect::<Option<Vec<Uuid>>>()?;
+    let secret = parts.next()?;
+    if parts.next().is_some() || secret.len() != 64 {
+        return None;
+    }
+    Some((ids, secret))
+}
+
+pub fn is_api_key(token: &str) -> bool {
+    token.starts_with(API_KEY_PREFIX) && token.as_bytes().get(API_KEY_PREFIX.len()) == Some(&b'_')
+}
+
+pub async fn authenticate_api_key(
+    handler: &Handler,
+    token: &str,
+) -> Result<Principal, CommandError> {
+    let refused = || CommandError::Unauthorized("invalid API key".into());
+    let (ids, secret) = parse_token(API_KEY_PREFIX, token, 1).ok_or_else(refused)?;
+    let key_id = ApiKeyId(ids[0]);
+    let (key, _, _) = handler.load::<ApiKey>(&ApiKey::stream_id(key_id)).await?;
+    let role = key.role.ok_or_else(refused)?;
+    if key.revoked || !constant_time_eq(&sha256_hex(secret), &key.secret_hash) {
+        return Err(refused());
+    }
+    Ok(Principal::Operator {
+        key_id,
+        tenant_id: key.tenant_id,
+        role,
+    })
+}
+
+/// Checks an access token and that its agent still exists and is enabled:
+/// disabling an agent stops its tokens at once.
+pub async fn authenticate_agent(
+    handler: &Handler,
+    issuer: &TokenIssuer,
+    token: &str,
+) -> Result<(Principal, Agent), CommandError> {
+    let claims = issuer.verify(token)?;
+    let (agent, _, _) = handler.load::<Agent>(&Agent::stream_id(claims.sub)).await?;
+    if !agent.exists || agent.tenant_id != claims.tid {
+        return Err(CommandError::Unauthorized("unknown agent".into()));
+    }
+    if !agent.enabled {
+        return Err(CommandError::Unauthorized("the agent is disabled".into()));
+    }
+    Ok((
+        Principal::Agent {
+            agent_id: claims.sub,
+            tenant_id: claims.tid,
+        },
+        agent,
+    ))
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tokens {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub refresh_token: String,
+    pub refresh_expires_at: DateTime<Utc>,
+}
+
+fn agent_context(agent_id: AgentId, tenant_id: TenantId, at: DateTime<Utc>) -> Context {
+    Context {
+        tenant_id,
+        tenant_scope: Some(tenant_id),
+        actor: Actor::new(ActorKind::Agent, agent_id.to_string()),
+        correlation_id: None,
+        causation_id: None,
+        at,
+    }
+}
+
+/// Exchanges an agent's id and secret for tokens. Every failure is recorded
+/// as an event and answered with the same vague `Unauthorized`.
+pub async fn login(
+    handler: &Handler,
+    issuer: &TokenIssuer,
+    agent_id: AgentId,
+    secret: String,
+    source: Option<String>,
+) -> Result<(Tokens, u64), CommandError> {
+    let at = agentledger_store::now();
+    let stream = Agent::stream_id(agent_id);
+    let (agent, _, _) = handler.load::<Agent>(&stream).await?;
+    let failure = |reason: &str| AgentEvent::AgentAuthenticationFailed {
+        reason: reason.into(),
+        source: source.clone(),
+    };
+    let refused = || CommandError::Unauthorized("invalid agent credentials".into());
+    if !agent.exists {
+        let ctx = Context {
+            actor: Actor::new(ActorKind::Agent, agent_id.to_string()),
+            ..Context::system(TenantId::default(), "auth")
+        };
+        handler
+            .append_facts(
+                UNKNOWN_AGENT_FAILURES_STREAM,
+                &ctx,
+                &[failure("unknown agent")],
+            )
+            .await?;
+        return Err(refused());
+    }
+    let ctx = agent_context(agent_id, agent.tenant_id, at);
+    let reason = if !verify_password(secret, agent.secret_hash.clone()).await {
+        Some("wrong secret")
+    } else if !agent.enabled {
+        Some("agent disabled")
+    } else {
+        None
+    };
+    if let Some(reason) = reason {
+        let record = AgentCommand::RecordFailedAuthentication {
+            reason: reason.into(),
+            source,
+        };
+        handler.execute::<Agent>(&stream, &ctx, record).await?;
+        return Err(refused());
+    }
+    let session_id = Uuid::now_v7();
+    let refresh_secret = random_secret();
+    let expires_at = at + Duration::days(REFRESH_TTL_DAYS);
+    let start = AgentCommand::StartSession {
+        session_id,
+        refresh_hash: sha256_hex(&refresh_secret),
+        expires_at,
+    };
+    let executed = handler.execute::<Agent>(&stream, &ctx, start).await?;
+    let tokens = Tokens {
+        access_token: issuer.issue(agent_id, agent.tenant_id, at)?,
+        token_type: "Bearer",
+        expires_in: ACCESS_TTL_SECONDS,
+        refresh_token: format_token(
+            REFRESH_TOKEN_PREFIX,
+            &[agent_id.0, session_id],
+            &refresh_secret,
+        ),
+        refresh_expires_at: expires_at,
+    };
+    Ok((tokens, executed.position))
+}
+
+/// Exchanges a refresh token for new tokens. A token that was already
+/// exchanged revokes its whole session: a copy of it is in other hands.
+pub async fn refresh(
+    handler: &Handler,
+    issuer: &TokenIssuer,
+    refresh_token: &str,
+) -> Result<(Tokens, u64), CommandError> {
+    let refused = |why: &str| CommandError::Unauthorized(why.into());
+    let (ids, secret) = parse_token(REFRESH_TOKEN_PREFIX, refresh_token, 2)
+        .ok_or_else(|| refused("invalid refresh token"))?;
+    let (agent_id, session_id) = (AgentId(ids[0]), ids[1]);
+    let stream = Agent::stream_id(agent_id);
+    let (agent, _, _) = handler.load::<Agent>(&stream).await?;
+    if !agent.exists {
+        return Err(refused("invalid refresh token"));
+    }
+    let at = agentledger_store::now();
+    let new_secret = random_secret();
+    let expires_at = at + Duration::days(REFRESH_TTL_DAYS);
+    let command = AgentCommand::Refresh {
+        session_id,
+        presented_hash: sha256_hex(secret),
+        new_hash: sha256_hex(&new_secret),
+        expires_at,
+        at,
+    };
+    let ctx = agent_context(agent_id, agent.tenant_id, at);
+    let executed = match handler.execute::<Agent>(&stream, &ctx, command).await {
+        Ok(executed) => executed,
+        Err(CommandError::Domain(e)) => return Err(refused(&e.to_string())),
+        Err(e) => return Err(e),
+    };
+    if executed
+        .events
+        .iter()
+        .any(|e| matches!(e, AgentEvent::RefreshTokenReused { .. }))
+    {
+        return Err(refused(
+            "refresh token reuse detected; the session is revoked",
+        ));
+    }
+    let tokens = Tokens {
+        access_token: issuer.issue(agent_id, agent.tenant_id, at)?,
+        token_type: "Bearer",
+        expires_in: ACCESS_TTL_SECONDS,
+        refresh_token: format_token(REFRESH_TOKEN_PREFIX, &[agent_id.0, session_id], &new_secret),
+        refresh_expires_at: expires_at,
+    };
+    Ok((tokens, executed.position))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_parse_back_into_their_ids_and_secret() {
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let secret = random_secret();
+        let token = format_token("alr", &[a, b], &secret);
+        assert_eq!(
+            parse_token("alr", &token, 2),
+            Some((vec![a, b], secret.as_str()))
+        );
+        assert_eq!(parse_token("alk", &token, 2), None);
+        assert_eq!(parse_token("alr", &token, 1), None);
+        assert_eq!(parse_token("alr", "alr_x_y", 1), None);
+        assert!(is_api_key(&format_token("alk", &[a], &secret)));
+        assert!(!is_api_key("alkx_1"));
+    }
+}

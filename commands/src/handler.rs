@@ -1,0 +1,243 @@
+use std::sync::Arc;
+
+use agentledger_domain::codec::{decode, encode};
+use agentledger_domain::ids::TenantId;
+use agentledger_domain::{Actor, Aggregate, DomainError};
+use agentledger_store::{EventStore, ExpectedVersion, NewEvent, StoreError};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::cache::AggregateCache;
+use crate::error::CommandError;
+
+/// How often a command is re-decided after losing a race for its stream.
+const MAX_ATTEMPTS: usize = 8;
+const PAGE: usize = 1000;
+
+/// Who issues a command, for whom, and why: stamped on every event it causes.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub tenant_id: TenantId,
+    /// `Some` restricts the command to aggregates of that tenant: any other is
+    /// reported as not found. `None` for admins and the system.
+    pub tenant_scope: Option<TenantId>,
+    pub actor: Actor,
+    pub correlation_id: Option<Uuid>,
+    pub causation_id: Option<Uuid>,
+    pub at: DateTime<Utc>,
+}
+
+impl Context {
+    pub fn system(tenant_id: TenantId, id: &str) -> Self {
+        Self {
+            tenant_id,
+            tenant_scope: None,
+            actor: Actor::system(id),
+            correlation_id: None,
+            causation_id: None,
+            at: agentledger_store::now(),
+        }
+    }
+}
+
+/// The result of a command: the state after it, what it appended and where.
+#[derive(Debug, Clone)]
+pub struct Executed<A: Aggregate> {
+    pub state: A,
+    pub events: Vec<A::Event>,
+    /// Global position of the last appended event; the stream's previous last
+    /// position when nothing was appended (0 for a new stream).
+    pub position: u64,
+    pub version: Option<u64>,
+}
+
+/// Implemented by aggregates that belong to a tenant.
+pub trait Owned {
+    fn owner(&self) -> Option<TenantId>;
+}
+
+#[derive(Clone)]
+pub struct Handler {
+    store: Arc<dyn EventStore>,
+    cache: Arc<AggregateCache>,
+}
+
+impl Handler {
+    pub fn new(store: Arc<dyn EventStore>) -> Self {
+        Self {
+            store,
+            cache: Arc::new(AggregateCache::default()),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        &self.store
+    }
+
+    /// The current state of a stream and its last version (`None`: no stream).
+    pub async fn load<A: Aggregate>(
+        &self,
+        stream_id: &str,
+    ) -> Result<(A, Option<u64>, u64), CommandError> {
+        let (mut state, mut version) = self.cache.get::<A>(stream_id).unwrap_or_default();
+        let mut position = 0;
+        loop {
+            let from = version.map_or(0, |v| v + 1);
+            let page = self.store.read_stream(stream_id, from, PAGE).await?;
+            for event in &page {
+                let decoded: A::Event = decode(&event.event_type, &event.payload)?;
+                state = A::evolve(state, &decoded);
+                version = Some(event.stream_version);
+                position = event.position;
+            }
+            if page.len() < PAGE {
+                break;
+            }
+        }
+        self.cache.put(stream_id, state.clone(), version);
+        Ok((state, version, position))
+    }
+
+    /// Loads, decides and appends, re-deciding on a lost race. The command is
+    /// re-run on the fresh state each time, so its outcome is always a
+    /// decision on the state it was appended after.
+    pub async fn execute<A>(
+        &self,
+        stream_id: &str,
+        ctx: &Context,
+        command: A::Command,
+    ) -> Result<Executed<A>, CommandError>
+    where
+        A: Aggregate + Owned,
+        A::Command: Clone,
+    {
+        for _ in 0..MAX_ATTEMPTS {
+            let (state, version, position) = self.load::<A>(stream_id).await?;
+            if let (Some(scope), Some(owner)) = (ctx.tenant_scope, state.owner())
+                && scope != owner
+            {
+                return Err(DomainError::NotFound(entity_of(stream_id)).into());
+            }
+            let events = A::decide(&state, command.clone())?;
+            if events.is_empty() {
+                return Ok(Executed {
+                    state,
+                    events,
+                    position,
+                    version,
+                });
+            }
+            let expected = version.map_or(ExpectedVersion::NoStream, ExpectedVersion::Exact);
+            let new_events = self.envelopes(ctx, &events)?;
+            match self.store.append(stream_id, expected, new_events).await {
+                Ok(outcome) => {
+                    let state = events.iter().fold(state, A::evolve);
+                    let version = outcome.last_version();
+                    self.cache.put(stream_id, state.clone(), version);
+                    return Ok(Executed {
+                        state,
+                        events,
+                        position: outcome.last_position(),
+                        version,
+                    });
+                }
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(CommandError::Contention(stream_id.to_owned()))
+    }
+
+    /// Appends facts that no aggregate decides on (reports), as one atomic batch.
+    pub async fn append_facts<E: serde::Serialize>(
+        &self,
+        stream_id: &str,
+        ctx: &Context,
+        events: &[E],
+    ) -> Result<agentledger_store::AppendOutcome, CommandError> {
+        let new_events = self.envelopes(ctx, events)?;
+        Ok(self
+            .store
+            .append(stream_id, ExpectedVersion::Any, new_events)
+            .await?)
+    }
+
+    fn envelopes<E: serde::Serialize>(
+        &self,
+        ctx: &Context,
+        events: &[E],
+    ) -> Result<Vec<NewEvent>, CommandError> {
+        events
+            .iter()
+            .map(|event| {
+                let (event_type, payload) = encode(event)?;
+                let mut new =
+                    NewEvent::new(ctx.tenant_id.0, ctx.actor.clone(), event_type, payload);
+                new.occurred_at = ctx.at;
+                new.correlation_id = ctx.correlation_id;
+                new.causation_id = ctx.causation_id;
+                Ok(new)
+            })
+            .collect()
+    }
+}
+
+/// "agent" for "agent-…": what a not-found error calls the object.
+fn entity_of(stream_id: &str) -> &'static str {
+    match stream_id.split('-').next() {
+        Some("agent") => "agent",
+        Some("task") => "task",
+        Some("apikey") => "api key",
+        Some("tenant") => "tenant",
+        _ => "object",
+    }
+}
+
+mod owners {
+    use agentledger_domain::agent::Agent;
+    use agentledger_domain::api_key::ApiKey;
+    use agentledger_domain::dedup::DedupReservation;
+    use agentledger_domain::ids::TenantId;
+    use agentledger_domain::task::Task;
+    use agentledger_domain::tenant::{Installation, Tenant};
+
+    use super::Owned;
+
+    impl Owned for Agent {
+        fn owner(&self) -> Option<TenantId> {
+            self.exists.then_some(self.tenant_id)
+        }
+    }
+
+    impl Owned for Task {
+        fn owner(&self) -> Option<TenantId> {
+            self.exists.then_some(self.tenant_id)
+        }
+    }
+
+    impl Owned for ApiKey {
+        fn owner(&self) -> Option<TenantId> {
+            self.exists.then_some(self.tenant_id)
+        }
+    }
+
+    // Tenants and the installation are admin territory; dedup reservations
+    // carry their tenant in the stream name.
+    impl Owned for Tenant {
+        fn owner(&self) -> Option<TenantId> {
+            None
+        }
+    }
+
+    impl Owned for DedupReservation {
+        fn owner(&self) -> Option<TenantId> {
+            None
+        }
+    }
+
+    impl Owned for Installation {
+        fn owner(&self) -> Option<TenantId> {
+            None
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Recording what agents report: actions (alone or in batches) and LLM runs.
+
+use agentledger_domain::DomainError;
+use agentledger_domain::ids::AgentId;
+use agentledger_domain::reports::{ActionReport, MAX_BATCH, RunReport, record_action, record_run};
+use agentledger_store::AppendOutcome;
+
+use crate::error::CommandError;
+use crate::handler::{Context, Handler};
+
+pub fn actions_stream(agent_id: AgentId) -> String {
+    format!("actions-{agent_id}")
+}
+
+pub fn runs_stream(agent_id: AgentId) -> String {
+    format!("runs-{agent_id}")
+}
+
+/// A batch is all or nothing: when any action is invalid, none is recorded
+/// and every invalid one is named by its index.
+#[derive(Debug)]
+pub enum BatchRefused {
+    Invalid(Vec<(usize, DomainError)>),
+    Failed(CommandError),
+}
+
+pub async fn record_actions(
+    handler: &Handler,
+    ctx: &Context,
+    agent_id: AgentId,
+    actions: Vec<ActionReport>,
+) -> Result<AppendOutcome, BatchRefused> {
+    if actions.is_empty() || actions.len() > MAX_BATCH {
+        let why = DomainError::invalid(format!(
+            "a batch holds 1 to {MAX_BATCH} actions, not {}",
+            actions.len()
+        ));
+        return Err(BatchRefused::Invalid(vec![(0, why)]));
+    }
+    let mut events = Vec::with_capacity(actions.len());
+    let mut invalid = Vec::new();
+    for (index, action) in actions.into_iter().enumerate() {
+        match record_action(agent_id, action) {
+            Ok(event) => events.push(event),
+            Err(e) => invalid.push((index, e)),
+        }
+    }
+    if !invalid.is_empty() {
+        return Err(BatchRefused::Invalid(invalid));
+    }
+    handler
+        .append_facts(&actions_stream(agent_id), ctx, &events)
+        .await
+        .map_err(BatchRefused::Failed)
+}
+
+pub async fn record_llm_run(
+    handler: &Handler,
+    ctx: &Context,
+    agent_id: AgentId,
+    run: RunReport,
+) -> Result<AppendOutcome, CommandError> {
+    let event = record_run(agent_id, run)?;
+    handler
+        .append_facts(&runs_stream(agent_id), ctx, &[event])
+        .await
+}

@@ -1,0 +1,129 @@
+//! Agent access tokens: HS256 JWTs, short-lived, with issuer and audience, and
+//! the algorithm pinned so `alg: none` or an RSA/HMAC confusion is refused.
+
+use agentledger_domain::ids::{AgentId, TenantId};
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use serde::{Deserialize, Serialize};
+
+use crate::error::CommandError;
+
+pub const ISSUER: &str = "agentledger";
+pub const AUDIENCE: &str = "agentledger-agents";
+/// Access tokens live 15 minutes; the refresh token gets a new one.
+pub const ACCESS_TTL_SECONDS: i64 = 15 * 60;
+/// A refresh token (and its session) lasts 30 days from its last use.
+pub const REFRESH_TTL_DAYS: i64 = 30;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: AgentId,
+    pub tid: TenantId,
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+#[derive(Clone)]
+pub struct TokenIssuer {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl TokenIssuer {
+    /// `secret` signs and checks every token; all servers of one deployment
+    /// need the same one.
+    pub fn new(secret: &[u8]) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 5;
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+        }
+    }
+
+    pub fn issue(
+        &self,
+        agent_id: AgentId,
+        tenant_id: TenantId,
+        now: DateTime<Utc>,
+    ) -> Result<String, CommandError> {
+        let claims = Claims {
+            sub: agent_id,
+            tid: tenant_id,
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            iat: now.timestamp(),
+            exp: now.timestamp() + ACCESS_TTL_SECONDS,
+        };
+        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| CommandError::Crypto(e.to_string()))
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, CommandError> {
+        decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| CommandError::Unauthorized(format!("invalid access token: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(bytes: &[u8]) -> String {
+        // URL-safe base64 without padding, enough for test tokens.
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+            for i in 0..=chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn issued_tokens_verify_and_carry_their_claims() {
+        let issuer = TokenIssuer::new(b"k1");
+        let (agent, tenant) = (AgentId::new(), TenantId::new());
+        let token = issuer.issue(agent, tenant, Utc::now()).unwrap_or_default();
+        let claims = issuer.verify(&token).ok();
+        assert_eq!(claims.map(|c| (c.sub, c.tid)), Some((agent, tenant)));
+        assert!(
+            TokenIssuer::new(b"k2").verify(&token).is_err(),
+            "another key"
+        );
+    }
+
+    #[test]
+    fn expired_and_unsigned_tokens_are_refused() {
+        let issuer = TokenIssuer::new(b"k1");
+        let old = Utc::now() - chrono::Duration::hours(2);
+        let expired = issuer
+            .issue(AgentId::new(), TenantId::new(), old)
+            .unwrap_or_default();
+        assert!(issuer.verify(&expired).is_err());
+
+        let claims = serde_json::json!({
+            "sub": AgentId::new(), "tid": TenantId::new(), "iss": ISSUER, "aud": AUDIENCE,
+            "iat": Utc::now().timestamp(), "exp": Utc::now().timestamp() + 600,
+        });
+        let none = format!(
+            "{}.{}.",
+            b64(br#"{"alg":"none","typ":"JWT"}"#),
+            b64(claims.to_string().as_bytes())
+        );
+        assert!(issuer.verify(&none).is_err(), "alg none");
+    }
+}
