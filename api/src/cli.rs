@@ -7,7 +7,8 @@ use agentledger_store::{DEFAULT_DATABASE_URL, EventStore, StoreConfig, StoreErro
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use crate::server::{AppState, start};
+use crate::server::start;
+use crate::state::AppState;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -42,6 +43,14 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, env = "AGENTLEDGER_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Signs agent access tokens. Without it a random key is made at start:
+    /// access tokens then end with the process (agents refresh), and several
+    /// servers of one deployment must be given the same value.
+    #[arg(long, env = "AGENTLEDGER_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Seconds without a poll after which an online agent is marked offline.
+    #[arg(long, env = "AGENTLEDGER_OFFLINE_AFTER_SECONDS", default_value_t = 120)]
+    pub offline_after_seconds: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +64,10 @@ pub enum CliError {
     },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
+    #[error("AGENTLEDGER_JWT_SECRET must be at least 32 characters")]
+    WeakJwtSecret,
+    #[error("first-start setup failed: {0}")]
+    Bootstrap(#[from] agentledger_commands::CommandError),
 }
 
 /// Logs to stdout; `RUST_LOG` sets the level (default `info`).
@@ -89,7 +102,25 @@ async fn open_store(url: &str) -> Result<Arc<dyn EventStore>, CliError> {
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let store = open_store(&args.database.database_url).await?;
     tracing::info!(database = %redact(&args.database.database_url), "event store open");
-    let state = AppState::new(store.clone());
+    let jwt_secret = match &args.jwt_secret {
+        Some(secret) if secret.len() >= 32 => secret.clone().into_bytes(),
+        Some(_) => return Err(CliError::WeakJwtSecret),
+        None => agentledger_commands::secrets::random_secret().into_bytes(),
+    };
+    let state = AppState::new(store.clone(), &jwt_secret);
+    if let Some((tenant_id, key)) =
+        agentledger_commands::operators::bootstrap(&state.handler).await?
+    {
+        // The only time this key is ever shown: only its hash is stored.
+        println!(
+            "created the default tenant {tenant_id} and an admin API key (shown once, keep it):"
+        );
+        println!("admin API key: {}", key.key);
+    }
+    crate::presence::spawn_monitor(
+        state.clone(),
+        std::time::Duration::from_secs(args.offline_after_seconds.max(1)),
+    );
     let server = start(state, args.listen)
         .await
         .map_err(|source| CliError::Listen {

@@ -1,9 +1,15 @@
-//! The agentledger server: HTTP routes, error mapping and the CLI's commands.
+//! The agentledger server: HTTP routes, authentication, error mapping and the
+//! CLI's commands.
 
+pub mod auth;
 pub mod cli;
 pub mod extract;
+pub mod limits;
+pub mod presence;
 pub mod problem;
 pub mod routes;
 pub mod server;
+pub mod state;
 
-pub use server::{AppState, RunningServer, router, start};
+pub use server::{RunningServer, router, start};
+pub use state::AppState;

@@ -1,6 +1,8 @@
 //! Errors as `application/problem+json` (RFC 9457). Each kind has a stable
 //! `type` URI that clients can match on.
 
+use agentledger_commands::CommandError;
+use agentledger_domain::DomainError;
 use agentledger_store::StoreError;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -18,6 +20,9 @@ pub struct Problem {
     /// Extension members (RFC 9457 §3.2), such as the current stream version.
     #[serde(flatten)]
     pub extensions: Map<String, Value>,
+    /// Sent as `Retry-After` (seconds) with 429 and 503.
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -28,6 +33,7 @@ impl Problem {
             status: status.as_u16(),
             detail: None,
             extensions: Map::new(),
+            retry_after: None,
         }
     }
 
@@ -54,6 +60,31 @@ impl Problem {
         Self::new(StatusCode::NOT_FOUND, "not-found", "Not found").detail(detail)
     }
 
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Authentication required",
+        )
+        .detail(detail)
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed").detail(detail)
+    }
+
+    pub fn too_many_requests(retry_after: std::time::Duration) -> Self {
+        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        let mut problem = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "Too many requests",
+        )
+        .detail(format!("retry in {seconds} s"));
+        problem.retry_after = Some(seconds.max(1));
+        problem
+    }
+
     pub fn unavailable(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -74,6 +105,17 @@ impl IntoResponse for Problem {
             body,
         )
             .into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
         if status == StatusCode::PAYLOAD_TOO_LARGE {
             // The rest of the body is still on the wire; the connection cannot
             // carry another request, so tell the client not to reuse it.
@@ -126,6 +168,57 @@ impl From<StoreError> for Problem {
                     "the event store failed; the request may be retried with the same event ids",
                 )
             }
+        }
+    }
+}
+
+impl From<CommandError> for Problem {
+    fn from(err: CommandError) -> Self {
+        match err {
+            CommandError::Domain(e) => e.into(),
+            CommandError::Store(e) => e.into(),
+            CommandError::Unauthorized(why) => Problem::unauthorized(why),
+            CommandError::Contention(stream) => {
+                let mut problem =
+                    Problem::unavailable(format!("`{stream}` is changing too fast; retry"));
+                problem.retry_after = Some(1);
+                problem
+            }
+            other => {
+                tracing::error!(error = %other, "command failed");
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal error",
+                )
+            }
+        }
+    }
+}
+
+impl From<DomainError> for Problem {
+    fn from(err: DomainError) -> Self {
+        let detail = err.to_string();
+        match err {
+            DomainError::NotFound(_) => Problem::not_found(detail),
+            DomainError::AlreadyExists(_) => {
+                Problem::new(StatusCode::CONFLICT, "already-exists", "Already exists")
+                    .detail(detail)
+            }
+            DomainError::InvalidTransition { state, .. } => Problem::new(
+                StatusCode::CONFLICT,
+                "invalid-transition",
+                "Not allowed in the current state",
+            )
+            .detail(detail)
+            .with("current_state", state),
+            DomainError::Forbidden(_) => Problem::forbidden(detail),
+            DomainError::Invalid(_) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "The command is not valid",
+            )
+            .detail(detail),
         }
     }
 }

@@ -1,34 +1,25 @@
-use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
-
-use agentledger_store::EventStore;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use std::future::Future;
+use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
 use crate::problem::Problem;
 use crate::routes;
+use crate::state::AppState;
 
 /// Request bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Arc<dyn EventStore>,
-}
-
-impl AppState {
-    pub fn new(store: Arc<dyn EventStore>) -> Self {
-        Self { store }
-    }
-}
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(routes::health::routes())
         .merge(routes::streams::routes())
+        .merge(routes::operators::routes())
+        .merge(routes::agents::routes())
+        .merge(routes::reports::routes())
+        .merge(routes::tasks::routes())
         .fallback(|| async { Problem::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             Problem::new(
@@ -70,7 +61,8 @@ impl RunningServer {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.app)
+        let app = self.app.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await
     }

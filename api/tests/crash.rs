@@ -25,6 +25,8 @@ const CLIENTS: usize = 16;
 struct Server {
     child: Child,
     base: String,
+    /// Printed on the first start only.
+    admin_key: Option<String>,
 }
 
 async fn start_server(url: &str) -> Server {
@@ -44,9 +46,13 @@ async fn start_server(url: &str) -> Server {
         panic!("no stdout")
     };
     let mut lines = BufReader::new(stdout).lines();
+    let mut admin_key = None;
     let addr = loop {
         match tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await {
             Ok(Ok(Some(line))) => {
+                if let Some(key) = line.strip_prefix("admin API key: ") {
+                    admin_key = Some(key.trim().to_owned());
+                }
                 if let Some(rest) = line.split("listening on ").nth(1) {
                     break rest.trim().to_owned();
                 }
@@ -59,6 +65,7 @@ async fn start_server(url: &str) -> Server {
     Server {
         child,
         base: format!("http://{addr}"),
+        admin_key,
     }
 }
 
@@ -70,6 +77,7 @@ struct Ledger {
     unanswered: HashMap<usize, Value>,
     /// Resent batches the server had committed before a kill cut off its answer.
     committed_but_unanswered: usize,
+    admin_key: String,
 }
 
 fn new_batch(client: usize, tenant: Uuid) -> Value {
@@ -98,15 +106,17 @@ async fn client_loop(
 ) {
     let url = format!("{base}/api/v1/streams/crash-{client}/events");
     loop {
-        let body = {
+        let (body, key) = {
             let mut ledger = ledger.lock().await;
-            ledger
+            let key = ledger.admin_key.clone();
+            let body = ledger
                 .unanswered
                 .entry(client)
                 .or_insert_with(|| new_batch(client, tenant))
-                .clone()
+                .clone();
+            (body, key)
         };
-        let response = match http.post(&url).json(&body).send().await {
+        let response = match http.post(&url).bearer_auth(&key).json(&body).send().await {
             Ok(r) => r,
             Err(_) => return, // killed: the batch stays unanswered
         };
@@ -140,6 +150,9 @@ async fn client_loop(
 
 async fn run_round(url: &str, ledger: &Arc<Mutex<Ledger>>, tenant: Uuid, graceful: bool) {
     let mut server = start_server(url).await;
+    if let Some(key) = server.admin_key.take() {
+        ledger.lock().await.admin_key = key;
+    }
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()

@@ -9,9 +9,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 /// Streams remembered at most; past it the cache starts over.
 const CAPACITY: usize = 50_000;
 
+/// A stream's folded state and the version it was folded to.
+type Entry = (Option<u64>, Arc<dyn Any + Send + Sync>);
+
 #[derive(Default)]
 pub(crate) struct AggregateCache {
-    entries: Mutex<HashMap<String, (Option<u64>, Arc<dyn Any + Send + Sync>)>>,
+    entries: Mutex<HashMap<String, Entry>>,
 }
 
 impl AggregateCache {

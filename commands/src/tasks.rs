@@ -117,7 +117,7 @@ pub fn retry_id(task_id: TaskId) -> TaskId {
 
 /// What a task was created with: its first event. Kept out of the folded
 /// state, which stays small however large inputs are.
-async fn created_as(handler: &Handler, task_id: TaskId) -> Result<NewTask, CommandError> {
+pub async fn created_as(handler: &Handler, task_id: TaskId) -> Result<NewTask, CommandError> {
     let first = handler
         .store()
         .read_stream(&Task::stream_id(task_id), 0, 1)

@@ -1,1 +1,5 @@
-//! Projection runner and read models: fold the event log into queryable tables.
+//! The read side: projections fold the event log into models that queries and
+//! pollers use.
+
+pub mod follower;
+pub mod task_queue;

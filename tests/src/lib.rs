@@ -1,16 +1,23 @@
 //! Black-box test support: the real server, in process, on a free port, over a
-//! real database.
+//! real database, and a small client that checks every error is a problem
+//! document.
 
 use std::net::SocketAddr;
 
 use agentledger_api::{AppState, start};
 use agentledger_store::conformance::test_config;
 use agentledger_store::testing::TestDatabase;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
 use tokio::sync::oneshot;
+
+pub const JWT_SECRET: &[u8] = b"test-secret-test-secret-test-secret!";
 
 pub struct TestServer {
     pub base: String,
     pub http: reqwest::Client,
+    /// The bootstrap admin key of the default tenant.
+    pub admin_key: String,
     shutdown: Option<oneshot::Sender<()>>,
     // Dropped last: the database outlives the server using it.
     _db: TestDatabase,
@@ -22,8 +29,12 @@ impl TestServer {
             Ok(store) => store,
             Err(e) => panic!("open store: {e}"),
         };
-        let server = match start(AppState::new(store), SocketAddr::from(([127, 0, 0, 1], 0))).await
-        {
+        let state = AppState::new(store, JWT_SECRET);
+        let admin_key = match agentledger_commands::operators::bootstrap(&state.handler).await {
+            Ok(Some((_, key))) => key.key,
+            other => panic!("bootstrap: {other:?}", other = other.map(|o| o.is_some())),
+        };
+        let server = match start(state, SocketAddr::from(([127, 0, 0, 1], 0))).await {
             Ok(server) => server,
             Err(e) => panic!("bind: {e}"),
         };
@@ -35,6 +46,7 @@ impl TestServer {
         Self {
             base,
             http: reqwest::Client::new(),
+            admin_key,
             shutdown: Some(tx),
             _db: db,
         }
@@ -43,6 +55,123 @@ impl TestServer {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
+
+    /// Sends a request and returns status and JSON body (Null when empty).
+    /// Every error must be `application/problem+json` with a `/problems/` type.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        read(request.send().await).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    /// Registers an agent with `permissions` and logs it in: (agent id, access
+    /// token, refresh token).
+    pub async fn agent(
+        &self,
+        operator_key: &str,
+        permissions: &[&str],
+        rate_limit: u32,
+    ) -> TestAgent {
+        let body = json!({ "name": "test-agent", "kind": "worker", "permissions": permissions, "rate_limit_per_minute": rate_limit });
+        let (status, registered) = self.post("/api/v1/agents", operator_key, &body).await;
+        assert_eq!(status, StatusCode::CREATED, "{registered}");
+        let agent_id = registered["agent_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let secret = registered["secret"].as_str().unwrap_or_default().to_owned();
+        let (status, tokens) = self
+            .call(
+                Method::POST,
+                "/api/v1/agents/auth",
+                None,
+                Some(&json!({ "agent_id": agent_id, "secret": secret })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        TestAgent {
+            agent_id,
+            secret,
+            token: tokens["access_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            refresh_token: tokens["refresh_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        }
+    }
+
+    /// A new tenant and an operator key for it: (tenant id, key).
+    pub async fn tenant(&self, name: &str) -> (String, String) {
+        let (status, tenant) = self
+            .post("/api/v1/tenants", &self.admin_key, &json!({ "name": name }))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{tenant}");
+        let tenant_id = tenant["tenant_id"].as_str().unwrap_or_default().to_owned();
+        let key = self.key(&tenant_id, "operator").await;
+        (tenant_id, key)
+    }
+
+    pub async fn key(&self, tenant_id: &str, role: &str) -> String {
+        let body = json!({ "role": role, "tenant_id": tenant_id });
+        let (status, key) = self.post("/api/v1/api-keys", &self.admin_key, &body).await;
+        assert_eq!(status, StatusCode::CREATED, "{key}");
+        key["key"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+pub struct TestAgent {
+    pub agent_id: String,
+    pub secret: String,
+    pub token: String,
+    pub refresh_token: String,
+}
+
+pub async fn read(response: reqwest::Result<reqwest::Response>) -> (StatusCode, Value) {
+    let response = response.unwrap_or_else(|e| panic!("request failed: {e}"));
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        assert_eq!(
+            content_type, "application/problem+json",
+            "errors are problem documents: {status} {body}"
+        );
+        assert_eq!(body["status"], json!(status.as_u16()));
+        assert!(
+            body["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("/problems/")),
+            "{body}"
+        );
+    }
+    (status, body)
 }
 
 impl Drop for TestServer {
@@ -53,7 +182,7 @@ impl Drop for TestServer {
     }
 }
 
-/// Runs `$body` (an async fn taking a `TestServer`) once per backend.
+/// Runs each named async fn (taking a `TestServer`) once per backend.
 #[macro_export]
 macro_rules! on_every_backend {
     ($($name:ident),* $(,)?) => {

@@ -1,6 +1,6 @@
 //! The HTTP surface as a client sees it, on SQLite and PostgreSQL.
 
-use agentledger_tests::{TestServer, on_every_backend};
+use agentledger_tests::{TestServer, on_every_backend, read};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -17,38 +17,11 @@ fn event(tenant: Uuid, n: u32) -> Value {
 }
 
 async fn post(server: &TestServer, path: &str, body: &Value) -> (StatusCode, Value) {
-    let response = server.http.post(server.url(path)).json(body).send().await;
-    read(response).await
+    server.post(path, &server.admin_key, body).await
 }
 
 async fn get(server: &TestServer, path: &str) -> (StatusCode, Value) {
-    read(server.http.get(server.url(path)).send().await).await
-}
-
-async fn read(response: reqwest::Result<reqwest::Response>) -> (StatusCode, Value) {
-    let response = response.unwrap_or_else(|e| panic!("request failed: {e}"));
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    if !status.is_success() {
-        assert_eq!(
-            content_type, "application/problem+json",
-            "errors are problem documents: {body}"
-        );
-        assert_eq!(body["status"], json!(status.as_u16()));
-        assert!(
-            body["type"]
-                .as_str()
-                .is_some_and(|t| t.starts_with("/problems/")),
-            "{body}"
-        );
-    }
-    (status, body)
+    server.get(path, &server.admin_key).await
 }
 
 async fn health_and_readiness(server: TestServer) {
@@ -56,16 +29,24 @@ async fn health_and_readiness(server: TestServer) {
     assert_eq!((status, &body["status"]), (StatusCode::OK, &json!("ok")));
     let (status, body) = get(&server, "/ready").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["store"]["head_position"], json!(0));
+    // The first start wrote the installation, the default tenant and the admin key.
+    assert_eq!(body["store"]["head_position"], json!(3));
+}
+
+async fn head(server: &TestServer) -> u64 {
+    get(server, "/ready").await.1["store"]["head_position"]
+        .as_u64()
+        .unwrap_or_default()
 }
 
 async fn append_then_read_back(server: TestServer) {
+    let base = head(&server).await;
     let tenant = Uuid::now_v7();
     let events = vec![event(tenant, 1), event(tenant, 2)];
     let body = json!({ "expected_version": "no_stream", "events": events });
     let (status, first) = post(&server, "/api/v1/streams/agent-1/events", &body).await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
-    assert_eq!(first["position"], json!(2));
+    assert_eq!(first["position"], json!(base + 2));
     assert_eq!(first["deduplicated"], json!(false));
 
     // The same request again is a retry: same answer, 200, nothing written.
@@ -98,17 +79,20 @@ async fn append_then_read_back(server: TestServer) {
         &json!({ "events": [event(Uuid::now_v7(), 3)] }),
     )
     .await;
-    assert_eq!(more["position"], json!(3));
+    assert_eq!(more["position"], json!(base + 3));
     let (_, log) = get(
         &server,
         &format!("/api/v1/events?tenant_id={tenant}&limit=1"),
     )
     .await;
     assert_eq!(log["events"].as_array().map(Vec::len), Some(1));
-    assert_eq!(log["next"], json!(2));
+    assert_eq!(log["next"], json!(base + 2));
     let (_, log) = get(
         &server,
-        "/api/v1/events?types=AgentRegistered&from_position=2",
+        &format!(
+            "/api/v1/events?types=AgentRegistered&from_position={}",
+            base + 2
+        ),
     )
     .await;
     let positions: Vec<_> = log["events"]
@@ -117,12 +101,13 @@ async fn append_then_read_back(server: TestServer) {
         .flatten()
         .map(|e| e["position"].clone())
         .collect();
-    assert_eq!(positions, [json!(2), json!(3)]);
+    assert_eq!(positions, [json!(base + 2), json!(base + 3)]);
     let (_, ready) = get(&server, "/ready").await;
-    assert_eq!(ready["store"]["head_position"], json!(3));
+    assert_eq!(ready["store"]["head_position"], json!(base + 3));
 }
 
 async fn bad_requests_are_problems_and_write_nothing(server: TestServer) {
+    let base = head(&server).await;
     let tenant = Uuid::now_v7();
     let path = "/api/v1/streams/s/events";
     let (status, _) = post(&server, path, &json!({ "events": [event(tenant, 0)] })).await;
@@ -176,12 +161,19 @@ async fn bad_requests_are_problems_and_write_nothing(server: TestServer) {
     let raw = server
         .http
         .post(server.url(path))
+        .bearer_auth(&server.admin_key)
         .header("content-type", "application/json")
         .body("{not json")
         .send()
         .await;
     assert_eq!(read(raw).await.0, StatusCode::BAD_REQUEST);
-    let text = server.http.post(server.url(path)).body("{}").send().await;
+    let text = server
+        .http
+        .post(server.url(path))
+        .bearer_auth(&server.admin_key)
+        .body("{}")
+        .send()
+        .await;
     assert_eq!(read(text).await.0, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let huge = json!({ "events": [{ "event_type": "Big", "tenant_id": tenant, "actor": { "kind": "system", "id": "x" }, "payload": "x".repeat(5 * 1024 * 1024) }] });
     let (status, problem) = post(&server, path, &huge).await;
@@ -210,12 +202,17 @@ async fn bad_requests_are_problems_and_write_nothing(server: TestServer) {
         get(&server, "/no/such/route").await.0,
         StatusCode::NOT_FOUND
     );
-    let wrong_method = server.http.delete(server.url(path)).send().await;
+    let wrong_method = server
+        .http
+        .delete(server.url(path))
+        .bearer_auth(&server.admin_key)
+        .send()
+        .await;
     assert_eq!(read(wrong_method).await.0, StatusCode::METHOD_NOT_ALLOWED);
 
     // Only the first append was written.
     let (_, ready) = get(&server, "/ready").await;
-    assert_eq!(ready["store"]["head_position"], json!(1));
+    assert_eq!(ready["store"]["head_position"], json!(base + 1));
 }
 
 on_every_backend!(

@@ -4,7 +4,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use crate::problem::Problem;
-use crate::server::AppState;
+use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

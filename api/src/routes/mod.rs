@@ -1,2 +1,6 @@
+pub mod agents;
 pub mod health;
+pub mod operators;
+pub mod reports;
 pub mod streams;
+pub mod tasks;

@@ -1,8 +1,9 @@
-//! Raw access to the log: append to a stream with an expected version, read a
-//! stream, read the global log. Domain commands (later) append through the
-//! same store; these routes are the ledger's own surface.
+//! Raw access to the log: append to a stream with an expected version (admins:
+//! imports and repairs), read a stream, read the global log (admins and
+//! auditors; an auditor sees only its tenant's events).
 
 use agentledger_domain::Actor;
+use agentledger_domain::api_key::Role;
 use agentledger_store::{AppendOutcome, EventFilter, ExpectedVersion, NewEvent, RecordedEvent};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -13,9 +14,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::auth::Operator;
 use crate::extract::{Json, Query};
 use crate::problem::Problem;
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// Most events one read returns.
 pub const MAX_PAGE: usize = 1000;
@@ -117,9 +119,11 @@ pub struct AppendResponse {
 
 async fn append(
     State(state): State<AppState>,
+    operator: Operator,
     Path(stream_id): Path<String>,
     Json(body): Json<AppendRequest>,
 ) -> Result<impl IntoResponse, Problem> {
+    operator.require_admin()?;
     let events: Vec<NewEvent> = body.events.into_iter().map(NewEvent::from).collect();
     let outcome: AppendOutcome = state
         .store
@@ -164,16 +168,36 @@ fn page_limit(limit: Option<usize>) -> Result<usize, Problem> {
     }
 }
 
+/// Admins read everything; auditors their own tenant.
+fn audit_scope(operator: &Operator) -> Result<Option<Uuid>, Problem> {
+    match operator.role {
+        Role::Admin => Ok(None),
+        Role::Auditor => Ok(Some(operator.tenant_id.0)),
+        _ => Err(Problem::forbidden(
+            "reading the raw log needs an admin or auditor key",
+        )),
+    }
+}
+
 async fn read_stream(
     State(state): State<AppState>,
+    operator: Operator,
     Path(stream_id): Path<String>,
     Query(query): Query<StreamQuery>,
 ) -> Result<axum::Json<EventPage>, Problem> {
+    let scope = audit_scope(&operator)?;
     let limit = page_limit(query.limit)?;
-    let events = state
+    let mut events = state
         .store
         .read_stream(&stream_id, query.from_version, limit)
         .await?;
+    // A stream belongs to one tenant: another tenant's stream does not exist
+    // for an auditor.
+    if let Some(tenant) = scope
+        && events.iter().any(|e| e.tenant_id != tenant)
+    {
+        events.clear();
+    }
     if events.is_empty() && query.from_version == 0 {
         return Err(Problem::not_found(format!(
             "stream `{stream_id}` has no events"
@@ -198,8 +222,10 @@ pub struct LogQuery {
 
 async fn read_all(
     State(state): State<AppState>,
+    operator: Operator,
     Query(query): Query<LogQuery>,
 ) -> Result<axum::Json<EventPage>, Problem> {
+    let scope = audit_scope(&operator)?;
     let limit = page_limit(query.limit)?;
     let filter = EventFilter {
         event_types: query
@@ -212,7 +238,7 @@ async fn read_all(
                     .collect()
             })
             .unwrap_or_default(),
-        tenant_id: query.tenant_id,
+        tenant_id: scope.or(query.tenant_id),
     };
     let events = state
         .store

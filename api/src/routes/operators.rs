@@ -1,0 +1,114 @@
+//! Tenants and operator API keys (admin only).
+
+use agentledger_commands::operators::{create_api_key, create_tenant, revoke_api_key};
+use agentledger_domain::api_key::Role;
+use agentledger_domain::ids::{ApiKeyId, TenantId};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, post};
+use axum::{Json as Reply, Router};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Operator;
+use crate::extract::Json;
+use crate::problem::Problem;
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/tenants", post(new_tenant))
+        .route("/api/v1/api-keys", post(new_key))
+        .route("/api/v1/api-keys/{key_id}", delete(revoke_key))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTenant {
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TenantCreated {
+    pub tenant_id: TenantId,
+    pub position: u64,
+}
+
+async fn new_tenant(
+    State(state): State<AppState>,
+    operator: Operator,
+    Json(body): Json<NewTenant>,
+) -> Result<(StatusCode, Reply<TenantCreated>), Problem> {
+    operator.require_admin()?;
+    let tenant_id = TenantId::new();
+    let position = create_tenant(&state.handler, &operator.context(), tenant_id, body.name).await?;
+    Ok((
+        StatusCode::CREATED,
+        Reply(TenantCreated {
+            tenant_id,
+            position,
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    pub role: Role,
+    /// Defaults to the caller's tenant.
+    pub tenant_id: Option<TenantId>,
+    #[serde(default)]
+    pub label: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct KeyCreated {
+    pub key_id: ApiKeyId,
+    pub tenant_id: TenantId,
+    pub role: Role,
+    /// Shown once; only its hash is stored.
+    pub key: String,
+    pub position: u64,
+}
+
+async fn new_key(
+    State(state): State<AppState>,
+    operator: Operator,
+    Json(body): Json<NewKey>,
+) -> Result<(StatusCode, Reply<KeyCreated>), Problem> {
+    operator.require_admin()?;
+    let tenant_id = body.tenant_id.unwrap_or(operator.tenant_id);
+    let issued = create_api_key(
+        &state.handler,
+        &operator.context(),
+        ApiKeyId::new(),
+        tenant_id,
+        body.role,
+        body.label,
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Reply(KeyCreated {
+            key_id: issued.key_id,
+            tenant_id,
+            role: body.role,
+            key: issued.key,
+            position: issued.position,
+        }),
+    ))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Done {
+    pub position: u64,
+}
+
+async fn revoke_key(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(key_id): Path<ApiKeyId>,
+) -> Result<Reply<Done>, Problem> {
+    operator.require_admin()?;
+    let position = revoke_api_key(&state.handler, &operator.context(), key_id).await?;
+    Ok(Reply(Done { position }))
+}

@@ -1,0 +1,153 @@
+//! What agents report: actions (one or a batch) and LLM runs.
+
+use agentledger_commands::reports::{BatchRefused, record_actions, record_llm_run};
+use agentledger_domain::reports::{ActionReport, MAX_BATCH, RunReport};
+use agentledger_store::Committed;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json as Reply, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::auth::AgentCaller;
+use crate::extract::Json;
+use crate::problem::Problem;
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/agents/me/actions", post(action))
+        .route("/api/v1/agents/me/actions/batch", post(batch))
+        .route("/api/v1/agents/me/runs", post(llm_run))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Recorded {
+    pub event_id: uuid::Uuid,
+    pub position: u64,
+}
+
+async fn action(
+    State(state): State<AppState>,
+    caller: AgentCaller,
+    Json(body): Json<ActionReport>,
+) -> Result<(StatusCode, Reply<Recorded>), Problem> {
+    caller.require("actions:write")?;
+    let outcome = record_actions(
+        &state.handler,
+        &caller.context(),
+        caller.agent_id,
+        vec![body],
+    )
+    .await;
+    let committed = batch_outcome(outcome)?;
+    let first = committed
+        .first()
+        .ok_or_else(|| Problem::unavailable("nothing was recorded"))?;
+    Ok((
+        StatusCode::CREATED,
+        Reply(Recorded {
+            event_id: first.event_id,
+            position: first.position,
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Batch {
+    pub actions: Vec<ActionReport>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BatchRecorded {
+    pub position: u64,
+    pub results: Vec<BatchItem>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BatchItem {
+    pub index: usize,
+    pub status: String,
+    pub event_id: uuid::Uuid,
+    pub position: u64,
+}
+
+/// Up to 1000 actions appended atomically: all are recorded, or none.
+async fn batch(
+    State(state): State<AppState>,
+    caller: AgentCaller,
+    Json(body): Json<Batch>,
+) -> Result<(StatusCode, Reply<BatchRecorded>), Problem> {
+    caller.require("actions:write")?;
+    caller.require("batch")?;
+    let outcome = record_actions(
+        &state.handler,
+        &caller.context(),
+        caller.agent_id,
+        body.actions,
+    )
+    .await;
+    let committed = batch_outcome(outcome)?;
+    let results = committed
+        .iter()
+        .enumerate()
+        .map(|(index, c)| BatchItem {
+            index,
+            status: "recorded".into(),
+            event_id: c.event_id,
+            position: c.position,
+        })
+        .collect();
+    let position = committed.last().map_or(0, |c| c.position);
+    Ok((
+        StatusCode::CREATED,
+        Reply(BatchRecorded { position, results }),
+    ))
+}
+
+fn batch_outcome(
+    outcome: Result<agentledger_store::AppendOutcome, BatchRefused>,
+) -> Result<Vec<Committed>, Problem> {
+    match outcome {
+        Ok(outcome) => Ok(outcome.events),
+        Err(BatchRefused::Failed(e)) => Err(e.into()),
+        Err(BatchRefused::Invalid(errors)) => {
+            let items: Vec<_> = errors
+                .iter()
+                .map(|(index, e)| json!({ "index": index, "error": e.to_string() }))
+                .collect();
+            Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "The command is not valid",
+            )
+            .detail(format!(
+                "{} of the actions are invalid (at most {MAX_BATCH} per batch); none was recorded",
+                items.len()
+            ))
+            .with("errors", items))
+        }
+    }
+}
+
+async fn llm_run(
+    State(state): State<AppState>,
+    caller: AgentCaller,
+    Json(body): Json<RunReport>,
+) -> Result<(StatusCode, Reply<Recorded>), Problem> {
+    caller.require("runs:write")?;
+    let outcome = record_llm_run(&state.handler, &caller.context(), caller.agent_id, body).await?;
+    let first = outcome
+        .events
+        .first()
+        .ok_or_else(|| Problem::unavailable("nothing was recorded"))?;
+    Ok((
+        StatusCode::CREATED,
+        Reply(Recorded {
+            event_id: first.event_id,
+            position: first.position,
+        }),
+    ))
+}

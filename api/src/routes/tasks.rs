@@ -1,0 +1,371 @@
+//! Tasks: created by operators (or agents allowed to), claimed by polling
+//! agents, reported on and finished by the claiming agent.
+
+use std::time::Duration;
+
+use agentledger_commands::tasks::{Created, claim_first, create, retry, run};
+use agentledger_domain::Aggregate;
+use agentledger_domain::ids::{AgentId, TaskId, TenantId};
+use agentledger_domain::task::{NewTask, Task, TaskCommand, TaskStatus};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json as Reply, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::auth::{AgentCaller, Caller, Operator};
+use crate::extract::{Json, Query};
+use crate::problem::Problem;
+use crate::routes::operators::Done;
+use crate::state::AppState;
+
+/// How long a poll waits for the task queue to catch up with the log.
+const QUEUE_CATCH_UP: Duration = Duration::from_secs(2);
+const CANDIDATES: usize = 16;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/tasks", post(create_task))
+        .route("/api/v1/tasks/{task_id}", get(task_detail))
+        .route("/api/v1/tasks/{task_id}/cancel", post(cancel))
+        .route("/api/v1/tasks/{task_id}/retry", post(retry_task))
+        .route("/api/v1/tasks/{task_id}/progress", post(progress))
+        .route("/api/v1/tasks/{task_id}/complete", post(complete))
+        .route("/api/v1/tasks/{task_id}/fail", post(fail))
+        .route("/api/v1/agents/me/tasks/next", get(next_task))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTask {
+    pub task_type: String,
+    #[serde(default)]
+    pub input: Value,
+    #[serde(default)]
+    pub priority: i32,
+    pub callback_url: Option<String>,
+    pub dedup_key: Option<String>,
+    #[serde(default)]
+    pub forced: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TaskCreated {
+    pub task_id: Option<TaskId>,
+    /// True when the dedup key was held: no task was created.
+    pub skipped_duplicate: bool,
+    pub duplicate_of: Option<TaskId>,
+    pub position: u64,
+}
+
+async fn create_task(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<CreateTask>,
+) -> Result<Response, Problem> {
+    let ctx = match &caller {
+        Caller::Operator(op) => {
+            op.require_commands()?;
+            op.context()
+        }
+        Caller::Agent(agent) => {
+            agent.require("tasks:create")?;
+            agent.context()
+        }
+    };
+    let task = NewTask {
+        tenant_id: ctx.tenant_id,
+        task_type: body.task_type,
+        input: body.input,
+        priority: body.priority,
+        callback_url: body.callback_url,
+        dedup_key: body.dedup_key,
+        forced: body.forced,
+        retry_of: None,
+    };
+    let response = match create(&state.handler, &ctx, TaskId::new(), task).await? {
+        Created::Task { task_id, position } => (
+            StatusCode::CREATED,
+            Reply(TaskCreated {
+                task_id: Some(task_id),
+                skipped_duplicate: false,
+                duplicate_of: None,
+                position,
+            }),
+        ),
+        Created::SkippedDuplicate {
+            duplicate_of,
+            position,
+        } => (
+            StatusCode::OK,
+            Reply(TaskCreated {
+                task_id: None,
+                skipped_duplicate: true,
+                duplicate_of: Some(duplicate_of),
+                position,
+            }),
+        ),
+    };
+    Ok(response.into_response())
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TaskView {
+    pub task_id: TaskId,
+    pub tenant_id: TenantId,
+    pub task_type: String,
+    pub priority: i32,
+    pub status: TaskStatus,
+    pub claimed_by: Option<AgentId>,
+    pub progress: u8,
+    pub retry_of: Option<TaskId>,
+    pub retried_as: Option<TaskId>,
+    pub version: Option<u64>,
+}
+
+async fn load_visible(
+    state: &AppState,
+    caller: &Caller,
+    task_id: TaskId,
+) -> Result<(Task, Option<u64>), Problem> {
+    let (task, version, _) = state
+        .handler
+        .load::<Task>(&Task::stream_id(task_id))
+        .await?;
+    let visible = match caller {
+        Caller::Operator(op) => op.sees(task.tenant_id),
+        Caller::Agent(agent) => agent.agent.tenant_id == task.tenant_id,
+    };
+    if !task.exists || !visible {
+        return Err(Problem::not_found("task not found"));
+    }
+    Ok((task, version))
+}
+
+fn view(task_id: TaskId, task: Task, version: Option<u64>) -> TaskView {
+    TaskView {
+        task_id,
+        tenant_id: task.tenant_id,
+        task_type: task.task_type,
+        priority: task.priority,
+        status: task.status,
+        claimed_by: task.claimed_by,
+        progress: task.progress,
+        retry_of: task.retry_of,
+        retried_as: task.retried_as,
+        version,
+    }
+}
+
+async fn task_detail(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(task_id): Path<TaskId>,
+) -> Result<Reply<TaskView>, Problem> {
+    let (task, version) = load_visible(&state, &caller, task_id).await?;
+    Ok(Reply(view(task_id, task, version)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelTask {
+    pub reason: Option<String>,
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(task_id): Path<TaskId>,
+    body: Option<Json<CancelTask>>,
+) -> Result<Reply<Done>, Problem> {
+    operator.require_commands()?;
+    let reason = body.and_then(|Json(b)| b.reason);
+    let executed = run(
+        &state.handler,
+        &operator.context(),
+        task_id,
+        TaskCommand::Cancel { reason },
+    )
+    .await?;
+    Ok(Reply(Done {
+        position: executed.position,
+    }))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Retried {
+    pub task_id: TaskId,
+    pub retry_of: TaskId,
+    pub position: u64,
+}
+
+async fn retry_task(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(task_id): Path<TaskId>,
+) -> Result<(StatusCode, Reply<Retried>), Problem> {
+    operator.require_commands()?;
+    let (new_id, position) = retry(&state.handler, &operator.context(), task_id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Reply(Retried {
+            task_id: new_id,
+            retry_of: task_id,
+            position,
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Progress {
+    pub percent: u8,
+    pub message: Option<String>,
+    pub output_chunk: Option<String>,
+}
+
+async fn progress(
+    State(state): State<AppState>,
+    caller: AgentCaller,
+    Path(task_id): Path<TaskId>,
+    Json(body): Json<Progress>,
+) -> Result<Reply<Done>, Problem> {
+    let command = TaskCommand::ReportProgress {
+        agent_id: caller.agent_id,
+        percent: body.percent,
+        message: body.message,
+        output_chunk: body.output_chunk,
+    };
+    let executed = run(&state.handler, &caller.context(), task_id, command).await?;
+    Ok(Reply(Done {
+        position: executed.position,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Complete {
+    #[serde(default)]
+    pub result: Value,
+}
+
+async fn complete(
+    State(state): State<AppState>,
+    caller: AgentCaller,
+    Path(task_id): Path<TaskId>,
+    Json(body): Json<Complete>,
+) -> Result<Reply<Done>, Problem> {
+    let command = TaskCommand::Complete {
+        agent_id: caller.agent_id,
+        result: body.result,
+    };
+    let executed = run(&state.handler, &caller.context(), task_id, command).await?;
+    Ok(Reply(Done {
+        position: executed.position,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fail {
+    pub error: String,
+    #[serde(default)]
+    pub retryable: bool,
+}
+
+async fn fail(
+    State(state): State<AppState>,
+    caller: AgentCaller,
+    Path(task_id): Path<TaskId>,
+    Json(body): Json<Fail>,
+) -> Result<Reply<Done>, Problem> {
+    let command = TaskCommand::Fail {
+        agent_id: caller.agent_id,
+        error: body.error,
+        retryable: body.retryable,
+    };
+    let executed = run(&state.handler, &caller.context(), task_id, command).await?;
+    Ok(Reply(Done {
+        position: executed.position,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NextQuery {
+    /// Comma-separated task types; any type when absent.
+    pub types: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claimed {
+    #[serde(flatten)]
+    pub task: TaskView,
+    pub input: Value,
+    pub position: u64,
+}
+
+/// Hands the agent the next pending task (204 when there is none). Each task
+/// goes to exactly one agent however many poll at once.
+async fn next_task(
+    State(state): State<AppState>,
+    caller: AgentCaller,
+    Query(query): Query<NextQuery>,
+) -> Result<Response, Problem> {
+    caller.require("tasks:claim")?;
+    crate::presence::seen(&state, &caller).await?;
+    // See every task created before this poll.
+    let head = state.store.head_position().await?;
+    state
+        .task_queue_progress
+        .wait_for(head, QUEUE_CATCH_UP)
+        .await;
+    let types: Vec<String> = query
+        .types
+        .as_deref()
+        .map(|t| {
+            t.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let ctx = caller.context();
+    loop {
+        let candidates = state
+            .task_queue
+            .candidates(caller.agent.tenant_id, &types, CANDIDATES);
+        if candidates.is_empty() {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+        let exhausted = candidates.len() < CANDIDATES;
+        if let Some((task_id, executed)) =
+            claim_first(&state.handler, &ctx, caller.agent_id, candidates).await?
+        {
+            let input = agentledger_commands::tasks::created_as(&state.handler, task_id)
+                .await?
+                .input;
+            let position = executed.position;
+            let task = view(task_id, executed.state, executed.version);
+            return Ok(Reply(Claimed {
+                task,
+                input,
+                position,
+            })
+            .into_response());
+        }
+        if exhausted {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+        // Every candidate was taken by other agents meanwhile: let the queue
+        // see those claims before looking again.
+        let head = state.store.head_position().await?;
+        state
+            .task_queue_progress
+            .wait_for(head, QUEUE_CATCH_UP)
+            .await;
+    }
+}

@@ -1,0 +1,172 @@
+//! Pending tasks per tenant, highest priority first, then oldest: where an
+//! agent's poll looks for work. It only suggests candidates; the task's own
+//! stream decides who gets it.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{PoisonError, RwLock};
+
+use agentledger_domain::codec::decode;
+use agentledger_domain::ids::{TaskId, TenantId};
+use agentledger_domain::task::TaskEvent;
+use agentledger_store::RecordedEvent;
+
+use crate::follower::Apply;
+
+type Order = (Reverse<i32>, u64);
+
+#[derive(Default)]
+pub struct TaskQueue {
+    inner: RwLock<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    pending: HashMap<TenantId, BTreeMap<Order, (TaskId, String)>>,
+    index: HashMap<TaskId, (TenantId, Order)>,
+}
+
+impl TaskQueue {
+    /// Up to `limit` pending tasks of the tenant, in claim order, of one of
+    /// `types` (any type when empty).
+    pub fn candidates(&self, tenant: TenantId, types: &[String], limit: usize) -> Vec<TaskId> {
+        let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(queue) = inner.pending.get(&tenant) else {
+            return Vec::new();
+        };
+        queue
+            .values()
+            .filter(|(_, task_type)| types.is_empty() || types.contains(task_type))
+            .take(limit)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .index
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Apply for TaskQueue {
+    fn apply(&self, event: &RecordedEvent) {
+        let Some(id) = event
+            .stream_id
+            .strip_prefix("task-")
+            .and_then(|id| id.parse().ok())
+        else {
+            return;
+        };
+        let task_id = TaskId(id);
+        let Ok(task_event) = decode::<TaskEvent>(&event.event_type, &event.payload) else {
+            return;
+        };
+        let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        match task_event {
+            TaskEvent::TaskCreated(task) => {
+                let order = (Reverse(task.priority), event.position);
+                inner
+                    .pending
+                    .entry(task.tenant_id)
+                    .or_default()
+                    .insert(order, (task_id, task.task_type));
+                inner.index.insert(task_id, (task.tenant_id, order));
+            }
+            TaskEvent::TaskClaimed { .. }
+            | TaskEvent::TaskCancelled { .. }
+            | TaskEvent::TaskCompleted { .. }
+            | TaskEvent::TaskFailed { .. } => {
+                if let Some((tenant, order)) = inner.index.remove(&task_id)
+                    && let Some(queue) = inner.pending.get_mut(&tenant)
+                {
+                    queue.remove(&order);
+                }
+            }
+            TaskEvent::TaskProgressed { .. } | TaskEvent::TaskRetried { .. } => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agentledger_domain::Actor;
+    use agentledger_domain::codec::encode;
+    use agentledger_domain::ids::AgentId;
+    use agentledger_domain::task::NewTask;
+    use serde_json::json;
+
+    fn recorded(position: u64, task_id: TaskId, event: &TaskEvent) -> RecordedEvent {
+        let (event_type, payload) = encode(event).unwrap_or_default();
+        RecordedEvent {
+            position,
+            stream_id: format!("task-{task_id}"),
+            stream_version: 0,
+            event_id: uuid::Uuid::now_v7(),
+            event_type,
+            schema_version: 1,
+            tenant_id: uuid::Uuid::nil(),
+            occurred_at: chrono::Utc::now(),
+            recorded_at: chrono::Utc::now(),
+            actor: Actor::system("test"),
+            correlation_id: None,
+            causation_id: None,
+            payload,
+            hash: vec![],
+        }
+    }
+
+    fn created(tenant: TenantId, task_type: &str, priority: i32) -> TaskEvent {
+        TaskEvent::TaskCreated(NewTask {
+            tenant_id: tenant,
+            task_type: task_type.into(),
+            input: json!({}),
+            priority,
+            callback_url: None,
+            dedup_key: None,
+            forced: false,
+            retry_of: None,
+        })
+    }
+
+    #[test]
+    fn candidates_come_by_priority_then_age_per_tenant_and_type() {
+        let queue = TaskQueue::default();
+        let (t1, t2) = (TenantId::new(), TenantId::new());
+        let ids: Vec<TaskId> = (0..5).map(|_| TaskId::new()).collect();
+        queue.apply(&recorded(1, ids[0], &created(t1, "a", 1)));
+        queue.apply(&recorded(2, ids[1], &created(t1, "b", 5)));
+        queue.apply(&recorded(3, ids[2], &created(t1, "a", 5)));
+        queue.apply(&recorded(4, ids[3], &created(t2, "a", 9)));
+        queue.apply(&recorded(5, ids[4], &created(t1, "a", 1)));
+
+        assert_eq!(
+            queue.candidates(t1, &[], 10),
+            vec![ids[1], ids[2], ids[0], ids[4]]
+        );
+        assert_eq!(queue.candidates(t1, &["a".into()], 2), vec![ids[2], ids[0]]);
+        assert_eq!(queue.candidates(t2, &["b".into()], 10), vec![]);
+
+        queue.apply(&recorded(
+            6,
+            ids[1],
+            &TaskEvent::TaskClaimed {
+                agent_id: AgentId::new(),
+            },
+        ));
+        queue.apply(&recorded(
+            7,
+            ids[0],
+            &TaskEvent::TaskCancelled { reason: None },
+        ));
+        assert_eq!(queue.candidates(t1, &[], 10), vec![ids[2], ids[4]]);
+        assert_eq!(queue.len(), 3);
+    }
+}
