@@ -71,6 +71,24 @@ fn json_problem(rejection: &JsonRejection) -> Problem {
     Problem::new(status, slug, title).detail(rejection.body_text())
 }
 
+/// Like `axum::extract::Path`: an id that does not parse answers 400 with a problem.
+pub struct Path<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(rejection) => Err(Problem::bad_request(rejection.body_text())),
+        }
+    }
+}
+
 /// Like `axum::extract::Query`: bad query parameters answer 400 with a problem.
 pub struct Query<T>(pub T);
 

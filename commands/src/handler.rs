@@ -111,7 +111,7 @@ impl Handler {
         A: Aggregate + Owned,
         A::Command: Clone,
     {
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_ATTEMPTS {
             let (state, version, position) = self.load::<A>(stream_id).await?;
             if let (Some(scope), Some(owner)) = (ctx.tenant_scope, state.owner())
                 && scope != owner
@@ -127,7 +127,11 @@ impl Handler {
                     version,
                 });
             }
-            let expected = version.map_or(ExpectedVersion::NoStream, ExpectedVersion::Exact);
+            let expected = if events.iter().all(A::is_observation) {
+                ExpectedVersion::Any
+            } else {
+                version.map_or(ExpectedVersion::NoStream, ExpectedVersion::Exact)
+            };
             let new_events = self.envelopes(ctx, &events)?;
             match self.store.append(stream_id, expected, new_events).await {
                 Ok(outcome) => {
@@ -141,7 +145,12 @@ impl Handler {
                         version,
                     });
                 }
-                Err(StoreError::Conflict { .. }) => continue,
+                Err(StoreError::Conflict { .. }) => {
+                    // Spread the retries of many losers so they stop colliding.
+                    let ceiling = 1u64 << attempt.min(6);
+                    let pause = rand::random_range(0..=ceiling);
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                }
                 Err(e) => return Err(e.into()),
             }
         }

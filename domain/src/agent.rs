@@ -326,6 +326,10 @@ impl Aggregate for Agent {
         }
     }
 
+    fn is_observation(event: &AgentEvent) -> bool {
+        matches!(event, AgentEvent::AgentAuthenticationFailed { .. })
+    }
+
     fn evolve(mut state: Self, event: &AgentEvent) -> Self {
         use AgentEvent as E;
         match event {

@@ -16,6 +16,14 @@ pub trait Aggregate: Default + Clone + Send + Sync + 'static {
     fn decide(state: &Self, command: Self::Command) -> Result<Vec<Self::Event>, DomainError>;
     fn evolve(state: Self, event: &Self::Event) -> Self;
 
+    /// Events that record what was seen without changing the state (`evolve`
+    /// ignores them), such as a refused login. A command whose events are all
+    /// observations is appended without an expected version: it cannot be
+    /// invalidated by a concurrent change, and many can be recorded at once.
+    fn is_observation(_event: &Self::Event) -> bool {
+        false
+    }
+
     fn stream_id(id: impl std::fmt::Display) -> String {
         format!("{}-{id}", Self::STREAM_PREFIX)
     }

@@ -64,6 +64,10 @@ impl Aggregate for DedupReservation {
         }
     }
 
+    fn is_observation(event: &DedupEvent) -> bool {
+        matches!(event, DedupEvent::DuplicateTaskSkipped { .. })
+    }
+
     fn evolve(mut state: Self, event: &DedupEvent) -> Self {
         if let DedupEvent::DedupKeyReserved {
             task_id,
@@ -126,6 +130,18 @@ mod tests {
         assert!(
             matches!(events[..], [DedupEvent::DedupKeyReserved { task_id, .. }] if task_id == third)
         );
+    }
+
+    #[test]
+    fn a_skip_is_an_observation_and_a_reservation_is_not() {
+        let (state, events) = run(
+            DedupReservation::default(),
+            reserve(TaskId::new(), 0, false),
+        );
+        assert!(!DedupReservation::is_observation(&events[0]));
+        let (after, skipped) = run(state.clone(), reserve(TaskId::new(), 1, false));
+        assert!(DedupReservation::is_observation(&skipped[0]));
+        assert_eq!(after, state, "an observation leaves the state as it was");
     }
 
     #[test]

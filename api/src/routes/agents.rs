@@ -7,14 +7,14 @@ use agentledger_commands::auth::{Tokens, login, refresh};
 use agentledger_domain::Aggregate;
 use agentledger_domain::agent::{Agent, AgentCommand};
 use agentledger_domain::ids::{AgentId, TenantId};
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json as Reply, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{AgentCaller, Operator};
-use crate::extract::Json;
+use crate::extract::{Json, Path};
 use crate::problem::Problem;
 use crate::routes::operators::Done;
 use crate::state::AppState;

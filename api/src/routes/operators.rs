@@ -3,14 +3,14 @@
 use agentledger_commands::operators::{create_api_key, create_tenant, revoke_api_key};
 use agentledger_domain::api_key::Role;
 use agentledger_domain::ids::{ApiKeyId, TenantId};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, post};
 use axum::{Json as Reply, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Operator;
-use crate::extract::Json;
+use crate::extract::{Json, Path};
 use crate::problem::Problem;
 use crate::state::AppState;
 

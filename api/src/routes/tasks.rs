@@ -7,7 +7,7 @@ use agentledger_commands::tasks::{Created, claim_first, create, retry, run};
 use agentledger_domain::Aggregate;
 use agentledger_domain::ids::{AgentId, TaskId, TenantId};
 use agentledger_domain::task::{NewTask, Task, TaskCommand, TaskStatus};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::auth::{AgentCaller, Caller, Operator};
-use crate::extract::{Json, Query};
+use crate::extract::{Json, Path, Query};
 use crate::problem::Problem;
 use crate::routes::operators::Done;
 use crate::state::AppState;
