@@ -27,24 +27,16 @@ pub async fn register(
     ctx: &Context,
     agent: NewAgent,
 ) -> Result<Registered, CommandError> {
-    let agent_id = AgentId::new();
-    let secret = random_secret();
+    let (secret, secret_hash) = new_secret().await?;
     let command = AgentCommand::Register {
         tenant_id: ctx.tenant_id,
         name: agent.name,
         kind: agent.kind,
         permissions: agent.permissions,
         rate_limit_per_minute: agent.rate_limit_per_minute,
-        secret_hash: hash_password(secret.clone()).await?,
+        secret_hash,
     };
-    let executed = handler
-        .execute::<Agent>(&Agent::stream_id(agent_id), ctx, command)
-        .await?;
-    Ok(Registered {
-        agent_id,
-        secret,
-        position: executed.position,
-    })
+    with_secret(handler, ctx, AgentId::new(), command, secret).await
 }
 
 pub async fn rotate_secret(
@@ -52,13 +44,26 @@ pub async fn rotate_secret(
     ctx: &Context,
     agent_id: AgentId,
 ) -> Result<Registered, CommandError> {
+    let (secret, secret_hash) = new_secret().await?;
+    let command = AgentCommand::RotateSecret { secret_hash };
+    with_secret(handler, ctx, agent_id, command, secret).await
+}
+
+/// A fresh secret and its Argon2id hash.
+async fn new_secret() -> Result<(String, String), CommandError> {
     let secret = random_secret();
-    let command = AgentCommand::RotateSecret {
-        secret_hash: hash_password(secret.clone()).await?,
-    };
-    let executed = handler
-        .execute::<Agent>(&Agent::stream_id(agent_id), ctx, command)
-        .await?;
+    let hash = hash_password(secret.clone()).await?;
+    Ok((secret, hash))
+}
+
+async fn with_secret(
+    handler: &Handler,
+    ctx: &Context,
+    agent_id: AgentId,
+    command: AgentCommand,
+    secret: String,
+) -> Result<Registered, CommandError> {
+    let executed = run(handler, ctx, agent_id, command).await?;
     Ok(Registered {
         agent_id,
         secret,

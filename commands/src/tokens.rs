@@ -73,12 +73,10 @@ impl TokenIssuer {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
+/// A token with `alg: none` and no signature, as an attacker would send it.
+/// Kept here so every test that must see such tokens refused builds them alike.
+pub fn unsigned_token(claims: &serde_json::Value) -> String {
     fn b64(bytes: &[u8]) -> String {
-        // URL-safe base64 without padding, enough for test tokens.
         const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         let mut out = String::new();
         for chunk in bytes.chunks(3) {
@@ -92,6 +90,16 @@ mod tests {
         }
         out
     }
+    format!(
+        "{}.{}.",
+        b64(br#"{"alg":"none","typ":"JWT"}"#),
+        b64(claims.to_string().as_bytes())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     #[test]
     fn issued_tokens_verify_and_carry_their_claims() {
@@ -119,11 +127,7 @@ mod tests {
             "sub": AgentId::new(), "tid": TenantId::new(), "iss": ISSUER, "aud": AUDIENCE,
             "iat": Utc::now().timestamp(), "exp": Utc::now().timestamp() + 600,
         });
-        let none = format!(
-            "{}.{}.",
-            b64(br#"{"alg":"none","typ":"JWT"}"#),
-            b64(claims.to_string().as_bytes())
-        );
+        let none = unsigned_token(&claims);
         assert!(issuer.verify(&none).is_err(), "alg none");
     }
 }

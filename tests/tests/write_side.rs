@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use agentledger_commands::tokens::TokenIssuer;
+use agentledger_commands::tokens::{TokenIssuer, unsigned_token};
 use agentledger_domain::ids::{AgentId, TenantId};
 use agentledger_tests::{JWT_SECRET, TestServer, on_every_backend};
 use reqwest::{Method, StatusCode};
@@ -277,21 +277,6 @@ async fn refresh_rotates_and_reuse_revokes_the_session(server: TestServer) {
     );
 }
 
-fn b64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
 async fn bad_tokens_are_refused(server: TestServer) {
     let agent = server.agent(&server.admin_key, &["tasks:claim"], 600).await;
     let agent_id: AgentId = agent.agent_id.parse().unwrap_or_default();
@@ -311,11 +296,7 @@ async fn bad_tokens_are_refused(server: TestServer) {
         .unwrap_or_default();
     let now = chrono::Utc::now().timestamp();
     let claims = json!({ "sub": agent_id, "tid": tenant, "iss": "agentledger", "aud": "agentledger-agents", "iat": now, "exp": now + 600 });
-    let unsigned = format!(
-        "{}.{}.",
-        b64(br#"{"alg":"none","typ":"JWT"}"#),
-        b64(claims.to_string().as_bytes())
-    );
+    let unsigned = unsigned_token(&claims);
     let forged = TokenIssuer::new(b"another-secret-another-secret-another")
         .issue(agent_id, tenant, chrono::Utc::now())
         .unwrap_or_default();

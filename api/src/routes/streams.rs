@@ -15,7 +15,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::auth::Operator;
-use crate::extract::{Json, Path, Query};
+use crate::extract::{Json, Path, Query, comma_list};
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -228,16 +228,7 @@ async fn read_all(
     let scope = audit_scope(&operator)?;
     let limit = page_limit(query.limit)?;
     let filter = EventFilter {
-        event_types: query
-            .types
-            .as_deref()
-            .map(|t| {
-                t.split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default(),
+        event_types: comma_list(query.types.as_deref()),
         tenant_id: scope.or(query.tenant_id),
     };
     let events = state

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::auth::{AgentCaller, Caller, Operator};
-use crate::extract::{Json, Path, Query};
+use crate::extract::{Json, Path, Query, comma_list};
 use crate::problem::Problem;
 use crate::routes::operators::Done;
 use crate::state::AppState;
@@ -322,17 +322,7 @@ async fn next_task(
         .task_queue_progress
         .wait_for(head, QUEUE_CATCH_UP)
         .await;
-    let types: Vec<String> = query
-        .types
-        .as_deref()
-        .map(|t| {
-            t.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
+    let types: Vec<String> = comma_list(query.types.as_deref());
     let ctx = caller.context();
     loop {
         let candidates = state
