@@ -1,9 +1,8 @@
 //! The `agentledger` command line.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use agentledger_store::{DEFAULT_DATABASE_URL, EventStore, StoreConfig, StoreError};
+use agentledger_store::{DEFAULT_DATABASE_URL, Storage, StoreConfig, StoreError};
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
@@ -83,7 +82,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Migrate(args) => {
-            let store = open_store(&args.database_url).await?;
+            let store = open_storage(&args.database_url).await?.events;
             let head = store.head_position().await?;
             store.close().await;
             println!(
@@ -95,19 +94,20 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
-async fn open_store(url: &str) -> Result<Arc<dyn EventStore>, CliError> {
+async fn open_storage(url: &str) -> Result<Storage, CliError> {
     Ok(agentledger_store::open(url, StoreConfig::default()).await?)
 }
 
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
-    let store = open_store(&args.database.database_url).await?;
+    let storage = open_storage(&args.database.database_url).await?;
+    let store = storage.events.clone();
     tracing::info!(database = %redact(&args.database.database_url), "event store open");
     let jwt_secret = match &args.jwt_secret {
         Some(secret) if secret.len() >= 32 => secret.clone().into_bytes(),
         Some(_) => return Err(CliError::WeakJwtSecret),
         None => agentledger_commands::secrets::random_secret().into_bytes(),
     };
-    let state = AppState::new(store.clone(), &jwt_secret);
+    let state = AppState::new(storage, &jwt_secret);
     if let Some((tenant_id, key)) =
         agentledger_commands::operators::bootstrap(&state.handler).await?
     {

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod cli;
 pub mod extract;
+pub mod idempotency;
 pub mod limits;
 pub mod presence;
 pub mod problem;

@@ -4,7 +4,7 @@ use agentledger_commands::Handler;
 use agentledger_commands::tokens::TokenIssuer;
 use agentledger_projections::follower::{Progress, follow};
 use agentledger_projections::task_queue::TaskQueue;
-use agentledger_store::EventStore;
+use agentledger_store::{EventStore, IdempotencyStore, Storage};
 
 use crate::limits::Limits;
 use crate::presence::Presence;
@@ -13,6 +13,7 @@ use crate::presence::Presence;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn EventStore>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
     pub handler: Handler,
     pub tokens: Arc<TokenIssuer>,
     pub limits: Arc<Limits>,
@@ -24,7 +25,8 @@ pub struct AppState {
 impl AppState {
     /// Starts the in-memory task queue following the log. `jwt_secret` signs
     /// agent access tokens; all servers of a deployment must share it.
-    pub fn new(store: Arc<dyn EventStore>, jwt_secret: &[u8]) -> Self {
+    pub fn new(storage: Storage, jwt_secret: &[u8]) -> Self {
+        let store = storage.events;
         let task_queue = Arc::new(TaskQueue::default());
         let (task_queue_progress, _) = follow(store.clone(), task_queue.clone(), "task_queue");
         let presence = Arc::new(Presence::default());
@@ -32,6 +34,7 @@ impl AppState {
         Self {
             handler: Handler::new(store.clone()),
             store,
+            idempotency: storage.idempotency,
             tokens: Arc::new(TokenIssuer::new(jwt_secret)),
             limits: Arc::new(Limits::default()),
             task_queue,

@@ -201,7 +201,7 @@ async fn acknowledged_appends_survive_kill_9(db: TestDatabase) {
     run_round(db.url(), &ledger, tenant, true).await;
 
     let store = match db.open(test_config()).await {
-        Ok(s) => s,
+        Ok(s) => s.events,
         Err(e) => panic!("reopen: {e}"),
     };
     let mut events = Vec::new();

@@ -38,7 +38,7 @@ fn events(tenant: Uuid, event_type: &str, count: usize) -> Vec<NewEvent> {
 
 async fn open(db: &TestDatabase) -> std::sync::Arc<dyn EventStore> {
     match db.open(test_config()).await {
-        Ok(store) => store,
+        Ok(storage) => storage.events,
         Err(e) => panic!("cannot open store at {}: {e}", db.url()),
     }
 }
@@ -509,4 +509,79 @@ pub async fn closing_answers_accepted_appends_then_refuses(db: &TestDatabase) {
     ));
     let reopened = open(db).await;
     assert_eq!(ok(reopened.head_position().await, "head"), acknowledged);
+}
+
+pub async fn idempotency_keys_remember_answers(db: &TestDatabase) {
+    use crate::idempotency::{Claim, STALE_AFTER_SECONDS, StoredAnswer};
+    let store = match db.open(test_config()).await {
+        Ok(storage) => storage.idempotency,
+        Err(e) => panic!("open: {e}"),
+    };
+    let now = 1_800_000_000;
+    let answer = StoredAnswer {
+        status: 201,
+        content_type: Some("application/json".into()),
+        body: "{\"id\":1}".into(),
+    };
+    assert_eq!(
+        ok(store.claim("key:a", "k1", "f1", now).await, "claim"),
+        Claim::New
+    );
+    assert_eq!(
+        ok(store.claim("key:a", "k1", "f1", now).await, "again"),
+        Claim::InProgress
+    );
+    assert_eq!(
+        ok(store.claim("key:a", "k1", "f2", now).await, "other request"),
+        Claim::Mismatch
+    );
+    assert_eq!(
+        ok(store.claim("key:b", "k1", "f2", now).await, "other scope"),
+        Claim::New
+    );
+    ok(store.complete("key:a", "k1", &answer).await, "complete");
+    assert_eq!(
+        ok(store.claim("key:a", "k1", "f1", now + 5).await, "replay"),
+        Claim::Replay(answer.clone())
+    );
+
+    // A claim whose request died is taken over once it is stale.
+    assert_eq!(
+        ok(store.claim("key:a", "k2", "f1", now).await, "claim"),
+        Claim::New
+    );
+    let later = now + STALE_AFTER_SECONDS + 1;
+    assert_eq!(
+        ok(store.claim("key:a", "k2", "f1", later).await, "takeover"),
+        Claim::New
+    );
+    assert_eq!(
+        ok(
+            store.claim("key:a", "k2", "f1", later).await,
+            "after takeover"
+        ),
+        Claim::InProgress
+    );
+    // A released claim (the request failed) can run again.
+    ok(store.release("key:a", "k2").await, "release");
+    assert_eq!(
+        ok(
+            store.claim("key:a", "k2", "f1", later).await,
+            "after release"
+        ),
+        Claim::New
+    );
+
+    assert_eq!(
+        ok(store.prune(now + 1).await, "prune"),
+        2,
+        "k1 in both scopes"
+    );
+    assert_eq!(
+        ok(
+            store.claim("key:a", "k1", "f9", later).await,
+            "pruned key is free"
+        ),
+        Claim::New
+    );
 }

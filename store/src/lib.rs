@@ -5,6 +5,7 @@ pub mod conformance;
 mod error;
 mod event;
 mod event_store;
+pub mod idempotency;
 pub mod integrity;
 mod open;
 pub mod sql;
@@ -17,6 +18,7 @@ pub use event::{
     to_hex,
 };
 pub use event_store::EventStore;
-pub use open::{DEFAULT_DATABASE_URL, open};
+pub use idempotency::{Claim, IdempotencyStore, StoredAnswer};
+pub use open::{DEFAULT_DATABASE_URL, Storage, open};
 pub use sql::engine::{BeforeCommit, StoreConfig};
 pub use subscription::Subscription;

@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use crate::error::StoreError;
 use crate::event_store::EventStore;
+use crate::idempotency::{IdempotencyStore, Pool, SqlIdempotency};
 use crate::sql::engine::{SqlEventStore, StoreConfig};
 use crate::sql::postgres::PostgresBackend;
 use crate::sql::sqlite::SqliteBackend;
@@ -9,16 +10,33 @@ use crate::sql::sqlite::SqliteBackend;
 /// An SQLite file in the working directory: no setup needed.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://agentledger.db";
 
-/// Opens the store a database URL names: `sqlite://path`
-/// or `postgres://…` / `postgresql://…`. Migrations are applied.
-pub async fn open(url: &str, config: StoreConfig) -> Result<Arc<dyn EventStore>, StoreError> {
+/// Everything kept in one database: the event log and the remembered answers
+/// to idempotent commands.
+#[derive(Clone)]
+pub struct Storage {
+    pub events: Arc<dyn EventStore>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
+}
+
+/// Opens the database a URL names: `sqlite://path` or `postgres://…` /
+/// `postgresql://…`. Migrations are applied.
+pub async fn open(url: &str, config: StoreConfig) -> Result<Storage, StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let backend = PostgresBackend::connect(url, config.max_connections).await?;
-        Ok(Arc::new(SqlEventStore::start(backend, config).await?))
+        let pool = Pool::Postgres(backend.pool.clone());
+        Ok(storage(SqlEventStore::start(backend, config).await?, pool))
     } else if url.starts_with("sqlite:") {
         let backend = SqliteBackend::connect(url, config.max_connections).await?;
-        Ok(Arc::new(SqlEventStore::start(backend, config).await?))
+        let pool = Pool::Sqlite(backend.pool.clone());
+        Ok(storage(SqlEventStore::start(backend, config).await?, pool))
     } else {
         Err(StoreError::UnsupportedUrl(url.to_owned()))
+    }
+}
+
+fn storage<B: crate::sql::backend::Backend>(events: SqlEventStore<B>, pool: Pool) -> Storage {
+    Storage {
+        events: Arc::new(events),
+        idempotency: Arc::new(SqlIdempotency { pool }),
     }
 }

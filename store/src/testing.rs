@@ -3,14 +3,12 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use sqlx::Connection;
 use uuid::Uuid;
 
 use crate::error::StoreError;
-use crate::event_store::EventStore;
-use crate::open::open;
+use crate::open::{Storage, open};
 use crate::sql::engine::StoreConfig;
 
 pub const POSTGRES_URL_VAR: &str = "AGENTLEDGER_TEST_POSTGRES_URL";
@@ -76,7 +74,7 @@ impl TestDatabase {
         &self.url
     }
 
-    pub async fn open(&self, config: StoreConfig) -> Result<Arc<dyn EventStore>, StoreError> {
+    pub async fn open(&self, config: StoreConfig) -> Result<Storage, StoreError> {
         open(&self.url, config).await
     }
 }

@@ -43,7 +43,7 @@ async fn open_instances(
     let mut stores = Vec::with_capacity(n);
     for _ in 0..n {
         match db.open(config.clone()).await {
-            Ok(store) => stores.push(store),
+            Ok(storage) => stores.push(storage.events),
             Err(e) => panic!("open: {e}"),
         }
     }

@@ -36,4 +36,5 @@ for_each_backend!(
     subscriptions_catch_up_then_go_live,
     subscriptions_see_appends_from_other_processes,
     closing_answers_accepted_appends_then_refuses,
+    idempotency_keys_remember_answers,
 );

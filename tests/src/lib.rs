@@ -25,14 +25,33 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(db: TestDatabase) -> Self {
-        let store = match db.open(test_config()).await {
-            Ok(store) => store,
+        Self::start_with(db, None).await
+    }
+
+    /// Stops this server and starts a new one on the same database, as after
+    /// a restart.
+    pub async fn restart(mut self) -> Self {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let admin_key = std::mem::take(&mut self.admin_key);
+        let db = std::mem::replace(&mut self._db, TestDatabase::sqlite());
+        Self::start_with(db, Some(admin_key)).await
+    }
+
+    async fn start_with(db: TestDatabase, admin_key: Option<String>) -> Self {
+        let storage = match db.open(test_config()).await {
+            Ok(storage) => storage,
             Err(e) => panic!("open store: {e}"),
         };
-        let state = AppState::new(store, JWT_SECRET);
-        let admin_key = match agentledger_commands::operators::bootstrap(&state.handler).await {
-            Ok(Some((_, key))) => key.key,
-            other => panic!("bootstrap: {other:?}", other = other.map(|o| o.is_some())),
+        let state = AppState::new(storage, JWT_SECRET);
+        let admin_key = match (
+            agentledger_commands::operators::bootstrap(&state.handler).await,
+            admin_key,
+        ) {
+            (Ok(Some((_, key))), None) => key.key,
+            (Ok(None), Some(key)) => key,
+            (other, _) => panic!("bootstrap: {other:?}", other = other.map(|o| o.is_some())),
         };
         let server = match start(state, SocketAddr::from(([127, 0, 0, 1], 0))).await {
             Ok(server) => server,

@@ -16,7 +16,7 @@ use crate::sql::plan::Head;
 use crate::sql::row::{EventRow, Placement, StreamHead, event_columns};
 
 pub(crate) struct PostgresBackend {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
 }
 
 impl PostgresBackend {

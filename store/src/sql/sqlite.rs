@@ -21,7 +21,7 @@ const INSERT_CHUNK: usize = 1000;
 const LOOKUP_CHUNK: usize = 1000;
 
 pub(crate) struct SqliteBackend {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
 }
 
 impl SqliteBackend {

@@ -1,0 +1,186 @@
+//! `Idempotency-Key` on commands: a retry with the same key and request gets
+//! the first answer, byte for byte, also after a restart; the same key with
+//! another request is refused. Keys are scoped to the caller, so one caller
+//! never sees another's answers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use agentledger_commands::auth::{Principal, authenticate_api_key, is_api_key};
+use agentledger_commands::secrets::sha256_hex;
+use agentledger_store::{Claim, IdempotencyStore, StoredAnswer};
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::problem::Problem;
+use crate::server::MAX_BODY_BYTES;
+use crate::state::AppState;
+
+pub const HEADER: &str = "idempotency-key";
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+/// How long answers are kept.
+pub const RETENTION: Duration = Duration::from_secs(24 * 3600);
+
+pub async fn idempotent(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(key) = request.headers().get(HEADER).cloned() else {
+        return next.run(request).await;
+    };
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
+        return next.run(request).await;
+    }
+    let key = match key.to_str() {
+        Ok(k) if !k.is_empty() && k.len() <= 255 => k.to_owned(),
+        _ => {
+            return Problem::bad_request(
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            )
+            .into_response();
+        }
+    };
+    // An unauthenticated caller gets no idempotency: the route will refuse it.
+    let Some(scope) = scope(&state, request.headers()).await else {
+        return next.run(request).await;
+    };
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = to_bytes(body, MAX_BODY_BYTES).await else {
+        return Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            "The request body is too large",
+        )
+        .into_response();
+    };
+    let target = parts.uri.path_and_query().map_or("", |p| p.as_str());
+    let fingerprint = sha256_hex(&format!(
+        "{} {target}\n{}",
+        parts.method,
+        String::from_utf8_lossy(&bytes)
+    ));
+    let now = chrono::Utc::now().timestamp();
+    let claim = match state
+        .idempotency
+        .claim(&scope, &key, &fingerprint, now)
+        .await
+    {
+        Ok(claim) => claim,
+        Err(e) => return Problem::from(e).into_response(),
+    };
+    match claim {
+        Claim::New => {
+            let response = next
+                .run(Request::from_parts(parts, Body::from(bytes)))
+                .await;
+            remember(&*state.idempotency, &scope, &key, response).await
+        }
+        Claim::Replay(answer) => replay(answer),
+        Claim::InProgress => Problem::new(
+            StatusCode::CONFLICT,
+            "idempotency-key-in-use",
+            "A request with this key is still running",
+        )
+        .detail("retry when the first request has been answered")
+        .into_response(),
+        Claim::Mismatch => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency-key-reused",
+            "The key was used for a different request",
+        )
+        .detail("an Idempotency-Key names one request: same method, path and body")
+        .into_response(),
+    }
+}
+
+/// Whose keys these are: the API key or the agent behind the token; `public`
+/// for unauthenticated routes (login), whose bodies carry the credentials.
+async fn scope(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    let Some(value) = headers.get(AUTHORIZATION) else {
+        return Some("public".into());
+    };
+    let token = value.to_str().ok()?.strip_prefix("Bearer ")?.trim();
+    if is_api_key(token) {
+        match authenticate_api_key(&state.handler, token).await.ok()? {
+            Principal::Operator { key_id, .. } => Some(format!("key:{key_id}")),
+            Principal::Agent { .. } => None,
+        }
+    } else {
+        state
+            .tokens
+            .verify(token)
+            .ok()
+            .map(|claims| format!("agent:{}", claims.sub))
+    }
+}
+
+/// Stores a final answer (anything but a server error) and passes it on.
+async fn remember(
+    store: &dyn IdempotencyStore,
+    scope: &str,
+    key: &str,
+    response: Response,
+) -> Response {
+    let status = response.status();
+    if status.is_server_error() {
+        let _ = store.release(scope, key).await;
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = to_bytes(body, usize::MAX).await else {
+        let _ = store.release(scope, key).await;
+        return Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+        )
+        .into_response();
+    };
+    let answer = StoredAnswer {
+        status: status.as_u16(),
+        content_type: parts
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    };
+    if let Err(e) = store.complete(scope, key, &answer).await {
+        tracing::warn!(error = %e, "cannot remember an idempotent answer");
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+fn replay(answer: StoredAnswer) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    let mut response = (status, answer.body).into_response();
+    let headers = response.headers_mut();
+    if let Some(content_type) = answer
+        .content_type
+        .and_then(|c| HeaderValue::from_str(&c).ok())
+    {
+        headers.insert(CONTENT_TYPE, content_type);
+    }
+    headers.insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    response
+}
+
+/// Deletes expired answers every hour.
+pub fn spawn_pruner(store: Arc<dyn IdempotencyStore>) {
+    tokio::spawn(async move {
+        let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            hourly.tick().await;
+            let before = chrono::Utc::now().timestamp() - RETENTION.as_secs() as i64;
+            match store.prune(before).await {
+                Ok(n) if n > 0 => tracing::info!(pruned = n, "expired idempotency keys removed"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot prune idempotency keys"),
+            }
+        }
+    });
+}

@@ -1,0 +1,118 @@
+//! `Idempotency-Key`: retries get the first answer, also after a restart.
+
+use agentledger_tests::{TestServer, on_every_backend, read};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+async fn send(
+    server: &TestServer,
+    path: &str,
+    token: &str,
+    key: &str,
+    body: &Value,
+) -> (StatusCode, Value, bool) {
+    let response = server
+        .http
+        .post(server.url(path))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await;
+    let replayed = response
+        .as_ref()
+        .ok()
+        .is_some_and(|r| r.headers().contains_key("idempotent-replayed"));
+    let (status, body) = read(response).await;
+    (status, body, replayed)
+}
+
+async fn head(server: &TestServer) -> u64 {
+    server.get("/ready", &server.admin_key).await.1["store"]["head_position"]
+        .as_u64()
+        .unwrap_or_default()
+}
+
+async fn a_retry_returns_the_first_answer_even_after_a_restart(server: TestServer) {
+    let task = json!({ "task_type": "report", "input": { "day": 1 } });
+    let admin = server.admin_key.clone();
+    let (status, first, replayed) =
+        send(&server, "/api/v1/tasks", &admin, "create-report-1", &task).await;
+    assert_eq!((status, replayed), (StatusCode::CREATED, false), "{first}");
+    let after_first = head(&server).await;
+
+    let (status, again, replayed) =
+        send(&server, "/api/v1/tasks", &admin, "create-report-1", &task).await;
+    assert_eq!((status, replayed), (StatusCode::CREATED, true));
+    assert_eq!(again, first, "the same answer, the same task");
+    assert_eq!(head(&server).await, after_first, "nothing new was written");
+
+    let (status, problem, _) = send(
+        &server,
+        "/api/v1/tasks",
+        &admin,
+        "create-report-1",
+        &json!({ "task_type": "other" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["type"], json!("/problems/idempotency-key-reused"));
+
+    // A secret shown once is shown again to the retry of the same request.
+    let agent = json!({ "name": "a", "kind": "k", "permissions": ["tasks:claim"] });
+    let (_, registered, _) = send(&server, "/api/v1/agents", &admin, "register-a", &agent).await;
+
+    let server = server.restart().await;
+    let (status, after_restart, replayed) =
+        send(&server, "/api/v1/tasks", &admin, "create-report-1", &task).await;
+    assert_eq!((status, replayed), (StatusCode::CREATED, true));
+    assert_eq!(after_restart, first);
+    let (_, again, replayed) = send(&server, "/api/v1/agents", &admin, "register-a", &agent).await;
+    assert!(replayed);
+    assert_eq!(again["agent_id"], registered["agent_id"]);
+    assert_eq!(again["secret"], registered["secret"]);
+}
+
+async fn keys_belong_to_their_caller(server: TestServer) {
+    let first = server.agent(&server.admin_key, &["runs:write"], 600).await;
+    let second = server.agent(&server.admin_key, &["runs:write"], 600).await;
+    let run = json!({
+        "app_type": "a", "trigger_type": "t", "model": "m", "prompt_tokens": 1, "completion_tokens": 1,
+        "latency_ms": 1, "status": "success"
+    });
+    let (status, a, _) = send(
+        &server,
+        "/api/v1/agents/me/runs",
+        &first.token,
+        "run-1",
+        &run,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, b, replayed) = send(
+        &server,
+        "/api/v1/agents/me/runs",
+        &second.token,
+        "run-1",
+        &run,
+    )
+    .await;
+    assert_eq!(
+        (status, replayed),
+        (StatusCode::CREATED, false),
+        "another caller's key is not ours"
+    );
+    assert_ne!(a["event_id"], b["event_id"]);
+    // A refused request is remembered too: the retry gets the same refusal.
+    let bad = json!({ "task_type": "" });
+    let (status, _, _) = send(&server, "/api/v1/tasks", &server.admin_key, "bad-1", &bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _, replayed) =
+        send(&server, "/api/v1/tasks", &server.admin_key, "bad-1", &bad).await;
+    assert_eq!((status, replayed), (StatusCode::UNPROCESSABLE_ENTITY, true));
+}
+
+on_every_backend!(
+    a_retry_returns_the_first_answer_even_after_a_restart,
+    keys_belong_to_their_caller
+);
