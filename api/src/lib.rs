@@ -11,6 +11,8 @@ pub mod problem;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod timeouts;
+pub mod workers;
 
 pub use server::{RunningServer, router, start};
 pub use state::AppState;

@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use agentledger_commands::Handler;
 use agentledger_commands::tokens::TokenIssuer;
+use agentledger_projections::command_book::CommandBook;
 use agentledger_projections::follower::{Progress, follow};
 use agentledger_projections::task_queue::TaskQueue;
 use agentledger_store::{EventStore, IdempotencyStore, Storage};
@@ -20,6 +21,8 @@ pub struct AppState {
     pub task_queue: Arc<TaskQueue>,
     pub task_queue_progress: Progress,
     pub presence: Arc<Presence>,
+    pub command_book: Arc<CommandBook>,
+    pub command_book_progress: Progress,
 }
 
 impl AppState {
@@ -31,6 +34,9 @@ impl AppState {
         let (task_queue_progress, _) = follow(store.clone(), task_queue.clone(), "task_queue");
         let presence = Arc::new(Presence::default());
         follow(store.clone(), presence.clone(), "presence");
+        let command_book = Arc::new(CommandBook::default());
+        let (command_book_progress, _) =
+            follow(store.clone(), command_book.clone(), "command_book");
         Self {
             handler: Handler::new(store.clone()),
             store,
@@ -40,6 +46,8 @@ impl AppState {
             task_queue,
             task_queue_progress,
             presence,
+            command_book,
+            command_book_progress,
         }
     }
 }

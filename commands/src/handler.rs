@@ -198,6 +198,8 @@ fn entity_of(stream_id: &str) -> &'static str {
         Some("task") => "task",
         Some("apikey") => "api key",
         Some("tenant") => "tenant",
+        Some("command") => "command",
+        Some("cmdtemplate") => "command template",
         _ => "object",
     }
 }
@@ -206,6 +208,7 @@ mod owners {
     use agentledger_domain::agent::Agent;
     use agentledger_domain::api_key::ApiKey;
     use agentledger_domain::dedup::DedupReservation;
+    use agentledger_domain::dispatch::{CommandTemplate, Dispatch};
     use agentledger_domain::ids::TenantId;
     use agentledger_domain::task::Task;
     use agentledger_domain::tenant::{Installation, Tenant};
@@ -219,6 +222,18 @@ mod owners {
     }
 
     impl Owned for Task {
+        fn owner(&self) -> Option<TenantId> {
+            self.exists.then_some(self.tenant_id)
+        }
+    }
+
+    impl Owned for Dispatch {
+        fn owner(&self) -> Option<TenantId> {
+            self.exists.then_some(self.tenant_id)
+        }
+    }
+
+    impl Owned for CommandTemplate {
         fn owner(&self) -> Option<TenantId> {
             self.exists.then_some(self.tenant_id)
         }

@@ -5,6 +5,7 @@
 pub mod agents;
 pub mod auth;
 mod cache;
+pub mod dispatch;
 pub mod error;
 pub mod handler;
 pub mod operators;

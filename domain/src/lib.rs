@@ -8,6 +8,7 @@ pub mod aggregate;
 pub mod api_key;
 pub mod codec;
 pub mod dedup;
+pub mod dispatch;
 pub mod error;
 pub mod ids;
 pub mod reports;

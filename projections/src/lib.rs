@@ -1,5 +1,6 @@
 //! The read side: projections fold the event log into models that queries and
 //! pollers use.
 
+pub mod command_book;
 pub mod follower;
 pub mod task_queue;

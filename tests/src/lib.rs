@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 
+use agentledger_api::workers::Workers;
 use agentledger_api::{AppState, start};
 use agentledger_store::conformance::test_config;
 use agentledger_store::testing::TestDatabase;
@@ -53,6 +54,12 @@ impl TestServer {
             (Ok(None), Some(key)) => key,
             (other, _) => panic!("bootstrap: {other:?}", other = other.map(|o| o.is_some())),
         };
+        // Short timeouts, so tests see agents go offline and commands time out.
+        let workers = Workers {
+            offline_after: std::time::Duration::from_secs(1),
+            command_timeout_check: std::time::Duration::from_millis(200),
+        };
+        workers.spawn(&state);
         let server = match start(state, SocketAddr::from(([127, 0, 0, 1], 0))).await {
             Ok(server) => server,
             Err(e) => panic!("bind: {e}"),

@@ -1,0 +1,368 @@
+//! Commands to agents, pull model: operators issue them (directly or from a
+//! template), agents poll, report output and a result. History per agent.
+
+use std::time::Duration;
+
+use agentledger_commands::dispatch::{What, issue, run, template};
+use agentledger_domain::Aggregate;
+use agentledger_domain::dispatch::{
+    CommandTemplate, Dispatch, DispatchCommand, OutputStream, TemplateCommand,
+};
+use agentledger_domain::ids::AgentId;
+use agentledger_projections::command_book::CommandSummary;
+use agentledger_store::RecordedEvent;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::{Json as Reply, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::auth::{AgentCaller, Caller, Operator};
+use crate::extract::{Json, Path, Query};
+use crate::problem::Problem;
+use crate::routes::operators::Done;
+use crate::state::AppState;
+
+/// What agents are told about how often to poll and heartbeat.
+pub const POLL_INTERVAL_SECONDS: u64 = 5;
+pub const HEARTBEAT_INTERVAL_SECONDS: u64 = 30;
+const BOOK_CATCH_UP: Duration = Duration::from_secs(2);
+const DEFAULT_TIMEOUT_SECONDS: u32 = 300;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/agents/{agent_id}/commands",
+            post(issue_command).get(history),
+        )
+        .route("/api/v1/commands/{command_id}", get(detail))
+        .route("/api/v1/agents/me/commands", get(poll))
+        .route(
+            "/api/v1/agents/me/commands/{command_id}/output",
+            post(output),
+        )
+        .route(
+            "/api/v1/agents/me/commands/{command_id}/result",
+            post(result),
+        )
+        .route("/api/v1/command-templates", post(create_template))
+        .route(
+            "/api/v1/command-templates/{template_id}",
+            put(update_template)
+                .delete(delete_template)
+                .get(template_detail),
+        )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueCommand {
+    pub command: Option<String>,
+    pub args: Option<Value>,
+    pub timeout_seconds: Option<u32>,
+    /// Issue a stored template instead of `command`.
+    pub template_id: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Issued {
+    pub command_id: Uuid,
+    pub position: u64,
+}
+
+async fn issue_command(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(agent_id): Path<AgentId>,
+    Json(body): Json<IssueCommand>,
+) -> Result<(StatusCode, Reply<Issued>), Problem> {
+    operator.require_commands()?;
+    let what = match (body.template_id, body.command) {
+        (Some(template_id), None) => What::Template {
+            template_id,
+            args: body.args,
+        },
+        (None, Some(command)) => What::Direct {
+            command,
+            args: body.args.unwrap_or(Value::Null),
+            timeout_seconds: body.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
+        },
+        _ => {
+            return Err(Problem::bad_request(
+                "give either `command` or `template_id`",
+            ));
+        }
+    };
+    let (command_id, position) = issue(&state.handler, &operator.context(), agent_id, what).await?;
+    Ok((
+        StatusCode::CREATED,
+        Reply(Issued {
+            command_id,
+            position,
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    pub limit: Option<usize>,
+}
+
+async fn history(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(agent_id): Path<AgentId>,
+    Query(query): Query<HistoryQuery>,
+) -> Result<Reply<Vec<CommandSummary>>, Problem> {
+    let (agent, _, _) = state
+        .handler
+        .load::<agentledger_domain::agent::Agent>(&agentledger_domain::agent::Agent::stream_id(
+            agent_id,
+        ))
+        .await?;
+    if !agent.exists || !operator.sees(agent.tenant_id) {
+        return Err(Problem::not_found("agent not found"));
+    }
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(Reply(state.command_book.history(agent_id, limit)))
+}
+
+#[derive(Debug, Serialize)]
+pub struct CommandDetail {
+    pub command_id: Uuid,
+    pub events: Vec<RecordedEvent>,
+}
+
+/// The command's whole stream: issue, delivery, every output chunk in order, result.
+async fn detail(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(command_id): Path<Uuid>,
+) -> Result<Reply<CommandDetail>, Problem> {
+    let stream = Dispatch::stream_id(command_id);
+    let (dispatch, _, _) = state.handler.load::<Dispatch>(&stream).await?;
+    let visible = match &caller {
+        Caller::Operator(op) => op.sees(dispatch.tenant_id),
+        Caller::Agent(agent) => agent.agent_id == dispatch.agent_id,
+    };
+    if !dispatch.exists || !visible {
+        return Err(Problem::not_found("command not found"));
+    }
+    let events = state.store.read_stream(&stream, 0, 10_000).await?;
+    Ok(Reply(CommandDetail { command_id, events }))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Delivered {
+    pub command_id: Uuid,
+    pub command: String,
+    pub args: Value,
+    pub deadline: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PollAnswer {
+    pub commands: Vec<Delivered>,
+    pub poll_interval_seconds: u64,
+    pub heartbeat_interval_seconds: u64,
+}
+
+/// Refreshes the heartbeat and hands over the commands waiting for this
+/// agent, each exactly once.
+async fn poll(
+    State(state): State<AppState>,
+    caller: AgentCaller,
+) -> Result<Reply<PollAnswer>, Problem> {
+    caller.require("commands:poll")?;
+    crate::presence::seen(&state, &caller).await?;
+    let head = state.store.head_position().await?;
+    state
+        .command_book_progress
+        .wait_for(head, BOOK_CATCH_UP)
+        .await;
+    let ctx = caller.context();
+    let mut commands = Vec::new();
+    for pending in state.command_book.pending(caller.agent_id) {
+        let executed = run(
+            &state.handler,
+            &ctx,
+            pending.command_id,
+            DispatchCommand::Deliver,
+        )
+        .await?;
+        // Empty: another poll delivered it a moment ago.
+        if !executed.events.is_empty() {
+            commands.push(Delivered {
+                command_id: pending.command_id,
+                command: pending.command,
+                args: pending.args,
+                deadline: pending.deadline,
+            });
+        }
+    }
+    Ok(Reply(PollAnswer {
+        commands,
+        poll_interval_seconds: POLL_INTERVAL_SECONDS,
+        heartbeat_interval_seconds: HEARTBEAT_INTERVAL_SECONDS,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Output {
+    pub stream: OutputStream,
+    pub chunk: String,
+}
+
+async fn output(
+    State(state): State<AppState>,
+    caller: AgentCaller,
+    Path(command_id): Path<Uuid>,
+    Json(body): Json<Output>,
+) -> Result<Reply<Done>, Problem> {
+    let command = DispatchCommand::AppendOutput {
+        agent_id: caller.agent_id,
+        stream: body.stream,
+        chunk: body.chunk,
+    };
+    let executed = run(&state.handler, &caller.context(), command_id, command).await?;
+    Ok(Reply(Done {
+        position: executed.position,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outcome {
+    pub success: bool,
+    pub exit_code: Option<i32>,
+    pub output: Option<String>,
+}
+
+async fn result(
+    State(state): State<AppState>,
+    caller: AgentCaller,
+    Path(command_id): Path<Uuid>,
+    Json(body): Json<Outcome>,
+) -> Result<Reply<Done>, Problem> {
+    let command = DispatchCommand::Finish {
+        agent_id: caller.agent_id,
+        success: body.success,
+        exit_code: body.exit_code,
+        output: body.output,
+    };
+    let executed = run(&state.handler, &caller.context(), command_id, command).await?;
+    Ok(Reply(Done {
+        position: executed.position,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateBody {
+    pub name: String,
+    pub command: String,
+    #[serde(default)]
+    pub args: Value,
+    pub timeout_seconds: Option<u32>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TemplateCreated {
+    pub template_id: Uuid,
+    pub position: u64,
+}
+
+async fn create_template(
+    State(state): State<AppState>,
+    operator: Operator,
+    Json(body): Json<TemplateBody>,
+) -> Result<(StatusCode, Reply<TemplateCreated>), Problem> {
+    operator.require_commands()?;
+    let template_id = Uuid::now_v7();
+    let command = TemplateCommand::Create {
+        tenant_id: operator.tenant_id,
+        name: body.name,
+        command: body.command,
+        args: body.args,
+        timeout_seconds: body.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
+    };
+    let executed = template(&state.handler, &operator.context(), template_id, command).await?;
+    Ok((
+        StatusCode::CREATED,
+        Reply(TemplateCreated {
+            template_id,
+            position: executed.position,
+        }),
+    ))
+}
+
+async fn update_template(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(template_id): Path<Uuid>,
+    Json(body): Json<TemplateBody>,
+) -> Result<Reply<Done>, Problem> {
+    operator.require_commands()?;
+    let command = TemplateCommand::Update {
+        name: body.name,
+        command: body.command,
+        args: body.args,
+        timeout_seconds: body.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
+    };
+    let executed = template(&state.handler, &operator.context(), template_id, command).await?;
+    Ok(Reply(Done {
+        position: executed.position,
+    }))
+}
+
+async fn delete_template(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(template_id): Path<Uuid>,
+) -> Result<Reply<Done>, Problem> {
+    operator.require_commands()?;
+    let executed = template(
+        &state.handler,
+        &operator.context(),
+        template_id,
+        TemplateCommand::Delete,
+    )
+    .await?;
+    Ok(Reply(Done {
+        position: executed.position,
+    }))
+}
+
+#[derive(Debug, Serialize)]
+pub struct TemplateView {
+    pub template_id: Uuid,
+    pub name: String,
+    pub command: String,
+    pub args: Value,
+    pub timeout_seconds: u32,
+}
+
+async fn template_detail(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(template_id): Path<Uuid>,
+) -> Result<Reply<TemplateView>, Problem> {
+    let (t, _, _) = state
+        .handler
+        .load::<CommandTemplate>(&CommandTemplate::stream_id(template_id))
+        .await?;
+    if !t.exists || t.deleted || !operator.sees(t.tenant_id) {
+        return Err(Problem::not_found("command template not found"));
+    }
+    Ok(Reply(TemplateView {
+        template_id,
+        name: t.name,
+        command: t.command,
+        args: t.args,
+        timeout_seconds: t.timeout_seconds,
+    }))
+}

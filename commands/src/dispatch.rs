@@ -1,0 +1,99 @@
+//! Commands to agents: issuing (directly or from a template), delivery on
+//! poll, output, results and timeouts; and the templates themselves.
+
+use agentledger_domain::agent::Agent;
+use agentledger_domain::dispatch::{CommandTemplate, Dispatch, DispatchCommand, TemplateCommand};
+use agentledger_domain::ids::AgentId;
+use agentledger_domain::{Aggregate, DomainError};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::error::CommandError;
+use crate::handler::{Context, Executed, Handler, Owned};
+
+pub enum What {
+    Direct {
+        command: String,
+        args: Value,
+        timeout_seconds: u32,
+    },
+    /// From a stored template; `args`, when given, replace the template's.
+    Template {
+        template_id: Uuid,
+        args: Option<Value>,
+    },
+}
+
+pub async fn issue(
+    handler: &Handler,
+    ctx: &Context,
+    agent_id: AgentId,
+    what: What,
+) -> Result<(Uuid, u64), CommandError> {
+    let (agent, _, _) = handler.load::<Agent>(&Agent::stream_id(agent_id)).await?;
+    if !agent.exists || ctx.tenant_scope.is_some_and(|t| Some(t) != agent.owner()) {
+        return Err(DomainError::NotFound("agent").into());
+    }
+    let (command, args, timeout_seconds, template_id) = match what {
+        What::Direct {
+            command,
+            args,
+            timeout_seconds,
+        } => (command, args, timeout_seconds, None),
+        What::Template { template_id, args } => {
+            let (template, _, _) = handler
+                .load::<CommandTemplate>(&CommandTemplate::stream_id(template_id))
+                .await?;
+            let visible = ctx.tenant_scope.is_none_or(|t| t == template.tenant_id);
+            if !template.exists || template.deleted || !visible {
+                return Err(DomainError::NotFound("command template").into());
+            }
+            (
+                template.command,
+                args.unwrap_or(template.args),
+                template.timeout_seconds,
+                Some(template_id),
+            )
+        }
+    };
+    let command_id = Uuid::now_v7();
+    let issue = DispatchCommand::Issue {
+        tenant_id: agent.tenant_id,
+        agent_id,
+        command,
+        args,
+        timeout_seconds,
+        template_id,
+        at: ctx.at,
+    };
+    let ctx = Context {
+        tenant_id: agent.tenant_id,
+        ..ctx.clone()
+    };
+    let executed = handler
+        .execute::<Dispatch>(&Dispatch::stream_id(command_id), &ctx, issue)
+        .await?;
+    Ok((command_id, executed.position))
+}
+
+pub async fn run(
+    handler: &Handler,
+    ctx: &Context,
+    command_id: Uuid,
+    command: DispatchCommand,
+) -> Result<Executed<Dispatch>, CommandError> {
+    handler
+        .execute::<Dispatch>(&Dispatch::stream_id(command_id), ctx, command)
+        .await
+}
+
+pub async fn template(
+    handler: &Handler,
+    ctx: &Context,
+    template_id: Uuid,
+    command: TemplateCommand,
+) -> Result<Executed<CommandTemplate>, CommandError> {
+    handler
+        .execute::<CommandTemplate>(&CommandTemplate::stream_id(template_id), ctx, command)
+        .await
+}

@@ -1,0 +1,159 @@
+//! Every command sent to agents, per agent: what is waiting for delivery,
+//! what is running past its deadline, and the history newest first.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{PoisonError, RwLock};
+
+use agentledger_domain::codec::decode;
+use agentledger_domain::dispatch::{DispatchEvent, DispatchStatus};
+use agentledger_domain::ids::{AgentId, TenantId};
+use agentledger_store::RecordedEvent;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::follower::Apply;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CommandSummary {
+    pub command_id: Uuid,
+    pub tenant_id: TenantId,
+    pub agent_id: AgentId,
+    pub command: String,
+    pub args: serde_json::Value,
+    pub status: DispatchStatus,
+    pub issued_at: DateTime<Utc>,
+    pub deadline: DateTime<Utc>,
+    pub exit_code: Option<i32>,
+    /// The global position of the command's last event.
+    pub position: u64,
+}
+
+#[derive(Default)]
+pub struct CommandBook {
+    inner: RwLock<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    commands: HashMap<Uuid, CommandSummary>,
+    /// Per agent, by issue position: oldest first.
+    by_agent: HashMap<AgentId, BTreeMap<u64, Uuid>>,
+}
+
+impl CommandBook {
+    /// Commands issued to `agent` and not yet delivered, oldest first.
+    pub fn pending(&self, agent: AgentId) -> Vec<CommandSummary> {
+        self.of_agent(
+            agent,
+            |c| c.status == DispatchStatus::Issued,
+            usize::MAX,
+            false,
+        )
+    }
+
+    /// The agent's commands, newest first.
+    pub fn history(&self, agent: AgentId, limit: usize) -> Vec<CommandSummary> {
+        self.of_agent(agent, |_| true, limit, true)
+    }
+
+    /// Unfinished commands whose deadline has passed.
+    pub fn overdue(&self, now: DateTime<Utc>) -> Vec<CommandSummary> {
+        let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        inner
+            .commands
+            .values()
+            .filter(|c| !c.status.is_final() && c.deadline <= now)
+            .cloned()
+            .collect()
+    }
+
+    fn of_agent(
+        &self,
+        agent: AgentId,
+        keep: impl Fn(&CommandSummary) -> bool,
+        limit: usize,
+        newest_first: bool,
+    ) -> Vec<CommandSummary> {
+        let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(ids) = inner.by_agent.get(&agent) else {
+            return Vec::new();
+        };
+        let ids: Box<dyn Iterator<Item = &Uuid>> = if newest_first {
+            Box::new(ids.values().rev())
+        } else {
+            Box::new(ids.values())
+        };
+        ids.filter_map(|id| inner.commands.get(id))
+            .filter(|c| keep(c))
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+}
+
+impl Apply for CommandBook {
+    fn apply(&self, event: &RecordedEvent) {
+        let Some(command_id) = event
+            .stream_id
+            .strip_prefix("command-")
+            .and_then(|id| id.parse().ok())
+        else {
+            return;
+        };
+        let Ok(dispatch_event) = decode::<DispatchEvent>(&event.event_type, &event.payload) else {
+            return;
+        };
+        let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        if let DispatchEvent::CommandIssued {
+            tenant_id,
+            agent_id,
+            command,
+            args,
+            deadline,
+            ..
+        } = &dispatch_event
+        {
+            inner
+                .by_agent
+                .entry(*agent_id)
+                .or_default()
+                .insert(event.position, command_id);
+            inner.commands.insert(
+                command_id,
+                CommandSummary {
+                    command_id,
+                    tenant_id: *tenant_id,
+                    agent_id: *agent_id,
+                    command: command.clone(),
+                    args: args.clone(),
+                    status: DispatchStatus::Issued,
+                    issued_at: event.occurred_at,
+                    deadline: *deadline,
+                    exit_code: None,
+                    position: event.position,
+                },
+            );
+            return;
+        }
+        let Some(summary) = inner.commands.get_mut(&command_id) else {
+            return;
+        };
+        summary.position = event.position;
+        match dispatch_event {
+            DispatchEvent::CommandDelivered => summary.status = DispatchStatus::Delivered,
+            DispatchEvent::CommandFinished {
+                success, exit_code, ..
+            } => {
+                summary.status = if success {
+                    DispatchStatus::Succeeded
+                } else {
+                    DispatchStatus::Failed
+                };
+                summary.exit_code = exit_code;
+            }
+            DispatchEvent::CommandTimedOut => summary.status = DispatchStatus::TimedOut,
+            DispatchEvent::CommandIssued { .. } | DispatchEvent::CommandOutputAppended { .. } => {}
+        }
+    }
+}
