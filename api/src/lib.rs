@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod limits;
 pub mod presence;
 pub mod problem;
+pub mod reactors;
 pub mod routes;
 pub mod server;
 pub mod state;

@@ -213,6 +213,9 @@ impl From<DomainError> for Problem {
             .detail(detail)
             .with("current_state", state),
             DomainError::Forbidden(_) => Problem::forbidden(detail),
+            DomainError::Expired(_) => {
+                Problem::new(StatusCode::GONE, "expired", "Expired").detail(detail)
+            }
             DomainError::Invalid(_) => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "validation",

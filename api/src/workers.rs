@@ -26,5 +26,6 @@ impl Workers {
         crate::presence::spawn_monitor(state.clone(), self.offline_after);
         crate::idempotency::spawn_pruner(state.idempotency.clone());
         crate::timeouts::spawn_command_timeouts(state.clone(), self.command_timeout_check);
+        crate::reactors::spawn(state.clone());
     }
 }

@@ -68,6 +68,7 @@ impl Principal {
             correlation_id,
             causation_id: None,
             at: agentledger_store::now(),
+            derive_event_ids: false,
         }
     }
 }
@@ -163,6 +164,7 @@ fn agent_context(agent_id: AgentId, tenant_id: TenantId, at: DateTime<Utc>) -> C
         correlation_id: None,
         causation_id: None,
         at,
+        derive_event_ids: false,
     }
 }
 

@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 /// Streams remembered at most; past it the cache starts over.
 const CAPACITY: usize = 50_000;
 
-/// A stream's folded state and the version it was folded to.
-type Entry = (Option<u64>, Arc<dyn Any + Send + Sync>);
+/// A stream's folded state, the version it was folded to and that event's
+/// global position.
+type Entry = (Option<u64>, u64, Arc<dyn Any + Send + Sync>);
 
 #[derive(Default)]
 pub(crate) struct AggregateCache {
@@ -18,11 +19,14 @@ pub(crate) struct AggregateCache {
 }
 
 impl AggregateCache {
-    pub fn get<A: Clone + Send + Sync + 'static>(&self, stream: &str) -> Option<(A, Option<u64>)> {
+    pub fn get<A: Clone + Send + Sync + 'static>(
+        &self,
+        stream: &str,
+    ) -> Option<(A, Option<u64>, u64)> {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        let (version, state) = entries.get(stream)?;
+        let (version, position, state) = entries.get(stream)?;
         let state = state.downcast_ref::<A>()?.clone();
-        Some((state, *version))
+        Some((state, *version, *position))
     }
 
     pub fn put<A: Clone + Send + Sync + 'static>(
@@ -30,6 +34,7 @@ impl AggregateCache {
         stream: &str,
         state: A,
         version: Option<u64>,
+        position: u64,
     ) {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         if entries.len() >= CAPACITY && !entries.contains_key(stream) {
@@ -37,9 +42,9 @@ impl AggregateCache {
         }
         let newer = entries
             .get(stream)
-            .is_none_or(|(cached, _)| *cached <= version);
+            .is_none_or(|(cached, _, _)| *cached <= version);
         if newer {
-            entries.insert(stream.to_owned(), (version, Arc::new(state)));
+            entries.insert(stream.to_owned(), (version, position, Arc::new(state)));
         }
     }
 }

@@ -5,6 +5,7 @@ use agentledger_domain::ids::TenantId;
 use agentledger_domain::{Actor, Aggregate, DomainError};
 use agentledger_store::{EventStore, ExpectedVersion, NewEvent, StoreError};
 use chrono::{DateTime, Utc};
+use sha2::Digest;
 use uuid::Uuid;
 
 use crate::cache::AggregateCache;
@@ -25,6 +26,17 @@ pub struct Context {
     pub correlation_id: Option<Uuid>,
     pub causation_id: Option<Uuid>,
     pub at: DateTime<Utc>,
+    /// Set by reactors: event ids are derived from the causing event, so the
+    /// store refuses to write the same reaction twice.
+    pub derive_event_ids: bool,
+}
+
+/// A UUID derived from `seed`: the same seed gives the same id, always.
+pub fn derived_id(seed: &str) -> Uuid {
+    let digest = sha2::Sha256::digest(seed.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    Uuid::new_v8(bytes)
 }
 
 impl Context {
@@ -36,6 +48,22 @@ impl Context {
             correlation_id: None,
             causation_id: None,
             at: agentledger_store::now(),
+            derive_event_ids: false,
+        }
+    }
+
+    /// A reactor's context: caused by `cause`, with derived event ids.
+    pub fn reaction(
+        tenant_id: TenantId,
+        reactor: &str,
+        cause: Uuid,
+        correlation_id: Option<Uuid>,
+    ) -> Self {
+        Self {
+            causation_id: Some(cause),
+            correlation_id,
+            derive_event_ids: true,
+            ..Self::system(tenant_id, reactor)
         }
     }
 }
@@ -79,8 +107,8 @@ impl Handler {
         &self,
         stream_id: &str,
     ) -> Result<(A, Option<u64>, u64), CommandError> {
-        let (mut state, mut version) = self.cache.get::<A>(stream_id).unwrap_or_default();
-        let mut position = 0;
+        let (mut state, mut version, mut position) =
+            self.cache.get::<A>(stream_id).unwrap_or_default();
         loop {
             let from = version.map_or(0, |v| v + 1);
             let page = self.store.read_stream(stream_id, from, PAGE).await?;
@@ -94,7 +122,7 @@ impl Handler {
                 break;
             }
         }
-        self.cache.put(stream_id, state.clone(), version);
+        self.cache.put(stream_id, state.clone(), version, position);
         Ok((state, version, position))
     }
 
@@ -132,16 +160,23 @@ impl Handler {
             } else {
                 version.map_or(ExpectedVersion::NoStream, ExpectedVersion::Exact)
             };
-            let new_events = self.envelopes(ctx, &events)?;
+            let new_events = self.envelopes(ctx, stream_id, &events)?;
             match self.store.append(stream_id, expected, new_events).await {
                 Ok(outcome) => {
                     let state = events.iter().fold(state, A::evolve);
-                    let version = outcome.last_version();
-                    self.cache.put(stream_id, state.clone(), version);
+                    let (previous, version) = (version, outcome.last_version());
+                    let position = outcome.last_position();
+                    // Observations go in without an expected version: others may
+                    // have appended in between, which this state has not seen.
+                    let contiguous =
+                        version == Some(previous.map_or(0, |v| v + 1) + events.len() as u64 - 1);
+                    if contiguous && !outcome.deduplicated {
+                        self.cache.put(stream_id, state.clone(), version, position);
+                    }
                     return Ok(Executed {
                         state,
                         events,
-                        position: outcome.last_position(),
+                        position,
                         version,
                     });
                 }
@@ -164,7 +199,7 @@ impl Handler {
         ctx: &Context,
         events: &[E],
     ) -> Result<agentledger_store::AppendOutcome, CommandError> {
-        let new_events = self.envelopes(ctx, events)?;
+        let new_events = self.envelopes(ctx, stream_id, events)?;
         Ok(self
             .store
             .append(stream_id, ExpectedVersion::Any, new_events)
@@ -174,14 +209,19 @@ impl Handler {
     fn envelopes<E: serde::Serialize>(
         &self,
         ctx: &Context,
+        stream_id: &str,
         events: &[E],
     ) -> Result<Vec<NewEvent>, CommandError> {
         events
             .iter()
-            .map(|event| {
+            .enumerate()
+            .map(|(index, event)| {
                 let (event_type, payload) = encode(event)?;
                 let mut new =
                     NewEvent::new(ctx.tenant_id.0, ctx.actor.clone(), event_type, payload);
+                if let (true, Some(cause)) = (ctx.derive_event_ids, ctx.causation_id) {
+                    new.event_id = derived_id(&format!("{cause}/{stream_id}/{index}"));
+                }
                 new.occurred_at = ctx.at;
                 new.correlation_id = ctx.correlation_id;
                 new.causation_id = ctx.causation_id;
@@ -200,13 +240,17 @@ fn entity_of(stream_id: &str) -> &'static str {
         Some("tenant") => "tenant",
         Some("command") => "command",
         Some("cmdtemplate") => "command template",
+        Some("alert") => "alert",
+        Some("batch") => "batch",
         _ => "object",
     }
 }
 
 mod owners {
     use agentledger_domain::agent::Agent;
+    use agentledger_domain::alert::Alert;
     use agentledger_domain::api_key::ApiKey;
+    use agentledger_domain::budget::{Batch, Budget};
     use agentledger_domain::dedup::DedupReservation;
     use agentledger_domain::dispatch::{CommandTemplate, Dispatch};
     use agentledger_domain::ids::TenantId;
@@ -236,6 +280,25 @@ mod owners {
     impl Owned for CommandTemplate {
         fn owner(&self) -> Option<TenantId> {
             self.exists.then_some(self.tenant_id)
+        }
+    }
+
+    impl Owned for Alert {
+        fn owner(&self) -> Option<TenantId> {
+            self.exists.then_some(self.tenant_id)
+        }
+    }
+
+    impl Owned for Batch {
+        fn owner(&self) -> Option<TenantId> {
+            self.exists.then_some(self.tenant_id)
+        }
+    }
+
+    // The budget's stream is named by its tenant.
+    impl Owned for Budget {
+        fn owner(&self) -> Option<TenantId> {
+            None
         }
     }
 

@@ -3,7 +3,9 @@
 //! retrying on a conflict. Also authentication (secrets, tokens, API keys).
 
 pub mod agents;
+pub mod alerts;
 pub mod auth;
+pub mod budgets;
 mod cache;
 pub mod dispatch;
 pub mod error;
@@ -15,4 +17,4 @@ pub mod tasks;
 pub mod tokens;
 
 pub use error::CommandError;
-pub use handler::{Context, Executed, Handler};
+pub use handler::{Context, Executed, Handler, derived_id};

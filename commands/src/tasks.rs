@@ -7,11 +7,9 @@ use agentledger_domain::ids::{AgentId, TaskId};
 use agentledger_domain::task::{NewTask, Task, TaskCommand, TaskEvent};
 use agentledger_domain::tenant::Tenant;
 use agentledger_domain::{Aggregate, DomainError};
-use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use crate::error::CommandError;
-use crate::handler::{Context, Executed, Handler};
+use crate::handler::{Context, Executed, Handler, derived_id};
 use crate::secrets::sha256_hex;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -109,10 +107,7 @@ pub async fn claim_first(
 /// The id of the task that retries `task_id`: derived, so a repeated retry
 /// request finds the task it already created instead of making another.
 pub fn retry_id(task_id: TaskId) -> TaskId {
-    let digest = Sha256::digest(format!("retry-of-{task_id}").as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    TaskId(Uuid::new_v8(bytes))
+    TaskId(derived_id(&format!("retry-of-{task_id}")))
 }
 
 /// What a task was created with: its first event. Kept out of the folded

@@ -15,6 +15,9 @@ pub enum DomainError {
     },
     #[error("{0}")]
     Forbidden(String),
+    /// The object's time to act on it has passed.
+    #[error("the {0} has expired")]
+    Expired(&'static str),
     #[error("{0}")]
     Invalid(String),
 }

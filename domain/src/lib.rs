@@ -5,7 +5,10 @@
 pub mod actor;
 pub mod agent;
 pub mod aggregate;
+pub mod alert;
+pub mod alert_policy;
 pub mod api_key;
+pub mod budget;
 pub mod codec;
 pub mod dedup;
 pub mod dispatch;

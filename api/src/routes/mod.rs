@@ -1,4 +1,5 @@
 pub mod agents;
+pub mod alerts;
 pub mod dispatch;
 pub mod health;
 pub mod operators;

@@ -1,0 +1,232 @@
+//! Alerts (operators acknowledge or ignore them), budgets and batch runs.
+
+use agentledger_commands::{alerts, budgets};
+use agentledger_domain::Aggregate;
+use agentledger_domain::alert::{Alert, AlertCommand, AlertStatus};
+use agentledger_domain::budget::{Batch, BatchCommand, Budget, Limits};
+use agentledger_domain::ids::{TaskId, TenantId};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json as Reply, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::auth::Operator;
+use crate::extract::{Json, Path};
+use crate::problem::Problem;
+use crate::routes::operators::Done;
+use crate::state::AppState;
+
+/// Tokens per call assumed by a batch estimate unless the request says otherwise.
+pub const DEFAULT_TOKENS_PER_CALL: u64 = 1500;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/alerts/{alert_id}", get(alert_detail))
+        .route("/api/v1/alerts/{alert_id}/acknowledge", post(acknowledge))
+        .route("/api/v1/alerts/{alert_id}/ignore", post(ignore))
+        .route("/api/v1/budget", get(budget).put(set_budget))
+        .route("/api/v1/batches/estimate", post(estimate))
+        .route("/api/v1/batches/{batch_id}/confirm", post(confirm))
+}
+
+#[derive(Debug, Serialize)]
+pub struct AlertView {
+    pub alert_id: Uuid,
+    pub tenant_id: TenantId,
+    pub status: AlertStatus,
+    pub events: Vec<agentledger_store::RecordedEvent>,
+}
+
+async fn alert_detail(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(alert_id): Path<Uuid>,
+) -> Result<Reply<AlertView>, Problem> {
+    let stream = Alert::stream_id(alert_id);
+    let (alert, _, _) = state.handler.load::<Alert>(&stream).await?;
+    if !alert.exists || !operator.sees(alert.tenant_id) {
+        return Err(Problem::not_found("alert not found"));
+    }
+    let events = state.store.read_stream(&stream, 0, 100).await?;
+    Ok(Reply(AlertView {
+        alert_id,
+        tenant_id: alert.tenant_id,
+        status: alert.status,
+        events,
+    }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Note {
+    pub note: Option<String>,
+}
+
+async fn handle(
+    state: &AppState,
+    operator: &Operator,
+    alert_id: Uuid,
+    command: AlertCommand,
+) -> Result<Reply<Done>, Problem> {
+    operator.require_commands()?;
+    let executed = alerts::run(&state.handler, &operator.context(), alert_id, command).await?;
+    Ok(Reply(Done {
+        position: executed.position,
+    }))
+}
+
+async fn acknowledge(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(alert_id): Path<Uuid>,
+    body: Option<Json<Note>>,
+) -> Result<Reply<Done>, Problem> {
+    let note = body.and_then(|Json(b)| b.note);
+    handle(
+        &state,
+        &operator,
+        alert_id,
+        AlertCommand::Acknowledge { note },
+    )
+    .await
+}
+
+async fn ignore(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(alert_id): Path<Uuid>,
+    body: Option<Json<Note>>,
+) -> Result<Reply<Done>, Problem> {
+    let note = body.and_then(|Json(b)| b.note);
+    handle(&state, &operator, alert_id, AlertCommand::Ignore { note }).await
+}
+
+async fn budget(
+    State(state): State<AppState>,
+    operator: Operator,
+) -> Result<Reply<Limits>, Problem> {
+    let (budget, _, _) = state
+        .handler
+        .load::<Budget>(&Budget::stream_id(operator.tenant_id))
+        .await?;
+    Ok(Reply(budget.limits))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsBody {
+    pub daily_tokens: Option<u64>,
+    pub monthly_tokens: Option<u64>,
+    /// US dollars; stored as micro-dollars.
+    pub daily_cost_usd: Option<f64>,
+    pub monthly_cost_usd: Option<f64>,
+}
+
+fn micros(usd: Option<f64>) -> Result<Option<i64>, Problem> {
+    match usd {
+        Some(v) if !v.is_finite() || !(0.0..=1e9).contains(&v) => {
+            Err(Problem::bad_request("cost limits are 0 to 1e9 dollars"))
+        }
+        other => Ok(other.map(|v| (v * 1e6).round() as i64)),
+    }
+}
+
+async fn set_budget(
+    State(state): State<AppState>,
+    operator: Operator,
+    Json(body): Json<LimitsBody>,
+) -> Result<Reply<Done>, Problem> {
+    operator.require_commands()?;
+    let limits = Limits {
+        daily_tokens: body.daily_tokens,
+        monthly_tokens: body.monthly_tokens,
+        daily_cost_micros: micros(body.daily_cost_usd)?,
+        monthly_cost_micros: micros(body.monthly_cost_usd)?,
+    };
+    let executed = budgets::set_limits(&state.handler, &operator.context(), limits).await?;
+    Ok(Reply(Done {
+        position: executed.position,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EstimateBody {
+    pub app_types: Vec<String>,
+    pub member_ids: Vec<String>,
+    pub avg_tokens_per_call: Option<u64>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Estimate {
+    pub batch_id: Uuid,
+    pub estimated_calls: u64,
+    pub estimated_tokens: u64,
+    pub expires_at: DateTime<Utc>,
+    pub position: u64,
+}
+
+async fn estimate(
+    State(state): State<AppState>,
+    operator: Operator,
+    Json(body): Json<EstimateBody>,
+) -> Result<(StatusCode, Reply<Estimate>), Problem> {
+    operator.require_commands()?;
+    let ctx = operator.context();
+    let batch_id = Uuid::now_v7();
+    let command = BatchCommand::Estimate {
+        tenant_id: operator.tenant_id,
+        app_types: body.app_types,
+        member_ids: body.member_ids,
+        avg_tokens_per_call: body.avg_tokens_per_call.unwrap_or(DEFAULT_TOKENS_PER_CALL),
+        at: ctx.at,
+    };
+    let executed = budgets::estimate(&state.handler, &ctx, batch_id, command).await?;
+    let batch: &Batch = &executed.state;
+    let calls = batch.pairs().len() as u64;
+    let per_call = match executed.events.first() {
+        Some(agentledger_domain::budget::BatchEvent::BatchEstimated {
+            avg_tokens_per_call,
+            ..
+        }) => *avg_tokens_per_call,
+        _ => DEFAULT_TOKENS_PER_CALL,
+    };
+    Ok((
+        StatusCode::CREATED,
+        Reply(Estimate {
+            batch_id,
+            estimated_calls: calls,
+            estimated_tokens: calls.saturating_mul(per_call),
+            expires_at: batch.expires_at.unwrap_or(ctx.at),
+            position: executed.position,
+        }),
+    ))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Confirmed {
+    pub batch_id: Uuid,
+    pub task_ids: Vec<TaskId>,
+    pub position: u64,
+}
+
+async fn confirm(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(batch_id): Path<Uuid>,
+) -> Result<(StatusCode, Reply<Confirmed>), Problem> {
+    operator.require_commands()?;
+    let (task_ids, position) =
+        budgets::confirm(&state.handler, &operator.context(), batch_id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Reply(Confirmed {
+            batch_id,
+            task_ids,
+            position,
+        }),
+    ))
+}

@@ -1,0 +1,331 @@
+//! When to raise an alert. Pure: fed every event of the log in order, it keeps
+//! the usage it needs for budget thresholds and says which alerts the event
+//! causes. Each alert names a subject from which its id is derived, so running
+//! the policy over the same events again raises nothing new.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::agent::AgentEvent;
+use crate::alert::{AlertSource, RaisedAlert, Severity};
+use crate::budget::{BudgetEvent, Limits, THRESHOLDS_PERCENT, budget_alert_subject};
+use crate::codec::decode;
+use crate::ids::TenantId;
+use crate::reports::ReportEvent;
+use crate::task::TaskEvent;
+
+/// One event as the policy sees it.
+pub struct Seen<'a> {
+    pub event_id: uuid::Uuid,
+    pub stream_id: &'a str,
+    pub event_type: &'a str,
+    pub payload: &'a Value,
+    pub tenant_id: TenantId,
+    pub occurred_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Usage {
+    tokens: u64,
+    cost_micros: i64,
+}
+
+#[derive(Debug, Default)]
+pub struct AlertPolicy {
+    limits: HashMap<TenantId, Limits>,
+    /// Per tenant and period ("2026-11-23" or "2026-11").
+    usage: HashMap<(TenantId, String), Usage>,
+}
+
+impl AlertPolicy {
+    pub fn observe(&mut self, seen: &Seen<'_>) -> Vec<RaisedAlert> {
+        let alert =
+            |source, severity, title: String, detail: String, subject: String| RaisedAlert {
+                tenant_id: seen.tenant_id,
+                source,
+                severity,
+                title,
+                detail,
+                subject,
+            };
+        match seen.stream_id.split('-').next() {
+            Some("runs") => match decode::<ReportEvent>(seen.event_type, seen.payload) {
+                Ok(ReportEvent::LlmRunRecorded {
+                    app_type,
+                    model,
+                    status,
+                    error_message,
+                    prompt_tokens,
+                    completion_tokens,
+                    cost_micros,
+                    ..
+                }) => {
+                    let mut alerts =
+                        self.count_usage(seen, prompt_tokens + completion_tokens, cost_micros);
+                    if status.is_failure() {
+                        let status = serde_json::to_value(status)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .unwrap_or_default();
+                        alerts.push(alert(
+                            AlertSource::LlmRun,
+                            Severity::Warning,
+                            format!("{app_type} run ended {status}"),
+                            format!("model {model}: {}", error_message.unwrap_or_default()),
+                            format!("run:{}", seen.event_id),
+                        ));
+                    }
+                    alerts
+                }
+                _ => vec![],
+            },
+            Some("task") => match decode::<TaskEvent>(seen.event_type, seen.payload) {
+                Ok(TaskEvent::TaskFailed {
+                    error, retryable, ..
+                }) => vec![alert(
+                    AlertSource::Task,
+                    if retryable {
+                        Severity::Warning
+                    } else {
+                        Severity::Critical
+                    },
+                    "task failed".into(),
+                    error,
+                    format!("task:{}", seen.event_id),
+                )],
+                _ => vec![],
+            },
+            Some("agent") => match decode::<AgentEvent>(seen.event_type, seen.payload) {
+                Ok(AgentEvent::AgentWentOffline { last_seen }) => vec![alert(
+                    AlertSource::Agent,
+                    Severity::Warning,
+                    format!(
+                        "agent {} went offline",
+                        seen.stream_id.trim_start_matches("agent-")
+                    ),
+                    format!("last seen {last_seen}"),
+                    format!("offline:{}", seen.event_id),
+                )],
+                _ => vec![],
+            },
+            Some("budget") => {
+                if let Ok(BudgetEvent::BudgetSet(limits)) =
+                    decode::<BudgetEvent>(seen.event_type, seen.payload)
+                {
+                    self.limits.insert(seen.tenant_id, limits);
+                }
+                vec![]
+            }
+            _ => vec![],
+        }
+    }
+
+    /// Adds a run's usage to its day and month; alerts for every threshold
+    /// this run crossed.
+    fn count_usage(&mut self, seen: &Seen<'_>, tokens: u64, cost_micros: i64) -> Vec<RaisedAlert> {
+        let limits = self
+            .limits
+            .get(&seen.tenant_id)
+            .copied()
+            .unwrap_or_default();
+        let periods = [
+            (
+                "daily",
+                seen.occurred_at.format("%Y-%m-%d").to_string(),
+                limits.daily_tokens,
+                limits.daily_cost_micros,
+            ),
+            (
+                "monthly",
+                seen.occurred_at.format("%Y-%m").to_string(),
+                limits.monthly_tokens,
+                limits.monthly_cost_micros,
+            ),
+        ];
+        let mut alerts = Vec::new();
+        for (name, period, token_limit, cost_limit) in periods {
+            let usage = self
+                .usage
+                .entry((seen.tenant_id, period.clone()))
+                .or_default();
+            let before = *usage;
+            usage.tokens += tokens;
+            usage.cost_micros += cost_micros;
+            let after = *usage;
+            let measures = [
+                (
+                    "tokens",
+                    token_limit.map(|l| (before.tokens as f64, after.tokens as f64, l as f64)),
+                ),
+                (
+                    "cost",
+                    cost_limit.map(|l| {
+                        (
+                            before.cost_micros as f64,
+                            after.cost_micros as f64,
+                            l as f64,
+                        )
+                    }),
+                ),
+            ];
+            for (measure, values) in measures {
+                let Some((before, after, limit)) = values else {
+                    continue;
+                };
+                for percent in THRESHOLDS_PERCENT {
+                    let line = limit * f64::from(percent) / 100.0;
+                    if before < line && after >= line {
+                        alerts.push(RaisedAlert {
+                            tenant_id: seen.tenant_id,
+                            source: AlertSource::Budget,
+                            severity: if percent >= 100 {
+                                Severity::Critical
+                            } else {
+                                Severity::Warning
+                            },
+                            title: format!("{percent}% of the {name} {measure} budget used"),
+                            detail: format!("{after} of {limit} in {period}"),
+                            subject: budget_alert_subject(
+                                seen.tenant_id,
+                                &format!("{name}-{measure}"),
+                                &period,
+                                percent,
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        alerts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::encode;
+    use crate::ids::AgentId;
+    use crate::reports::RunStatus;
+
+    fn run(tokens: u64, status: RunStatus) -> ReportEvent {
+        ReportEvent::LlmRunRecorded {
+            agent_id: AgentId::new(),
+            app_type: "moderation".into(),
+            trigger_type: "t".into(),
+            member_id: None,
+            model: "m".into(),
+            prompt_tokens: tokens,
+            completion_tokens: 0,
+            cost_micros: 0,
+            latency_ms: 1,
+            status,
+            error_message: None,
+            session_id: None,
+            prompt: None,
+            response: None,
+        }
+    }
+
+    fn observe<E: serde::Serialize>(
+        policy: &mut AlertPolicy,
+        tenant: TenantId,
+        stream: &str,
+        event: &E,
+        day: u32,
+    ) -> Vec<RaisedAlert> {
+        let (event_type, payload) = encode(event).unwrap_or_default();
+        let at = DateTime::parse_from_rfc3339(&format!("2026-11-{day:02}T12:00:00Z"))
+            .map(|d| d.to_utc())
+            .unwrap_or_default();
+        policy.observe(&Seen {
+            event_id: uuid::Uuid::now_v7(),
+            stream_id: stream,
+            event_type: &event_type,
+            payload: &payload,
+            tenant_id: tenant,
+            occurred_at: at,
+        })
+    }
+
+    #[test]
+    fn failed_runs_and_tasks_and_offline_agents_raise_alerts() {
+        let mut policy = AlertPolicy::default();
+        let t = TenantId::new();
+        assert!(observe(&mut policy, t, "runs-a", &run(10, RunStatus::Success), 1).is_empty());
+        for status in [
+            RunStatus::Failed,
+            RunStatus::Timeout,
+            RunStatus::CircuitOpen,
+        ] {
+            let alerts = observe(&mut policy, t, "runs-a", &run(10, status), 1);
+            assert_eq!(alerts.len(), 1);
+            assert_eq!(alerts[0].source, AlertSource::LlmRun);
+        }
+        let failed = TaskEvent::TaskFailed {
+            agent_id: AgentId::new(),
+            error: "boom".into(),
+            retryable: false,
+        };
+        let alerts = observe(&mut policy, t, "task-1", &failed, 1);
+        assert_eq!(
+            (alerts[0].source, alerts[0].severity),
+            (AlertSource::Task, Severity::Critical)
+        );
+        let offline = AgentEvent::AgentWentOffline {
+            last_seen: Utc::now(),
+        };
+        assert_eq!(
+            observe(&mut policy, t, "agent-1", &offline, 1)[0].source,
+            AlertSource::Agent
+        );
+        assert!(observe(&mut policy, t, "agent-1", &AgentEvent::AgentWentOnline, 1).is_empty());
+    }
+
+    #[test]
+    fn budgets_alert_once_per_threshold_and_period() {
+        let mut policy = AlertPolicy::default();
+        let (t, other) = (TenantId::new(), TenantId::new());
+        let limits = Limits {
+            daily_tokens: Some(1000),
+            monthly_tokens: Some(10_000),
+            ..Limits::default()
+        };
+        observe(
+            &mut policy,
+            t,
+            "budget-x",
+            &BudgetEvent::BudgetSet(limits),
+            1,
+        );
+
+        assert!(observe(&mut policy, t, "runs-a", &run(700, RunStatus::Success), 1).is_empty());
+        let at_80 = observe(&mut policy, t, "runs-a", &run(150, RunStatus::Success), 1);
+        assert_eq!(at_80.len(), 1);
+        assert!(at_80[0].title.starts_with("80% of the daily tokens"));
+        // One run jumping past 100% of the day raises the 100% alert only once.
+        let at_100 = observe(&mut policy, t, "runs-a", &run(500, RunStatus::Success), 1);
+        assert_eq!(
+            at_100.iter().map(|a| a.severity).collect::<Vec<_>>(),
+            [Severity::Critical]
+        );
+        assert!(observe(&mut policy, t, "runs-a", &run(500, RunStatus::Success), 1).is_empty());
+        // A new day starts from zero; the month keeps counting.
+        let next_day = observe(&mut policy, t, "runs-a", &run(900, RunStatus::Success), 2);
+        assert_eq!(next_day.len(), 1, "80% of day 2: {next_day:?}");
+        // Another tenant has no budget: no alerts.
+        assert!(
+            observe(
+                &mut policy,
+                other,
+                "runs-b",
+                &run(1_000_000, RunStatus::Success),
+                1
+            )
+            .is_empty()
+        );
+        // The subjects differ per threshold and period, so ids never collide.
+        assert_ne!(at_80[0].subject, at_100[0].subject);
+    }
+}
