@@ -22,6 +22,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::tasks::routes())
         .merge(routes::dispatch::routes())
         .merge(routes::alerts::routes())
+        .merge(routes::webhooks::routes())
         .fallback(|| async { Problem::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             Problem::new(

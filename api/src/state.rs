@@ -2,8 +2,9 @@ use std::sync::Arc;
 
 use agentledger_commands::Handler;
 use agentledger_commands::tokens::TokenIssuer;
+use agentledger_projections::cache_index::CacheIndex;
 use agentledger_projections::command_book::CommandBook;
-use agentledger_projections::follower::{Progress, follow};
+use agentledger_projections::follower::{Apply, Progress, follow};
 use agentledger_projections::task_queue::TaskQueue;
 use agentledger_store::{EventStore, IdempotencyStore, Storage};
 
@@ -23,20 +24,29 @@ pub struct AppState {
     pub presence: Arc<Presence>,
     pub command_book: Arc<CommandBook>,
     pub command_book_progress: Progress,
+    pub cache_index: Arc<CacheIndex>,
+    pub cache_index_progress: Progress,
+}
+
+/// A new in-memory model, following the log from its start.
+fn followed<M: Apply + Default>(
+    store: &Arc<dyn EventStore>,
+    name: &'static str,
+) -> (Arc<M>, Progress) {
+    let model = Arc::new(M::default());
+    let (progress, _) = follow(store.clone(), model.clone(), name);
+    (model, progress)
 }
 
 impl AppState {
-    /// Starts the in-memory task queue following the log. `jwt_secret` signs
+    /// Starts the in-memory models following the log. `jwt_secret` signs
     /// agent access tokens; all servers of a deployment must share it.
     pub fn new(storage: Storage, jwt_secret: &[u8]) -> Self {
         let store = storage.events;
-        let task_queue = Arc::new(TaskQueue::default());
-        let (task_queue_progress, _) = follow(store.clone(), task_queue.clone(), "task_queue");
-        let presence = Arc::new(Presence::default());
-        follow(store.clone(), presence.clone(), "presence");
-        let command_book = Arc::new(CommandBook::default());
-        let (command_book_progress, _) =
-            follow(store.clone(), command_book.clone(), "command_book");
+        let (task_queue, task_queue_progress) = followed::<TaskQueue>(&store, "task_queue");
+        let (presence, _) = followed::<Presence>(&store, "presence");
+        let (command_book, command_book_progress) = followed::<CommandBook>(&store, "command_book");
+        let (cache_index, cache_index_progress) = followed::<CacheIndex>(&store, "cache_index");
         Self {
             handler: Handler::new(store.clone()),
             store,
@@ -48,6 +58,8 @@ impl AppState {
             presence,
             command_book,
             command_book_progress,
+            cache_index,
+            cache_index_progress,
         }
     }
 }

@@ -242,6 +242,7 @@ fn entity_of(stream_id: &str) -> &'static str {
         Some("cmdtemplate") => "command template",
         Some("alert") => "alert",
         Some("batch") => "batch",
+        Some("webhook") => "webhook",
         _ => "object",
     }
 }
@@ -256,6 +257,7 @@ mod owners {
     use agentledger_domain::ids::TenantId;
     use agentledger_domain::task::Task;
     use agentledger_domain::tenant::{Installation, Tenant};
+    use agentledger_domain::webhook::Webhook;
 
     use super::Owned;
 
@@ -299,6 +301,12 @@ mod owners {
     impl Owned for Budget {
         fn owner(&self) -> Option<TenantId> {
             None
+        }
+    }
+
+    impl Owned for Webhook {
+        fn owner(&self) -> Option<TenantId> {
+            self.exists.then_some(self.tenant_id)
         }
     }
 

@@ -15,6 +15,7 @@ pub mod reports;
 pub mod secrets;
 pub mod tasks;
 pub mod tokens;
+pub mod webhooks;
 
 pub use error::CommandError;
 pub use handler::{Context, Executed, Handler, derived_id};

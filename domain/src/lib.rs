@@ -9,6 +9,7 @@ pub mod alert;
 pub mod alert_policy;
 pub mod api_key;
 pub mod budget;
+pub mod cache;
 pub mod codec;
 pub mod dedup;
 pub mod dispatch;
@@ -17,6 +18,7 @@ pub mod ids;
 pub mod reports;
 pub mod task;
 pub mod tenant;
+pub mod webhook;
 
 pub use actor::{Actor, ActorKind, ParseActorKindError};
 pub use aggregate::Aggregate;

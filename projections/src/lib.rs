@@ -1,6 +1,7 @@
 //! The read side: projections fold the event log into models that queries and
 //! pollers use.
 
+pub mod cache_index;
 pub mod command_book;
 pub mod follower;
 pub mod task_queue;

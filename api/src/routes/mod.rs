@@ -6,3 +6,4 @@ pub mod operators;
 pub mod reports;
 pub mod streams;
 pub mod tasks;
+pub mod webhooks;

@@ -1,0 +1,174 @@
+//! Webhook subscriptions and cache entries over HTTP.
+
+use agentledger_tests::{TestServer, on_every_backend};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+async fn webhooks_refuse_internal_addresses_and_stay_in_their_tenant(server: TestServer) {
+    let op = server.admin_key.clone();
+    let body = json!({ "url": "https://hooks.example.com/agentledger", "event_types": ["AlertRaised", "TaskFailed"] });
+    let (status, created) = server.post("/api/v1/webhooks", &op, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["secret"].as_str().map(str::len), Some(64));
+    let id = created["webhook_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let path = format!("/api/v1/webhooks/{id}");
+    let (_, view) = server.get(&path, &op).await;
+    assert_eq!(view["event_types"], json!(["AlertRaised", "TaskFailed"]));
+    assert!(view.get("secret").is_none(), "the secret is shown once");
+
+    for url in [
+        "http://127.0.0.1/x",
+        "http://169.254.169.254/latest",
+        "http://10.0.0.8/",
+        "http://localhost:8080/",
+        "http://[::1]/",
+        "file:///etc/passwd",
+    ] {
+        let (status, problem) = server
+            .post(
+                "/api/v1/webhooks",
+                &op,
+                &json!({ "url": url, "event_types": ["A"] }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {problem}");
+    }
+    let (status, _) = server
+        .call(
+            Method::PUT,
+            &path,
+            Some(&op),
+            Some(&json!({ "url": "http://192.168.0.1/", "event_types": ["A"] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let (_, intruder) = server.tenant("intruder").await;
+    assert_eq!(server.get(&path, &intruder).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        server
+            .call(Method::DELETE, &path, Some(&intruder), None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let agent = server.agent(&op, &["webhooks:manage"], 600).await;
+    let (status, _) = server
+        .call(
+            Method::PUT,
+            &path,
+            Some(&agent.token),
+            Some(&json!({ "url": "https://hooks.example.com/v2", "event_types": ["A"] })),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "agents with webhooks:manage manage them"
+    );
+    assert_eq!(
+        server.call(Method::DELETE, &path, Some(&op), None).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(server.get(&path, &op).await.0, StatusCode::NOT_FOUND);
+    let plain = server.agent(&op, &[], 600).await;
+    assert_eq!(
+        server.post("/api/v1/webhooks", &plain.token, &body).await.0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+async fn cache_entries_are_stored_read_and_invalidated(server: TestServer) {
+    let op = server.admin_key.clone();
+    let agent = server.agent(&op, &["cache:write"], 600).await;
+    for (kind, target) in [("summary", "m1"), ("summary", "m2"), ("tags", "m1")] {
+        let path = format!("/api/v1/agents/me/cache/{kind}/{target}");
+        let (status, _) = server
+            .call(
+                Method::PUT,
+                &path,
+                Some(&agent.token),
+                Some(&json!({ "value": { "kind": kind, "target": target }, "ttl_seconds": 600 })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let (status, entry) = server
+        .get("/api/v1/agents/me/cache/summary/m2", &agent.token)
+        .await;
+    assert_eq!(
+        (status, entry["value"]["target"].clone()),
+        (StatusCode::OK, json!("m2"))
+    );
+
+    // Another tenant's invalidation touches nothing here.
+    let (_, intruder) = server.tenant("intruder").await;
+    let (_, none) = server
+        .post("/api/v1/cache/invalidate", &intruder, &json!({}))
+        .await;
+    assert_eq!(none["entries_invalidated"], json!(0));
+
+    let (status, one) = server
+        .post(
+            "/api/v1/cache/invalidate",
+            &op,
+            &json!({ "cache_type": "summary", "target": "m1" }),
+        )
+        .await;
+    assert_eq!(
+        (status, one["entries_invalidated"].clone()),
+        (StatusCode::OK, json!(1))
+    );
+    assert_eq!(
+        server
+            .get("/api/v1/agents/me/cache/summary/m1", &agent.token)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, by_type) = server
+        .post(
+            "/api/v1/cache/invalidate",
+            &op,
+            &json!({ "cache_type": "summary" }),
+        )
+        .await;
+    assert_eq!(by_type["entries_invalidated"], json!(1));
+    let (_, all) = server
+        .post("/api/v1/cache/invalidate", &op, &json!({}))
+        .await;
+    assert_eq!(all["entries_invalidated"], json!(1));
+    assert_eq!(
+        server
+            .get("/api/v1/agents/me/cache/tags/m1", &agent.token)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, _) = server
+        .post("/api/v1/cache/invalidate", &op, &json!({ "target": "m1" }))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a target needs its type"
+    );
+    let reader = server.agent(&op, &[], 600).await;
+    let (status, _) = server
+        .call(
+            Method::PUT,
+            "/api/v1/agents/me/cache/a/b",
+            Some(&reader.token),
+            Some(&json!({ "value": 1 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+on_every_backend!(
+    webhooks_refuse_internal_addresses_and_stay_in_their_tenant,
+    cache_entries_are_stored_read_and_invalidated,
+);
