@@ -6,6 +6,7 @@ pub mod cli;
 pub mod extract;
 pub mod idempotency;
 pub mod limits;
+pub mod openapi;
 pub mod presence;
 pub mod problem;
 pub mod reactors;

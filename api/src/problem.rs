@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
     pub kind: String,
@@ -19,6 +19,7 @@ pub struct Problem {
     pub detail: Option<String>,
     /// Extension members (RFC 9457 §3.2), such as the current stream version.
     #[serde(flatten)]
+    #[schema(value_type = Object)]
     pub extensions: Map<String, Value>,
     /// Sent as `Retry-After` (seconds) with 429 and 503.
     #[serde(skip)]

@@ -1,10 +1,15 @@
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
 use std::future::Future;
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_scalar::{Scalar, Servable};
 
+use crate::openapi::ApiDoc;
 use crate::problem::Problem;
 use crate::routes;
 use crate::state::AppState;
@@ -13,7 +18,7 @@ use crate::state::AppState;
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::health::routes())
         .merge(routes::streams::routes())
         .merge(routes::operators::routes())
@@ -23,6 +28,14 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::dispatch::routes())
         .merge(routes::alerts::routes())
         .merge(routes::webhooks::routes())
+        .split_for_parts();
+    let document = api.clone();
+    router
+        .route(
+            "/openapi.json",
+            get(move || std::future::ready(axum::Json(document.clone()))),
+        )
+        .merge(Scalar::with_url("/docs", api))
         .fallback(|| async { Problem::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             Problem::new(

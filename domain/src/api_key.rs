@@ -6,6 +6,7 @@ use crate::aggregate::Aggregate;
 use crate::error::DomainError;
 use crate::ids::TenantId;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {

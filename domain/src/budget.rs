@@ -13,6 +13,7 @@ pub const THRESHOLDS_PERCENT: [u8; 2] = [80, 100];
 pub const BATCH_VALIDITY_MINUTES: i64 = 10;
 pub const MAX_BATCH_PAIRS: usize = 10_000;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     pub daily_tokens: Option<u64>,

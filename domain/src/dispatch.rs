@@ -15,6 +15,7 @@ use crate::ids::{AgentId, TenantId};
 pub const MAX_TIMEOUT_SECONDS: u32 = 24 * 3600;
 pub const MAX_OUTPUT_BYTES: usize = 64 * 1024;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DispatchStatus {
@@ -44,6 +45,7 @@ impl fmt::Display for DispatchStatus {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutputStream {

@@ -14,6 +14,7 @@ pub const MAX_INPUT_BYTES: usize = 256 * 1024;
 pub const MAX_CHUNK_BYTES: usize = 64 * 1024;
 pub const MAX_MESSAGE_CHARS: usize = 2000;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStatus {

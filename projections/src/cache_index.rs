@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::follower::Apply;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CacheEntry {
     pub cache_type: String,

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::follower::Apply;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CommandSummary {
     pub command_id: Uuid,

@@ -48,6 +48,7 @@ impl NewEvent {
 }
 
 /// An event as it stands in the log.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordedEvent {
     pub position: Position,
@@ -66,6 +67,7 @@ pub struct RecordedEvent {
     pub payload: serde_json::Value,
     /// SHA-256 over this event's content and the hash of the event before it.
     #[serde(with = "hex_bytes")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "9f86d081884c7d65…"))]
     pub hash: Vec<u8>,
 }
 
@@ -92,6 +94,7 @@ impl ExpectedVersion {
 }
 
 /// Where one appended event landed.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Committed {
     pub event_id: Uuid,

@@ -7,11 +7,11 @@ use agentledger_commands::auth::{Tokens, login, refresh};
 use agentledger_domain::Aggregate;
 use agentledger_domain::agent::{Agent, AgentCommand};
 use agentledger_domain::ids::{AgentId, TenantId};
+use axum::Json as Reply;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
-use axum::{Json as Reply, Router};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::{AgentCaller, Operator};
 use crate::extract::{Json, Path};
@@ -21,24 +21,21 @@ use crate::state::AppState;
 
 pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 600;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/agents", post(register_agent))
-        .route("/api/v1/agents/auth", post(authenticate))
-        .route("/api/v1/agents/refresh", post(refresh_tokens))
-        .route("/api/v1/agents/me", get(me))
-        .route("/api/v1/agents/me/heartbeat", post(heartbeat))
-        .route("/api/v1/agents/{agent_id}", get(agent_detail))
-        .route("/api/v1/agents/{agent_id}/secret", post(rotate))
-        .route(
-            "/api/v1/agents/{agent_id}/permissions",
-            put(change_permissions),
-        )
-        .route("/api/v1/agents/{agent_id}/disable", post(disable))
-        .route("/api/v1/agents/{agent_id}/enable", post(enable))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register_agent))
+        .routes(routes!(authenticate))
+        .routes(routes!(refresh_tokens))
+        .routes(routes!(me))
+        .routes(routes!(heartbeat))
+        .routes(routes!(agent_detail))
+        .routes(routes!(rotate))
+        .routes(routes!(change_permissions))
+        .routes(routes!(disable))
+        .routes(routes!(enable))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterAgent {
     pub name: String,
@@ -48,7 +45,7 @@ pub struct RegisterAgent {
     pub rate_limit_per_minute: Option<u32>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
 pub struct AgentSecret {
     pub agent_id: AgentId,
     /// Shown once; only its Argon2id hash is stored.
@@ -56,6 +53,15 @@ pub struct AgentSecret {
     pub position: u64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/agents",
+    tag = "agents",
+    summary = "Register an agent",
+    request_body = RegisterAgent,
+    responses((status = 201, description = "The secret is shown once", body = AgentSecret), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
 async fn register_agent(
     State(state): State<AppState>,
     operator: Operator,
@@ -81,7 +87,7 @@ async fn register_agent(
     ))
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
 pub struct AgentView {
     pub agent_id: AgentId,
     pub tenant_id: TenantId,
@@ -106,6 +112,15 @@ fn view(agent_id: AgentId, agent: &Agent) -> AgentView {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/agents/{agent_id}",
+    tag = "agents",
+    summary = "An agent",
+    params(("agent_id" = String, Path)),
+    responses((status = 200, body = AgentView), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
 async fn agent_detail(
     State(state): State<AppState>,
     operator: Operator,
@@ -121,10 +136,27 @@ async fn agent_detail(
     Ok(Reply(view(agent_id, &agent)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/agents/me",
+    tag = "agents",
+    summary = "The calling agent",
+    responses((status = 200, body = AgentView), crate::openapi::Problems),
+    security(("agent_token" = [])),
+)]
 async fn me(caller: AgentCaller) -> Reply<AgentView> {
     Reply(view(caller.agent_id, &caller.agent))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/agents/{agent_id}/secret",
+    tag = "agents",
+    summary = "Rotate an agent's secret",
+    params(("agent_id" = String, Path)),
+    responses((status = 200, description = "The new secret is shown once", body = AgentSecret), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
 async fn rotate(
     State(state): State<AppState>,
     operator: Operator,
@@ -139,13 +171,23 @@ async fn rotate(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Permissions {
     pub permissions: Vec<String>,
     pub rate_limit_per_minute: u32,
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/agents/{agent_id}/permissions",
+    tag = "agents",
+    summary = "Change permissions and rate limit",
+    params(("agent_id" = String, Path)),
+    request_body = Permissions,
+    responses((status = 200, body = Done), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
 async fn change_permissions(
     State(state): State<AppState>,
     operator: Operator,
@@ -163,13 +205,23 @@ async fn change_permissions(
     }))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reason {
     #[serde(default)]
     pub reason: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/agents/{agent_id}/disable",
+    tag = "agents",
+    summary = "Disable an agent: its tokens stop working at once",
+    params(("agent_id" = String, Path)),
+    request_body(content = Option<Reason>, description = "Optional"),
+    responses((status = 200, body = Done), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
 async fn disable(
     State(state): State<AppState>,
     operator: Operator,
@@ -190,6 +242,15 @@ async fn disable(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/agents/{agent_id}/enable",
+    tag = "agents",
+    summary = "Enable an agent",
+    params(("agent_id" = String, Path)),
+    responses((status = 200, body = Done), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
 async fn enable(
     State(state): State<AppState>,
     operator: Operator,
@@ -208,20 +269,46 @@ async fn enable(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     pub agent_id: AgentId,
     pub secret: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, utoipa::ToSchema, Serialize)]
 pub struct Issued {
-    #[serde(flatten)]
-    pub tokens: Tokens,
+    /// A JWT for `Authorization: Bearer`, valid for `expires_in` seconds.
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: i64,
+    /// Exchange it at /api/v1/agents/refresh; each is valid once.
+    pub refresh_token: String,
+    pub refresh_expires_at: chrono::DateTime<chrono::Utc>,
     pub position: u64,
 }
 
+impl Issued {
+    fn new((tokens, position): (Tokens, u64)) -> Self {
+        Self {
+            access_token: tokens.access_token,
+            token_type: tokens.token_type.into(),
+            expires_in: tokens.expires_in,
+            refresh_token: tokens.refresh_token,
+            refresh_expires_at: tokens.refresh_expires_at,
+            position,
+        }
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/agents/auth",
+    tag = "agents",
+    summary = "Exchange an agent id and secret for tokens",
+    request_body = Credentials,
+    responses((status = 200, body = Issued), crate::openapi::Problems),
+)]
 async fn authenticate(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -231,7 +318,7 @@ async fn authenticate(
         .limits
         .login_attempt(body.agent_id, Some(peer.ip()))
         .map_err(Problem::too_many_requests)?;
-    let (tokens, position) = login(
+    let issued = login(
         &state.handler,
         &state.tokens,
         body.agent_id,
@@ -239,23 +326,39 @@ async fn authenticate(
         Some(peer.ip().to_string()),
     )
     .await?;
-    Ok(Reply(Issued { tokens, position }))
+    Ok(Reply(Issued::new(issued)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/agents/refresh",
+    tag = "agents",
+    summary = "Exchange a refresh token for new tokens",
+    request_body = RefreshRequest,
+    responses((status = 200, body = Issued), crate::openapi::Problems),
+)]
 async fn refresh_tokens(
     State(state): State<AppState>,
     Json(body): Json<RefreshRequest>,
 ) -> Result<Reply<Issued>, Problem> {
-    let (tokens, position) = refresh(&state.handler, &state.tokens, &body.refresh_token).await?;
-    Ok(Reply(Issued { tokens, position }))
+    let issued = refresh(&state.handler, &state.tokens, &body.refresh_token).await?;
+    Ok(Reply(Issued::new(issued)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/agents/me/heartbeat",
+    tag = "agents",
+    summary = "Heartbeat",
+    responses((status = 200, body = Done), crate::openapi::Problems),
+    security(("agent_token" = [])),
+)]
 async fn heartbeat(
     State(state): State<AppState>,
     caller: AgentCaller,

@@ -5,12 +5,12 @@ use agentledger_domain::Aggregate;
 use agentledger_domain::alert::{Alert, AlertCommand, AlertStatus};
 use agentledger_domain::budget::{Batch, BatchCommand, Budget, Limits};
 use agentledger_domain::ids::{TaskId, TenantId};
+use axum::Json as Reply;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json as Reply, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::auth::Operator;
@@ -22,17 +22,17 @@ use crate::state::AppState;
 /// Tokens per call assumed by a batch estimate unless the request says otherwise.
 pub const DEFAULT_TOKENS_PER_CALL: u64 = 1500;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/alerts/{alert_id}", get(alert_detail))
-        .route("/api/v1/alerts/{alert_id}/acknowledge", post(acknowledge))
-        .route("/api/v1/alerts/{alert_id}/ignore", post(ignore))
-        .route("/api/v1/budget", get(budget).put(set_budget))
-        .route("/api/v1/batches/estimate", post(estimate))
-        .route("/api/v1/batches/{batch_id}/confirm", post(confirm))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(alert_detail))
+        .routes(routes!(acknowledge))
+        .routes(routes!(ignore))
+        .routes(routes!(budget, set_budget))
+        .routes(routes!(estimate))
+        .routes(routes!(confirm))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, utoipa::ToSchema, Serialize)]
 pub struct AlertView {
     pub alert_id: Uuid,
     pub tenant_id: TenantId,
@@ -40,6 +40,15 @@ pub struct AlertView {
     pub events: Vec<agentledger_store::RecordedEvent>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts/{alert_id}",
+    tag = "alerts",
+    summary = "An alert with its history",
+    params(("alert_id" = String, Path)),
+    responses((status = 200, body = AlertView), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
 async fn alert_detail(
     State(state): State<AppState>,
     operator: Operator,
@@ -59,7 +68,7 @@ async fn alert_detail(
     }))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Note {
     pub note: Option<String>,
@@ -78,6 +87,16 @@ async fn handle(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/{alert_id}/acknowledge",
+    tag = "alerts",
+    summary = "Acknowledge an alert",
+    params(("alert_id" = String, Path)),
+    request_body(content = Option<Note>, description = "Optional"),
+    responses((status = 200, body = Done), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
 async fn acknowledge(
     State(state): State<AppState>,
     operator: Operator,
@@ -94,6 +113,16 @@ async fn acknowledge(
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/{alert_id}/ignore",
+    tag = "alerts",
+    summary = "Ignore an alert",
+    params(("alert_id" = String, Path)),
+    request_body(content = Option<Note>, description = "Optional"),
+    responses((status = 200, body = Done), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
 async fn ignore(
     State(state): State<AppState>,
     operator: Operator,
@@ -104,6 +133,14 @@ async fn ignore(
     handle(&state, &operator, alert_id, AlertCommand::Ignore { note }).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/budget",
+    tag = "budgets",
+    summary = "The tenant's budget",
+    responses((status = 200, body = Limits), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
 async fn budget(
     State(state): State<AppState>,
     operator: Operator,
@@ -115,7 +152,7 @@ async fn budget(
     Ok(Reply(budget.limits))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsBody {
     pub daily_tokens: Option<u64>,
@@ -134,6 +171,15 @@ fn micros(usd: Option<f64>) -> Result<Option<i64>, Problem> {
     }
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/budget",
+    tag = "budgets",
+    summary = "Set the tenant's budget",
+    request_body = LimitsBody,
+    responses((status = 200, body = Done), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
 async fn set_budget(
     State(state): State<AppState>,
     operator: Operator,
@@ -152,7 +198,7 @@ async fn set_budget(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EstimateBody {
     pub app_types: Vec<String>,
@@ -160,7 +206,7 @@ pub struct EstimateBody {
     pub avg_tokens_per_call: Option<u64>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
 pub struct Estimate {
     pub batch_id: Uuid,
     pub estimated_calls: u64,
@@ -169,6 +215,15 @@ pub struct Estimate {
     pub position: u64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/batches/estimate",
+    tag = "budgets",
+    summary = "Estimate a batch run",
+    request_body = EstimateBody,
+    responses((status = 201, body = Estimate), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
 async fn estimate(
     State(state): State<AppState>,
     operator: Operator,
@@ -206,13 +261,22 @@ async fn estimate(
     ))
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
 pub struct Confirmed {
     pub batch_id: Uuid,
     pub task_ids: Vec<TaskId>,
     pub position: u64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/batches/{batch_id}/confirm",
+    tag = "budgets",
+    summary = "Confirm a batch: one task per pair",
+    params(("batch_id" = String, Path)),
+    responses((status = 201, body = Confirmed), (status = 410, description = "The estimate expired", body = Problem, content_type = "application/problem+json"), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
 async fn confirm(
     State(state): State<AppState>,
     operator: Operator,

@@ -11,12 +11,12 @@ use agentledger_domain::dispatch::{
 use agentledger_domain::ids::AgentId;
 use agentledger_projections::command_book::CommandSummary;
 use agentledger_store::RecordedEvent;
+use axum::Json as Reply;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
-use axum::{Json as Reply, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::auth::{AgentCaller, Caller, Operator};
@@ -31,32 +31,18 @@ pub const HEARTBEAT_INTERVAL_SECONDS: u64 = 30;
 const BOOK_CATCH_UP: Duration = Duration::from_secs(2);
 const DEFAULT_TIMEOUT_SECONDS: u32 = 300;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/agents/{agent_id}/commands",
-            post(issue_command).get(history),
-        )
-        .route("/api/v1/commands/{command_id}", get(detail))
-        .route("/api/v1/agents/me/commands", get(poll))
-        .route(
-            "/api/v1/agents/me/commands/{command_id}/output",
-            post(output),
-        )
-        .route(
-            "/api/v1/agents/me/commands/{command_id}/result",
-            post(result),
-        )
-        .route("/api/v1/command-templates", post(create_template))
-        .route(
-            "/api/v1/command-templates/{template_id}",
-            put(update_template)
-                .delete(delete_template)
-                .get(template_detail),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(issue_command, history))
+        .routes(routes!(detail))
+        .routes(routes!(poll))
+        .routes(routes!(output))
+        .routes(routes!(result))
+        .routes(routes!(create_template))
+        .routes(routes!(update_template, delete_template, template_detail))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IssueCommand {
     pub command: Option<String>,
@@ -66,12 +52,22 @@ pub struct IssueCommand {
     pub template_id: Option<Uuid>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
 pub struct Issued {
     pub command_id: Uuid,
     pub position: u64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/agents/{agent_id}/commands",
+    tag = "commands",
+    summary = "Issue a command to an agent",
+    params(("agent_id" = String, Path)),
+    request_body = IssueCommand,
+    responses((status = 201, body = Issued), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
 async fn issue_command(
     State(state): State<AppState>,
     operator: Operator,
@@ -105,12 +101,21 @@ async fn issue_command(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
     pub limit: Option<usize>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/agents/{agent_id}/commands",
+    tag = "commands",
+    summary = "An agent's commands, newest first",
+    params(("agent_id" = String, Path)),
+    responses((status = 200, body = Vec<CommandSummary>), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
 async fn history(
     State(state): State<AppState>,
     operator: Operator,
@@ -130,13 +135,22 @@ async fn history(
     Ok(Reply(state.command_book.history(agent_id, limit)))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, utoipa::ToSchema, Serialize)]
 pub struct CommandDetail {
     pub command_id: Uuid,
     pub events: Vec<RecordedEvent>,
 }
 
 /// The command's whole stream: issue, delivery, every output chunk in order, result.
+#[utoipa::path(
+    get,
+    path = "/api/v1/commands/{command_id}",
+    tag = "commands",
+    summary = "A command with its output",
+    params(("command_id" = String, Path)),
+    responses((status = 200, body = CommandDetail), crate::openapi::Problems),
+    security(("operator_key" = []), ("agent_token" = [])),
+)]
 async fn detail(
     State(state): State<AppState>,
     caller: Caller,
@@ -155,7 +169,7 @@ async fn detail(
     Ok(Reply(CommandDetail { command_id, events }))
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
 pub struct Delivered {
     pub command_id: Uuid,
     pub command: String,
@@ -163,7 +177,7 @@ pub struct Delivered {
     pub deadline: chrono::DateTime<chrono::Utc>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
 pub struct PollAnswer {
     pub commands: Vec<Delivered>,
     pub poll_interval_seconds: u64,
@@ -172,6 +186,14 @@ pub struct PollAnswer {
 
 /// Refreshes the heartbeat and hands over the commands waiting for this
 /// agent, each exactly once.
+#[utoipa::path(
+    get,
+    path = "/api/v1/agents/me/commands",
+    tag = "commands",
+    summary = "Poll for commands (also a heartbeat)",
+    responses((status = 200, body = PollAnswer), crate::openapi::Problems),
+    security(("agent_token" = [])),
+)]
 async fn poll(
     State(state): State<AppState>,
     caller: AgentCaller,
@@ -210,13 +232,23 @@ async fn poll(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Output {
     pub stream: OutputStream,
     pub chunk: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/agents/me/commands/{command_id}/output",
+    tag = "commands",
+    summary = "Append output",
+    params(("command_id" = String, Path)),
+    request_body = Output,
+    responses((status = 200, body = Done), crate::openapi::Problems),
+    security(("agent_token" = [])),
+)]
 async fn output(
     State(state): State<AppState>,
     caller: AgentCaller,
@@ -234,7 +266,7 @@ async fn output(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Outcome {
     pub success: bool,
@@ -242,6 +274,16 @@ pub struct Outcome {
     pub output: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/agents/me/commands/{command_id}/result",
+    tag = "commands",
+    summary = "Report the result",
+    params(("command_id" = String, Path)),
+    request_body = Outcome,
+    responses((status = 200, body = Done), crate::openapi::Problems),
+    security(("agent_token" = [])),
+)]
 async fn result(
     State(state): State<AppState>,
     caller: AgentCaller,
@@ -260,7 +302,7 @@ async fn result(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateBody {
     pub name: String,
@@ -270,12 +312,21 @@ pub struct TemplateBody {
     pub timeout_seconds: Option<u32>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
 pub struct TemplateCreated {
     pub template_id: Uuid,
     pub position: u64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/command-templates",
+    tag = "commands",
+    summary = "Create a command template",
+    request_body = TemplateBody,
+    responses((status = 201, body = TemplateCreated), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
 async fn create_template(
     State(state): State<AppState>,
     operator: Operator,
@@ -300,6 +351,16 @@ async fn create_template(
     ))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/command-templates/{template_id}",
+    tag = "commands",
+    summary = "Update a command template",
+    params(("template_id" = String, Path)),
+    request_body = TemplateBody,
+    responses((status = 200, body = Done), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
 async fn update_template(
     State(state): State<AppState>,
     operator: Operator,
@@ -319,6 +380,15 @@ async fn update_template(
     }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/command-templates/{template_id}",
+    tag = "commands",
+    summary = "Delete a command template",
+    params(("template_id" = String, Path)),
+    responses((status = 200, body = Done), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
 async fn delete_template(
     State(state): State<AppState>,
     operator: Operator,
@@ -337,7 +407,7 @@ async fn delete_template(
     }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, utoipa::ToSchema, Serialize)]
 pub struct TemplateView {
     pub template_id: Uuid,
     pub name: String,
@@ -346,6 +416,15 @@ pub struct TemplateView {
     pub timeout_seconds: u32,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/command-templates/{template_id}",
+    tag = "commands",
+    summary = "A command template",
+    params(("template_id" = String, Path)),
+    responses((status = 200, body = TemplateView), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
 async fn template_detail(
     State(state): State<AppState>,
     operator: Operator,

@@ -1,23 +1,37 @@
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde_json::{Value, json};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::problem::Problem;
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(ready))
 }
 
 /// The process is up and answering.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    summary = "Liveness",
+    responses((status = 200, description = "The process is up", body = Object), crate::openapi::Problems),
+)]
 async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// The event store answers: the server can take work.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "operations",
+    summary = "Readiness: the store is reachable",
+    responses((status = 200, description = "The event store answers", body = Object), crate::openapi::Problems),
+)]
 async fn ready(State(state): State<AppState>) -> Result<Json<Value>, Problem> {
     match state.store.head_position().await {
         Ok(head) => Ok(Json(

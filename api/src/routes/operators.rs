@@ -3,36 +3,45 @@
 use agentledger_commands::operators::{create_api_key, create_tenant, revoke_api_key};
 use agentledger_domain::api_key::Role;
 use agentledger_domain::ids::{ApiKeyId, TenantId};
+use axum::Json as Reply;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, post};
-use axum::{Json as Reply, Router};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::Operator;
 use crate::extract::{Json, Path};
 use crate::problem::Problem;
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/tenants", post(new_tenant))
-        .route("/api/v1/api-keys", post(new_key))
-        .route("/api/v1/api-keys/{key_id}", delete(revoke_key))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(new_tenant))
+        .routes(routes!(new_key))
+        .routes(routes!(revoke_key))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewTenant {
     pub name: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
 pub struct TenantCreated {
     pub tenant_id: TenantId,
     pub position: u64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants",
+    tag = "operators",
+    summary = "Create a tenant (admin)",
+    request_body = NewTenant,
+    responses((status = 201, body = TenantCreated), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
 async fn new_tenant(
     State(state): State<AppState>,
     operator: Operator,
@@ -50,7 +59,7 @@ async fn new_tenant(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
     pub role: Role,
@@ -60,7 +69,7 @@ pub struct NewKey {
     pub label: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
 pub struct KeyCreated {
     pub key_id: ApiKeyId,
     pub tenant_id: TenantId,
@@ -70,6 +79,15 @@ pub struct KeyCreated {
     pub position: u64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/api-keys",
+    tag = "operators",
+    summary = "Create an API key (admin)",
+    request_body = NewKey,
+    responses((status = 201, description = "The key is shown once", body = KeyCreated), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
 async fn new_key(
     State(state): State<AppState>,
     operator: Operator,
@@ -98,11 +116,20 @@ async fn new_key(
     ))
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
 pub struct Done {
     pub position: u64,
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/api-keys/{key_id}",
+    tag = "operators",
+    summary = "Revoke an API key (admin)",
+    params(("key_id" = String, Path)),
+    responses((status = 200, body = Done), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
 async fn revoke_key(
     State(state): State<AppState>,
     operator: Operator,

@@ -3,31 +3,40 @@
 use agentledger_commands::reports::{BatchRefused, record_actions, record_llm_run};
 use agentledger_domain::reports::{ActionReport, MAX_BATCH, RunReport};
 use agentledger_store::Committed;
+use axum::Json as Reply;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json as Reply, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::AgentCaller;
 use crate::extract::Json;
 use crate::problem::Problem;
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/agents/me/actions", post(action))
-        .route("/api/v1/agents/me/actions/batch", post(batch))
-        .route("/api/v1/agents/me/runs", post(llm_run))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(action))
+        .routes(routes!(batch))
+        .routes(routes!(llm_run))
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
 pub struct Recorded {
     pub event_id: uuid::Uuid,
     pub position: u64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/agents/me/actions",
+    tag = "reports",
+    summary = "Record an action",
+    request_body = ActionReport,
+    responses((status = 201, body = Recorded), crate::openapi::Problems),
+    security(("agent_token" = [])),
+)]
 async fn action(
     State(state): State<AppState>,
     caller: AgentCaller,
@@ -54,19 +63,19 @@ async fn action(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Batch {
     pub actions: Vec<ActionReport>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
 pub struct BatchRecorded {
     pub position: u64,
     pub results: Vec<BatchItem>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
 pub struct BatchItem {
     pub index: usize,
     pub status: String,
@@ -75,6 +84,15 @@ pub struct BatchItem {
 }
 
 /// Up to 1000 actions appended atomically: all are recorded, or none.
+#[utoipa::path(
+    post,
+    path = "/api/v1/agents/me/actions/batch",
+    tag = "reports",
+    summary = "Record up to 1000 actions atomically",
+    request_body = Batch,
+    responses((status = 201, description = "All recorded, in one atomic append", body = BatchRecorded), crate::openapi::Problems),
+    security(("agent_token" = [])),
+)]
 async fn batch(
     State(state): State<AppState>,
     caller: AgentCaller,
@@ -132,6 +150,15 @@ fn batch_outcome(
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/agents/me/runs",
+    tag = "reports",
+    summary = "Record an LLM run",
+    request_body = RunReport,
+    responses((status = 201, body = Recorded), crate::openapi::Problems),
+    security(("agent_token" = [])),
+)]
 async fn llm_run(
     State(state): State<AppState>,
     caller: AgentCaller,

@@ -7,11 +7,11 @@ use agentledger_domain::api_key::Role;
 use agentledger_store::{AppendOutcome, EventFilter, ExpectedVersion, NewEvent, RecordedEvent};
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Router, response::IntoResponse};
+use axum::response::IntoResponse;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::auth::Operator;
@@ -23,16 +23,13 @@ use crate::state::AppState;
 pub const MAX_PAGE: usize = 1000;
 const DEFAULT_PAGE: usize = 100;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/streams/{stream_id}/events",
-            post(append).get(read_stream),
-        )
-        .route("/api/v1/events", get(read_all))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(append, read_stream))
+        .routes(routes!(read_all))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppendRequest {
     #[serde(default)]
@@ -41,14 +38,14 @@ pub struct AppendRequest {
 }
 
 /// `"any"`, `"no_stream"`, `"exists"` or the exact last version as a number.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[derive(Debug, utoipa::ToSchema, Clone, Copy, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum ExpectedVersionBody {
     Named(NamedExpectation),
     Exact(u64),
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[derive(Debug, utoipa::ToSchema, Clone, Copy, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NamedExpectation {
     Any,
@@ -73,7 +70,7 @@ impl From<ExpectedVersionBody> for ExpectedVersion {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventBody {
     /// The idempotency key; generated when absent (the append is then not retry-safe).
@@ -107,7 +104,7 @@ impl From<EventBody> for NewEvent {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
 pub struct AppendResponse {
     pub stream_id: String,
     /// Global position of the last appended event.
@@ -117,6 +114,16 @@ pub struct AppendResponse {
     pub events: Vec<agentledger_store::Committed>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/streams/{stream_id}/events",
+    tag = "log",
+    summary = "Append raw events to a stream (admin)",
+    params(("stream_id" = String, Path)),
+    request_body = AppendRequest,
+    responses((status = 201, description = "Appended", body = AppendResponse), (status = 200, description = "Every event id was already stored: the original placement", body = AppendResponse), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
 async fn append(
     State(state): State<AppState>,
     operator: Operator,
@@ -143,7 +150,7 @@ async fn append(
     Ok((status, axum::Json(response)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StreamQuery {
     #[serde(default)]
@@ -151,7 +158,7 @@ pub struct StreamQuery {
     pub limit: Option<usize>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
 pub struct EventPage {
     pub events: Vec<RecordedEvent>,
     /// Where the next page starts, when this page was full.
@@ -179,6 +186,15 @@ fn audit_scope(operator: &Operator) -> Result<Option<Uuid>, Problem> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/streams/{stream_id}/events",
+    tag = "log",
+    summary = "Read a stream (admin, auditor)",
+    params(("stream_id" = String, Path)),
+    responses((status = 200, body = EventPage), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
 async fn read_stream(
     State(state): State<AppState>,
     operator: Operator,
@@ -209,7 +225,7 @@ async fn read_stream(
     Ok(axum::Json(EventPage { events, next }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogQuery {
     #[serde(default)]
@@ -220,6 +236,14 @@ pub struct LogQuery {
     pub tenant_id: Option<Uuid>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "log",
+    summary = "Read the global log (admin, auditor)",
+    responses((status = 200, body = EventPage), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
 async fn read_all(
     State(state): State<AppState>,
     operator: Operator,

@@ -7,13 +7,13 @@ use agentledger_commands::tasks::{Created, claim_first, create, retry, run};
 use agentledger_domain::Aggregate;
 use agentledger_domain::ids::{AgentId, TaskId, TenantId};
 use agentledger_domain::task::{NewTask, Task, TaskCommand, TaskStatus};
+use axum::Json as Reply;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json as Reply, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::{AgentCaller, Caller, Operator};
 use crate::extract::{Json, Path, Query, comma_list};
@@ -25,19 +25,19 @@ use crate::state::AppState;
 const QUEUE_CATCH_UP: Duration = Duration::from_secs(2);
 const CANDIDATES: usize = 16;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/tasks", post(create_task))
-        .route("/api/v1/tasks/{task_id}", get(task_detail))
-        .route("/api/v1/tasks/{task_id}/cancel", post(cancel))
-        .route("/api/v1/tasks/{task_id}/retry", post(retry_task))
-        .route("/api/v1/tasks/{task_id}/progress", post(progress))
-        .route("/api/v1/tasks/{task_id}/complete", post(complete))
-        .route("/api/v1/tasks/{task_id}/fail", post(fail))
-        .route("/api/v1/agents/me/tasks/next", get(next_task))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_task))
+        .routes(routes!(task_detail))
+        .routes(routes!(cancel))
+        .routes(routes!(retry_task))
+        .routes(routes!(progress))
+        .routes(routes!(complete))
+        .routes(routes!(fail))
+        .routes(routes!(next_task))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTask {
     pub task_type: String,
@@ -51,7 +51,7 @@ pub struct CreateTask {
     pub forced: bool,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
 pub struct TaskCreated {
     pub task_id: Option<TaskId>,
     /// True when the dedup key was held: no task was created.
@@ -60,6 +60,15 @@ pub struct TaskCreated {
     pub position: u64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks",
+    tag = "tasks",
+    summary = "Create a task",
+    request_body = CreateTask,
+    responses((status = 201, body = TaskCreated), (status = 200, description = "Skipped as a duplicate", body = TaskCreated), crate::openapi::Problems),
+    security(("operator_key" = []), ("agent_token" = [])),
+)]
 async fn create_task(
     State(state): State<AppState>,
     caller: Caller,
@@ -111,7 +120,7 @@ async fn create_task(
     Ok(response.into_response())
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
 pub struct TaskView {
     pub task_id: TaskId,
     pub tenant_id: TenantId,
@@ -159,6 +168,15 @@ fn view(task_id: TaskId, task: Task, version: Option<u64>) -> TaskView {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks/{task_id}",
+    tag = "tasks",
+    summary = "A task",
+    params(("task_id" = String, Path)),
+    responses((status = 200, body = TaskView), crate::openapi::Problems),
+    security(("operator_key" = []), ("agent_token" = [])),
+)]
 async fn task_detail(
     State(state): State<AppState>,
     caller: Caller,
@@ -168,12 +186,22 @@ async fn task_detail(
     Ok(Reply(view(task_id, task, version)))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CancelTask {
     pub reason: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/{task_id}/cancel",
+    tag = "tasks",
+    summary = "Cancel a task",
+    params(("task_id" = String, Path)),
+    request_body(content = Option<CancelTask>, description = "Optional"),
+    responses((status = 200, body = Done), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
 async fn cancel(
     State(state): State<AppState>,
     operator: Operator,
@@ -194,13 +222,22 @@ async fn cancel(
     }))
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
 pub struct Retried {
     pub task_id: TaskId,
     pub retry_of: TaskId,
     pub position: u64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/{task_id}/retry",
+    tag = "tasks",
+    summary = "Retry a failed or cancelled task",
+    params(("task_id" = String, Path)),
+    responses((status = 201, body = Retried), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
 async fn retry_task(
     State(state): State<AppState>,
     operator: Operator,
@@ -218,7 +255,7 @@ async fn retry_task(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Progress {
     pub percent: u8,
@@ -226,6 +263,16 @@ pub struct Progress {
     pub output_chunk: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/{task_id}/progress",
+    tag = "tasks",
+    summary = "Report progress",
+    params(("task_id" = String, Path)),
+    request_body = Progress,
+    responses((status = 200, body = Done), crate::openapi::Problems),
+    security(("agent_token" = [])),
+)]
 async fn progress(
     State(state): State<AppState>,
     caller: AgentCaller,
@@ -244,13 +291,23 @@ async fn progress(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Complete {
     #[serde(default)]
     pub result: Value,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/{task_id}/complete",
+    tag = "tasks",
+    summary = "Complete a task",
+    params(("task_id" = String, Path)),
+    request_body = Complete,
+    responses((status = 200, body = Done), crate::openapi::Problems),
+    security(("agent_token" = [])),
+)]
 async fn complete(
     State(state): State<AppState>,
     caller: AgentCaller,
@@ -267,7 +324,7 @@ async fn complete(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fail {
     pub error: String,
@@ -275,6 +332,16 @@ pub struct Fail {
     pub retryable: bool,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/{task_id}/fail",
+    tag = "tasks",
+    summary = "Fail a task",
+    params(("task_id" = String, Path)),
+    request_body = Fail,
+    responses((status = 200, body = Done), crate::openapi::Problems),
+    security(("agent_token" = [])),
+)]
 async fn fail(
     State(state): State<AppState>,
     caller: AgentCaller,
@@ -292,14 +359,14 @@ async fn fail(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NextQuery {
     /// Comma-separated task types; any type when absent.
     pub types: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
 pub struct Claimed {
     #[serde(flatten)]
     pub task: TaskView,
@@ -309,6 +376,14 @@ pub struct Claimed {
 
 /// Hands the agent the next pending task (204 when there is none). Each task
 /// goes to exactly one agent however many poll at once.
+#[utoipa::path(
+    get,
+    path = "/api/v1/agents/me/tasks/next",
+    tag = "tasks",
+    summary = "Claim the next pending task",
+    responses((status = 200, body = Claimed), (status = 204, description = "No pending task"), crate::openapi::Problems),
+    security(("agent_token" = [])),
+)]
 async fn next_task(
     State(state): State<AppState>,
     caller: AgentCaller,

@@ -7,12 +7,12 @@ use agentledger_commands::webhooks::{invalidate_cache, run, store_cache_entry, s
 use agentledger_domain::Aggregate;
 use agentledger_domain::webhook::{Webhook, WebhookCommand};
 use agentledger_projections::cache_index::CacheEntry;
+use axum::Json as Reply;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{post, put};
-use axum::{Json as Reply, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::auth::{AgentCaller, Caller, Operator};
@@ -23,18 +23,12 @@ use crate::state::AppState;
 
 const INDEX_CATCH_UP: Duration = Duration::from_secs(2);
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/webhooks", post(create))
-        .route(
-            "/api/v1/webhooks/{webhook_id}",
-            put(update).delete(delete).get(detail),
-        )
-        .route(
-            "/api/v1/agents/me/cache/{cache_type}/{target}",
-            put(store).get(read),
-        )
-        .route("/api/v1/cache/invalidate", post(invalidate))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create))
+        .routes(routes!(update, delete, detail))
+        .routes(routes!(store, read))
+        .routes(routes!(invalidate))
 }
 
 fn manager_context(caller: &Caller) -> Result<agentledger_commands::Context, Problem> {
@@ -44,14 +38,14 @@ fn manager_context(caller: &Caller) -> Result<agentledger_commands::Context, Pro
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Subscription {
     pub url: String,
     pub event_types: Vec<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
 pub struct Subscribed {
     pub webhook_id: Uuid,
     /// Signs deliveries; shown once.
@@ -59,6 +53,15 @@ pub struct Subscribed {
     pub position: u64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks",
+    tag = "webhooks",
+    summary = "Subscribe a webhook",
+    request_body = Subscription,
+    responses((status = 201, description = "The secret is shown once", body = Subscribed), crate::openapi::Problems),
+    security(("operator_key" = []), ("agent_token" = [])),
+)]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -77,6 +80,16 @@ async fn create(
     ))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/webhooks/{webhook_id}",
+    tag = "webhooks",
+    summary = "Update a webhook",
+    params(("webhook_id" = String, Path)),
+    request_body = Subscription,
+    responses((status = 200, body = Done), crate::openapi::Problems),
+    security(("operator_key" = []), ("agent_token" = [])),
+)]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -94,6 +107,15 @@ async fn update(
     }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/webhooks/{webhook_id}",
+    tag = "webhooks",
+    summary = "Delete a webhook",
+    params(("webhook_id" = String, Path)),
+    responses((status = 200, body = Done), crate::openapi::Problems),
+    security(("operator_key" = []), ("agent_token" = [])),
+)]
 async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -106,13 +128,22 @@ async fn delete(
     }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, utoipa::ToSchema, Serialize)]
 pub struct WebhookView {
     pub webhook_id: Uuid,
     pub url: String,
     pub event_types: Vec<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks/{webhook_id}",
+    tag = "webhooks",
+    summary = "A webhook",
+    params(("webhook_id" = String, Path)),
+    responses((status = 200, body = WebhookView), crate::openapi::Problems),
+    security(("operator_key" = []), ("agent_token" = [])),
+)]
 async fn detail(
     State(state): State<AppState>,
     caller: Caller,
@@ -136,13 +167,23 @@ async fn detail(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Entry {
     pub value: Value,
     pub ttl_seconds: Option<u32>,
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/agents/me/cache/{cache_type}/{target}",
+    tag = "cache",
+    summary = "Store a cache entry",
+    params(("cache_type" = String, Path), ("target" = String, Path)),
+    request_body = Entry,
+    responses((status = 201, body = Done), crate::openapi::Problems),
+    security(("agent_token" = [])),
+)]
 async fn store(
     State(state): State<AppState>,
     caller: AgentCaller,
@@ -167,6 +208,15 @@ async fn store(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/agents/me/cache/{cache_type}/{target}",
+    tag = "cache",
+    summary = "Read a live cache entry",
+    params(("cache_type" = String, Path), ("target" = String, Path)),
+    responses((status = 200, body = CacheEntry), crate::openapi::Problems),
+    security(("agent_token" = [])),
+)]
 async fn read(
     State(state): State<AppState>,
     caller: AgentCaller,
@@ -189,19 +239,28 @@ async fn read(
         .ok_or_else(|| Problem::not_found("no live cache entry"))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Invalidate {
     pub cache_type: Option<String>,
     pub target: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
 pub struct Invalidated {
     pub entries_invalidated: u64,
     pub position: u64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cache/invalidate",
+    tag = "cache",
+    summary = "Invalidate cache entries",
+    request_body = Invalidate,
+    responses((status = 200, body = Invalidated), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
 async fn invalidate(
     State(state): State<AppState>,
     operator: Operator,
