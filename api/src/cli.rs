@@ -26,6 +26,20 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply the database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Seed a new tenant with the five preset agents and a week of activity.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Days of history to generate, ending now.
+    #[arg(long, default_value_t = 7)]
+    pub days: u32,
+    /// Seed of the random activity, for a repeatable data set.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]
@@ -81,6 +95,7 @@ pub fn init_tracing() {
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Demo(args) => demo(args).await,
         Command::Migrate(args) => {
             let store = open_storage(&args.database_url).await?.events;
             let head = store.head_position().await?;
@@ -96,6 +111,32 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 
 async fn open_storage(url: &str) -> Result<Storage, CliError> {
     Ok(agentledger_store::open(url, StoreConfig::default()).await?)
+}
+
+async fn demo(args: DemoArgs) -> Result<(), CliError> {
+    let storage = open_storage(&args.database.database_url).await?;
+    let store = storage.events.clone();
+    let handler = agentledger_commands::Handler::new(store.clone());
+    let seeded = crate::demo::seed(&handler, args.days.clamp(1, 90), args.seed).await?;
+    store.close().await;
+    if let Some(key) = seeded.admin_key {
+        println!("admin API key: {key}");
+    }
+    println!(
+        "demo tenant {} seeded: {} agents, {} actions, {} LLM runs, {} tasks, {} commands; log head at {}",
+        seeded.tenant_id,
+        seeded.agents,
+        seeded.actions,
+        seeded.runs,
+        seeded.tasks,
+        seeded.commands,
+        seeded.head
+    );
+    println!(
+        "operator API key for the demo tenant: {}",
+        seeded.operator_key
+    );
+    Ok(())
 }
 
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
@@ -117,10 +158,11 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         );
         println!("admin API key: {}", key.key);
     }
-    crate::presence::spawn_monitor(
-        state.clone(),
-        std::time::Duration::from_secs(args.offline_after_seconds.max(1)),
-    );
+    let workers = crate::workers::Workers {
+        offline_after: std::time::Duration::from_secs(args.offline_after_seconds.max(1)),
+        ..Default::default()
+    };
+    workers.spawn(&state);
     let server = start(state, args.listen)
         .await
         .map_err(|source| CliError::Listen {

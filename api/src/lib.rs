@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod demo;
 pub mod extract;
 pub mod idempotency;
 pub mod limits;

@@ -1,0 +1,333 @@
+//! `agentledger demo`: a tenant with the five preset agents and a week of
+//! realistic activity (actions, LLM runs, tasks, commands, failures), written
+//! through the same command handlers the API uses, with times spread over the
+//! last days.
+
+use agentledger_commands::agents::{NewAgent, register};
+use agentledger_commands::budgets::set_limits;
+use agentledger_commands::dispatch::{What, issue, run as run_dispatch};
+use agentledger_commands::operators::{bootstrap, create_api_key, create_tenant};
+use agentledger_commands::reports::{BatchRefused, record_actions, record_llm_run};
+use agentledger_commands::tasks::{Created, claim_first, create, run as run_task};
+use agentledger_commands::{CommandError, Context, Handler};
+use agentledger_domain::api_key::Role;
+use agentledger_domain::budget::Limits;
+use agentledger_domain::dispatch::{DispatchCommand, OutputStream};
+use agentledger_domain::ids::{AgentId, ApiKeyId, TaskId, TenantId};
+use agentledger_domain::reports::{ActionReport, ActionStatus, RunReport, RunStatus};
+use agentledger_domain::task::{NewTask, TaskCommand};
+use agentledger_domain::{Actor, ActorKind};
+use chrono::{DateTime, Duration, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+
+/// The preset agents: name, kind, app type of their runs, actions they take.
+const PRESETS: &[(&str, &str, &str, &[&str])] = &[
+    (
+        "content-moderator-ai",
+        "moderator",
+        "moderation",
+        &["approve_post", "reject_post", "flag_comment"],
+    ),
+    (
+        "content-generator-ai",
+        "generator",
+        "generation",
+        &["draft_article", "write_summary", "suggest_title"],
+    ),
+    (
+        "service-curator-ai",
+        "curator",
+        "curation",
+        &["rank_services", "merge_duplicates", "tag_service"],
+    ),
+    (
+        "analytics-ai",
+        "analyst",
+        "analytics",
+        &["build_report", "detect_anomaly", "forecast_usage"],
+    ),
+    (
+        "admin-ai",
+        "administrator",
+        "administration",
+        &["rotate_logs", "restart_worker", "clean_cache"],
+    ),
+];
+const MODELS: &[&str] = &["gpt-4o-mini", "claude-haiku", "llama-3-70b"];
+const PERMISSIONS: &[&str] = &[
+    "actions:write",
+    "runs:write",
+    "tasks:claim",
+    "commands:poll",
+    "batch",
+    "cache:write",
+];
+
+pub struct Seeded {
+    pub tenant_id: TenantId,
+    pub operator_key: String,
+    pub admin_key: Option<String>,
+    pub agents: usize,
+    pub actions: usize,
+    pub runs: usize,
+    pub tasks: usize,
+    pub commands: usize,
+    pub head: u64,
+}
+
+fn at_minute(start: DateTime<Utc>, minute: i64) -> DateTime<Utc> {
+    agentledger_store::now().min(start + Duration::minutes(minute))
+}
+
+fn agent_ctx(tenant: TenantId, agent: AgentId, at: DateTime<Utc>) -> Context {
+    Context {
+        tenant_id: tenant,
+        tenant_scope: Some(tenant),
+        actor: Actor::new(ActorKind::Agent, agent.to_string()),
+        correlation_id: Some(uuid::Uuid::now_v7()),
+        causation_id: None,
+        at,
+        derive_event_ids: false,
+    }
+}
+
+pub async fn seed(handler: &Handler, days: u32, seed: u64) -> Result<Seeded, CommandError> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let admin_key = bootstrap(handler).await?.map(|(_, key)| key.key);
+    let tenant_id = TenantId::new();
+    let system = Context::system(tenant_id, "demo");
+    create_tenant(
+        handler,
+        &system,
+        tenant_id,
+        format!("demo site {}", Utc::now().format("%Y-%m-%d %H:%M")),
+    )
+    .await?;
+    let operator_key = create_api_key(
+        handler,
+        &system,
+        ApiKeyId::new(),
+        tenant_id,
+        Role::Operator,
+        "demo operator".into(),
+    )
+    .await?
+    .key;
+    let operator = Context {
+        tenant_scope: Some(tenant_id),
+        actor: Actor::new(ActorKind::Operator, "demo"),
+        ..system.clone()
+    };
+    set_limits(
+        handler,
+        &operator,
+        Limits {
+            daily_tokens: Some(180_000),
+            monthly_tokens: Some(8_000_000),
+            daily_cost_micros: None,
+            monthly_cost_micros: Some(150_000_000),
+        },
+    )
+    .await?;
+
+    let mut agents = Vec::new();
+    for (name, kind, _, _) in PRESETS {
+        let new = NewAgent {
+            name: (*name).into(),
+            kind: (*kind).into(),
+            permissions: PERMISSIONS.iter().map(|p| (*p).to_string()).collect(),
+            rate_limit_per_minute: 600,
+        };
+        agents.push(register(handler, &operator, new).await?.agent_id);
+    }
+
+    let (mut actions, mut runs, mut tasks, mut commands) = (0, 0, 0, 0);
+    let start = Utc::now() - Duration::days(i64::from(days));
+    for day in 0..i64::from(days) {
+        for (index, (_, _, app_type, verbs)) in PRESETS.iter().enumerate() {
+            let agent = agents[index];
+            // Busier on weekdays, and a bad day in the middle of the week.
+            let busy = rng.random_range(25..45);
+            let failure_rate = if day == i64::from(days) / 2 {
+                0.25
+            } else {
+                0.06
+            };
+            let minute = |rng: &mut StdRng| day * 1440 + rng.random_range(0..1440);
+
+            let mut batch = Vec::with_capacity(busy);
+            for _ in 0..busy {
+                let success = rng.random_bool(0.93);
+                batch.push(ActionReport {
+                    action: verbs[rng.random_range(0..verbs.len())].into(),
+                    resource_type: app_type.trim_end_matches("ion").into(),
+                    resource_id: Some(format!("r-{}", rng.random_range(1000..9999))),
+                    status: if success {
+                        ActionStatus::Success
+                    } else {
+                        ActionStatus::Failed
+                    },
+                    confidence: Some((rng.random_range(0.55..0.99f64) * 100.0).round() / 100.0),
+                    reasoning: Some("matched policy rules".into()),
+                    request_data: Some(json!({ "batch": day })),
+                    execution_time_ms: Some(rng.random_range(20..900)),
+                });
+            }
+            let ctx = agent_ctx(tenant_id, agent, at_minute(start, minute(&mut rng)));
+            actions += batch.len();
+            record_actions(handler, &ctx, agent, batch)
+                .await
+                .map_err(|e| match e {
+                    BatchRefused::Failed(e) => e,
+                    BatchRefused::Invalid(errors) => CommandError::Domain(errors[0].1.clone()),
+                })?;
+
+            for _ in 0..rng.random_range(12..24) {
+                let status = if rng.random_bool(failure_rate) {
+                    [
+                        RunStatus::Failed,
+                        RunStatus::Timeout,
+                        RunStatus::CircuitOpen,
+                    ][rng.random_range(0..3)]
+                } else {
+                    RunStatus::Success
+                };
+                let prompt_tokens: u32 = rng.random_range(300..2500);
+                let completion_tokens: u32 = rng.random_range(50..900);
+                let run = RunReport {
+                    app_type: (*app_type).into(),
+                    trigger_type: ["schedule", "webhook", "manual"][rng.random_range(0..3)].into(),
+                    member_id: Some(format!("member-{}", rng.random_range(1..40))),
+                    model: MODELS[rng.random_range(0..MODELS.len())].into(),
+                    prompt_tokens: u64::from(prompt_tokens),
+                    completion_tokens: u64::from(completion_tokens),
+                    cost_usd: f64::from(prompt_tokens) * 0.000_000_6
+                        + f64::from(completion_tokens) * 0.000_002_4,
+                    latency_ms: rng.random_range(300..6000),
+                    status,
+                    error_message: (status != RunStatus::Success)
+                        .then(|| "upstream model unavailable".into()),
+                    session_id: Some(format!("s-{}", rng.random_range(1..500))),
+                    prompt: None,
+                    response: None,
+                };
+                let ctx = agent_ctx(tenant_id, agent, at_minute(start, minute(&mut rng)));
+                record_llm_run(handler, &ctx, agent, run).await?;
+                runs += 1;
+            }
+
+            for _ in 0..rng.random_range(2..6) {
+                let created_at = at_minute(start, minute(&mut rng));
+                let op = Context {
+                    at: created_at,
+                    ..operator.clone()
+                };
+                let task = NewTask {
+                    tenant_id,
+                    task_type: (*app_type).into(),
+                    input: json!({ "member_id": format!("member-{}", rng.random_range(1..40)) }),
+                    priority: rng.random_range(0..5),
+                    callback_url: None,
+                    dedup_key: None,
+                    forced: false,
+                    retry_of: None,
+                };
+                let Created::Task { task_id, .. } =
+                    create(handler, &op, TaskId::new(), task).await?
+                else {
+                    continue;
+                };
+                tasks += 1;
+                let work = agent_ctx(tenant_id, agent, created_at + Duration::minutes(1));
+                if claim_first(handler, &work, agent, [task_id])
+                    .await?
+                    .is_none()
+                {
+                    continue;
+                }
+                let progress = TaskCommand::ReportProgress {
+                    agent_id: agent,
+                    percent: 50,
+                    message: Some("halfway".into()),
+                    output_chunk: None,
+                };
+                run_task(
+                    handler,
+                    &Context {
+                        at: created_at + Duration::minutes(2),
+                        ..work.clone()
+                    },
+                    task_id,
+                    progress,
+                )
+                .await?;
+                let finish = if rng.random_bool(0.9) {
+                    TaskCommand::Complete {
+                        agent_id: agent,
+                        result: json!({ "ok": true }),
+                    }
+                } else {
+                    TaskCommand::Fail {
+                        agent_id: agent,
+                        error: "source unavailable".into(),
+                        retryable: true,
+                    }
+                };
+                run_task(
+                    handler,
+                    &Context {
+                        at: created_at + Duration::minutes(3),
+                        ..work
+                    },
+                    task_id,
+                    finish,
+                )
+                .await?;
+            }
+
+            if day == i64::from(days) - 1 {
+                let (command_id, _) = issue(
+                    handler,
+                    &operator,
+                    agent,
+                    What::Direct {
+                        command: "report_health".into(),
+                        args: json!({}),
+                        timeout_seconds: 120,
+                    },
+                )
+                .await?;
+                let work = agent_ctx(tenant_id, agent, Utc::now());
+                run_dispatch(handler, &work, command_id, DispatchCommand::Deliver).await?;
+                let output = DispatchCommand::AppendOutput {
+                    agent_id: agent,
+                    stream: OutputStream::Stdout,
+                    chunk: "all systems nominal\n".into(),
+                };
+                run_dispatch(handler, &work, command_id, output).await?;
+                let done = DispatchCommand::Finish {
+                    agent_id: agent,
+                    success: true,
+                    exit_code: Some(0),
+                    output: Some("ok".into()),
+                };
+                run_dispatch(handler, &work, command_id, done).await?;
+                commands += 1;
+            }
+        }
+    }
+    let head = handler.store().head_position().await?;
+    Ok(Seeded {
+        tenant_id,
+        operator_key,
+        admin_key,
+        agents: agents.len(),
+        actions,
+        runs,
+        tasks,
+        commands,
+        head,
+    })
+}
