@@ -4,7 +4,6 @@
 //! hands the binary's path only to its own package's tests.
 
 use std::collections::{BTreeMap, HashMap};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,60 +13,14 @@ use agentledger_store::integrity::{GENESIS_HASH, expected_hash};
 use agentledger_store::testing::TestDatabase;
 use rand::Rng;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
+mod common;
+use common::start_server;
+
 const KILLS: usize = 5;
 const CLIENTS: usize = 16;
-
-struct Server {
-    child: Child,
-    base: String,
-    /// Printed on the first start only.
-    admin_key: Option<String>,
-}
-
-async fn start_server(url: &str) -> Server {
-    let mut child = match Command::new(env!("CARGO_BIN_EXE_agentledger"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("AGENTLEDGER_DATABASE_URL", url)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-    {
-        Ok(child) => child,
-        Err(e) => panic!("cannot start agentledger: {e}"),
-    };
-    let Some(stdout) = child.stdout.take() else {
-        panic!("no stdout")
-    };
-    let mut lines = BufReader::new(stdout).lines();
-    let mut admin_key = None;
-    let addr = loop {
-        match tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await {
-            Ok(Ok(Some(line))) => {
-                if let Some(key) = line.strip_prefix("admin API key: ") {
-                    admin_key = Some(key.trim().to_owned());
-                }
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    break rest.trim().to_owned();
-                }
-            }
-            other => panic!("server did not start: {other:?}"),
-        }
-    };
-    // Keep draining the log so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Server {
-        child,
-        base: format!("http://{addr}"),
-        admin_key,
-    }
-}
 
 #[derive(Default)]
 struct Ledger {
