@@ -279,6 +279,58 @@ async fn commands_stay_inside_their_tenant(server: TestServer) {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // Templates too: another tenant can neither read, change, delete nor issue them.
+    let template = json!({ "name": "t", "command": "c", "timeout_seconds": 5 });
+    let (_, created) = server
+        .post("/api/v1/command-templates", &server.admin_key, &template)
+        .await;
+    let template_path = format!(
+        "/api/v1/command-templates/{}",
+        created["template_id"].as_str().unwrap_or_default()
+    );
+    assert_eq!(
+        server.get(&template_path, &intruder_key).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        server
+            .call(
+                Method::PUT,
+                &template_path,
+                Some(&intruder_key),
+                Some(&template)
+            )
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        server
+            .call(Method::DELETE, &template_path, Some(&intruder_key), None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, own_agent) = server.tenant("intruder-2").await;
+    let intruder_agent = server.agent(&own_agent, &[], 600).await;
+    let issue = json!({ "template_id": created["template_id"] });
+    let (status, _) = server
+        .post(
+            &format!("/api/v1/agents/{}/commands", intruder_agent.agent_id),
+            &own_agent,
+            &issue,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "another tenant's template cannot be issued"
+    );
+    assert_eq!(
+        server.get(&template_path, &server.admin_key).await.0,
+        StatusCode::OK
+    );
+
     let no_permission = server.agent(&server.admin_key, &[], 600).await;
     assert_eq!(
         server
