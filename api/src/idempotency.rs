@@ -25,6 +25,20 @@ pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 /// How long answers are kept.
 pub const RETENTION: Duration = Duration::from_secs(24 * 3600);
 
+/// Response extension set by routes that answer with a secret shown once
+/// (agent secrets, API keys, webhook secrets): the remembered copy has these
+/// JSON fields replaced by `null` and `"secret_withheld": true` added, so a
+/// retry learns what was created without the secret ever being stored.
+#[derive(Debug, Clone, Copy)]
+pub struct Withhold(pub &'static [&'static str]);
+
+/// Marks `response` as carrying the secrets in `fields`.
+pub fn withholding(response: impl IntoResponse, fields: &'static [&'static str]) -> Response {
+    let mut response = response.into_response();
+    response.extensions_mut().insert(Withhold(fields));
+    response
+}
+
 pub async fn idempotent(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(key) = request.headers().get(HEADER).cloned() else {
         return next.run(request).await;
@@ -44,7 +58,9 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
             .into_response();
         }
     };
-    // An unauthenticated caller gets no idempotency: the route will refuse it.
+    // Without valid credentials there is no idempotency: the route refuses
+    // the request, or it is a login, which is safe to repeat and whose
+    // tokens must never be stored.
     let Some(scope) = scope(&state, request.headers()).await else {
         return next.run(request).await;
     };
@@ -97,13 +113,14 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
     }
 }
 
-/// Whose keys these are: the API key or the agent behind the token; `public`
-/// for unauthenticated routes (login), whose bodies carry the credentials.
+/// Whose keys these are: the API key or the agent behind the token.
 async fn scope(state: &AppState, headers: &HeaderMap) -> Option<String> {
-    let Some(value) = headers.get(AUTHORIZATION) else {
-        return Some("public".into());
-    };
-    let token = value.to_str().ok()?.strip_prefix("Bearer ")?.trim();
+    let token = headers
+        .get(AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")?
+        .trim();
     if is_api_key(token) {
         match authenticate_api_key(&state.handler, token).await.ok()? {
             Principal::Operator { key_id, .. } => Some(format!("key:{key_id}")),
@@ -147,12 +164,29 @@ async fn remember(
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
-        body: String::from_utf8_lossy(&bytes).into_owned(),
+        body: match parts.extensions.get::<Withhold>() {
+            Some(Withhold(fields)) => withheld(&bytes, fields),
+            None => String::from_utf8_lossy(&bytes).into_owned(),
+        },
     };
     if let Err(e) = store.complete(scope, key, &answer).await {
         tracing::warn!(error = %e, "cannot remember an idempotent answer");
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+fn withheld(bytes: &[u8], fields: &[&str]) -> String {
+    let mut value: serde_json::Value =
+        serde_json::from_slice(bytes).unwrap_or(serde_json::Value::Null);
+    if let Some(object) = value.as_object_mut() {
+        for field in fields {
+            if let Some(secret) = object.get_mut(*field) {
+                *secret = serde_json::Value::Null;
+            }
+        }
+        object.insert("secret_withheld".into(), serde_json::Value::Bool(true));
+    }
+    value.to_string()
 }
 
 fn replay(answer: StoredAnswer) -> Response {

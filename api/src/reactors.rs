@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use agentledger_commands::{Context, alerts, budgets};
+use agentledger_commands::{CommandError, Context, alerts, budgets};
 use agentledger_domain::alert_policy::{AlertPolicy, Seen};
 use agentledger_domain::ids::TenantId;
 use agentledger_store::{EventFilter, RecordedEvent};
@@ -53,9 +53,10 @@ async fn react(state: &AppState, policy: &mut AlertPolicy, event: &RecordedEvent
             event.event_id,
             event.correlation_id,
         );
-        if let Err(e) = alerts::raise(&state.handler, &ctx, alert).await {
-            tracing::warn!(cause = %event.event_id, error = %e, "cannot raise alert");
-        }
+        persist("raise alert", event, || {
+            alerts::raise(&state.handler, &ctx, alert.clone())
+        })
+        .await;
     }
     if event.event_type == "BatchConfirmed"
         && let Some(batch_id) = event
@@ -69,8 +70,34 @@ async fn react(state: &AppState, policy: &mut AlertPolicy, event: &RecordedEvent
             event.event_id,
             event.correlation_id,
         );
-        if let Err(e) = budgets::create_batch_tasks(&state.handler, &ctx, batch_id).await {
-            tracing::warn!(%batch_id, error = %e, "cannot create the tasks of a confirmed batch");
+        persist("create batch tasks", event, || {
+            budgets::create_batch_tasks(&state.handler, &ctx, batch_id)
+        })
+        .await;
+    }
+}
+
+/// Runs a reaction until it is decided. A store that fails or a stream that
+/// keeps changing is retried with a growing pause: moving on would lose the
+/// reaction until the next restart. A domain refusal is final and logged.
+async fn persist<T, F, Fut>(what: &str, cause: &RecordedEvent, mut reaction: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, CommandError>>,
+{
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match reaction().await {
+            Ok(_) => return,
+            Err(CommandError::Domain(e)) => {
+                tracing::warn!(cause = %cause.event_id, error = %e, "{what}: refused");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(cause = %cause.event_id, error = %e, "{what} failed; retrying in {pause:?}");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(30));
+            }
         }
     }
 }

@@ -138,6 +138,10 @@ pub async fn authenticate_agent(
     if !agent.enabled {
         return Err(CommandError::Unauthorized("the agent is disabled".into()));
     }
+    // Ending a session (secret rotation, refresh-token reuse) ends its access tokens.
+    if agent.sessions.get(&claims.sid).is_none_or(|s| s.revoked) {
+        return Err(CommandError::Unauthorized("the session has ended".into()));
+    }
     Ok((
         Principal::Agent {
             agent_id: claims.sub,
@@ -225,7 +229,7 @@ pub async fn login(
     };
     let executed = handler.execute::<Agent>(&stream, &ctx, start).await?;
     let tokens = Tokens {
-        access_token: issuer.issue(agent_id, agent.tenant_id, at)?,
+        access_token: issuer.issue(agent_id, agent.tenant_id, session_id, at)?,
         token_type: "Bearer",
         expires_in: ACCESS_TTL_SECONDS,
         refresh_token: format_token(
@@ -280,7 +284,7 @@ pub async fn refresh(
         ));
     }
     let tokens = Tokens {
-        access_token: issuer.issue(agent_id, agent.tenant_id, at)?,
+        access_token: issuer.issue(agent_id, agent.tenant_id, session_id, at)?,
         token_type: "Bearer",
         expires_in: ACCESS_TTL_SECONDS,
         refresh_token: format_token(REFRESH_TOKEN_PREFIX, &[agent_id.0, session_id], &new_secret),

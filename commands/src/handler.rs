@@ -160,7 +160,20 @@ impl Handler {
             } else {
                 version.map_or(ExpectedVersion::NoStream, ExpectedVersion::Exact)
             };
-            let new_events = self.envelopes(ctx, stream_id, &events)?;
+            // Events belong to the aggregate's tenant, whoever caused them
+            // (an admin acting across tenants).
+            let owner_ctx;
+            let stamp = match state.owner() {
+                Some(owner) if owner != ctx.tenant_id => {
+                    owner_ctx = Context {
+                        tenant_id: owner,
+                        ..ctx.clone()
+                    };
+                    &owner_ctx
+                }
+                _ => ctx,
+            };
+            let new_events = self.envelopes(stamp, stream_id, &events)?;
             match self.store.append(stream_id, expected, new_events).await {
                 Ok(outcome) => {
                     let state = events.iter().fold(state, A::evolve);

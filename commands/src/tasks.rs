@@ -36,6 +36,8 @@ pub async fn create(
     task_id: TaskId,
     task: NewTask,
 ) -> Result<Created, CommandError> {
+    // Validate before reserving: a refused task must not hold its dedup key.
+    agentledger_domain::task::validate_new(&task)?;
     if let Some(key) = task.dedup_key.clone() {
         let (tenant, _, _) = handler
             .load::<Tenant>(&Tenant::stream_id(ctx.tenant_id))
@@ -152,6 +154,11 @@ pub async fn retry(
         retry_of: Some(task_id),
         dedup_key: None,
         ..created
+    };
+    // The retry belongs to the old task's tenant, also when an admin asks for it.
+    let ctx = &Context {
+        tenant_id: old.tenant_id,
+        ..ctx.clone()
     };
     match handler
         .execute::<Task>(&Task::stream_id(new_id), ctx, TaskCommand::Create(task))

@@ -5,6 +5,7 @@ use agentledger_domain::ids::{AgentId, TenantId};
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::error::CommandError;
 
@@ -19,6 +20,9 @@ pub const REFRESH_TTL_DAYS: i64 = 30;
 pub struct Claims {
     pub sub: AgentId,
     pub tid: TenantId,
+    /// The session (refresh-token family) the token was issued in: ending the
+    /// session (secret rotation, refresh-token reuse) ends its access tokens too.
+    pub sid: Uuid,
     pub iss: String,
     pub aud: String,
     pub iat: i64,
@@ -52,11 +56,13 @@ impl TokenIssuer {
         &self,
         agent_id: AgentId,
         tenant_id: TenantId,
+        session_id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<String, CommandError> {
         let claims = Claims {
             sub: agent_id,
             tid: tenant_id,
+            sid: session_id,
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
             iat: now.timestamp(),
@@ -105,7 +111,9 @@ mod tests {
     fn issued_tokens_verify_and_carry_their_claims() {
         let issuer = TokenIssuer::new(b"k1");
         let (agent, tenant) = (AgentId::new(), TenantId::new());
-        let token = issuer.issue(agent, tenant, Utc::now()).unwrap_or_default();
+        let token = issuer
+            .issue(agent, tenant, Uuid::nil(), Utc::now())
+            .unwrap_or_default();
         let claims = issuer.verify(&token).ok();
         assert_eq!(claims.map(|c| (c.sub, c.tid)), Some((agent, tenant)));
         assert!(
@@ -119,7 +127,7 @@ mod tests {
         let issuer = TokenIssuer::new(b"k1");
         let old = Utc::now() - chrono::Duration::hours(2);
         let expired = issuer
-            .issue(AgentId::new(), TenantId::new(), old)
+            .issue(AgentId::new(), TenantId::new(), Uuid::nil(), old)
             .unwrap_or_default();
         assert!(issuer.verify(&expired).is_err());
 

@@ -62,8 +62,11 @@ impl AlertPolicy {
                     cost_micros,
                     ..
                 }) => {
-                    let mut alerts =
-                        self.count_usage(seen, prompt_tokens + completion_tokens, cost_micros);
+                    let mut alerts = self.count_usage(
+                        seen,
+                        prompt_tokens.saturating_add(completion_tokens),
+                        cost_micros,
+                    );
                     if status.is_failure() {
                         let status = serde_json::to_value(status)
                             .ok()
@@ -151,8 +154,10 @@ impl AlertPolicy {
                 .entry((seen.tenant_id, period.clone()))
                 .or_default();
             let before = *usage;
-            usage.tokens += tokens;
-            usage.cost_micros += cost_micros;
+            // Saturating: the log is input, and a stored absurd value must not
+            // stop the policy.
+            usage.tokens = usage.tokens.saturating_add(tokens);
+            usage.cost_micros = usage.cost_micros.saturating_add(cost_micros);
             let after = *usage;
             let measures = [
                 (

@@ -12,6 +12,8 @@ pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 pub const MAX_REASONING_BYTES: usize = 8 * 1024;
 /// Most actions one batch call may record.
 pub const MAX_BATCH: usize = 1000;
+/// Most tokens one run may report, per kind: far above any model's context.
+pub const MAX_TOKENS: u64 = 100_000_000;
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +167,11 @@ pub fn record_run(agent_id: AgentId, r: RunReport) -> Result<ReportEvent, Domain
     )?;
     bounded("prompt", r.prompt.as_deref(), MAX_TEXT_BYTES)?;
     bounded("response", r.response.as_deref(), MAX_TEXT_BYTES)?;
+    if r.prompt_tokens > MAX_TOKENS || r.completion_tokens > MAX_TOKENS {
+        return Err(DomainError::invalid(format!(
+            "token counts must be at most {MAX_TOKENS}"
+        )));
+    }
     if !r.cost_usd.is_finite() || r.cost_usd < 0.0 || r.cost_usd > 1e6 {
         return Err(DomainError::invalid(
             "cost_usd must be between 0 and 1000000",
@@ -260,6 +267,9 @@ mod tests {
         ));
         let mut bad = run();
         bad.cost_usd = f64::NAN;
+        assert!(record_run(AgentId::new(), bad).is_err());
+        let mut bad = run();
+        bad.prompt_tokens = u64::MAX;
         assert!(record_run(AgentId::new(), bad).is_err());
         let mut bad = run();
         bad.model.clear();

@@ -138,7 +138,7 @@ pub enum TaskEvent {
     },
 }
 
-fn validate_new(task: &NewTask) -> Result<(), DomainError> {
+pub fn validate_new(task: &NewTask) -> Result<(), DomainError> {
     if task.task_type.trim().is_empty() || task.task_type.len() > 100 {
         return Err(DomainError::invalid(
             "task type must be 1 to 100 characters",

@@ -12,61 +12,61 @@ use crate::ids::TenantId;
 
 pub const MAX_EVENT_TYPES: usize = 100;
 
-/// Checks a delivery URL. Hostnames are checked by name here; the delivery
+/// Checks a delivery URL. The URL is parsed the way HTTP clients parse it
+/// (WHATWG: backslashes, tabs, percent-encoding and numeric hosts such as
+/// `2130706433` or `0x7f.1` are normalised), so what is checked is what a
+/// client would connect to. Host names are checked by name; the delivery
 /// worker must check the addresses they resolve to as well.
-pub fn check_url(url: &str) -> Result<(), DomainError> {
+pub fn check_url(raw: &str) -> Result<(), DomainError> {
     let refuse = |why: &str| Err(DomainError::invalid(format!("webhook url refused: {why}")));
-    if url.len() > 2000 {
+    if raw.len() > 2000 {
         return refuse("longer than 2000 characters");
     }
-    let Some(rest) = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-    else {
-        return refuse("only http and https are allowed");
+    let Ok(url) = url::Url::parse(raw) else {
+        return refuse("not a valid URL");
     };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.contains('@') {
+    if !matches!(url.scheme(), "http" | "https") {
+        return refuse("only http and https are allowed");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
         return refuse("credentials in the url are not allowed");
     }
-    let host = if let Some(v6) = authority.strip_prefix('[') {
-        v6.split(']').next().unwrap_or_default()
-    } else {
-        authority.split(':').next().unwrap_or_default()
-    };
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    if host.is_empty() {
-        return refuse("no host");
+    match url.host() {
+        None => refuse("no host"),
+        Some(url::Host::Ipv4(ip)) => {
+            if is_public(IpAddr::V4(ip)) {
+                Ok(())
+            } else {
+                refuse("the address is not public")
+            }
+        }
+        Some(url::Host::Ipv6(ip)) => {
+            if is_public(IpAddr::V6(ip)) {
+                Ok(())
+            } else {
+                refuse("the address is not public")
+            }
+        }
+        Some(url::Host::Domain(host)) => {
+            let host = host.trim_end_matches('.').to_ascii_lowercase();
+            let internal = ["localhost", "metadata", "metadata.google.internal"];
+            let internal_suffixes = [
+                ".localhost",
+                ".local",
+                ".internal",
+                ".localdomain",
+                ".home.arpa",
+            ];
+            if internal.contains(&host.as_str())
+                || internal_suffixes.iter().any(|s| host.ends_with(s))
+                || !host.contains('.')
+            {
+                refuse("internal host name")
+            } else {
+                Ok(())
+            }
+        }
     }
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return if is_public(ip) {
-            Ok(())
-        } else {
-            refuse("the address is not public")
-        };
-    }
-    // Every real top-level domain starts with a letter. A last label that
-    // starts with a digit or 0x is a numeric address in disguise
-    // (2130706433, 0x7f.1, 0177.0.0.1).
-    let tld = host.rsplit('.').next().unwrap_or_default();
-    if tld.starts_with(|c: char| c.is_ascii_digit()) || tld.starts_with("0x") {
-        return refuse("numeric host");
-    }
-    let internal = ["localhost", "metadata", "metadata.google.internal"];
-    let internal_suffixes = [
-        ".localhost",
-        ".local",
-        ".internal",
-        ".localdomain",
-        ".home.arpa",
-    ];
-    if internal.contains(&host.as_str())
-        || internal_suffixes.iter().any(|s| host.ends_with(s))
-        || !host.contains('.')
-    {
-        return refuse("internal host name");
-    }
-    Ok(())
 }
 
 fn is_public(ip: IpAddr) -> bool {
@@ -259,6 +259,10 @@ mod tests {
             "http://2130706433/",
             "http://0x7f.1/",
             "http://0177.0.0.1/",
+            "https://127.0.0.1\\.evil.com/",
+            "http://169.254.169.254\\.x.io/",
+            "http://127.0.0.%31/",
+            "http://127.0.0.\t1/",
             "http://user:pw@example.com/",
             "http://printer/",
             "https:///nohost",

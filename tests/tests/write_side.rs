@@ -252,6 +252,11 @@ async fn refresh_rotates_and_reuse_revokes_the_session(server: TestServer) {
         StatusCode::UNAUTHORIZED,
         "the rotated token died with its session"
     );
+    assert_eq!(
+        server.get("/api/v1/agents/me", new_access).await.0,
+        StatusCode::UNAUTHORIZED,
+        "and so did its access token"
+    );
     let (_, log) = server
         .get(
             &format!("/api/v1/streams/agent-{}/events", agent.agent_id),
@@ -286,19 +291,35 @@ async fn bad_tokens_are_refused(server: TestServer) {
         .and_then(|t| t.parse().ok())
         .unwrap_or_default();
 
+    // The agent's real session, so each token below is refused for its own fault only.
+    let session: uuid::Uuid = agent
+        .refresh_token
+        .split('_')
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_default();
     let issuer = TokenIssuer::new(JWT_SECRET);
+    let fresh = issuer
+        .issue(agent_id, tenant, session, chrono::Utc::now())
+        .unwrap_or_default();
+    assert_eq!(
+        server.get("/api/v1/agents/me", &fresh).await.0,
+        StatusCode::OK,
+        "a well-made token works"
+    );
     let expired = issuer
         .issue(
             agent_id,
             tenant,
+            session,
             chrono::Utc::now() - chrono::Duration::hours(2),
         )
         .unwrap_or_default();
     let now = chrono::Utc::now().timestamp();
-    let claims = json!({ "sub": agent_id, "tid": tenant, "iss": "agentledger", "aud": "agentledger-agents", "iat": now, "exp": now + 600 });
+    let claims = json!({ "sub": agent_id, "tid": tenant, "sid": session, "iss": "agentledger", "aud": "agentledger-agents", "iat": now, "exp": now + 600 });
     let unsigned = unsigned_token(&claims);
     let forged = TokenIssuer::new(b"another-secret-another-secret-another")
-        .issue(agent_id, tenant, chrono::Utc::now())
+        .issue(agent_id, tenant, session, chrono::Utc::now())
         .unwrap_or_default();
     for token in [
         expired.as_str(),
@@ -400,6 +421,11 @@ async fn bad_tokens_are_refused(server: TestServer) {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{rotated}");
+    assert_eq!(
+        server.get("/api/v1/agents/me", &agent.token).await.0,
+        StatusCode::UNAUTHORIZED,
+        "rotating the secret ends the sessions and their access tokens at once"
+    );
     assert_eq!(
         server
             .call(Method::POST, "/api/v1/agents/auth", None, Some(&login))
@@ -592,6 +618,64 @@ async fn roles_limit_what_keys_can_do(server: TestServer) {
     assert_eq!(status, StatusCode::OK);
     let events = log["events"].as_array().cloned().unwrap_or_default();
     assert!(!events.is_empty() && events.iter().all(|e| e["tenant_id"] == json!(tenant)));
+    // An admin retrying another tenant's task: the retry belongs to that tenant.
+    let worker = server.agent(&operator, &["tasks:claim"], 600).await;
+    let (_, created) = server
+        .post(
+            "/api/v1/tasks",
+            &operator,
+            &json!({ "task_type": "retry-me" }),
+        )
+        .await;
+    let task = created["task_id"].as_str().unwrap_or_default().to_owned();
+    let (_, claimed) = server
+        .get("/api/v1/agents/me/tasks/next?types=retry-me", &worker.token)
+        .await;
+    assert_eq!(claimed["task_id"], json!(task));
+    server
+        .post(
+            &format!("/api/v1/tasks/{task}/fail"),
+            &worker.token,
+            &json!({ "error": "x" }),
+        )
+        .await;
+    let (status, retried) = server
+        .call(
+            Method::POST,
+            &format!("/api/v1/tasks/{task}/retry"),
+            Some(&server.admin_key),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{retried}");
+    let (status, view) = server
+        .get(
+            &format!(
+                "/api/v1/tasks/{}",
+                retried["task_id"].as_str().unwrap_or_default()
+            ),
+            &operator,
+        )
+        .await;
+    assert_eq!(
+        (status, view["tenant_id"].clone()),
+        (StatusCode::OK, json!(tenant))
+    );
+    let (_, log) = server
+        .get(&format!("/api/v1/streams/task-{task}/events"), &auditor)
+        .await;
+    assert!(
+        log["events"]
+            .as_array()
+            .is_some_and(|e| e.iter().all(|e| e["tenant_id"] == json!(tenant))),
+        "the admin's events are stamped with the task's tenant"
+    );
+    assert_eq!(
+        log["events"].as_array().map(Vec::len),
+        Some(4),
+        "created, claimed, failed, retried"
+    );
+
     // A revoked key stops working.
     let (status, key) = server
         .post(
@@ -823,6 +907,23 @@ async fn concurrent_creates_with_one_dedup_key_make_one_task(server: TestServer)
         status,
         StatusCode::CREATED,
         "forced creates bypass the window: {body}"
+    );
+    // A refused create does not hold its key.
+    let refused = json!({ "task_type": "", "dedup_key": "member-44-daily" });
+    assert_eq!(
+        server
+            .post("/api/v1/tasks", &server.admin_key, &refused)
+            .await
+            .0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let valid = json!({ "task_type": "sync", "dedup_key": "member-44-daily" });
+    assert_eq!(
+        server
+            .post("/api/v1/tasks", &server.admin_key, &valid)
+            .await
+            .0,
+        StatusCode::CREATED
     );
     let other_key = json!({ "task_type": "sync", "dedup_key": "member-43-daily" });
     assert_eq!(

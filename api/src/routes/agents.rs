@@ -15,9 +15,11 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::{AgentCaller, Operator};
 use crate::extract::{Json, Path};
+use crate::idempotency::withholding;
 use crate::problem::Problem;
 use crate::routes::operators::Done;
 use crate::state::AppState;
+use axum::response::Response;
 
 pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 600;
 
@@ -66,7 +68,7 @@ async fn register_agent(
     State(state): State<AppState>,
     operator: Operator,
     Json(body): Json<RegisterAgent>,
-) -> Result<(StatusCode, Reply<AgentSecret>), Problem> {
+) -> Result<Response, Problem> {
     operator.require_commands()?;
     let new = NewAgent {
         name: body.name,
@@ -77,13 +79,14 @@ async fn register_agent(
             .unwrap_or(DEFAULT_RATE_LIMIT_PER_MINUTE),
     };
     let registered = register(&state.handler, &operator.context(), new).await?;
-    Ok((
-        StatusCode::CREATED,
-        Reply(AgentSecret {
-            agent_id: registered.agent_id,
-            secret: registered.secret,
-            position: registered.position,
-        }),
+    let answer = AgentSecret {
+        agent_id: registered.agent_id,
+        secret: registered.secret,
+        position: registered.position,
+    };
+    Ok(withholding(
+        (StatusCode::CREATED, Reply(answer)),
+        &["secret"],
     ))
 }
 
@@ -161,14 +164,15 @@ async fn rotate(
     State(state): State<AppState>,
     operator: Operator,
     Path(agent_id): Path<AgentId>,
-) -> Result<Reply<AgentSecret>, Problem> {
+) -> Result<Response, Problem> {
     operator.require_commands()?;
     let rotated = rotate_secret(&state.handler, &operator.context(), agent_id).await?;
-    Ok(Reply(AgentSecret {
+    let answer = AgentSecret {
         agent_id,
         secret: rotated.secret,
         position: rotated.position,
-    }))
+    };
+    Ok(withholding(Reply(answer), &["secret"]))
 }
 
 #[derive(Debug, utoipa::ToSchema, Deserialize)]

@@ -208,13 +208,25 @@ async fn poll(
     let ctx = caller.context();
     let mut commands = Vec::new();
     for pending in state.command_book.pending(caller.agent_id) {
-        let executed = run(
+        // A command that timed out since the book was read is skipped, not fatal:
+        // the others must still be delivered.
+        let executed = match run(
             &state.handler,
             &ctx,
             pending.command_id,
             DispatchCommand::Deliver,
         )
-        .await?;
+        .await
+        {
+            Ok(executed) => executed,
+            Err(agentledger_commands::CommandError::Domain(_)) => continue,
+            Err(e) if commands.is_empty() => return Err(e.into()),
+            // Hand over what is already marked delivered; the rest waits for the next poll.
+            Err(e) => {
+                tracing::warn!(error = %e, "delivery stopped part way");
+                break;
+            }
+        };
         // Empty: another poll delivered it a moment ago.
         if !executed.events.is_empty() {
             commands.push(Delivered {

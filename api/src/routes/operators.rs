@@ -11,8 +11,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::Operator;
 use crate::extract::{Json, Path};
+use crate::idempotency::withholding;
 use crate::problem::Problem;
 use crate::state::AppState;
+use axum::response::Response;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -92,7 +94,7 @@ async fn new_key(
     State(state): State<AppState>,
     operator: Operator,
     Json(body): Json<NewKey>,
-) -> Result<(StatusCode, Reply<KeyCreated>), Problem> {
+) -> Result<Response, Problem> {
     operator.require_admin()?;
     let tenant_id = body.tenant_id.unwrap_or(operator.tenant_id);
     let issued = create_api_key(
@@ -104,16 +106,14 @@ async fn new_key(
         body.label,
     )
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Reply(KeyCreated {
-            key_id: issued.key_id,
-            tenant_id,
-            role: body.role,
-            key: issued.key,
-            position: issued.position,
-        }),
-    ))
+    let answer = KeyCreated {
+        key_id: issued.key_id,
+        tenant_id,
+        role: body.role,
+        key: issued.key,
+        position: issued.position,
+    };
+    Ok(withholding((StatusCode::CREATED, Reply(answer)), &["key"]))
 }
 
 #[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]

@@ -17,9 +17,11 @@ use uuid::Uuid;
 
 use crate::auth::{AgentCaller, Caller, Operator};
 use crate::extract::{Json, Path};
+use crate::idempotency::withholding;
 use crate::problem::Problem;
 use crate::routes::operators::Done;
 use crate::state::AppState;
+use axum::response::Response;
 
 const INDEX_CATCH_UP: Duration = Duration::from_secs(2);
 
@@ -66,17 +68,18 @@ async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<Subscription>,
-) -> Result<(StatusCode, Reply<Subscribed>), Problem> {
+) -> Result<Response, Problem> {
     let ctx = manager_context(&caller)?;
     let (webhook_id, secret, position) =
         subscribe(&state.handler, &ctx, body.url, body.event_types).await?;
-    Ok((
-        StatusCode::CREATED,
-        Reply(Subscribed {
-            webhook_id,
-            secret,
-            position,
-        }),
+    let answer = Subscribed {
+        webhook_id,
+        secret,
+        position,
+    };
+    Ok(withholding(
+        (StatusCode::CREATED, Reply(answer)),
+        &["secret"],
     ))
 }
 
