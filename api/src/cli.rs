@@ -28,6 +28,18 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Seed a new tenant with the five preset agents and a week of activity.
     Demo(DemoArgs),
+    /// Empty read models and replay the log into them. Stop the server first:
+    /// while it runs, a rebuilt model shows partial data.
+    Rebuild(RebuildArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RebuildArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// One projection (`operation_log`); all when absent.
+    #[arg(long)]
+    pub projection: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -77,6 +89,8 @@ pub enum CliError {
     },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
+    #[error("rebuild failed: {0}")]
+    Projection(#[from] agentledger_projections::engine::ProjectionError),
     #[error("AGENTLEDGER_JWT_SECRET must be at least 32 characters")]
     WeakJwtSecret,
     #[error("first-start setup failed: {0}")]
@@ -96,6 +110,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Demo(args) => demo(args).await,
+        Command::Rebuild(args) => rebuild(args).await,
         Command::Migrate(args) => {
             let store = open_storage(&args.database_url).await?.events;
             let head = store.head_position().await?;
@@ -111,6 +126,49 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 
 async fn open_storage(url: &str) -> Result<Storage, CliError> {
     Ok(agentledger_store::open(url, StoreConfig::default()).await?)
+}
+
+async fn rebuild(args: RebuildArgs) -> Result<(), CliError> {
+    use agentledger_projections::engine::{ProjectionError, all, catch_up, reset};
+    let storage = open_storage(&args.database.database_url).await?;
+    let selected: Vec<_> = all()
+        .into_iter()
+        .filter(|p| {
+            args.projection
+                .as_deref()
+                .is_none_or(|name| name == p.name())
+        })
+        .collect();
+    if selected.is_empty() {
+        let name = args.projection.unwrap_or_default();
+        return Err(CliError::Projection(ProjectionError::Unknown(name)));
+    }
+    let head = storage.events.head_position().await?;
+    for projection in selected {
+        let started = std::time::Instant::now();
+        let bar = indicatif::ProgressBar::new(head);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg:16} [{bar:40}] {pos}/{len} events, {per_sec}, ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_message(projection.name());
+        reset(&storage.database, &*projection).await?;
+        let applied = catch_up(&*storage.events, &storage.database, &*projection, |p| {
+            bar.set_position(p)
+        })
+        .await?;
+        bar.finish();
+        let seconds = started.elapsed().as_secs_f64();
+        println!(
+            "{}: {applied} events in {seconds:.2} s ({:.0} events/s)",
+            projection.name(),
+            applied as f64 / seconds.max(1e-9)
+        );
+    }
+    storage.events.close().await;
+    Ok(())
 }
 
 async fn demo(args: DemoArgs) -> Result<(), CliError> {

@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::dispatch::routes())
         .merge(routes::alerts::routes())
         .merge(routes::webhooks::routes())
+        .merge(routes::operations::routes())
         .split_for_parts();
     let document = api.clone();
     router

@@ -4,9 +4,11 @@ use agentledger_commands::Handler;
 use agentledger_commands::tokens::TokenIssuer;
 use agentledger_projections::cache_index::CacheIndex;
 use agentledger_projections::command_book::CommandBook;
+use agentledger_projections::engine;
 use agentledger_projections::follower::{Apply, Progress, follow};
+use agentledger_projections::operation_log::OperationLog;
 use agentledger_projections::task_queue::TaskQueue;
-use agentledger_store::{EventStore, IdempotencyStore, Storage};
+use agentledger_store::{Database, EventStore, IdempotencyStore, Storage};
 
 use crate::limits::Limits;
 use crate::presence::Presence;
@@ -26,6 +28,9 @@ pub struct AppState {
     pub command_book_progress: Progress,
     pub cache_index: Arc<CacheIndex>,
     pub cache_index_progress: Progress,
+    /// The database of the log, where persistent read models live too.
+    pub database: Database,
+    pub operation_log_progress: Progress,
 }
 
 /// A new in-memory model, following the log from its start.
@@ -47,6 +52,11 @@ impl AppState {
         let (presence, _) = followed::<Presence>(&store, "presence");
         let (command_book, command_book_progress) = followed::<CommandBook>(&store, "command_book");
         let (cache_index, cache_index_progress) = followed::<CacheIndex>(&store, "cache_index");
+        let operation_log_progress = engine::spawn(
+            store.clone(),
+            storage.database.clone(),
+            Arc::new(OperationLog),
+        );
         Self {
             handler: Handler::new(store.clone()),
             store,
@@ -60,6 +70,8 @@ impl AppState {
             command_book_progress,
             cache_index,
             cache_index_progress,
+            database: storage.database,
+            operation_log_progress,
         }
     }
 }

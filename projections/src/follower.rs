@@ -19,6 +19,10 @@ pub struct Progress {
 }
 
 impl Progress {
+    pub fn new(applied: watch::Receiver<Position>) -> Self {
+        Self { applied }
+    }
+
     pub fn position(&self) -> Position {
         *self.applied.borrow()
     }

@@ -6,9 +6,10 @@
 //! (the server died) may be taken over after `STALE_AFTER_SECONDS`.
 
 use async_trait::async_trait;
-use sqlx::{PgPool, SqlitePool};
 
+use crate::database::Database;
 use crate::error::StoreError;
+use crate::on_database;
 
 pub const STALE_AFTER_SECONDS: i64 = 60;
 
@@ -52,25 +53,8 @@ pub trait IdempotencyStore: Send + Sync {
     async fn prune(&self, before: i64) -> Result<u64, StoreError>;
 }
 
-/// Either database's pool; the SQL below is written so both accept it
-/// (`$n` placeholders, used once each and in order).
-#[derive(Clone)]
-pub(crate) enum Pool {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-}
-
-macro_rules! on_pool {
-    ($pool:expr, $p:ident => $body:expr) => {
-        match $pool {
-            Pool::Sqlite($p) => $body,
-            Pool::Postgres($p) => $body,
-        }
-    };
-}
-
 pub(crate) struct SqlIdempotency {
-    pub pool: Pool,
+    pub database: Database,
 }
 
 type Row = (String, Option<i32>, Option<String>, Option<String>, i64);
@@ -84,7 +68,7 @@ impl IdempotencyStore for SqlIdempotency {
         fingerprint: &str,
         now: i64,
     ) -> Result<Claim, StoreError> {
-        let inserted = on_pool!(&self.pool, p => sqlx::query(
+        let inserted = on_database!(&self.database, p => sqlx::query(
             "INSERT INTO idempotency_keys (scope, idem_key, fingerprint, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (scope, idem_key) DO NOTHING",
         )
@@ -93,7 +77,7 @@ impl IdempotencyStore for SqlIdempotency {
         if inserted == 1 {
             return Ok(Claim::New);
         }
-        let row: Option<Row> = on_pool!(&self.pool, p => sqlx::query_as(
+        let row: Option<Row> = on_database!(&self.database, p => sqlx::query_as(
             "SELECT fingerprint, status, content_type, body, created_at FROM idempotency_keys \
              WHERE scope = $1 AND idem_key = $2",
         )
@@ -117,7 +101,7 @@ impl IdempotencyStore for SqlIdempotency {
         if created_at + STALE_AFTER_SECONDS > now {
             return Ok(Claim::InProgress);
         }
-        let taken = on_pool!(&self.pool, p => sqlx::query(
+        let taken = on_database!(&self.database, p => sqlx::query(
             "UPDATE idempotency_keys SET created_at = $1 \
              WHERE scope = $2 AND idem_key = $3 AND status IS NULL AND created_at = $4",
         )
@@ -136,7 +120,7 @@ impl IdempotencyStore for SqlIdempotency {
         key: &str,
         answer: &StoredAnswer,
     ) -> Result<(), StoreError> {
-        on_pool!(&self.pool, p => sqlx::query(
+        on_database!(&self.database, p => sqlx::query(
             "UPDATE idempotency_keys SET status = $1, content_type = $2, body = $3 WHERE scope = $4 AND idem_key = $5",
         )
         .bind(i32::from(answer.status)).bind(answer.content_type.clone()).bind(answer.body.clone()).bind(scope).bind(key)
@@ -145,7 +129,7 @@ impl IdempotencyStore for SqlIdempotency {
     }
 
     async fn release(&self, scope: &str, key: &str) -> Result<(), StoreError> {
-        on_pool!(&self.pool, p => sqlx::query(
+        on_database!(&self.database, p => sqlx::query(
             "DELETE FROM idempotency_keys WHERE scope = $1 AND idem_key = $2 AND status IS NULL",
         )
         .bind(scope).bind(key)
@@ -155,7 +139,7 @@ impl IdempotencyStore for SqlIdempotency {
 
     async fn prune(&self, before: i64) -> Result<u64, StoreError> {
         Ok(
-            on_pool!(&self.pool, p => sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+            on_database!(&self.database, p => sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
             .bind(before)
             .execute(p).await?.rows_affected()),
         )

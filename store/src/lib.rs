@@ -2,6 +2,7 @@
 //! (SQLite embedded, PostgreSQL) and the conformance suite every adapter passes.
 
 pub mod conformance;
+mod database;
 mod error;
 mod event;
 mod event_store;
@@ -12,6 +13,7 @@ pub mod sql;
 mod subscription;
 pub mod testing;
 
+pub use database::Database;
 pub use error::StoreError;
 pub use event::{
     AppendOutcome, Committed, EventFilter, ExpectedVersion, NewEvent, Position, RecordedEvent, now,

@@ -1,8 +1,9 @@
 use std::sync::Arc;
 
+use crate::database::Database;
 use crate::error::StoreError;
 use crate::event_store::EventStore;
-use crate::idempotency::{IdempotencyStore, Pool, SqlIdempotency};
+use crate::idempotency::{IdempotencyStore, SqlIdempotency};
 use crate::sql::engine::{SqlEventStore, StoreConfig};
 use crate::sql::postgres::PostgresBackend;
 use crate::sql::sqlite::SqliteBackend;
@@ -16,6 +17,8 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://agentledger.db";
 pub struct Storage {
     pub events: Arc<dyn EventStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
+    /// The same database, for read models.
+    pub database: Database,
 }
 
 /// Opens the database a URL names: `sqlite://path` or `postgres://…` /
@@ -23,20 +26,26 @@ pub struct Storage {
 pub async fn open(url: &str, config: StoreConfig) -> Result<Storage, StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let backend = PostgresBackend::connect(url, config.max_connections).await?;
-        let pool = Pool::Postgres(backend.pool.clone());
+        let pool = Database::Postgres(backend.pool.clone());
         Ok(storage(SqlEventStore::start(backend, config).await?, pool))
     } else if url.starts_with("sqlite:") {
         let backend = SqliteBackend::connect(url, config.max_connections).await?;
-        let pool = Pool::Sqlite(backend.pool.clone());
+        let pool = Database::Sqlite(backend.pool.clone());
         Ok(storage(SqlEventStore::start(backend, config).await?, pool))
     } else {
         Err(StoreError::UnsupportedUrl(url.to_owned()))
     }
 }
 
-fn storage<B: crate::sql::backend::Backend>(events: SqlEventStore<B>, pool: Pool) -> Storage {
+fn storage<B: crate::sql::backend::Backend>(
+    events: SqlEventStore<B>,
+    database: Database,
+) -> Storage {
     Storage {
         events: Arc::new(events),
-        idempotency: Arc::new(SqlIdempotency { pool }),
+        idempotency: Arc::new(SqlIdempotency {
+            database: database.clone(),
+        }),
+        database,
     }
 }

@@ -19,6 +19,8 @@ pub struct TestServer {
     pub http: reqwest::Client,
     /// The bootstrap admin key of the default tenant.
     pub admin_key: String,
+    /// The server's own state: its store, database and read models.
+    pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     // Dropped last: the database outlives the server using it.
     _db: TestDatabase,
@@ -60,7 +62,7 @@ impl TestServer {
             command_timeout_check: std::time::Duration::from_millis(200),
         };
         workers.spawn(&state);
-        let server = match start(state, SocketAddr::from(([127, 0, 0, 1], 0))).await {
+        let server = match start(state.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await {
             Ok(server) => server,
             Err(e) => panic!("bind: {e}"),
         };
@@ -73,6 +75,7 @@ impl TestServer {
             base,
             http: reqwest::Client::new(),
             admin_key,
+            state,
             shutdown: Some(tx),
             _db: db,
         }

@@ -59,6 +59,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("put", "/api/v1/agents/me/cache/{cache_type}/{target}"),
     ("get", "/api/v1/agents/me/cache/{cache_type}/{target}"),
     ("post", "/api/v1/cache/invalidate"),
+    ("get", "/api/v1/operations"),
+    ("get", "/api/v1/operations/summary"),
 ];
 
 const PUBLIC: &[&str] = &[

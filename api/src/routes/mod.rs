@@ -2,6 +2,7 @@ pub mod agents;
 pub mod alerts;
 pub mod dispatch;
 pub mod health;
+pub mod operations;
 pub mod operators;
 pub mod reports;
 pub mod streams;

@@ -1,0 +1,141 @@
+//! The operation log read model: list with filters and keyset pagination,
+//! and summaries by agent, action and resource type.
+
+use agentledger_domain::ids::TenantId;
+use agentledger_projections::operation_log::{Filter, Operation, Summary, list, summary};
+use axum::Json as Reply;
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::auth::Operator;
+use crate::extract::Query;
+use crate::problem::Problem;
+use crate::read_your_writes::reached;
+use crate::state::AppState;
+
+const DEFAULT_PAGE: i64 = 50;
+const MAX_PAGE: i64 = 500;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(operations))
+        .routes(routes!(operations_summary))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OperationQuery {
+    pub agent_id: Option<String>,
+    pub action: Option<String>,
+    pub resource_type: Option<String>,
+    /// `success` or `failed`.
+    pub status: Option<String>,
+    /// RFC 3339, inclusive.
+    pub from: Option<DateTime<Utc>>,
+    /// RFC 3339, exclusive.
+    pub to: Option<DateTime<Utc>>,
+    /// Admins may read another tenant.
+    pub tenant_id: Option<TenantId>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<i64>,
+    pub limit: Option<i64>,
+    /// Wait (at most 5 s) until the log up to this position is in the read model.
+    pub min_position: Option<u64>,
+}
+
+impl OperationQuery {
+    fn filter(&self, operator: &Operator) -> Result<Filter, Problem> {
+        let tenant = self.tenant_id.unwrap_or(operator.tenant_id);
+        if !operator.sees(tenant) {
+            return Err(Problem::not_found("tenant not found"));
+        }
+        if let (Some(from), Some(to)) = (self.from, self.to)
+            && from >= to
+        {
+            return Err(Problem::bad_request("`from` must be before `to`"));
+        }
+        Ok(Filter {
+            tenant_id: tenant.to_string(),
+            agent_id: self.agent_id.clone(),
+            action: self.action.clone(),
+            resource_type: self.resource_type.clone(),
+            status: self.status.clone(),
+            from_us: self.from.map(|t| t.timestamp_micros()),
+            to_us: self.to.map(|t| t.timestamp_micros()),
+        })
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OperationPage {
+    pub items: Vec<Operation>,
+    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    pub next_cursor: Option<i64>,
+    /// How far the read model has applied the log.
+    pub position: u64,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/operations",
+    tag = "read models",
+    summary = "The operation log, newest first",
+    params(OperationQuery),
+    responses((status = 200, body = OperationPage), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
+async fn operations(
+    State(state): State<AppState>,
+    operator: Operator,
+    Query(query): Query<OperationQuery>,
+) -> Result<Reply<OperationPage>, Problem> {
+    let filter = query.filter(&operator)?;
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(Problem::bad_request(format!(
+            "limit must be 1 to {MAX_PAGE}"
+        )));
+    }
+    reached(&state.operation_log_progress, query.min_position).await?;
+    let items = list(&state.database, &filter, query.cursor, limit)
+        .await
+        .map_err(projection_problem)?;
+    let next_cursor = (items.len() as i64 == limit)
+        .then(|| items.last().map(|o| o.position))
+        .flatten();
+    Ok(Reply(OperationPage {
+        items,
+        next_cursor,
+        position: state.operation_log_progress.position(),
+    }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/operations/summary",
+    tag = "read models",
+    summary = "Operation totals by agent, and the top actions and resource types",
+    params(OperationQuery),
+    responses((status = 200, body = Summary), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
+async fn operations_summary(
+    State(state): State<AppState>,
+    operator: Operator,
+    Query(query): Query<OperationQuery>,
+) -> Result<Reply<Summary>, Problem> {
+    let filter = query.filter(&operator)?;
+    reached(&state.operation_log_progress, query.min_position).await?;
+    Ok(Reply(
+        summary(&state.database, &filter)
+            .await
+            .map_err(projection_problem)?,
+    ))
+}
+
+fn projection_problem(e: agentledger_projections::engine::ProjectionError) -> Problem {
+    tracing::error!(error = %e, "read model query failed");
+    Problem::unavailable("the read model cannot be read right now")
+}

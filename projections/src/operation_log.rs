@@ -1,0 +1,209 @@
+//! The operation log (S0): every action agents record, listable by agent,
+//! action, resource type, status and time, newest first, with summaries.
+
+use agentledger_domain::codec::decode;
+use agentledger_domain::reports::{ActionStatus, ReportEvent};
+use agentledger_store::{Database, on_database};
+use serde::Serialize;
+
+use crate::engine::{Projection, ProjectionError};
+use crate::sql_projection;
+
+pub struct OperationLog;
+
+impl Projection for OperationLog {
+    fn name(&self) -> &'static str {
+        "operation_log"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["rm_operation_log"]
+    }
+}
+
+sql_projection!(OperationLog, |_this, conn, events| {
+    for event in events {
+        if event.event_type != "ActionRecorded" {
+            continue;
+        }
+        let Ok(ReportEvent::ActionRecorded {
+            agent_id,
+            action,
+            resource_type,
+            resource_id,
+            status,
+            confidence,
+            execution_time_ms,
+            ..
+        }) = decode::<ReportEvent>(&event.event_type, &event.payload)
+        else {
+            continue;
+        };
+        let status = match status {
+            ActionStatus::Success => "success",
+            ActionStatus::Failed => "failed",
+        };
+        sqlx::query(
+            "INSERT INTO rm_operation_log (position, tenant_id, agent_id, action, resource_type, resource_id, \
+             status, confidence, execution_time_ms, occurred_at_us) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (position) DO NOTHING",
+        )
+        .bind(event.position as i64)
+        .bind(event.tenant_id.to_string())
+        .bind(agent_id.to_string())
+        .bind(action)
+        .bind(resource_type)
+        .bind(resource_id)
+        .bind(status)
+        .bind(confidence)
+        .bind(execution_time_ms.map(|ms| ms.min(i64::MAX as u64) as i64))
+        .bind(event.occurred_at.timestamp_micros())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+});
+
+/// Filters of the list and the summary; `None` does not filter.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub tenant_id: String,
+    pub agent_id: Option<String>,
+    pub action: Option<String>,
+    pub resource_type: Option<String>,
+    pub status: Option<String>,
+    /// Unix microseconds, inclusive.
+    pub from_us: Option<i64>,
+    /// Unix microseconds, exclusive.
+    pub to_us: Option<i64>,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct Operation {
+    pub position: i64,
+    pub agent_id: String,
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    pub status: String,
+    pub confidence: Option<f64>,
+    pub execution_time_ms: Option<i64>,
+    pub occurred_at_us: i64,
+}
+
+// One WHERE clause for the list and the summaries: every filter is a
+// parameter that is either NULL or must match.
+macro_rules! filtered {
+    ($select:literal, $rest:literal) => {
+        concat!(
+            $select,
+            " FROM rm_operation_log WHERE tenant_id = $1 \
+             AND (CAST($2 AS TEXT) IS NULL OR agent_id = $2) \
+             AND (CAST($3 AS TEXT) IS NULL OR action = $3) \
+             AND (CAST($4 AS TEXT) IS NULL OR resource_type = $4) \
+             AND (CAST($5 AS TEXT) IS NULL OR status = $5) \
+             AND (CAST($6 AS BIGINT) IS NULL OR occurred_at_us >= $6) \
+             AND (CAST($7 AS BIGINT) IS NULL OR occurred_at_us < $7) ",
+            $rest
+        )
+    };
+}
+
+/// Newest first; `before` is the cursor (a position from the previous page).
+pub async fn list(
+    db: &Database,
+    f: &Filter,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<Operation>, ProjectionError> {
+    Ok(
+        on_database!(db, p => sqlx::query_as::<_, Operation>(filtered!(
+        "SELECT position, agent_id, action, resource_type, resource_id, status, confidence, execution_time_ms, occurred_at_us",
+        "AND (CAST($8 AS BIGINT) IS NULL OR position < $8) ORDER BY position DESC LIMIT $9"
+    ))
+    .bind(&f.tenant_id).bind(&f.agent_id).bind(&f.action).bind(&f.resource_type).bind(&f.status)
+    .bind(f.from_us).bind(f.to_us).bind(before).bind(limit)
+    .fetch_all(p)
+    .await?),
+    )
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct AgentTotals {
+    pub agent_id: String,
+    pub total: i64,
+    pub success: i64,
+    pub failed: i64,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct Count {
+    pub name: String,
+    pub total: i64,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub by_agent: Vec<AgentTotals>,
+    /// The ten most frequent.
+    pub by_action: Vec<Count>,
+    /// The ten most frequent.
+    pub by_resource_type: Vec<Count>,
+}
+
+pub async fn summary(db: &Database, f: &Filter) -> Result<Summary, ProjectionError> {
+    macro_rules! bind_filter {
+        ($q:expr) => {
+            $q.bind(&f.tenant_id)
+                .bind(&f.agent_id)
+                .bind(&f.action)
+                .bind(&f.resource_type)
+                .bind(&f.status)
+                .bind(f.from_us)
+                .bind(f.to_us)
+        };
+    }
+    let by_agent = on_database!(db, p => bind_filter!(sqlx::query_as::<_, AgentTotals>(filtered!(
+        "SELECT agent_id, COUNT(*) AS total, \
+         SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END) AS success, \
+         SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed",
+        "GROUP BY agent_id ORDER BY total DESC, agent_id"
+    ))).fetch_all(p).await?);
+    let by_action = on_database!(db, p => bind_filter!(sqlx::query_as::<_, Count>(filtered!(
+        "SELECT action AS name, COUNT(*) AS total",
+        "GROUP BY action ORDER BY total DESC, action LIMIT 10"
+    ))).fetch_all(p).await?);
+    let by_resource_type = on_database!(db, p => bind_filter!(sqlx::query_as::<_, Count>(filtered!(
+        "SELECT resource_type AS name, COUNT(*) AS total",
+        "GROUP BY resource_type ORDER BY total DESC, resource_type LIMIT 10"
+    ))).fetch_all(p).await?);
+    Ok(Summary {
+        by_agent,
+        by_action,
+        by_resource_type,
+    })
+}
+
+/// Every row, in position order: what rebuild equivalence compares.
+pub async fn dump(db: &Database) -> Result<Vec<(String, Operation)>, ProjectionError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        tenant_id: String,
+        #[sqlx(flatten)]
+        operation: Operation,
+    }
+    let rows: Vec<Row> = on_database!(db, p => sqlx::query_as::<_, Row>(
+        "SELECT tenant_id, position, agent_id, action, resource_type, resource_id, status, confidence, \
+         execution_time_ms, occurred_at_us FROM rm_operation_log ORDER BY position"
+    )
+    .fetch_all(p)
+    .await?);
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.tenant_id, r.operation))
+        .collect())
+}
