@@ -29,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::alerts::routes())
         .merge(routes::webhooks::routes())
         .merge(routes::operations::routes())
+        .merge(routes::dashboard::routes())
         .split_for_parts();
     let document = api.clone();
     router

@@ -4,6 +4,7 @@ use agentledger_commands::Handler;
 use agentledger_commands::tokens::TokenIssuer;
 use agentledger_projections::cache_index::CacheIndex;
 use agentledger_projections::command_book::CommandBook;
+use agentledger_projections::dashboard::Dashboard;
 use agentledger_projections::engine;
 use agentledger_projections::follower::{Apply, Progress, follow};
 use agentledger_projections::operation_log::OperationLog;
@@ -31,6 +32,7 @@ pub struct AppState {
     /// The database of the log, where persistent read models live too.
     pub database: Database,
     pub operation_log_progress: Progress,
+    pub dashboard_progress: Progress,
 }
 
 /// A new in-memory model, following the log from its start.
@@ -57,6 +59,8 @@ impl AppState {
             storage.database.clone(),
             Arc::new(OperationLog),
         );
+        let dashboard_progress =
+            engine::spawn(store.clone(), storage.database.clone(), Arc::new(Dashboard));
         Self {
             handler: Handler::new(store.clone()),
             store,
@@ -72,6 +76,7 @@ impl AppState {
             cache_index_progress,
             database: storage.database,
             operation_log_progress,
+            dashboard_progress,
         }
     }
 }

@@ -58,12 +58,47 @@ async fn demo_then_serve_raises_the_seeded_alerts(db: TestDatabase) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let operator = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("operator API key for the demo tenant: "))
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let mut week_calls = 0;
+    for _ in 0..100 {
+        let dashboard: Value = http
+            .get(format!("{}/api/v1/dashboard", server.base))
+            .bearer_auth(&operator)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_default();
+        week_calls = dashboard["trend"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d["calls"].as_i64())
+            .sum();
+        if week_calls > 0
+            && dashboard["recent_alerts"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let _ = server.child.start_kill();
     assert!(
         alerts > 0,
         "the server's alert reactor raised nothing for the seeded failures"
     );
-    println!("demo then serve: {alerts} alerts raised from the seeded failures");
+    assert!(week_calls > 0, "the demo tenant's dashboard is empty");
+    println!(
+        "demo then serve: {alerts} alerts raised from the seeded failures; the dashboard shows {week_calls} LLM calls this week"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -78,7 +78,10 @@ macro_rules! sql_projection {
 
 /// Every persistent projection, by name.
 pub fn all() -> Vec<Arc<dyn Projection>> {
-    vec![Arc::new(crate::operation_log::OperationLog)]
+    vec![
+        Arc::new(crate::operation_log::OperationLog),
+        Arc::new(crate::dashboard::Dashboard),
+    ]
 }
 
 pub async fn checkpoint(db: &Database, name: &str) -> Result<Position, ProjectionError> {

@@ -3,6 +3,7 @@
 
 pub mod cache_index;
 pub mod command_book;
+pub mod dashboard;
 pub mod engine;
 pub mod follower;
 pub mod operation_log;

@@ -61,6 +61,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/cache/invalidate"),
     ("get", "/api/v1/operations"),
     ("get", "/api/v1/operations/summary"),
+    ("get", "/api/v1/dashboard"),
+    ("get", "/api/v1/alerts"),
 ];
 
 const PUBLIC: &[&str] = &[

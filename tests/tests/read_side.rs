@@ -221,3 +221,213 @@ on_every_backend!(
     the_operation_log_lists_filters_pages_and_summarises,
     a_rebuilt_operation_log_equals_the_incremental_one,
 );
+
+mod dashboard {
+    use agentledger_projections::dashboard::{Dashboard, alerts, read};
+    use agentledger_projections::engine::{catch_up, reset};
+    use agentledger_tests::{TestServer, on_every_backend};
+    use reqwest::StatusCode;
+    use serde_json::{Value, json};
+
+    fn run(app: &str, status: &str, tokens: u64, latency: u64) -> Value {
+        json!({
+            "app_type": app, "trigger_type": "t", "model": "m", "prompt_tokens": tokens, "completion_tokens": 0,
+            "cost_usd": 0.001, "latency_ms": latency, "status": status
+        })
+    }
+
+    async fn post_runs(server: &TestServer, token: &str, runs: &[Value]) -> u64 {
+        let mut last = 0;
+        for r in runs {
+            let (status, body) = server.post("/api/v1/agents/me/runs", token, r).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            last = body["position"].as_u64().unwrap_or_default();
+        }
+        last
+    }
+
+    pub async fn the_dashboard_counts_runs_apps_health_alerts_and_budget(server: TestServer) {
+        let op = server.admin_key.clone();
+        let (status, _) = server
+            .call(
+                reqwest::Method::PUT,
+                "/api/v1/budget",
+                Some(&op),
+                Some(&json!({ "daily_tokens": 10_000 })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let agent = server.agent(&op, &["runs:write"], 10_000).await;
+        let runs = [
+            run("moderation", "success", 1000, 100),
+            run("moderation", "success", 1000, 300),
+            run("moderation", "failed", 500, 200),
+            run("summary", "success", 1500, 400),
+        ];
+        let last = post_runs(&server, &agent.token, &runs).await;
+
+        // Another tenant's runs never show here.
+        let (_, other) = server.tenant("other").await;
+        let stranger = server.agent(&other, &["runs:write"], 10_000).await;
+        post_runs(
+            &server,
+            &stranger.token,
+            &[run("moderation", "success", 99_999, 1)],
+        )
+        .await;
+
+        let (status, d) = server
+            .get(&format!("/api/v1/dashboard?min_position={last}"), &op)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{d}");
+        assert_eq!(d["today"]["calls"], json!(4));
+        assert_eq!(d["today"]["success_rate"], json!(0.75));
+        assert_eq!(d["today"]["tokens"], json!(4000));
+        assert_eq!(d["today"]["avg_latency_ms"], json!(250.0));
+        let trend = d["trend"].as_array().cloned().unwrap_or_default();
+        assert_eq!(trend.len(), 7);
+        assert_eq!(trend[6]["date"], d["today"]["date"]);
+        assert!(
+            trend[..6]
+                .iter()
+                .all(|t| t["calls"] == json!(0) && t["success_rate"].is_null())
+        );
+        assert_eq!(
+            d["apps"],
+            json!([{ "app_type": "moderation", "calls": 3, "share": 0.75 }, { "app_type": "summary", "calls": 1, "share": 0.25 }])
+        );
+        let health: Vec<_> = d["health"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|h| (h["app_type"].clone(), h["last_status"].clone()))
+            .collect();
+        assert_eq!(
+            health,
+            [
+                (json!("moderation"), json!("failed")),
+                (json!("summary"), json!("success"))
+            ]
+        );
+        assert_eq!(
+            d["budget"]["daily_tokens"],
+            json!({ "used": 4000, "limit": 10_000, "share": 0.4 })
+        );
+
+        // The failed run's alert reaches the dashboard and the alert list.
+        let mut alert = Value::Null;
+        for _ in 0..100 {
+            let (_, d) = server.get("/api/v1/dashboard", &op).await;
+            if let Some(first) = d["recent_alerts"].as_array().and_then(|a| a.first()) {
+                alert = first.clone();
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            (alert["source"].clone(), alert["status"].clone()),
+            (json!("llm_run"), json!("pending"))
+        );
+        let (_, list) = server.get("/api/v1/alerts?status=pending", &op).await;
+        assert_eq!(list["counts"], json!({ "pending": 1 }));
+        let id = alert["alert_id"].as_str().unwrap_or_default();
+        let (_, acked) = server
+            .post(&format!("/api/v1/alerts/{id}/acknowledge"), &op, &json!({}))
+            .await;
+        let at = acked["position"].as_u64().unwrap_or_default();
+        let (_, list) = server
+            .get(&format!("/api/v1/alerts?min_position={at}"), &op)
+            .await;
+        assert_eq!(list["counts"], json!({ "acknowledged": 1 }));
+        assert_eq!(list["items"][0]["status"], json!("acknowledged"));
+        let (_, pending) = server
+            .get(
+                &format!("/api/v1/alerts?status=pending&min_position={at}"),
+                &op,
+            )
+            .await;
+        assert_eq!(pending["items"], json!([]));
+
+        // An empty tenant: zeros, not errors.
+        let (_, empty) = server
+            .get("/api/v1/dashboard", &other_empty(&server).await)
+            .await;
+        assert_eq!(
+            (
+                empty["today"]["calls"].clone(),
+                empty["apps"].clone(),
+                empty["recent_alerts"].clone()
+            ),
+            (json!(0), json!([]), json!([]))
+        );
+        assert_eq!(
+            empty["budget"]["daily_tokens"],
+            json!({ "used": 0, "limit": null, "share": null })
+        );
+    }
+
+    async fn other_empty(server: &TestServer) -> String {
+        server.tenant("empty").await.1
+    }
+
+    pub async fn a_rebuilt_dashboard_equals_the_incremental_one(server: TestServer) {
+        let op = server.admin_key.clone();
+        let agent = server.agent(&op, &["runs:write"], 10_000).await;
+        let runs: Vec<Value> = (0..60)
+            .map(|i| {
+                run(
+                    ["a", "b", "c"][i % 3],
+                    if i % 7 == 0 { "timeout" } else { "success" },
+                    100 + i as u64,
+                    10 * i as u64,
+                )
+            })
+            .collect();
+        let last = post_runs(&server, &agent.token, &runs).await;
+        let (_, me) = server.get("/api/v1/agents/me", &agent.token).await;
+        let tenant = me["tenant_id"].as_str().unwrap_or_default().to_owned();
+        let state = &server.state;
+        // Let the alert policy raise its alerts and the projection apply them.
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let head = state.store.head_position().await.unwrap_or_default();
+        assert!(
+            head >= last
+                && state
+                    .dashboard_progress
+                    .wait_for(head, std::time::Duration::from_secs(10))
+                    .await
+        );
+        let now = chrono::Utc::now();
+        let before = (
+            read(&state.database, &tenant, now).await.ok(),
+            alerts(&state.database, &tenant, (None, None, None), None, 500)
+                .await
+                .ok(),
+        );
+        assert_eq!(before.0.as_ref().map(|d| d.today.calls), Some(60));
+        assert_eq!(
+            before.1.as_ref().map(Vec::len),
+            Some(9),
+            "one alert per timed-out run"
+        );
+
+        reset(&state.database, &Dashboard)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        catch_up(&*state.store, &state.database, &Dashboard, |_| {})
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let after = (
+            read(&state.database, &tenant, now).await.ok(),
+            alerts(&state.database, &tenant, (None, None, None), None, 500)
+                .await
+                .ok(),
+        );
+        assert_eq!(after, before, "rebuild gives the same dashboard and alerts");
+    }
+
+    on_every_backend!(
+        the_dashboard_counts_runs_apps_health_alerts_and_budget,
+        a_rebuilt_dashboard_equals_the_incremental_one
+    );
+}

@@ -1,5 +1,6 @@
 pub mod agents;
 pub mod alerts;
+pub mod dashboard;
 pub mod dispatch;
 pub mod health;
 pub mod operations;

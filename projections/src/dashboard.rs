@@ -1,0 +1,409 @@
+//! The dashboard (S1): today's calls, success rate, tokens and latency; a
+//! 7-day trend; app distribution and health; recent alerts; budget use. Kept
+//! as counters per tenant, UTC day and app type, so one dashboard read costs
+//! the same whether the log holds a thousand events or ten million.
+
+use agentledger_domain::alert::{AlertEvent, AlertStatus};
+use agentledger_domain::budget::BudgetEvent;
+use agentledger_domain::codec::decode;
+use agentledger_domain::reports::{ReportEvent, RunStatus};
+use agentledger_store::{Database, on_database};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::engine::{Projection, ProjectionError};
+use crate::sql_projection;
+
+pub struct Dashboard;
+
+impl Projection for Dashboard {
+    fn name(&self) -> &'static str {
+        "dashboard"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["rm_app_daily", "rm_app_health", "rm_alerts", "rm_budgets"]
+    }
+}
+
+fn run_status(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Success => "success",
+        RunStatus::Failed => "failed",
+        RunStatus::Timeout => "timeout",
+        RunStatus::CircuitOpen => "circuit_open",
+    }
+}
+
+fn alert_status(status: AlertStatus) -> &'static str {
+    match status {
+        AlertStatus::Pending => "pending",
+        AlertStatus::Acknowledged => "acknowledged",
+        AlertStatus::Ignored => "ignored",
+    }
+}
+
+fn text<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+sql_projection!(Dashboard, |_this, conn, events| {
+    for event in events {
+        let tenant = event.tenant_id.to_string();
+        let position = event.position as i64;
+        match event.event_type.as_str() {
+            "LlmRunRecorded" => {
+                let Ok(ReportEvent::LlmRunRecorded {
+                    app_type,
+                    prompt_tokens,
+                    completion_tokens,
+                    cost_micros,
+                    latency_ms,
+                    status,
+                    ..
+                }) = decode::<ReportEvent>(&event.event_type, &event.payload)
+                else {
+                    continue;
+                };
+                let tokens = prompt_tokens
+                    .saturating_add(completion_tokens)
+                    .min(i64::MAX as u64) as i64;
+                sqlx::query(
+                    "INSERT INTO rm_app_daily (tenant_id, day, app_type, calls, successes, tokens, latency_ms_sum, cost_micros) \
+                     VALUES ($1, $2, $3, 1, $4, $5, $6, $7) \
+                     ON CONFLICT (tenant_id, day, app_type) DO UPDATE SET \
+                     calls = rm_app_daily.calls + 1, successes = rm_app_daily.successes + excluded.successes, \
+                     tokens = rm_app_daily.tokens + excluded.tokens, latency_ms_sum = rm_app_daily.latency_ms_sum + excluded.latency_ms_sum, \
+                     cost_micros = rm_app_daily.cost_micros + excluded.cost_micros",
+                )
+                .bind(&tenant)
+                .bind(event.occurred_at.format("%Y-%m-%d").to_string())
+                .bind(&app_type)
+                .bind(i64::from(status == RunStatus::Success))
+                .bind(tokens)
+                .bind(latency_ms.min(i64::MAX as u64) as i64)
+                .bind(cost_micros)
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO rm_app_health (tenant_id, app_type, last_status, last_at_us, position) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (tenant_id, app_type) DO UPDATE SET last_status = excluded.last_status, \
+                     last_at_us = excluded.last_at_us, position = excluded.position \
+                     WHERE rm_app_health.last_at_us <= excluded.last_at_us",
+                )
+                .bind(&tenant)
+                .bind(&app_type)
+                .bind(run_status(status))
+                .bind(event.occurred_at.timestamp_micros())
+                .bind(position)
+                .execute(&mut *conn)
+                .await?;
+            }
+            "AlertRaised" | "AlertAcknowledged" | "AlertIgnored" => {
+                let Some(alert_id) = event.stream_id.strip_prefix("alert-") else {
+                    continue;
+                };
+                match decode::<AlertEvent>(&event.event_type, &event.payload) {
+                    Ok(AlertEvent::AlertRaised(alert)) => {
+                        sqlx::query(
+                            "INSERT INTO rm_alerts (alert_id, tenant_id, source, severity, title, detail, status, raised_at_us, position) \
+                             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8) ON CONFLICT (alert_id) DO NOTHING",
+                        )
+                        .bind(alert_id)
+                        .bind(&tenant)
+                        .bind(text(&alert.source))
+                        .bind(text(&alert.severity))
+                        .bind(&alert.title)
+                        .bind(&alert.detail)
+                        .bind(event.occurred_at.timestamp_micros())
+                        .bind(position)
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                    Ok(handled) => {
+                        let status = if matches!(handled, AlertEvent::AlertAcknowledged { .. }) {
+                            AlertStatus::Acknowledged
+                        } else {
+                            AlertStatus::Ignored
+                        };
+                        sqlx::query("UPDATE rm_alerts SET status = $1 WHERE alert_id = $2")
+                            .bind(alert_status(status))
+                            .bind(alert_id)
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Err(_) => continue,
+                }
+            }
+            "BudgetSet" => {
+                let Ok(BudgetEvent::BudgetSet(limits)) =
+                    decode::<BudgetEvent>(&event.event_type, &event.payload)
+                else {
+                    continue;
+                };
+                let cap = |v: Option<u64>| v.map(|v| v.min(i64::MAX as u64) as i64);
+                sqlx::query(
+                    "INSERT INTO rm_budgets (tenant_id, daily_tokens, monthly_tokens, daily_cost_micros, monthly_cost_micros) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id) DO UPDATE SET daily_tokens = excluded.daily_tokens, \
+                     monthly_tokens = excluded.monthly_tokens, daily_cost_micros = excluded.daily_cost_micros, \
+                     monthly_cost_micros = excluded.monthly_cost_micros",
+                )
+                .bind(&tenant)
+                .bind(cap(limits.daily_tokens))
+                .bind(cap(limits.monthly_tokens))
+                .bind(limits.daily_cost_micros)
+                .bind(limits.monthly_cost_micros)
+                .execute(&mut *conn)
+                .await?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+});
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DayTotals {
+    pub date: String,
+    pub calls: i64,
+    pub successes: i64,
+    pub success_rate: Option<f64>,
+    pub tokens: i64,
+    pub avg_latency_ms: Option<f64>,
+    pub cost_micros: i64,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AppShare {
+    pub app_type: String,
+    pub calls: i64,
+    pub share: f64,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct AppHealth {
+    pub app_type: String,
+    pub last_status: String,
+    pub last_at_us: i64,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct AlertRow {
+    pub alert_id: String,
+    pub source: String,
+    pub severity: String,
+    pub title: String,
+    pub detail: String,
+    pub status: String,
+    pub raised_at_us: i64,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BudgetUse {
+    pub used: i64,
+    pub limit: Option<i64>,
+    /// `used / limit`, when there is a limit.
+    pub share: Option<f64>,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Budget {
+    pub daily_tokens: BudgetUse,
+    pub monthly_tokens: BudgetUse,
+    pub daily_cost_micros: BudgetUse,
+    pub monthly_cost_micros: BudgetUse,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DashboardView {
+    pub today: DayTotals,
+    /// The last 7 UTC days, oldest first, today last.
+    pub trend: Vec<DayTotals>,
+    /// Calls per app type over those 7 days, most first.
+    pub apps: Vec<AppShare>,
+    pub health: Vec<AppHealth>,
+    /// The 10 newest alerts.
+    pub recent_alerts: Vec<AlertRow>,
+    pub budget: Budget,
+}
+
+#[derive(sqlx::FromRow)]
+struct DailyRow {
+    day: String,
+    app_type: String,
+    calls: i64,
+    successes: i64,
+    tokens: i64,
+    latency_ms_sum: i64,
+    cost_micros: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct LimitsRow {
+    daily_tokens: Option<i64>,
+    monthly_tokens: Option<i64>,
+    daily_cost_micros: Option<i64>,
+    monthly_cost_micros: Option<i64>,
+}
+
+fn totals(date: &str, rows: &[DailyRow]) -> DayTotals {
+    let of_day = rows.iter().filter(|r| r.day == date);
+    let (calls, successes, tokens, latency, cost) =
+        of_day.fold((0, 0, 0, 0, 0), |(c, s, t, l, k), r| {
+            (
+                c + r.calls,
+                s + r.successes,
+                t + r.tokens,
+                l + r.latency_ms_sum,
+                k + r.cost_micros,
+            )
+        });
+    DayTotals {
+        date: date.to_owned(),
+        calls,
+        successes,
+        success_rate: (calls > 0).then(|| successes as f64 / calls as f64),
+        tokens,
+        avg_latency_ms: (calls > 0).then(|| latency as f64 / calls as f64),
+        cost_micros: cost,
+    }
+}
+
+fn budget_use(used: i64, limit: Option<i64>) -> BudgetUse {
+    BudgetUse {
+        used,
+        limit,
+        share: limit.filter(|l| *l > 0).map(|l| used as f64 / l as f64),
+    }
+}
+
+/// The dashboard of `tenant` as of `now` (UTC days).
+pub async fn read(
+    db: &Database,
+    tenant: &str,
+    now: DateTime<Utc>,
+) -> Result<DashboardView, ProjectionError> {
+    let days: Vec<String> = (0..7)
+        .rev()
+        .map(|d| (now - Duration::days(d)).format("%Y-%m-%d").to_string())
+        .collect();
+    let month = now.format("%Y-%m").to_string();
+    let first_day = days
+        .first()
+        .cloned()
+        .unwrap_or_default()
+        .min(format!("{month}-01"));
+    // Rows of the week and of the month so far: at most 31 days times the app types.
+    let rows: Vec<DailyRow> = on_database!(db, p => sqlx::query_as::<_, DailyRow>(
+        "SELECT day, app_type, calls, successes, tokens, latency_ms_sum, cost_micros FROM rm_app_daily \
+         WHERE tenant_id = $1 AND day >= $2 ORDER BY day"
+    ).bind(tenant).bind(&first_day).fetch_all(p).await?);
+    let health: Vec<AppHealth> = on_database!(db, p => sqlx::query_as::<_, AppHealth>(
+        "SELECT app_type, last_status, last_at_us FROM rm_app_health WHERE tenant_id = $1 ORDER BY app_type"
+    ).bind(tenant).fetch_all(p).await?);
+    let recent_alerts: Vec<AlertRow> = on_database!(db, p => sqlx::query_as::<_, AlertRow>(
+        "SELECT alert_id, source, severity, title, detail, status, raised_at_us FROM rm_alerts \
+         WHERE tenant_id = $1 ORDER BY position DESC LIMIT 10"
+    ).bind(tenant).fetch_all(p).await?);
+    let limits: Option<LimitsRow> = on_database!(db, p => sqlx::query_as::<_, LimitsRow>(
+        "SELECT daily_tokens, monthly_tokens, daily_cost_micros, monthly_cost_micros FROM rm_budgets WHERE tenant_id = $1"
+    ).bind(tenant).fetch_optional(p).await?);
+
+    let trend: Vec<DayTotals> = days.iter().map(|d| totals(d, &rows)).collect();
+    let today = trend.last().cloned().unwrap_or_else(|| totals("", &[]));
+    let week: Vec<&DailyRow> = rows.iter().filter(|r| days.contains(&r.day)).collect();
+    let week_calls: i64 = week.iter().map(|r| r.calls).sum();
+    let mut apps: Vec<AppShare> = Vec::new();
+    for row in &week {
+        match apps.iter_mut().find(|a| a.app_type == row.app_type) {
+            Some(app) => app.calls += row.calls,
+            None => apps.push(AppShare {
+                app_type: row.app_type.clone(),
+                calls: row.calls,
+                share: 0.0,
+            }),
+        }
+    }
+    for app in &mut apps {
+        app.share = if week_calls > 0 {
+            app.calls as f64 / week_calls as f64
+        } else {
+            0.0
+        };
+    }
+    apps.sort_by(|a, b| {
+        b.calls
+            .cmp(&a.calls)
+            .then_with(|| a.app_type.cmp(&b.app_type))
+    });
+    let month_rows = rows.iter().filter(|r| r.day.starts_with(&month));
+    let (month_tokens, month_cost) =
+        month_rows.fold((0, 0), |(t, c), r| (t + r.tokens, c + r.cost_micros));
+    let limits = limits.unwrap_or(LimitsRow {
+        daily_tokens: None,
+        monthly_tokens: None,
+        daily_cost_micros: None,
+        monthly_cost_micros: None,
+    });
+    let budget = Budget {
+        daily_tokens: budget_use(today.tokens, limits.daily_tokens),
+        monthly_tokens: budget_use(month_tokens, limits.monthly_tokens),
+        daily_cost_micros: budget_use(today.cost_micros, limits.daily_cost_micros),
+        monthly_cost_micros: budget_use(month_cost, limits.monthly_cost_micros),
+    };
+    Ok(DashboardView {
+        today,
+        trend,
+        apps,
+        health,
+        recent_alerts,
+        budget,
+    })
+}
+
+/// Alerts of a tenant, newest first, filtered by status, severity and source;
+/// `before` is the cursor (a position from the previous page).
+pub async fn alerts(
+    db: &Database,
+    tenant: &str,
+    (status, severity, source): (Option<&str>, Option<&str>, Option<&str>),
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<(i64, AlertRow)>, ProjectionError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        position: i64,
+        #[sqlx(flatten)]
+        alert: AlertRow,
+    }
+    let rows: Vec<Row> = on_database!(db, p => sqlx::query_as::<_, Row>(
+        "SELECT position, alert_id, source, severity, title, detail, status, raised_at_us FROM rm_alerts \
+         WHERE tenant_id = $1 AND (CAST($2 AS TEXT) IS NULL OR status = $2) \
+         AND (CAST($3 AS TEXT) IS NULL OR severity = $3) AND (CAST($4 AS TEXT) IS NULL OR source = $4) \
+         AND (CAST($5 AS BIGINT) IS NULL OR position < $5) ORDER BY position DESC LIMIT $6"
+    )
+    .bind(tenant).bind(status).bind(severity).bind(source).bind(before).bind(limit)
+    .fetch_all(p)
+    .await?);
+    Ok(rows.into_iter().map(|r| (r.position, r.alert)).collect())
+}
+
+/// How many alerts of the tenant are in each status.
+pub async fn alert_counts(
+    db: &Database,
+    tenant: &str,
+) -> Result<Vec<(String, i64)>, ProjectionError> {
+    Ok(on_database!(db, p => sqlx::query_as::<_, (String, i64)>(
+        "SELECT status, COUNT(*) FROM rm_alerts WHERE tenant_id = $1 GROUP BY status ORDER BY status"
+    ).bind(tenant).fetch_all(p).await?))
+}
