@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::webhooks::routes())
         .merge(routes::operations::routes())
         .merge(routes::dashboard::routes())
+        .merge(routes::runs::routes())
         .split_for_parts();
     let document = api.clone();
     router

@@ -8,6 +8,7 @@ use agentledger_projections::dashboard::Dashboard;
 use agentledger_projections::engine;
 use agentledger_projections::follower::{Apply, Progress, follow};
 use agentledger_projections::operation_log::OperationLog;
+use agentledger_projections::run_log::RunLog;
 use agentledger_projections::task_queue::TaskQueue;
 use agentledger_store::{Database, EventStore, IdempotencyStore, Storage};
 
@@ -33,6 +34,7 @@ pub struct AppState {
     pub database: Database,
     pub operation_log_progress: Progress,
     pub dashboard_progress: Progress,
+    pub run_log_progress: Progress,
 }
 
 /// A new in-memory model, following the log from its start.
@@ -61,6 +63,8 @@ impl AppState {
         );
         let dashboard_progress =
             engine::spawn(store.clone(), storage.database.clone(), Arc::new(Dashboard));
+        let run_log_progress =
+            engine::spawn(store.clone(), storage.database.clone(), Arc::new(RunLog));
         Self {
             handler: Handler::new(store.clone()),
             store,
@@ -77,6 +81,7 @@ impl AppState {
             database: storage.database,
             operation_log_progress,
             dashboard_progress,
+            run_log_progress,
         }
     }
 }

@@ -26,15 +26,6 @@ impl Projection for Dashboard {
     }
 }
 
-fn run_status(status: RunStatus) -> &'static str {
-    match status {
-        RunStatus::Success => "success",
-        RunStatus::Failed => "failed",
-        RunStatus::Timeout => "timeout",
-        RunStatus::CircuitOpen => "circuit_open",
-    }
-}
-
 fn alert_status(status: AlertStatus) -> &'static str {
     match status {
         AlertStatus::Pending => "pending",
@@ -96,7 +87,7 @@ sql_projection!(Dashboard, |_this, conn, events| {
                 )
                 .bind(&tenant)
                 .bind(&app_type)
-                .bind(run_status(status))
+                .bind(crate::run_log::status_text(status))
                 .bind(event.occurred_at.timestamp_micros())
                 .bind(position)
                 .execute(&mut *conn)

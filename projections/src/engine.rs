@@ -81,6 +81,7 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
     vec![
         Arc::new(crate::operation_log::OperationLog),
         Arc::new(crate::dashboard::Dashboard),
+        Arc::new(crate::run_log::RunLog),
     ]
 }
 

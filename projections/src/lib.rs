@@ -7,4 +7,5 @@ pub mod dashboard;
 pub mod engine;
 pub mod follower;
 pub mod operation_log;
+pub mod run_log;
 pub mod task_queue;

@@ -63,6 +63,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/operations/summary"),
     ("get", "/api/v1/dashboard"),
     ("get", "/api/v1/alerts"),
+    ("get", "/api/v1/runs"),
+    ("get", "/api/v1/runs/{run_id}"),
 ];
 
 const PUBLIC: &[&str] = &[

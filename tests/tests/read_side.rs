@@ -431,3 +431,101 @@ mod dashboard {
         a_rebuilt_dashboard_equals_the_incremental_one
     );
 }
+
+mod run_log {
+    use agentledger_projections::engine::{catch_up, reset};
+    use agentledger_projections::run_log::{RunLog, dump};
+    use agentledger_tests::{TestServer, on_every_backend};
+    use reqwest::StatusCode;
+    use serde_json::json;
+
+    pub async fn runs_are_listed_filtered_and_shown_in_full(server: TestServer) {
+        let op = server.admin_key.clone();
+        let agent = server.agent(&op, &["runs:write"], 10_000).await;
+        let mut last = json!(null);
+        for i in 0..25 {
+            let body = json!({
+                "app_type": if i % 5 == 0 { "summary" } else { "moderation" }, "trigger_type": if i % 2 == 0 { "schedule" } else { "manual" },
+                "model": "m", "prompt_tokens": 10, "completion_tokens": 5, "latency_ms": 7,
+                "status": if i == 24 { "timeout" } else { "success" }, "error_message": if i == 24 { Some("slow") } else { None },
+                "session_id": "s-1", "prompt": format!("prompt {i}"), "response": format!("response {i}")
+            });
+            let (status, recorded) = server
+                .post("/api/v1/agents/me/runs", &agent.token, &body)
+                .await;
+            assert_eq!(status, StatusCode::CREATED);
+            last = recorded;
+        }
+        let at = last["position"].as_u64().unwrap_or_default();
+        let server = &server;
+        let count = |q: String| async move {
+            let (status, page) = server
+                .get(
+                    &format!("/api/v1/runs?limit=500&min_position={at}&{q}"),
+                    &server.admin_key,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            page["items"].as_array().map_or(0, Vec::len)
+        };
+        assert_eq!(count(String::new()).await, 25);
+        assert_eq!(count("app_type=summary".into()).await, 5);
+        assert_eq!(count("status=timeout".into()).await, 1);
+        assert_eq!(
+            count("trigger_type=manual&app_type=moderation".into()).await,
+            10
+        );
+        let (_, first) = server.get("/api/v1/runs?limit=10", &op).await;
+        let cursor = first["next_cursor"].as_i64().unwrap_or_default();
+        let (_, second) = server
+            .get(&format!("/api/v1/runs?limit=10&cursor={cursor}"), &op)
+            .await;
+        assert!(second["items"].as_array().is_some_and(
+            |i| i.len() == 10 && i.iter().all(|r| r["position"].as_i64() < Some(cursor))
+        ));
+        assert!(
+            first["items"][0].get("prompt").is_none(),
+            "lists leave the texts out"
+        );
+
+        let run_id = last["event_id"].as_str().unwrap_or_default();
+        let (status, run) = server.get(&format!("/api/v1/runs/{run_id}"), &op).await;
+        assert_eq!(status, StatusCode::OK, "{run}");
+        assert_eq!(
+            (
+                run["prompt"].clone(),
+                run["response"].clone(),
+                run["error_message"].clone()
+            ),
+            (json!("prompt 24"), json!("response 24"), json!("slow"))
+        );
+        let (_, other) = server.tenant("other").await;
+        assert_eq!(
+            server
+                .get(&format!("/api/v1/runs/{run_id}"), &other)
+                .await
+                .0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            server.get("/api/v1/runs", &other).await.1["items"],
+            json!([])
+        );
+
+        let state = &server.state;
+        let before = dump(&state.database).await.unwrap_or_default();
+        reset(&state.database, &RunLog)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        catch_up(&*state.store, &state.database, &RunLog, |_| {})
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            dump(&state.database).await.unwrap_or_default(),
+            before,
+            "rebuild gives the same rows"
+        );
+    }
+
+    on_every_backend!(runs_are_listed_filtered_and_shown_in_full);
+}

@@ -6,6 +6,7 @@ pub mod health;
 pub mod operations;
 pub mod operators;
 pub mod reports;
+pub mod runs;
 pub mod streams;
 pub mod tasks;
 pub mod webhooks;

@@ -1,0 +1,139 @@
+//! The run log read model: LLM runs with filters and keyset pagination, and
+//! one run in full (prompt, response, error, session).
+
+use agentledger_domain::ids::TenantId;
+use agentledger_projections::run_log::{Filter, Run, RunDetail, detail, list};
+use axum::Json as Reply;
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::auth::Operator;
+use crate::extract::{Path, Query};
+use crate::problem::Problem;
+use crate::read_your_writes::reached;
+use crate::state::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(runs))
+        .routes(routes!(run))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RunQuery {
+    pub app_type: Option<String>,
+    /// `success`, `failed`, `timeout` or `circuit_open`.
+    pub status: Option<String>,
+    pub trigger_type: Option<String>,
+    /// RFC 3339, inclusive.
+    pub from: Option<DateTime<Utc>>,
+    /// RFC 3339, exclusive.
+    pub to: Option<DateTime<Utc>>,
+    pub tenant_id: Option<TenantId>,
+    pub cursor: Option<i64>,
+    pub limit: Option<i64>,
+    pub min_position: Option<u64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RunPage {
+    pub items: Vec<Run>,
+    pub next_cursor: Option<i64>,
+    pub position: u64,
+}
+
+fn tenant_of(operator: &Operator, asked: Option<TenantId>) -> Result<String, Problem> {
+    let tenant = asked.unwrap_or(operator.tenant_id);
+    if operator.sees(tenant) {
+        Ok(tenant.to_string())
+    } else {
+        Err(Problem::not_found("tenant not found"))
+    }
+}
+
+fn unavailable(e: agentledger_projections::engine::ProjectionError) -> Problem {
+    tracing::error!(error = %e, "read model query failed");
+    Problem::unavailable("the read model cannot be read right now")
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs",
+    tag = "read models",
+    summary = "The run log, newest first",
+    params(RunQuery),
+    responses((status = 200, body = RunPage), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
+async fn runs(
+    State(state): State<AppState>,
+    operator: Operator,
+    Query(q): Query<RunQuery>,
+) -> Result<Reply<RunPage>, Problem> {
+    let filter = Filter {
+        tenant_id: tenant_of(&operator, q.tenant_id)?,
+        app_type: q.app_type,
+        status: q.status,
+        trigger_type: q.trigger_type,
+        from_us: q.from.map(|t| t.timestamp_micros()),
+        to_us: q.to.map(|t| t.timestamp_micros()),
+    };
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(Problem::bad_request("limit must be 1 to 500"));
+    }
+    reached(&state.run_log_progress, q.min_position).await?;
+    let items = list(&state.database, &filter, q.cursor, limit)
+        .await
+        .map_err(unavailable)?;
+    let next_cursor = (items.len() as i64 == limit)
+        .then(|| items.last().map(|r| r.position))
+        .flatten();
+    Ok(Reply(RunPage {
+        items,
+        next_cursor,
+        position: state.run_log_progress.position(),
+    }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DetailQuery {
+    pub min_position: Option<u64>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs/{run_id}",
+    tag = "read models",
+    summary = "One run with its prompt, response, error and session",
+    params(("run_id" = String, Path), DetailQuery),
+    responses((status = 200, body = RunDetail), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
+async fn run(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(run_id): Path<uuid::Uuid>,
+    Query(q): Query<DetailQuery>,
+) -> Result<Reply<RunDetail>, Problem> {
+    reached(&state.run_log_progress, q.min_position).await?;
+    // Admins find a run in any tenant; everyone else only in their own.
+    let tenants: Vec<String> = match operator.principal.tenant_scope() {
+        Some(t) => vec![t.to_string()],
+        None => vec![],
+    };
+    let found = match tenants.first() {
+        Some(tenant) => detail(&state.database, tenant, &run_id.to_string()).await,
+        None => {
+            agentledger_projections::run_log::detail_any(&state.database, &run_id.to_string()).await
+        }
+    };
+    found
+        .map_err(unavailable)?
+        .map(Reply)
+        .ok_or_else(|| Problem::not_found("run not found"))
+}

@@ -1,0 +1,193 @@
+//! The run log (S1): every LLM run, listable by app type, status, trigger
+//! type and time, newest first, with the full detail of one run.
+
+use agentledger_domain::codec::decode;
+use agentledger_domain::reports::{ReportEvent, RunStatus};
+use agentledger_store::{Database, on_database};
+use serde::Serialize;
+
+use crate::engine::{Projection, ProjectionError};
+use crate::sql_projection;
+
+pub struct RunLog;
+
+impl Projection for RunLog {
+    fn name(&self) -> &'static str {
+        "run_log"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["rm_run_log"]
+    }
+}
+
+fn clamp(n: u64) -> i64 {
+    n.min(i64::MAX as u64) as i64
+}
+
+pub fn status_text(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Success => "success",
+        RunStatus::Failed => "failed",
+        RunStatus::Timeout => "timeout",
+        RunStatus::CircuitOpen => "circuit_open",
+    }
+}
+
+sql_projection!(RunLog, |_this, conn, events| {
+    for event in events {
+        if event.event_type != "LlmRunRecorded" {
+            continue;
+        }
+        let Ok(ReportEvent::LlmRunRecorded {
+            agent_id,
+            app_type,
+            trigger_type,
+            member_id,
+            model,
+            prompt_tokens,
+            completion_tokens,
+            cost_micros,
+            latency_ms,
+            status,
+            error_message,
+            session_id,
+            prompt,
+            response,
+        }) = decode::<ReportEvent>(&event.event_type, &event.payload)
+        else {
+            continue;
+        };
+        sqlx::query(
+            "INSERT INTO rm_run_log (position, run_id, tenant_id, agent_id, app_type, trigger_type, member_id, model, \
+             prompt_tokens, completion_tokens, cost_micros, latency_ms, status, error_message, session_id, prompt, \
+             response, occurred_at_us) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+             ON CONFLICT (position) DO NOTHING",
+        )
+        .bind(event.position as i64)
+        .bind(event.event_id.to_string())
+        .bind(event.tenant_id.to_string())
+        .bind(agent_id.to_string())
+        .bind(app_type)
+        .bind(trigger_type)
+        .bind(member_id)
+        .bind(model)
+        .bind(clamp(prompt_tokens))
+        .bind(clamp(completion_tokens))
+        .bind(cost_micros)
+        .bind(clamp(latency_ms))
+        .bind(status_text(status))
+        .bind(error_message)
+        .bind(session_id)
+        .bind(prompt)
+        .bind(response)
+        .bind(event.occurred_at.timestamp_micros())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+});
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub tenant_id: String,
+    pub app_type: Option<String>,
+    pub status: Option<String>,
+    pub trigger_type: Option<String>,
+    pub from_us: Option<i64>,
+    pub to_us: Option<i64>,
+}
+
+/// A run as listed: everything but the prompt and response texts.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct Run {
+    pub position: i64,
+    pub run_id: String,
+    pub agent_id: String,
+    pub app_type: String,
+    pub trigger_type: String,
+    pub member_id: Option<String>,
+    pub model: String,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub cost_micros: i64,
+    pub latency_ms: i64,
+    pub status: String,
+    pub error_message: Option<String>,
+    pub session_id: Option<String>,
+    pub occurred_at_us: i64,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct RunDetail {
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub run: Run,
+    pub prompt: Option<String>,
+    pub response: Option<String>,
+}
+
+const COLUMNS: &str = "position, run_id, agent_id, app_type, trigger_type, member_id, model, prompt_tokens, \
+     completion_tokens, cost_micros, latency_ms, status, error_message, session_id, occurred_at_us";
+
+pub async fn list(
+    db: &Database,
+    f: &Filter,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<Run>, ProjectionError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM rm_run_log WHERE tenant_id = $1 \
+         AND (CAST($2 AS TEXT) IS NULL OR app_type = $2) \
+         AND (CAST($3 AS TEXT) IS NULL OR status = $3) \
+         AND (CAST($4 AS TEXT) IS NULL OR trigger_type = $4) \
+         AND (CAST($5 AS BIGINT) IS NULL OR occurred_at_us >= $5) \
+         AND (CAST($6 AS BIGINT) IS NULL OR occurred_at_us < $6) \
+         AND (CAST($7 AS BIGINT) IS NULL OR position < $7) ORDER BY position DESC LIMIT $8"
+    );
+    Ok(
+        on_database!(db, p => sqlx::query_as::<_, Run>(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(&f.tenant_id).bind(&f.app_type).bind(&f.status).bind(&f.trigger_type)
+        .bind(f.from_us).bind(f.to_us).bind(before).bind(limit)
+        .fetch_all(p)
+        .await?),
+    )
+}
+
+pub async fn detail(
+    db: &Database,
+    tenant: &str,
+    run_id: &str,
+) -> Result<Option<RunDetail>, ProjectionError> {
+    let sql = format!(
+        "SELECT {COLUMNS}, prompt, response FROM rm_run_log WHERE tenant_id = $1 AND run_id = $2"
+    );
+    Ok(
+        on_database!(db, p => sqlx::query_as::<_, RunDetail>(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(tenant).bind(run_id)
+        .fetch_optional(p)
+        .await?),
+    )
+}
+
+/// One run in whichever tenant it is (for admins).
+pub async fn detail_any(db: &Database, run_id: &str) -> Result<Option<RunDetail>, ProjectionError> {
+    let sql = format!("SELECT {COLUMNS}, prompt, response FROM rm_run_log WHERE run_id = $1");
+    Ok(
+        on_database!(db, p => sqlx::query_as::<_, RunDetail>(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(run_id)
+        .fetch_optional(p)
+        .await?),
+    )
+}
+
+/// Every row in position order, for rebuild equivalence.
+pub async fn dump(db: &Database) -> Result<Vec<RunDetail>, ProjectionError> {
+    let sql = format!("SELECT {COLUMNS}, prompt, response FROM rm_run_log ORDER BY position");
+    Ok(
+        on_database!(db, p => sqlx::query_as::<_, RunDetail>(sqlx::AssertSqlSafe(sql.clone())).fetch_all(p).await?),
+    )
+}
