@@ -7,6 +7,7 @@ pub mod demo;
 pub mod extract;
 pub mod idempotency;
 pub mod limits;
+pub mod metrics;
 pub mod openapi;
 pub mod presence;
 pub mod problem;

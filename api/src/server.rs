@@ -39,6 +39,11 @@ pub fn router(state: AppState) -> Router {
             get(move || std::future::ready(axum::Json(document.clone()))),
         )
         .merge(Scalar::with_url("/docs", api))
+        .route("/metrics", get(crate::metrics::render))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::track,
+        ))
         .fallback(|| async { Problem::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             Problem::new(

@@ -35,6 +35,7 @@ pub struct AppState {
     pub operation_log_progress: Progress,
     pub dashboard_progress: Progress,
     pub run_log_progress: Progress,
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// A new in-memory model, following the log from its start.
@@ -82,6 +83,20 @@ impl AppState {
             operation_log_progress,
             dashboard_progress,
             run_log_progress,
+            metrics: crate::metrics::Metrics::new()
+                .unwrap_or_else(|e| panic!("metric names are valid: {e}")),
         }
+    }
+
+    /// Every model following the log, and how far it got.
+    pub fn models(&self) -> Vec<(&'static str, &Progress)> {
+        vec![
+            ("task_queue", &self.task_queue_progress),
+            ("command_book", &self.command_book_progress),
+            ("cache_index", &self.cache_index_progress),
+            ("operation_log", &self.operation_log_progress),
+            ("dashboard", &self.dashboard_progress),
+            ("run_log", &self.run_log_progress),
+        ]
     }
 }

@@ -529,3 +529,61 @@ mod run_log {
 
     on_every_backend!(runs_are_listed_filtered_and_shown_in_full);
 }
+
+mod observability {
+    use agentledger_tests::{TestServer, on_every_backend};
+    use reqwest::StatusCode;
+    use serde_json::json;
+
+    pub async fn ready_reports_lag_and_metrics_are_prometheus_text(server: TestServer) {
+        let agent = server.agent(&server.admin_key, &["runs:write"], 600).await;
+        let run = json!({ "app_type": "a", "trigger_type": "t", "model": "m", "prompt_tokens": 1, "completion_tokens": 1, "latency_ms": 1, "status": "success" });
+        let (_, recorded) = server
+            .post("/api/v1/agents/me/runs", &agent.token, &run)
+            .await;
+        let at = recorded["position"].as_u64().unwrap_or_default();
+        server
+            .get(
+                &format!("/api/v1/dashboard?min_position={at}"),
+                &server.admin_key,
+            )
+            .await;
+
+        let (status, ready) = server.get("/ready", &server.admin_key).await;
+        assert_eq!(status, StatusCode::OK);
+        let projections = ready["projections"].as_array().cloned().unwrap_or_default();
+        let names: Vec<_> = projections
+            .iter()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        for expected in ["task_queue", "operation_log", "dashboard", "run_log"] {
+            assert!(names.contains(&expected), "{names:?}");
+        }
+        let dashboard = projections
+            .iter()
+            .find(|p| p["name"] == json!("dashboard"))
+            .cloned()
+            .unwrap_or_default();
+        assert!(dashboard["position"].as_u64() >= Some(at));
+        assert!(dashboard["lag"].as_u64().is_some());
+
+        let response = server
+            .http
+            .get(server.url("/metrics"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(response.status(), StatusCode::OK);
+        let text = response.text().await.unwrap_or_default();
+        for needle in [
+            "agentledger_http_requests_total{method=\"POST\",route=\"/api/v1/agents/me/runs\",status=\"201\"} 1",
+            "agentledger_http_request_seconds_bucket{method=\"GET\",route=\"/api/v1/dashboard\"",
+            "agentledger_position{of=\"head\"}",
+            "agentledger_projection_lag_events{projection=\"dashboard\"}",
+        ] {
+            assert!(text.contains(needle), "missing {needle} in\n{text}");
+        }
+    }
+
+    on_every_backend!(ready_reports_lag_and_metrics_are_prometheus_text);
+}

@@ -33,12 +33,23 @@ async fn health() -> Json<Value> {
     responses((status = 200, description = "The event store answers", body = Object), crate::openapi::Problems),
 )]
 async fn ready(State(state): State<AppState>) -> Result<Json<Value>, Problem> {
-    match state.store.head_position().await {
-        Ok(head) => Ok(Json(
-            json!({ "status": "ready", "store": { "head_position": head } }),
-        )),
-        Err(e) => Err(Problem::unavailable(format!(
-            "event store unreachable: {e}"
-        ))),
-    }
+    let head = state
+        .store
+        .head_position()
+        .await
+        .map_err(|e| Problem::unavailable(format!("event store unreachable: {e}")))?;
+    // How far each model has applied the log: `lag` events behind the head.
+    let projections: Vec<Value> = state
+        .models()
+        .into_iter()
+        .map(|(name, progress)| {
+            let position = progress.position();
+            json!({ "name": name, "position": position, "lag": head.saturating_sub(position) })
+        })
+        .collect();
+    Ok(Json(json!({
+        "status": "ready",
+        "store": { "head_position": head },
+        "projections": projections,
+    })))
 }

@@ -1,0 +1,117 @@
+//! `/metrics` in the Prometheus text format: HTTP requests and latencies,
+//! the log head, and how far every model (persistent or in memory) has
+//! applied the log.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+use crate::state::AppState;
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    positions: IntGaugeVec,
+    lag: IntGaugeVec,
+}
+
+impl Metrics {
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new("agentledger_http_requests_total", "HTTP requests answered"),
+            &["method", "route", "status"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "agentledger_http_request_seconds",
+                "Time to answer an HTTP request",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
+            &["method", "route"],
+        )?;
+        let positions = IntGaugeVec::new(
+            Opts::new(
+                "agentledger_position",
+                "Log position: the head, and what each model has applied",
+            ),
+            &["of"],
+        )?;
+        let lag = IntGaugeVec::new(
+            Opts::new(
+                "agentledger_projection_lag_events",
+                "Events between the log head and a model's position",
+            ),
+            &["projection"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(positions.clone()))?;
+        registry.register(Box::new(lag.clone()))?;
+        Ok(Self {
+            registry,
+            requests,
+            latency,
+            positions,
+            lag,
+        })
+    }
+}
+
+/// Counts and times every request, by its route pattern (not its path, so ids
+/// do not explode the label set).
+pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched".to_owned(), |p| p.as_str().to_owned());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let metrics = &state.metrics;
+    metrics
+        .latency
+        .with_label_values(&[&method, &route])
+        .observe(started.elapsed().as_secs_f64());
+    metrics
+        .requests
+        .with_label_values(&[&method, &route, response.status().as_str()])
+        .inc();
+    response
+}
+
+pub async fn render(State(state): State<AppState>) -> Response {
+    let metrics = &state.metrics;
+    if let Ok(head) = state.store.head_position().await {
+        metrics
+            .positions
+            .with_label_values(&["head"])
+            .set(head as i64);
+        for (name, progress) in state.models() {
+            let position = progress.position();
+            metrics
+                .positions
+                .with_label_values(&[name])
+                .set(position as i64);
+            metrics
+                .lag
+                .with_label_values(&[name])
+                .set(head.saturating_sub(position) as i64);
+        }
+    }
+    let mut body = Vec::new();
+    if let Err(e) = TextEncoder::new().encode(&metrics.registry.gather(), &mut body) {
+        tracing::warn!(error = %e, "cannot encode metrics");
+    }
+    ([(CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
