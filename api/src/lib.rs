@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod presence;
 pub mod problem;
 pub mod reactors;
+pub mod read_model;
 pub mod read_your_writes;
 pub mod routes;
 pub mod server;

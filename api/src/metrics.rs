@@ -21,6 +21,8 @@ pub struct Metrics {
     latency: HistogramVec,
     positions: IntGaugeVec,
     lag: IntGaugeVec,
+    applied: IntCounterVec,
+    batches: HistogramVec,
 }
 
 impl Metrics {
@@ -54,6 +56,23 @@ impl Metrics {
             ),
             &["projection"],
         )?;
+        let applied = IntCounterVec::new(
+            Opts::new(
+                "agentledger_projection_events_applied_total",
+                "Events a persistent read model applied",
+            ),
+            &["projection"],
+        )?;
+        let batches = HistogramVec::new(
+            HistogramOpts::new(
+                "agentledger_projection_batch_events",
+                "Events per read-model transaction",
+            )
+            .buckets(vec![1.0, 2.0, 5.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0]),
+            &["projection"],
+        )?;
+        registry.register(Box::new(applied.clone()))?;
+        registry.register(Box::new(batches.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(positions.clone()))?;
@@ -64,6 +83,21 @@ impl Metrics {
             latency,
             positions,
             lag,
+            applied,
+            batches,
+        })
+    }
+
+    /// Counts what each persistent read model applies, batch by batch.
+    pub fn projection_observer(&self) -> agentledger_projections::engine::Observer {
+        let (applied, batches) = (self.applied.clone(), self.batches.clone());
+        std::sync::Arc::new(move |projection, events| {
+            applied
+                .with_label_values(&[projection])
+                .inc_by(events as u64);
+            batches
+                .with_label_values(&[projection])
+                .observe(events as f64);
         })
     }
 }

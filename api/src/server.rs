@@ -31,6 +31,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::operations::routes())
         .merge(routes::dashboard::routes())
         .merge(routes::runs::routes())
+        .merge(routes::agent_stats::routes())
+        .merge(routes::read_lists::routes())
         .split_for_parts();
     let document = api.clone();
     router

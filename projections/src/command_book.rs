@@ -53,11 +53,6 @@ impl CommandBook {
         )
     }
 
-    /// The agent's commands, newest first.
-    pub fn history(&self, agent: AgentId, limit: usize) -> Vec<CommandSummary> {
-        self.of_agent(agent, |_| true, limit, true)
-    }
-
     /// Unfinished commands whose deadline has passed.
     pub fn overdue(&self, now: DateTime<Utc>) -> Vec<CommandSummary> {
         let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);

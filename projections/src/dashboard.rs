@@ -364,10 +364,22 @@ pub async fn read(
 
 /// Alerts of a tenant, newest first, filtered by status, severity and source;
 /// `before` is the cursor (a position from the previous page).
+/// Which alerts to list; `None` leaves a field unfiltered.
+#[derive(Debug, Clone, Default)]
+pub struct AlertFilter<'a> {
+    pub status: Option<&'a str>,
+    pub severity: Option<&'a str>,
+    pub source: Option<&'a str>,
+    /// Raised at or after, in microseconds.
+    pub from_us: Option<i64>,
+    /// Raised before.
+    pub to_us: Option<i64>,
+}
+
 pub async fn alerts(
     db: &Database,
     tenant: &str,
-    (status, severity, source): (Option<&str>, Option<&str>, Option<&str>),
+    f: &AlertFilter<'_>,
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<(i64, AlertRow)>, ProjectionError> {
@@ -381,9 +393,10 @@ pub async fn alerts(
         "SELECT position, alert_id, source, severity, title, detail, status, raised_at_us FROM rm_alerts \
          WHERE tenant_id = $1 AND (CAST($2 AS TEXT) IS NULL OR status = $2) \
          AND (CAST($3 AS TEXT) IS NULL OR severity = $3) AND (CAST($4 AS TEXT) IS NULL OR source = $4) \
-         AND (CAST($5 AS BIGINT) IS NULL OR position < $5) ORDER BY position DESC LIMIT $6"
+         AND (CAST($5 AS BIGINT) IS NULL OR raised_at_us >= $5) AND (CAST($6 AS BIGINT) IS NULL OR raised_at_us < $6) \
+         AND (CAST($7 AS BIGINT) IS NULL OR position < $7) ORDER BY position DESC LIMIT $8"
     )
-    .bind(tenant).bind(status).bind(severity).bind(source).bind(before).bind(limit)
+    .bind(tenant).bind(f.status).bind(f.severity).bind(f.source).bind(f.from_us).bind(f.to_us).bind(before).bind(limit)
     .fetch_all(p)
     .await?);
     Ok(rows.into_iter().map(|r| (r.position, r.alert)).collect())

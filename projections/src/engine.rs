@@ -25,6 +25,8 @@ pub enum ProjectionError {
     Database(#[from] sqlx::Error),
     #[error("no projection named `{0}`")]
     Unknown(String),
+    #[error("the read model was reset to position {checkpoint}; reading again from there")]
+    Behind { checkpoint: Position },
 }
 
 /// Applies events to a read model on one backend's connection, inside the
@@ -82,6 +84,11 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(crate::operation_log::OperationLog),
         Arc::new(crate::dashboard::Dashboard),
         Arc::new(crate::run_log::RunLog),
+        Arc::new(crate::agent_stats::AgentStats),
+        Arc::new(crate::tasks::Tasks),
+        Arc::new(crate::command_history::CommandHistory),
+        Arc::new(crate::usage::Usage),
+        Arc::new(crate::webhooks_and_cache::WebhooksAndCache),
     ]
 }
 
@@ -95,29 +102,54 @@ pub async fn checkpoint(db: &Database, name: &str) -> Result<Position, Projectio
     Ok(position.unwrap_or(0).max(0) as Position)
 }
 
-/// Applies `events` and moves the checkpoint to the last of them, atomically.
+/// What a batch did: the events applied (those past the checkpoint) and the
+/// checkpoint it ended at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    pub events: usize,
+    pub checkpoint: Position,
+}
+
+/// Applies the events past the checkpoint and moves the checkpoint to the
+/// last of them, atomically. The checkpoint row is locked first, so two
+/// appliers (a server and a `rebuild`, or two servers) take turns and never
+/// apply an event twice. A batch that starts past the checkpoint was read
+/// before a reset: it is refused with `Behind`, and the caller reads again
+/// from the checkpoint.
 pub async fn apply_batch(
     db: &Database,
     projection: &dyn Projection,
     events: &[RecordedEvent],
-) -> Result<(), ProjectionError> {
-    let Some(last) = events.last() else {
-        return Ok(());
-    };
+) -> Result<Applied, ProjectionError> {
     on_database!(db, p => {
         let mut tx = p.begin().await?;
-        Apply::apply(projection, &mut *tx, events).await?;
-        sqlx::query(
-            "INSERT INTO projection_checkpoints (name, position) VALUES ($1, $2) \
-             ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+        // An upsert, not a SELECT: it takes the write lock on SQLite and the
+        // row lock on PostgreSQL before anything is read.
+        let checkpoint: i64 = sqlx::query_scalar(
+            "INSERT INTO projection_checkpoints (name, position) VALUES ($1, 0) \
+             ON CONFLICT (name) DO UPDATE SET position = projection_checkpoints.position \
+             RETURNING position",
         )
         .bind(projection.name())
-        .bind(last.position as i64)
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
+        let checkpoint = checkpoint.max(0) as Position;
+        let fresh = &events[events.partition_point(|e| e.position <= checkpoint)..];
+        let Some(last) = fresh.last().map(|e| e.position) else {
+            return Ok(Applied { events: 0, checkpoint });
+        };
+        if fresh[0].position != checkpoint + 1 {
+            return Err(ProjectionError::Behind { checkpoint });
+        }
+        Apply::apply(projection, &mut *tx, fresh).await?;
+        sqlx::query("UPDATE projection_checkpoints SET position = $1 WHERE name = $2")
+            .bind(last as i64)
+            .bind(projection.name())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
-    });
-    Ok(())
+        Ok(Applied { events: fresh.len(), checkpoint: last })
+    })
 }
 
 /// Empties the projection's tables and its checkpoint, in one transaction.
@@ -136,8 +168,11 @@ pub async fn reset(db: &Database, projection: &dyn Projection) -> Result<(), Pro
     Ok(())
 }
 
+/// Told after every batch: the projection's name and the events it applied.
+pub type Observer = Arc<dyn Fn(&'static str, usize) + Send + Sync>;
+
 /// Applies the log from the checkpoint up to the head as it is now. `done`
-/// is told the position after every batch. Returns the events applied.
+/// is told the checkpoint after every batch. Returns the events applied.
 pub async fn catch_up(
     store: &dyn EventStore,
     db: &Database,
@@ -149,13 +184,19 @@ pub async fn catch_up(
     let mut applied = 0;
     while from <= head {
         let events = store.read_all(from, BATCH, &EventFilter::default()).await?;
-        let Some(last) = events.last().map(|e| e.position) else {
+        if events.is_empty() {
             break;
+        }
+        let reached = match apply_batch(db, projection, &events).await {
+            Ok(batch) => {
+                applied += batch.events as u64;
+                batch.checkpoint
+            }
+            Err(ProjectionError::Behind { checkpoint }) => checkpoint,
+            Err(e) => return Err(e),
         };
-        apply_batch(db, projection, &events).await?;
-        applied += events.len() as u64;
-        from = last + 1;
-        done(last);
+        from = reached + 1;
+        done(reached);
     }
     Ok(applied)
 }
@@ -166,13 +207,24 @@ pub fn spawn(
     store: Arc<dyn EventStore>,
     db: Database,
     projection: Arc<dyn Projection>,
+    observer: Observer,
 ) -> Progress {
     let (tx, rx) = watch::channel(0);
     tokio::spawn(async move {
         loop {
-            if let Err(e) = follow(&*store, &db, &*projection, &tx).await {
-                tracing::warn!(projection = projection.name(), error = %e, "projection stopped; restarting");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+            match follow(&*store, &db, &*projection, &tx, &observer).await {
+                Err(ProjectionError::Behind { checkpoint }) => {
+                    tracing::info!(
+                        projection = projection.name(),
+                        checkpoint,
+                        "read model was reset; following from its checkpoint"
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(projection = projection.name(), error = %e, "projection stopped; restarting");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Ok(()) => {}
             }
         }
     });
@@ -184,6 +236,7 @@ async fn follow(
     db: &Database,
     projection: &dyn Projection,
     progress: &watch::Sender<Position>,
+    observer: &Observer,
 ) -> Result<(), ProjectionError> {
     let start = checkpoint(db, projection.name()).await?;
     progress.send_replace(start);
@@ -192,9 +245,50 @@ async fn follow(
         let first = subscription.next().await?;
         let mut batch = vec![first];
         batch.extend(subscription.next_batch(BATCH - 1).await?);
-        apply_batch(db, projection, &batch).await?;
-        if let Some(last) = batch.last() {
-            progress.send_replace(last.position);
-        }
+        let applied = apply_batch(db, projection, &batch).await?;
+        observer(projection.name(), applied.events);
+        progress.send_replace(applied.checkpoint);
     }
+}
+
+/// A read model's full contents: every row of every table it owns, each as
+/// its column values, sorted. Rebuild and crash tests compare these.
+pub type Contents = std::collections::BTreeMap<&'static str, Vec<Vec<serde_json::Value>>>;
+
+pub async fn contents(
+    db: &Database,
+    projection: &dyn Projection,
+) -> Result<Contents, ProjectionError> {
+    use serde_json::Value;
+    use sqlx::{Row, TypeInfo, ValueRef};
+    let mut all = Contents::new();
+    for table in projection.tables() {
+        let mut rows: Vec<Vec<Value>> = on_database!(db, p => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {table}"))).fetch_all(p).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let mut cells = Vec::with_capacity(row.len());
+                for i in 0..row.len() {
+                    let raw = row.try_get_raw(i)?;
+                    let cell = if raw.is_null() {
+                        Value::Null
+                    } else {
+                        match raw.type_info().name() {
+                            "INTEGER" | "INT8" | "BIGINT" => Value::from(row.try_get::<i64, _>(i)?),
+                            "INT4" | "INT" => Value::from(row.try_get::<i32, _>(i)?),
+                            "REAL" | "FLOAT8" | "DOUBLE PRECISION" => Value::from(row.try_get::<f64, _>(i)?),
+                            "BOOL" | "BOOLEAN" => Value::from(row.try_get::<bool, _>(i)?),
+                            _ => Value::from(row.try_get::<String, _>(i)?),
+                        }
+                    };
+                    cells.push(cell);
+                }
+                out.push(cells);
+            }
+            out
+        });
+        rows.sort_by_cached_key(|r| serde_json::to_string(r).unwrap_or_default());
+        all.insert(table, rows);
+    }
+    Ok(all)
 }

@@ -23,6 +23,14 @@ impl Progress {
         Self { applied }
     }
 
+    /// A progress that stays at 0.
+    pub fn never() -> Self {
+        let (tx, applied) = watch::channel(0);
+        // With its sender gone, a wait fails at once instead of hanging.
+        drop(tx);
+        Self { applied }
+    }
+
     pub fn position(&self) -> Position {
         *self.applied.borrow()
     }

@@ -1,11 +1,16 @@
 //! The read side: projections fold the event log into models that queries and
 //! pollers use.
 
+pub mod agent_stats;
 pub mod cache_index;
 pub mod command_book;
+pub mod command_history;
 pub mod dashboard;
 pub mod engine;
 pub mod follower;
 pub mod operation_log;
 pub mod run_log;
 pub mod task_queue;
+pub mod tasks;
+pub mod usage;
+pub mod webhooks_and_cache;

@@ -65,6 +65,14 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/alerts"),
     ("get", "/api/v1/runs"),
     ("get", "/api/v1/runs/{run_id}"),
+    ("get", "/api/v1/agent-stats"),
+    ("get", "/api/v1/agent-stats/{agent_id}"),
+    ("get", "/api/v1/tasks"),
+    ("get", "/api/v1/tasks/{task_id}/history"),
+    ("get", "/api/v1/tasks/skipped-duplicates"),
+    ("get", "/api/v1/usage"),
+    ("get", "/api/v1/webhooks"),
+    ("get", "/api/v1/cache"),
 ];
 
 const PUBLIC: &[&str] = &[

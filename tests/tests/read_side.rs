@@ -198,7 +198,7 @@ async fn a_rebuilt_operation_log_equals_the_incremental_one(server: TestServer) 
     let state = &server.state;
     assert!(
         state
-            .operation_log_progress
+            .progress_of(&OperationLog)
             .wait_for(last, std::time::Duration::from_secs(10))
             .await
     );
@@ -393,14 +393,14 @@ mod dashboard {
         assert!(
             head >= last
                 && state
-                    .dashboard_progress
+                    .progress_of(&Dashboard)
                     .wait_for(head, std::time::Duration::from_secs(10))
                     .await
         );
         let now = chrono::Utc::now();
         let before = (
             read(&state.database, &tenant, now).await.ok(),
-            alerts(&state.database, &tenant, (None, None, None), None, 500)
+            alerts(&state.database, &tenant, &Default::default(), None, 500)
                 .await
                 .ok(),
         );
@@ -419,7 +419,7 @@ mod dashboard {
             .unwrap_or_else(|e| panic!("{e}"));
         let after = (
             read(&state.database, &tenant, now).await.ok(),
-            alerts(&state.database, &tenant, (None, None, None), None, 500)
+            alerts(&state.database, &tenant, &Default::default(), None, 500)
                 .await
                 .ok(),
         );
@@ -586,4 +586,549 @@ mod observability {
     }
 
     on_every_backend!(ready_reports_lag_and_metrics_are_prometheus_text);
+}
+
+mod lists {
+    use agentledger_tests::{TestServer, on_every_backend};
+    use reqwest::{Method, StatusCode};
+    use serde_json::{Value, json};
+
+    async fn ok(
+        server: &TestServer,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Value,
+    ) -> Value {
+        let (status, answer) = server.call(method, path, Some(token), Some(&body)).await;
+        assert!(status.is_success(), "{path}: {status} {answer}");
+        answer
+    }
+
+    fn at(answer: &Value) -> u64 {
+        answer["position"].as_u64().unwrap_or_default()
+    }
+
+    pub async fn tasks_commands_usage_webhooks_cache_and_agent_stats(server: TestServer) {
+        let op = server.admin_key.clone();
+        let perms = [
+            "tasks:claim",
+            "commands:poll",
+            "runs:write",
+            "cache:write",
+            "actions:write",
+        ];
+        let agent = server.agent(&op, &perms, 10_000).await;
+        let (post, put) = (Method::POST, Method::PUT);
+
+        // Tasks: two of one type, one of another, and a duplicate that is skipped.
+        for body in [
+            json!({ "task_type": "moderate", "input": { "n": 1 } }),
+            json!({ "task_type": "moderate", "input": { "n": 2 } }),
+            json!({ "task_type": "sync", "dedup_key": "member-1" }),
+        ] {
+            ok(&server, post.clone(), "/api/v1/tasks", &op, body).await;
+        }
+        let skipped = ok(
+            &server,
+            post.clone(),
+            "/api/v1/tasks",
+            &op,
+            json!({ "task_type": "sync", "dedup_key": "member-1" }),
+        )
+        .await;
+        assert_eq!(skipped["skipped_duplicate"], json!(true));
+        let first = server
+            .get("/api/v1/agents/me/tasks/next?types=moderate", &agent.token)
+            .await
+            .1;
+        let done_id = first["task_id"].as_str().unwrap_or_default().to_owned();
+        ok(
+            &server,
+            post.clone(),
+            &format!("/api/v1/tasks/{done_id}/progress"),
+            &agent.token,
+            json!({ "percent": 50, "message": "halfway" }),
+        )
+        .await;
+        ok(
+            &server,
+            post.clone(),
+            &format!("/api/v1/tasks/{done_id}/complete"),
+            &agent.token,
+            json!({ "result": { "verdict": "ok" } }),
+        )
+        .await;
+        let second = server
+            .get("/api/v1/agents/me/tasks/next?types=moderate", &agent.token)
+            .await
+            .1;
+        let failed_id = second["task_id"].as_str().unwrap_or_default().to_owned();
+        let failed = ok(
+            &server,
+            post.clone(),
+            &format!("/api/v1/tasks/{failed_id}/fail"),
+            &agent.token,
+            json!({ "error": "boom", "retryable": false }),
+        )
+        .await;
+
+        let settled = at(&failed);
+        let tasks = |q: String| {
+            let server = &server;
+            let op = op.clone();
+            async move {
+                let (status, page) = server
+                    .get(&format!("/api/v1/tasks?min_position={settled}&{q}"), &op)
+                    .await;
+                assert_eq!(status, StatusCode::OK, "{page}");
+                page
+            }
+        };
+        assert_eq!(
+            tasks(String::new()).await["items"].as_array().map(Vec::len),
+            Some(3)
+        );
+        assert_eq!(
+            tasks("type=moderate".into()).await["items"]
+                .as_array()
+                .map(Vec::len),
+            Some(2)
+        );
+        let completed = tasks("status=completed".into()).await;
+        assert_eq!(completed["items"][0]["task_id"], json!(done_id));
+        assert_eq!(
+            completed["items"][0]["result"],
+            json!("{\"verdict\":\"ok\"}")
+        );
+        assert_eq!(
+            tasks("from=2000-01-01T00:00:00Z&to=2000-01-02T00:00:00Z".into()).await["items"],
+            json!([])
+        );
+        let one = tasks("limit=2".into()).await;
+        let rest = tasks(format!("limit=2&cursor={}", one["next_cursor"])).await;
+        assert_eq!(rest["items"].as_array().map(Vec::len), Some(1));
+        assert_eq!(rest["next_cursor"], Value::Null);
+
+        let (_, history) = server
+            .get(&format!("/api/v1/tasks/{done_id}/history"), &op)
+            .await;
+        let steps: Vec<_> = history["history"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|h| (h["status"].clone(), h["percent"].clone()))
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                (json!("pending"), Value::Null),
+                (json!("claimed"), Value::Null),
+                (json!("processing"), json!(50)),
+                (json!("completed"), json!(100))
+            ]
+        );
+        let (_, skips) = server.get("/api/v1/tasks/skipped-duplicates", &op).await;
+        assert_eq!(
+            (
+                skips["count"].clone(),
+                skips["items"][0]["dedup_key"].clone()
+            ),
+            (json!(1), json!("member-1"))
+        );
+        let (_, no_skips) = server
+            .get("/api/v1/tasks/skipped-duplicates?date=2000-01-01", &op)
+            .await;
+        assert_eq!(no_skips["count"], json!(0));
+
+        // A command's streamed output and result in the agent's history.
+        let commands = format!("/api/v1/agents/{}/commands", agent.agent_id);
+        let issued = ok(
+            &server,
+            post.clone(),
+            &commands,
+            &op,
+            json!({ "command": "restart", "timeout_seconds": 60 }),
+        )
+        .await;
+        let command_id = issued["command_id"].as_str().unwrap_or_default().to_owned();
+        server.get("/api/v1/agents/me/commands", &agent.token).await;
+        for chunk in ["stopping\n", "started\n"] {
+            ok(
+                &server,
+                post.clone(),
+                &format!("/api/v1/agents/me/commands/{command_id}/output"),
+                &agent.token,
+                json!({ "stream": "stdout", "chunk": chunk }),
+            )
+            .await;
+        }
+        let result = ok(
+            &server,
+            post.clone(),
+            &format!("/api/v1/agents/me/commands/{command_id}/result"),
+            &agent.token,
+            json!({ "success": true, "exit_code": 0, "output": "ok" }),
+        )
+        .await;
+        let (_, page) = server
+            .get(&format!("{commands}?min_position={}", at(&result)), &op)
+            .await;
+        let row = &page["items"][0];
+        assert_eq!(
+            (
+                row["status"].clone(),
+                row["streamed_output"].clone(),
+                row["output"].clone(),
+                row["exit_code"].clone()
+            ),
+            (
+                json!("succeeded"),
+                json!("stopping\nstarted\n"),
+                json!("ok"),
+                json!(0)
+            )
+        );
+
+        // Usage per model and month; budget history for a range.
+        let mut last = Value::Null;
+        for (model, tokens, status) in [
+            ("m1", 100, "success"),
+            ("m1", 50, "success"),
+            ("m2", 10, "failed"),
+        ] {
+            let run = json!({ "app_type": "a", "trigger_type": "t", "model": model, "prompt_tokens": tokens, "completion_tokens": 1,
+                "cost_usd": 0.01, "latency_ms": 1, "status": status });
+            last = ok(
+                &server,
+                post.clone(),
+                "/api/v1/agents/me/runs",
+                &agent.token,
+                run,
+            )
+            .await;
+        }
+        let (_, by_model) = server
+            .get(
+                &format!("/api/v1/usage?by=model&min_position={}", at(&last)),
+                &op,
+            )
+            .await;
+        let rows: Vec<_> = by_model["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                (
+                    r["key"].clone(),
+                    r["calls"].clone(),
+                    r["total_tokens"].clone(),
+                    r["cost_micros"].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (json!("m1"), json!(2), json!(152), json!(20_000)),
+                (json!("m2"), json!(1), json!(11), json!(10_000))
+            ]
+        );
+        let (_, monthly) = server.get("/api/v1/usage?period=month&by=agent", &op).await;
+        assert_eq!(monthly["items"].as_array().map(Vec::len), Some(1));
+        assert_eq!(
+            monthly["items"][0]["period"].as_str().map(str::len),
+            Some(7)
+        );
+        assert_eq!(
+            server
+                .get("/api/v1/usage?from=2026-02-01&to=2026-01-01", &op)
+                .await
+                .0,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            server.get("/api/v1/usage?period=week", &op).await.0,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            server
+                .get("/api/v1/usage?from=2000-01-01&to=2000-01-31", &op)
+                .await
+                .1["items"],
+            json!([])
+        );
+
+        // Webhooks and cache entries as lists.
+        let hook = ok(
+            &server,
+            post.clone(),
+            "/api/v1/webhooks",
+            &op,
+            json!({ "url": "https://hooks.example.com/a", "event_types": ["TaskFailed"] }),
+        )
+        .await;
+        let (_, hooks) = server
+            .get(&format!("/api/v1/webhooks?min_position={}", at(&hook)), &op)
+            .await;
+        assert_eq!(hooks[0]["event_types"], json!(["TaskFailed"]));
+        assert!(hooks[0].get("secret").is_none() && hooks[0].get("secret_hash").is_none());
+        for target in ["m1", "m2"] {
+            ok(
+                &server,
+                put.clone(),
+                &format!("/api/v1/agents/me/cache/summary/{target}"),
+                &agent.token,
+                json!({ "value": { "t": target }, "ttl_seconds": 600 }),
+            )
+            .await;
+        }
+        let dropped = ok(
+            &server,
+            post.clone(),
+            "/api/v1/cache/invalidate",
+            &op,
+            json!({ "cache_type": "summary", "target": "m1" }),
+        )
+        .await;
+        let (_, cache) = server
+            .get(&format!("/api/v1/cache?min_position={}", at(&dropped)), &op)
+            .await;
+        assert_eq!(
+            (cache.as_array().map(Vec::len), cache[0]["value"].clone()),
+            (Some(1), json!({ "t": "m2" }))
+        );
+
+        // Agent stats: a real mean of the confidences given.
+        let mut recorded = Value::Null;
+        for (status, confidence) in [
+            ("success", json!(0.5)),
+            ("success", json!(1.0)),
+            ("failed", Value::Null),
+        ] {
+            let action = json!({ "action": "tag", "resource_type": "post", "status": status, "confidence": confidence });
+            recorded = ok(
+                &server,
+                post.clone(),
+                "/api/v1/agents/me/actions",
+                &agent.token,
+                action,
+            )
+            .await;
+        }
+        let (status, stats) = server
+            .get(
+                &format!(
+                    "/api/v1/agent-stats/{}?min_position={}",
+                    agent.agent_id,
+                    at(&recorded)
+                ),
+                &op,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{stats}");
+        assert_eq!(
+            (
+                stats["total_operations"].clone(),
+                stats["failed_operations"].clone(),
+                stats["average_confidence"].clone(),
+                stats["online"].clone()
+            ),
+            (json!(3), json!(1), json!(0.75), json!(true))
+        );
+        assert_eq!(
+            stats["tasks_by_status"],
+            json!({ "completed": 1, "failed": 1 })
+        );
+        let days = stats["operations_per_day"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            (
+                days.len(),
+                days[6]["operations"].clone(),
+                days[0]["operations"].clone()
+            ),
+            (7, json!(3), json!(0))
+        );
+
+        // The failed run's alert is today, not in the year 2000.
+        let (_, old) = server
+            .get(
+                "/api/v1/alerts?from=2000-01-01T00:00:00Z&to=2000-01-02T00:00:00Z",
+                &op,
+            )
+            .await;
+        assert_eq!(old["items"], json!([]));
+
+        // Another tenant sees none of it.
+        let (_, other) = server.tenant("other").await;
+        for path in ["/api/v1/tasks", "/api/v1/usage"] {
+            assert_eq!(
+                server.get(path, &other).await.1["items"],
+                json!([]),
+                "{path}"
+            );
+        }
+        for path in ["/api/v1/webhooks", "/api/v1/cache", "/api/v1/agent-stats"] {
+            assert_eq!(server.get(path, &other).await.1, json!([]), "{path}");
+        }
+        assert_eq!(
+            server
+                .get(&format!("/api/v1/tasks/{done_id}/history"), &other)
+                .await
+                .0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            server
+                .get(&format!("/api/v1/agent-stats/{}", agent.agent_id), &other)
+                .await
+                .0,
+            StatusCode::NOT_FOUND
+        );
+    }
+
+    on_every_backend!(tasks_commands_usage_webhooks_cache_and_agent_stats);
+}
+
+mod equivalence {
+    use std::time::Duration;
+
+    use agentledger_projections::engine::{all, catch_up, contents, reset};
+    use agentledger_tests::{TestServer, on_every_backend};
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    use reqwest::Method;
+    use serde_json::json;
+
+    /// Random agent traffic over HTTP: actions, runs, tasks with duplicates,
+    /// commands with output, cache entries.
+    async fn random_workload(server: &TestServer, seed: u64, rounds: usize) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let op = server.admin_key.clone();
+        let perms = [
+            "tasks:claim",
+            "commands:poll",
+            "runs:write",
+            "cache:write",
+            "actions:write",
+        ];
+        let agents = [
+            server.agent(&op, &perms, 100_000).await,
+            server.agent(&op, &perms, 100_000).await,
+        ];
+        for _ in 0..rounds {
+            let agent = &agents[rng.random_range(0..agents.len())];
+            let (method, path, token, body) = match rng.random_range(0..6) {
+                0 => (
+                    Method::POST,
+                    "/api/v1/agents/me/actions".to_owned(),
+                    &agent.token,
+                    json!({
+                    "action": (["tag", "rank", "ban"][rng.random_range(0..3)]), "resource_type": "post",
+                    "status": if rng.random_bool(0.8) { "success" } else { "failed" }, "confidence": rng.random_range(0.0..1.0) }),
+                ),
+                1 => (
+                    Method::POST,
+                    "/api/v1/agents/me/runs".to_owned(),
+                    &agent.token,
+                    json!({
+                    "app_type": (["summary", "moderation"][rng.random_range(0..2)]), "trigger_type": "t", "model": (["m1", "m2"][rng.random_range(0..2)]),
+                    "prompt_tokens": rng.random_range(1..5000), "completion_tokens": rng.random_range(1..500), "latency_ms": rng.random_range(1..900),
+                    "cost_usd": 0.002, "status": if rng.random_bool(0.85) { "success" } else { "timeout" } }),
+                ),
+                2 => (
+                    Method::POST,
+                    "/api/v1/tasks".to_owned(),
+                    &op,
+                    json!({
+                    "task_type": "sync", "dedup_key": format!("member-{}", rng.random_range(0..8)) }),
+                ),
+                3 => {
+                    let (_, task) = server
+                        .get("/api/v1/agents/me/tasks/next", &agent.token)
+                        .await;
+                    let Some(id) = task["task_id"].as_str() else {
+                        continue;
+                    };
+                    let outcome = if rng.random_bool(0.7) {
+                        "complete"
+                    } else {
+                        "fail"
+                    };
+                    (
+                        Method::POST,
+                        format!("/api/v1/tasks/{id}/{outcome}"),
+                        &agent.token,
+                        json!({ "result": 1, "error": "e", "retryable": false }),
+                    )
+                }
+                4 => (
+                    Method::POST,
+                    format!("/api/v1/agents/{}/commands", agent.agent_id),
+                    &op,
+                    json!({ "command": "ping", "timeout_seconds": 60 }),
+                ),
+                _ => (
+                    Method::PUT,
+                    format!("/api/v1/agents/me/cache/c/{}", rng.random_range(0..4)),
+                    &agent.token,
+                    json!({ "value": rng.random_range(0..100) }),
+                ),
+            };
+            let (status, answer) = server.call(method, &path, Some(token), Some(&body)).await;
+            let fail_body_refused = path.ends_with("/fail") || path.ends_with("/complete");
+            assert!(
+                status.is_success() || fail_body_refused,
+                "{path}: {status} {answer}"
+            );
+        }
+    }
+
+    pub async fn every_read_model_rebuilds_to_the_same_contents(server: TestServer) {
+        let state = &server.state;
+        agentledger_api::demo::seed(&state.handler, 2, 11)
+            .await
+            .unwrap_or_else(|e| panic!("demo: {e}"));
+        random_workload(&server, 5, 300).await;
+        // Let the reactors raise what they raise, then every model catch up.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let head = state.store.head_position().await.unwrap_or_default();
+        for projection in all() {
+            assert!(
+                state
+                    .progress_of(&*projection)
+                    .wait_for(head, Duration::from_secs(30))
+                    .await,
+                "{} did not reach {head}",
+                projection.name()
+            );
+            let incremental = contents(&state.database, &*projection)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(
+                incremental.values().any(|rows| !rows.is_empty()),
+                "{} is empty",
+                projection.name()
+            );
+            reset(&state.database, &*projection)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            catch_up(&*state.store, &state.database, &*projection, |_| {})
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let rebuilt = contents(&state.database, &*projection)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(
+                rebuilt == incremental,
+                "{}: a rebuild differs from the incremental model",
+                projection.name()
+            );
+        }
+    }
+
+    on_every_backend!(every_read_model_rebuilds_to_the_same_contents);
 }

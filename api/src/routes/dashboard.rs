@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use agentledger_domain::ids::TenantId;
-use agentledger_projections::dashboard::{AlertRow, DashboardView, alert_counts, alerts, read};
+use agentledger_projections::dashboard::{
+    AlertFilter, AlertRow, Dashboard, DashboardView, alert_counts, alerts, read,
+};
 use axum::Json as Reply;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -12,6 +14,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::auth::Operator;
 use crate::extract::Query;
 use crate::problem::Problem;
+use crate::read_model::{next_cursor, page_limit, tenant_of, time_range};
 use crate::read_your_writes::reached;
 use crate::state::AppState;
 
@@ -38,20 +41,6 @@ pub struct DashboardAnswer {
     pub position: u64,
 }
 
-fn visible_tenant(operator: &Operator, asked: Option<TenantId>) -> Result<String, Problem> {
-    let tenant = asked.unwrap_or(operator.tenant_id);
-    if operator.sees(tenant) {
-        Ok(tenant.to_string())
-    } else {
-        Err(Problem::not_found("tenant not found"))
-    }
-}
-
-fn unavailable(e: agentledger_projections::engine::ProjectionError) -> Problem {
-    tracing::error!(error = %e, "read model query failed");
-    Problem::unavailable("the read model cannot be read right now")
-}
-
 #[utoipa::path(
     get,
     path = "/api/v1/dashboard",
@@ -66,14 +55,12 @@ async fn dashboard(
     operator: Operator,
     Query(query): Query<DashboardQuery>,
 ) -> Result<Reply<DashboardAnswer>, Problem> {
-    let tenant = visible_tenant(&operator, query.tenant_id)?;
-    reached(&state.dashboard_progress, query.min_position).await?;
-    let dashboard = read(&state.database, &tenant, chrono::Utc::now())
-        .await
-        .map_err(unavailable)?;
+    let tenant = tenant_of(&operator, query.tenant_id)?;
+    reached(&state.progress_of(&Dashboard), query.min_position).await?;
+    let dashboard = read(&state.database, &tenant, chrono::Utc::now()).await?;
     Ok(Reply(DashboardAnswer {
         dashboard,
-        position: state.dashboard_progress.position(),
+        position: state.progress_of(&Dashboard).position(),
     }))
 }
 
@@ -84,6 +71,10 @@ pub struct AlertQuery {
     pub status: Option<String>,
     pub severity: Option<String>,
     pub source: Option<String>,
+    /// Raised at or after (RFC 3339).
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Raised before (RFC 3339).
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
     pub tenant_id: Option<TenantId>,
     pub cursor: Option<i64>,
     pub limit: Option<i64>,
@@ -113,32 +104,27 @@ async fn alert_list(
     operator: Operator,
     Query(query): Query<AlertQuery>,
 ) -> Result<Reply<AlertPage>, Problem> {
-    let tenant = visible_tenant(&operator, query.tenant_id)?;
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(Problem::bad_request("limit must be 1 to 500"));
-    }
-    reached(&state.dashboard_progress, query.min_position).await?;
-    let filters = (
-        query.status.as_deref(),
-        query.severity.as_deref(),
-        query.source.as_deref(),
-    );
-    let rows = alerts(&state.database, &tenant, filters, query.cursor, limit)
-        .await
-        .map_err(unavailable)?;
-    let next_cursor = (rows.len() as i64 == limit)
-        .then(|| rows.last().map(|(p, _)| *p))
-        .flatten();
+    let tenant = tenant_of(&operator, query.tenant_id)?;
+    let limit = page_limit(query.limit)?;
+    reached(&state.progress_of(&Dashboard), query.min_position).await?;
+    let (from_us, to_us) = time_range(query.from, query.to)?;
+    let filter = AlertFilter {
+        status: query.status.as_deref(),
+        severity: query.severity.as_deref(),
+        source: query.source.as_deref(),
+        from_us,
+        to_us,
+    };
+    let rows = alerts(&state.database, &tenant, &filter, query.cursor, limit).await?;
+    let next_cursor = next_cursor(&rows, limit, |(p, _)| *p);
     let counts = alert_counts(&state.database, &tenant)
-        .await
-        .map_err(unavailable)?
+        .await?
         .into_iter()
         .collect();
     Ok(Reply(AlertPage {
         items: rows.into_iter().map(|(_, a)| a).collect(),
         next_cursor,
         counts,
-        position: state.dashboard_progress.position(),
+        position: state.progress_of(&Dashboard).position(),
     }))
 }

@@ -9,7 +9,7 @@ use agentledger_domain::dispatch::{
     CommandTemplate, Dispatch, DispatchCommand, OutputStream, TemplateCommand,
 };
 use agentledger_domain::ids::AgentId;
-use agentledger_projections::command_book::CommandSummary;
+use agentledger_projections::command_history::{self, CommandHistory, CommandRow};
 use agentledger_store::RecordedEvent;
 use axum::Json as Reply;
 use axum::extract::State;
@@ -22,6 +22,8 @@ use uuid::Uuid;
 use crate::auth::{AgentCaller, Caller, Operator};
 use crate::extract::{Json, Path, Query};
 use crate::problem::Problem;
+use crate::read_model::{next_cursor, page_limit};
+use crate::read_your_writes::reached;
 use crate::routes::operators::Done;
 use crate::state::AppState;
 
@@ -101,19 +103,30 @@ async fn issue_command(
     ))
 }
 
-#[derive(Debug, utoipa::ToSchema, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
-    pub limit: Option<usize>,
+    /// `issued`, `delivered`, `succeeded`, `failed` or `timed_out`.
+    pub status: Option<String>,
+    pub cursor: Option<i64>,
+    pub limit: Option<i64>,
+    pub min_position: Option<u64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CommandPage {
+    pub items: Vec<CommandRow>,
+    pub next_cursor: Option<i64>,
+    pub position: u64,
 }
 
 #[utoipa::path(
     get,
     path = "/api/v1/agents/{agent_id}/commands",
     tag = "commands",
-    summary = "An agent's commands, newest first",
-    params(("agent_id" = String, Path)),
-    responses((status = 200, body = Vec<CommandSummary>), crate::openapi::Problems),
+    summary = "An agent's commands, newest first, with output and result",
+    params(("agent_id" = String, Path), HistoryQuery),
+    responses((status = 200, body = CommandPage), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn history(
@@ -121,7 +134,7 @@ async fn history(
     operator: Operator,
     Path(agent_id): Path<AgentId>,
     Query(query): Query<HistoryQuery>,
-) -> Result<Reply<Vec<CommandSummary>>, Problem> {
+) -> Result<Reply<CommandPage>, Problem> {
     let (agent, _, _) = state
         .handler
         .load::<agentledger_domain::agent::Agent>(&agentledger_domain::agent::Agent::stream_id(
@@ -131,8 +144,23 @@ async fn history(
     if !agent.exists || !operator.sees(agent.tenant_id) {
         return Err(Problem::not_found("agent not found"));
     }
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
-    Ok(Reply(state.command_book.history(agent_id, limit)))
+    let limit = page_limit(query.limit)?;
+    let progress = state.progress_of(&CommandHistory);
+    reached(&progress, query.min_position).await?;
+    let items = command_history::list(
+        &state.database,
+        &agent.tenant_id.to_string(),
+        &agent_id.to_string(),
+        query.status.as_deref(),
+        query.cursor,
+        limit,
+    )
+    .await?;
+    Ok(Reply(CommandPage {
+        next_cursor: next_cursor(&items, limit, |c| c.position),
+        items,
+        position: progress.position(),
+    }))
 }
 
 #[derive(Debug, utoipa::ToSchema, Serialize)]

@@ -1,3 +1,4 @@
+pub mod agent_stats;
 pub mod agents;
 pub mod alerts;
 pub mod dashboard;
@@ -5,6 +6,7 @@ pub mod dispatch;
 pub mod health;
 pub mod operations;
 pub mod operators;
+pub mod read_lists;
 pub mod reports;
 pub mod runs;
 pub mod streams;

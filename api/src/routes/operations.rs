@@ -2,7 +2,9 @@
 //! and summaries by agent, action and resource type.
 
 use agentledger_domain::ids::TenantId;
-use agentledger_projections::operation_log::{Filter, Operation, Summary, list, summary};
+use agentledger_projections::operation_log::{
+    Filter, Operation, OperationLog, Summary, list, summary,
+};
 use axum::Json as Reply;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
@@ -12,11 +14,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::auth::Operator;
 use crate::extract::Query;
 use crate::problem::Problem;
+use crate::read_model::{next_cursor, page_limit, tenant_of, time_range};
 use crate::read_your_writes::reached;
 use crate::state::AppState;
-
-const DEFAULT_PAGE: i64 = 50;
-const MAX_PAGE: i64 = 500;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -47,23 +47,15 @@ pub struct OperationQuery {
 
 impl OperationQuery {
     fn filter(&self, operator: &Operator) -> Result<Filter, Problem> {
-        let tenant = self.tenant_id.unwrap_or(operator.tenant_id);
-        if !operator.sees(tenant) {
-            return Err(Problem::not_found("tenant not found"));
-        }
-        if let (Some(from), Some(to)) = (self.from, self.to)
-            && from >= to
-        {
-            return Err(Problem::bad_request("`from` must be before `to`"));
-        }
+        let (from_us, to_us) = time_range(self.from, self.to)?;
         Ok(Filter {
-            tenant_id: tenant.to_string(),
+            tenant_id: tenant_of(operator, self.tenant_id)?,
             agent_id: self.agent_id.clone(),
             action: self.action.clone(),
             resource_type: self.resource_type.clone(),
             status: self.status.clone(),
-            from_us: self.from.map(|t| t.timestamp_micros()),
-            to_us: self.to.map(|t| t.timestamp_micros()),
+            from_us,
+            to_us,
         })
     }
 }
@@ -92,23 +84,14 @@ async fn operations(
     Query(query): Query<OperationQuery>,
 ) -> Result<Reply<OperationPage>, Problem> {
     let filter = query.filter(&operator)?;
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(Problem::bad_request(format!(
-            "limit must be 1 to {MAX_PAGE}"
-        )));
-    }
-    reached(&state.operation_log_progress, query.min_position).await?;
-    let items = list(&state.database, &filter, query.cursor, limit)
-        .await
-        .map_err(projection_problem)?;
-    let next_cursor = (items.len() as i64 == limit)
-        .then(|| items.last().map(|o| o.position))
-        .flatten();
+    let limit = page_limit(query.limit)?;
+    reached(&state.progress_of(&OperationLog), query.min_position).await?;
+    let items = list(&state.database, &filter, query.cursor, limit).await?;
+    let next_cursor = next_cursor(&items, limit, |o| o.position);
     Ok(Reply(OperationPage {
         items,
         next_cursor,
-        position: state.operation_log_progress.position(),
+        position: state.progress_of(&OperationLog).position(),
     }))
 }
 
@@ -127,15 +110,6 @@ async fn operations_summary(
     Query(query): Query<OperationQuery>,
 ) -> Result<Reply<Summary>, Problem> {
     let filter = query.filter(&operator)?;
-    reached(&state.operation_log_progress, query.min_position).await?;
-    Ok(Reply(
-        summary(&state.database, &filter)
-            .await
-            .map_err(projection_problem)?,
-    ))
-}
-
-fn projection_problem(e: agentledger_projections::engine::ProjectionError) -> Problem {
-    tracing::error!(error = %e, "read model query failed");
-    Problem::unavailable("the read model cannot be read right now")
+    reached(&state.progress_of(&OperationLog), query.min_position).await?;
+    Ok(Reply(summary(&state.database, &filter).await?))
 }

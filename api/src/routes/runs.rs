@@ -2,7 +2,7 @@
 //! one run in full (prompt, response, error, session).
 
 use agentledger_domain::ids::TenantId;
-use agentledger_projections::run_log::{Filter, Run, RunDetail, detail, list};
+use agentledger_projections::run_log::{Filter, Run, RunDetail, RunLog, detail, list};
 use axum::Json as Reply;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
@@ -12,6 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::auth::Operator;
 use crate::extract::{Path, Query};
 use crate::problem::Problem;
+use crate::read_model::{next_cursor, page_limit, tenant_of, time_range};
 use crate::read_your_writes::reached;
 use crate::state::AppState;
 
@@ -45,20 +46,6 @@ pub struct RunPage {
     pub position: u64,
 }
 
-fn tenant_of(operator: &Operator, asked: Option<TenantId>) -> Result<String, Problem> {
-    let tenant = asked.unwrap_or(operator.tenant_id);
-    if operator.sees(tenant) {
-        Ok(tenant.to_string())
-    } else {
-        Err(Problem::not_found("tenant not found"))
-    }
-}
-
-fn unavailable(e: agentledger_projections::engine::ProjectionError) -> Problem {
-    tracing::error!(error = %e, "read model query failed");
-    Problem::unavailable("the read model cannot be read right now")
-}
-
 #[utoipa::path(
     get,
     path = "/api/v1/runs",
@@ -73,29 +60,23 @@ async fn runs(
     operator: Operator,
     Query(q): Query<RunQuery>,
 ) -> Result<Reply<RunPage>, Problem> {
+    let (from_us, to_us) = time_range(q.from, q.to)?;
     let filter = Filter {
         tenant_id: tenant_of(&operator, q.tenant_id)?,
         app_type: q.app_type,
         status: q.status,
         trigger_type: q.trigger_type,
-        from_us: q.from.map(|t| t.timestamp_micros()),
-        to_us: q.to.map(|t| t.timestamp_micros()),
+        from_us,
+        to_us,
     };
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(Problem::bad_request("limit must be 1 to 500"));
-    }
-    reached(&state.run_log_progress, q.min_position).await?;
-    let items = list(&state.database, &filter, q.cursor, limit)
-        .await
-        .map_err(unavailable)?;
-    let next_cursor = (items.len() as i64 == limit)
-        .then(|| items.last().map(|r| r.position))
-        .flatten();
+    let limit = page_limit(q.limit)?;
+    reached(&state.progress_of(&RunLog), q.min_position).await?;
+    let items = list(&state.database, &filter, q.cursor, limit).await?;
+    let next_cursor = next_cursor(&items, limit, |r| r.position);
     Ok(Reply(RunPage {
         items,
         next_cursor,
-        position: state.run_log_progress.position(),
+        position: state.progress_of(&RunLog).position(),
     }))
 }
 
@@ -120,7 +101,7 @@ async fn run(
     Path(run_id): Path<uuid::Uuid>,
     Query(q): Query<DetailQuery>,
 ) -> Result<Reply<RunDetail>, Problem> {
-    reached(&state.run_log_progress, q.min_position).await?;
+    reached(&state.progress_of(&RunLog), q.min_position).await?;
     // Admins find a run in any tenant; everyone else only in their own.
     let tenants: Vec<String> = match operator.principal.tenant_scope() {
         Some(t) => vec![t.to_string()],
@@ -132,8 +113,7 @@ async fn run(
             agentledger_projections::run_log::detail_any(&state.database, &run_id.to_string()).await
         }
     };
-    found
-        .map_err(unavailable)?
+    found?
         .map(Reply)
         .ok_or_else(|| Problem::not_found("run not found"))
 }

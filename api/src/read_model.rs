@@ -1,0 +1,64 @@
+//! What every read-model query shares: whose rows the caller may read, page
+//! sizes and cursors, time ranges, and read-model failures as problems.
+
+use agentledger_domain::ids::TenantId;
+use agentledger_projections::engine::ProjectionError;
+use chrono::{DateTime, Utc};
+
+use crate::auth::Operator;
+use crate::problem::Problem;
+
+pub const DEFAULT_PAGE: i64 = 50;
+pub const MAX_PAGE: i64 = 500;
+
+/// The tenant a query reads: the caller's own, or the one asked for if the
+/// caller may see it. Any other is "not found", never "forbidden".
+pub fn tenant_of(operator: &Operator, asked: Option<TenantId>) -> Result<String, Problem> {
+    let tenant = asked.unwrap_or(operator.tenant_id);
+    if operator.sees(tenant) {
+        Ok(tenant.to_string())
+    } else {
+        Err(Problem::not_found("tenant not found"))
+    }
+}
+
+pub fn page_limit(asked: Option<i64>) -> Result<i64, Problem> {
+    let limit = asked.unwrap_or(DEFAULT_PAGE);
+    if (1..=MAX_PAGE).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(Problem::bad_request(format!(
+            "limit must be 1 to {MAX_PAGE}"
+        )))
+    }
+}
+
+/// The cursor of the next (older) page: the last key of a full page.
+pub fn next_cursor<T>(items: &[T], limit: i64, key: impl Fn(&T) -> i64) -> Option<i64> {
+    (items.len() as i64 == limit)
+        .then(|| items.last().map(key))
+        .flatten()
+}
+
+/// A `from`..`to` range as microseconds, `from` inclusive, `to` exclusive.
+pub fn time_range(
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<(Option<i64>, Option<i64>), Problem> {
+    if let (Some(from), Some(to)) = (from, to)
+        && from >= to
+    {
+        return Err(Problem::bad_request("`from` must be before `to`"));
+    }
+    Ok((
+        from.map(|t| t.timestamp_micros()),
+        to.map(|t| t.timestamp_micros()),
+    ))
+}
+
+impl From<ProjectionError> for Problem {
+    fn from(e: ProjectionError) -> Self {
+        tracing::error!(error = %e, "read model query failed");
+        Problem::unavailable("the read model cannot be read right now")
+    }
+}

@@ -1,0 +1,282 @@
+//! Read-model lists that sit beside their write routes: tasks with their
+//! history and skipped duplicates, usage history, webhook subscriptions and
+//! cache entries. Operators of every role may read them.
+
+use agentledger_domain::ids::{TaskId, TenantId};
+use agentledger_projections::tasks::{self, SkippedTask, TaskDetail, TaskRow, Tasks};
+use agentledger_projections::usage::{Grouping, Period, Usage, UsageRow, history};
+use agentledger_projections::webhooks_and_cache::{
+    CacheRow, WebhookRow, WebhooksAndCache, cache_entries, webhooks,
+};
+use axum::Json as Reply;
+use axum::extract::State;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::auth::Operator;
+use crate::extract::{Path, Query};
+use crate::problem::Problem;
+use crate::read_model::{next_cursor, page_limit, tenant_of, time_range};
+use crate::read_your_writes::reached;
+use crate::state::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(task_list))
+        .routes(routes!(task_history))
+        .routes(routes!(skipped_duplicates))
+        .routes(routes!(usage))
+        .routes(routes!(webhook_list))
+        .routes(routes!(cache_list))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TaskQuery {
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub task_type: Option<String>,
+    /// `pending`, `claimed`, `processing`, `completed`, `failed` or `cancelled`.
+    pub status: Option<String>,
+    /// Created at or after (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Created before (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    pub tenant_id: Option<TenantId>,
+    pub cursor: Option<i64>,
+    pub limit: Option<i64>,
+    pub min_position: Option<u64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TaskPage {
+    pub items: Vec<TaskRow>,
+    pub next_cursor: Option<i64>,
+    pub position: u64,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks",
+    tag = "read models",
+    summary = "Tasks, newest first",
+    params(TaskQuery),
+    responses((status = 200, body = TaskPage), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
+async fn task_list(
+    State(state): State<AppState>,
+    operator: Operator,
+    Query(q): Query<TaskQuery>,
+) -> Result<Reply<TaskPage>, Problem> {
+    let (from_us, to_us) = time_range(q.from, q.to)?;
+    let filter = tasks::Filter {
+        tenant_id: tenant_of(&operator, q.tenant_id)?,
+        task_type: q.task_type,
+        status: q.status,
+        from_us,
+        to_us,
+    };
+    let limit = page_limit(q.limit)?;
+    let progress = state.progress_of(&Tasks);
+    reached(&progress, q.min_position).await?;
+    let items = tasks::list(&state.database, &filter, q.cursor, limit).await?;
+    Ok(Reply(TaskPage {
+        next_cursor: next_cursor(&items, limit, |t| t.position),
+        items,
+        position: progress.position(),
+    }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ReadQuery {
+    pub tenant_id: Option<TenantId>,
+    pub min_position: Option<u64>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks/{task_id}/history",
+    tag = "read models",
+    summary = "A task with its full status history and progress",
+    params(("task_id" = String, Path), ReadQuery),
+    responses((status = 200, body = TaskDetail), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
+async fn task_history(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(task_id): Path<TaskId>,
+    Query(q): Query<ReadQuery>,
+) -> Result<Reply<TaskDetail>, Problem> {
+    let tenant = tenant_of(&operator, q.tenant_id)?;
+    reached(&state.progress_of(&Tasks), q.min_position).await?;
+    tasks::detail(&state.database, &tenant, &task_id.to_string())
+        .await?
+        .map(Reply)
+        .ok_or_else(|| Problem::not_found("task not found"))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SkippedQuery {
+    /// A UTC day, `YYYY-MM-DD`; today when absent.
+    pub date: Option<NaiveDate>,
+    pub tenant_id: Option<TenantId>,
+    pub min_position: Option<u64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SkippedDay {
+    pub date: String,
+    pub count: usize,
+    pub items: Vec<SkippedTask>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks/skipped-duplicates",
+    tag = "read models",
+    summary = "Tasks not created because their dedup key was held, on one day",
+    params(SkippedQuery),
+    responses((status = 200, body = SkippedDay), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
+async fn skipped_duplicates(
+    State(state): State<AppState>,
+    operator: Operator,
+    Query(q): Query<SkippedQuery>,
+) -> Result<Reply<SkippedDay>, Problem> {
+    let tenant = tenant_of(&operator, q.tenant_id)?;
+    let date = q
+        .date
+        .unwrap_or_else(|| Utc::now().date_naive())
+        .format("%Y-%m-%d")
+        .to_string();
+    reached(&state.progress_of(&Tasks), q.min_position).await?;
+    let items = tasks::skipped(&state.database, &tenant, &date).await?;
+    Ok(Reply(SkippedDay {
+        date,
+        count: items.len(),
+        items,
+    }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UsageQuery {
+    /// First UTC day, `YYYY-MM-DD`, inclusive; 30 days before `to` when absent.
+    pub from: Option<NaiveDate>,
+    /// Last UTC day, inclusive; today when absent.
+    pub to: Option<NaiveDate>,
+    /// `day` (the default) or `month`.
+    pub period: Option<Period>,
+    /// `tenant` (the default), `agent` or `model`.
+    pub by: Option<Grouping>,
+    pub tenant_id: Option<TenantId>,
+    pub min_position: Option<u64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UsageHistory {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub items: Vec<UsageRow>,
+    pub position: u64,
+}
+
+/// At most this many days per query: a range costs days x agents x models rows.
+const MAX_USAGE_DAYS: i64 = 3660;
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/usage",
+    tag = "read models",
+    summary = "Tokens, calls and cost per day or month, per tenant, agent or model",
+    params(UsageQuery),
+    responses((status = 200, body = UsageHistory), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
+async fn usage(
+    State(state): State<AppState>,
+    operator: Operator,
+    Query(q): Query<UsageQuery>,
+) -> Result<Reply<UsageHistory>, Problem> {
+    let tenant = tenant_of(&operator, q.tenant_id)?;
+    let to = q.to.unwrap_or_else(|| Utc::now().date_naive());
+    let from = q.from.unwrap_or(to - chrono::Duration::days(29));
+    let days = (to - from).num_days();
+    if !(0..MAX_USAGE_DAYS).contains(&days) {
+        return Err(Problem::bad_request(format!(
+            "`from` must be on or before `to`, and at most {MAX_USAGE_DAYS} days before it"
+        )));
+    }
+    let progress = state.progress_of(&Usage);
+    reached(&progress, q.min_position).await?;
+    let items = history(
+        &state.database,
+        &tenant,
+        &from.format("%Y-%m-%d").to_string(),
+        &to.format("%Y-%m-%d").to_string(),
+        q.period.unwrap_or(Period::Day),
+        q.by.unwrap_or(Grouping::Tenant),
+    )
+    .await?;
+    Ok(Reply(UsageHistory {
+        from,
+        to,
+        items,
+        position: progress.position(),
+    }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks",
+    tag = "read models",
+    summary = "The tenant's webhook subscriptions",
+    params(ReadQuery),
+    responses((status = 200, body = Vec<WebhookRow>), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
+async fn webhook_list(
+    State(state): State<AppState>,
+    operator: Operator,
+    Query(q): Query<ReadQuery>,
+) -> Result<Reply<Vec<WebhookRow>>, Problem> {
+    let tenant = tenant_of(&operator, q.tenant_id)?;
+    reached(&state.progress_of(&WebhooksAndCache), q.min_position).await?;
+    Ok(Reply(webhooks(&state.database, &tenant).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CacheQuery {
+    pub cache_type: Option<String>,
+    pub tenant_id: Option<TenantId>,
+    pub min_position: Option<u64>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/cache",
+    tag = "read models",
+    summary = "The tenant's live cache entries",
+    params(CacheQuery),
+    responses((status = 200, body = Vec<CacheRow>), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
+async fn cache_list(
+    State(state): State<AppState>,
+    operator: Operator,
+    Query(q): Query<CacheQuery>,
+) -> Result<Reply<Vec<CacheRow>>, Problem> {
+    let tenant = tenant_of(&operator, q.tenant_id)?;
+    reached(&state.progress_of(&WebhooksAndCache), q.min_position).await?;
+    let now = agentledger_store::now().timestamp_micros();
+    Ok(Reply(
+        cache_entries(&state.database, &tenant, q.cache_type.as_deref(), now).await?,
+    ))
+}

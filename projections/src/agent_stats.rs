@@ -1,0 +1,234 @@
+//! Agent stats (S0): per agent, operation totals and the real mean of
+//! reported confidence, tasks by status, operations per day for 7 days,
+//! online or offline and when it was last seen doing something.
+
+use agentledger_domain::ActorKind;
+use agentledger_domain::agent::AgentEvent;
+use agentledger_domain::codec::decode;
+use agentledger_domain::reports::{ActionStatus, ReportEvent};
+use agentledger_domain::task::TaskEvent;
+use agentledger_store::{Database, on_database};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::engine::{Projection, ProjectionError};
+use crate::sql_projection;
+
+pub struct AgentStats;
+
+impl Projection for AgentStats {
+    fn name(&self) -> &'static str {
+        "agent_stats"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["rm_agent_stats", "rm_agent_daily_ops", "rm_agent_tasks"]
+    }
+}
+
+sql_projection!(AgentStats, |_this, conn, events| {
+    for event in events {
+        let at = event.occurred_at.timestamp_micros();
+        if event.actor.kind == ActorKind::Agent {
+            sqlx::query("UPDATE rm_agent_stats SET last_seen_us = $1 WHERE agent_id = $2 AND (last_seen_us IS NULL OR last_seen_us < $1)")
+                .bind(at)
+                .bind(&event.actor.id)
+                .execute(&mut *conn)
+                .await?;
+        }
+        let stream_kind = event.stream_id.split('-').next().unwrap_or_default();
+        match stream_kind {
+            "agent" => {
+                let agent_id = event.stream_id.trim_start_matches("agent-");
+                let flag = |column: &'static str, value: i64| (column, value);
+                let change = match decode::<AgentEvent>(&event.event_type, &event.payload) {
+                    Ok(AgentEvent::AgentRegistered { name, kind, .. }) => {
+                        sqlx::query(
+                            "INSERT INTO rm_agent_stats (agent_id, tenant_id, name, kind, online, enabled, last_seen_us, total_ops, \
+                             success_ops, failed_ops, confidence_sum, confidence_count) \
+                             VALUES ($1, $2, $3, $4, 0, 1, NULL, 0, 0, 0, 0, 0) ON CONFLICT (agent_id) DO NOTHING",
+                        )
+                        .bind(agent_id)
+                        .bind(event.tenant_id.to_string())
+                        .bind(name)
+                        .bind(kind)
+                        .execute(&mut *conn)
+                        .await?;
+                        None
+                    }
+                    Ok(AgentEvent::AgentWentOnline) => Some(flag("online", 1)),
+                    Ok(AgentEvent::AgentWentOffline { .. }) => Some(flag("online", 0)),
+                    Ok(AgentEvent::AgentEnabled) => Some(flag("enabled", 1)),
+                    Ok(AgentEvent::AgentDisabled { .. }) => Some(flag("enabled", 0)),
+                    _ => None,
+                };
+                if let Some((column, value)) = change {
+                    let sql = match column {
+                        "online" => "UPDATE rm_agent_stats SET online = $1 WHERE agent_id = $2",
+                        _ => {
+                            "UPDATE rm_agent_stats SET enabled = $1, online = online * $1 WHERE agent_id = $2"
+                        }
+                    };
+                    sqlx::query(sql)
+                        .bind(value)
+                        .bind(agent_id)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+            }
+            "actions" => {
+                let Ok(ReportEvent::ActionRecorded {
+                    agent_id,
+                    status,
+                    confidence,
+                    ..
+                }) = decode::<ReportEvent>(&event.event_type, &event.payload)
+                else {
+                    continue;
+                };
+                let success = i64::from(status == ActionStatus::Success);
+                sqlx::query(
+                    "UPDATE rm_agent_stats SET total_ops = total_ops + 1, success_ops = success_ops + $1, \
+                     failed_ops = failed_ops + $2, confidence_sum = confidence_sum + $3, confidence_count = confidence_count + $4 \
+                     WHERE agent_id = $5",
+                )
+                .bind(success)
+                .bind(1 - success)
+                .bind(confidence.unwrap_or(0.0))
+                .bind(i64::from(confidence.is_some()))
+                .bind(agent_id.to_string())
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO rm_agent_daily_ops (agent_id, day, ops) VALUES ($1, $2, 1) \
+                     ON CONFLICT (agent_id, day) DO UPDATE SET ops = rm_agent_daily_ops.ops + 1",
+                )
+                .bind(agent_id.to_string())
+                .bind(event.occurred_at.format("%Y-%m-%d").to_string())
+                .execute(&mut *conn)
+                .await?;
+            }
+            "task" => {
+                let task_id = event.stream_id.trim_start_matches("task-");
+                let status = match decode::<TaskEvent>(&event.event_type, &event.payload) {
+                    Ok(TaskEvent::TaskClaimed { agent_id }) => {
+                        sqlx::query("INSERT INTO rm_agent_tasks (task_id, agent_id, status) VALUES ($1, $2, 'claimed') ON CONFLICT (task_id) DO NOTHING")
+                            .bind(task_id)
+                            .bind(agent_id.to_string())
+                            .execute(&mut *conn)
+                            .await?;
+                        continue;
+                    }
+                    Ok(TaskEvent::TaskProgressed { .. }) => "processing",
+                    Ok(TaskEvent::TaskCompleted { .. }) => "completed",
+                    Ok(TaskEvent::TaskFailed { .. }) => "failed",
+                    Ok(TaskEvent::TaskCancelled { .. }) => "cancelled",
+                    _ => continue,
+                };
+                sqlx::query("UPDATE rm_agent_tasks SET status = $1 WHERE task_id = $2")
+                    .bind(status)
+                    .bind(task_id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+});
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DayOps {
+    pub date: String,
+    pub operations: i64,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentStatsView {
+    pub agent_id: String,
+    pub name: String,
+    pub kind: String,
+    pub online: bool,
+    pub enabled: bool,
+    pub last_seen_us: Option<i64>,
+    pub total_operations: i64,
+    pub successful_operations: i64,
+    pub failed_operations: i64,
+    /// The mean of the confidences reported (actions without one are left out).
+    pub average_confidence: Option<f64>,
+    pub tasks_by_status: std::collections::BTreeMap<String, i64>,
+    /// The last 7 UTC days, oldest first.
+    pub operations_per_day: Vec<DayOps>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    agent_id: String,
+    name: String,
+    kind: String,
+    online: i64,
+    enabled: i64,
+    last_seen_us: Option<i64>,
+    total_ops: i64,
+    success_ops: i64,
+    failed_ops: i64,
+    confidence_sum: f64,
+    confidence_count: i64,
+}
+
+const COLUMNS: &str = "agent_id, name, kind, online, enabled, last_seen_us, total_ops, success_ops, failed_ops, \
+     confidence_sum, confidence_count";
+
+/// The stats of the tenant's agents (all, or the one named), by agent id.
+pub async fn read(
+    db: &Database,
+    tenant: &str,
+    agent: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Vec<AgentStatsView>, ProjectionError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM rm_agent_stats WHERE tenant_id = $1 AND (CAST($2 AS TEXT) IS NULL OR agent_id = $2) ORDER BY agent_id"
+    );
+    let rows: Vec<Row> = on_database!(db, p => sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(tenant).bind(agent).fetch_all(p).await?);
+    let days: Vec<String> = (0..7)
+        .rev()
+        .map(|d| (now - Duration::days(d)).format("%Y-%m-%d").to_string())
+        .collect();
+    let mut views = Vec::with_capacity(rows.len());
+    for row in rows {
+        let tasks: Vec<(String, i64)> = on_database!(db, p => sqlx::query_as::<_, (String, i64)>(
+            "SELECT status, COUNT(*) FROM rm_agent_tasks WHERE agent_id = $1 GROUP BY status"
+        ).bind(&row.agent_id).fetch_all(p).await?);
+        let daily: Vec<(String, i64)> = on_database!(db, p => sqlx::query_as::<_, (String, i64)>(
+            "SELECT day, ops FROM rm_agent_daily_ops WHERE agent_id = $1 AND day >= $2"
+        ).bind(&row.agent_id).bind(days.first().cloned().unwrap_or_default()).fetch_all(p).await?);
+        views.push(AgentStatsView {
+            operations_per_day: days
+                .iter()
+                .map(|d| DayOps {
+                    date: d.clone(),
+                    operations: daily
+                        .iter()
+                        .find(|(day, _)| day == d)
+                        .map_or(0, |(_, n)| *n),
+                })
+                .collect(),
+            average_confidence: (row.confidence_count > 0)
+                .then(|| row.confidence_sum / row.confidence_count as f64),
+            tasks_by_status: tasks.into_iter().collect(),
+            agent_id: row.agent_id,
+            name: row.name,
+            kind: row.kind,
+            online: row.online != 0,
+            enabled: row.enabled != 0,
+            last_seen_us: row.last_seen_us,
+            total_operations: row.total_ops,
+            successful_operations: row.success_ops,
+            failed_operations: row.failed_ops,
+        });
+    }
+    Ok(views)
+}

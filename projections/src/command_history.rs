@@ -1,0 +1,158 @@
+//! Command history (S2): every command sent to an agent, newest first, with
+//! the output it streamed and its result.
+
+use agentledger_domain::codec::decode;
+use agentledger_domain::dispatch::{DispatchEvent, DispatchStatus};
+use agentledger_store::{Database, on_database};
+use serde::Serialize;
+
+use crate::engine::{Projection, ProjectionError};
+use crate::sql_projection;
+
+pub struct CommandHistory;
+
+impl Projection for CommandHistory {
+    fn name(&self) -> &'static str {
+        "command_history"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["rm_commands"]
+    }
+}
+
+sql_projection!(CommandHistory, |_this, conn, events| {
+    for event in events {
+        let Some(command_id) = event.stream_id.strip_prefix("command-") else {
+            continue;
+        };
+        let Ok(dispatch) = decode::<DispatchEvent>(&event.event_type, &event.payload) else {
+            continue;
+        };
+        let at = event.occurred_at.timestamp_micros();
+        let status = |s: DispatchStatus| s.to_string();
+        match dispatch {
+            DispatchEvent::CommandIssued {
+                tenant_id,
+                agent_id,
+                command,
+                args,
+                template_id,
+                deadline,
+                ..
+            } => {
+                sqlx::query(
+                    "INSERT INTO rm_commands (command_id, tenant_id, agent_id, command, args, template_id, status, \
+                     issued_us, deadline_us, finished_us, success, exit_code, output, streamed_output, position) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL, NULL, NULL, '', $10) \
+                     ON CONFLICT (command_id) DO NOTHING",
+                )
+                .bind(command_id)
+                .bind(tenant_id.to_string())
+                .bind(agent_id.to_string())
+                .bind(command)
+                .bind(args.to_string())
+                .bind(template_id.map(|t| t.to_string()))
+                .bind(status(DispatchStatus::Issued))
+                .bind(at)
+                .bind(deadline.timestamp_micros())
+                .bind(event.position as i64)
+                .execute(&mut *conn)
+                .await?;
+            }
+            DispatchEvent::CommandDelivered => {
+                sqlx::query("UPDATE rm_commands SET status = $1 WHERE command_id = $2")
+                    .bind(status(DispatchStatus::Delivered))
+                    .bind(command_id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            DispatchEvent::CommandOutputAppended { chunk, .. } => {
+                sqlx::query("UPDATE rm_commands SET streamed_output = streamed_output || $1 WHERE command_id = $2")
+                    .bind(chunk)
+                    .bind(command_id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            DispatchEvent::CommandFinished {
+                success,
+                exit_code,
+                output,
+            } => {
+                let done = if success {
+                    DispatchStatus::Succeeded
+                } else {
+                    DispatchStatus::Failed
+                };
+                sqlx::query(
+                    "UPDATE rm_commands SET status = $1, finished_us = $2, success = $3, exit_code = $4, output = $5 \
+                     WHERE command_id = $6",
+                )
+                .bind(status(done))
+                .bind(at)
+                .bind(i64::from(success))
+                .bind(exit_code.map(i64::from))
+                .bind(output)
+                .bind(command_id)
+                .execute(&mut *conn)
+                .await?;
+            }
+            DispatchEvent::CommandTimedOut => {
+                sqlx::query(
+                    "UPDATE rm_commands SET status = $1, finished_us = $2 WHERE command_id = $3",
+                )
+                .bind(status(DispatchStatus::TimedOut))
+                .bind(at)
+                .bind(command_id)
+                .execute(&mut *conn)
+                .await?;
+            }
+        }
+    }
+    Ok(())
+});
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct CommandRow {
+    pub command_id: String,
+    pub agent_id: String,
+    pub command: String,
+    /// The arguments, as JSON text.
+    pub args: String,
+    pub template_id: Option<String>,
+    /// `issued`, `delivered`, `succeeded`, `failed` or `timed_out`.
+    pub status: String,
+    pub issued_us: i64,
+    pub deadline_us: i64,
+    pub finished_us: Option<i64>,
+    /// 1 or 0 once finished.
+    pub success: Option<i64>,
+    pub exit_code: Option<i64>,
+    /// The output given with the result.
+    pub output: Option<String>,
+    /// Every chunk streamed while it ran, in order.
+    pub streamed_output: String,
+    /// The position of the command's issue: the cursor of the list.
+    pub position: i64,
+}
+
+/// The agent's commands in the tenant, newest first, before the cursor.
+pub async fn list(
+    db: &Database,
+    tenant: &str,
+    agent: &str,
+    status: Option<&str>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<CommandRow>, ProjectionError> {
+    Ok(on_database!(db, p => sqlx::query_as::<_, CommandRow>(
+        "SELECT command_id, agent_id, command, args, template_id, status, issued_us, deadline_us, finished_us, \
+         success, exit_code, output, streamed_output, position FROM rm_commands \
+         WHERE tenant_id = $1 AND agent_id = $2 AND (CAST($3 AS TEXT) IS NULL OR status = $3) \
+         AND (CAST($4 AS BIGINT) IS NULL OR position < $4) ORDER BY position DESC LIMIT $5"
+    )
+    .bind(tenant).bind(agent).bind(status).bind(before).bind(limit)
+    .fetch_all(p)
+    .await?))
+}

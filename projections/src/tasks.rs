@@ -1,0 +1,299 @@
+//! Tasks and trigger jobs (S0, S1, S4): every task as it is now, listable by
+//! type, status and time; each task's full history of status changes and
+//! progress; and the tasks skipped as duplicates, per UTC day.
+
+use agentledger_domain::codec::decode;
+use agentledger_domain::dedup::DedupEvent;
+use agentledger_domain::task::{TaskEvent, TaskStatus};
+use agentledger_store::{Database, on_database};
+use serde::Serialize;
+
+use crate::engine::{Projection, ProjectionError};
+use crate::sql_projection;
+
+pub struct Tasks;
+
+impl Projection for Tasks {
+    fn name(&self) -> &'static str {
+        "tasks"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["rm_tasks", "rm_task_history", "rm_task_skips"]
+    }
+}
+
+/// What one task event changes: the new status (if any), the agent, the
+/// progress, and the result or error it brought.
+struct Change {
+    status: Option<TaskStatus>,
+    agent_id: Option<String>,
+    percent: Option<i64>,
+    message: Option<String>,
+    result: Option<String>,
+    error: Option<String>,
+    retried_as: Option<String>,
+}
+
+fn change(event: TaskEvent) -> Change {
+    let none = Change {
+        status: None,
+        agent_id: None,
+        percent: None,
+        message: None,
+        result: None,
+        error: None,
+        retried_as: None,
+    };
+    match event {
+        TaskEvent::TaskCreated(_) => Change {
+            status: Some(TaskStatus::Pending),
+            ..none
+        },
+        TaskEvent::TaskClaimed { agent_id } => Change {
+            status: Some(TaskStatus::Claimed),
+            agent_id: Some(agent_id.to_string()),
+            ..none
+        },
+        TaskEvent::TaskProgressed {
+            agent_id,
+            percent,
+            message,
+            ..
+        } => Change {
+            status: Some(TaskStatus::Processing),
+            agent_id: Some(agent_id.to_string()),
+            percent: Some(i64::from(percent)),
+            message,
+            ..none
+        },
+        TaskEvent::TaskCompleted { agent_id, result } => Change {
+            status: Some(TaskStatus::Completed),
+            agent_id: Some(agent_id.to_string()),
+            percent: Some(100),
+            result: Some(result.to_string()),
+            ..none
+        },
+        TaskEvent::TaskFailed {
+            agent_id, error, ..
+        } => Change {
+            status: Some(TaskStatus::Failed),
+            agent_id: Some(agent_id.to_string()),
+            error: Some(error),
+            ..none
+        },
+        TaskEvent::TaskCancelled { reason } => Change {
+            status: Some(TaskStatus::Cancelled),
+            message: reason,
+            ..none
+        },
+        TaskEvent::TaskRetried { new_task_id } => Change {
+            retried_as: Some(new_task_id.to_string()),
+            ..none
+        },
+    }
+}
+
+sql_projection!(Tasks, |_this, conn, events| {
+    for event in events {
+        let at = event.occurred_at.timestamp_micros();
+        if let Some(task_id) = event.stream_id.strip_prefix("task-") {
+            let Ok(task_event) = decode::<TaskEvent>(&event.event_type, &event.payload) else {
+                continue;
+            };
+            if let TaskEvent::TaskCreated(new) = &task_event {
+                sqlx::query(
+                    "INSERT INTO rm_tasks (task_id, tenant_id, task_type, status, priority, agent_id, progress, \
+                     progress_message, dedup_key, retry_of, retried_as, result, error, created_us, updated_us, position) \
+                     VALUES ($1, $2, $3, 'pending', $4, NULL, 0, NULL, $5, $6, NULL, NULL, NULL, $7, $7, $8) \
+                     ON CONFLICT (task_id) DO NOTHING",
+                )
+                .bind(task_id)
+                .bind(event.tenant_id.to_string())
+                .bind(&new.task_type)
+                .bind(i64::from(new.priority))
+                .bind(&new.dedup_key)
+                .bind(new.retry_of.map(|t| t.to_string()))
+                .bind(at)
+                .bind(event.position as i64)
+                .execute(&mut *conn)
+                .await?;
+            }
+            let c = change(task_event);
+            sqlx::query(
+                "UPDATE rm_tasks SET status = COALESCE($1, status), agent_id = COALESCE($2, agent_id), \
+                 progress = COALESCE($3, progress), progress_message = COALESCE($4, progress_message), \
+                 result = COALESCE($5, result), error = COALESCE($6, error), retried_as = COALESCE($7, retried_as), \
+                 updated_us = $8 WHERE task_id = $9",
+            )
+            .bind(c.status.map(TaskStatus::as_str))
+            .bind(&c.agent_id)
+            .bind(c.percent)
+            .bind(&c.message)
+            .bind(&c.result)
+            .bind(&c.error)
+            .bind(&c.retried_as)
+            .bind(at)
+            .bind(task_id)
+            .execute(&mut *conn)
+            .await?;
+            if let Some(status) = c.status {
+                sqlx::query(
+                    "INSERT INTO rm_task_history (task_id, position, status, agent_id, percent, message, at_us) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (task_id, position) DO NOTHING",
+                )
+                .bind(task_id)
+                .bind(event.position as i64)
+                .bind(status.as_str())
+                .bind(c.agent_id)
+                .bind(c.percent)
+                .bind(c.message.or(c.error))
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+            }
+        } else if event.event_type == "DuplicateTaskSkipped" {
+            let Ok(DedupEvent::DuplicateTaskSkipped {
+                dedup_key,
+                task_id,
+                duplicate_of,
+            }) = decode::<DedupEvent>(&event.event_type, &event.payload)
+            else {
+                continue;
+            };
+            sqlx::query(
+                "INSERT INTO rm_task_skips (position, tenant_id, task_id, duplicate_of, dedup_key, day, at_us) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (position) DO NOTHING",
+            )
+            .bind(event.position as i64)
+            .bind(event.tenant_id.to_string())
+            .bind(task_id.to_string())
+            .bind(duplicate_of.to_string())
+            .bind(dedup_key)
+            .bind(event.occurred_at.format("%Y-%m-%d").to_string())
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    Ok(())
+});
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub tenant_id: String,
+    pub task_type: Option<String>,
+    pub status: Option<String>,
+    pub from_us: Option<i64>,
+    pub to_us: Option<i64>,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct TaskRow {
+    pub task_id: String,
+    pub task_type: String,
+    pub status: String,
+    pub priority: i64,
+    pub agent_id: Option<String>,
+    pub progress: i64,
+    pub progress_message: Option<String>,
+    pub dedup_key: Option<String>,
+    pub retry_of: Option<String>,
+    pub retried_as: Option<String>,
+    /// The result the agent reported, as JSON text.
+    pub result: Option<String>,
+    pub error: Option<String>,
+    pub created_us: i64,
+    pub updated_us: i64,
+    /// The position of the task's creation: the cursor of the list.
+    pub position: i64,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct HistoryEntry {
+    pub position: i64,
+    pub status: String,
+    pub agent_id: Option<String>,
+    pub percent: Option<i64>,
+    pub message: Option<String>,
+    pub at_us: i64,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskDetail {
+    #[serde(flatten)]
+    pub task: TaskRow,
+    /// Every status change and progress report, oldest first.
+    pub history: Vec<HistoryEntry>,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct SkippedTask {
+    pub position: i64,
+    /// The id the skipped task would have had.
+    pub task_id: String,
+    pub duplicate_of: String,
+    pub dedup_key: String,
+    pub at_us: i64,
+}
+
+const COLUMNS: &str = "task_id, task_type, status, priority, agent_id, progress, progress_message, dedup_key, \
+     retry_of, retried_as, result, error, created_us, updated_us, position";
+
+/// Tasks newest first (by creation), before the cursor `before`.
+pub async fn list(
+    db: &Database,
+    f: &Filter,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<TaskRow>, ProjectionError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM rm_tasks WHERE tenant_id = $1 \
+         AND (CAST($2 AS TEXT) IS NULL OR task_type = $2) \
+         AND (CAST($3 AS TEXT) IS NULL OR status = $3) \
+         AND (CAST($4 AS BIGINT) IS NULL OR created_us >= $4) \
+         AND (CAST($5 AS BIGINT) IS NULL OR created_us < $5) \
+         AND (CAST($6 AS BIGINT) IS NULL OR position < $6) ORDER BY position DESC LIMIT $7"
+    );
+    Ok(
+        on_database!(db, p => sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(&f.tenant_id).bind(&f.task_type).bind(&f.status).bind(f.from_us).bind(f.to_us)
+        .bind(before).bind(limit)
+        .fetch_all(p)
+        .await?),
+    )
+}
+
+/// One task of the tenant with its history.
+pub async fn detail(
+    db: &Database,
+    tenant: &str,
+    task_id: &str,
+) -> Result<Option<TaskDetail>, ProjectionError> {
+    let sql = format!("SELECT {COLUMNS} FROM rm_tasks WHERE tenant_id = $1 AND task_id = $2");
+    let task = on_database!(db, p => sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(tenant).bind(task_id).fetch_optional(p).await?);
+    let Some(task) = task else {
+        return Ok(None);
+    };
+    let history = on_database!(db, p => sqlx::query_as::<_, HistoryEntry>(
+        "SELECT position, status, agent_id, percent, message, at_us FROM rm_task_history WHERE task_id = $1 ORDER BY position"
+    ).bind(task_id).fetch_all(p).await?);
+    Ok(Some(TaskDetail { task, history }))
+}
+
+/// The tasks skipped as duplicates on `day` (`YYYY-MM-DD`, UTC), oldest first.
+pub async fn skipped(
+    db: &Database,
+    tenant: &str,
+    day: &str,
+) -> Result<Vec<SkippedTask>, ProjectionError> {
+    Ok(on_database!(db, p => sqlx::query_as::<_, SkippedTask>(
+        "SELECT position, task_id, duplicate_of, dedup_key, at_us FROM rm_task_skips \
+         WHERE tenant_id = $1 AND day = $2 ORDER BY position"
+    ).bind(tenant).bind(day).fetch_all(p).await?))
+}

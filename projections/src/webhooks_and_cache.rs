@@ -1,0 +1,176 @@
+//! Webhook subscriptions and cache entries, as lists of what is current.
+
+use agentledger_domain::cache::CacheEvent;
+use agentledger_domain::codec::decode;
+use agentledger_domain::webhook::WebhookEvent;
+use agentledger_store::{Database, on_database};
+use serde::Serialize;
+
+use crate::engine::{Projection, ProjectionError};
+use crate::sql_projection;
+
+pub struct WebhooksAndCache;
+
+impl Projection for WebhooksAndCache {
+    fn name(&self) -> &'static str {
+        "webhooks_and_cache"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["rm_webhooks", "rm_cache_entries"]
+    }
+}
+
+fn types_text(types: &[String]) -> String {
+    serde_json::to_string(types).unwrap_or_default()
+}
+
+sql_projection!(WebhooksAndCache, |_this, conn, events| {
+    for event in events {
+        let at = event.occurred_at.timestamp_micros();
+        let tenant = event.tenant_id.to_string();
+        if let Some(webhook_id) = event.stream_id.strip_prefix("webhook-") {
+            match decode::<WebhookEvent>(&event.event_type, &event.payload) {
+                Ok(WebhookEvent::WebhookSubscribed {
+                    url, event_types, ..
+                }) => {
+                    sqlx::query(
+                        "INSERT INTO rm_webhooks (webhook_id, tenant_id, url, event_types, created_us, updated_us) \
+                         VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (webhook_id) DO NOTHING",
+                    )
+                    .bind(webhook_id)
+                    .bind(&tenant)
+                    .bind(url)
+                    .bind(types_text(&event_types))
+                    .bind(at)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                Ok(WebhookEvent::WebhookUpdated { url, event_types }) => {
+                    sqlx::query("UPDATE rm_webhooks SET url = $1, event_types = $2, updated_us = $3 WHERE webhook_id = $4")
+                        .bind(url)
+                        .bind(types_text(&event_types))
+                        .bind(at)
+                        .bind(webhook_id)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Ok(WebhookEvent::WebhookDeleted) => {
+                    sqlx::query("DELETE FROM rm_webhooks WHERE webhook_id = $1")
+                        .bind(webhook_id)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Err(_) => {}
+            }
+        } else if event.stream_id.starts_with("cache-") {
+            match decode::<CacheEvent>(&event.event_type, &event.payload) {
+                Ok(CacheEvent::CacheEntryStored {
+                    agent_id,
+                    cache_type,
+                    target,
+                    value,
+                    expires_at,
+                }) => {
+                    sqlx::query(
+                        "INSERT INTO rm_cache_entries (tenant_id, cache_type, target, agent_id, value, stored_us, expires_us) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id, cache_type, target) DO UPDATE SET \
+                         agent_id = excluded.agent_id, value = excluded.value, stored_us = excluded.stored_us, \
+                         expires_us = excluded.expires_us",
+                    )
+                    .bind(&tenant)
+                    .bind(cache_type)
+                    .bind(target)
+                    .bind(agent_id.to_string())
+                    .bind(value.to_string())
+                    .bind(at)
+                    .bind(expires_at.map(|t| t.timestamp_micros()))
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                Ok(CacheEvent::CacheInvalidated {
+                    cache_type, target, ..
+                }) => {
+                    sqlx::query(
+                        "DELETE FROM rm_cache_entries WHERE tenant_id = $1 \
+                         AND (CAST($2 AS TEXT) IS NULL OR cache_type = $2) AND (CAST($3 AS TEXT) IS NULL OR target = $3)",
+                    )
+                    .bind(&tenant)
+                    .bind(cache_type)
+                    .bind(target)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    Ok(())
+});
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WebhookRow {
+    pub webhook_id: String,
+    pub url: String,
+    pub event_types: Vec<String>,
+    pub created_us: i64,
+    pub updated_us: i64,
+}
+
+/// The tenant's webhook subscriptions, by id.
+pub async fn webhooks(db: &Database, tenant: &str) -> Result<Vec<WebhookRow>, ProjectionError> {
+    let rows: Vec<(String, String, String, i64, i64)> = on_database!(db, p => sqlx::query_as(
+        "SELECT webhook_id, url, event_types, created_us, updated_us FROM rm_webhooks WHERE tenant_id = $1 ORDER BY webhook_id"
+    ).bind(tenant).fetch_all(p).await?);
+    Ok(rows
+        .into_iter()
+        .map(
+            |(webhook_id, url, types, created_us, updated_us)| WebhookRow {
+                webhook_id,
+                url,
+                event_types: serde_json::from_str(&types).unwrap_or_default(),
+                created_us,
+                updated_us,
+            },
+        )
+        .collect())
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CacheRow {
+    pub cache_type: String,
+    pub target: String,
+    pub agent_id: String,
+    pub value: serde_json::Value,
+    pub stored_us: i64,
+    pub expires_us: Option<i64>,
+}
+
+/// The tenant's live (unexpired at `now_us`) cache entries, by type and target.
+pub async fn cache_entries(
+    db: &Database,
+    tenant: &str,
+    cache_type: Option<&str>,
+    now_us: i64,
+) -> Result<Vec<CacheRow>, ProjectionError> {
+    let rows: Vec<(String, String, String, String, i64, Option<i64>)> = on_database!(db, p => sqlx::query_as(
+        "SELECT cache_type, target, agent_id, value, stored_us, expires_us FROM rm_cache_entries \
+         WHERE tenant_id = $1 AND (CAST($2 AS TEXT) IS NULL OR cache_type = $2) \
+         AND (expires_us IS NULL OR expires_us > $3) ORDER BY cache_type, target LIMIT 10000"
+    ).bind(tenant).bind(cache_type).bind(now_us).fetch_all(p).await?);
+    Ok(rows
+        .into_iter()
+        .map(
+            |(cache_type, target, agent_id, value, stored_us, expires_us)| CacheRow {
+                cache_type,
+                target,
+                agent_id,
+                value: serde_json::from_str(&value).unwrap_or(serde_json::Value::Null),
+                stored_us,
+                expires_us,
+            },
+        )
+        .collect())
+}
