@@ -2,9 +2,9 @@
 //! events. `AgentWentOnline` when an offline agent polls, `AgentWentOffline`
 //! from the monitor when an online agent has not polled for the timeout.
 //!
-//! The set of online agents is learnt from the log, so after a restart every
-//! agent that was online gets a full timeout to poll again before it is
-//! marked offline. `last_seen` is per server: with several API servers behind
+//! The set of online agents is read from the agent stats read model, so after
+//! a restart every agent that was online gets a full timeout to poll again
+//! before it is marked offline. `last_seen` is per server: with several API servers behind
 //! a balancer the timeout must exceed the poll interval times their number.
 
 use std::collections::HashMap;
@@ -13,67 +13,60 @@ use std::time::Duration;
 
 use agentledger_commands::Context;
 use agentledger_commands::agents::run;
-use agentledger_domain::agent::{AgentCommand, AgentEvent};
-use agentledger_domain::codec::decode;
+use agentledger_domain::agent::AgentCommand;
 use agentledger_domain::ids::{AgentId, TenantId};
-use agentledger_projections::follower::Apply;
-use agentledger_store::RecordedEvent;
+use agentledger_projections::agent_stats;
 use chrono::{DateTime, Utc};
 
 use crate::auth::AgentCaller;
 use crate::problem::Problem;
 use crate::state::AppState;
 
+/// When this server last heard from each agent: a poll, or (for an agent the
+/// read model shows online that has not polled here) when the monitor first
+/// saw it online, which starts its clock.
 #[derive(Default)]
 pub struct Presence {
-    online: Mutex<HashMap<AgentId, (TenantId, DateTime<Utc>)>>,
+    last_heard: Mutex<HashMap<AgentId, DateTime<Utc>>>,
 }
 
 impl Presence {
-    fn touch(&self, agent_id: AgentId, tenant_id: TenantId, at: DateTime<Utc>) {
-        let mut online = self.online.lock().unwrap_or_else(PoisonError::into_inner);
-        online.insert(agent_id, (tenant_id, at));
+    fn touch(&self, agent_id: AgentId, at: DateTime<Utc>) {
+        let mut heard = self
+            .last_heard
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        heard.insert(agent_id, at);
     }
 
-    /// Agents last seen before `cutoff`.
-    fn silent_since(&self, cutoff: DateTime<Utc>) -> Vec<(AgentId, TenantId, DateTime<Utc>)> {
-        let online = self.online.lock().unwrap_or_else(PoisonError::into_inner);
+    /// Of the agents online, those last heard from before `cutoff`.
+    fn silent_since(
+        &self,
+        online: &[(AgentId, TenantId)],
+        now: DateTime<Utc>,
+        cutoff: DateTime<Utc>,
+    ) -> Vec<(AgentId, TenantId, DateTime<Utc>)> {
+        let mut heard = self
+            .last_heard
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         online
             .iter()
-            .filter(|(_, (_, seen))| *seen < cutoff)
-            .map(|(agent, (tenant, seen))| (*agent, *tenant, *seen))
+            .filter_map(|(agent, tenant)| {
+                let seen = *heard.entry(*agent).or_insert(now);
+                (seen < cutoff).then_some((*agent, *tenant, seen))
+            })
             .collect()
     }
-}
 
-impl Apply for Presence {
-    fn apply(&self, event: &RecordedEvent) {
-        let Some(agent_id) = event
-            .stream_id
-            .strip_prefix("agent-")
-            .and_then(|id| id.parse().ok())
-        else {
-            return;
-        };
-        let Ok(agent_event) = decode::<AgentEvent>(&event.event_type, &event.payload) else {
-            return;
-        };
-        let agent_id = AgentId(agent_id);
-        match agent_event {
-            AgentEvent::AgentWentOnline => {
-                let mut online = self.online.lock().unwrap_or_else(PoisonError::into_inner);
-                // A poll may already have been seen; otherwise start the clock now.
-                online
-                    .entry(agent_id)
-                    .or_insert((TenantId(event.tenant_id), Utc::now()));
-            }
-            AgentEvent::AgentWentOffline { .. } | AgentEvent::AgentDisabled { .. } => {
-                self.online
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(&agent_id);
-            }
-            _ => {}
+    /// Forgets the agent unless it was heard from after `seen`.
+    fn forget(&self, agent_id: AgentId, seen: DateTime<Utc>) {
+        let mut heard = self
+            .last_heard
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if heard.get(&agent_id).is_some_and(|at| *at == seen) {
+            heard.remove(&agent_id);
         }
     }
 }
@@ -82,9 +75,7 @@ impl Apply for Presence {
 /// Returns the position of that event, or 0.
 pub async fn seen(state: &AppState, caller: &AgentCaller) -> Result<u64, Problem> {
     let at = agentledger_store::now();
-    state
-        .presence
-        .touch(caller.agent_id, caller.agent.tenant_id, at);
+    state.presence.touch(caller.agent_id, at);
     if caller.agent.online {
         return Ok(0);
     }
@@ -103,41 +94,32 @@ pub async fn seen(state: &AppState, caller: &AgentCaller) -> Result<u64, Problem
 }
 
 /// Marks silent agents offline every `timeout / 4`, until the runtime stops.
+/// Which agents are online comes from the agent stats read model, so a
+/// restart reads it where it is instead of replaying the log.
 pub fn spawn_monitor(state: AppState, timeout: Duration) {
     let period = (timeout / 4).max(Duration::from_millis(100));
     tokio::spawn(async move {
+        let Ok(timeout) = chrono::Duration::from_std(timeout) else {
+            return;
+        };
         let mut ticks = tokio::time::interval(period);
         loop {
             ticks.tick().await;
-            let Ok(timeout) = chrono::Duration::from_std(timeout) else {
-                return;
+            let online = match agent_stats::online(&state.database).await {
+                Ok(online) => online,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read which agents are online");
+                    continue;
+                }
             };
+            let now = Utc::now();
             for (agent_id, tenant_id, last_seen) in
-                state.presence.silent_since(Utc::now() - timeout)
+                state.presence.silent_since(&online, now, now - timeout)
             {
                 let ctx = Context::system(tenant_id, "presence-monitor");
-                match run(
-                    &state.handler,
-                    &ctx,
-                    agent_id,
-                    AgentCommand::MarkOffline { last_seen },
-                )
-                .await
-                {
-                    Ok(_) => {
-                        let mut online = state
-                            .presence
-                            .online
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner);
-                        // Only forget it if it did not poll meanwhile.
-                        if online
-                            .get(&agent_id)
-                            .is_some_and(|(_, seen)| *seen == last_seen)
-                        {
-                            online.remove(&agent_id);
-                        }
-                    }
+                let offline = AgentCommand::MarkOffline { last_seen };
+                match run(&state.handler, &ctx, agent_id, offline).await {
+                    Ok(_) => state.presence.forget(agent_id, last_seen),
                     Err(e) => tracing::warn!(%agent_id, error = %e, "cannot mark agent offline"),
                 }
             }

@@ -1,40 +1,86 @@
 //! Reactors: follow the log and issue commands in response, like any other
 //! client. The alert policy raises alerts; the batch reactor finishes creating
-//! the tasks of confirmed batches. Reactions carry event ids derived from
-//! their cause and decide on aggregates whose ids derive from it too, so
-//! following the log again from the start, after a restart or on a second
-//! server, repeats nothing.
+//! the tasks of confirmed batches. They go on from a saved checkpoint (with
+//! the policy's state); reactions carry event ids derived from their cause
+//! and decide on aggregates whose ids derive from it too, so the events
+//! re-read after a crash, or read by a second server, repeat nothing.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use agentledger_commands::{CommandError, Context, alerts, budgets};
-use agentledger_domain::alert_policy::{AlertPolicy, Seen};
+use agentledger_domain::alert_policy::{AlertPolicy, PolicyState, Seen};
 use agentledger_domain::ids::TenantId;
-use agentledger_store::{EventFilter, RecordedEvent};
+use agentledger_projections::reactor_checkpoint;
+use agentledger_store::{EventFilter, Position, RecordedEvent};
 
 use crate::state::AppState;
 
+/// The reactors' name in `reactor_checkpoints`.
+const NAME: &str = "alerts_and_batches";
+/// Save the checkpoint after this many events or this long, whichever is
+/// first, and when the log goes quiet: what a crash loses is only re-read,
+/// never re-done.
+const SAVE_EVERY_EVENTS: u64 = 1000;
+const SAVE_EVERY: Duration = Duration::from_secs(1);
+
 pub fn spawn(state: AppState) {
     tokio::spawn(async move {
-        let mut policy = AlertPolicy::default();
-        let mut next = 1;
         loop {
-            let mut subscription = state.store.subscribe_all(next, EventFilter::default());
-            loop {
-                match subscription.next().await {
-                    Ok(event) => {
-                        react(&state, &mut policy, &event).await;
-                        next = event.position + 1;
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "reactors cannot read the log; retrying");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                        break;
-                    }
-                }
+            if let Err(e) = run(&state).await {
+                tracing::warn!(error = %e, "reactors stopped; starting again from their checkpoint");
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
     });
+}
+
+async fn run(state: &AppState) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let (mut position, mut policy) = match reactor_checkpoint::load(&state.database, NAME).await? {
+        Some((position, saved)) => {
+            let saved: PolicyState = serde_json::from_str(&saved)?;
+            (position, AlertPolicy::from_state(saved))
+        }
+        None => (0, AlertPolicy::default()),
+    };
+    let mut saved = (position, Instant::now());
+    let mut subscription = state
+        .store
+        .subscribe_all(position + 1, EventFilter::default());
+    loop {
+        // With progress unsaved, a quiet log is a moment to save it.
+        let first = if position > saved.0 {
+            match tokio::time::timeout(SAVE_EVERY, subscription.next()).await {
+                Ok(next) => next?,
+                Err(_) => {
+                    save(state, position, &policy).await?;
+                    saved = (position, Instant::now());
+                    continue;
+                }
+            }
+        } else {
+            subscription.next().await?
+        };
+        let mut batch = vec![first];
+        batch.extend(subscription.next_batch(255).await?);
+        for event in &batch {
+            react(state, &mut policy, event).await;
+            position = event.position;
+        }
+        if position - saved.0 >= SAVE_EVERY_EVENTS || saved.1.elapsed() >= SAVE_EVERY {
+            save(state, position, &policy).await?;
+            saved = (position, Instant::now());
+        }
+    }
+}
+
+async fn save(
+    state: &AppState,
+    position: Position,
+    policy: &AlertPolicy,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let json = serde_json::to_string(&policy.state())?;
+    reactor_checkpoint::save(&state.database, NAME, position, &json).await?;
+    Ok(())
 }
 
 async fn react(state: &AppState, policy: &mut AlertPolicy, event: &RecordedEvent) {

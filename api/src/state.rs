@@ -50,7 +50,7 @@ impl AppState {
     pub fn new(storage: Storage, jwt_secret: &[u8]) -> Self {
         let store = storage.events;
         let (task_queue, task_queue_progress) = followed::<TaskQueue>(&store, "task_queue");
-        let (presence, _) = followed::<Presence>(&store, "presence");
+        let presence = Arc::new(Presence::default());
         let (command_book, command_book_progress) = followed::<CommandBook>(&store, "command_book");
         let (cache_index, cache_index_progress) = followed::<CacheIndex>(&store, "cache_index");
         let metrics = crate::metrics::Metrics::new()

@@ -1,15 +1,22 @@
-//! Marks commands that ran past their deadline as timed out, once a second.
-//! The decision is the command's own (`TimeOut` is a no-op unless the
-//! deadline passed and it is unfinished), so two servers doing this at once,
-//! or a restart, never time a command out twice.
+//! Marks commands that ran past their deadline as timed out, once a period.
+//! Overdue commands are read from the command history read model, so a
+//! restart reads it where it is. The decision is the command's own
+//! (`TimeOut` is a no-op unless the deadline passed and it is unfinished), so
+//! a model that lags, two servers doing this at once, or a restart never
+//! time a command out twice.
 
 use std::time::Duration;
 
 use agentledger_commands::Context;
 use agentledger_commands::dispatch::run;
 use agentledger_domain::dispatch::DispatchCommand;
+use agentledger_domain::ids::TenantId;
+use agentledger_projections::command_history::overdue;
 
 use crate::state::AppState;
+
+/// Commands timed out per period at most; the rest wait for the next one.
+const PER_PERIOD: i64 = 500;
 
 pub fn spawn_command_timeouts(state: AppState, period: Duration) {
     tokio::spawn(async move {
@@ -17,17 +24,28 @@ pub fn spawn_command_timeouts(state: AppState, period: Duration) {
         loop {
             ticks.tick().await;
             let now = agentledger_store::now();
-            for overdue in state.command_book.overdue(now) {
-                let ctx = Context::system(overdue.tenant_id, "command-timeouts");
+            let due = match overdue(&state.database, now.timestamp_micros(), PER_PERIOD).await {
+                Ok(due) => due,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read overdue commands");
+                    continue;
+                }
+            };
+            for (command_id, tenant_id) in due {
+                let (Ok(command_id), Ok(tenant_id)) = (command_id.parse(), tenant_id.parse())
+                else {
+                    continue;
+                };
+                let ctx = Context::system(TenantId(tenant_id), "command-timeouts");
                 if let Err(e) = run(
                     &state.handler,
                     &ctx,
-                    overdue.command_id,
+                    command_id,
                     DispatchCommand::TimeOut { at: now },
                 )
                 .await
                 {
-                    tracing::warn!(command_id = %overdue.command_id, error = %e, "cannot time out command");
+                    tracing::warn!(%command_id, error = %e, "cannot time out command");
                 }
             }
         }

@@ -231,3 +231,107 @@ async fn postgres_acknowledged_appends_survive_kill_9() {
         acknowledged_appends_survive_kill_9(db).await;
     }
 }
+
+/// Kills the server with SIGKILL at random moments while its projections
+/// catch up on the demo data set; after the last restart has caught up, every
+/// read model equals a clean rebuild of it.
+async fn read_models_after_kills_equal_a_clean_rebuild(db: TestDatabase) {
+    use agentledger_projections::engine::{all, catch_up, checkpoint, contents, reset};
+
+    let demo = tokio::process::Command::new(env!("CARGO_BIN_EXE_agentledger"))
+        .args(["demo", "--days", "7"])
+        .env("AGENTLEDGER_DATABASE_URL", db.url())
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("cannot run demo: {e}"));
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    let storage = db
+        .open(test_config())
+        .await
+        .unwrap_or_else(|e| panic!("open: {e}"));
+    let projections = all();
+    let checkpoints = |storage: &agentledger_store::Storage| {
+        let (db, projections) = (storage.database.clone(), &projections);
+        async move {
+            let mut at = Vec::new();
+            for p in projections {
+                at.push(checkpoint(&db, p.name()).await.unwrap_or_default());
+            }
+            at
+        }
+    };
+
+    let mut caught_mid_way = 0;
+    for _ in 0..KILLS {
+        let mut server = start_server(db.url()).await;
+        let wait = rand::rng().random_range(20..600);
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        let _ = server.child.kill().await;
+        let head = storage.events.head_position().await.unwrap_or_default();
+        let at = checkpoints(&storage).await;
+        if at.iter().any(|p| *p < head) {
+            caught_mid_way += 1;
+        }
+        println!("killed after {wait} ms: head {head}, checkpoints {at:?}");
+    }
+    // A last run catches up and is killed too; anything the reactors append
+    // afterwards is applied by the resumed catch-up below, as a restart would.
+    let mut server = start_server(db.url()).await;
+    for _ in 0..600 {
+        let head = storage.events.head_position().await.unwrap_or_default();
+        if checkpoints(&storage).await.iter().all(|p| *p >= head) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = server.child.kill().await;
+
+    let (store, database) = (&*storage.events, &storage.database);
+    for projection in &projections {
+        catch_up(store, database, &**projection, |_| {})
+            .await
+            .unwrap_or_else(|e| panic!("resume {}: {e}", projection.name()));
+        let resumed = contents(database, &**projection)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        reset(database, &**projection)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        catch_up(store, database, &**projection, |_| {})
+            .await
+            .unwrap_or_else(|e| panic!("rebuild {}: {e}", projection.name()));
+        let rebuilt = contents(database, &**projection)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            resumed == rebuilt,
+            "{}: the model after kills differs from a clean rebuild",
+            projection.name()
+        );
+    }
+    assert!(
+        caught_mid_way > 0,
+        "no kill landed during catch-up; the test proved nothing"
+    );
+    println!(
+        "{KILLS} SIGKILLs, {caught_mid_way} of them during catch-up: all {} read models equal a clean rebuild",
+        projections.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_read_models_after_kills_equal_a_clean_rebuild() {
+    read_models_after_kills_equal_a_clean_rebuild(TestDatabase::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_read_models_after_kills_equal_a_clean_rebuild() {
+    if let Some(db) = TestDatabase::postgres("read_models_after_kills").await {
+        read_models_after_kills_equal_a_clean_rebuild(db).await;
+    }
+}

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::agent::AgentEvent;
@@ -32,7 +33,22 @@ struct Usage {
     cost_micros: i64,
 }
 
-#[derive(Debug, Default)]
+/// What the policy remembers, to be saved beside a reactor's checkpoint so
+/// a restart goes on from there instead of replaying the whole log.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyState {
+    limits: Vec<(TenantId, Limits)>,
+    /// (tenant, period, tokens, cost in micros)
+    usage: Vec<(TenantId, String, u64, i64)>,
+}
+
+/// Periods of usage kept per tenant: the newest days and months. An event
+/// of an older period (a late report) counts from zero there; any alert it
+/// repeats has the id of the first and is not raised twice.
+const KEPT_DAYS: usize = 3;
+const KEPT_MONTHS: usize = 2;
+
+#[derive(Debug, Default, PartialEq)]
 pub struct AlertPolicy {
     limits: HashMap<TenantId, Limits>,
     /// Per tenant and period ("2026-11-23" or "2026-11").
@@ -40,6 +56,60 @@ pub struct AlertPolicy {
 }
 
 impl AlertPolicy {
+    pub fn from_state(state: PolicyState) -> Self {
+        Self {
+            limits: state.limits.into_iter().collect(),
+            usage: state
+                .usage
+                .into_iter()
+                .map(|(tenant, period, tokens, cost_micros)| {
+                    (
+                        (tenant, period),
+                        Usage {
+                            tokens,
+                            cost_micros,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The state to save: every tenant's limits and its recent usage.
+    pub fn state(&self) -> PolicyState {
+        let mut usage: Vec<_> = self
+            .usage
+            .iter()
+            .map(|((tenant, period), u)| (*tenant, period.clone(), u.tokens, u.cost_micros))
+            .collect();
+        // Newest first within each tenant and period length (day or month).
+        usage.sort_by(|a, b| (a.0, a.1.len()).cmp(&(b.0, b.1.len())).then(b.1.cmp(&a.1)));
+        let mut kept = Vec::with_capacity(usage.len());
+        let mut run = (None, 0, 0);
+        for entry in usage {
+            let group = (Some(entry.0), entry.1.len());
+            run = if (run.0, run.1) == group {
+                (run.0, run.1, run.2 + 1)
+            } else {
+                (group.0, group.1, 1)
+            };
+            let keep = if entry.1.len() == 7 {
+                KEPT_MONTHS
+            } else {
+                KEPT_DAYS
+            };
+            if run.2 <= keep {
+                kept.push(entry);
+            }
+        }
+        let mut limits: Vec<_> = self.limits.iter().map(|(t, l)| (*t, *l)).collect();
+        limits.sort_by_key(|(t, _)| *t);
+        PolicyState {
+            limits,
+            usage: kept,
+        }
+    }
+
     pub fn observe(&mut self, seen: &Seen<'_>) -> Vec<RaisedAlert> {
         let alert =
             |source, severity, title: String, detail: String, subject: String| RaisedAlert {
@@ -286,6 +356,43 @@ mod tests {
             AlertSource::Agent
         );
         assert!(observe(&mut policy, t, "agent-1", &AgentEvent::AgentWentOnline, 1).is_empty());
+    }
+
+    #[test]
+    fn a_saved_state_goes_on_where_the_policy_left_off() {
+        // Given a policy that has seen limits and usage on many days
+        let t = TenantId::new();
+        let mut policy = AlertPolicy::default();
+        let limits = Limits {
+            daily_tokens: Some(100),
+            ..Limits::default()
+        };
+        observe(
+            &mut policy,
+            t,
+            "budget-1",
+            &BudgetEvent::BudgetSet(limits),
+            1,
+        );
+        for day in 1..=10 {
+            observe(&mut policy, t, "runs-a", &run(40, RunStatus::Success), day);
+        }
+        // When it is saved and restored
+        let state = policy.state();
+        let json = serde_json::to_string(&state).unwrap_or_default();
+        let mut restored = AlertPolicy::from_state(serde_json::from_str(&json).unwrap_or_default());
+        // Then only recent periods are kept, and the next run crosses the
+        // same threshold in both
+        assert_eq!(state.usage.len(), KEPT_DAYS + 1, "three days and the month");
+        assert!(state.usage.iter().any(|(_, p, _, _)| p == "2026-11-10"));
+        assert!(!state.usage.iter().any(|(_, p, _, _)| p == "2026-11-07"));
+        let next = |p: &mut AlertPolicy| observe(p, t, "runs-a", &run(40, RunStatus::Success), 10);
+        let (a, b) = (next(&mut policy), next(&mut restored));
+        assert_eq!(
+            a.iter().map(|x| &x.subject).collect::<Vec<_>>(),
+            b.iter().map(|x| &x.subject).collect::<Vec<_>>()
+        );
+        assert_eq!(a.len(), 1, "40 -> 80 of 100 crosses 80%");
     }
 
     #[test]

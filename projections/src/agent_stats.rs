@@ -5,6 +5,7 @@
 use agentledger_domain::ActorKind;
 use agentledger_domain::agent::AgentEvent;
 use agentledger_domain::codec::decode;
+use agentledger_domain::ids::{AgentId, TenantId};
 use agentledger_domain::reports::{ActionStatus, ReportEvent};
 use agentledger_domain::task::TaskEvent;
 use agentledger_store::{Database, on_database};
@@ -231,4 +232,17 @@ pub async fn read(
         });
     }
     Ok(views)
+}
+
+/// Every agent the model shows online, of every tenant.
+pub async fn online(db: &Database) -> Result<Vec<(AgentId, TenantId)>, ProjectionError> {
+    let rows: Vec<(String, String)> = on_database!(db, p => sqlx::query_as(
+        "SELECT agent_id, tenant_id FROM rm_agent_stats WHERE online = 1"
+    ).fetch_all(p).await?);
+    Ok(rows
+        .into_iter()
+        .filter_map(|(agent, tenant)| {
+            Some((AgentId(agent.parse().ok()?), TenantId(tenant.parse().ok()?)))
+        })
+        .collect())
 }

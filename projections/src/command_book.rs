@@ -1,5 +1,5 @@
-//! Every command sent to agents, per agent: what is waiting for delivery,
-//! what is running past its deadline, and the history newest first.
+//! The commands waiting for each agent, in issue order: what a poll hands
+//! over. History and timeouts are served by the command history read model.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{PoisonError, RwLock};
@@ -51,17 +51,6 @@ impl CommandBook {
             usize::MAX,
             false,
         )
-    }
-
-    /// Unfinished commands whose deadline has passed.
-    pub fn overdue(&self, now: DateTime<Utc>) -> Vec<CommandSummary> {
-        let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
-        inner
-            .commands
-            .values()
-            .filter(|c| !c.status.is_final() && c.deadline <= now)
-            .cloned()
-            .collect()
     }
 
     fn of_agent(

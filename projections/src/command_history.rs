@@ -156,3 +156,20 @@ pub async fn list(
     .fetch_all(p)
     .await?))
 }
+
+/// Unfinished commands whose deadline is at or before `now_us`, of every
+/// tenant, oldest deadline first: (command id, tenant id).
+pub async fn overdue(
+    db: &Database,
+    now_us: i64,
+    limit: i64,
+) -> Result<Vec<(String, String)>, ProjectionError> {
+    Ok(on_database!(db, p => sqlx::query_as(
+        "SELECT command_id, tenant_id FROM rm_commands WHERE status IN ('issued', 'delivered') \
+         AND deadline_us <= $1 ORDER BY deadline_us LIMIT $2"
+    )
+    .bind(now_us)
+    .bind(limit)
+    .fetch_all(p)
+    .await?))
+}

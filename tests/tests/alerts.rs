@@ -167,7 +167,27 @@ async fn failures_raise_alerts_that_operators_handle_once(server: TestServer) {
         StatusCode::NOT_FOUND
     );
 
-    // Replaying the whole log (a restart) raises nothing twice.
+    // The reactors save their checkpoint when the log goes quiet; a restart
+    // goes on from it, and what it re-reads raises nothing twice.
+    let (_, ok_run) = server
+        .post("/api/v1/agents/me/runs", &agent.token, &run(1, "success"))
+        .await;
+    let mut saved = None;
+    for _ in 0..200 {
+        saved = agentledger_projections::reactor_checkpoint::load(
+            &server.state.database,
+            "alerts_and_batches",
+        )
+        .await
+        .ok()
+        .flatten()
+        .map(|(position, _)| position);
+        if saved >= ok_run["position"].as_u64() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(saved >= ok_run["position"].as_u64(), "checkpoint {saved:?}");
     let before = raised_count(&server).await;
     let server = server.restart().await;
     server

@@ -13,15 +13,17 @@ async fn poll(server: &TestServer, token: &str) -> Vec<Value> {
     answer["commands"].as_array().cloned().unwrap_or_default()
 }
 
+/// The agent's command history, once the read model has every event so far.
 async fn history(server: &TestServer, agent_id: &str) -> Vec<Value> {
+    let head = server.state.store.head_position().await.unwrap_or_default();
     let (status, history) = server
         .get(
-            &format!("/api/v1/agents/{agent_id}/commands"),
+            &format!("/api/v1/agents/{agent_id}/commands?min_position={head}"),
             &server.admin_key,
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{history}");
-    history.as_array().cloned().unwrap_or_default()
+    history["items"].as_array().cloned().unwrap_or_default()
 }
 
 async fn commands_are_delivered_once_reported_and_finished(server: TestServer) {

@@ -556,7 +556,17 @@ mod observability {
             .iter()
             .filter_map(|p| p["name"].as_str())
             .collect();
-        for expected in ["task_queue", "operation_log", "dashboard", "run_log"] {
+        for expected in [
+            "task_queue",
+            "operation_log",
+            "dashboard",
+            "run_log",
+            "agent_stats",
+            "tasks",
+            "command_history",
+            "usage",
+            "webhooks_and_cache",
+        ] {
             assert!(names.contains(&expected), "{names:?}");
         }
         let dashboard = projections
@@ -580,6 +590,8 @@ mod observability {
             "agentledger_http_request_seconds_bucket{method=\"GET\",route=\"/api/v1/dashboard\"",
             "agentledger_position{of=\"head\"}",
             "agentledger_projection_lag_events{projection=\"dashboard\"}",
+            "agentledger_projection_events_applied_total{projection=\"dashboard\"}",
+            "agentledger_projection_batch_events_bucket{projection=\"usage\"",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }
