@@ -32,6 +32,26 @@ pub async fn create_tenant(
     Ok(executed.position)
 }
 
+/// Sets the zone the tenant's days are counted in; `None` for UTC.
+pub async fn set_time_zone(
+    handler: &Handler,
+    ctx: &Context,
+    tenant_id: TenantId,
+    time_zone: Option<String>,
+) -> Result<u64, CommandError> {
+    let executed = handler
+        .execute::<Tenant>(
+            &Tenant::stream_id(tenant_id),
+            &Context {
+                tenant_id,
+                ..ctx.clone()
+            },
+            TenantCommand::SetTimeZone { time_zone },
+        )
+        .await?;
+    Ok(executed.position)
+}
+
 /// A new key; the returned plaintext is the only copy there will ever be.
 pub struct IssuedKey {
     pub key_id: ApiKeyId,

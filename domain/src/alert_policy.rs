@@ -12,10 +12,12 @@ use serde_json::Value;
 use crate::agent::AgentEvent;
 use crate::alert::{AlertSource, RaisedAlert, Severity};
 use crate::budget::{BudgetEvent, Limits, THRESHOLDS_PERCENT, budget_alert_subject};
+use crate::calendar;
 use crate::codec::decode;
 use crate::ids::TenantId;
 use crate::reports::ReportEvent;
 use crate::task::TaskEvent;
+use crate::tenant::TenantEvent;
 
 /// One event as the policy sees it.
 pub struct Seen<'a> {
@@ -38,6 +40,9 @@ struct Usage {
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PolicyState {
     limits: Vec<(TenantId, Limits)>,
+    /// Tenants that count days in a time zone other than UTC.
+    #[serde(default)]
+    zones: Vec<(TenantId, String)>,
     /// (tenant, period, tokens, cost in micros)
     usage: Vec<(TenantId, String, u64, i64)>,
 }
@@ -51,6 +56,7 @@ const KEPT_MONTHS: usize = 2;
 #[derive(Debug, Default, PartialEq)]
 pub struct AlertPolicy {
     limits: HashMap<TenantId, Limits>,
+    zones: HashMap<TenantId, String>,
     /// Per tenant and period ("2026-11-23" or "2026-11").
     usage: HashMap<(TenantId, String), Usage>,
 }
@@ -59,6 +65,7 @@ impl AlertPolicy {
     pub fn from_state(state: PolicyState) -> Self {
         Self {
             limits: state.limits.into_iter().collect(),
+            zones: state.zones.into_iter().collect(),
             usage: state
                 .usage
                 .into_iter()
@@ -104,8 +111,11 @@ impl AlertPolicy {
         }
         let mut limits: Vec<_> = self.limits.iter().map(|(t, l)| (*t, *l)).collect();
         limits.sort_by_key(|(t, _)| *t);
+        let mut zones: Vec<_> = self.zones.iter().map(|(t, z)| (*t, z.clone())).collect();
+        zones.sort();
         PolicyState {
             limits,
+            zones,
             usage: kept,
         }
     }
@@ -183,6 +193,17 @@ impl AlertPolicy {
                 )],
                 _ => vec![],
             },
+            Some("tenant") => {
+                if let Ok(TenantEvent::TenantTimeZoneSet { time_zone }) =
+                    decode::<TenantEvent>(seen.event_type, seen.payload)
+                {
+                    match time_zone {
+                        Some(zone) => self.zones.insert(seen.tenant_id, zone),
+                        None => self.zones.remove(&seen.tenant_id),
+                    };
+                }
+                vec![]
+            }
             Some("budget") => {
                 if let Ok(BudgetEvent::BudgetSet(limits)) =
                     decode::<BudgetEvent>(seen.event_type, seen.payload)
@@ -203,16 +224,17 @@ impl AlertPolicy {
             .get(&seen.tenant_id)
             .copied()
             .unwrap_or_default();
+        let zone = calendar::zone(self.zones.get(&seen.tenant_id).map(String::as_str));
         let periods = [
             (
                 "daily",
-                seen.occurred_at.format("%Y-%m-%d").to_string(),
+                calendar::day(zone, seen.occurred_at),
                 limits.daily_tokens,
                 limits.daily_cost_micros,
             ),
             (
                 "monthly",
-                seen.occurred_at.format("%Y-%m").to_string(),
+                calendar::month(zone, seen.occurred_at),
                 limits.monthly_tokens,
                 limits.monthly_cost_micros,
             ),
@@ -439,5 +461,33 @@ mod tests {
         );
         // The subjects differ per threshold and period, so ids never collide.
         assert_ne!(at_80[0].subject, at_100[0].subject);
+    }
+
+    #[test]
+    fn budget_days_follow_the_tenants_time_zone() {
+        // Given a tenant on UTC+14 with a daily budget
+        let mut policy = AlertPolicy::default();
+        let t = TenantId::new();
+        let zone = TenantEvent::TenantTimeZoneSet {
+            time_zone: Some("Pacific/Kiritimati".into()),
+        };
+        observe(&mut policy, t, "tenant-x", &zone, 1);
+        let limits = Limits {
+            daily_tokens: Some(1000),
+            ..Limits::default()
+        };
+        observe(
+            &mut policy,
+            t,
+            "budget-x",
+            &BudgetEvent::BudgetSet(limits),
+            1,
+        );
+        // When a run at 12:00 UTC on the 1st uses 90% of it
+        let alerts = observe(&mut policy, t, "runs-a", &run(900, RunStatus::Success), 1);
+        // Then it counts on the tenant's 2nd, and the zone survives a save
+        assert!(alerts[0].detail.ends_with("in 2026-11-02"), "{alerts:?}");
+        let restored = AlertPolicy::from_state(policy.state());
+        assert_eq!(restored, policy);
     }
 }

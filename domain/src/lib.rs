@@ -10,6 +10,7 @@ pub mod alert_policy;
 pub mod api_key;
 pub mod budget;
 pub mod cache;
+pub mod calendar;
 pub mod codec;
 pub mod dedup;
 pub mod dispatch;

@@ -16,6 +16,8 @@ pub struct Tenant {
     pub exists: bool,
     pub name: String,
     pub dedup_window_seconds: i64,
+    /// IANA name of the zone its days are counted in; UTC when unset.
+    pub time_zone: Option<String>,
 }
 
 impl Tenant {
@@ -26,7 +28,13 @@ impl Tenant {
 
 #[derive(Debug, Clone)]
 pub enum TenantCommand {
-    Create { name: String },
+    Create {
+        name: String,
+    },
+    /// `None` counts days in UTC again.
+    SetTimeZone {
+        time_zone: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,6 +43,9 @@ pub enum TenantEvent {
     TenantCreated {
         name: String,
         dedup_window_seconds: i64,
+    },
+    TenantTimeZoneSet {
+        time_zone: Option<String>,
     },
 }
 
@@ -60,6 +71,23 @@ impl Aggregate for Tenant {
                     dedup_window_seconds: DEFAULT_DEDUP_WINDOW_SECONDS,
                 }])
             }
+            TenantCommand::SetTimeZone { time_zone } => {
+                if !state.exists {
+                    return Err(DomainError::NotFound("tenant"));
+                }
+                if let Some(name) = &time_zone
+                    && !crate::calendar::is_zone(name)
+                {
+                    return Err(DomainError::invalid(format!(
+                        "`{name}` is not an IANA time zone name (like Europe/Berlin)"
+                    )));
+                }
+                Ok(if state.time_zone == time_zone {
+                    vec![]
+                } else {
+                    vec![TenantEvent::TenantTimeZoneSet { time_zone }]
+                })
+            }
         }
     }
 
@@ -72,6 +100,9 @@ impl Aggregate for Tenant {
                 state.exists = true;
                 state.name = name.clone();
                 state.dedup_window_seconds = *dedup_window_seconds;
+            }
+            TenantEvent::TenantTimeZoneSet { time_zone } => {
+                state.time_zone = time_zone.clone();
             }
         }
         state
@@ -159,5 +190,41 @@ mod tests {
             ),
             Err(DomainError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn a_tenant_counts_days_in_a_time_zone_it_sets() {
+        // Given a tenant
+        let created = Tenant::fold(&[TenantEvent::TenantCreated {
+            name: "Acme".into(),
+            dedup_window_seconds: 60,
+        }]);
+        let set = |state: &Tenant, zone: Option<&str>| {
+            Tenant::decide(
+                state,
+                TenantCommand::SetTimeZone {
+                    time_zone: zone.map(str::to_owned),
+                },
+            )
+        };
+        // When it sets a known zone, then it is recorded; setting it again does nothing
+        let events = set(&created, Some("Europe/Berlin")).unwrap_or_default();
+        let berlin = events.iter().fold(created.clone(), Tenant::evolve);
+        assert_eq!(berlin.time_zone.as_deref(), Some("Europe/Berlin"));
+        assert_eq!(set(&berlin, Some("Europe/Berlin")), Ok(vec![]));
+        // An unknown zone is refused, and so is a tenant that does not exist
+        assert!(matches!(
+            set(&berlin, Some("Berlin")),
+            Err(DomainError::Invalid(_))
+        ));
+        assert_eq!(
+            set(&Tenant::default(), None),
+            Err(DomainError::NotFound("tenant"))
+        );
+        // Back to UTC
+        assert_eq!(
+            set(&berlin, None),
+            Ok(vec![TenantEvent::TenantTimeZoneSet { time_zone: None }])
+        );
     }
 }

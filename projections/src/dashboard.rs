@@ -1,14 +1,20 @@
 //! The dashboard (S1): today's calls, success rate, tokens and latency; a
 //! 7-day trend; app distribution and health; recent alerts; budget use. Kept
-//! as counters per tenant, UTC day and app type, so one dashboard read costs
+//! as counters per tenant, day (in the tenant's time zone, UTC unless it set
+//! one) and app type, so one dashboard read costs
 //! the same whether the log holds a thousand events or ten million.
+
+use std::collections::HashMap;
 
 use agentledger_domain::alert::{AlertEvent, AlertStatus};
 use agentledger_domain::budget::BudgetEvent;
+use agentledger_domain::calendar;
 use agentledger_domain::codec::decode;
 use agentledger_domain::reports::{ReportEvent, RunStatus};
+use agentledger_domain::tenant::TenantEvent;
 use agentledger_store::{Database, on_database};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Days, Utc};
+use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::engine::{Projection, ProjectionError};
@@ -22,7 +28,13 @@ impl Projection for Dashboard {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["rm_app_daily", "rm_app_health", "rm_alerts", "rm_budgets"]
+        &[
+            "rm_app_daily",
+            "rm_app_health",
+            "rm_alerts",
+            "rm_budgets",
+            "rm_dashboard_zones",
+        ]
     }
 }
 
@@ -42,10 +54,32 @@ fn text<T: Serialize>(value: &T) -> String {
 }
 
 sql_projection!(Dashboard, |_this, conn, events| {
+    // Each tenant's zone, looked up once per batch.
+    let mut zones: HashMap<String, Tz> = HashMap::new();
     for event in events {
         let tenant = event.tenant_id.to_string();
         let position = event.position as i64;
         match event.event_type.as_str() {
+            "TenantTimeZoneSet" => {
+                let Ok(TenantEvent::TenantTimeZoneSet { time_zone }) =
+                    decode::<TenantEvent>(&event.event_type, &event.payload)
+                else {
+                    continue;
+                };
+                match &time_zone {
+                    Some(zone) => sqlx::query(
+                        "INSERT INTO rm_dashboard_zones (tenant_id, time_zone) VALUES ($1, $2) \
+                         ON CONFLICT (tenant_id) DO UPDATE SET time_zone = excluded.time_zone",
+                    )
+                    .bind(&tenant)
+                    .bind(zone),
+                    None => sqlx::query("DELETE FROM rm_dashboard_zones WHERE tenant_id = $1")
+                        .bind(&tenant),
+                }
+                .execute(&mut *conn)
+                .await?;
+                zones.insert(tenant, calendar::zone(time_zone.as_deref()));
+            }
             "LlmRunRecorded" => {
                 let Ok(ReportEvent::LlmRunRecorded {
                     app_type,
@@ -59,6 +93,20 @@ sql_projection!(Dashboard, |_this, conn, events| {
                 else {
                     continue;
                 };
+                let zone = match zones.get(&tenant) {
+                    Some(zone) => *zone,
+                    None => {
+                        let name: Option<String> = sqlx::query_scalar(
+                            "SELECT time_zone FROM rm_dashboard_zones WHERE tenant_id = $1",
+                        )
+                        .bind(&tenant)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                        let zone = calendar::zone(name.as_deref());
+                        zones.insert(tenant.clone(), zone);
+                        zone
+                    }
+                };
                 let tokens = prompt_tokens
                     .saturating_add(completion_tokens)
                     .min(i64::MAX as u64) as i64;
@@ -71,7 +119,7 @@ sql_projection!(Dashboard, |_this, conn, events| {
                      cost_micros = rm_app_daily.cost_micros + excluded.cost_micros",
                 )
                 .bind(&tenant)
-                .bind(event.occurred_at.format("%Y-%m-%d").to_string())
+                .bind(calendar::day(zone, event.occurred_at))
                 .bind(&app_type)
                 .bind(i64::from(status == RunStatus::Success))
                 .bind(tokens)
@@ -217,8 +265,10 @@ pub struct Budget {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DashboardView {
+    /// The zone the tenant's days are counted in (`UTC` unless it set one).
+    pub time_zone: String,
     pub today: DayTotals,
-    /// The last 7 UTC days, oldest first, today last.
+    /// The last 7 days, oldest first, today last.
     pub trend: Vec<DayTotals>,
     /// Calls per app type over those 7 days, most first.
     pub apps: Vec<AppShare>,
@@ -278,17 +328,24 @@ fn budget_use(used: i64, limit: Option<i64>) -> BudgetUse {
     }
 }
 
-/// The dashboard of `tenant` as of `now` (UTC days).
+/// The dashboard of `tenant` as of `now`, in the tenant's days.
 pub async fn read(
     db: &Database,
     tenant: &str,
     now: DateTime<Utc>,
 ) -> Result<DashboardView, ProjectionError> {
+    let zone_name: Option<String> = on_database!(db, p => sqlx::query_scalar(
+        "SELECT time_zone FROM rm_dashboard_zones WHERE tenant_id = $1"
+    ).bind(tenant).fetch_optional(p).await?);
+    let zone = calendar::zone(zone_name.as_deref());
+    // Whole calendar days back from the local date, so a DST change never
+    // skips or repeats one.
+    let today = now.with_timezone(&zone).date_naive();
     let days: Vec<String> = (0..7)
         .rev()
-        .map(|d| (now - Duration::days(d)).format("%Y-%m-%d").to_string())
+        .map(|d| (today - Days::new(d)).format("%Y-%m-%d").to_string())
         .collect();
-    let month = now.format("%Y-%m").to_string();
+    let month = calendar::month(zone, now);
     let first_day = days
         .first()
         .cloned()
@@ -353,6 +410,7 @@ pub async fn read(
         monthly_cost_micros: budget_use(month_cost, limits.monthly_cost_micros),
     };
     Ok(DashboardView {
+        time_zone: zone.name().to_owned(),
         today,
         trend,
         apps,

@@ -73,6 +73,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/usage"),
     ("get", "/api/v1/webhooks"),
     ("get", "/api/v1/cache"),
+    ("put", "/api/v1/tenants/{tenant_id}/time-zone"),
 ];
 
 const PUBLIC: &[&str] = &[

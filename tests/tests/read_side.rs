@@ -426,9 +426,69 @@ mod dashboard {
         assert_eq!(after, before, "rebuild gives the same dashboard and alerts");
     }
 
+    pub async fn the_dashboard_counts_days_in_the_tenants_time_zone(server: TestServer) {
+        let (tenant, op) = server.tenant("far away").await;
+        // A zone whose date differs from UTC's right now: +14 h late in the
+        // UTC day, -11 h early in it.
+        let now = chrono::Utc::now();
+        let zone = if chrono::Timelike::hour(&now) >= 10 {
+            chrono_tz::Pacific::Kiritimati
+        } else {
+            chrono_tz::Pacific::Pago_Pago
+        };
+        let local = now.with_timezone(&zone).format("%Y-%m-%d").to_string();
+        assert_ne!(local, now.format("%Y-%m-%d").to_string());
+        let path = format!("/api/v1/tenants/{tenant}/time-zone");
+        let (status, problem) = server
+            .call(
+                reqwest::Method::PUT,
+                &path,
+                Some(&op),
+                Some(&json!({ "time_zone": "Pacific/Atlantis" })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+        let (status, set) = server
+            .call(
+                reqwest::Method::PUT,
+                &path,
+                Some(&op),
+                Some(&json!({ "time_zone": zone.name() })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{set}");
+        let (_, other) = server.tenant("other").await;
+        assert_eq!(
+            server
+                .call(
+                    reqwest::Method::PUT,
+                    &path,
+                    Some(&other),
+                    Some(&json!({ "time_zone": null }))
+                )
+                .await
+                .0,
+            StatusCode::NOT_FOUND
+        );
+
+        let agent = server.agent(&op, &["runs:write"], 600).await;
+        let last = post_runs(&server, &agent.token, &[run("a", "success", 10, 1)]).await;
+        let (_, d) = server
+            .get(&format!("/api/v1/dashboard?min_position={last}"), &op)
+            .await;
+        assert_eq!(d["time_zone"], json!(zone.name()));
+        assert_eq!(
+            (d["today"]["date"].clone(), d["today"]["calls"].clone()),
+            (json!(local), json!(1))
+        );
+        assert_eq!(d["trend"][6]["date"], json!(local));
+        assert_eq!(d["budget"]["daily_tokens"]["used"], json!(10));
+    }
+
     on_every_backend!(
         the_dashboard_counts_runs_apps_health_alerts_and_budget,
-        a_rebuilt_dashboard_equals_the_incremental_one
+        a_rebuilt_dashboard_equals_the_incremental_one,
+        the_dashboard_counts_days_in_the_tenants_time_zone
     );
 }
 
@@ -1031,6 +1091,18 @@ mod equivalence {
             server.agent(&op, &perms, 100_000).await,
             server.agent(&op, &perms, 100_000).await,
         ];
+        // The tenant counts its days in a zone, so rebuilds replay that too.
+        let (_, me) = server.get("/api/v1/agents/me", &agents[0].token).await;
+        let tenant = me["tenant_id"].as_str().unwrap_or_default();
+        let (status, _) = server
+            .call(
+                Method::PUT,
+                &format!("/api/v1/tenants/{tenant}/time-zone"),
+                Some(&op),
+                Some(&json!({ "time_zone": "Asia/Kolkata" })),
+            )
+            .await;
+        assert!(status.is_success());
         for _ in 0..rounds {
             let agent = &agents[rng.random_range(0..agents.len())];
             let (method, path, token, body) = match rng.random_range(0..6) {

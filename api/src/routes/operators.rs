@@ -1,6 +1,8 @@
 //! Tenants and operator API keys (admin only).
 
-use agentledger_commands::operators::{create_api_key, create_tenant, revoke_api_key};
+use agentledger_commands::operators::{
+    create_api_key, create_tenant, revoke_api_key, set_time_zone,
+};
 use agentledger_domain::api_key::Role;
 use agentledger_domain::ids::{ApiKeyId, TenantId};
 use axum::Json as Reply;
@@ -19,6 +21,7 @@ use axum::response::Response;
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(new_tenant))
+        .routes(routes!(tenant_time_zone))
         .routes(routes!(new_key))
         .routes(routes!(revoke_key))
 }
@@ -59,6 +62,46 @@ async fn new_tenant(
             position,
         }),
     ))
+}
+
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeZone {
+    /// An IANA name such as `Europe/Berlin`; `null` counts days in UTC.
+    pub time_zone: Option<String>,
+}
+
+/// The dashboard's "today" and trend, and the budget's days and months,
+/// follow the zone from the next event on; days already counted stay as
+/// they were.
+#[utoipa::path(
+    put,
+    path = "/api/v1/tenants/{tenant_id}/time-zone",
+    tag = "operators",
+    summary = "Set the time zone a tenant's days are counted in",
+    params(("tenant_id" = String, Path)),
+    request_body = TimeZone,
+    responses((status = 200, body = Done), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
+async fn tenant_time_zone(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(tenant_id): Path<TenantId>,
+    Json(body): Json<TimeZone>,
+) -> Result<Reply<Done>, Problem> {
+    if !operator.sees(tenant_id) {
+        return Err(Problem::not_found("tenant not found"));
+    }
+    operator.require_commands()?;
+    let position = set_time_zone(
+        &state.handler,
+        &operator.context(),
+        tenant_id,
+        body.time_zone,
+    )
+    .await?;
+    Ok(Reply(Done { position }))
 }
 
 #[derive(Debug, utoipa::ToSchema, Deserialize)]
