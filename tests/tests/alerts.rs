@@ -28,6 +28,9 @@ async fn alert(server: &TestServer, subject: &str) -> Value {
     panic!("no alert about {subject}");
 }
 
+/// Alerts raised for failed runs and tasks. Agents going offline are left
+/// out: the test server marks a silent agent offline after a second, which
+/// a slow run of a test may reach.
 async fn raised_count(server: &TestServer) -> usize {
     let (_, log) = server
         .get(
@@ -35,7 +38,12 @@ async fn raised_count(server: &TestServer) -> usize {
             &server.admin_key,
         )
         .await;
-    log["events"].as_array().map_or(0, Vec::len)
+    log["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["payload"]["source"] != json!("agent"))
+        .count()
 }
 
 async fn failures_raise_alerts_that_operators_handle_once(server: TestServer) {
