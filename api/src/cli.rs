@@ -28,9 +28,12 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Seed a new tenant with the five preset agents and a week of activity.
     Demo(DemoArgs),
-    /// Empty read models and replay the log into them. Stop the server first:
-    /// while it runs, a rebuilt model shows partial data.
+    /// Empty read models and replay the log into them. Servers may keep
+    /// serving: the model being rebuilt shows partial data until it is done.
     Rebuild(RebuildArgs),
+    /// Walk the hash chain and report the first event whose content, order or
+    /// presence does not match; exits non-zero if there is one.
+    Verify(DatabaseArgs),
 }
 
 #[derive(Debug, Args)]
@@ -93,6 +96,8 @@ pub enum CliError {
     Projection(#[from] agentledger_projections::engine::ProjectionError),
     #[error("AGENTLEDGER_JWT_SECRET must be at least 32 characters")]
     WeakJwtSecret,
+    #[error("the log was altered: event at position {position} is {reason}")]
+    ChainBroken { position: u64, reason: String },
     #[error("first-start setup failed: {0}")]
     Bootstrap(#[from] agentledger_commands::CommandError),
 }
@@ -111,6 +116,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(args) => serve(args).await,
         Command::Demo(args) => demo(args).await,
         Command::Rebuild(args) => rebuild(args).await,
+        Command::Verify(args) => verify(args).await,
         Command::Migrate(args) => {
             let store = open_storage(&args.database_url).await?.events;
             let head = store.head_position().await?;
@@ -169,6 +175,36 @@ async fn rebuild(args: RebuildArgs) -> Result<(), CliError> {
     }
     storage.events.close().await;
     Ok(())
+}
+
+async fn verify(args: DatabaseArgs) -> Result<(), CliError> {
+    let storage = open_storage(&args.database_url).await?;
+    let head = storage.events.head_position().await?;
+    let bar = indicatif::ProgressBar::new(head);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "verify [{bar:40}] {pos}/{len} events, {per_sec}, ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let report =
+        agentledger_store::integrity::verify(&*storage.events, |p| bar.set_position(p)).await?;
+    bar.finish();
+    storage.events.close().await;
+    println!(
+        "{} of {} events verified; last verified hash {}",
+        report.verified, report.head_position, report.last_hash
+    );
+    match report.first_break {
+        None => {
+            println!("the hash chain is intact");
+            Ok(())
+        }
+        Some(broken) => Err(CliError::ChainBroken {
+            position: broken.position,
+            reason: broken.reason,
+        }),
+    }
 }
 
 async fn demo(args: DemoArgs) -> Result<(), CliError> {

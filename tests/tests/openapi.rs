@@ -74,6 +74,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/webhooks"),
     ("get", "/api/v1/cache"),
     ("put", "/api/v1/tenants/{tenant_id}/time-zone"),
+    ("get", "/api/v1/audit/verify"),
 ];
 
 const PUBLIC: &[&str] = &[

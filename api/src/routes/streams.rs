@@ -27,6 +27,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(append, read_stream))
         .routes(routes!(read_all))
+        .routes(routes!(verify_chain))
 }
 
 #[derive(Debug, utoipa::ToSchema, Deserialize)]
@@ -184,6 +185,25 @@ fn audit_scope(operator: &Operator) -> Result<Option<Uuid>, Problem> {
             "reading the raw log needs an admin or auditor key",
         )),
     }
+}
+
+/// Walks the whole chain; its cost grows with the length of the log.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/verify",
+    tag = "log",
+    summary = "Verify the hash chain of the whole log (admin, auditor)",
+    responses((status = 200, body = agentledger_store::integrity::Verification), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
+async fn verify_chain(
+    State(state): State<AppState>,
+    operator: Operator,
+) -> Result<axum::Json<agentledger_store::integrity::Verification>, Problem> {
+    audit_scope(&operator)?;
+    Ok(axum::Json(
+        agentledger_store::integrity::verify(&*state.store, |_| {}).await?,
+    ))
 }
 
 #[utoipa::path(
