@@ -116,6 +116,7 @@ async fn every_kind_of_tampering_is_found_at_its_position(
         // The audit route reports the same break, even after the server appended more.
         if i == 0 {
             let mut server = start_server(db.url()).await;
+            assert!(server.admin_key.is_none(), "demo already set the ledger up");
             let report: Value = reqwest::Client::new()
                 .get(format!("{}/api/v1/audit/verify", server.base))
                 .bearer_auth(&admin)
