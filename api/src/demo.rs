@@ -55,7 +55,8 @@ const PRESETS: &[(&str, &str, &str, &[&str])] = &[
         &["rotate_logs", "restart_worker", "clean_cache"],
     ),
 ];
-const MODELS: &[&str] = &["gpt-4o-mini", "claude-haiku", "llama-3-70b"];
+/// Neutral names: the demo stands for any provider's models.
+const MODELS: &[&str] = &["model-small", "model-medium", "model-large"];
 const PERMISSIONS: &[&str] = &[
     "actions:write",
     "runs:write",
