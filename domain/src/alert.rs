@@ -1,8 +1,6 @@
 //! Alerts: raised by the alert policy (a reactor) when something went wrong,
 //! then acknowledged or ignored by an operator.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::Aggregate;
@@ -37,15 +35,24 @@ pub enum AlertStatus {
     Ignored,
 }
 
-impl fmt::Display for AlertStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            AlertStatus::Pending => "pending",
-            AlertStatus::Acknowledged => "acknowledged",
-            AlertStatus::Ignored => "ignored",
-        })
-    }
-}
+crate::names::snake_case_names!(Severity {
+    Info => "info",
+    Warning => "warning",
+    Critical => "critical",
+});
+
+crate::names::snake_case_names!(AlertSource {
+    LlmRun => "llm_run",
+    Task => "task",
+    Agent => "agent",
+    Budget => "budget",
+});
+
+crate::names::snake_case_names!(AlertStatus {
+    Pending => "pending",
+    Acknowledged => "acknowledged",
+    Ignored => "ignored",
+});
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Alert {

@@ -148,10 +148,6 @@ impl AlertPolicy {
                         cost_micros,
                     );
                     if status.is_failure() {
-                        let status = serde_json::to_value(status)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_owned))
-                            .unwrap_or_default();
                         alerts.push(alert(
                             AlertSource::LlmRun,
                             Severity::Warning,

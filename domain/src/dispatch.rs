@@ -1,8 +1,6 @@
 //! Commands sent to an agent (pull model): issued by an operator, delivered
 //! once when the agent polls, reported on, finished, or timed out.
 
-use std::fmt;
-
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -33,17 +31,13 @@ impl DispatchStatus {
     }
 }
 
-impl fmt::Display for DispatchStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Issued => "issued",
-            Self::Delivered => "delivered",
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-            Self::TimedOut => "timed_out",
-        })
-    }
-}
+crate::names::snake_case_names!(DispatchStatus {
+    Issued => "issued",
+    Delivered => "delivered",
+    Succeeded => "succeeded",
+    Failed => "failed",
+    TimedOut => "timed_out",
+});
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -16,6 +16,7 @@ pub mod dedup;
 pub mod dispatch;
 pub mod error;
 pub mod ids;
+mod names;
 pub mod reports;
 pub mod task;
 pub mod tenant;

@@ -33,6 +33,18 @@ pub enum RunStatus {
     CircuitOpen,
 }
 
+crate::names::snake_case_names!(ActionStatus {
+    Success => "success",
+    Failed => "failed",
+});
+
+crate::names::snake_case_names!(RunStatus {
+    Success => "success",
+    Failed => "failed",
+    Timeout => "timeout",
+    CircuitOpen => "circuit_open",
+});
+
 impl RunStatus {
     /// Whether a run that ended this way raises an alert.
     pub fn is_failure(self) -> bool {

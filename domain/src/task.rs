@@ -1,8 +1,6 @@
 //! A unit of work: created by an operator (or an agent allowed to), claimed by
 //! exactly one agent, reported on, and finished once.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -34,24 +32,16 @@ impl TaskStatus {
             TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled
         )
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskStatus::Pending => "pending",
-            TaskStatus::Claimed => "claimed",
-            TaskStatus::Processing => "processing",
-            TaskStatus::Completed => "completed",
-            TaskStatus::Failed => "failed",
-            TaskStatus::Cancelled => "cancelled",
-        }
-    }
 }
 
-impl fmt::Display for TaskStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+crate::names::snake_case_names!(TaskStatus {
+    Pending => "pending",
+    Claimed => "claimed",
+    Processing => "processing",
+    Completed => "completed",
+    Failed => "failed",
+    Cancelled => "cancelled",
+});
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Task {

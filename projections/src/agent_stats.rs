@@ -7,7 +7,7 @@ use agentledger_domain::agent::AgentEvent;
 use agentledger_domain::codec::decode;
 use agentledger_domain::ids::{AgentId, TenantId};
 use agentledger_domain::reports::{ActionStatus, ReportEvent};
-use agentledger_domain::task::TaskEvent;
+use agentledger_domain::task::{TaskEvent, TaskStatus};
 use agentledger_store::{Database, on_database};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -120,14 +120,14 @@ sql_projection!(AgentStats, |_this, conn, events| {
                             .await?;
                         continue;
                     }
-                    Ok(TaskEvent::TaskProgressed { .. }) => "processing",
-                    Ok(TaskEvent::TaskCompleted { .. }) => "completed",
-                    Ok(TaskEvent::TaskFailed { .. }) => "failed",
-                    Ok(TaskEvent::TaskCancelled { .. }) => "cancelled",
+                    Ok(TaskEvent::TaskProgressed { .. }) => TaskStatus::Processing,
+                    Ok(TaskEvent::TaskCompleted { .. }) => TaskStatus::Completed,
+                    Ok(TaskEvent::TaskFailed { .. }) => TaskStatus::Failed,
+                    Ok(TaskEvent::TaskCancelled { .. }) => TaskStatus::Cancelled,
                     _ => continue,
                 };
                 sqlx::query("UPDATE rm_agent_tasks SET status = $1 WHERE task_id = $2")
-                    .bind(status)
+                    .bind(status.as_str())
                     .bind(task_id)
                     .execute(&mut *conn)
                     .await?;

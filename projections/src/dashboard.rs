@@ -38,21 +38,6 @@ impl Projection for Dashboard {
     }
 }
 
-fn alert_status(status: AlertStatus) -> &'static str {
-    match status {
-        AlertStatus::Pending => "pending",
-        AlertStatus::Acknowledged => "acknowledged",
-        AlertStatus::Ignored => "ignored",
-    }
-}
-
-fn text<T: Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 sql_projection!(Dashboard, |_this, conn, events| {
     // Each tenant's zone, looked up once per batch.
     let mut zones: HashMap<String, Tz> = HashMap::new();
@@ -135,7 +120,7 @@ sql_projection!(Dashboard, |_this, conn, events| {
                 )
                 .bind(&tenant)
                 .bind(&app_type)
-                .bind(crate::run_log::status_text(status))
+                .bind(status.as_str())
                 .bind(event.occurred_at.timestamp_micros())
                 .bind(position)
                 .execute(&mut *conn)
@@ -153,8 +138,8 @@ sql_projection!(Dashboard, |_this, conn, events| {
                         )
                         .bind(alert_id)
                         .bind(&tenant)
-                        .bind(text(&alert.source))
-                        .bind(text(&alert.severity))
+                        .bind(alert.source.as_str())
+                        .bind(alert.severity.as_str())
                         .bind(&alert.title)
                         .bind(&alert.detail)
                         .bind(event.occurred_at.timestamp_micros())
@@ -169,7 +154,7 @@ sql_projection!(Dashboard, |_this, conn, events| {
                             AlertStatus::Ignored
                         };
                         sqlx::query("UPDATE rm_alerts SET status = $1 WHERE alert_id = $2")
-                            .bind(alert_status(status))
+                            .bind(status.as_str())
                             .bind(alert_id)
                             .execute(&mut *conn)
                             .await?;

@@ -2,7 +2,7 @@
 //! action, resource type, status and time, newest first, with summaries.
 
 use agentledger_domain::codec::decode;
-use agentledger_domain::reports::{ActionStatus, ReportEvent};
+use agentledger_domain::reports::ReportEvent;
 use agentledger_store::{Database, on_database};
 use serde::Serialize;
 
@@ -39,10 +39,6 @@ sql_projection!(OperationLog, |_this, conn, events| {
         else {
             continue;
         };
-        let status = match status {
-            ActionStatus::Success => "success",
-            ActionStatus::Failed => "failed",
-        };
         sqlx::query(
             "INSERT INTO rm_operation_log (position, tenant_id, agent_id, action, resource_type, resource_id, \
              status, confidence, execution_time_ms, occurred_at_us) \
@@ -54,7 +50,7 @@ sql_projection!(OperationLog, |_this, conn, events| {
         .bind(action)
         .bind(resource_type)
         .bind(resource_id)
-        .bind(status)
+        .bind(status.as_str())
         .bind(confidence)
         .bind(execution_time_ms.map(|ms| ms.min(i64::MAX as u64) as i64))
         .bind(event.occurred_at.timestamp_micros())

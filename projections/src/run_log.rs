@@ -2,7 +2,7 @@
 //! type and time, newest first, with the full detail of one run.
 
 use agentledger_domain::codec::decode;
-use agentledger_domain::reports::{ReportEvent, RunStatus};
+use agentledger_domain::reports::ReportEvent;
 use agentledger_store::{Database, on_database};
 use serde::Serialize;
 
@@ -23,15 +23,6 @@ impl Projection for RunLog {
 
 fn clamp(n: u64) -> i64 {
     n.min(i64::MAX as u64) as i64
-}
-
-pub fn status_text(status: RunStatus) -> &'static str {
-    match status {
-        RunStatus::Success => "success",
-        RunStatus::Failed => "failed",
-        RunStatus::Timeout => "timeout",
-        RunStatus::CircuitOpen => "circuit_open",
-    }
 }
 
 sql_projection!(RunLog, |_this, conn, events| {
@@ -77,7 +68,7 @@ sql_projection!(RunLog, |_this, conn, events| {
         .bind(clamp(completion_tokens))
         .bind(cost_micros)
         .bind(clamp(latency_ms))
-        .bind(status_text(status))
+        .bind(status.as_str())
         .bind(error_message)
         .bind(session_id)
         .bind(prompt)
