@@ -2,6 +2,8 @@
 //! reported confidence, tasks by status, operations per day for 7 days,
 //! online or offline and when it was last seen doing something.
 
+use std::collections::{BTreeMap, HashMap};
+
 use agentledger_domain::ActorKind;
 use agentledger_domain::agent::AgentEvent;
 use agentledger_domain::codec::decode;
@@ -27,6 +29,11 @@ impl Projection for AgentStats {
     }
 }
 
+const SET_ONLINE: &str = "UPDATE rm_agent_stats SET online = $1 WHERE agent_id = $2";
+// A disabled agent is offline too.
+const SET_ENABLED: &str =
+    "UPDATE rm_agent_stats SET enabled = $1, online = online * $1 WHERE agent_id = $2";
+
 sql_projection!(AgentStats, |_this, conn, events| {
     for event in events {
         let at = event.occurred_at.timestamp_micros();
@@ -41,8 +48,7 @@ sql_projection!(AgentStats, |_this, conn, events| {
         match stream_kind {
             "agent" => {
                 let agent_id = event.stream_id.trim_start_matches("agent-");
-                let flag = |column: &'static str, value: i64| (column, value);
-                let change = match decode::<AgentEvent>(&event.event_type, &event.payload) {
+                let update = match decode::<AgentEvent>(&event.event_type, &event.payload) {
                     Ok(AgentEvent::AgentRegistered { name, kind, .. }) => {
                         sqlx::query(
                             "INSERT INTO rm_agent_stats (agent_id, tenant_id, name, kind, online, enabled, last_seen_us, total_ops, \
@@ -57,19 +63,13 @@ sql_projection!(AgentStats, |_this, conn, events| {
                         .await?;
                         None
                     }
-                    Ok(AgentEvent::AgentWentOnline) => Some(flag("online", 1)),
-                    Ok(AgentEvent::AgentWentOffline { .. }) => Some(flag("online", 0)),
-                    Ok(AgentEvent::AgentEnabled) => Some(flag("enabled", 1)),
-                    Ok(AgentEvent::AgentDisabled { .. }) => Some(flag("enabled", 0)),
+                    Ok(AgentEvent::AgentWentOnline) => Some((SET_ONLINE, 1)),
+                    Ok(AgentEvent::AgentWentOffline { .. }) => Some((SET_ONLINE, 0)),
+                    Ok(AgentEvent::AgentEnabled) => Some((SET_ENABLED, 1)),
+                    Ok(AgentEvent::AgentDisabled { .. }) => Some((SET_ENABLED, 0)),
                     _ => None,
                 };
-                if let Some((column, value)) = change {
-                    let sql = match column {
-                        "online" => "UPDATE rm_agent_stats SET online = $1 WHERE agent_id = $2",
-                        _ => {
-                            "UPDATE rm_agent_stats SET enabled = $1, online = online * $1 WHERE agent_id = $2"
-                        }
-                    };
+                if let Some((sql, value)) = update {
                     sqlx::query(sql)
                         .bind(value)
                         .bind(agent_id)
@@ -159,7 +159,7 @@ pub struct AgentStatsView {
     pub failed_operations: i64,
     /// The mean of the confidences reported (actions without one are left out).
     pub average_confidence: Option<f64>,
-    pub tasks_by_status: std::collections::BTreeMap<String, i64>,
+    pub tasks_by_status: BTreeMap<String, i64>,
     /// The last 7 UTC days, oldest first.
     pub operations_per_day: Vec<DayOps>,
 }
@@ -198,28 +198,39 @@ pub async fn read(
         .rev()
         .map(|d| (now - Duration::days(d)).format("%Y-%m-%d").to_string())
         .collect();
+    // Tasks and daily operations of all the agents read, in one query each.
+    let tasks: Vec<(String, String, i64)> = on_database!(db, p => sqlx::query_as(
+        "SELECT t.agent_id, t.status, COUNT(*) FROM rm_agent_tasks t JOIN rm_agent_stats s ON s.agent_id = t.agent_id \
+         WHERE s.tenant_id = $1 AND (CAST($2 AS TEXT) IS NULL OR s.agent_id = $2) GROUP BY t.agent_id, t.status"
+    ).bind(tenant).bind(agent).fetch_all(p).await?);
+    let daily: Vec<(String, String, i64)> = on_database!(db, p => sqlx::query_as(
+        "SELECT d.agent_id, d.day, d.ops FROM rm_agent_daily_ops d JOIN rm_agent_stats s ON s.agent_id = d.agent_id \
+         WHERE s.tenant_id = $1 AND (CAST($2 AS TEXT) IS NULL OR s.agent_id = $2) AND d.day >= $3"
+    ).bind(tenant).bind(agent).bind(days.first().cloned().unwrap_or_default()).fetch_all(p).await?);
+    let mut tasks_of: HashMap<String, BTreeMap<String, i64>> = HashMap::new();
+    for (agent_id, status, count) in tasks {
+        tasks_of.entry(agent_id).or_default().insert(status, count);
+    }
+    let ops_on: HashMap<(String, String), i64> = daily
+        .into_iter()
+        .map(|(agent_id, day, ops)| ((agent_id, day), ops))
+        .collect();
     let mut views = Vec::with_capacity(rows.len());
     for row in rows {
-        let tasks: Vec<(String, i64)> = on_database!(db, p => sqlx::query_as::<_, (String, i64)>(
-            "SELECT status, COUNT(*) FROM rm_agent_tasks WHERE agent_id = $1 GROUP BY status"
-        ).bind(&row.agent_id).fetch_all(p).await?);
-        let daily: Vec<(String, i64)> = on_database!(db, p => sqlx::query_as::<_, (String, i64)>(
-            "SELECT day, ops FROM rm_agent_daily_ops WHERE agent_id = $1 AND day >= $2"
-        ).bind(&row.agent_id).bind(days.first().cloned().unwrap_or_default()).fetch_all(p).await?);
         views.push(AgentStatsView {
             operations_per_day: days
                 .iter()
                 .map(|d| DayOps {
                     date: d.clone(),
-                    operations: daily
-                        .iter()
-                        .find(|(day, _)| day == d)
-                        .map_or(0, |(_, n)| *n),
+                    operations: ops_on
+                        .get(&(row.agent_id.clone(), d.clone()))
+                        .copied()
+                        .unwrap_or(0),
                 })
                 .collect(),
             average_confidence: (row.confidence_count > 0)
                 .then(|| row.confidence_sum / row.confidence_count as f64),
-            tasks_by_status: tasks.into_iter().collect(),
+            tasks_by_status: tasks_of.remove(&row.agent_id).unwrap_or_default(),
             agent_id: row.agent_id,
             name: row.name,
             kind: row.kind,

@@ -17,7 +17,7 @@ use chrono::{DateTime, Days, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::engine::{Projection, ProjectionError};
+use crate::engine::{Projection, ProjectionError, clamp};
 use crate::sql_projection;
 
 pub struct Dashboard;
@@ -92,9 +92,7 @@ sql_projection!(Dashboard, |_this, conn, events| {
                         zone
                     }
                 };
-                let tokens = prompt_tokens
-                    .saturating_add(completion_tokens)
-                    .min(i64::MAX as u64) as i64;
+                let tokens = clamp(prompt_tokens.saturating_add(completion_tokens));
                 sqlx::query(
                     "INSERT INTO rm_app_daily (tenant_id, day, app_type, calls, successes, tokens, latency_ms_sum, cost_micros) \
                      VALUES ($1, $2, $3, 1, $4, $5, $6, $7) \
@@ -108,7 +106,7 @@ sql_projection!(Dashboard, |_this, conn, events| {
                 .bind(&app_type)
                 .bind(i64::from(status == RunStatus::Success))
                 .bind(tokens)
-                .bind(latency_ms.min(i64::MAX as u64) as i64)
+                .bind(clamp(latency_ms))
                 .bind(cost_micros)
                 .execute(&mut *conn)
                 .await?;
@@ -168,7 +166,6 @@ sql_projection!(Dashboard, |_this, conn, events| {
                 else {
                     continue;
                 };
-                let cap = |v: Option<u64>| v.map(|v| v.min(i64::MAX as u64) as i64);
                 sqlx::query(
                     "INSERT INTO rm_budgets (tenant_id, daily_tokens, monthly_tokens, daily_cost_micros, monthly_cost_micros) \
                      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id) DO UPDATE SET daily_tokens = excluded.daily_tokens, \
@@ -176,8 +173,8 @@ sql_projection!(Dashboard, |_this, conn, events| {
                      monthly_cost_micros = excluded.monthly_cost_micros",
                 )
                 .bind(&tenant)
-                .bind(cap(limits.daily_tokens))
-                .bind(cap(limits.monthly_tokens))
+                .bind(limits.daily_tokens.map(clamp))
+                .bind(limits.monthly_tokens.map(clamp))
                 .bind(limits.daily_cost_micros)
                 .bind(limits.monthly_cost_micros)
                 .execute(&mut *conn)

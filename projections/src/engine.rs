@@ -78,6 +78,12 @@ macro_rules! sql_projection {
     };
 }
 
+/// A count as the signed 64-bit integer both databases store; counts past
+/// `i64::MAX` (far beyond any real one) are stored as the maximum.
+pub fn clamp(n: u64) -> i64 {
+    n.min(i64::MAX as u64) as i64
+}
+
 /// Every persistent projection, by name.
 pub fn all() -> Vec<Arc<dyn Projection>> {
     vec![

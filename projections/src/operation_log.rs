@@ -6,7 +6,7 @@ use agentledger_domain::reports::ReportEvent;
 use agentledger_store::{Database, on_database};
 use serde::Serialize;
 
-use crate::engine::{Projection, ProjectionError};
+use crate::engine::{Projection, ProjectionError, clamp};
 use crate::sql_projection;
 
 pub struct OperationLog;
@@ -52,7 +52,7 @@ sql_projection!(OperationLog, |_this, conn, events| {
         .bind(resource_id)
         .bind(status.as_str())
         .bind(confidence)
-        .bind(execution_time_ms.map(|ms| ms.min(i64::MAX as u64) as i64))
+        .bind(execution_time_ms.map(clamp))
         .bind(event.occurred_at.timestamp_micros())
         .execute(&mut *conn)
         .await?;
@@ -182,24 +182,4 @@ pub async fn summary(db: &Database, f: &Filter) -> Result<Summary, ProjectionErr
         by_action,
         by_resource_type,
     })
-}
-
-/// Every row, in position order: what rebuild equivalence compares.
-pub async fn dump(db: &Database) -> Result<Vec<(String, Operation)>, ProjectionError> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        tenant_id: String,
-        #[sqlx(flatten)]
-        operation: Operation,
-    }
-    let rows: Vec<Row> = on_database!(db, p => sqlx::query_as::<_, Row>(
-        "SELECT tenant_id, position, agent_id, action, resource_type, resource_id, status, confidence, \
-         execution_time_ms, occurred_at_us FROM rm_operation_log ORDER BY position"
-    )
-    .fetch_all(p)
-    .await?);
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.tenant_id, r.operation))
-        .collect())
 }

@@ -6,7 +6,7 @@ use agentledger_domain::reports::ReportEvent;
 use agentledger_store::{Database, on_database};
 use serde::Serialize;
 
-use crate::engine::{Projection, ProjectionError};
+use crate::engine::{Projection, ProjectionError, clamp};
 use crate::sql_projection;
 
 pub struct RunLog;
@@ -19,10 +19,6 @@ impl Projection for RunLog {
     fn tables(&self) -> &'static [&'static str] {
         &["rm_run_log"]
     }
-}
-
-fn clamp(n: u64) -> i64 {
-    n.min(i64::MAX as u64) as i64
 }
 
 sql_projection!(RunLog, |_this, conn, events| {
@@ -148,37 +144,20 @@ pub async fn list(
     )
 }
 
+/// One run, in the tenant given, or in any tenant for `None` (admins).
 pub async fn detail(
     db: &Database,
-    tenant: &str,
+    tenant: Option<&str>,
     run_id: &str,
 ) -> Result<Option<RunDetail>, ProjectionError> {
     let sql = format!(
-        "SELECT {COLUMNS}, prompt, response FROM rm_run_log WHERE tenant_id = $1 AND run_id = $2"
+        "SELECT {COLUMNS}, prompt, response FROM rm_run_log \
+         WHERE (CAST($1 AS TEXT) IS NULL OR tenant_id = $1) AND run_id = $2"
     );
     Ok(
         on_database!(db, p => sqlx::query_as::<_, RunDetail>(sqlx::AssertSqlSafe(sql.clone()))
         .bind(tenant).bind(run_id)
         .fetch_optional(p)
         .await?),
-    )
-}
-
-/// One run in whichever tenant it is (for admins).
-pub async fn detail_any(db: &Database, run_id: &str) -> Result<Option<RunDetail>, ProjectionError> {
-    let sql = format!("SELECT {COLUMNS}, prompt, response FROM rm_run_log WHERE run_id = $1");
-    Ok(
-        on_database!(db, p => sqlx::query_as::<_, RunDetail>(sqlx::AssertSqlSafe(sql.clone()))
-        .bind(run_id)
-        .fetch_optional(p)
-        .await?),
-    )
-}
-
-/// Every row in position order, for rebuild equivalence.
-pub async fn dump(db: &Database) -> Result<Vec<RunDetail>, ProjectionError> {
-    let sql = format!("SELECT {COLUMNS}, prompt, response FROM rm_run_log ORDER BY position");
-    Ok(
-        on_database!(db, p => sqlx::query_as::<_, RunDetail>(sqlx::AssertSqlSafe(sql.clone())).fetch_all(p).await?),
     )
 }

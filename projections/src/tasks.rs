@@ -101,7 +101,8 @@ sql_projection!(Tasks, |_this, conn, events| {
             let Ok(task_event) = decode::<TaskEvent>(&event.event_type, &event.payload) else {
                 continue;
             };
-            if let TaskEvent::TaskCreated(new) = &task_event {
+            // A creation is the row's insert; every later event updates it.
+            let c = if let TaskEvent::TaskCreated(new) = &task_event {
                 sqlx::query(
                     "INSERT INTO rm_tasks (task_id, tenant_id, task_type, status, priority, agent_id, progress, \
                      progress_message, dedup_key, retry_of, retried_as, result, error, created_us, updated_us, position) \
@@ -118,9 +119,10 @@ sql_projection!(Tasks, |_this, conn, events| {
                 .bind(event.position as i64)
                 .execute(&mut *conn)
                 .await?;
-            }
-            let c = change(task_event);
-            sqlx::query(
+                change(task_event)
+            } else {
+                let c = change(task_event);
+                sqlx::query(
                 "UPDATE rm_tasks SET status = COALESCE($1, status), agent_id = COALESCE($2, agent_id), \
                  progress = COALESCE($3, progress), progress_message = COALESCE($4, progress_message), \
                  result = COALESCE($5, result), error = COALESCE($6, error), retried_as = COALESCE($7, retried_as), \
@@ -137,6 +139,8 @@ sql_projection!(Tasks, |_this, conn, events| {
             .bind(task_id)
             .execute(&mut *conn)
             .await?;
+                c
+            };
             if let Some(status) = c.status {
                 sqlx::query(
                     "INSERT INTO rm_task_history (task_id, position, status, agent_id, percent, message, at_us) \

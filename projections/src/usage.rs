@@ -6,7 +6,7 @@ use agentledger_domain::reports::ReportEvent;
 use agentledger_store::{Database, on_database};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Projection, ProjectionError};
+use crate::engine::{Projection, ProjectionError, clamp};
 use crate::sql_projection;
 
 pub struct Usage;
@@ -19,10 +19,6 @@ impl Projection for Usage {
     fn tables(&self) -> &'static [&'static str] {
         &["rm_usage"]
     }
-}
-
-fn clamp(n: u64) -> i64 {
-    n.min(i64::MAX as u64) as i64
 }
 
 sql_projection!(Usage, |_this, conn, events| {

@@ -137,7 +137,7 @@ pub async fn verify(
     Ok(Verification {
         verified,
         head_position,
-        last_hash: previous.iter().map(|b| format!("{b:02x}")).collect(),
+        last_hash: crate::to_hex(&previous),
         first_break,
     })
 }

@@ -103,17 +103,9 @@ async fn run(
 ) -> Result<Reply<RunDetail>, Problem> {
     reached(&state.progress_of(&RunLog), q.min_position).await?;
     // Admins find a run in any tenant; everyone else only in their own.
-    let tenants: Vec<String> = match operator.principal.tenant_scope() {
-        Some(t) => vec![t.to_string()],
-        None => vec![],
-    };
-    let found = match tenants.first() {
-        Some(tenant) => detail(&state.database, tenant, &run_id.to_string()).await,
-        None => {
-            agentledger_projections::run_log::detail_any(&state.database, &run_id.to_string()).await
-        }
-    };
-    found?
+    let tenant = operator.principal.tenant_scope().map(|t| t.to_string());
+    detail(&state.database, tenant.as_deref(), &run_id.to_string())
+        .await?
         .map(Reply)
         .ok_or_else(|| Problem::not_found("run not found"))
 }
