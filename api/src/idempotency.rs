@@ -150,12 +150,7 @@ async fn remember(
     let (parts, body) = response.into_parts();
     let Ok(bytes) = to_bytes(body, usize::MAX).await else {
         let _ = store.release(scope, key).await;
-        return Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Internal error",
-        )
-        .into_response();
+        return Problem::internal().into_response();
     };
     let answer = StoredAnswer {
         status: status.as_u16(),

@@ -86,6 +86,15 @@ impl Problem {
         problem
     }
 
+    /// A failure of ours, not the caller's; the cause goes to the log.
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+        )
+    }
+
     pub fn unavailable(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -160,12 +169,7 @@ impl From<StoreError> for Problem {
             StoreError::Closed => Problem::unavailable("the server is shutting down"),
             other => {
                 tracing::error!(error = %other, "store failure");
-                Problem::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "Internal error",
-                )
-                .detail(
+                Problem::internal().detail(
                     "the event store failed; the request may be retried with the same event ids",
                 )
             }
@@ -187,11 +191,7 @@ impl From<CommandError> for Problem {
             }
             other => {
                 tracing::error!(error = %other, "command failed");
-                Problem::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "Internal error",
-                )
+                Problem::internal()
             }
         }
     }

@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use std::time::Duration;
 
 use agentledger_commands::Handler;
 use agentledger_commands::tokens::TokenIssuer;
@@ -11,6 +12,8 @@ use agentledger_store::{Database, EventStore, IdempotencyStore, Storage};
 
 use crate::limits::Limits;
 use crate::presence::Presence;
+use crate::problem::Problem;
+use crate::read_your_writes::reached;
 
 /// Everything a request handler can reach.
 #[derive(Clone)]
@@ -99,6 +102,26 @@ impl AppState {
             // reached by one left out of it: it never advances, and queries
             // with `min_position` answer 503.
             .unwrap_or_else(Progress::never)
+    }
+
+    /// The progress of the read model `projection` once it has applied the
+    /// log up to `min_position` (503 if it does not get there in time).
+    pub async fn caught_up(
+        &self,
+        projection: &dyn Projection,
+        min_position: Option<u64>,
+    ) -> Result<Progress, Problem> {
+        let progress = self.progress_of(projection);
+        reached(&progress, min_position).await?;
+        Ok(progress)
+    }
+
+    /// Waits, at most `timeout`, until an in-memory model has applied the
+    /// log up to its head as it is now; after that it answers from there.
+    pub async fn settle(&self, model: &Progress, timeout: Duration) -> Result<(), Problem> {
+        let head = self.store.head_position().await?;
+        model.wait_for(head, timeout).await;
+        Ok(())
     }
 
     /// Every model following the log, and how far it got.

@@ -11,7 +11,6 @@ use crate::auth::Operator;
 use crate::extract::{Path, Query};
 use crate::problem::Problem;
 use crate::read_model::tenant_of;
-use crate::read_your_writes::reached;
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -43,7 +42,7 @@ async fn all_agents(
     Query(q): Query<StatsQuery>,
 ) -> Result<Reply<Vec<AgentStatsView>>, Problem> {
     let tenant = tenant_of(&operator, q.tenant_id)?;
-    reached(&state.progress_of(&AgentStats), q.min_position).await?;
+    state.caught_up(&AgentStats, q.min_position).await?;
     Ok(Reply(
         read(&state.database, &tenant, None, chrono::Utc::now()).await?,
     ))
@@ -65,7 +64,7 @@ async fn one_agent(
     Query(q): Query<StatsQuery>,
 ) -> Result<Reply<AgentStatsView>, Problem> {
     let tenant = tenant_of(&operator, q.tenant_id)?;
-    reached(&state.progress_of(&AgentStats), q.min_position).await?;
+    state.caught_up(&AgentStats, q.min_position).await?;
     let mut found = read(
         &state.database,
         &tenant,

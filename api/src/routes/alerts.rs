@@ -3,7 +3,7 @@
 use agentledger_commands::{alerts, budgets};
 use agentledger_domain::Aggregate;
 use agentledger_domain::alert::{Alert, AlertCommand, AlertStatus};
-use agentledger_domain::budget::{Batch, BatchCommand, Budget, Limits};
+use agentledger_domain::budget::{BatchCommand, BatchEvent, Budget, Limits};
 use agentledger_domain::ids::{TaskId, TenantId};
 use axum::Json as Reply;
 use axum::extract::State;
@@ -240,22 +240,24 @@ async fn estimate(
         at: ctx.at,
     };
     let executed = budgets::estimate(&state.handler, &ctx, batch_id, command).await?;
-    let batch: &Batch = &executed.state;
-    let calls = batch.pairs().len() as u64;
-    let per_call = match executed.events.first() {
-        Some(agentledger_domain::budget::BatchEvent::BatchEstimated {
-            avg_tokens_per_call,
-            ..
-        }) => *avg_tokens_per_call,
-        _ => DEFAULT_TOKENS_PER_CALL,
+    // A new batch's estimate is always its one event, which carries the figures.
+    let Some(BatchEvent::BatchEstimated {
+        estimated_calls,
+        estimated_tokens,
+        expires_at,
+        ..
+    }) = executed.events.first()
+    else {
+        tracing::error!(%batch_id, "an estimate appended no BatchEstimated event");
+        return Err(Problem::internal());
     };
     Ok((
         StatusCode::CREATED,
         Reply(Estimate {
             batch_id,
-            estimated_calls: calls,
-            estimated_tokens: calls.saturating_mul(per_call),
-            expires_at: batch.expires_at.unwrap_or(ctx.at),
+            estimated_calls: *estimated_calls,
+            estimated_tokens: *estimated_tokens,
+            expires_at: *expires_at,
             position: executed.position,
         }),
     ))

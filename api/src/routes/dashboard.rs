@@ -15,7 +15,6 @@ use crate::auth::Operator;
 use crate::extract::Query;
 use crate::problem::Problem;
 use crate::read_model::{next_cursor, page_limit, tenant_of, time_range};
-use crate::read_your_writes::reached;
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -56,11 +55,11 @@ async fn dashboard(
     Query(query): Query<DashboardQuery>,
 ) -> Result<Reply<DashboardAnswer>, Problem> {
     let tenant = tenant_of(&operator, query.tenant_id)?;
-    reached(&state.progress_of(&Dashboard), query.min_position).await?;
+    let progress = state.caught_up(&Dashboard, query.min_position).await?;
     let dashboard = read(&state.database, &tenant, chrono::Utc::now()).await?;
     Ok(Reply(DashboardAnswer {
         dashboard,
-        position: state.progress_of(&Dashboard).position(),
+        position: progress.position(),
     }))
 }
 
@@ -106,7 +105,7 @@ async fn alert_list(
 ) -> Result<Reply<AlertPage>, Problem> {
     let tenant = tenant_of(&operator, query.tenant_id)?;
     let limit = page_limit(query.limit)?;
-    reached(&state.progress_of(&Dashboard), query.min_position).await?;
+    let progress = state.caught_up(&Dashboard, query.min_position).await?;
     let (from_us, to_us) = time_range(query.from, query.to)?;
     let filter = AlertFilter {
         status: query.status.as_deref(),
@@ -125,6 +124,6 @@ async fn alert_list(
         items: rows.into_iter().map(|(_, a)| a).collect(),
         next_cursor,
         counts,
-        position: state.progress_of(&Dashboard).position(),
+        position: progress.position(),
     }))
 }

@@ -23,7 +23,6 @@ use crate::auth::{AgentCaller, Caller, Operator};
 use crate::extract::{Json, Path, Query};
 use crate::problem::Problem;
 use crate::read_model::{next_cursor, page_limit};
-use crate::read_your_writes::reached;
 use crate::routes::operators::Done;
 use crate::state::AppState;
 
@@ -145,8 +144,7 @@ async fn history(
         return Err(Problem::not_found("agent not found"));
     }
     let limit = page_limit(query.limit)?;
-    let progress = state.progress_of(&CommandHistory);
-    reached(&progress, query.min_position).await?;
+    let progress = state.caught_up(&CommandHistory, query.min_position).await?;
     let items = command_history::list(
         &state.database,
         &agent.tenant_id.to_string(),
@@ -228,11 +226,9 @@ async fn poll(
 ) -> Result<Reply<PollAnswer>, Problem> {
     caller.require("commands:poll")?;
     crate::presence::seen(&state, &caller).await?;
-    let head = state.store.head_position().await?;
     state
-        .command_book_progress
-        .wait_for(head, BOOK_CATCH_UP)
-        .await;
+        .settle(&state.command_book_progress, BOOK_CATCH_UP)
+        .await?;
     let ctx = caller.context();
     let mut commands = Vec::new();
     for pending in state.command_book.pending(caller.agent_id) {

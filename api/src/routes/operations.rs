@@ -15,7 +15,6 @@ use crate::auth::Operator;
 use crate::extract::Query;
 use crate::problem::Problem;
 use crate::read_model::{next_cursor, page_limit, tenant_of, time_range};
-use crate::read_your_writes::reached;
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -85,13 +84,13 @@ async fn operations(
 ) -> Result<Reply<OperationPage>, Problem> {
     let filter = query.filter(&operator)?;
     let limit = page_limit(query.limit)?;
-    reached(&state.progress_of(&OperationLog), query.min_position).await?;
+    let progress = state.caught_up(&OperationLog, query.min_position).await?;
     let items = list(&state.database, &filter, query.cursor, limit).await?;
     let next_cursor = next_cursor(&items, limit, |o| o.position);
     Ok(Reply(OperationPage {
         items,
         next_cursor,
-        position: state.progress_of(&OperationLog).position(),
+        position: progress.position(),
     }))
 }
 
@@ -110,6 +109,6 @@ async fn operations_summary(
     Query(query): Query<OperationQuery>,
 ) -> Result<Reply<Summary>, Problem> {
     let filter = query.filter(&operator)?;
-    reached(&state.progress_of(&OperationLog), query.min_position).await?;
+    state.caught_up(&OperationLog, query.min_position).await?;
     Ok(Reply(summary(&state.database, &filter).await?))
 }

@@ -15,6 +15,7 @@ use crate::auth::Operator;
 use crate::extract::{Json, Path};
 use crate::idempotency::withholding;
 use crate::problem::Problem;
+use crate::read_model::tenant_of;
 use crate::state::AppState;
 use axum::response::Response;
 
@@ -90,9 +91,7 @@ async fn tenant_time_zone(
     Path(tenant_id): Path<TenantId>,
     Json(body): Json<TimeZone>,
 ) -> Result<Reply<Done>, Problem> {
-    if !operator.sees(tenant_id) {
-        return Err(Problem::not_found("tenant not found"));
-    }
+    tenant_of(&operator, Some(tenant_id))?;
     operator.require_commands()?;
     let position = set_time_zone(
         &state.handler,

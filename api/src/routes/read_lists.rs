@@ -18,7 +18,6 @@ use crate::auth::Operator;
 use crate::extract::{Path, Query};
 use crate::problem::Problem;
 use crate::read_model::{next_cursor, page_limit, tenant_of, time_range};
-use crate::read_your_writes::reached;
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -79,8 +78,7 @@ async fn task_list(
         to_us,
     };
     let limit = page_limit(q.limit)?;
-    let progress = state.progress_of(&Tasks);
-    reached(&progress, q.min_position).await?;
+    let progress = state.caught_up(&Tasks, q.min_position).await?;
     let items = tasks::list(&state.database, &filter, q.cursor, limit).await?;
     Ok(Reply(TaskPage {
         next_cursor: next_cursor(&items, limit, |t| t.position),
@@ -112,7 +110,7 @@ async fn task_history(
     Query(q): Query<ReadQuery>,
 ) -> Result<Reply<TaskDetail>, Problem> {
     let tenant = tenant_of(&operator, q.tenant_id)?;
-    reached(&state.progress_of(&Tasks), q.min_position).await?;
+    state.caught_up(&Tasks, q.min_position).await?;
     tasks::detail(&state.database, &tenant, &task_id.to_string())
         .await?
         .map(Reply)
@@ -155,7 +153,7 @@ async fn skipped_duplicates(
         .unwrap_or_else(|| Utc::now().date_naive())
         .format("%Y-%m-%d")
         .to_string();
-    reached(&state.progress_of(&Tasks), q.min_position).await?;
+    state.caught_up(&Tasks, q.min_position).await?;
     let items = tasks::skipped(&state.database, &tenant, &date).await?;
     Ok(Reply(SkippedDay {
         date,
@@ -213,8 +211,7 @@ async fn usage(
             "`from` must be on or before `to`, and at most {MAX_USAGE_DAYS} days before it"
         )));
     }
-    let progress = state.progress_of(&Usage);
-    reached(&progress, q.min_position).await?;
+    let progress = state.caught_up(&Usage, q.min_position).await?;
     let items = history(
         &state.database,
         &tenant,
@@ -247,7 +244,7 @@ async fn webhook_list(
     Query(q): Query<ReadQuery>,
 ) -> Result<Reply<Vec<WebhookRow>>, Problem> {
     let tenant = tenant_of(&operator, q.tenant_id)?;
-    reached(&state.progress_of(&WebhooksAndCache), q.min_position).await?;
+    state.caught_up(&WebhooksAndCache, q.min_position).await?;
     Ok(Reply(webhooks(&state.database, &tenant).await?))
 }
 
@@ -274,7 +271,7 @@ async fn cache_list(
     Query(q): Query<CacheQuery>,
 ) -> Result<Reply<Vec<CacheRow>>, Problem> {
     let tenant = tenant_of(&operator, q.tenant_id)?;
-    reached(&state.progress_of(&WebhooksAndCache), q.min_position).await?;
+    state.caught_up(&WebhooksAndCache, q.min_position).await?;
     let now = agentledger_store::now().timestamp_micros();
     Ok(Reply(
         cache_entries(&state.database, &tenant, q.cache_type.as_deref(), now).await?,

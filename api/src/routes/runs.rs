@@ -13,7 +13,6 @@ use crate::auth::Operator;
 use crate::extract::{Path, Query};
 use crate::problem::Problem;
 use crate::read_model::{next_cursor, page_limit, tenant_of, time_range};
-use crate::read_your_writes::reached;
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -70,13 +69,13 @@ async fn runs(
         to_us,
     };
     let limit = page_limit(q.limit)?;
-    reached(&state.progress_of(&RunLog), q.min_position).await?;
+    let progress = state.caught_up(&RunLog, q.min_position).await?;
     let items = list(&state.database, &filter, q.cursor, limit).await?;
     let next_cursor = next_cursor(&items, limit, |r| r.position);
     Ok(Reply(RunPage {
         items,
         next_cursor,
-        position: state.progress_of(&RunLog).position(),
+        position: progress.position(),
     }))
 }
 
@@ -101,7 +100,7 @@ async fn run(
     Path(run_id): Path<uuid::Uuid>,
     Query(q): Query<DetailQuery>,
 ) -> Result<Reply<RunDetail>, Problem> {
-    reached(&state.progress_of(&RunLog), q.min_position).await?;
+    state.caught_up(&RunLog, q.min_position).await?;
     // Admins find a run in any tenant; everyone else only in their own.
     let tenant = operator.principal.tenant_scope().map(|t| t.to_string());
     detail(&state.database, tenant.as_deref(), &run_id.to_string())

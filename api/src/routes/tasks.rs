@@ -392,11 +392,9 @@ async fn next_task(
     caller.require("tasks:claim")?;
     crate::presence::seen(&state, &caller).await?;
     // See every task created before this poll.
-    let head = state.store.head_position().await?;
     state
-        .task_queue_progress
-        .wait_for(head, QUEUE_CATCH_UP)
-        .await;
+        .settle(&state.task_queue_progress, QUEUE_CATCH_UP)
+        .await?;
     let types: Vec<String> = comma_list(query.types.as_deref());
     let ctx = caller.context();
     loop {
@@ -427,10 +425,8 @@ async fn next_task(
         }
         // Every candidate was taken by other agents meanwhile: let the queue
         // see those claims before looking again.
-        let head = state.store.head_position().await?;
         state
-            .task_queue_progress
-            .wait_for(head, QUEUE_CATCH_UP)
-            .await;
+            .settle(&state.task_queue_progress, QUEUE_CATCH_UP)
+            .await?;
     }
 }

@@ -225,11 +225,9 @@ async fn read(
     caller: AgentCaller,
     Path((cache_type, target)): Path<(String, String)>,
 ) -> Result<Reply<CacheEntry>, Problem> {
-    let head = state.store.head_position().await?;
     state
-        .cache_index_progress
-        .wait_for(head, INDEX_CATCH_UP)
-        .await;
+        .settle(&state.cache_index_progress, INDEX_CATCH_UP)
+        .await?;
     state
         .cache_index
         .get(
@@ -270,11 +268,9 @@ async fn invalidate(
     Json(body): Json<Invalidate>,
 ) -> Result<Reply<Invalidated>, Problem> {
     operator.require_commands()?;
-    let head = state.store.head_position().await?;
     state
-        .cache_index_progress
-        .wait_for(head, INDEX_CATCH_UP)
-        .await;
+        .settle(&state.cache_index_progress, INDEX_CATCH_UP)
+        .await?;
     let entries = state.cache_index.count(
         operator.tenant_id,
         body.cache_type.as_deref(),
