@@ -109,6 +109,7 @@ impl Handler {
     ) -> Result<(A, Option<u64>, u64), CommandError> {
         let (mut state, mut version, mut position) =
             self.cache.get::<A>(stream_id).unwrap_or_default();
+        let cached = version;
         loop {
             let from = version.map_or(0, |v| v + 1);
             let page = self.store.read_stream(stream_id, from, PAGE).await?;
@@ -122,7 +123,10 @@ impl Handler {
                 break;
             }
         }
-        self.cache.put(stream_id, state.clone(), version, position);
+        // A state the cache already holds is not copied into it again.
+        if version != cached {
+            self.cache.put(stream_id, state.clone(), version, position);
+        }
         Ok((state, version, position))
     }
 

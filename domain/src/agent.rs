@@ -183,15 +183,6 @@ fn validate_profile(permissions: &[String], rate_limit_per_minute: u32) -> Resul
     Ok(())
 }
 
-fn validate_label(what: &str, value: &str) -> Result<(), DomainError> {
-    if value.trim().is_empty() || value.len() > 100 {
-        return Err(DomainError::invalid(format!(
-            "{what} must be 1 to 100 characters"
-        )));
-    }
-    Ok(())
-}
-
 impl Aggregate for Agent {
     type Command = AgentCommand;
     type Event = AgentEvent;
@@ -212,8 +203,8 @@ impl Aggregate for Agent {
                 if state.exists {
                     return Err(DomainError::AlreadyExists("agent"));
                 }
-                validate_label("name", &name)?;
-                validate_label("kind", &kind)?;
+                DomainError::check_label("name", &name)?;
+                DomainError::check_label("kind", &kind)?;
                 validate_profile(&permissions, rate_limit_per_minute)?;
                 let permissions: BTreeSet<String> = permissions.into_iter().collect();
                 Ok(vec![E::AgentRegistered {

@@ -121,6 +121,18 @@ impl AlertPolicy {
     }
 
     pub fn observe(&mut self, seen: &Seen<'_>) -> Vec<RaisedAlert> {
+        // Only these can raise an alert or change what the policy remembers;
+        // every other event passes without being decoded.
+        const OBSERVED: [&str; 5] = [
+            "LlmRunRecorded",
+            "TaskFailed",
+            "AgentWentOffline",
+            "TenantTimeZoneSet",
+            "BudgetSet",
+        ];
+        if !OBSERVED.contains(&seen.event_type) {
+            return vec![];
+        }
         let alert =
             |source, severity, title: String, detail: String, subject: String| RaisedAlert {
                 tenant_id: seen.tenant_id,

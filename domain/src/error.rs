@@ -26,4 +26,13 @@ impl DomainError {
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::Invalid(message.into())
     }
+
+    /// A short name given by a client (an agent's name, an action, a model):
+    /// not blank, at most 100 bytes.
+    pub fn check_label(what: &str, value: &str) -> Result<(), Self> {
+        if value.trim().is_empty() || value.len() > 100 {
+            return Err(Self::invalid(format!("{what} must be 1 to 100 characters")));
+        }
+        Ok(())
+    }
 }

@@ -119,15 +119,6 @@ pub enum ReportEvent {
     },
 }
 
-fn name(what: &str, value: &str) -> Result<(), DomainError> {
-    if value.trim().is_empty() || value.len() > 100 {
-        return Err(DomainError::invalid(format!(
-            "{what} must be 1 to 100 characters"
-        )));
-    }
-    Ok(())
-}
-
 fn bounded(what: &str, value: Option<&str>, max: usize) -> Result<(), DomainError> {
     if value.is_some_and(|v| v.len() > max) {
         return Err(DomainError::invalid(format!("{what} exceeds {max} bytes")));
@@ -136,8 +127,8 @@ fn bounded(what: &str, value: Option<&str>, max: usize) -> Result<(), DomainErro
 }
 
 pub fn record_action(agent_id: AgentId, r: ActionReport) -> Result<ReportEvent, DomainError> {
-    name("action", &r.action)?;
-    name("resource_type", &r.resource_type)?;
+    DomainError::check_label("action", &r.action)?;
+    DomainError::check_label("resource_type", &r.resource_type)?;
     bounded("resource_id", r.resource_id.as_deref(), 200)?;
     bounded("reasoning", r.reasoning.as_deref(), MAX_REASONING_BYTES)?;
     if let Some(c) = r.confidence
@@ -167,9 +158,9 @@ pub fn record_action(agent_id: AgentId, r: ActionReport) -> Result<ReportEvent, 
 }
 
 pub fn record_run(agent_id: AgentId, r: RunReport) -> Result<ReportEvent, DomainError> {
-    name("app_type", &r.app_type)?;
-    name("trigger_type", &r.trigger_type)?;
-    name("model", &r.model)?;
+    DomainError::check_label("app_type", &r.app_type)?;
+    DomainError::check_label("trigger_type", &r.trigger_type)?;
+    DomainError::check_label("model", &r.model)?;
     bounded("member_id", r.member_id.as_deref(), 200)?;
     bounded("session_id", r.session_id.as_deref(), 200)?;
     bounded(

@@ -25,15 +25,6 @@ pub enum TaskStatus {
     Cancelled,
 }
 
-impl TaskStatus {
-    pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled
-        )
-    }
-}
-
 crate::names::snake_case_names!(TaskStatus {
     Pending => "pending",
     Claimed => "claimed",
@@ -129,11 +120,7 @@ pub enum TaskEvent {
 }
 
 pub fn validate_new(task: &NewTask) -> Result<(), DomainError> {
-    if task.task_type.trim().is_empty() || task.task_type.len() > 100 {
-        return Err(DomainError::invalid(
-            "task type must be 1 to 100 characters",
-        ));
-    }
+    DomainError::check_label("task type", &task.task_type)?;
     if task.input.to_string().len() > MAX_INPUT_BYTES {
         return Err(DomainError::invalid(format!(
             "task input exceeds {MAX_INPUT_BYTES} bytes"
