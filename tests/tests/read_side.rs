@@ -1182,9 +1182,22 @@ mod equivalence {
             .await
             .unwrap_or_else(|e| panic!("demo: {e}"));
         random_workload(&server, 5, 300).await;
-        // Let the reactors raise what they raise, then every model catch up.
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let head = state.store.head_position().await.unwrap_or_default();
+        // Wait for the log to go quiet: the reactors raise their alerts and
+        // the test server marks the silent agents offline after 1 s. A model
+        // rebuilt while events still arrive would hold more than the
+        // snapshot it is compared with.
+        let mut head = state.store.head_position().await.unwrap_or_default();
+        let started = std::time::Instant::now();
+        let mut quiet_since = started;
+        while quiet_since.elapsed() < Duration::from_millis(1500)
+            && started.elapsed() < Duration::from_secs(20)
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = state.store.head_position().await.unwrap_or_default();
+            if now != head {
+                (head, quiet_since) = (now, std::time::Instant::now());
+            }
+        }
         for projection in all() {
             assert!(
                 state
