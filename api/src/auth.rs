@@ -33,11 +33,31 @@ fn bearer(parts: &Parts) -> Result<&str, Problem> {
 pub fn correlation_id(parts: &Parts) -> Uuid {
     parts
         .headers
-        .get("x-correlation-id")
+        .get(CORRELATION_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(Uuid::now_v7)
 }
+
+/// Gives every request a correlation id (the client's `X-Correlation-Id` if it
+/// sent a valid one) and answers with it, so a client can look up in the log
+/// everything its request caused.
+pub async fn correlate(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (mut parts, body) = request.into_parts();
+    let id = correlation_id(&parts);
+    let value = axum::http::HeaderValue::from_str(&id.to_string())
+        .unwrap_or_else(|_| axum::http::HeaderValue::from_static(""));
+    parts.headers.insert(CORRELATION_HEADER, value.clone());
+    request = axum::extract::Request::from_parts(parts, body);
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(CORRELATION_HEADER, value);
+    response
+}
+
+const CORRELATION_HEADER: &str = "x-correlation-id";
 
 /// An operator, by API key.
 pub struct Operator {
@@ -69,6 +89,18 @@ impl Operator {
 
     pub fn context(&self) -> agentledger_commands::Context {
         self.principal.context(Some(self.correlation_id))
+    }
+
+    /// Audit reads (the raw log, past states, exports): admins read every
+    /// tenant (`None`), auditors their own.
+    pub fn audit_scope(&self) -> Result<Option<TenantId>, Problem> {
+        match self.role {
+            Role::Admin => Ok(None),
+            Role::Auditor => Ok(Some(self.tenant_id)),
+            _ => Err(Problem::forbidden(
+                "audit reads need an admin or auditor key",
+            )),
+        }
     }
 
     /// Whether this operator may see objects of `tenant`.

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use agentledger_store::{DEFAULT_DATABASE_URL, Storage, StoreConfig, StoreError};
+use agentledger_store::{AsOf, DEFAULT_DATABASE_URL, Storage, StoreConfig, StoreError};
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
@@ -34,6 +34,43 @@ pub enum Command {
     /// Walk the hash chain and report the first event whose content, order or
     /// presence does not match; exits non-zero if there is one.
     Verify(DatabaseArgs),
+    /// Build read models as they were at a past point into another database
+    /// (an SQLite file or a PostgreSQL schema), leaving the live ones untouched.
+    Replay(ReplayArgs),
+    /// Export events, the run log, the operation log or usage as CSV, JSON
+    /// Lines or Parquet, into a file written atomically.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// `events`, `runs`, `operations` or `usage`.
+    pub dataset: agentledger_export::Dataset,
+    #[command(flatten)]
+    pub query: crate::exports::ExportQuery,
+    /// The file to write; it appears only once complete.
+    #[arg(long)]
+    pub out: std::path::PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The point: a log position, or an RFC 3339 time (the events recorded
+    /// at or before it).
+    #[arg(long)]
+    pub to: AsOf,
+    /// Where the read models go: `sqlite://investigation.db` or
+    /// `postgres://…?options[search_path]=investigation` (created if
+    /// missing). Its models are emptied first; it must hold no log.
+    #[arg(long)]
+    pub into: String,
+    /// One projection (`dashboard`); all when absent.
+    #[arg(long)]
+    pub projection: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +137,10 @@ pub enum CliError {
     ChainBroken { position: u64, reason: String },
     #[error("first-start setup failed: {0}")]
     Bootstrap(#[from] agentledger_commands::CommandError),
+    #[error("{0}")]
+    Refused(String),
+    #[error("export failed: {0}")]
+    Export(#[from] agentledger_export::ExportError),
 }
 
 /// Logs to stdout; `RUST_LOG` sets the level (default `info`).
@@ -117,6 +158,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Demo(args) => demo(args).await,
         Command::Rebuild(args) => rebuild(args).await,
         Command::Verify(args) => verify(args).await,
+        Command::Replay(args) => replay(args).await,
+        Command::Export(args) => export(args).await,
         Command::Migrate(args) => {
             let store = open_storage(&args.database_url).await?.events;
             let head = store.head_position().await?;
@@ -134,37 +177,49 @@ async fn open_storage(url: &str) -> Result<Storage, CliError> {
     Ok(agentledger_store::open(url, StoreConfig::default()).await?)
 }
 
-async fn rebuild(args: RebuildArgs) -> Result<(), CliError> {
-    use agentledger_projections::engine::{ProjectionError, all, catch_up, reset};
-    let storage = open_storage(&args.database.database_url).await?;
+/// The persistent projections `name` selects: the one so named, or all.
+fn projections(
+    name: Option<&str>,
+) -> Result<Vec<std::sync::Arc<dyn agentledger_projections::engine::Projection>>, CliError> {
+    use agentledger_projections::engine::{ProjectionError, all};
     let selected: Vec<_> = all()
         .into_iter()
-        .filter(|p| {
-            args.projection
-                .as_deref()
-                .is_none_or(|name| name == p.name())
-        })
+        .filter(|p| name.is_none_or(|name| name == p.name()))
         .collect();
     if selected.is_empty() {
-        let name = args.projection.unwrap_or_default();
+        let name = name.unwrap_or_default().to_owned();
         return Err(CliError::Projection(ProjectionError::Unknown(name)));
     }
-    let head = storage.events.head_position().await?;
+    Ok(selected)
+}
+
+/// A progress bar over `len` events: done, rate and time left.
+pub fn progress_bar(len: u64, label: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg:16} [{bar:40}] {pos}/{len} events, {per_sec}, ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message(label.to_owned());
+    bar
+}
+
+/// Empties each model in `db` and applies the log of `store` into it up to
+/// `until`, with a progress bar per model.
+async fn build_models(
+    store: &dyn agentledger_store::EventStore,
+    db: &agentledger_store::Database,
+    selected: &[std::sync::Arc<dyn agentledger_projections::engine::Projection>],
+    until: u64,
+) -> Result<(), CliError> {
+    use agentledger_projections::engine::{catch_up_to, reset};
     for projection in selected {
         let started = std::time::Instant::now();
-        let bar = indicatif::ProgressBar::new(head);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg:16} [{bar:40}] {pos}/{len} events, {per_sec}, ETA {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar.set_message(projection.name());
-        reset(&storage.database, &*projection).await?;
-        let applied = catch_up(&*storage.events, &storage.database, &*projection, |p| {
-            bar.set_position(p)
-        })
-        .await?;
+        let bar = progress_bar(until, projection.name());
+        reset(db, &**projection).await?;
+        let applied = catch_up_to(store, db, &**projection, until, |p| bar.set_position(p)).await?;
         bar.finish();
         let seconds = started.elapsed().as_secs_f64();
         println!(
@@ -173,20 +228,142 @@ async fn rebuild(args: RebuildArgs) -> Result<(), CliError> {
             applied as f64 / seconds.max(1e-9)
         );
     }
+    Ok(())
+}
+
+async fn rebuild(args: RebuildArgs) -> Result<(), CliError> {
+    let selected = projections(args.projection.as_deref())?;
+    let storage = open_storage(&args.database.database_url).await?;
+    let head = storage.events.head_position().await?;
+    build_models(&*storage.events, &storage.database, &selected, head).await?;
     storage.events.close().await;
+    Ok(())
+}
+
+async fn replay(args: ReplayArgs) -> Result<(), CliError> {
+    let selected = projections(args.projection.as_deref())?;
+    if args.into.trim() == args.database.database_url.trim() {
+        return Err(CliError::Refused(
+            "--into names the live database; replay writes somewhere else".into(),
+        ));
+    }
+    let source = open_storage(&args.database.database_url).await?;
+    let Some(until) = args.to.resolve(&*source.events).await? else {
+        let head = source.events.head_position().await?;
+        return Err(CliError::Refused(format!(
+            "--to {} is past the end of the log (head {head})",
+            args.to
+        )));
+    };
+    let target = open_storage(&args.into).await?;
+    if target.events.head_position().await? > 0 {
+        return Err(CliError::Refused(format!(
+            "{} holds a log of its own; replay writes into an empty database",
+            redact(&args.into)
+        )));
+    }
+    build_models(&*source.events, &target.database, &selected, until).await?;
+    target.events.close().await;
+    source.events.close().await;
+    println!(
+        "read models as of {} (position {until}) are in {}",
+        args.to,
+        redact(&args.into)
+    );
+    Ok(())
+}
+
+/// Appends to a file through the export; `export` renames it into place.
+struct FileSink(std::io::BufWriter<std::fs::File>);
+
+#[async_trait::async_trait]
+impl agentledger_export::Sink for FileSink {
+    async fn write(&mut self, bytes: Vec<u8>) -> Result<(), agentledger_export::ExportError> {
+        use std::io::Write;
+        Ok(self.0.write_all(&bytes)?)
+    }
+}
+
+async fn export(args: ExportArgs) -> Result<(), CliError> {
+    use crate::exports::{ExportRequestError, open_source};
+    let storage = open_storage(&args.database.database_url).await?;
+    let mut source = open_source(
+        storage.events.clone(),
+        storage.database.clone(),
+        args.dataset,
+        &args.query,
+        None,
+    )
+    .await
+    .map_err(|e| match e {
+        ExportRequestError::Export(e) => CliError::Export(e),
+        other => CliError::Refused(other.to_string()),
+    })?;
+    let partial = args.out.with_file_name(format!(
+        ".{}.partial-{}",
+        args.out
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    let file = std::fs::File::create(&partial).map_err(agentledger_export::ExportError::from)?;
+    let mut sink = FileSink(std::io::BufWriter::new(file));
+    // A bar over the log when every event is exported, a running count otherwise.
+    let unfiltered = args.dataset == agentledger_export::Dataset::Events
+        && args.query.tenant_id.is_none()
+        && args.query.types.is_none()
+        && args.query.actor_kind.is_none()
+        && args.query.actor_id.is_none()
+        && args.query.correlation_id.is_none()
+        && args.query.from.is_none()
+        && args.query.to.is_none();
+    let bar = if unfiltered {
+        progress_bar(storage.events.head_position().await?, "export")
+    } else {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg:16} {spinner} {pos} rows, {per_sec}, {elapsed}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.set_message("export");
+        bar
+    };
+    let started = std::time::Instant::now();
+    let written = agentledger_export::export(&mut *source, args.query.format, &mut sink, |rows| {
+        bar.set_position(rows)
+    })
+    .await;
+    bar.finish();
+    storage.events.close().await;
+    let finished = written.and_then(|rows| {
+        let file = sink.0.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&partial, &args.out)?;
+        Ok(rows)
+    });
+    let rows = match finished {
+        Ok(rows) => rows,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e.into());
+        }
+    };
+    println!(
+        "{rows} rows of {} written to {} in {:.2} s",
+        args.dataset.name(),
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
 async fn verify(args: DatabaseArgs) -> Result<(), CliError> {
     let storage = open_storage(&args.database_url).await?;
     let head = storage.events.head_position().await?;
-    let bar = indicatif::ProgressBar::new(head);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "verify [{bar:40}] {pos}/{len} events, {per_sec}, ETA {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
+    let bar = progress_bar(head, "verify");
     let report =
         agentledger_store::integrity::verify(&*storage.events, |p| bar.set_position(p)).await?;
     bar.finish();

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod cli;
 pub mod demo;
+pub mod exports;
 pub mod extract;
 pub mod idempotency;
 pub mod limits;

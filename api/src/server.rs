@@ -21,6 +21,8 @@ pub fn router(state: AppState) -> Router {
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::health::routes())
         .merge(routes::streams::routes())
+        .merge(routes::audit::routes())
+        .merge(routes::exports::routes())
         .merge(routes::operators::routes())
         .merge(routes::agents::routes())
         .merge(routes::reports::routes())
@@ -59,6 +61,7 @@ pub fn router(state: AppState) -> Router {
             crate::idempotency::idempotent,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(crate::auth::correlate))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

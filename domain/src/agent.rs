@@ -25,7 +25,7 @@ pub const SCOPES: &[&str] = &[
 /// Sessions (refresh-token families) remembered per agent; older ones lapse.
 pub const MAX_SESSIONS: usize = 20;
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Agent {
     pub exists: bool,
     pub tenant_id: TenantId,
@@ -34,6 +34,7 @@ pub struct Agent {
     pub permissions: BTreeSet<String>,
     pub rate_limit_per_minute: u32,
     /// Argon2id PHC string.
+    #[serde(skip)]
     pub secret_hash: String,
     pub enabled: bool,
     pub online: bool,
@@ -41,12 +42,14 @@ pub struct Agent {
     pub sessions: BTreeMap<Uuid, Session>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Session {
     /// Hash of the one refresh token of this family that is valid now.
+    #[serde(skip)]
     pub current_hash: String,
     pub expires_at: DateTime<Utc>,
     /// Hashes of tokens already exchanged: presenting one again means a copy leaked.
+    #[serde(skip)]
     pub spent: BTreeSet<String>,
     pub revoked: bool,
 }

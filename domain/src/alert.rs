@@ -54,7 +54,7 @@ crate::names::snake_case_names!(AlertStatus {
     Ignored => "ignored",
 });
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Alert {
     pub exists: bool,
     pub tenant_id: TenantId,

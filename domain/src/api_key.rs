@@ -26,13 +26,14 @@ impl Role {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ApiKey {
     pub exists: bool,
     pub tenant_id: TenantId,
     pub role: Option<Role>,
     pub label: String,
     /// Hex SHA-256 of the key's secret part.
+    #[serde(skip)]
     pub secret_hash: String,
     pub revoked: bool,
 }

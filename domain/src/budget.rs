@@ -22,7 +22,7 @@ pub struct Limits {
     pub monthly_cost_micros: Option<i64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Budget {
     pub limits: Limits,
 }
@@ -71,7 +71,7 @@ pub enum BatchStatus {
     Confirmed,
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Batch {
     pub exists: bool,
     pub tenant_id: TenantId,

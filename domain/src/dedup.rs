@@ -10,7 +10,7 @@ use crate::aggregate::Aggregate;
 use crate::error::DomainError;
 use crate::ids::TaskId;
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DedupReservation {
     /// The task holding the key and until when.
     pub holder: Option<(TaskId, DateTime<Utc>)>,

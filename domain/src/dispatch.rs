@@ -47,7 +47,7 @@ pub enum OutputStream {
     Stderr,
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Dispatch {
     pub exists: bool,
     pub tenant_id: TenantId,
@@ -282,7 +282,7 @@ impl Aggregate for Dispatch {
 }
 
 /// A stored command an operator can issue by name.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CommandTemplate {
     pub exists: bool,
     pub deleted: bool,

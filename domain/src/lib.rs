@@ -15,6 +15,7 @@ pub mod codec;
 pub mod dedup;
 pub mod dispatch;
 pub mod error;
+pub mod history;
 pub mod ids;
 mod names;
 pub mod reports;

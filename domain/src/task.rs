@@ -34,7 +34,7 @@ crate::names::snake_case_names!(TaskStatus {
     Cancelled => "cancelled",
 });
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Task {
     pub exists: bool,
     pub tenant_id: TenantId,

@@ -11,7 +11,7 @@ use crate::ids::{ApiKeyId, TenantId};
 /// the tenant sets its own window.
 pub const DEFAULT_DEDUP_WINDOW_SECONDS: i64 = 24 * 3600;
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Tenant {
     pub exists: bool,
     pub name: String,
@@ -112,7 +112,7 @@ impl Aggregate for Tenant {
 /// The ledger's one-time setup: the default tenant and the first admin key.
 /// Its stream is appended with `NoStream`, so of several servers starting on
 /// one fresh database exactly one performs the setup.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Installation {
     pub initialised: Option<(TenantId, ApiKeyId)>,
 }

@@ -158,6 +158,22 @@ pub async fn apply_batch(
     })
 }
 
+/// Applies `events` in one transaction without a checkpoint: for scratch
+/// models that are built once and thrown away (the events need not be
+/// contiguous, so one tenant's events are enough for a model keyed by tenant).
+pub async fn apply_events(
+    db: &Database,
+    projection: &dyn Projection,
+    events: &[RecordedEvent],
+) -> Result<(), ProjectionError> {
+    on_database!(db, p => {
+        let mut tx = p.begin().await?;
+        Apply::apply(projection, &mut *tx, events).await?;
+        tx.commit().await?;
+    });
+    Ok(())
+}
+
 /// Empties the projection's tables and its checkpoint, in one transaction.
 pub async fn reset(db: &Database, projection: &dyn Projection) -> Result<(), ProjectionError> {
     on_database!(db, p => {
@@ -183,13 +199,27 @@ pub async fn catch_up(
     store: &dyn EventStore,
     db: &Database,
     projection: &dyn Projection,
-    mut done: impl FnMut(Position),
+    done: impl FnMut(Position),
 ) -> Result<u64, ProjectionError> {
     let head = store.head_position().await?;
+    catch_up_to(store, db, projection, head, done).await
+}
+
+/// Applies the log from the checkpoint up to `until` (inclusive). `db` need
+/// not hold the log: `replay` builds models of one database's log in another.
+pub async fn catch_up_to(
+    store: &dyn EventStore,
+    db: &Database,
+    projection: &dyn Projection,
+    until: Position,
+    mut done: impl FnMut(Position),
+) -> Result<u64, ProjectionError> {
+    let head = until;
     let mut from = checkpoint(db, projection.name()).await? + 1;
     let mut applied = 0;
     while from <= head {
-        let events = store.read_all(from, BATCH, &EventFilter::default()).await?;
+        let mut events = store.read_all(from, BATCH, &EventFilter::default()).await?;
+        events.retain(|e| e.position <= head);
         if events.is_empty() {
             break;
         }

@@ -9,6 +9,7 @@ pub mod dashboard;
 pub mod engine;
 pub mod follower;
 pub mod operation_log;
+pub mod point_in_time;
 pub mod reactor_checkpoint;
 pub mod run_log;
 pub mod task_queue;

@@ -1,6 +1,6 @@
 //! The event envelope as written (`NewEvent`) and as stored (`RecordedEvent`).
 
-use agentledger_domain::Actor;
+use agentledger_domain::{Actor, ActorKind};
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -119,17 +119,34 @@ impl AppendOutcome {
     }
 }
 
-/// Which events `read_all` returns. Empty fields do not filter.
+/// Which events `read_all` returns. Empty fields do not filter; set fields
+/// must all match.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventFilter {
     pub event_types: Vec<String>,
     pub tenant_id: Option<Uuid>,
+    /// Who caused the event: its kind, its id, or both.
+    pub actor_kind: Option<ActorKind>,
+    pub actor_id: Option<String>,
+    /// Everything one request caused, across streams.
+    pub correlation_id: Option<Uuid>,
+    /// `occurred_at` at or after this instant.
+    pub occurred_from: Option<DateTime<Utc>>,
+    /// `occurred_at` before this instant.
+    pub occurred_to: Option<DateTime<Utc>>,
 }
 
 impl EventFilter {
     pub fn matches(&self, event: &RecordedEvent) -> bool {
         (self.event_types.is_empty() || self.event_types.contains(&event.event_type))
             && self.tenant_id.is_none_or(|t| t == event.tenant_id)
+            && self.actor_kind.is_none_or(|k| k == event.actor.kind)
+            && self.actor_id.as_ref().is_none_or(|a| *a == event.actor.id)
+            && self
+                .correlation_id
+                .is_none_or(|c| Some(c) == event.correlation_id)
+            && self.occurred_from.is_none_or(|t| event.occurred_at >= t)
+            && self.occurred_to.is_none_or(|t| event.occurred_at < t)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The agentledger event store: the `EventStore` contract, its SQL adapters
 //! (SQLite embedded, PostgreSQL) and the conformance suite every adapter passes.
 
+mod as_of;
 pub mod conformance;
 mod database;
 mod error;
@@ -13,6 +14,7 @@ pub mod sql;
 mod subscription;
 pub mod testing;
 
+pub use as_of::{AsOf, ParseAsOfError, Prefix};
 pub use database::Database;
 pub use error::StoreError;
 pub use event::{
@@ -21,6 +23,6 @@ pub use event::{
 };
 pub use event_store::EventStore;
 pub use idempotency::{Claim, IdempotencyStore, StoredAnswer};
-pub use open::{DEFAULT_DATABASE_URL, Storage, open};
+pub use open::{DEFAULT_DATABASE_URL, Storage, open, scratch_database};
 pub use sql::engine::{BeforeCommit, StoreConfig};
 pub use subscription::Subscription;

@@ -37,6 +37,12 @@ pub async fn open(url: &str, config: StoreConfig) -> Result<Storage, StoreError>
     }
 }
 
+/// A private, empty, migrated database in memory, gone when dropped: a
+/// scratch space for read models built up to a past moment.
+pub async fn scratch_database() -> Result<Database, StoreError> {
+    Ok(Database::Sqlite(SqliteBackend::in_memory().await?.pool))
+}
+
 fn storage<B: crate::sql::backend::Backend>(
     events: SqlEventStore<B>,
     database: Database,

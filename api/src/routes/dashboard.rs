@@ -6,10 +6,14 @@ use agentledger_domain::ids::TenantId;
 use agentledger_projections::dashboard::{
     AlertFilter, AlertRow, Dashboard, DashboardView, alert_counts, alerts, read,
 };
+use agentledger_projections::point_in_time::dashboard_as_of;
+use agentledger_store::AsOf;
 use axum::Json as Reply;
 use axum::extract::State;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
 
 use crate::auth::Operator;
 use crate::extract::Query;
@@ -30,6 +34,12 @@ pub struct DashboardQuery {
     pub tenant_id: Option<TenantId>,
     /// Wait (at most 5 s) until the log up to this position is in the read model.
     pub min_position: Option<u64>,
+    /// The dashboard as it was at a past moment: a log position, or an RFC
+    /// 3339 time (the events recorded at or before it). Rebuilt from the log
+    /// for each request, so it costs time in proportion to the tenant's
+    /// events up to then.
+    #[param(value_type = Option<String>)]
+    pub as_of: Option<AsOf>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -38,13 +48,16 @@ pub struct DashboardAnswer {
     pub dashboard: DashboardView,
     /// How far the read model has applied the log.
     pub position: u64,
+    /// With `as_of`: the moment the days were counted from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<DateTime<Utc>>,
 }
 
 #[utoipa::path(
     get,
     path = "/api/v1/dashboard",
     tag = "read models",
-    summary = "Today, the 7-day trend, apps, health, recent alerts and budget (UTC days)",
+    summary = "Today, the 7-day trend, apps, health, recent alerts and budget, now or as of a past moment",
     params(DashboardQuery),
     responses((status = 200, body = DashboardAnswer), crate::openapi::Problems),
     security(("operator_key" = [])),
@@ -55,12 +68,39 @@ async fn dashboard(
     Query(query): Query<DashboardQuery>,
 ) -> Result<Reply<DashboardAnswer>, Problem> {
     let tenant = tenant_of(&operator, query.tenant_id)?;
+    if let Some(as_of) = query.as_of {
+        return past_dashboard(&state, &tenant, as_of).await.map(Reply);
+    }
     let progress = state.caught_up(&Dashboard, query.min_position).await?;
-    let dashboard = read(&state.database, &tenant, chrono::Utc::now()).await?;
+    let dashboard = read(&state.database, &tenant, Utc::now()).await?;
     Ok(Reply(DashboardAnswer {
         dashboard,
         position: progress.position(),
+        as_of: None,
     }))
+}
+
+async fn past_dashboard(
+    state: &AppState,
+    tenant: &str,
+    as_of: AsOf,
+) -> Result<DashboardAnswer, Problem> {
+    if let AsOf::Time(t) = as_of
+        && t > Utc::now()
+    {
+        return Err(Problem::bad_request("`as_of` is in the future"));
+    }
+    let tenant: Uuid = tenant
+        .parse()
+        .map_err(|_| Problem::bad_request("not a tenant id"))?;
+    let Some(past) = dashboard_as_of(state.store.clone(), tenant, as_of).await? else {
+        return Err(Problem::bad_request("`as_of` is past the end of the log"));
+    };
+    Ok(DashboardAnswer {
+        dashboard: past.dashboard,
+        position: past.position,
+        as_of: Some(past.at),
+    })
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -1,8 +1,10 @@
 pub mod agent_stats;
 pub mod agents;
 pub mod alerts;
+pub mod audit;
 pub mod dashboard;
 pub mod dispatch;
+pub mod exports;
 pub mod health;
 pub mod operations;
 pub mod operators;

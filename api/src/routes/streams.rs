@@ -1,9 +1,9 @@
 //! Raw access to the log: append to a stream with an expected version (admins:
-//! imports and repairs), read a stream, read the global log (admins and
-//! auditors; an auditor sees only its tenant's events).
+//! imports and repairs), read a stream or the global log with audit filters
+//! (admins and auditors; an auditor sees only its tenant's events).
 
-use agentledger_domain::Actor;
-use agentledger_domain::api_key::Role;
+use agentledger_domain::ids::TenantId;
+use agentledger_domain::{Actor, ActorKind};
 use agentledger_store::{AppendOutcome, EventFilter, ExpectedVersion, NewEvent, RecordedEvent};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -27,7 +27,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(append, read_stream))
         .routes(routes!(read_all))
-        .routes(routes!(verify_chain))
 }
 
 #[derive(Debug, utoipa::ToSchema, Deserialize)]
@@ -151,18 +150,58 @@ async fn append(
     Ok((status, axum::Json(response)))
 }
 
-#[derive(Debug, utoipa::ToSchema, Deserialize)]
+/// Which events of a stream or of the log to read, and where to start.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-pub struct StreamQuery {
-    #[serde(default)]
-    pub from_version: u64,
+pub struct HistoryQuery {
+    /// Reading the log: the first position to read (`next` of the previous page).
+    pub from_position: Option<u64>,
+    /// Reading a stream: the first version to read (`next` of the previous page).
+    pub from_version: Option<u64>,
+    /// Events per page, 1 to 1000 (100 by default).
     pub limit: Option<usize>,
+    /// Comma-separated event types.
+    pub types: Option<String>,
+    /// Admins: one tenant's events only. Auditors always read their own.
+    pub tenant_id: Option<Uuid>,
+    /// `agent`, `operator` or `system`.
+    #[param(value_type = Option<String>)]
+    pub actor_kind: Option<ActorKind>,
+    /// The agent id, API key id or system component that caused the event.
+    pub actor_id: Option<String>,
+    /// Everything one request caused, across streams (`X-Correlation-Id`).
+    pub correlation_id: Option<Uuid>,
+    /// Occurred at or after (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Occurred before (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl HistoryQuery {
+    /// The filter these parameters ask for, within the caller's scope.
+    fn filter(&self, scope: Option<TenantId>) -> Result<EventFilter, Problem> {
+        if let (Some(from), Some(to)) = (self.from, self.to)
+            && from >= to
+        {
+            return Err(Problem::bad_request("`from` must be before `to`"));
+        }
+        Ok(EventFilter {
+            event_types: comma_list(self.types.as_deref()),
+            tenant_id: scope.map(|t| t.0).or(self.tenant_id),
+            actor_kind: self.actor_kind,
+            actor_id: self.actor_id.clone(),
+            correlation_id: self.correlation_id,
+            occurred_from: self.from,
+            occurred_to: self.to,
+        })
+    }
 }
 
 #[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
 pub struct EventPage {
     pub events: Vec<RecordedEvent>,
-    /// Where the next page starts, when this page was full.
+    /// Where the next page starts (`from_position` or `from_version`), while
+    /// there may be more.
     pub next: Option<u64>,
 }
 
@@ -176,42 +215,14 @@ fn page_limit(limit: Option<usize>) -> Result<usize, Problem> {
     }
 }
 
-/// Admins read everything; auditors their own tenant.
-fn audit_scope(operator: &Operator) -> Result<Option<Uuid>, Problem> {
-    match operator.role {
-        Role::Admin => Ok(None),
-        Role::Auditor => Ok(Some(operator.tenant_id.0)),
-        _ => Err(Problem::forbidden(
-            "reading the raw log needs an admin or auditor key",
-        )),
-    }
-}
-
-/// Walks the whole chain; its cost grows with the length of the log.
-#[utoipa::path(
-    get,
-    path = "/api/v1/audit/verify",
-    tag = "log",
-    summary = "Verify the hash chain of the whole log (admin, auditor)",
-    responses((status = 200, body = agentledger_store::integrity::Verification), crate::openapi::Problems),
-    security(("operator_key" = [])),
-)]
-async fn verify_chain(
-    State(state): State<AppState>,
-    operator: Operator,
-) -> Result<axum::Json<agentledger_store::integrity::Verification>, Problem> {
-    audit_scope(&operator)?;
-    Ok(axum::Json(
-        agentledger_store::integrity::verify(&*state.store, |_| {}).await?,
-    ))
-}
-
+/// A stream with its full envelopes, filtered like the log. A page covers
+/// `limit` versions of the stream; with filters it may hold fewer events.
 #[utoipa::path(
     get,
     path = "/api/v1/streams/{stream_id}/events",
-    tag = "log",
-    summary = "Read a stream (admin, auditor)",
-    params(("stream_id" = String, Path)),
+    tag = "audit",
+    summary = "Read a stream, with filters (admin, auditor)",
+    params(("stream_id" = String, Path), HistoryQuery),
     responses((status = 200, body = EventPage), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
@@ -219,22 +230,29 @@ async fn read_stream(
     State(state): State<AppState>,
     operator: Operator,
     Path(stream_id): Path<String>,
-    Query(query): Query<StreamQuery>,
+    Query(query): Query<HistoryQuery>,
 ) -> Result<axum::Json<EventPage>, Problem> {
-    let scope = audit_scope(&operator)?;
+    let scope = operator.audit_scope()?;
+    if query.from_position.is_some() {
+        return Err(Problem::bad_request(
+            "a stream is paged by `from_version`, not `from_position`",
+        ));
+    }
     let limit = page_limit(query.limit)?;
+    let filter = query.filter(scope)?;
+    let from_version = query.from_version.unwrap_or(0);
     let mut events = state
         .store
-        .read_stream(&stream_id, query.from_version, limit)
+        .read_stream(&stream_id, from_version, limit)
         .await?;
     // A stream belongs to one tenant: another tenant's stream does not exist
     // for an auditor.
     if let Some(tenant) = scope
-        && events.iter().any(|e| e.tenant_id != tenant)
+        && events.iter().any(|e| e.tenant_id != tenant.0)
     {
         events.clear();
     }
-    if events.is_empty() && query.from_version == 0 {
+    if events.is_empty() && from_version == 0 {
         return Err(Problem::not_found(format!(
             "stream `{stream_id}` has no events"
         )));
@@ -242,42 +260,38 @@ async fn read_stream(
     let next = (events.len() == limit)
         .then(|| events.last().map(|e| e.stream_version + 1))
         .flatten();
+    events.retain(|e| filter.matches(e));
     Ok(axum::Json(EventPage { events, next }))
 }
 
-#[derive(Debug, utoipa::ToSchema, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LogQuery {
-    #[serde(default)]
-    pub from_position: u64,
-    pub limit: Option<usize>,
-    /// Comma-separated event types.
-    pub types: Option<String>,
-    pub tenant_id: Option<Uuid>,
-}
-
+/// The whole log in position order, filtered by type, tenant, actor,
+/// correlation id and time. Filters by actor and correlation id use indexes;
+/// a time range alone is found by reading the log from `from_position` on.
 #[utoipa::path(
     get,
     path = "/api/v1/events",
-    tag = "log",
-    summary = "Read the global log (admin, auditor)",
+    tag = "audit",
+    summary = "Read the global log, with filters (admin, auditor)",
+    params(HistoryQuery),
     responses((status = 200, body = EventPage), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn read_all(
     State(state): State<AppState>,
     operator: Operator,
-    Query(query): Query<LogQuery>,
+    Query(query): Query<HistoryQuery>,
 ) -> Result<axum::Json<EventPage>, Problem> {
-    let scope = audit_scope(&operator)?;
+    let scope = operator.audit_scope()?;
+    if query.from_version.is_some() {
+        return Err(Problem::bad_request(
+            "the log is paged by `from_position`, not `from_version`",
+        ));
+    }
     let limit = page_limit(query.limit)?;
-    let filter = EventFilter {
-        event_types: comma_list(query.types.as_deref()),
-        tenant_id: scope.or(query.tenant_id),
-    };
+    let filter = query.filter(scope)?;
     let events = state
         .store
-        .read_all(query.from_position, limit, &filter)
+        .read_all(query.from_position.unwrap_or(0), limit, &filter)
         .await?;
     let next = (events.len() == limit)
         .then(|| events.last().map(|e| e.position + 1))

@@ -6,12 +6,13 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
 use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::event::{EventFilter, Position};
 use crate::sql::backend::Backend;
+use crate::sql::filter::push_filter;
 use crate::sql::plan::Head;
 use crate::sql::row::{EventRow, Placement, StreamHead, event_columns};
 
@@ -28,9 +29,40 @@ impl PostgresBackend {
             .max_connections(max_connections.max(1))
             .connect_with(options)
             .await?;
+        create_missing_schema(&pool).await?;
         sqlx::migrate!("../migrations/postgres").run(&pool).await?;
         Ok(Self { pool })
     }
+}
+
+/// A `search_path` naming a schema that does not exist yet leaves nowhere to
+/// create the tables: create its first schema, as SQLite creates its file.
+async fn create_missing_schema(pool: &PgPool) -> Result<(), StoreError> {
+    let current: Option<String> = sqlx::query_scalar("SELECT current_schema()")
+        .fetch_one(pool)
+        .await?;
+    if current.is_some() {
+        return Ok(());
+    }
+    let path: String = sqlx::query_scalar("SELECT current_setting('search_path')")
+        .fetch_one(pool)
+        .await?;
+    let first = path
+        .split(',')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .trim_matches('"');
+    if first.is_empty() || first.starts_with('$') {
+        return Ok(());
+    }
+    let quoted = format!("\"{}\"", first.replace('"', "\"\""));
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE SCHEMA IF NOT EXISTS {quoted}"
+    )))
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 #[async_trait]
@@ -137,21 +169,15 @@ impl Backend for PostgresBackend {
         limit: i64,
         filter: &EventFilter,
     ) -> Result<Vec<EventRow>, StoreError> {
-        let types = (!filter.event_types.is_empty()).then(|| filter.event_types.clone());
-        Ok(sqlx::query_as(concat!(
+        let mut q = QueryBuilder::<Postgres>::new(concat!(
             "SELECT ",
             event_columns!(),
-            " FROM events WHERE position >= $1 \
-             AND ($2::uuid IS NULL OR tenant_id = $2) \
-             AND ($3::text[] IS NULL OR event_type = ANY($3)) \
-             ORDER BY position LIMIT $4"
-        ))
-        .bind(from_position)
-        .bind(filter.tenant_id)
-        .bind(types)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+            " FROM events WHERE position >= "
+        ));
+        q.push_bind(from_position);
+        push_filter(&mut q, filter);
+        q.push(" ORDER BY position LIMIT ").push_bind(limit);
+        Ok(q.build_query_as().fetch_all(&self.pool).await?)
     }
 
     async fn head_position(&self) -> Result<Position, StoreError> {

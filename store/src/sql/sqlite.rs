@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::event::{EventFilter, Position};
 use crate::sql::backend::Backend;
+use crate::sql::filter::push_filter;
 use crate::sql::plan::Head;
 use crate::sql::row::{EVENT_COLUMNS, EventRow, Placement, StreamHead};
 
@@ -40,6 +41,21 @@ impl SqliteBackend {
             .busy_timeout(Duration::from_secs(30));
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// A migrated database in memory. One connection that never closes: each
+    /// connection to `:memory:` is a database of its own.
+    pub async fn in_memory() -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
             .connect_with(options)
             .await?;
         sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
@@ -169,17 +185,7 @@ impl Backend for SqliteBackend {
         q.push(EVENT_COLUMNS)
             .push(" FROM events WHERE position >= ")
             .push_bind(from_position);
-        if let Some(tenant) = filter.tenant_id {
-            q.push(" AND tenant_id = ").push_bind(tenant);
-        }
-        if !filter.event_types.is_empty() {
-            q.push(" AND event_type IN (");
-            let mut list = q.separated(", ");
-            for t in &filter.event_types {
-                list.push_bind(t.clone());
-            }
-            q.push(")");
-        }
+        push_filter(&mut q, filter);
         q.push(" ORDER BY position LIMIT ").push_bind(limit);
         Ok(q.build_query_as().fetch_all(&self.pool).await?)
     }

@@ -1,0 +1,110 @@
+//! Streaming exports for analysts and auditors: the body is written while the
+//! rows are read, a page at a time, so neither side holds the whole export.
+
+use std::io;
+
+use agentledger_export::{Dataset, Sink, export};
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use tokio::sync::mpsc;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::auth::Operator;
+use crate::exports::{ExportQuery, ExportRequestError, open_source};
+use crate::extract::{Path, Query};
+use crate::problem::Problem;
+use crate::state::AppState;
+
+/// Chunks in flight between the exporting task and the connection: a slow
+/// client slows the export down instead of filling memory.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(export_dataset))
+}
+
+struct ChannelSink(mpsc::Sender<io::Result<Vec<u8>>>);
+
+#[async_trait::async_trait]
+impl Sink for ChannelSink {
+    async fn write(&mut self, bytes: Vec<u8>) -> Result<(), agentledger_export::ExportError> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.0
+            .send(Ok(bytes))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away").into())
+    }
+}
+
+/// `events` (the log with its full envelopes, filtered like
+/// `/api/v1/events`), `runs`, `operations` or `usage` (read models of one
+/// tenant). The body streams; a failure after the first bytes ends it early,
+/// which a Parquet reader detects (the footer is missing).
+#[utoipa::path(
+    get,
+    path = "/api/v1/exports/{dataset}",
+    tag = "audit",
+    summary = "Export events or a read model as CSV, JSON Lines or Parquet (admin, auditor)",
+    params(("dataset" = String, Path, description = "`events`, `runs`, `operations` or `usage`"), ExportQuery),
+    responses(
+        (status = 200, description = "The export, streamed: `text/csv`, `application/jsonl` or `application/vnd.apache.parquet`", content_type = "application/octet-stream"),
+        crate::openapi::Problems
+    ),
+    security(("operator_key" = [])),
+)]
+async fn export_dataset(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(dataset): Path<String>,
+    Query(query): Query<ExportQuery>,
+) -> Result<Response, Problem> {
+    let scope = operator.audit_scope()?;
+    let dataset: Dataset = dataset
+        .parse()
+        .map_err(|e: agentledger_export::ParseDatasetError| Problem::not_found(e.to_string()))?;
+    let mut source = open_source(
+        state.store.clone(),
+        state.database.clone(),
+        dataset,
+        &query,
+        scope.map(|t| t.0),
+    )
+    .await
+    .map_err(|e| match e {
+        ExportRequestError::Invalid(why) => Problem::bad_request(why),
+        ExportRequestError::TenantNotFound => Problem::not_found("tenant not found"),
+        ExportRequestError::Export(e) => {
+            tracing::error!(error = %e, "export cannot start");
+            Problem::unavailable("the export cannot start right now")
+        }
+    })?;
+    let format = query.format;
+    let (sender, receiver) = mpsc::channel(CHUNKS_IN_FLIGHT);
+    tokio::spawn(async move {
+        let mut sink = ChannelSink(sender.clone());
+        if let Err(e) = export(&mut *source, format, &mut sink, |_| {}).await {
+            tracing::warn!(error = %e, "export ended early");
+            let _ = sender.send(Err(io::Error::other(e.to_string()))).await;
+        }
+    });
+    let body = Body::from_stream(futures::stream::unfold(receiver, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    }));
+    let filename = format!(
+        "attachment; filename=\"agentledger-{}.{}\"",
+        dataset.name(),
+        format.extension()
+    );
+    Ok((
+        [
+            (CONTENT_TYPE, format.content_type().to_owned()),
+            (CONTENT_DISPOSITION, filename),
+        ],
+        body,
+    )
+        .into_response())
+}

@@ -1,0 +1,65 @@
+//! The dashboard as it was at a past moment: the tenant's events up to that
+//! point replayed into a scratch copy of the dashboard model (an in-memory
+//! database of its own), then read as of that moment. The live model is never
+//! touched, and the answer is what the live dashboard showed then, because
+//! it is built by the same projection from the same events.
+//!
+//! The cost grows linearly with the tenant's events up to the moment (every
+//! one is applied once); nothing is kept between requests.
+
+use agentledger_store::{AsOf, EventFilter, EventStore, Position, Prefix, scratch_database};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::dashboard::{Dashboard, DashboardView, read};
+use crate::engine::{BATCH, ProjectionError, apply_events};
+
+pub struct DashboardAsOf {
+    pub dashboard: DashboardView,
+    /// The last position of the log included.
+    pub position: Position,
+    /// The moment the days are counted from.
+    pub at: DateTime<Utc>,
+    /// Events of the tenant replayed to build it.
+    pub events_replayed: u64,
+}
+
+/// The dashboard of `tenant` as of `as_of`; `None` when that is past the head.
+pub async fn dashboard_as_of(
+    store: Arc<dyn EventStore>,
+    tenant: Uuid,
+    as_of: AsOf,
+) -> Result<Option<DashboardAsOf>, ProjectionError> {
+    let Some(position) = as_of.resolve(&*store).await? else {
+        return Ok(None);
+    };
+    let at = match as_of {
+        AsOf::Time(t) => t,
+        // The moment the event at that position was recorded.
+        AsOf::Position(_) => store
+            .read_all(position, 1, &EventFilter::default())
+            .await?
+            .first()
+            .map_or(DateTime::UNIX_EPOCH, |e| e.recorded_at),
+    };
+    let scratch = scratch_database().await?;
+    let filter = EventFilter {
+        tenant_id: Some(tenant),
+        ..EventFilter::default()
+    };
+    let mut prefix = Prefix::new(store, filter, position, BATCH);
+    let mut events_replayed = 0;
+    while let Some(page) = prefix.next_page().await? {
+        apply_events(&scratch, &Dashboard, &page).await?;
+        events_replayed += page.len() as u64;
+    }
+    let dashboard = read(&scratch, &tenant.to_string(), at).await?;
+    Ok(Some(DashboardAsOf {
+        dashboard,
+        position,
+        at,
+        events_replayed,
+    }))
+}
