@@ -20,8 +20,8 @@ fn agentledger(url: &str, args: &[&str]) -> Command {
     command
 }
 
-/// Runs the demo and returns the admin key it printed.
-async fn seeded(db: &TestDatabase) -> String {
+/// Runs the demo and returns the admin key and the log head it printed.
+async fn seeded(db: &TestDatabase) -> (String, u64) {
     let out = agentledger(db.url(), &["demo", "--days", "1"])
         .output()
         .await
@@ -31,12 +31,20 @@ async fn seeded(db: &TestDatabase) -> String {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout)
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let key = stdout
         .lines()
         .find_map(|l| l.strip_prefix("admin API key: "))
         .unwrap_or_default()
         .trim()
-        .to_owned()
+        .to_owned();
+    let head = stdout
+        .split("log head at ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_default();
+    (key, head)
 }
 
 /// `verify`'s exit status and what it printed.
@@ -78,7 +86,8 @@ async fn every_kind_of_tampering_is_found_at_its_position(
     let (ok, text) = verify(&untouched).await;
     assert!(ok && text.contains("intact"), "{text}");
 
-    let cases: [(&str, &[&str], u64); 4] = [
+    // Position 0 stands for the log's last event.
+    let cases: [(&str, &[&str], u64); 5] = [
         (
             "edited payload",
             &["UPDATE events SET payload = '{\"forged\":true}' WHERE position = 100"],
@@ -99,12 +108,19 @@ async fn every_kind_of_tampering_is_found_at_its_position(
             ],
             200,
         ),
+        (
+            "last event deleted",
+            &["DELETE FROM events WHERE position = (SELECT MAX(position) FROM events)"],
+            0,
+        ),
     ];
     for (i, (what, statements, position)) in cases.into_iter().enumerate() {
         let Some(db) = fresh(&format!("verify_case_{i}")).await else {
             return;
         };
-        let admin = seeded(&db).await;
+        let (admin, head) = seeded(&db).await;
+        let position = if position == 0 { head } else { position };
+        assert!(head > 201, "the demo log is long enough: {head}");
         tamper(&db, statements).await;
         let (ok, text) = verify(&db).await;
         assert!(!ok, "{what}: verify passed\n{text}");
