@@ -40,6 +40,32 @@ pub enum Command {
     /// Export events, the run log, the operation log or usage as CSV, JSON
     /// Lines or Parquet, into a file written atomically.
     Export(ExportArgs),
+    /// Benchmarks: build a large log, measure what only a large log shows.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Append about `--events` events with the demo's mix (actions, LLM runs,
+    /// tasks, commands, failures), as `--tenants` demo tenants seeded at once.
+    Seed {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        #[arg(long, default_value_t = 8)]
+        tenants: u32,
+    },
+    /// Time the dashboard as of 25, 50, 75 and 100% of the log (rebuilt from
+    /// the log each time) against the live dashboard read model.
+    PointInTime {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The tenant; the busiest one when absent.
+        #[arg(long)]
+        tenant_id: Option<uuid::Uuid>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -160,6 +186,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Verify(args) => verify(args).await,
         Command::Replay(args) => replay(args).await,
         Command::Export(args) => export(args).await,
+        Command::Bench(command) => bench(command).await,
         Command::Migrate(args) => {
             let store = open_storage(&args.database_url).await?.events;
             let head = store.head_position().await?;
@@ -271,6 +298,72 @@ async fn replay(args: ReplayArgs) -> Result<(), CliError> {
         redact(&args.into)
     );
     Ok(())
+}
+
+async fn bench(command: BenchCommand) -> Result<(), CliError> {
+    match command {
+        BenchCommand::Seed {
+            database,
+            events,
+            tenants,
+        } => {
+            let storage = open_storage(&database.database_url).await?;
+            let start = storage.events.head_position().await?;
+            let bar = progress_bar(start + events, "seed");
+            bar.set_position(start);
+            let started = std::time::Instant::now();
+            let progress_bar = bar.clone();
+            let head = crate::bench::seed(&storage, events, tenants, move |p| {
+                progress_bar.set_position(p)
+            })
+            .await?;
+            bar.finish();
+            storage.events.close().await;
+            let seconds = started.elapsed().as_secs_f64();
+            println!(
+                "{} events appended in {seconds:.1} s ({:.0} events/s); log head at {head}",
+                head - start,
+                (head - start) as f64 / seconds.max(1e-9)
+            );
+            Ok(())
+        }
+        BenchCommand::PointInTime {
+            database,
+            tenant_id,
+        } => {
+            let storage = open_storage(&database.database_url).await?;
+            let tenant = match tenant_id {
+                Some(t) => t,
+                None => crate::bench::busiest_tenant(&*storage.events)
+                    .await?
+                    .ok_or_else(|| CliError::Refused("the log is empty".into()))?,
+            };
+            let rows = crate::bench::point_in_time(&storage, tenant).await?;
+            storage.events.close().await;
+            println!("tenant {tenant}");
+            println!("| dashboard | log position | tenant events replayed | ms | events/s |");
+            println!("| --- | ---: | ---: | ---: | ---: |");
+            for row in rows {
+                let what = if row.share == 0 {
+                    "live read model".to_owned()
+                } else {
+                    format!("as of {}% of the log", row.share)
+                };
+                println!(
+                    "| {what} | {} | {} | {:.1} | {} |",
+                    row.position,
+                    row.events_replayed,
+                    row.millis,
+                    if row.events_replayed > 0 {
+                        format!("{:.0}", row.events_replayed as f64 / (row.millis / 1000.0))
+                    } else {
+                        "—".to_owned()
+                    }
+                );
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Appends to a file through the export; `export` renames it into place.

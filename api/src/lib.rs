@@ -2,6 +2,7 @@
 //! CLI's commands.
 
 pub mod auth;
+pub mod bench;
 pub mod cli;
 pub mod demo;
 pub mod exports;

@@ -75,6 +75,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/cache"),
     ("put", "/api/v1/tenants/{tenant_id}/time-zone"),
     ("get", "/api/v1/audit/verify"),
+    ("get", "/api/v1/streams/{stream_id}/state"),
+    ("get", "/api/v1/exports/{dataset}"),
 ];
 
 const PUBLIC: &[&str] = &[
