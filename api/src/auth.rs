@@ -31,8 +31,12 @@ fn bearer(parts: &Parts) -> Result<&str, Problem> {
 /// The `X-Correlation-Id` a client sent, or a new one: every event a request
 /// causes carries it, so an audit can follow the request across streams.
 pub fn correlation_id(parts: &Parts) -> Uuid {
-    parts
-        .headers
+    correlation_of(&parts.headers)
+}
+
+/// The same, from the headers alone (for routes without credentials).
+pub fn correlation_of(headers: &axum::http::HeaderMap) -> Uuid {
+    headers
         .get(CORRELATION_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
@@ -57,7 +61,7 @@ pub async fn correlate(
     response
 }
 
-const CORRELATION_HEADER: &str = "x-correlation-id";
+pub const CORRELATION_HEADER: &str = "x-correlation-id";
 
 /// An operator, by API key.
 pub struct Operator {

@@ -15,6 +15,16 @@ use uuid::Uuid;
 /// Events one demo tenant-day holds, roughly: actions, runs, tasks.
 const EVENTS_PER_TENANT_DAY: u64 = 330;
 
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    #[error(transparent)]
+    Store(#[from] agentledger_store::StoreError),
+    #[error("a seeder stopped: {0}")]
+    Seeder(String),
+}
+
 /// Seeds `tenants` demo tenants at once, each with enough days of activity
 /// that the log holds about `events` more events. Returns the new head.
 pub async fn seed(
@@ -22,7 +32,7 @@ pub async fn seed(
     events: u64,
     tenants: u32,
     progress: impl Fn(u64) + Send + Sync + 'static,
-) -> Result<u64, CommandError> {
+) -> Result<u64, BenchError> {
     let tenants = tenants.max(1);
     let days = events
         .div_ceil(u64::from(tenants) * EVENTS_PER_TENANT_DAY)
@@ -50,8 +60,8 @@ pub async fn seed(
     for seeder in seeders {
         match seeder.await {
             Ok(Ok(_)) => {}
-            Ok(Err(e)) => result = Err(e),
-            Err(e) => tracing::error!(error = %e, "a seeder stopped"),
+            Ok(Err(e)) => result = Err(e.into()),
+            Err(e) => result = Err(BenchError::Seeder(e.to_string())),
         }
     }
     watcher.abort();
@@ -69,7 +79,7 @@ pub struct PointInTime {
 
 /// The tenant with the most events (from a sample of the log's start and
 /// end), for measuring its dashboard.
-pub async fn busiest_tenant(store: &dyn EventStore) -> Result<Option<Uuid>, CommandError> {
+pub async fn busiest_tenant(store: &dyn EventStore) -> Result<Option<Uuid>, BenchError> {
     let mut counts = std::collections::HashMap::<Uuid, u64>::new();
     let head = store.head_position().await?;
     for from in [1, head.saturating_sub(10_000).max(1)] {

@@ -167,6 +167,8 @@ pub enum CliError {
     Refused(String),
     #[error("export failed: {0}")]
     Export(#[from] agentledger_export::ExportError),
+    #[error("benchmark failed: {0}")]
+    Bench(#[from] crate::bench::BenchError),
 }
 
 /// Logs to stdout; `RUST_LOG` sets the level (default `info`).
@@ -282,7 +284,11 @@ async fn replay(args: ReplayArgs) -> Result<(), CliError> {
             args.to
         )));
     };
-    let target = open_storage(&args.into).await?;
+    let config = StoreConfig {
+        create_missing_schema: true,
+        ..StoreConfig::default()
+    };
+    let target = agentledger_store::open(&args.into, config).await?;
     if target.events.head_position().await? > 0 {
         return Err(CliError::Refused(format!(
             "{} holds a log of its own; replay writes into an empty database",
@@ -390,7 +396,7 @@ async fn export(args: ExportArgs) -> Result<(), CliError> {
     .await
     .map_err(|e| match e {
         ExportRequestError::Export(e) => CliError::Export(e),
-        other => CliError::Refused(other.to_string()),
+        ExportRequestError::Refused(problem) => CliError::Refused(problem.to_string()),
     })?;
     let partial = args.out.with_file_name(format!(
         ".{}.partial-{}",
@@ -403,15 +409,7 @@ async fn export(args: ExportArgs) -> Result<(), CliError> {
     let file = std::fs::File::create(&partial).map_err(agentledger_export::ExportError::from)?;
     let mut sink = FileSink(std::io::BufWriter::new(file));
     // A bar over the log when every event is exported, a running count otherwise.
-    let unfiltered = args.dataset == agentledger_export::Dataset::Events
-        && args.query.tenant_id.is_none()
-        && args.query.types.is_none()
-        && args.query.actor_kind.is_none()
-        && args.query.actor_id.is_none()
-        && args.query.correlation_id.is_none()
-        && args.query.from.is_none()
-        && args.query.to.is_none();
-    let bar = if unfiltered {
+    let bar = if args.dataset == agentledger_export::Dataset::Events && args.query.is_whole_log() {
         progress_bar(storage.events.head_position().await?, "export")
     } else {
         let bar = indicatif::ProgressBar::new_spinner();

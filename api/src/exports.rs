@@ -4,15 +4,19 @@
 use std::sync::Arc;
 
 use agentledger_domain::ActorKind;
+use agentledger_domain::ids::TenantId;
 use agentledger_export::{Dataset, EventSource, Format, ReadModel, ReadModelSource, Source};
 use agentledger_projections::usage::{Grouping, Period};
-use agentledger_store::{Database, EventFilter, EventStore};
-use chrono::{DateTime, Duration, Utc};
+use agentledger_store::{Database, EventStore};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use crate::extract::comma_list;
+use crate::event_query::EventQuery;
+use crate::problem::Problem;
+use crate::read_model::time_range;
+use crate::routes::read_lists::usage_days;
 
 /// Parses a flag the way serde reads the same query parameter.
 fn by_serde<T: DeserializeOwned>(text: &str) -> Result<T, String> {
@@ -46,7 +50,7 @@ pub struct ExportQuery {
     /// Occurred at or after (RFC 3339). Usage: from this UTC day on.
     #[arg(long)]
     pub from: Option<DateTime<Utc>>,
-    /// Occurred before (RFC 3339). Usage: up to this UTC day.
+    /// Occurred before (RFC 3339). Usage: up to and including this UTC day.
     #[arg(long)]
     pub to: Option<DateTime<Utc>>,
     /// Usage: `day` (default) or `month`.
@@ -57,73 +61,94 @@ pub struct ExportQuery {
     #[arg(long, value_parser = by_serde::<Grouping>)]
     #[param(value_type = Option<String>)]
     pub by: Option<Grouping>,
+    /// Read models: wait (at most 5 s) until the model has applied the log
+    /// up to this position.
+    #[arg(skip)]
+    pub min_position: Option<u64>,
+}
+
+impl ExportQuery {
+    fn events(&self) -> EventQuery<'_> {
+        EventQuery {
+            tenant_id: self.tenant_id,
+            types: self.types.as_deref(),
+            actor_kind: self.actor_kind,
+            actor_id: self.actor_id.as_deref(),
+            correlation_id: self.correlation_id,
+            from: self.from,
+            to: self.to,
+        }
+    }
+
+    fn filters_events(&self) -> bool {
+        self.types.is_some()
+            || self.actor_kind.is_some()
+            || self.actor_id.is_some()
+            || self.correlation_id.is_some()
+    }
+
+    /// Whether this asks for the whole log, unfiltered.
+    pub fn is_whole_log(&self) -> bool {
+        !self.filters_events()
+            && self.tenant_id.is_none()
+            && self.from.is_none()
+            && self.to.is_none()
+    }
 }
 
 /// Why an export cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportRequestError {
+    /// The request itself is wrong.
     #[error("{0}")]
-    Invalid(String),
-    #[error("tenant not found")]
-    TenantNotFound,
+    Refused(Problem),
     #[error(transparent)]
     Export(#[from] agentledger_export::ExportError),
 }
 
-/// The source of `dataset` for `query`; `scope` is the only tenant the
-/// caller may read (`None`: any).
+impl From<Problem> for ExportRequestError {
+    fn from(problem: Problem) -> Self {
+        Self::Refused(problem)
+    }
+}
+
+/// The source of `dataset` for `query`, with its first batch read; `scope`
+/// is the only tenant the caller may read (`None`: any).
 pub async fn open_source(
     store: Arc<dyn EventStore>,
     db: Database,
     dataset: Dataset,
     query: &ExportQuery,
-    scope: Option<Uuid>,
+    scope: Option<TenantId>,
 ) -> Result<Box<dyn Source>, ExportRequestError> {
-    let invalid = |why: &str| ExportRequestError::Invalid(why.to_owned());
-    if let (Some(from), Some(to)) = (query.from, query.to)
-        && from >= to
-    {
-        return Err(invalid("`from` must be before `to`"));
-    }
-    if let (Some(scope), Some(asked)) = (scope, query.tenant_id)
-        && scope != asked
-    {
-        return Err(ExportRequestError::TenantNotFound);
-    }
-    let tenant = scope.or(query.tenant_id);
-    let event_only = query.types.is_some()
-        || query.actor_kind.is_some()
-        || query.actor_id.is_some()
-        || query.correlation_id.is_some();
-    let usage_only = query.period.is_some() || query.by.is_some();
-    if dataset != Dataset::Events && event_only {
-        return Err(invalid(
+    if dataset != Dataset::Events && query.filters_events() {
+        return Err(Problem::bad_request(
             "types, actor and correlation filters are for the events export",
-        ));
+        )
+        .into());
     }
-    if dataset != Dataset::Usage && usage_only {
-        return Err(invalid("`period` and `by` are for the usage export"));
+    if dataset != Dataset::Usage && (query.period.is_some() || query.by.is_some()) {
+        return Err(Problem::bad_request("`period` and `by` are for the usage export").into());
     }
-    let from_us = query.from.map(|t| t.timestamp_micros());
-    let to_us = query.to.map(|t| t.timestamp_micros());
+    let filter = query.events().filter(scope)?;
     let model = match dataset {
         Dataset::Events => {
-            let filter = EventFilter {
-                event_types: comma_list(query.types.as_deref()),
-                tenant_id: tenant,
-                actor_kind: query.actor_kind,
-                actor_id: query.actor_id.clone(),
-                correlation_id: query.correlation_id,
-                occurred_from: query.from,
-                occurred_to: query.to,
-            };
-            return Ok(Box::new(EventSource::new(store, filter).await?));
+            let source = EventSource::new(store, filter).await?;
+            return Ok(agentledger_export::primed(Box::new(source)).await?);
         }
-        Dataset::Runs => ReadModel::Runs { from_us, to_us },
-        Dataset::Operations => ReadModel::Operations { from_us, to_us },
+        Dataset::Runs => {
+            let (from_us, to_us) = time_range(query.from, query.to)?;
+            ReadModel::Runs { from_us, to_us }
+        }
+        Dataset::Operations => {
+            let (from_us, to_us) = time_range(query.from, query.to)?;
+            ReadModel::Operations { from_us, to_us }
+        }
         Dataset::Usage => {
-            let to = query.to.unwrap_or_else(Utc::now);
-            let from = query.from.unwrap_or(to - Duration::days(29));
+            let (from, to) = usage_days(
+                query.from.map(|t| t.date_naive()),
+                query.to.map(|t| t.date_naive()),
+            )?;
             ReadModel::Usage {
                 from: from.format("%Y-%m-%d").to_string(),
                 to: to.format("%Y-%m-%d").to_string(),
@@ -132,14 +157,11 @@ pub async fn open_source(
             }
         }
     };
-    let Some(tenant) = tenant else {
-        return Err(invalid(
-            "read model exports are per tenant: give `tenant_id`",
-        ));
+    let Some(tenant) = filter.tenant_id else {
+        return Err(
+            Problem::bad_request("read model exports are per tenant: give `tenant_id`").into(),
+        );
     };
-    Ok(Box::new(ReadModelSource::new(
-        db,
-        tenant.to_string(),
-        model,
-    )))
+    let source = ReadModelSource::new(db, tenant.to_string(), model);
+    Ok(agentledger_export::primed(Box::new(source)).await?)
 }

@@ -9,6 +9,8 @@ use std::time::Duration;
 use agentledger_commands::auth::{Principal, authenticate_api_key, is_api_key};
 use agentledger_commands::secrets::sha256_hex;
 use agentledger_store::{Claim, IdempotencyStore, StoredAnswer};
+
+use crate::auth::CORRELATION_HEADER;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
@@ -163,6 +165,11 @@ async fn remember(
             Some(Withhold(fields)) => withheld(&bytes, fields),
             None => String::from_utf8_lossy(&bytes).into_owned(),
         },
+        correlation_id: parts
+            .headers
+            .get(CORRELATION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     };
     if let Err(e) = store.complete(scope, key, &answer).await {
         tracing::warn!(error = %e, "cannot remember an idempotent answer");
@@ -193,6 +200,12 @@ fn replay(answer: StoredAnswer) -> Response {
         .and_then(|c| HeaderValue::from_str(&c).ok())
     {
         headers.insert(CONTENT_TYPE, content_type);
+    }
+    if let Some(correlation) = answer
+        .correlation_id
+        .and_then(|c| HeaderValue::from_str(&c).ok())
+    {
+        headers.insert(CORRELATION_HEADER, correlation);
     }
     headers.insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
     response

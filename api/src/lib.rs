@@ -5,6 +5,7 @@ pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod demo;
+pub mod event_query;
 pub mod exports;
 pub mod extract;
 pub mod idempotency;

@@ -56,12 +56,14 @@ pub fn router(state: AppState) -> Router {
                 "Method not allowed",
             )
         })
+        // Inside the idempotency layer: a replayed answer keeps the
+        // correlation id of the request that made it.
+        .layer(axum::middleware::from_fn(crate::auth::correlate))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::idempotency::idempotent,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(crate::auth::correlate))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

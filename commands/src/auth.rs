@@ -160,12 +160,17 @@ pub struct Tokens {
     pub refresh_expires_at: DateTime<Utc>,
 }
 
-fn agent_context(agent_id: AgentId, tenant_id: TenantId, at: DateTime<Utc>) -> Context {
+fn agent_context(
+    agent_id: AgentId,
+    tenant_id: TenantId,
+    at: DateTime<Utc>,
+    correlation_id: Option<Uuid>,
+) -> Context {
     Context {
         tenant_id,
         tenant_scope: Some(tenant_id),
         actor: Actor::new(ActorKind::Agent, agent_id.to_string()),
-        correlation_id: None,
+        correlation_id,
         causation_id: None,
         at,
         derive_event_ids: false,
@@ -180,6 +185,7 @@ pub async fn login(
     agent_id: AgentId,
     secret: String,
     source: Option<String>,
+    correlation_id: Option<Uuid>,
 ) -> Result<(Tokens, u64), CommandError> {
     let at = agentledger_store::now();
     let stream = Agent::stream_id(agent_id);
@@ -203,7 +209,7 @@ pub async fn login(
             .await?;
         return Err(refused());
     }
-    let ctx = agent_context(agent_id, agent.tenant_id, at);
+    let ctx = agent_context(agent_id, agent.tenant_id, at, correlation_id);
     let reason = if !verify_password(secret, agent.secret_hash.clone()).await {
         Some("wrong secret")
     } else if !agent.enabled {
@@ -248,6 +254,7 @@ pub async fn refresh(
     handler: &Handler,
     issuer: &TokenIssuer,
     refresh_token: &str,
+    correlation_id: Option<Uuid>,
 ) -> Result<(Tokens, u64), CommandError> {
     let refused = |why: &str| CommandError::Unauthorized(why.into());
     let (ids, secret) = parse_token(REFRESH_TOKEN_PREFIX, refresh_token, 2)
@@ -268,7 +275,7 @@ pub async fn refresh(
         expires_at,
         at,
     };
-    let ctx = agent_context(agent_id, agent.tenant_id, at);
+    let ctx = agent_context(agent_id, agent.tenant_id, at, correlation_id);
     let executed = match handler.execute::<Agent>(&stream, &ctx, command).await {
         Ok(executed) => executed,
         Err(CommandError::Domain(e)) => return Err(refused(&e.to_string())),

@@ -37,6 +37,22 @@ pub fn fold_stream<'a>(
     stream_id: &str,
     events: impl IntoIterator<Item = (&'a str, &'a Value)>,
 ) -> Result<StateAsOf, HistoryError> {
+    let mut folder = folder(stream_id)?;
+    for (event_type, payload) in events {
+        folder.apply(event_type, payload)?;
+    }
+    folder.finish()
+}
+
+/// Folds a stream one event at a time, so a long one need not be held whole.
+pub trait StreamFolder: Send {
+    fn apply(&mut self, event_type: &str, payload: &Value) -> Result<(), HistoryError>;
+    fn finish(self: Box<Self>) -> Result<StateAsOf, HistoryError>;
+}
+
+/// A folder for the aggregate `stream_id` belongs to, known from its prefix
+/// before any event is read.
+pub fn folder(stream_id: &str) -> Result<Box<dyn StreamFolder>, HistoryError> {
     use crate::agent::Agent;
     use crate::alert::Alert;
     use crate::api_key::ApiKey;
@@ -51,7 +67,7 @@ pub fn fold_stream<'a>(
     macro_rules! by_prefix {
         ($($aggregate:ty),*) => {
             $(if prefix == <$aggregate>::STREAM_PREFIX {
-                return fold_as::<$aggregate>(events);
+                return Ok(Box::new(Folder::<$aggregate>::default()));
             })*
         };
     }
@@ -72,20 +88,28 @@ pub fn fold_stream<'a>(
     Err(HistoryError::NotAnAggregate(stream_id.to_owned()))
 }
 
-fn fold_as<'a, A: Aggregate + Serialize>(
-    events: impl IntoIterator<Item = (&'a str, &'a Value)>,
-) -> Result<StateAsOf, HistoryError> {
-    let mut state = A::default();
-    let mut count = 0;
-    for (event_type, payload) in events {
-        state = A::evolve(state, &decode::<A::Event>(event_type, payload)?);
-        count += 1;
+#[derive(Default)]
+struct Folder<A> {
+    state: A,
+    events: u64,
+}
+
+impl<A: Aggregate + Serialize> StreamFolder for Folder<A> {
+    fn apply(&mut self, event_type: &str, payload: &Value) -> Result<(), HistoryError> {
+        let event = decode::<A::Event>(event_type, payload)?;
+        self.state = A::evolve(std::mem::take(&mut self.state), &event);
+        self.events += 1;
+        Ok(())
     }
-    Ok(StateAsOf {
-        aggregate: A::STREAM_PREFIX,
-        events: count,
-        state: serde_json::to_value(&state).map_err(|e| HistoryError::Encode(e.to_string()))?,
-    })
+
+    fn finish(self: Box<Self>) -> Result<StateAsOf, HistoryError> {
+        Ok(StateAsOf {
+            aggregate: A::STREAM_PREFIX,
+            events: self.events,
+            state: serde_json::to_value(&self.state)
+                .map_err(|e| HistoryError::Encode(e.to_string()))?,
+        })
+    }
 }
 
 #[cfg(test)]

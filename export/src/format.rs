@@ -12,7 +12,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
-use crate::{ExportError, ROW_GROUP};
+use crate::{ExportError, ROW_GROUP, ROW_GROUP_BYTES};
 
 /// Field metadata marking a text column that holds JSON: JSON Lines embeds
 /// it as JSON instead of as a string.
@@ -123,6 +123,7 @@ impl FormatWriter {
                 let properties = WriterProperties::builder()
                     .set_compression(Compression::SNAPPY)
                     .set_max_row_group_row_count(Some(ROW_GROUP))
+                    .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
                     .build();
                 Inner::Parquet(ArrowWriter::try_new(
                     buffer.clone(),

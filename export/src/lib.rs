@@ -14,8 +14,10 @@ pub use sources::{Dataset, EventSource, ParseDatasetError, ReadModel, ReadModelS
 
 use arrow_schema::ArrowError;
 
-/// Rows per Parquet row group; the writer holds one in memory.
+/// Rows per Parquet row group at most; the writer holds one in memory.
 pub const ROW_GROUP: usize = 64 * 1024;
+/// Encoded bytes per Parquet row group at most, whatever the size of rows.
+pub const ROW_GROUP_BYTES: usize = 32 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -53,6 +55,32 @@ pub async fn export(
     }
     sink.write(writer.finish()?).await?;
     Ok(rows)
+}
+
+/// Reads the first batch now, so a source that cannot be read fails before
+/// anything is sent (an HTTP export can still answer with a problem).
+pub async fn primed(mut source: Box<dyn Source>) -> Result<Box<dyn Source>, ExportError> {
+    let first = source.next_batch().await?;
+    Ok(Box::new(Primed { first, source }))
+}
+
+struct Primed {
+    first: Option<arrow_array::RecordBatch>,
+    source: Box<dyn Source>,
+}
+
+#[async_trait::async_trait]
+impl Source for Primed {
+    fn schema(&self) -> arrow_schema::SchemaRef {
+        self.source.schema()
+    }
+
+    async fn next_batch(&mut self) -> Result<Option<arrow_array::RecordBatch>, ExportError> {
+        match self.first.take() {
+            Some(first) => Ok(Some(first)),
+            None => self.source.next_batch().await,
+        }
+    }
 }
 
 /// Where exported bytes go: a file, or the body of an HTTP response.

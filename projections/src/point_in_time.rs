@@ -37,6 +37,8 @@ pub async fn dashboard_as_of(
     };
     let at = match as_of {
         AsOf::Time(t) => t,
+        // Before the first event, no day has been counted.
+        AsOf::Position(0) => DateTime::UNIX_EPOCH,
         // The moment the event at that position was recorded.
         AsOf::Position(_) => store
             .read_all(position, 1, &EventFilter::default())

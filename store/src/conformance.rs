@@ -623,6 +623,7 @@ pub async fn idempotency_keys_remember_answers(db: &TestDatabase) {
         status: 201,
         content_type: Some("application/json".into()),
         body: "{\"id\":1}".into(),
+        correlation_id: Some("01a20cbe-0040-73b4-bee4-f0c03c2001b0".into()),
     };
     assert_eq!(
         ok(store.claim("key:a", "k1", "f1", now).await, "claim"),

@@ -18,6 +18,8 @@ pub struct StoredAnswer {
     pub status: u16,
     pub content_type: Option<String>,
     pub body: String,
+    /// The `X-Correlation-Id` of the first answer.
+    pub correlation_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +59,14 @@ pub(crate) struct SqlIdempotency {
     pub database: Database,
 }
 
-type Row = (String, Option<i32>, Option<String>, Option<String>, i64);
+type Row = (
+    String,
+    Option<i32>,
+    Option<String>,
+    Option<String>,
+    i64,
+    Option<String>,
+);
 
 #[async_trait]
 impl IdempotencyStore for SqlIdempotency {
@@ -78,12 +87,14 @@ impl IdempotencyStore for SqlIdempotency {
             return Ok(Claim::New);
         }
         let row: Option<Row> = on_database!(&self.database, p => sqlx::query_as(
-            "SELECT fingerprint, status, content_type, body, created_at FROM idempotency_keys \
+            "SELECT fingerprint, status, content_type, body, created_at, correlation_id FROM idempotency_keys \
              WHERE scope = $1 AND idem_key = $2",
         )
         .bind(scope).bind(key)
         .fetch_optional(p).await?);
-        let Some((stored_fingerprint, status, content_type, body, created_at)) = row else {
+        let Some((stored_fingerprint, status, content_type, body, created_at, correlation_id)) =
+            row
+        else {
             // Released between our insert and read: try once more.
             return Box::pin(self.claim(scope, key, fingerprint, now)).await;
         };
@@ -96,6 +107,7 @@ impl IdempotencyStore for SqlIdempotency {
                 status,
                 content_type,
                 body: body.unwrap_or_default(),
+                correlation_id,
             }));
         }
         if created_at + STALE_AFTER_SECONDS > now {
@@ -121,9 +133,11 @@ impl IdempotencyStore for SqlIdempotency {
         answer: &StoredAnswer,
     ) -> Result<(), StoreError> {
         on_database!(&self.database, p => sqlx::query(
-            "UPDATE idempotency_keys SET status = $1, content_type = $2, body = $3 WHERE scope = $4 AND idem_key = $5",
+            "UPDATE idempotency_keys SET status = $1, content_type = $2, body = $3, correlation_id = $4 \
+             WHERE scope = $5 AND idem_key = $6",
         )
-        .bind(i32::from(answer.status)).bind(answer.content_type.clone()).bind(answer.body.clone()).bind(scope).bind(key)
+        .bind(i32::from(answer.status)).bind(answer.content_type.clone()).bind(answer.body.clone())
+        .bind(answer.correlation_id.clone()).bind(scope).bind(key)
         .execute(p).await?.rows_affected());
         Ok(())
     }

@@ -25,7 +25,9 @@ pub struct Storage {
 /// `postgresql://…`. Migrations are applied.
 pub async fn open(url: &str, config: StoreConfig) -> Result<Storage, StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let backend = PostgresBackend::connect(url, config.max_connections).await?;
+        let backend =
+            PostgresBackend::connect(url, config.max_connections, config.create_missing_schema)
+                .await?;
         let pool = Database::Postgres(backend.pool.clone());
         Ok(storage(SqlEventStore::start(backend, config).await?, pool))
     } else if url.starts_with("sqlite:") {

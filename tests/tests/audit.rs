@@ -252,6 +252,17 @@ async fn an_auditor_answers_what_an_agent_did_what_the_dashboard_showed_and_if_a
             .await
             .is_empty()
     );
+    for path in [
+        format!("/api/v1/events?tenant_id={tenant}"),
+        format!("/api/v1/exports/runs?format=csv&tenant_id={tenant}"),
+        format!("/api/v1/exports/events?format=csv&tenant_id={tenant}"),
+    ] {
+        assert_eq!(
+            server.get(&path, &stranger).await.0,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
     assert_eq!(
         server.get("/api/v1/events", &operator).await.0,
         StatusCode::FORBIDDEN
@@ -274,8 +285,15 @@ async fn bad_audit_questions_get_clear_problems(server: TestServer) {
             StatusCode::BAD_REQUEST,
         ),
         ("/api/v1/events?from_version=3", StatusCode::BAD_REQUEST),
-        ("/api/v1/streams/actions-1/state", StatusCode::NOT_FOUND),
-        ("/api/v1/streams/nothing-here/state", StatusCode::NOT_FOUND),
+        ("/api/v1/streams/actions-1/state", StatusCode::BAD_REQUEST),
+        (
+            "/api/v1/streams/nothing-here/state",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/api/v1/streams/task-01a20cbe-0040-73b4-bee4-f0c03c2001b0/state",
+            StatusCode::NOT_FOUND,
+        ),
     ] {
         let (got, body) = server.get(path, &admin).await;
         assert_eq!(got, status, "{path}: {body}");

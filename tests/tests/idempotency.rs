@@ -58,6 +58,36 @@ async fn a_retry_returns_the_first_answer_even_after_a_restart(server: TestServe
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(problem["type"], json!("/problems/idempotency-key-reused"));
 
+    // The retry answers with the correlation id of the first request, the one
+    // the task's events carry.
+    let correlation = |key: &'static str| {
+        let request = server
+            .http
+            .post(server.url("/api/v1/tasks"))
+            .bearer_auth(&admin)
+            .header("Idempotency-Key", key)
+            .json(&json!({ "task_type": "audit" }));
+        async move {
+            let response = request.send().await.unwrap_or_else(|e| panic!("{e}"));
+            response
+                .headers()
+                .get("x-correlation-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+                .unwrap_or_default()
+        }
+    };
+    let first_id = correlation("create-audit-1").await;
+    assert_eq!(correlation("create-audit-1").await, first_id);
+    let (_, caused) = server
+        .get(&format!("/api/v1/events?correlation_id={first_id}"), &admin)
+        .await;
+    let types: Vec<&str> = caused["events"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|e| e["event_type"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(types, ["TaskCreated"], "{caused}");
+
     // A request that created a secret: the retry gets the same agent, without the secret.
     let agent = json!({ "name": "a", "kind": "k", "permissions": ["tasks:claim"] });
     let (_, registered, _) = send(&server, "/api/v1/agents", &admin, "register-a", &agent).await;

@@ -316,6 +316,7 @@ impl Issued {
 async fn authenticate(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     Json(body): Json<Credentials>,
 ) -> Result<Reply<Issued>, Problem> {
     state
@@ -328,6 +329,7 @@ async fn authenticate(
         body.agent_id,
         body.secret,
         Some(peer.ip().to_string()),
+        Some(crate::auth::correlation_of(&headers)),
     )
     .await?;
     Ok(Reply(Issued::new(issued)))
@@ -349,9 +351,17 @@ pub struct RefreshRequest {
 )]
 async fn refresh_tokens(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     Json(body): Json<RefreshRequest>,
 ) -> Result<Reply<Issued>, Problem> {
-    let issued = refresh(&state.handler, &state.tokens, &body.refresh_token).await?;
+    let correlation = Some(crate::auth::correlation_of(&headers));
+    let issued = refresh(
+        &state.handler,
+        &state.tokens,
+        &body.refresh_token,
+        correlation,
+    )
+    .await?;
     Ok(Reply(Issued::new(issued)))
 }
 

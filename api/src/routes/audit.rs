@@ -1,7 +1,7 @@
 //! Audit: tamper evidence over the whole chain, and any aggregate's state at
 //! any point of its history.
 
-use agentledger_domain::history::{HistoryError, fold_stream};
+use agentledger_domain::history::{self, HistoryError};
 use agentledger_store::integrity::{Verification, verify};
 use agentledger_store::{AsOf, Position};
 use axum::Json as Reply;
@@ -86,48 +86,50 @@ async fn state_as_of(
 ) -> Result<Reply<AggregateState>, Problem> {
     let scope = operator.audit_scope()?;
     let not_found = || Problem::not_found(format!("stream `{stream_id}` has no events"));
-    // The stream's owner, from its first event: another tenant's stream does
-    // not exist for an auditor.
-    let owner = state.store.read_stream(&stream_id, 0, 1).await?;
-    match owner.first() {
-        Some(first) if scope.is_none_or(|t| t.0 == first.tenant_id) => {}
-        _ => return Err(not_found()),
-    }
-    let mut events = Vec::new();
+    let mut folder =
+        history::folder(&stream_id).map_err(|e| Problem::bad_request(e.to_string()))?;
+    let mut last = None;
     let mut from = 0;
-    loop {
+    'pages: loop {
         let page = state.store.read_stream(&stream_id, from, PAGE).await?;
-        let mut ended = page.len() < PAGE;
+        let full = page.len() == PAGE;
         for event in page {
-            if query.as_of.is_some_and(|a| !a.includes(&event)) {
-                ended = true;
-                break;
+            // Another tenant's stream does not exist for an auditor.
+            if scope.is_some_and(|t| t.0 != event.tenant_id) {
+                return Err(not_found());
             }
-            events.push(event);
+            if query.as_of.is_some_and(|a| !a.includes(&event)) {
+                break 'pages;
+            }
+            folder
+                .apply(&event.event_type, &event.payload)
+                .map_err(|e| unfoldable(&stream_id, &e))?;
+            last = Some((event.stream_version, event.position, event.recorded_at));
         }
-        if ended {
+        if !full {
             break;
         }
         from += PAGE as u64;
     }
-    let folded = fold_stream(
-        &stream_id,
-        events.iter().map(|e| (e.event_type.as_str(), &e.payload)),
-    )
-    .map_err(|e| match e {
-        HistoryError::NotAnAggregate(_) => Problem::bad_request(e.to_string()),
-        HistoryError::Codec(_) | HistoryError::Encode(_) => {
-            tracing::error!(error = %e, stream_id, "stored events do not fold");
-            Problem::internal()
-        }
-    })?;
-    let last = events.last();
+    // A stream with no events at all does not exist; one that began after
+    // the point asked for existed, but not yet.
+    if last.is_none() && state.store.read_stream(&stream_id, 0, 1).await?.is_empty() {
+        return Err(not_found());
+    }
+    let folded = folder.finish().map_err(|e| unfoldable(&stream_id, &e))?;
     Ok(Reply(AggregateState {
         stream_id,
         aggregate: folded.aggregate.to_owned(),
-        version: last.map(|e| e.stream_version),
-        position: last.map_or(0, |e| e.position),
-        recorded_at: last.map(|e| e.recorded_at),
+        version: last.map(|(version, _, _)| version),
+        position: last.map_or(0, |(_, position, _)| position),
+        recorded_at: last.map(|(_, _, at)| at),
         state: folded.state,
     }))
+}
+
+/// Stored events that the aggregate cannot fold: the log holds something its
+/// code does not understand, which is the server's fault, not the caller's.
+fn unfoldable(stream_id: &str, e: &HistoryError) -> Problem {
+    tracing::error!(error = %e, stream_id, "stored events do not fold");
+    Problem::internal()
 }

@@ -12,6 +12,7 @@ use axum::Json as Reply;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -80,6 +81,10 @@ async fn dashboard(
     }))
 }
 
+/// Past dashboards built at once by one server; more wait their turn, so
+/// repeated requests cost time, not memory or every core.
+static PAST_DASHBOARDS: Semaphore = Semaphore::const_new(2);
+
 async fn past_dashboard(
     state: &AppState,
     tenant: &str,
@@ -93,6 +98,10 @@ async fn past_dashboard(
     let tenant: Uuid = tenant
         .parse()
         .map_err(|_| Problem::bad_request("not a tenant id"))?;
+    let _turn = PAST_DASHBOARDS
+        .acquire()
+        .await
+        .map_err(|_| Problem::unavailable("the server is shutting down"))?;
     let Some(past) = dashboard_as_of(state.store.clone(), tenant, as_of).await? else {
         return Err(Problem::bad_request("`as_of` is past the end of the log"));
     };

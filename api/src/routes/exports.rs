@@ -11,6 +11,11 @@ use axum::response::{IntoResponse, Response};
 use tokio::sync::mpsc;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use agentledger_projections::engine::Projection;
+use agentledger_projections::operation_log::OperationLog;
+use agentledger_projections::run_log::RunLog;
+use agentledger_projections::usage::Usage;
+
 use crate::auth::Operator;
 use crate::exports::{ExportQuery, ExportRequestError, open_source};
 use crate::extract::{Path, Query};
@@ -30,13 +35,17 @@ struct ChannelSink(mpsc::Sender<io::Result<Vec<u8>>>);
 #[async_trait::async_trait]
 impl Sink for ChannelSink {
     async fn write(&mut self, bytes: Vec<u8>) -> Result<(), agentledger_export::ExportError> {
+        let gone = || io::Error::new(io::ErrorKind::BrokenPipe, "the client went away").into();
+        // Checked after every batch, even one that produced no bytes yet (a
+        // Parquet row group still filling), so a client that left stops the
+        // export at once.
+        if self.0.is_closed() {
+            return Err(gone());
+        }
         if bytes.is_empty() {
             return Ok(());
         }
-        self.0
-            .send(Ok(bytes))
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away").into())
+        self.0.send(Ok(bytes)).await.map_err(|_| gone())
     }
 }
 
@@ -66,17 +75,27 @@ async fn export_dataset(
     let dataset: Dataset = dataset
         .parse()
         .map_err(|e: agentledger_export::ParseDatasetError| Problem::not_found(e.to_string()))?;
+    // Read models are exported once they have applied the log up to
+    // `min_position`; the log itself is always complete.
+    let model: Option<&dyn Projection> = match dataset {
+        Dataset::Events => None,
+        Dataset::Runs => Some(&RunLog),
+        Dataset::Operations => Some(&OperationLog),
+        Dataset::Usage => Some(&Usage),
+    };
+    if let Some(model) = model {
+        state.caught_up(model, query.min_position).await?;
+    }
     let mut source = open_source(
         state.store.clone(),
         state.database.clone(),
         dataset,
         &query,
-        scope.map(|t| t.0),
+        scope,
     )
     .await
     .map_err(|e| match e {
-        ExportRequestError::Invalid(why) => Problem::bad_request(why),
-        ExportRequestError::TenantNotFound => Problem::not_found("tenant not found"),
+        ExportRequestError::Refused(problem) => problem,
         ExportRequestError::Export(e) => {
             tracing::error!(error = %e, "export cannot start");
             Problem::unavailable("the export cannot start right now")

@@ -188,6 +188,28 @@ pub struct UsageHistory {
 /// At most this many days per query: a range costs days x agents x models rows.
 const MAX_USAGE_DAYS: i64 = 3660;
 
+/// The UTC days a usage query covers, both inclusive: 30 days up to today
+/// unless told otherwise, at most `MAX_USAGE_DAYS`.
+pub fn usage_days(
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<(NaiveDate, NaiveDate), Problem> {
+    let to = to.unwrap_or_else(|| Utc::now().date_naive());
+    let from = match from {
+        Some(from) => from,
+        None => to
+            .checked_sub_days(chrono::Days::new(29))
+            .ok_or_else(|| Problem::bad_request("`to` is too early"))?,
+    };
+    let days = (to - from).num_days();
+    if !(0..MAX_USAGE_DAYS).contains(&days) {
+        return Err(Problem::bad_request(format!(
+            "`from` must be on or before `to`, and at most {MAX_USAGE_DAYS} days before it"
+        )));
+    }
+    Ok((from, to))
+}
+
 #[utoipa::path(
     get,
     path = "/api/v1/usage",
@@ -203,14 +225,7 @@ async fn usage(
     Query(q): Query<UsageQuery>,
 ) -> Result<Reply<UsageHistory>, Problem> {
     let tenant = tenant_of(&operator, q.tenant_id)?;
-    let to = q.to.unwrap_or_else(|| Utc::now().date_naive());
-    let from = q.from.unwrap_or(to - chrono::Duration::days(29));
-    let days = (to - from).num_days();
-    if !(0..MAX_USAGE_DAYS).contains(&days) {
-        return Err(Problem::bad_request(format!(
-            "`from` must be on or before `to`, and at most {MAX_USAGE_DAYS} days before it"
-        )));
-    }
+    let (from, to) = usage_days(q.from, q.to)?;
     let progress = state.caught_up(&Usage, q.min_position).await?;
     let items = history(
         &state.database,

@@ -15,7 +15,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::auth::Operator;
-use crate::extract::{Json, Path, Query, comma_list};
+use crate::event_query::EventQuery;
+use crate::extract::{Json, Path, Query};
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -162,7 +163,7 @@ pub struct HistoryQuery {
     pub limit: Option<usize>,
     /// Comma-separated event types.
     pub types: Option<String>,
-    /// Admins: one tenant's events only. Auditors always read their own.
+    /// One tenant's events only (admins; an auditor's own tenant always).
     pub tenant_id: Option<Uuid>,
     /// `agent`, `operator` or `system`.
     #[param(value_type = Option<String>)]
@@ -180,20 +181,16 @@ pub struct HistoryQuery {
 impl HistoryQuery {
     /// The filter these parameters ask for, within the caller's scope.
     fn filter(&self, scope: Option<TenantId>) -> Result<EventFilter, Problem> {
-        if let (Some(from), Some(to)) = (self.from, self.to)
-            && from >= to
-        {
-            return Err(Problem::bad_request("`from` must be before `to`"));
-        }
-        Ok(EventFilter {
-            event_types: comma_list(self.types.as_deref()),
-            tenant_id: scope.map(|t| t.0).or(self.tenant_id),
+        EventQuery {
+            tenant_id: self.tenant_id,
+            types: self.types.as_deref(),
             actor_kind: self.actor_kind,
-            actor_id: self.actor_id.clone(),
+            actor_id: self.actor_id.as_deref(),
             correlation_id: self.correlation_id,
-            occurred_from: self.from,
-            occurred_to: self.to,
-        })
+            from: self.from,
+            to: self.to,
+        }
+        .filter(scope)
     }
 }
 

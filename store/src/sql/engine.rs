@@ -39,6 +39,10 @@ pub struct StoreConfig {
     /// How often a subscriber at the head re-reads without a local commit,
     /// to see appends made by other processes.
     pub poll_interval: Duration,
+    /// PostgreSQL: create the schema a `search_path` names if it is missing
+    /// (for `replay` targets). Off, a mistyped schema fails instead of
+    /// starting an empty ledger.
+    pub create_missing_schema: bool,
     pub before_commit: Option<BeforeCommit>,
 }
 
@@ -49,6 +53,7 @@ impl Default for StoreConfig {
             max_batch_events: 4096,
             max_connections: 8,
             poll_interval: Duration::from_millis(200),
+            create_missing_schema: false,
             before_commit: None,
         }
     }
@@ -61,6 +66,7 @@ impl std::fmt::Debug for StoreConfig {
             .field("max_batch_events", &self.max_batch_events)
             .field("max_connections", &self.max_connections)
             .field("poll_interval", &self.poll_interval)
+            .field("create_missing_schema", &self.create_missing_schema)
             .field("before_commit", &self.before_commit.is_some())
             .finish()
     }

@@ -13,11 +13,32 @@ use crate::event::{AppendOutcome, Committed, ExpectedVersion, NewEvent};
 use crate::integrity::event_hash;
 use crate::sql::row::{EventRow, Placement, StreamHead};
 
-/// The last event of the log: its position and hash.
+/// The last event of the log: its position, hash and recording time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Head {
     pub position: i64,
     pub hash: Vec<u8>,
+    pub recorded_at: Option<DateTime<Utc>>,
+}
+
+/// Reads the head: its position and hash, and the last event's recording
+/// time. PostgreSQL appends `FOR UPDATE`.
+macro_rules! read_head {
+    () => {
+        "SELECT position, hash, (SELECT recorded_at FROM events WHERE position = log_head.position) \
+         FROM log_head WHERE id = 1"
+    };
+}
+pub(crate) use read_head;
+
+impl From<(i64, Vec<u8>, Option<DateTime<Utc>>)> for Head {
+    fn from((position, hash, recorded_at): (i64, Vec<u8>, Option<DateTime<Utc>>)) -> Self {
+        Self {
+            position,
+            hash,
+            recorded_at,
+        }
+    }
 }
 
 pub(crate) struct Append<'a> {
@@ -39,8 +60,12 @@ pub(crate) fn plan(
     stored: Vec<Placement>,
     stream_heads: Vec<StreamHead>,
     appends: &[Append<'_>],
-    recorded_at: DateTime<Utc>,
+    now: DateTime<Utc>,
 ) -> Plan {
+    // Recording times never go back along the log, even if this clock is
+    // behind the one of the server that wrote the last event: "the log as of
+    // a time" is then always a prefix of the log.
+    let recorded_at = head.recorded_at.map_or(now, |last| now.max(last));
     let mut state = State {
         placements: stored.into_iter().map(|p| (p.event_id, p)).collect(),
         versions: stream_heads
@@ -121,6 +146,7 @@ impl State {
             self.head = Head {
                 position,
                 hash: row.hash.clone(),
+                recorded_at: Some(recorded_at),
             };
             self.placements.insert(
                 event.event_id,
@@ -216,6 +242,7 @@ mod tests {
         Head {
             position: 0,
             hash: GENESIS_HASH.to_vec(),
+            recorded_at: None,
         }
     }
 
@@ -320,6 +347,7 @@ mod tests {
         let head = Head {
             position: 11,
             hash: vec![7; 32],
+            recorded_at: None,
         };
         // The expected version no longer holds, but a retry must still succeed.
         let plan = plan(
@@ -409,5 +437,24 @@ mod tests {
         for outcome in &plan.outcomes {
             assert!(matches!(outcome, Err(StoreError::InvalidAppend(_))));
         }
+    }
+
+    #[test]
+    fn recording_times_never_go_back_along_the_log() {
+        let later = now() + chrono::Duration::seconds(30);
+        let head = Head {
+            recorded_at: Some(later),
+            ..genesis()
+        };
+        let events = [event(1)];
+        let append = Append {
+            stream_id: "s",
+            expected: ExpectedVersion::Any,
+            events: &events,
+        };
+        // This server's clock is behind the last recorded event's.
+        let plan = plan(head, Vec::new(), Vec::new(), &[append], now());
+        assert_eq!(plan.rows.first().map(|r| r.recorded_at), Some(later));
+        assert_eq!(plan.head.recorded_at, Some(later));
     }
 }

@@ -13,7 +13,7 @@ use crate::error::StoreError;
 use crate::event::{EventFilter, Position};
 use crate::sql::backend::Backend;
 use crate::sql::filter::push_filter;
-use crate::sql::plan::Head;
+use crate::sql::plan::{Head, read_head};
 use crate::sql::row::{EventRow, Placement, StreamHead, event_columns};
 
 pub(crate) struct PostgresBackend {
@@ -23,13 +23,19 @@ pub(crate) struct PostgresBackend {
 impl PostgresBackend {
     /// Connects to `url` and applies the migrations. A `search_path` given in
     /// the URL (`?options[search_path]=name`) places the ledger in that schema.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        create_missing_schema: bool,
+    ) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .connect_with(options)
             .await?;
-        create_missing_schema(&pool).await?;
+        if create_missing_schema {
+            create_schema(&pool).await?;
+        }
         sqlx::migrate!("../migrations/postgres").run(&pool).await?;
         Ok(Self { pool })
     }
@@ -37,7 +43,7 @@ impl PostgresBackend {
 
 /// A `search_path` naming a schema that does not exist yet leaves nowhere to
 /// create the tables: create its first schema, as SQLite creates its file.
-async fn create_missing_schema(pool: &PgPool) -> Result<(), StoreError> {
+async fn create_schema(pool: &PgPool) -> Result<(), StoreError> {
     let current: Option<String> = sqlx::query_scalar("SELECT current_schema()")
         .fetch_one(pool)
         .await?;
@@ -71,11 +77,11 @@ impl Backend for PostgresBackend {
 
     async fn begin(&self) -> Result<(Self::Tx, Head), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let (position, hash): (i64, Vec<u8>) =
-            sqlx::query_as("SELECT position, hash FROM log_head WHERE id = 1 FOR UPDATE")
+        let head: (i64, Vec<u8>, Option<chrono::DateTime<chrono::Utc>>) =
+            sqlx::query_as(concat!(read_head!(), " FOR UPDATE"))
                 .fetch_one(&mut *tx)
                 .await?;
-        Ok((tx, Head { position, hash }))
+        Ok((tx, head.into()))
     }
 
     async fn placements(

@@ -13,7 +13,7 @@ use crate::error::StoreError;
 use crate::event::{EventFilter, Position};
 use crate::sql::backend::Backend;
 use crate::sql::filter::push_filter;
-use crate::sql::plan::Head;
+use crate::sql::plan::{Head, read_head};
 use crate::sql::row::{EVENT_COLUMNS, EventRow, Placement, StreamHead};
 
 /// Rows per INSERT, well under SQLite's 32766 bound parameters.
@@ -71,11 +71,9 @@ impl Backend for SqliteBackend {
         // IMMEDIATE takes the write lock now, so the head read below cannot go
         // stale before our writes (another process may share the file).
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let (position, hash): (i64, Vec<u8>) =
-            sqlx::query_as("SELECT position, hash FROM log_head WHERE id = 1")
-                .fetch_one(&mut *tx)
-                .await?;
-        Ok((tx, Head { position, hash }))
+        let head: (i64, Vec<u8>, Option<chrono::DateTime<chrono::Utc>>) =
+            sqlx::query_as(read_head!()).fetch_one(&mut *tx).await?;
+        Ok((tx, head.into()))
     }
 
     async fn placements(
