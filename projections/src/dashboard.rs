@@ -36,12 +36,28 @@ impl Projection for Dashboard {
             "rm_dashboard_zones",
         ]
     }
+
+    fn event_types(&self) -> &'static [&'static str] {
+        &[
+            "TenantTimeZoneSet",
+            "LlmRunRecorded",
+            "AlertRaised",
+            "AlertAcknowledged",
+            "AlertIgnored",
+            "BudgetSet",
+        ]
+    }
 }
 
 sql_projection!(Dashboard, |_this, conn, events| {
     // Each tenant's zone, looked up once per batch.
     let mut zones: HashMap<String, Tz> = HashMap::new();
     for event in events {
+        // The declared types are the whole truth: a past dashboard reads only
+        // those, so the live one must not look at any other.
+        if !Dashboard.event_types().contains(&event.event_type.as_str()) {
+            continue;
+        }
         let tenant = event.tenant_id.to_string();
         let position = event.position as i64;
         match event.event_type.as_str() {

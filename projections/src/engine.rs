@@ -46,6 +46,12 @@ pub trait Projection:
     fn name(&self) -> &'static str;
     /// The tables it owns: emptied by a rebuild.
     fn tables(&self) -> &'static [&'static str];
+    /// The event types it applies; empty when it looks at every event. The
+    /// runner still reads the whole log (the checkpoint passes every event);
+    /// a scratch model built for one request reads only these.
+    fn event_types(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// Implements `Apply` for both backends from one body, written with SQL that

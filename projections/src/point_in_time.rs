@@ -5,7 +5,8 @@
 //! it is built by the same projection from the same events.
 //!
 //! The cost grows linearly with the tenant's events up to the moment (every
-//! one is applied once); nothing is kept between requests.
+//! one of the types the dashboard applies is read and applied once); nothing
+//! is kept between requests.
 
 use agentledger_store::{AsOf, EventFilter, EventStore, Position, Prefix, scratch_database};
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::dashboard::{Dashboard, DashboardView, read};
-use crate::engine::{BATCH, ProjectionError, apply_events};
+use crate::engine::{BATCH, Projection, ProjectionError, apply_events};
 
 pub struct DashboardAsOf {
     pub dashboard: DashboardView,
@@ -49,6 +50,11 @@ pub async fn dashboard_as_of(
     let scratch = scratch_database().await?;
     let filter = EventFilter {
         tenant_id: Some(tenant),
+        event_types: Dashboard
+            .event_types()
+            .iter()
+            .map(|t| (*t).to_owned())
+            .collect(),
         ..EventFilter::default()
     };
     let mut prefix = Prefix::new(store, filter, position, BATCH);

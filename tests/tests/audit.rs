@@ -112,6 +112,24 @@ async fn an_auditor_answers_what_an_agent_did_what_the_dashboard_showed_and_if_a
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
+    // A budget, and a failed run the alert policy raises an alert for: the
+    // past dashboard must show both as the live one did.
+    let (status, body) = server
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/budget",
+            Some(&operator),
+            Some(&json!({ "daily_tokens": 100000 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut failed = run("generation", 50);
+    failed["status"] = json!("failed");
+    failed["error_message"] = json!("upstream down");
+    let (status, body) = server
+        .post("/api/v1/agents/me/runs", &y.token, &failed)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, _) = server
         .post("/api/v1/agents/me/actions", &y.token, &action("middle"))
         .await;
@@ -122,7 +140,14 @@ async fn an_auditor_answers_what_an_agent_did_what_the_dashboard_showed_and_if_a
         .get(&format!("/api/v1/dashboard?min_position={head}"), &auditor)
         .await;
     assert_eq!(status, StatusCode::OK, "{live}");
-    assert_eq!(live["today"]["calls"], json!(3), "{live}");
+    assert_eq!(live["today"]["calls"], json!(4), "{live}");
+    assert!(
+        live["recent_alerts"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty()),
+        "{live}"
+    );
+    assert_eq!(live["budget"]["daily_tokens"]["limit"], json!(100000));
     let t2 = Utc::now();
     tokio::time::sleep(Duration::from_millis(20)).await;
 
@@ -198,7 +223,7 @@ async fn an_auditor_answers_what_an_agent_did_what_the_dashboard_showed_and_if_a
         .get(&format!("/api/v1/dashboard?min_position={after}"), &auditor)
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(now["today"]["calls"], json!(4));
+    assert_eq!(now["today"]["calls"], json!(5));
     let at_t2 = rfc3339(t2).replace('+', "%2B");
     let (status, then) = server
         .get(&format!("/api/v1/dashboard?as_of={at_t2}"), &auditor)
