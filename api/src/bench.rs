@@ -25,14 +25,20 @@ pub enum BenchError {
     Seeder(String),
 }
 
+/// What seeding did: the new head, and the admin key if the ledger was new.
+pub struct Seeded {
+    pub head: u64,
+    pub admin_key: Option<String>,
+}
+
 /// Seeds `tenants` demo tenants at once, each with enough days of activity
-/// that the log holds about `events` more events. Returns the new head.
+/// that the log holds about `events` more events.
 pub async fn seed(
     storage: &Storage,
     events: u64,
     tenants: u32,
     progress: impl Fn(u64) + Send + Sync + 'static,
-) -> Result<u64, BenchError> {
+) -> Result<Seeded, BenchError> {
     let tenants = tenants.max(1);
     let days = events
         .div_ceil(u64::from(tenants) * EVENTS_PER_TENANT_DAY)
@@ -57,16 +63,20 @@ pub async fn seed(
         })
         .collect();
     let mut result = Ok(());
+    let mut admin_key = None;
     for seeder in seeders {
         match seeder.await {
-            Ok(Ok(_)) => {}
+            Ok(Ok(seeded)) => admin_key = admin_key.or(seeded.admin_key),
             Ok(Err(e)) => result = Err(e.into()),
             Err(e) => result = Err(BenchError::Seeder(e.to_string())),
         }
     }
     watcher.abort();
     result?;
-    Ok(store.head_position().await?)
+    Ok(Seeded {
+        head: store.head_position().await?,
+        admin_key,
+    })
 }
 
 /// One row of the point-in-time table.

@@ -319,12 +319,16 @@ async fn bench(command: BenchCommand) -> Result<(), CliError> {
             bar.set_position(start);
             let started = std::time::Instant::now();
             let progress_bar = bar.clone();
-            let head = crate::bench::seed(&storage, events, tenants, move |p| {
+            let seeded = crate::bench::seed(&storage, events, tenants, move |p| {
                 progress_bar.set_position(p)
             })
             .await?;
             bar.finish();
             storage.events.close().await;
+            let head = seeded.head;
+            if let Some(key) = seeded.admin_key {
+                println!("admin API key: {key}");
+            }
             let seconds = started.elapsed().as_secs_f64();
             println!(
                 "{} events appended in {seconds:.1} s ({:.0} events/s); log head at {head}",
