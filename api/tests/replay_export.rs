@@ -160,6 +160,24 @@ async fn replay_and_export(
     )
     .await;
     assert!(!ok && text.contains("tenant_id"), "{text}");
+    // An export that fails after writing (here: the target is a directory,
+    // so the final rename fails) removes what it wrote.
+    let occupied = scratch_dir.join("occupied");
+    std::fs::create_dir_all(occupied.join("inside")).unwrap_or_else(|e| panic!("{e}"));
+    let (ok, text) = agentledger(
+        live.url(),
+        &[
+            "export",
+            "events",
+            "--format",
+            "csv",
+            "--out",
+            &occupied.to_string_lossy(),
+        ],
+    )
+    .await;
+    assert!(!ok, "{text}");
+    std::fs::remove_dir_all(&occupied).unwrap_or_else(|e| panic!("{e}"));
     let left: Vec<_> = std::fs::read_dir(scratch_dir)
         .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
         .unwrap_or_default();
