@@ -135,3 +135,141 @@ pub async fn point_in_time(
     });
     Ok(rows)
 }
+
+/// Latency percentiles of a set of timings, in milliseconds.
+pub struct Percentiles {
+    pub p50: f64,
+    pub p99: f64,
+    pub p999: f64,
+}
+
+pub fn percentiles(mut timings: Vec<std::time::Duration>) -> Percentiles {
+    timings.sort_unstable();
+    let at = |q: f64| {
+        let index = ((timings.len() as f64 - 1.0) * q).round() as usize;
+        timings.get(index).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    Percentiles {
+        p50: at(0.50),
+        p99: at(0.99),
+        p999: at(0.999),
+    }
+}
+
+/// One run of appends straight to the store.
+pub struct StoreRun {
+    pub writers: usize,
+    pub batch: usize,
+    pub events: u64,
+    pub seconds: f64,
+    pub latency: Percentiles,
+}
+
+/// `writers` tasks append batches of `batch` events to streams of their own
+/// for `seconds`, each waiting for its append to be durable before the next.
+pub async fn store_ceiling(
+    store: Arc<dyn EventStore>,
+    writers: usize,
+    batch: usize,
+    seconds: f64,
+) -> Result<StoreRun, BenchError> {
+    use agentledger_store::{ExpectedVersion, NewEvent};
+    let tenant = Uuid::now_v7();
+    let deadline = Instant::now() + std::time::Duration::from_secs_f64(seconds);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..writers)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut timings = Vec::new();
+                let stream = format!("bench-{}-{w}", Uuid::now_v7());
+                while Instant::now() < deadline {
+                    let events = (0..batch)
+                        .map(|i| {
+                            NewEvent::new(
+                                tenant,
+                                agentledger_domain::Actor::system("bench"),
+                                "ActionRecorded",
+                                serde_json::json!({
+                                    "agent_id": tenant, "action": "approve_post", "resource_type": "post",
+                                    "resource_id": format!("r-{i}"), "status": "success", "confidence": 0.9,
+                                    "execution_time_ms": 120, "reasoning": "matched policy rules",
+                                    "request_data": { "batch": i }
+                                }),
+                            )
+                        })
+                        .collect();
+                    let sent = Instant::now();
+                    store.append(&stream, ExpectedVersion::Any, events).await?;
+                    timings.push(sent.elapsed());
+                }
+                Ok::<_, agentledger_store::StoreError>(timings)
+            })
+        })
+        .collect();
+    let mut timings = Vec::new();
+    for task in tasks {
+        match task.await {
+            Ok(Ok(t)) => timings.extend(t),
+            Ok(Err(e)) => return Err(e.into()),
+            Err(e) => return Err(BenchError::Seeder(e.to_string())),
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(StoreRun {
+        writers,
+        batch,
+        events: (timings.len() * batch) as u64,
+        seconds,
+        latency: percentiles(timings),
+    })
+}
+
+/// Timings of the read-model queries a dashboard reader makes, for `tenant`.
+pub async fn queries(
+    storage: &Storage,
+    tenant: Uuid,
+    rounds: usize,
+) -> Result<Vec<(&'static str, Percentiles)>, agentledger_projections::engine::ProjectionError> {
+    use agentledger_projections::agent_stats::{self, AgentStats};
+    use agentledger_projections::operation_log::{self, OperationLog};
+    for projection in [
+        &Dashboard as &dyn agentledger_projections::engine::Projection,
+        &OperationLog,
+        &AgentStats,
+    ] {
+        catch_up(&*storage.events, &storage.database, projection, |_| {}).await?;
+    }
+    let tenant = tenant.to_string();
+    let db = &storage.database;
+    let mut results = Vec::new();
+    let mut time = |name: &'static str, timings: Vec<std::time::Duration>| {
+        results.push((name, percentiles(timings)));
+    };
+    let mut timings = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let started = Instant::now();
+        read(db, &tenant, chrono::Utc::now()).await?;
+        timings.push(started.elapsed());
+    }
+    time("dashboard", timings);
+    let mut timings = Vec::with_capacity(rounds);
+    let filter = operation_log::Filter {
+        tenant_id: tenant.clone(),
+        ..Default::default()
+    };
+    for _ in 0..rounds {
+        let started = Instant::now();
+        operation_log::list(db, &filter, None, 50).await?;
+        timings.push(started.elapsed());
+    }
+    time("operation log, first page of 50", timings);
+    let mut timings = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let started = Instant::now();
+        agent_stats::read(db, &tenant, None, chrono::Utc::now()).await?;
+        timings.push(started.elapsed());
+    }
+    time("agent stats, all agents", timings);
+    Ok(results)
+}

@@ -57,6 +57,26 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 8)]
         tenants: u32,
     },
+    /// Appends straight to the store, no HTTP: 1, 16 and 64 writers, single
+    /// events and batches of 100, each append durable before the next.
+    Store {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Seconds per combination.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// One transaction per append instead of group commit.
+        #[arg(long)]
+        no_group_commit: bool,
+    },
+    /// Time the dashboard, the operation log's first page and agent stats of
+    /// the busiest tenant (models caught up first): p50, p99, p99.9.
+    Queries {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[arg(long, default_value_t = 500)]
+        rounds: usize,
+    },
     /// Time the dashboard as of 25, 50, 75 and 100% of the log (rebuilt from
     /// the log each time) against the live dashboard read model.
     PointInTime {
@@ -335,6 +355,64 @@ async fn bench(command: BenchCommand) -> Result<(), CliError> {
                 head - start,
                 (head - start) as f64 / seconds.max(1e-9)
             );
+            Ok(())
+        }
+        BenchCommand::Store {
+            database,
+            seconds,
+            no_group_commit,
+        } => {
+            let config = StoreConfig {
+                group_commit: !no_group_commit,
+                ..StoreConfig::default()
+            };
+            let storage = agentledger_store::open(&database.database_url, config).await?;
+            println!(
+                "group commit {}",
+                if no_group_commit { "off" } else { "on" }
+            );
+            println!(
+                "| writers | events per append | events | events/s | p50 ms | p99 ms | p99.9 ms |"
+            );
+            println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+            for batch in [1, 100] {
+                for writers in [1, 16, 64] {
+                    let run = crate::bench::store_ceiling(
+                        storage.events.clone(),
+                        writers,
+                        batch,
+                        seconds,
+                    )
+                    .await?;
+                    println!(
+                        "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} |",
+                        run.writers,
+                        run.batch,
+                        run.events,
+                        run.events as f64 / run.seconds,
+                        run.latency.p50,
+                        run.latency.p99,
+                        run.latency.p999
+                    );
+                }
+            }
+            storage.events.close().await;
+            Ok(())
+        }
+        BenchCommand::Queries { database, rounds } => {
+            let storage = open_storage(&database.database_url).await?;
+            let tenant = crate::bench::busiest_tenant(&*storage.events)
+                .await?
+                .ok_or_else(|| CliError::Refused("the log is empty".into()))?;
+            let head = storage.events.head_position().await?;
+            let results = crate::bench::queries(&storage, tenant, rounds.max(1)).await?;
+            storage.events.close().await;
+            println!("log of {head} events, tenant {tenant}, {rounds} rounds");
+            println!("| query | p50 ms | p99 ms | p99.9 ms |");
+            println!("| --- | ---: | ---: | ---: |");
+            for (name, p) in results {
+                println!("| {name} | {:.2} | {:.2} | {:.2} |", p.p50, p.p99, p.p999);
+            }
             Ok(())
         }
         BenchCommand::PointInTime {
