@@ -486,6 +486,47 @@ pub async fn read_all_filters_by_actor_correlation_and_time(db: &TestDatabase) {
     assert_eq!(count(&filters[5]), 0);
 }
 
+/// A time names the events recorded at or before it; `resolve` finds the
+/// last of them, and `Prefix` reads exactly those, page by page.
+pub async fn as_of_resolves_times_and_reads_prefixes(db: &TestDatabase) {
+    use crate::{AsOf, Prefix};
+    let store = open(db).await;
+    let tenant = Uuid::now_v7();
+    let mut moments = vec![crate::now()];
+    for batch in 0..3 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        ok(
+            store
+                .append(
+                    &format!("asof-{batch}"),
+                    ExpectedVersion::Any,
+                    events(tenant, "Step", 4),
+                )
+                .await,
+            "append",
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        moments.push(crate::now());
+    }
+    // Before anything, and after each batch of four.
+    for (i, moment) in moments.iter().enumerate() {
+        let resolved = ok(AsOf::Time(*moment).resolve(&*store).await, "resolve");
+        assert_eq!(resolved, Some(4 * i as u64), "after batch {i}");
+    }
+    assert_eq!(
+        ok(AsOf::Position(12).resolve(&*store).await, "head"),
+        Some(12)
+    );
+    assert_eq!(ok(AsOf::Position(13).resolve(&*store).await, "past"), None);
+    let mut prefix = Prefix::new(store.clone(), EventFilter::default(), 10, 3);
+    let mut read = Vec::new();
+    while let Some(page) = ok(prefix.next_page().await, "page") {
+        assert!(page.len() <= 3);
+        read.extend(page.iter().map(|e| e.position));
+    }
+    assert_eq!(read, (1..=10).collect::<Vec<_>>());
+}
+
 async fn collect(sub: &mut crate::Subscription, n: usize) -> Vec<RecordedEvent> {
     let mut got = Vec::with_capacity(n);
     while got.len() < n {

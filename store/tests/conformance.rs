@@ -34,6 +34,7 @@ for_each_backend!(
     every_event_chains_to_the_one_before,
     read_all_pages_and_filters,
     read_all_filters_by_actor_correlation_and_time,
+    as_of_resolves_times_and_reads_prefixes,
     subscriptions_catch_up_then_go_live,
     subscriptions_see_appends_from_other_processes,
     closing_answers_accepted_appends_then_refuses,
