@@ -9,9 +9,7 @@ use std::sync::Arc;
 use agentledger_projections::operation_log::{self, Operation};
 use agentledger_projections::run_log::{self, Run};
 use agentledger_projections::usage::{self, Grouping, Period, UsageRow};
-use agentledger_store::{
-    Database, EventFilter, EventStore, Position, Prefix, RecordedEvent, to_hex,
-};
+use agentledger_store::{Database, EventFilter, EventStore, Prefix, RecordedEvent, to_hex};
 use arrow_array::builder::{
     Float64Builder, Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
 };
@@ -124,11 +122,6 @@ impl EventSource {
             prefix: Prefix::new(store, filter, until, PAGE),
             schema,
         })
-    }
-
-    /// The last position the export covers.
-    pub fn until(&self) -> Position {
-        self.prefix.until()
     }
 
     fn encode(&self, events: &[RecordedEvent]) -> Result<RecordBatch, ExportError> {

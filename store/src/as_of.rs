@@ -114,11 +114,6 @@ impl Prefix {
         }
     }
 
-    /// The last position this prefix covers.
-    pub fn until(&self) -> Position {
-        self.until
-    }
-
     /// The next page, or `None` when the prefix is read.
     pub async fn next_page(&mut self) -> Result<Option<Vec<RecordedEvent>>, StoreError> {
         if self.next > self.until {

@@ -177,15 +177,20 @@ pub struct TestAgent {
     pub refresh_token: String,
 }
 
+/// A response header's value as text; empty when absent.
+pub fn header(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 pub async fn read(response: reqwest::Result<reqwest::Response>) -> (StatusCode, Value) {
     let response = response.unwrap_or_else(|e| panic!("request failed: {e}"));
     let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let content_type = header(&response, "content-type");
     let body: Value = response.json().await.unwrap_or(Value::Null);
     if !status.is_success() {
         assert_eq!(

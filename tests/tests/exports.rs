@@ -2,7 +2,7 @@
 //! parser) and compared row by row with the source they came from.
 
 use agentledger_store::{EventFilter, RecordedEvent};
-use agentledger_tests::{TestServer, on_every_backend};
+use agentledger_tests::{TestServer, header, on_every_backend};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, RecordBatch};
@@ -19,12 +19,7 @@ async fn download(server: &TestServer, path: &str, key: &str) -> (String, bytes:
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(response.status(), StatusCode::OK, "{path}");
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let content_type = header(&response, "content-type");
     let body = response.bytes().await.unwrap_or_else(|e| panic!("{e}"));
     (content_type, body)
 }

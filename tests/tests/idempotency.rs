@@ -1,6 +1,6 @@
 //! `Idempotency-Key`: retries get the first answer, also after a restart.
 
-use agentledger_tests::{TestServer, on_every_backend, read};
+use agentledger_tests::{TestServer, header, on_every_backend, read};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -69,12 +69,7 @@ async fn a_retry_returns_the_first_answer_even_after_a_restart(server: TestServe
             .json(&json!({ "task_type": "audit" }));
         async move {
             let response = request.send().await.unwrap_or_else(|e| panic!("{e}"));
-            response
-                .headers()
-                .get("x-correlation-id")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-                .unwrap_or_default()
+            header(&response, "x-correlation-id")
         }
     };
     let first_id = correlation("create-audit-1").await;
