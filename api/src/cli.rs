@@ -243,7 +243,7 @@ fn projections(
 }
 
 /// A progress bar over `len` events: done, rate and time left.
-pub fn progress_bar(len: u64, label: &str) -> indicatif::ProgressBar {
+fn progress_bar(len: u64, label: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(len);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -326,6 +326,19 @@ async fn replay(args: ReplayArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The tenant asked for, or the one with the most events.
+async fn tenant_or_busiest(
+    storage: &Storage,
+    asked: Option<uuid::Uuid>,
+) -> Result<uuid::Uuid, CliError> {
+    match asked {
+        Some(tenant) => Ok(tenant),
+        None => crate::bench::busiest_tenant(&*storage.events)
+            .await?
+            .ok_or_else(|| CliError::Refused("the log is empty".into())),
+    }
+}
+
 async fn bench(command: BenchCommand) -> Result<(), CliError> {
     match command {
         BenchCommand::Seed {
@@ -338,11 +351,10 @@ async fn bench(command: BenchCommand) -> Result<(), CliError> {
             let bar = progress_bar(start + events, "seed");
             bar.set_position(start);
             let started = std::time::Instant::now();
-            let progress_bar = bar.clone();
-            let seeded = crate::bench::seed(&storage, events, tenants, move |p| {
-                progress_bar.set_position(p)
-            })
-            .await?;
+            let shown = bar.clone();
+            let seeded =
+                crate::bench::seed(&storage, events, tenants, move |p| shown.set_position(p))
+                    .await?;
             bar.finish();
             storage.events.close().await;
             let head = seeded.head;
@@ -401,9 +413,7 @@ async fn bench(command: BenchCommand) -> Result<(), CliError> {
         }
         BenchCommand::Queries { database, rounds } => {
             let storage = open_storage(&database.database_url).await?;
-            let tenant = crate::bench::busiest_tenant(&*storage.events)
-                .await?
-                .ok_or_else(|| CliError::Refused("the log is empty".into()))?;
+            let tenant = tenant_or_busiest(&storage, None).await?;
             let head = storage.events.head_position().await?;
             let results = crate::bench::queries(&storage, tenant, rounds.max(1)).await?;
             storage.events.close().await;
@@ -420,12 +430,7 @@ async fn bench(command: BenchCommand) -> Result<(), CliError> {
             tenant_id,
         } => {
             let storage = open_storage(&database.database_url).await?;
-            let tenant = match tenant_id {
-                Some(t) => t,
-                None => crate::bench::busiest_tenant(&*storage.events)
-                    .await?
-                    .ok_or_else(|| CliError::Refused("the log is empty".into()))?,
-            };
+            let tenant = tenant_or_busiest(&storage, tenant_id).await?;
             let rows = crate::bench::point_in_time(&storage, tenant).await?;
             storage.events.close().await;
             println!("tenant {tenant}");

@@ -220,12 +220,11 @@ pub async fn catch_up_to(
     until: Position,
     mut done: impl FnMut(Position),
 ) -> Result<u64, ProjectionError> {
-    let head = until;
     let mut from = checkpoint(db, projection.name()).await? + 1;
     let mut applied = 0;
-    while from <= head {
+    while from <= until {
         let mut events = store.read_all(from, BATCH, &EventFilter::default()).await?;
-        events.retain(|e| e.position <= head);
+        events.retain(|e| e.position <= until);
         if events.is_empty() {
             break;
         }
