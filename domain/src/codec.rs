@@ -3,7 +3,7 @@
 //! `#[serde(tag = "type", content = "data")]`, which this module splits and joins.
 
 use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde::de::{self, DeserializeOwned};
 use serde_json::{Value, json};
 
 #[derive(Debug, thiserror::Error)]
@@ -26,16 +26,76 @@ pub fn encode<E: Serialize>(event: &E) -> Result<(String, Value), CodecError> {
     Ok((event_type, payload))
 }
 
+/// Reads the event straight from the stored payload: the tagged form
+/// `{"type": …, "data": …}` is presented to the enum as a map that borrows
+/// both parts, so the payload is neither copied nor buffered on the way (the
+/// projections decode every event of the log this way, many times over).
 pub fn decode<E: DeserializeOwned>(event_type: &str, payload: &Value) -> Result<E, CodecError> {
-    let tagged = if payload.as_object().is_some_and(|m| m.is_empty()) {
-        json!({ "type": event_type })
+    let data = if payload.as_object().is_some_and(|m| m.is_empty()) {
+        None
     } else {
-        json!({ "type": event_type, "data": payload })
+        Some(payload)
     };
-    serde_json::from_value(tagged).map_err(|e| CodecError::Decode {
+    E::deserialize(Tagged {
+        event_type,
+        data,
+        next: 0,
+    })
+    .map_err(|e| CodecError::Decode {
         event_type: event_type.to_owned(),
         reason: e.to_string(),
     })
+}
+
+/// `{"type": event_type, "data": data}` (without `data` when there is none),
+/// as a deserializer of its own.
+struct Tagged<'a> {
+    event_type: &'a str,
+    data: Option<&'a Value>,
+    next: u8,
+}
+
+impl<'de> de::Deserializer<'de> for Tagged<'de> {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_map(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+impl<'de> de::MapAccess<'de> for Tagged<'de> {
+    type Error = serde_json::Error;
+
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Self::Error> {
+        let key = match (self.next, self.data) {
+            (0, _) => "type",
+            (1, Some(_)) => "data",
+            _ => return Ok(None),
+        };
+        seed.deserialize(de::value::BorrowedStrDeserializer::new(key))
+            .map(Some)
+    }
+
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.next += 1;
+        match (self.next, self.data) {
+            (1, _) => seed.deserialize(de::value::BorrowedStrDeserializer::new(self.event_type)),
+            (_, Some(data)) => seed.deserialize(data),
+            (_, None) => Err(de::Error::custom("no value left")),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! reported confidence, tasks by status, operations per day for 7 days,
 //! online or offline and when it was last seen doing something.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use agentledger_domain::ActorKind;
 use agentledger_domain::agent::AgentEvent;
@@ -14,8 +14,8 @@ use agentledger_store::{Database, on_database};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::engine::{Projection, ProjectionError};
-use crate::sql_projection;
+use crate::engine::{Projection, ProjectionError, ROWS_PER_STATEMENT, clamp};
+use crate::{insert_rows, sql_projection};
 
 pub struct AgentStats;
 
@@ -35,14 +35,18 @@ const SET_ENABLED: &str =
     "UPDATE rm_agent_stats SET enabled = $1, online = online * $1 WHERE agent_id = $2";
 
 sql_projection!(AgentStats, |_this, conn, events| {
+    // Registrations, status changes and task claims are applied in log order;
+    // what agents did is folded per agent and added after them, once per batch.
+    let mut activity: BTreeMap<String, Activity> = BTreeMap::new();
+    let mut daily_ops: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut task_steps: BTreeMap<&str, Vec<TaskStep>> = BTreeMap::new();
     for event in events {
-        let at = event.occurred_at.timestamp_micros();
         if event.actor.kind == ActorKind::Agent {
-            sqlx::query("UPDATE rm_agent_stats SET last_seen_us = $1 WHERE agent_id = $2 AND (last_seen_us IS NULL OR last_seen_us < $1)")
-                .bind(at)
-                .bind(&event.actor.id)
-                .execute(&mut *conn)
-                .await?;
+            let seen = &mut activity
+                .entry(event.actor.id.clone())
+                .or_default()
+                .last_seen_us;
+            *seen = (*seen).max(Some(event.occurred_at.timestamp_micros()));
         }
         let stream_kind = event.stream_id.split('-').next().unwrap_or_default();
         match stream_kind {
@@ -87,56 +91,165 @@ sql_projection!(AgentStats, |_this, conn, events| {
                 else {
                     continue;
                 };
-                let success = i64::from(status == ActionStatus::Success);
-                sqlx::query(
-                    "UPDATE rm_agent_stats SET total_ops = total_ops + 1, success_ops = success_ops + $1, \
-                     failed_ops = failed_ops + $2, confidence_sum = confidence_sum + $3, confidence_count = confidence_count + $4 \
-                     WHERE agent_id = $5",
-                )
-                .bind(success)
-                .bind(1 - success)
-                .bind(confidence.unwrap_or(0.0))
-                .bind(i64::from(confidence.is_some()))
-                .bind(agent_id.to_string())
-                .execute(&mut *conn)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO rm_agent_daily_ops (agent_id, day, ops) VALUES ($1, $2, 1) \
-                     ON CONFLICT (agent_id, day) DO UPDATE SET ops = rm_agent_daily_ops.ops + 1",
-                )
-                .bind(agent_id.to_string())
-                .bind(event.occurred_at.format("%Y-%m-%d").to_string())
-                .execute(&mut *conn)
-                .await?;
+                let agent = activity.entry(agent_id.to_string()).or_default();
+                agent.operations += 1;
+                agent.successes += i64::from(status == ActionStatus::Success);
+                agent.confidences.extend(confidence);
+                *daily_ops
+                    .entry((
+                        agent_id.to_string(),
+                        event.occurred_at.format("%Y-%m-%d").to_string(),
+                    ))
+                    .or_default() += 1;
             }
             "task" => {
                 let task_id = event.stream_id.trim_start_matches("task-");
-                let status = match decode::<TaskEvent>(&event.event_type, &event.payload) {
+                let step = match decode::<TaskEvent>(&event.event_type, &event.payload) {
                     Ok(TaskEvent::TaskClaimed { agent_id }) => {
-                        sqlx::query("INSERT INTO rm_agent_tasks (task_id, agent_id, status) VALUES ($1, $2, 'claimed') ON CONFLICT (task_id) DO NOTHING")
-                            .bind(task_id)
-                            .bind(agent_id.to_string())
-                            .execute(&mut *conn)
-                            .await?;
-                        continue;
+                        TaskStep::Claimed(agent_id.to_string())
                     }
-                    Ok(TaskEvent::TaskProgressed { .. }) => TaskStatus::Processing,
-                    Ok(TaskEvent::TaskCompleted { .. }) => TaskStatus::Completed,
-                    Ok(TaskEvent::TaskFailed { .. }) => TaskStatus::Failed,
-                    Ok(TaskEvent::TaskCancelled { .. }) => TaskStatus::Cancelled,
+                    Ok(TaskEvent::TaskProgressed { .. }) => TaskStep::Now(TaskStatus::Processing),
+                    Ok(TaskEvent::TaskCompleted { .. }) => TaskStep::Now(TaskStatus::Completed),
+                    Ok(TaskEvent::TaskFailed { .. }) => TaskStep::Now(TaskStatus::Failed),
+                    Ok(TaskEvent::TaskCancelled { .. }) => TaskStep::Now(TaskStatus::Cancelled),
                     _ => continue,
                 };
-                sqlx::query("UPDATE rm_agent_tasks SET status = $1 WHERE task_id = $2")
-                    .bind(status.as_str())
-                    .bind(task_id)
-                    .execute(&mut *conn)
-                    .await?;
+                task_steps.entry(task_id).or_default().push(step);
             }
             _ => {}
         }
     }
+    // Sums of confidences are carried on from the stored sum in log order, so
+    // the floating-point total is the same however the log was batched.
+    let reported: Vec<&String> = activity
+        .iter()
+        .filter(|(_, a)| !a.confidences.is_empty())
+        .map(|(agent, _)| agent)
+        .collect();
+    let mut stored: HashMap<String, f64> = HashMap::new();
+    for chunk in reported.chunks(ROWS_PER_STATEMENT) {
+        let mut select = sqlx::QueryBuilder::new(
+            "SELECT agent_id, confidence_sum FROM rm_agent_stats WHERE agent_id IN (",
+        );
+        let mut ids = select.separated(", ");
+        for agent in chunk {
+            ids.push_bind(agent.as_str());
+        }
+        select.push(")");
+        stored.extend(
+            select
+                .build_query_as::<(String, f64)>()
+                .fetch_all(&mut *conn)
+                .await?,
+        );
+    }
+    for (agent, done) in &activity {
+        let confidence_sum = stored
+            .get(agent)
+            .map(|sum| done.confidences.iter().fold(*sum, |sum, c| sum + c));
+        sqlx::query(
+            "UPDATE rm_agent_stats SET total_ops = total_ops + $1, success_ops = success_ops + $2, \
+             failed_ops = failed_ops + $3, confidence_sum = COALESCE($4, confidence_sum), \
+             confidence_count = confidence_count + $5, last_seen_us = CASE WHEN CAST($6 AS BIGINT) IS NOT NULL \
+             AND (last_seen_us IS NULL OR last_seen_us < $6) THEN $6 ELSE last_seen_us END WHERE agent_id = $7",
+        )
+        .bind(done.operations)
+        .bind(done.successes)
+        .bind(done.operations - done.successes)
+        .bind(confidence_sum)
+        .bind(clamp(done.confidences.len() as u64))
+        .bind(done.last_seen_us)
+        .bind(agent)
+        .execute(&mut *conn)
+        .await?;
+    }
+    // A task's row is made by its first claim and its status follows later
+    // events; a claim of a task that has a row changes nothing, and a status
+    // before any row exists is lost. Which tasks have rows decides the rest.
+    let mut known: HashSet<String> = HashSet::new();
+    let ids: Vec<&str> = task_steps.keys().copied().collect();
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let mut select =
+            sqlx::QueryBuilder::new("SELECT task_id FROM rm_agent_tasks WHERE task_id IN (");
+        let mut separated = select.separated(", ");
+        for id in chunk {
+            separated.push_bind(*id);
+        }
+        select.push(")");
+        known.extend(
+            select
+                .build_query_scalar::<String>()
+                .fetch_all(&mut *conn)
+                .await?,
+        );
+    }
+    let last_status = |steps: &[TaskStep]| {
+        steps.iter().rev().find_map(|step| match step {
+            TaskStep::Now(status) => Some(*status),
+            TaskStep::Claimed(_) => None,
+        })
+    };
+    let mut claimed = Vec::new();
+    for (task_id, steps) in &task_steps {
+        if known.contains(*task_id) {
+            if let Some(status) = last_status(steps) {
+                sqlx::query("UPDATE rm_agent_tasks SET status = $1 WHERE task_id = $2")
+                    .bind(status.as_str())
+                    .bind(*task_id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        } else if let Some((first, agent)) =
+            steps.iter().enumerate().find_map(|(i, step)| match step {
+                TaskStep::Claimed(agent) => Some((i, agent)),
+                TaskStep::Now(_) => None,
+            })
+        {
+            let status = last_status(&steps[first..]).unwrap_or(TaskStatus::Claimed);
+            claimed.push((*task_id, agent.as_str(), status));
+        }
+    }
+    insert_rows!(
+        conn,
+        "INSERT INTO rm_agent_tasks (task_id, agent_id, status) ",
+        claimed,
+        " ON CONFLICT (task_id) DO NOTHING",
+        |row, (task_id, agent, status)| {
+            row.push_bind(*task_id)
+                .push_bind(*agent)
+                .push_bind(status.as_str());
+        }
+    );
+    let daily_ops: Vec<_> = daily_ops.into_iter().collect();
+    insert_rows!(
+        conn,
+        "INSERT INTO rm_agent_daily_ops (agent_id, day, ops) ",
+        daily_ops,
+        " ON CONFLICT (agent_id, day) DO UPDATE SET ops = rm_agent_daily_ops.ops + excluded.ops",
+        |row, ((agent, day), ops)| {
+            row.push_bind(agent.as_str())
+                .push_bind(day.as_str())
+                .push_bind(*ops);
+        }
+    );
     Ok(())
 });
+
+/// One event of a task, as this model sees it.
+enum TaskStep {
+    Claimed(String),
+    Now(TaskStatus),
+}
+
+/// What one agent did in a batch: when it was last seen acting, its
+/// operations, and the confidences it reported, in log order.
+#[derive(Default)]
+struct Activity {
+    last_seen_us: Option<i64>,
+    operations: i64,
+    successes: i64,
+    confidences: Vec<f64>,
+}
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -4,7 +4,7 @@
 //! one) and app type, so one dashboard read costs
 //! the same whether the log holds a thousand events or ten million.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use agentledger_domain::alert::{AlertEvent, AlertStatus};
 use agentledger_domain::budget::BudgetEvent;
@@ -18,7 +18,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::engine::{Projection, ProjectionError, clamp};
-use crate::sql_projection;
+use crate::{insert_rows, sql_projection};
 
 pub struct Dashboard;
 
@@ -52,6 +52,10 @@ impl Projection for Dashboard {
 sql_projection!(Dashboard, |_this, conn, events| {
     // Each tenant's zone, looked up once per batch.
     let mut zones: HashMap<String, Tz> = HashMap::new();
+    // Runs are folded first: one upsert per tenant, day and app type, and one
+    // per app's health, for the whole batch.
+    let mut daily: BTreeMap<(String, String, String), DaySums> = BTreeMap::new();
+    let mut health: BTreeMap<(String, String), (RunStatus, i64, i64)> = BTreeMap::new();
     for event in events {
         // The declared types are the whole truth: a past dashboard reads only
         // those, so the live one must not look at any other.
@@ -108,37 +112,28 @@ sql_projection!(Dashboard, |_this, conn, events| {
                         zone
                     }
                 };
-                let tokens = clamp(prompt_tokens.saturating_add(completion_tokens));
-                sqlx::query(
-                    "INSERT INTO rm_app_daily (tenant_id, day, app_type, calls, successes, tokens, latency_ms_sum, cost_micros) \
-                     VALUES ($1, $2, $3, 1, $4, $5, $6, $7) \
-                     ON CONFLICT (tenant_id, day, app_type) DO UPDATE SET \
-                     calls = rm_app_daily.calls + 1, successes = rm_app_daily.successes + excluded.successes, \
-                     tokens = rm_app_daily.tokens + excluded.tokens, latency_ms_sum = rm_app_daily.latency_ms_sum + excluded.latency_ms_sum, \
-                     cost_micros = rm_app_daily.cost_micros + excluded.cost_micros",
-                )
-                .bind(&tenant)
-                .bind(calendar::day(zone, event.occurred_at))
-                .bind(&app_type)
-                .bind(i64::from(status == RunStatus::Success))
-                .bind(tokens)
-                .bind(clamp(latency_ms))
-                .bind(cost_micros)
-                .execute(&mut *conn)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO rm_app_health (tenant_id, app_type, last_status, last_at_us, position) VALUES ($1, $2, $3, $4, $5) \
-                     ON CONFLICT (tenant_id, app_type) DO UPDATE SET last_status = excluded.last_status, \
-                     last_at_us = excluded.last_at_us, position = excluded.position \
-                     WHERE rm_app_health.last_at_us <= excluded.last_at_us",
-                )
-                .bind(&tenant)
-                .bind(&app_type)
-                .bind(status.as_str())
-                .bind(event.occurred_at.timestamp_micros())
-                .bind(position)
-                .execute(&mut *conn)
-                .await?;
+                let day = daily
+                    .entry((
+                        tenant.clone(),
+                        calendar::day(zone, event.occurred_at),
+                        app_type.clone(),
+                    ))
+                    .or_default();
+                day.calls += 1;
+                day.successes += i64::from(status == RunStatus::Success);
+                day.tokens = day
+                    .tokens
+                    .saturating_add(clamp(prompt_tokens.saturating_add(completion_tokens)));
+                day.latency_ms_sum = day.latency_ms_sum.saturating_add(clamp(latency_ms));
+                day.cost_micros = day.cost_micros.saturating_add(cost_micros);
+                let at = event.occurred_at.timestamp_micros();
+                let last = health
+                    .entry((tenant, app_type))
+                    .or_insert((status, at, position));
+                // The latest run by its time; of runs at the same time, the later in the log.
+                if last.1 <= at {
+                    *last = (status, at, position);
+                }
             }
             "AlertRaised" | "AlertAcknowledged" | "AlertIgnored" => {
                 let Some(alert_id) = event.stream_id.strip_prefix("alert-") else {
@@ -199,8 +194,54 @@ sql_projection!(Dashboard, |_this, conn, events| {
             _ => {}
         }
     }
+    let daily: Vec<_> = daily.into_iter().collect();
+    insert_rows!(
+        conn,
+        "INSERT INTO rm_app_daily (tenant_id, day, app_type, calls, successes, tokens, latency_ms_sum, cost_micros) ",
+        daily,
+        " ON CONFLICT (tenant_id, day, app_type) DO UPDATE SET \
+         calls = rm_app_daily.calls + excluded.calls, successes = rm_app_daily.successes + excluded.successes, \
+         tokens = rm_app_daily.tokens + excluded.tokens, latency_ms_sum = rm_app_daily.latency_ms_sum + excluded.latency_ms_sum, \
+         cost_micros = rm_app_daily.cost_micros + excluded.cost_micros",
+        |row, ((tenant, day, app), sums)| {
+            row.push_bind(tenant.as_str())
+                .push_bind(day.as_str())
+                .push_bind(app.as_str())
+                .push_bind(sums.calls)
+                .push_bind(sums.successes)
+                .push_bind(sums.tokens)
+                .push_bind(sums.latency_ms_sum)
+                .push_bind(sums.cost_micros);
+        }
+    );
+    let health: Vec<_> = health.into_iter().collect();
+    insert_rows!(
+        conn,
+        "INSERT INTO rm_app_health (tenant_id, app_type, last_status, last_at_us, position) ",
+        health,
+        " ON CONFLICT (tenant_id, app_type) DO UPDATE SET last_status = excluded.last_status, \
+         last_at_us = excluded.last_at_us, position = excluded.position \
+         WHERE rm_app_health.last_at_us <= excluded.last_at_us",
+        |row, ((tenant, app), (status, at, position))| {
+            row.push_bind(tenant.as_str())
+                .push_bind(app.as_str())
+                .push_bind(status.as_str())
+                .push_bind(*at)
+                .push_bind(*position);
+        }
+    );
     Ok(())
 });
+
+/// One day's run counters of one app type, summed over a batch.
+#[derive(Default)]
+struct DaySums {
+    calls: i64,
+    successes: i64,
+    tokens: i64,
+    latency_ms_sum: i64,
+    cost_micros: i64,
+}
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]

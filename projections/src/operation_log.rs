@@ -7,7 +7,7 @@ use agentledger_store::{Database, on_database};
 use serde::Serialize;
 
 use crate::engine::{Projection, ProjectionError, clamp};
-use crate::sql_projection;
+use crate::{insert_rows, sql_projection};
 
 pub struct OperationLog;
 
@@ -22,41 +22,48 @@ impl Projection for OperationLog {
 }
 
 sql_projection!(OperationLog, |_this, conn, events| {
-    for event in events {
-        if event.event_type != "ActionRecorded" {
-            continue;
+    let rows: Vec<_> = events
+        .iter()
+        .filter(|event| event.event_type == "ActionRecorded")
+        .filter_map(|event| {
+            decode::<ReportEvent>(&event.event_type, &event.payload)
+                .ok()
+                .filter(|action| matches!(action, ReportEvent::ActionRecorded { .. }))
+                .map(|action| (event, action))
+        })
+        .collect();
+    insert_rows!(
+        conn,
+        "INSERT INTO rm_operation_log (position, tenant_id, agent_id, action, resource_type, resource_id, \
+         status, confidence, execution_time_ms, occurred_at_us) ",
+        rows,
+        " ON CONFLICT (position) DO NOTHING",
+        |row, (event, action)| {
+            let ReportEvent::ActionRecorded {
+                agent_id,
+                action,
+                resource_type,
+                resource_id,
+                status,
+                confidence,
+                execution_time_ms,
+                ..
+            } = action
+            else {
+                return; // only actions were kept above
+            };
+            row.push_bind(event.position as i64)
+                .push_bind(event.tenant_id.to_string())
+                .push_bind(agent_id.to_string())
+                .push_bind(action.as_str())
+                .push_bind(resource_type.as_str())
+                .push_bind(resource_id.as_deref())
+                .push_bind(status.as_str())
+                .push_bind(*confidence)
+                .push_bind(execution_time_ms.map(clamp))
+                .push_bind(event.occurred_at.timestamp_micros());
         }
-        let Ok(ReportEvent::ActionRecorded {
-            agent_id,
-            action,
-            resource_type,
-            resource_id,
-            status,
-            confidence,
-            execution_time_ms,
-            ..
-        }) = decode::<ReportEvent>(&event.event_type, &event.payload)
-        else {
-            continue;
-        };
-        sqlx::query(
-            "INSERT INTO rm_operation_log (position, tenant_id, agent_id, action, resource_type, resource_id, \
-             status, confidence, execution_time_ms, occurred_at_us) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (position) DO NOTHING",
-        )
-        .bind(event.position as i64)
-        .bind(event.tenant_id.to_string())
-        .bind(agent_id.to_string())
-        .bind(action)
-        .bind(resource_type)
-        .bind(resource_id)
-        .bind(status.as_str())
-        .bind(confidence)
-        .bind(execution_time_ms.map(clamp))
-        .bind(event.occurred_at.timestamp_micros())
-        .execute(&mut *conn)
-        .await?;
-    }
+    );
     Ok(())
 });
 

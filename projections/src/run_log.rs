@@ -7,7 +7,7 @@ use agentledger_store::{Database, on_database};
 use serde::Serialize;
 
 use crate::engine::{Projection, ProjectionError, clamp};
-use crate::sql_projection;
+use crate::{insert_rows, sql_projection};
 
 pub struct RunLog;
 
@@ -22,57 +22,63 @@ impl Projection for RunLog {
 }
 
 sql_projection!(RunLog, |_this, conn, events| {
-    for event in events {
-        if event.event_type != "LlmRunRecorded" {
-            continue;
+    let rows: Vec<_> = events
+        .iter()
+        .filter(|event| event.event_type == "LlmRunRecorded")
+        .filter_map(|event| {
+            decode::<ReportEvent>(&event.event_type, &event.payload)
+                .ok()
+                .filter(|run| matches!(run, ReportEvent::LlmRunRecorded { .. }))
+                .map(|run| (event, run))
+        })
+        .collect();
+    insert_rows!(
+        conn,
+        "INSERT INTO rm_run_log (position, run_id, tenant_id, agent_id, app_type, trigger_type, member_id, model, \
+         prompt_tokens, completion_tokens, cost_micros, latency_ms, status, error_message, session_id, prompt, \
+         response, occurred_at_us) ",
+        rows,
+        " ON CONFLICT (position) DO NOTHING",
+        |row, (event, run)| {
+            let ReportEvent::LlmRunRecorded {
+                agent_id,
+                app_type,
+                trigger_type,
+                member_id,
+                model,
+                prompt_tokens,
+                completion_tokens,
+                cost_micros,
+                latency_ms,
+                status,
+                error_message,
+                session_id,
+                prompt,
+                response,
+            } = run
+            else {
+                return; // only runs were kept above
+            };
+            row.push_bind(event.position as i64)
+                .push_bind(event.event_id.to_string())
+                .push_bind(event.tenant_id.to_string())
+                .push_bind(agent_id.to_string())
+                .push_bind(app_type.as_str())
+                .push_bind(trigger_type.as_str())
+                .push_bind(member_id.as_deref())
+                .push_bind(model.as_str())
+                .push_bind(clamp(*prompt_tokens))
+                .push_bind(clamp(*completion_tokens))
+                .push_bind(*cost_micros)
+                .push_bind(clamp(*latency_ms))
+                .push_bind(status.as_str())
+                .push_bind(error_message.as_deref())
+                .push_bind(session_id.as_deref())
+                .push_bind(prompt.as_deref())
+                .push_bind(response.as_deref())
+                .push_bind(event.occurred_at.timestamp_micros());
         }
-        let Ok(ReportEvent::LlmRunRecorded {
-            agent_id,
-            app_type,
-            trigger_type,
-            member_id,
-            model,
-            prompt_tokens,
-            completion_tokens,
-            cost_micros,
-            latency_ms,
-            status,
-            error_message,
-            session_id,
-            prompt,
-            response,
-        }) = decode::<ReportEvent>(&event.event_type, &event.payload)
-        else {
-            continue;
-        };
-        sqlx::query(
-            "INSERT INTO rm_run_log (position, run_id, tenant_id, agent_id, app_type, trigger_type, member_id, model, \
-             prompt_tokens, completion_tokens, cost_micros, latency_ms, status, error_message, session_id, prompt, \
-             response, occurred_at_us) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
-             ON CONFLICT (position) DO NOTHING",
-        )
-        .bind(event.position as i64)
-        .bind(event.event_id.to_string())
-        .bind(event.tenant_id.to_string())
-        .bind(agent_id.to_string())
-        .bind(app_type)
-        .bind(trigger_type)
-        .bind(member_id)
-        .bind(model)
-        .bind(clamp(prompt_tokens))
-        .bind(clamp(completion_tokens))
-        .bind(cost_micros)
-        .bind(clamp(latency_ms))
-        .bind(status.as_str())
-        .bind(error_message)
-        .bind(session_id)
-        .bind(prompt)
-        .bind(response)
-        .bind(event.occurred_at.timestamp_micros())
-        .execute(&mut *conn)
-        .await?;
-    }
+    );
     Ok(())
 });
 

@@ -2,14 +2,16 @@
 //! type, status and time; each task's full history of status changes and
 //! progress; and the tasks skipped as duplicates, per UTC day.
 
+use std::collections::BTreeMap;
+
 use agentledger_domain::codec::decode;
 use agentledger_domain::dedup::DedupEvent;
-use agentledger_domain::task::{TaskEvent, TaskStatus};
-use agentledger_store::{Database, on_database};
+use agentledger_domain::task::{NewTask, TaskEvent, TaskStatus};
+use agentledger_store::{Database, RecordedEvent, on_database};
 use serde::Serialize;
 
 use crate::engine::{Projection, ProjectionError};
-use crate::sql_projection;
+use crate::{insert_rows, sql_projection};
 
 pub struct Tasks;
 
@@ -94,67 +96,75 @@ fn change(event: TaskEvent) -> Change {
     }
 }
 
+impl Change {
+    /// This change, then `later` on top: each field takes the later value
+    /// when there is one, as `COALESCE(new, old)` does in the row's update.
+    fn then(&mut self, later: Change) {
+        fn keep<T>(field: &mut Option<T>, later: Option<T>) {
+            if later.is_some() {
+                *field = later;
+            }
+        }
+        keep(&mut self.status, later.status);
+        keep(&mut self.agent_id, later.agent_id);
+        keep(&mut self.percent, later.percent);
+        keep(&mut self.message, later.message);
+        keep(&mut self.result, later.result);
+        keep(&mut self.error, later.error);
+        keep(&mut self.retried_as, later.retried_as);
+    }
+}
+
+/// A task's events in one batch, folded: its creation if the batch holds it,
+/// every later change merged, and the time of the last event.
+struct BatchTask<'a> {
+    created: Option<(&'a RecordedEvent, NewTask)>,
+    change: Change,
+    updated_us: i64,
+}
+
 sql_projection!(Tasks, |_this, conn, events| {
+    let mut tasks: BTreeMap<&str, BatchTask> = BTreeMap::new();
+    let mut history = Vec::new();
+    let mut skips = Vec::new();
     for event in events {
         let at = event.occurred_at.timestamp_micros();
         if let Some(task_id) = event.stream_id.strip_prefix("task-") {
             let Ok(task_event) = decode::<TaskEvent>(&event.event_type, &event.payload) else {
                 continue;
             };
-            // A creation is the row's insert; every later event updates it.
-            let c = if let TaskEvent::TaskCreated(new) = &task_event {
-                sqlx::query(
-                    "INSERT INTO rm_tasks (task_id, tenant_id, task_type, status, priority, agent_id, progress, \
-                     progress_message, dedup_key, retry_of, retried_as, result, error, created_us, updated_us, position) \
-                     VALUES ($1, $2, $3, 'pending', $4, NULL, 0, NULL, $5, $6, NULL, NULL, NULL, $7, $7, $8) \
-                     ON CONFLICT (task_id) DO NOTHING",
-                )
-                .bind(task_id)
-                .bind(event.tenant_id.to_string())
-                .bind(&new.task_type)
-                .bind(i64::from(new.priority))
-                .bind(&new.dedup_key)
-                .bind(new.retry_of.map(|t| t.to_string()))
-                .bind(at)
-                .bind(event.position as i64)
-                .execute(&mut *conn)
-                .await?;
-                change(task_event)
-            } else {
-                let c = change(task_event);
-                sqlx::query(
-                "UPDATE rm_tasks SET status = COALESCE($1, status), agent_id = COALESCE($2, agent_id), \
-                 progress = COALESCE($3, progress), progress_message = COALESCE($4, progress_message), \
-                 result = COALESCE($5, result), error = COALESCE($6, error), retried_as = COALESCE($7, retried_as), \
-                 updated_us = $8 WHERE task_id = $9",
-            )
-            .bind(c.status.map(TaskStatus::as_str))
-            .bind(&c.agent_id)
-            .bind(c.percent)
-            .bind(&c.message)
-            .bind(&c.result)
-            .bind(&c.error)
-            .bind(&c.retried_as)
-            .bind(at)
-            .bind(task_id)
-            .execute(&mut *conn)
-            .await?;
-                c
+            let created = match &task_event {
+                TaskEvent::TaskCreated(new) => Some((event, new.clone())),
+                _ => None,
             };
+            let c = change(task_event);
             if let Some(status) = c.status {
-                sqlx::query(
-                    "INSERT INTO rm_task_history (task_id, position, status, agent_id, percent, message, at_us) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (task_id, position) DO NOTHING",
-                )
-                .bind(task_id)
-                .bind(event.position as i64)
-                .bind(status.as_str())
-                .bind(c.agent_id)
-                .bind(c.percent)
-                .bind(c.message.or(c.error))
-                .bind(at)
-                .execute(&mut *conn)
-                .await?;
+                history.push((
+                    task_id,
+                    event.position as i64,
+                    status,
+                    c.agent_id.clone(),
+                    c.percent,
+                    c.message.clone().or_else(|| c.error.clone()),
+                    at,
+                ));
+            }
+            match tasks.get_mut(task_id) {
+                Some(row) => {
+                    row.change.then(c);
+                    row.updated_us = at;
+                    row.created = row.created.take().or(created);
+                }
+                None => {
+                    tasks.insert(
+                        task_id,
+                        BatchTask {
+                            created,
+                            change: c,
+                            updated_us: at,
+                        },
+                    );
+                }
             }
         } else if event.event_type == "DuplicateTaskSkipped" {
             let Ok(DedupEvent::DuplicateTaskSkipped {
@@ -165,21 +175,98 @@ sql_projection!(Tasks, |_this, conn, events| {
             else {
                 continue;
             };
-            sqlx::query(
-                "INSERT INTO rm_task_skips (position, tenant_id, task_id, duplicate_of, dedup_key, day, at_us) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (position) DO NOTHING",
-            )
-            .bind(event.position as i64)
-            .bind(event.tenant_id.to_string())
-            .bind(task_id.to_string())
-            .bind(duplicate_of.to_string())
-            .bind(dedup_key)
-            .bind(event.occurred_at.format("%Y-%m-%d").to_string())
-            .bind(at)
-            .execute(&mut *conn)
-            .await?;
+            skips.push((
+                event,
+                task_id.to_string(),
+                duplicate_of.to_string(),
+                dedup_key,
+            ));
         }
     }
+    // Tasks created in this batch are inserted as they stand at its end;
+    // tasks created before get one update each.
+    let (created, changed): (Vec<_>, Vec<_>) = tasks
+        .into_iter()
+        .partition(|(_, row)| row.created.is_some());
+    insert_rows!(
+        conn,
+        "INSERT INTO rm_tasks (task_id, tenant_id, task_type, status, priority, agent_id, progress, \
+         progress_message, dedup_key, retry_of, retried_as, result, error, created_us, updated_us, position) ",
+        created,
+        " ON CONFLICT (task_id) DO NOTHING",
+        |row, (task_id, task)| {
+            let Some((event, new)) = &task.created else {
+                return; // only created tasks were kept above
+            };
+            let c = &task.change;
+            row.push_bind(*task_id)
+                .push_bind(event.tenant_id.to_string())
+                .push_bind(new.task_type.as_str())
+                .push_bind(c.status.unwrap_or(TaskStatus::Pending).as_str())
+                .push_bind(i64::from(new.priority))
+                .push_bind(c.agent_id.as_deref())
+                .push_bind(c.percent.unwrap_or(0))
+                .push_bind(c.message.as_deref())
+                .push_bind(new.dedup_key.as_deref())
+                .push_bind(new.retry_of.map(|t| t.to_string()))
+                .push_bind(c.retried_as.as_deref())
+                .push_bind(c.result.as_deref())
+                .push_bind(c.error.as_deref())
+                .push_bind(event.occurred_at.timestamp_micros())
+                .push_bind(task.updated_us)
+                .push_bind(event.position as i64);
+        }
+    );
+    for (task_id, task) in &changed {
+        let c = &task.change;
+        sqlx::query(
+            "UPDATE rm_tasks SET status = COALESCE($1, status), agent_id = COALESCE($2, agent_id), \
+             progress = COALESCE($3, progress), progress_message = COALESCE($4, progress_message), \
+             result = COALESCE($5, result), error = COALESCE($6, error), retried_as = COALESCE($7, retried_as), \
+             updated_us = $8 WHERE task_id = $9",
+        )
+        .bind(c.status.map(TaskStatus::as_str))
+        .bind(&c.agent_id)
+        .bind(c.percent)
+        .bind(&c.message)
+        .bind(&c.result)
+        .bind(&c.error)
+        .bind(&c.retried_as)
+        .bind(task.updated_us)
+        .bind(*task_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    insert_rows!(
+        conn,
+        "INSERT INTO rm_task_history (task_id, position, status, agent_id, percent, message, at_us) ",
+        history,
+        " ON CONFLICT (task_id, position) DO NOTHING",
+        |row, (task_id, position, status, agent_id, percent, message, at)| {
+            row.push_bind(*task_id)
+                .push_bind(*position)
+                .push_bind(status.as_str())
+                .push_bind(agent_id.as_deref())
+                .push_bind(*percent)
+                .push_bind(message.as_deref())
+                .push_bind(*at);
+        }
+    );
+    insert_rows!(
+        conn,
+        "INSERT INTO rm_task_skips (position, tenant_id, task_id, duplicate_of, dedup_key, day, at_us) ",
+        skips,
+        " ON CONFLICT (position) DO NOTHING",
+        |row, (event, task_id, duplicate_of, dedup_key)| {
+            row.push_bind(event.position as i64)
+                .push_bind(event.tenant_id.to_string())
+                .push_bind(task_id.as_str())
+                .push_bind(duplicate_of.as_str())
+                .push_bind(dedup_key.as_str())
+                .push_bind(event.occurred_at.format("%Y-%m-%d").to_string())
+                .push_bind(event.occurred_at.timestamp_micros());
+        }
+    );
     Ok(())
 });
 

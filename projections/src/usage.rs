@@ -1,13 +1,15 @@
 //! Budget and usage: tokens, calls and cost of LLM runs per UTC day, summed
 //! per day or month and per tenant, agent or model over a date range.
 
+use std::collections::BTreeMap;
+
 use agentledger_domain::codec::decode;
 use agentledger_domain::reports::ReportEvent;
 use agentledger_store::{Database, on_database};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Projection, ProjectionError, clamp};
-use crate::sql_projection;
+use crate::{insert_rows, sql_projection};
 
 pub struct Usage;
 
@@ -21,7 +23,12 @@ impl Projection for Usage {
     }
 }
 
+/// One row's sums: calls, prompt tokens, completion tokens, cost.
+type UsageSums = (i64, i64, i64, i64);
+
 sql_projection!(Usage, |_this, conn, events| {
+    // Folded first: one row per tenant, day, agent and model in the batch.
+    let mut sums: BTreeMap<(String, String, String, String), UsageSums> = BTreeMap::new();
     for event in events {
         if event.event_type != "LlmRunRecorded" {
             continue;
@@ -37,23 +44,38 @@ sql_projection!(Usage, |_this, conn, events| {
         else {
             continue;
         };
-        sqlx::query(
-            "INSERT INTO rm_usage (tenant_id, day, agent_id, model, calls, prompt_tokens, completion_tokens, cost_micros) \
-             VALUES ($1, $2, $3, $4, 1, $5, $6, $7) ON CONFLICT (tenant_id, day, agent_id, model) DO UPDATE SET \
-             calls = rm_usage.calls + 1, prompt_tokens = rm_usage.prompt_tokens + excluded.prompt_tokens, \
-             completion_tokens = rm_usage.completion_tokens + excluded.completion_tokens, \
-             cost_micros = rm_usage.cost_micros + excluded.cost_micros",
-        )
-        .bind(event.tenant_id.to_string())
-        .bind(event.occurred_at.format("%Y-%m-%d").to_string())
-        .bind(agent_id.to_string())
-        .bind(model)
-        .bind(clamp(prompt_tokens))
-        .bind(clamp(completion_tokens))
-        .bind(cost_micros)
-        .execute(&mut *conn)
-        .await?;
+        let key = (
+            event.tenant_id.to_string(),
+            event.occurred_at.format("%Y-%m-%d").to_string(),
+            agent_id.to_string(),
+            model,
+        );
+        let sum = sums.entry(key).or_default();
+        sum.0 += 1;
+        sum.1 = sum.1.saturating_add(clamp(prompt_tokens));
+        sum.2 = sum.2.saturating_add(clamp(completion_tokens));
+        sum.3 = sum.3.saturating_add(cost_micros);
     }
+    let rows: Vec<_> = sums.into_iter().collect();
+    insert_rows!(
+        conn,
+        "INSERT INTO rm_usage (tenant_id, day, agent_id, model, calls, prompt_tokens, completion_tokens, cost_micros) ",
+        rows,
+        " ON CONFLICT (tenant_id, day, agent_id, model) DO UPDATE SET \
+         calls = rm_usage.calls + excluded.calls, prompt_tokens = rm_usage.prompt_tokens + excluded.prompt_tokens, \
+         completion_tokens = rm_usage.completion_tokens + excluded.completion_tokens, \
+         cost_micros = rm_usage.cost_micros + excluded.cost_micros",
+        |row, ((tenant, day, agent, model), (calls, prompt, completion, cost))| {
+            row.push_bind(tenant.as_str())
+                .push_bind(day.as_str())
+                .push_bind(agent.as_str())
+                .push_bind(model.as_str())
+                .push_bind(*calls)
+                .push_bind(*prompt)
+                .push_bind(*completion)
+                .push_bind(*cost);
+        }
+    );
     Ok(())
 });
 
