@@ -17,6 +17,12 @@ use crate::follower::Progress;
 /// Events per transaction.
 pub const BATCH: usize = 1000;
 
+/// How long a live runner lets events gather after the first one arrives.
+/// Under load, several events then share one transaction instead of each
+/// taking a write turn of its own (on SQLite every write turn is one the
+/// log's committer waits for); when the log is quiet it adds this to the lag.
+pub const LINGER: Duration = Duration::from_millis(5);
+
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
     #[error(transparent)]
@@ -155,6 +161,7 @@ pub async fn apply_batch(
     projection: &dyn Projection,
     events: &[RecordedEvent],
 ) -> Result<Applied, ProjectionError> {
+    let _turn = db.write_turn().await;
     on_database!(db, p => {
         let mut tx = p.begin().await?;
         // An upsert, not a SELECT: it takes the write lock on SQLite and the
@@ -168,6 +175,11 @@ pub async fn apply_batch(
         .fetch_one(&mut *tx)
         .await?;
         let checkpoint = checkpoint.max(0) as Position;
+        if matches!(db, Database::Postgres(_)) {
+            // As on SQLite, a model's commit need not wait for its flush: a
+            // crash can lose only whole batches with their checkpoint.
+            sqlx::query("SET LOCAL synchronous_commit TO OFF").execute(&mut *tx).await?;
+        }
         let fresh = &events[events.partition_point(|e| e.position <= checkpoint)..];
         let Some(last) = fresh.last().map(|e| e.position) else {
             return Ok(Applied { events: 0, checkpoint });
@@ -194,6 +206,7 @@ pub async fn apply_events(
     projection: &dyn Projection,
     events: &[RecordedEvent],
 ) -> Result<(), ProjectionError> {
+    let _turn = db.write_turn().await;
     on_database!(db, p => {
         let mut tx = p.begin().await?;
         Apply::apply(projection, &mut *tx, events).await?;
@@ -204,6 +217,7 @@ pub async fn apply_events(
 
 /// Empties the projection's tables and its checkpoint, in one transaction.
 pub async fn reset(db: &Database, projection: &dyn Projection) -> Result<(), ProjectionError> {
+    let _turn = db.write_turn().await;
     on_database!(db, p => {
         let mut tx = p.begin().await?;
         for table in projection.tables() {
@@ -372,6 +386,7 @@ async fn follow(
     let mut subscription = store.subscribe_all(start + 1, EventFilter::default());
     loop {
         let first = subscription.next().await?;
+        tokio::time::sleep(LINGER).await;
         let mut batch = vec![first];
         batch.extend(subscription.next_batch(BATCH - 1).await?);
         let applied = apply_batch(db, projection, &batch).await?;

@@ -28,6 +28,7 @@ pub async fn save(
     position: Position,
     state: &str,
 ) -> Result<(), ProjectionError> {
+    let _turn = db.write_turn().await;
     on_database!(db, p => sqlx::query(
         "INSERT INTO reactor_checkpoints (name, position, state) VALUES ($1, $2, $3) \
          ON CONFLICT (name) DO UPDATE SET position = excluded.position, state = excluded.state"

@@ -77,12 +77,14 @@ impl IdempotencyStore for SqlIdempotency {
         fingerprint: &str,
         now: i64,
     ) -> Result<Claim, StoreError> {
+        let turn = self.database.write_turn().await;
         let inserted = on_database!(&self.database, p => sqlx::query(
             "INSERT INTO idempotency_keys (scope, idem_key, fingerprint, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (scope, idem_key) DO NOTHING",
         )
         .bind(scope).bind(key).bind(fingerprint).bind(now)
         .execute(p).await?.rows_affected());
+        drop(turn);
         if inserted == 1 {
             return Ok(Claim::New);
         }
@@ -113,6 +115,7 @@ impl IdempotencyStore for SqlIdempotency {
         if created_at + STALE_AFTER_SECONDS > now {
             return Ok(Claim::InProgress);
         }
+        let _turn = self.database.write_turn().await;
         let taken = on_database!(&self.database, p => sqlx::query(
             "UPDATE idempotency_keys SET created_at = $1 \
              WHERE scope = $2 AND idem_key = $3 AND status IS NULL AND created_at = $4",
@@ -132,6 +135,7 @@ impl IdempotencyStore for SqlIdempotency {
         key: &str,
         answer: &StoredAnswer,
     ) -> Result<(), StoreError> {
+        let _turn = self.database.write_turn().await;
         on_database!(&self.database, p => sqlx::query(
             "UPDATE idempotency_keys SET status = $1, content_type = $2, body = $3, correlation_id = $4 \
              WHERE scope = $5 AND idem_key = $6",
@@ -143,6 +147,7 @@ impl IdempotencyStore for SqlIdempotency {
     }
 
     async fn release(&self, scope: &str, key: &str) -> Result<(), StoreError> {
+        let _turn = self.database.write_turn().await;
         on_database!(&self.database, p => sqlx::query(
             "DELETE FROM idempotency_keys WHERE scope = $1 AND idem_key = $2 AND status IS NULL",
         )
@@ -152,6 +157,7 @@ impl IdempotencyStore for SqlIdempotency {
     }
 
     async fn prune(&self, before: i64) -> Result<u64, StoreError> {
+        let _turn = self.database.write_turn().await;
         Ok(
             on_database!(&self.database, p => sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
             .bind(before)

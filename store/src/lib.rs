@@ -12,10 +12,11 @@ pub mod integrity;
 mod open;
 pub mod sql;
 mod subscription;
+mod tail;
 pub mod testing;
 
 pub use as_of::{AsOf, ParseAsOfError, Prefix};
-pub use database::Database;
+pub use database::{Database, WriteGate};
 pub use error::StoreError;
 pub use event::{
     AppendOutcome, Committed, EventFilter, ExpectedVersion, NewEvent, Position, RecordedEvent, now,

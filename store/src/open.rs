@@ -17,7 +17,8 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://agentledger.db";
 pub struct Storage {
     pub events: Arc<dyn EventStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
-    /// The same database, for read models.
+    /// The same database, for read models (on SQLite through connections that
+    /// do not flush each commit: models are rebuilt from the log).
     pub database: Database,
 }
 
@@ -29,11 +30,19 @@ pub async fn open(url: &str, config: StoreConfig) -> Result<Storage, StoreError>
             PostgresBackend::connect(url, config.max_connections, config.create_missing_schema)
                 .await?;
         let pool = Database::Postgres(backend.pool.clone());
-        Ok(storage(SqlEventStore::start(backend, config).await?, pool))
+        Ok(storage(
+            SqlEventStore::start(backend, config).await?,
+            pool.clone(),
+            pool,
+        ))
     } else if url.starts_with("sqlite:") {
         let backend = SqliteBackend::connect(url, config.max_connections).await?;
-        let pool = Database::Sqlite(backend.pool.clone());
-        Ok(storage(SqlEventStore::start(backend, config).await?, pool))
+        let (models, durable) = (backend.models(), backend.durable());
+        Ok(storage(
+            SqlEventStore::start(backend, config).await?,
+            models,
+            durable,
+        ))
     } else {
         Err(StoreError::UnsupportedUrl(url.to_owned()))
     }
@@ -42,18 +51,17 @@ pub async fn open(url: &str, config: StoreConfig) -> Result<Storage, StoreError>
 /// A private, empty, migrated database in memory, gone when dropped: a
 /// scratch space for read models built up to a past moment.
 pub async fn scratch_database() -> Result<Database, StoreError> {
-    Ok(Database::Sqlite(SqliteBackend::in_memory().await?.pool))
+    Ok(SqliteBackend::in_memory().await?.models())
 }
 
 fn storage<B: crate::sql::backend::Backend>(
     events: SqlEventStore<B>,
-    database: Database,
+    models: Database,
+    durable: Database,
 ) -> Storage {
     Storage {
         events: Arc::new(events),
-        idempotency: Arc::new(SqlIdempotency {
-            database: database.clone(),
-        }),
-        database,
+        idempotency: Arc::new(SqlIdempotency { database: durable }),
+        database: models,
     }
 }

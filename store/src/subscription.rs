@@ -7,6 +7,7 @@ use tokio::sync::watch;
 
 use crate::error::StoreError;
 use crate::event::{EventFilter, Position, RecordedEvent};
+use crate::tail::Tail;
 
 /// The read half a subscription needs from a store.
 #[async_trait]
@@ -22,12 +23,16 @@ pub(crate) trait LogReader: Send + Sync {
 /// Catch-up then live delivery of the global log.
 ///
 /// It reads pages from the store until it is at the head, then waits for the
-/// local writer to announce a new head. Other processes may append to the same
-/// database, so it also re-reads after `poll_interval` without an announcement.
+/// local writer to announce a new head, and takes what that writer committed
+/// from its in-memory tail. Other processes may append to the same database,
+/// so it also reads the store after `poll_interval` without an announcement.
 /// Because positions become visible only in order (see DESIGN.md), reading
 /// `position >= next` can never step over an event that commits later.
 pub struct Subscription {
     reader: Arc<dyn LogReader>,
+    tail: Arc<Tail>,
+    /// The next fill reads the store even at the local head.
+    poll_store: bool,
     filter: EventFilter,
     next: Position,
     buffer: VecDeque<RecordedEvent>,
@@ -39,6 +44,7 @@ pub struct Subscription {
 impl Subscription {
     pub(crate) fn new(
         reader: Arc<dyn LogReader>,
+        tail: Arc<Tail>,
         from_position: Position,
         filter: EventFilter,
         head: watch::Receiver<Position>,
@@ -46,6 +52,8 @@ impl Subscription {
     ) -> Self {
         Self {
             reader,
+            tail,
+            poll_store: true,
             filter,
             next: from_position.max(1),
             buffer: VecDeque::new(),
@@ -68,9 +76,14 @@ impl Subscription {
                 continue;
             }
             let waited = tokio::time::timeout(self.poll_interval, self.head.changed()).await;
-            if let Ok(Err(_)) = waited {
-                // The local writer is gone; only other processes can still append.
-                tokio::time::sleep(self.poll_interval).await;
+            match waited {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => {
+                    // The local writer is gone; only other processes can still append.
+                    tokio::time::sleep(self.poll_interval).await;
+                    self.poll_store = true;
+                }
+                Err(_) => self.poll_store = true,
             }
         }
     }
@@ -90,10 +103,19 @@ impl Subscription {
     }
 
     async fn fill(&mut self) -> Result<bool, StoreError> {
-        let page = self
-            .reader
-            .read_all(self.next, self.page_size, &self.filter)
-            .await?;
+        let local = self.tail.read(self.next, self.page_size, &self.filter);
+        let page = match local {
+            Some(page) => page,
+            // Past all this process committed: only another process's appends
+            // could be there, and those are looked for on the poll.
+            None if !self.poll_store && self.next > *self.head.borrow() => Vec::new(),
+            None => {
+                self.reader
+                    .read_all(self.next, self.page_size, &self.filter)
+                    .await?
+            }
+        };
+        self.poll_store = false;
         if let Some(last) = page.last() {
             self.next = last.position + 1;
         }

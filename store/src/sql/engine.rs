@@ -19,8 +19,9 @@ use crate::event::{
 use crate::event_store::EventStore;
 use crate::sql::backend::Backend;
 use crate::sql::plan::{Append, plan};
-use crate::sql::row::into_events;
+use crate::sql::row::{EventRow, into_events};
 use crate::subscription::{LogReader, Subscription};
+use crate::tail::Tail;
 
 /// Called inside every write transaction after the rows are inserted and before
 /// the commit. Tests use it to hold transactions open and to provoke
@@ -81,6 +82,7 @@ struct Request {
 
 pub(crate) struct SqlEventStore<B: Backend> {
     backend: Arc<B>,
+    tail: Arc<Tail>,
     sender: Mutex<Option<mpsc::Sender<Request>>>,
     writer: tokio::sync::Mutex<Option<JoinHandle<()>>>,
     head: watch::Receiver<Position>,
@@ -93,9 +95,17 @@ impl<B: Backend> SqlEventStore<B> {
         let (head_tx, head) = watch::channel(backend.head_position().await?);
         let (sender, receiver) = mpsc::channel(1024);
         let poll_interval = config.poll_interval;
-        let writer = tokio::spawn(run_writer(backend.clone(), receiver, head_tx, config));
+        let tail = Arc::new(Tail::default());
+        let writer = tokio::spawn(run_writer(
+            backend.clone(),
+            receiver,
+            head_tx,
+            tail.clone(),
+            config,
+        ));
         Ok(Self {
             backend,
+            tail,
             sender: Mutex::new(Some(sender)),
             writer: tokio::sync::Mutex::new(Some(writer)),
             head,
@@ -108,6 +118,7 @@ async fn run_writer<B: Backend>(
     backend: Arc<B>,
     mut receiver: mpsc::Receiver<Request>,
     head: watch::Sender<Position>,
+    tail: Arc<Tail>,
     config: StoreConfig,
 ) {
     while let Some(first) = receiver.recv().await {
@@ -124,7 +135,8 @@ async fn run_writer<B: Backend>(
             }
         }
         match commit(&*backend, &batch, config.before_commit.as_ref()).await {
-            Ok((outcomes, position)) => {
+            Ok((outcomes, position, committed)) => {
+                committed.publish(&tail);
                 head.send_if_modified(|h| std::mem::replace(h, position) != position);
                 for (request, outcome) in batch.into_iter().zip(outcomes) {
                     let _ = request.reply.send(outcome);
@@ -144,7 +156,8 @@ async fn run_writer<B: Backend>(
                     let outcome = match commit(&*backend, single, config.before_commit.as_ref())
                         .await
                     {
-                        Ok((mut outcomes, position)) => {
+                        Ok((mut outcomes, position, committed)) => {
+                            committed.publish(&tail);
                             head.send_if_modified(|h| std::mem::replace(h, position) != position);
                             // `plan` answers every append it is given.
                             outcomes.pop().unwrap_or(Err(StoreError::Closed))
@@ -158,14 +171,33 @@ async fn run_writer<B: Backend>(
     }
 }
 
-/// One transaction for all of `batch`. Returns each append's outcome and the
-/// head position after the commit.
+/// What a commit wrote, after the head it found.
+struct Committed {
+    before: Position,
+    rows: Vec<EventRow>,
+}
+
+impl Committed {
+    /// Hands the new events to this process's subscribers. A row that does
+    /// not read back (it cannot happen to rows just written) leaves the tail
+    /// to start over, and subscribers read from the store.
+    fn publish(self, tail: &Tail) {
+        match into_events(self.rows) {
+            Ok(events) => tail.extend(self.before, events),
+            Err(_) => tail.extend(Position::MAX, Vec::new()),
+        }
+    }
+}
+
+/// One transaction for all of `batch`. Returns each append's outcome, the
+/// head position after the commit, and what it wrote.
 async fn commit<B: Backend>(
     backend: &B,
     batch: &[Request],
     before_commit: Option<&BeforeCommit>,
-) -> Result<(Vec<Result<AppendOutcome, StoreError>>, Position), StoreError> {
+) -> Result<(Vec<Result<AppendOutcome, StoreError>>, Position, Committed), StoreError> {
     let (mut tx, head) = backend.begin().await?;
+    let before = head.position.max(0) as Position;
     let ids: Vec<_> = batch
         .iter()
         .flat_map(|r| r.events.iter().map(|e| e.event_id))
@@ -190,7 +222,11 @@ async fn commit<B: Backend>(
         }
         backend.commit(tx, &plan.head).await?;
     }
-    Ok((plan.outcomes, plan.head.position as Position))
+    let committed = Committed {
+        before,
+        rows: plan.rows,
+    };
+    Ok((plan.outcomes, plan.head.position as Position, committed))
 }
 
 #[async_trait]
@@ -265,6 +301,7 @@ impl<B: Backend> EventStore for SqlEventStore<B> {
     fn subscribe_all(&self, from_position: Position, filter: EventFilter) -> Subscription {
         Subscription::new(
             self.backend.clone(),
+            self.tail.clone(),
             from_position,
             filter,
             self.head.clone(),

@@ -1,5 +1,10 @@
-//! The embedded default: one SQLite file in WAL mode with `synchronous=FULL`,
-//! so a commit is on disk when it returns.
+//! The embedded default: one SQLite file in WAL mode. The log (and what
+//! commands remember) is written with `synchronous=FULL`, so a commit is on
+//! disk when it returns. Read models are written through a pool of their own
+//! with `synchronous=NORMAL`: their commits are not flushed one by one, and
+//! the next flush of the log (the WAL is one sequence) carries them. A crash
+//! can only lose a model's latest batches together with their checkpoint,
+//! which the model then applies again.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -7,8 +12,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
+use tokio::sync::OwnedMutexGuard;
 use uuid::Uuid;
 
+use crate::database::{Database, WriteGate};
 use crate::error::StoreError;
 use crate::event::{EventFilter, Position};
 use crate::sql::backend::Backend;
@@ -23,6 +30,15 @@ const LOOKUP_CHUNK: usize = 1000;
 
 pub(crate) struct SqliteBackend {
     pub(crate) pool: SqlitePool,
+    /// Read models' writes: no flush per commit.
+    pub(crate) models: SqlitePool,
+    pub(crate) gate: WriteGate,
+}
+
+/// A transaction on the log, holding this process's turn to write.
+pub(crate) struct SqliteTx {
+    tx: Transaction<'static, Sqlite>,
+    _turn: OwnedMutexGuard<()>,
 }
 
 impl SqliteBackend {
@@ -41,10 +57,18 @@ impl SqliteBackend {
             .busy_timeout(Duration::from_secs(30));
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        let models = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .connect_with(options.synchronous(SqliteSynchronous::Normal))
+            .await?;
+        Ok(Self {
+            pool,
+            models,
+            gate: WriteGate::default(),
+        })
     }
 
     /// A migrated database in memory. One connection that never closes: each
@@ -59,21 +83,36 @@ impl SqliteBackend {
             .connect_with(options)
             .await?;
         sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            models: pool.clone(),
+            pool,
+            gate: WriteGate::default(),
+        })
+    }
+
+    /// Read models' tables, written through the pool that does not flush each commit.
+    pub(crate) fn models(&self) -> Database {
+        Database::Sqlite(self.models.clone(), self.gate.clone())
+    }
+
+    /// Idempotency keys and the like: flushed like the log.
+    pub(crate) fn durable(&self) -> Database {
+        Database::Sqlite(self.pool.clone(), self.gate.clone())
     }
 }
 
 #[async_trait]
 impl Backend for SqliteBackend {
-    type Tx = Transaction<'static, Sqlite>;
+    type Tx = SqliteTx;
 
     async fn begin(&self) -> Result<(Self::Tx, Head), StoreError> {
         // IMMEDIATE takes the write lock now, so the head read below cannot go
         // stale before our writes (another process may share the file).
+        let turn = self.gate.enter().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let head: (i64, Vec<u8>, Option<chrono::DateTime<chrono::Utc>>) =
             sqlx::query_as(read_head!()).fetch_one(&mut *tx).await?;
-        Ok((tx, head.into()))
+        Ok((SqliteTx { tx, _turn: turn }, head.into()))
     }
 
     async fn placements(
@@ -91,7 +130,11 @@ impl Backend for SqliteBackend {
                 list.push_bind(*id);
             }
             q.push(")");
-            found.extend(q.build_query_as::<Placement>().fetch_all(&mut **tx).await?);
+            found.extend(
+                q.build_query_as::<Placement>()
+                    .fetch_all(&mut *tx.tx)
+                    .await?,
+            );
         }
         Ok(found)
     }
@@ -113,7 +156,7 @@ impl Backend for SqliteBackend {
             q.push(") GROUP BY stream_id");
             found.extend(
                 q.build_query_as::<StreamHead>()
-                    .fetch_all(&mut **tx)
+                    .fetch_all(&mut *tx.tx)
                     .await?,
             );
         }
@@ -141,7 +184,7 @@ impl Backend for SqliteBackend {
                     .push_bind(row.payload.clone())
                     .push_bind(row.hash.clone());
             });
-            q.build().execute(&mut **tx).await?;
+            q.build().execute(&mut *tx.tx).await?;
         }
         Ok(())
     }
@@ -150,9 +193,9 @@ impl Backend for SqliteBackend {
         sqlx::query("UPDATE log_head SET position = ?, hash = ? WHERE id = 1")
             .bind(head.position)
             .bind(head.hash.clone())
-            .execute(&mut *tx)
+            .execute(&mut *tx.tx)
             .await?;
-        tx.commit().await?;
+        tx.tx.commit().await?;
         Ok(())
     }
 
