@@ -103,9 +103,12 @@ impl Backend for PostgresBackend {
         streams: &[&str],
     ) -> Result<Vec<StreamHead>, StoreError> {
         let streams: Vec<String> = streams.iter().map(|s| s.to_string()).collect();
+        // The last version of each stream from the end of its index; a
+        // `GROUP BY` over the list would read every event of every stream.
         Ok(sqlx::query_as(
-            "SELECT stream_id, MAX(stream_version) AS version FROM events \
-             WHERE stream_id = ANY($1) GROUP BY stream_id",
+            "SELECT named.stream_id, last.version FROM UNNEST($1::text[]) AS named(stream_id) \
+             CROSS JOIN LATERAL (SELECT stream_version AS version FROM events \
+             WHERE events.stream_id = named.stream_id ORDER BY stream_version DESC LIMIT 1) AS last",
         )
         .bind(streams)
         .fetch_all(&mut **tx)

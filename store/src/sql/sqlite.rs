@@ -146,14 +146,18 @@ impl Backend for SqliteBackend {
     ) -> Result<Vec<StreamHead>, StoreError> {
         let mut found = Vec::new();
         for chunk in streams.chunks(LOOKUP_CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "SELECT stream_id, MAX(stream_version) AS version FROM events WHERE stream_id IN (",
+            // One `MAX` per stream: SQLite answers each from the end of the
+            // (stream_id, stream_version) index, where a `GROUP BY` over the
+            // list would read every event of every stream named.
+            let mut q = QueryBuilder::<Sqlite>::new("WITH named(stream_id) AS (");
+            q.push_values(chunk, |mut row, stream| {
+                row.push_bind(stream.to_string());
+            });
+            q.push(
+                ") SELECT stream_id, version FROM (SELECT stream_id, \
+                 (SELECT MAX(stream_version) FROM events WHERE events.stream_id = named.stream_id) AS version \
+                 FROM named) WHERE version IS NOT NULL",
             );
-            let mut list = q.separated(", ");
-            for stream in chunk {
-                list.push_bind(stream.to_string());
-            }
-            q.push(") GROUP BY stream_id");
             found.extend(
                 q.build_query_as::<StreamHead>()
                     .fetch_all(&mut *tx.tx)
