@@ -69,6 +69,53 @@ pub enum BenchCommand {
         #[arg(long)]
         no_group_commit: bool,
     },
+    /// HTTP ingest: starts `serve` on a new database in a child process and
+    /// posts actions and LLM runs with each number of connections, then a
+    /// paced load (half the peak unless `--rate`) measuring latency and each
+    /// model's lag behind the log.
+    Ingest {
+        /// The server's database; it must hold no ledger yet.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// A second new database, for the store ceiling measured first in the
+        /// same run (as many writers as connections, appending `--batch`
+        /// events at a time).
+        #[arg(long)]
+        ceiling_database_url: Option<String>,
+        #[arg(long, value_delimiter = ',', default_value = "1,16,64,256")]
+        connections: Vec<usize>,
+        /// Seconds per number of connections.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Seconds of the paced load; 0 skips it.
+        #[arg(long, default_value_t = 20.0)]
+        lag_seconds: f64,
+        /// Events per second of the paced load.
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Connections of the paced load.
+        #[arg(long, default_value_t = 64)]
+        lag_connections: usize,
+        /// Actions per request (through the batch route when above 1); runs
+        /// are always single.
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        /// The server (and the ceiling) commit each append on its own.
+        #[arg(long)]
+        no_group_commit: bool,
+    },
+    /// On PostgreSQL: agentledger's store against plain INSERTs of the same
+    /// rows (the floor) and the Message DB design (a `write_message` function
+    /// with its advisory lock), 1, 16 and 64 writers, single events and
+    /// batches of 100, in the same run and the same schema.
+    Peers {
+        /// A PostgreSQL URL; its schema is created if missing.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Seconds per combination.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+    },
     /// Time the dashboard, the operation log's first page and agent stats of
     /// the busiest tenant (models caught up first): p50, p99, p99.9.
     Queries {
@@ -162,6 +209,10 @@ pub struct ServeArgs {
     /// Seconds without a poll after which an online agent is marked offline.
     #[arg(long, env = "AGENTLEDGER_OFFLINE_AFTER_SECONDS", default_value_t = 120)]
     pub offline_after_seconds: u64,
+    /// Commit every append in a transaction of its own instead of grouping
+    /// concurrent appends into one commit; for measuring what grouping gives.
+    #[arg(long)]
+    pub no_group_commit: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -263,20 +314,28 @@ async fn build_models(
     selected: &[std::sync::Arc<dyn agentledger_projections::engine::Projection>],
     until: u64,
 ) -> Result<(), CliError> {
-    use agentledger_projections::engine::{catch_up_to, reset};
+    use agentledger_projections::engine::{build_all, reset};
     for projection in selected {
-        let started = std::time::Instant::now();
-        let bar = progress_bar(until, projection.name());
         reset(db, &**projection).await?;
-        let applied = catch_up_to(store, db, &**projection, until, |p| bar.set_position(p)).await?;
-        bar.finish();
-        let seconds = started.elapsed().as_secs_f64();
+    }
+    let started = std::time::Instant::now();
+    let bar = progress_bar(until, "read models");
+    let built = build_all(store, db, selected, until, |p| bar.set_position(p)).await?;
+    bar.finish();
+    let seconds = started.elapsed().as_secs_f64();
+    for model in &built {
         println!(
-            "{}: {applied} events in {seconds:.2} s ({:.0} events/s)",
-            projection.name(),
-            applied as f64 / seconds.max(1e-9)
+            "{}: {} events applied in {:.2} s",
+            model.name,
+            model.events,
+            model.applying.as_secs_f64()
         );
     }
+    println!(
+        "{} read models from {until} events in {seconds:.2} s ({:.0} events/s)",
+        built.len(),
+        until as f64 / seconds.max(1e-9)
+    );
     Ok(())
 }
 
@@ -408,6 +467,169 @@ async fn bench(command: BenchCommand) -> Result<(), CliError> {
                     );
                 }
             }
+            storage.events.close().await;
+            Ok(())
+        }
+        BenchCommand::Ingest {
+            database,
+            ceiling_database_url,
+            connections,
+            seconds,
+            lag_seconds,
+            rate,
+            lag_connections,
+            batch,
+            no_group_commit,
+        } => {
+            use crate::bench::ingest;
+            let most = connections
+                .iter()
+                .copied()
+                .chain([lag_connections])
+                .max()
+                .unwrap_or(1)
+                .max(1);
+            ingest::check_loopback(most)?;
+            let mut ceiling = std::collections::BTreeMap::new();
+            if let Some(url) = ceiling_database_url {
+                let config = StoreConfig {
+                    group_commit: !no_group_commit,
+                    ..StoreConfig::default()
+                };
+                let storage = agentledger_store::open(&url, config).await?;
+                for &writers in &connections {
+                    let run = crate::bench::store_ceiling(
+                        storage.events.clone(),
+                        writers.max(1),
+                        batch.max(1),
+                        seconds,
+                    )
+                    .await?;
+                    ceiling.insert(writers, run.events as f64 / run.seconds);
+                }
+                storage.events.close().await;
+            }
+            let server = ingest::start_server(&database.database_url, !no_group_commit).await?;
+            let agents = ingest::enlist(&server, most).await?;
+            println!(
+                "group commit {}",
+                if no_group_commit { "off" } else { "on" }
+            );
+            println!(
+                "| connections | events | events/s | store ceiling, events/s | ratio | p50 ms | p99 ms | p99.9 ms | errors |"
+            );
+            println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+            let mut peak: f64 = 0.0;
+            for &c in &connections {
+                let run = ingest::load(&server, &agents, c.max(1), seconds, None, batch).await?;
+                let rate = run.events_per_second();
+                peak = peak.max(rate);
+                let (store, ratio) = match ceiling.get(&c) {
+                    Some(store) => (format!("{store:.0}"), format!("{:.2}", rate / store)),
+                    None => ("—".into(), "—".into()),
+                };
+                println!(
+                    "| {} | {} | {rate:.0} | {store} | {ratio} | {:.2} | {:.2} | {:.2} | {} |",
+                    run.connections,
+                    run.events,
+                    run.latency.p50,
+                    run.latency.p99,
+                    run.latency.p999,
+                    run.errors
+                );
+                if let Some(e) = run.first_error {
+                    println!("first error: {e}");
+                }
+            }
+            if lag_seconds > 0.0 {
+                let rate = rate.unwrap_or(peak / 2.0).max(1.0);
+                let run = ingest::load(
+                    &server,
+                    &agents,
+                    lag_connections.max(1),
+                    lag_seconds,
+                    Some(rate),
+                    batch,
+                )
+                .await?;
+                println!();
+                println!(
+                    "paced at {rate:.0} events/s over {} connections for {lag_seconds} s: {:.0} events/s sent, \
+                     latency from when each was due p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, {} errors",
+                    run.connections,
+                    run.events_per_second(),
+                    run.latency.p50,
+                    run.latency.p99,
+                    run.latency.p999,
+                    run.errors
+                );
+                if let Some(e) = &run.first_error {
+                    println!("first error: {e}");
+                }
+                println!(
+                    "| model | lag p50 ms | lag p99 ms | lag p99.9 ms | (positions sampled every {} ms) |",
+                    ingest::LAG_SAMPLE_EVERY.as_millis()
+                );
+                println!("| --- | ---: | ---: | ---: | |");
+                for (model, lag) in &run.lag {
+                    println!(
+                        "| {model} | {:.1} | {:.1} | {:.1} | |",
+                        lag.p50, lag.p99, lag.p999
+                    );
+                }
+            }
+            Ok(())
+        }
+        BenchCommand::Peers { database, seconds } => {
+            use crate::bench::peers::{self, Peer};
+            let url = &database.database_url;
+            if !url.starts_with("postgres") {
+                return Err(CliError::Refused(
+                    "bench peers runs on PostgreSQL: give a postgres:// URL".into(),
+                ));
+            }
+            let config = StoreConfig {
+                create_missing_schema: true,
+                ..StoreConfig::default()
+            };
+            let storage = agentledger_store::open(url, config).await?;
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(64)
+                .connect(url)
+                .await
+                .map_err(|e| CliError::Refused(format!("cannot connect: {e}")))?;
+            peers::prepare(&pool).await?;
+            println!(
+                "| writers | events per append | store | events/s | p50 ms | p99 ms | p99.9 ms |"
+            );
+            println!("| ---: | ---: | --- | ---: | ---: | ---: | ---: |");
+            for batch in [1, 100] {
+                for writers in [1, 16, 64] {
+                    let ours = crate::bench::store_ceiling(
+                        storage.events.clone(),
+                        writers,
+                        batch,
+                        seconds,
+                    )
+                    .await?;
+                    let raw = peers::run(&pool, Peer::RawInsert, writers, batch, seconds).await?;
+                    let mdb = peers::run(&pool, Peer::MessageDb, writers, batch, seconds).await?;
+                    for (name, run) in [
+                        ("agentledger", ours),
+                        (Peer::RawInsert.name(), raw),
+                        (Peer::MessageDb.name(), mdb),
+                    ] {
+                        println!(
+                            "| {writers} | {batch} | {name} | {:.0} | {:.2} | {:.2} | {:.2} |",
+                            run.events as f64 / run.seconds,
+                            run.latency.p50,
+                            run.latency.p99,
+                            run.latency.p999
+                        );
+                    }
+                }
+            }
+            pool.close().await;
             storage.events.close().await;
             Ok(())
         }
@@ -589,7 +811,11 @@ async fn demo(args: DemoArgs) -> Result<(), CliError> {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
-    let storage = open_storage(&args.database.database_url).await?;
+    let config = StoreConfig {
+        group_commit: !args.no_group_commit,
+        ..StoreConfig::default()
+    };
+    let storage = agentledger_store::open(&args.database.database_url, config).await?;
     let store = storage.events.clone();
     tracing::info!(database = %redact(&args.database.database_url), "event store open");
     let jwt_secret = match &args.jwt_secret {

@@ -5,6 +5,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+pub mod ingest;
+pub mod peers;
+
 use agentledger_commands::{CommandError, Handler};
 use agentledger_projections::dashboard::{Dashboard, read};
 use agentledger_projections::engine::catch_up;
@@ -23,6 +26,8 @@ pub enum BenchError {
     Store(#[from] agentledger_store::StoreError),
     #[error("a seeder stopped: {0}")]
     Seeder(String),
+    #[error("load: {0}")]
+    Load(String),
 }
 
 /// What seeding did: the new head, and the admin key if the ledger was new.
@@ -165,6 +170,93 @@ pub struct StoreRun {
     pub latency: Percentiles,
 }
 
+/// One writer of a timed run: appends `batch` events, durably, per call.
+#[async_trait::async_trait]
+pub trait Writer: Send + 'static {
+    async fn write(&mut self, batch: usize) -> Result<(), BenchError>;
+}
+
+/// Runs every writer for `seconds`, each waiting for its write to be durable
+/// before the next, and times each write.
+pub async fn timed<W: Writer>(
+    writers: Vec<W>,
+    batch: usize,
+    seconds: f64,
+) -> Result<StoreRun, BenchError> {
+    let count = writers.len();
+    let deadline = Instant::now() + std::time::Duration::from_secs_f64(seconds);
+    let started = Instant::now();
+    let tasks: Vec<_> = writers
+        .into_iter()
+        .map(|mut writer| {
+            tokio::spawn(async move {
+                let mut timings = Vec::new();
+                while Instant::now() < deadline {
+                    let sent = Instant::now();
+                    writer.write(batch).await?;
+                    timings.push(sent.elapsed());
+                }
+                Ok::<_, BenchError>(timings)
+            })
+        })
+        .collect();
+    let mut timings = Vec::new();
+    for task in tasks {
+        match task.await {
+            Ok(Ok(t)) => timings.extend(t),
+            Ok(Err(e)) => return Err(e),
+            Err(e) => return Err(BenchError::Seeder(e.to_string())),
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(StoreRun {
+        writers: count,
+        batch,
+        events: (timings.len() * batch) as u64,
+        seconds,
+        latency: percentiles(timings),
+    })
+}
+
+/// The payload of the `i`th event of a benchmark batch: an agent's action,
+/// the log's most common event, at its usual size.
+pub fn action_payload(agent: Uuid, i: usize) -> serde_json::Value {
+    serde_json::json!({
+        "agent_id": agent, "action": "approve_post", "resource_type": "post",
+        "resource_id": format!("r-{i}"), "status": "success", "confidence": 0.9,
+        "execution_time_ms": 120, "reasoning": "matched policy rules",
+        "request_data": { "batch": i }
+    })
+}
+
+/// Appends to a stream of its own through agentledger's store.
+struct StoreWriter {
+    store: Arc<dyn EventStore>,
+    tenant: Uuid,
+    stream: String,
+}
+
+#[async_trait::async_trait]
+impl Writer for StoreWriter {
+    async fn write(&mut self, batch: usize) -> Result<(), BenchError> {
+        use agentledger_store::{ExpectedVersion, NewEvent};
+        let events = (0..batch)
+            .map(|i| {
+                NewEvent::new(
+                    self.tenant,
+                    agentledger_domain::Actor::system("bench"),
+                    "ActionRecorded",
+                    action_payload(self.tenant, i),
+                )
+            })
+            .collect();
+        self.store
+            .append(&self.stream, ExpectedVersion::Any, events)
+            .await?;
+        Ok(())
+    }
+}
+
 /// `writers` tasks append batches of `batch` events to streams of their own
 /// for `seconds`, each waiting for its append to be durable before the next.
 pub async fn store_ceiling(
@@ -173,56 +265,15 @@ pub async fn store_ceiling(
     batch: usize,
     seconds: f64,
 ) -> Result<StoreRun, BenchError> {
-    use agentledger_store::{ExpectedVersion, NewEvent};
     let tenant = Uuid::now_v7();
-    let deadline = Instant::now() + std::time::Duration::from_secs_f64(seconds);
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..writers)
-        .map(|w| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                let mut timings = Vec::new();
-                let stream = format!("bench-{}-{w}", Uuid::now_v7());
-                while Instant::now() < deadline {
-                    let events = (0..batch)
-                        .map(|i| {
-                            NewEvent::new(
-                                tenant,
-                                agentledger_domain::Actor::system("bench"),
-                                "ActionRecorded",
-                                serde_json::json!({
-                                    "agent_id": tenant, "action": "approve_post", "resource_type": "post",
-                                    "resource_id": format!("r-{i}"), "status": "success", "confidence": 0.9,
-                                    "execution_time_ms": 120, "reasoning": "matched policy rules",
-                                    "request_data": { "batch": i }
-                                }),
-                            )
-                        })
-                        .collect();
-                    let sent = Instant::now();
-                    store.append(&stream, ExpectedVersion::Any, events).await?;
-                    timings.push(sent.elapsed());
-                }
-                Ok::<_, agentledger_store::StoreError>(timings)
-            })
+    let writers = (0..writers)
+        .map(|w| StoreWriter {
+            store: store.clone(),
+            tenant,
+            stream: format!("bench-{}-{w}", Uuid::now_v7()),
         })
         .collect();
-    let mut timings = Vec::new();
-    for task in tasks {
-        match task.await {
-            Ok(Ok(t)) => timings.extend(t),
-            Ok(Err(e)) => return Err(e.into()),
-            Err(e) => return Err(BenchError::Seeder(e.to_string())),
-        }
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    Ok(StoreRun {
-        writers,
-        batch,
-        events: (timings.len() * batch) as u64,
-        seconds,
-        latency: percentiles(timings),
-    })
+    timed(writers, batch, seconds).await
 }
 
 /// Timings of the read-model queries a dashboard reader makes, for `tenant`.
