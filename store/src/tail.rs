@@ -72,7 +72,12 @@ mod tests {
             stream_id: "s".into(),
             stream_version: position,
             event_id: Uuid::now_v7(),
-            event_type: if position.is_multiple_of(2) { "Even" } else { "Odd" }.into(),
+            event_type: if position.is_multiple_of(2) {
+                "Even"
+            } else {
+                "Odd"
+            }
+            .into(),
             schema_version: 1,
             tenant_id: Uuid::nil(),
             occurred_at: chrono::Utc::now(),
