@@ -89,8 +89,13 @@ impl Backend for PostgresBackend {
         tx: &mut Self::Tx,
         ids: &[Uuid],
     ) -> Result<Vec<Placement>, StoreError> {
+        // One index probe per id. With `event_id = ANY($1)` the planner
+        // turns to a scan of the whole table once the list is long (a group
+        // commit of thousands of events), which grows with the log.
         Ok(sqlx::query_as(
-            "SELECT event_id, stream_id, stream_version, position FROM events WHERE event_id = ANY($1)",
+            "SELECT found.* FROM UNNEST($1::uuid[]) AS ids(id) CROSS JOIN LATERAL \
+             (SELECT event_id, stream_id, stream_version, position FROM events \
+             WHERE event_id = ids.id LIMIT 1) AS found",
         )
         .bind(ids.to_vec())
         .fetch_all(&mut **tx)
