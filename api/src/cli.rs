@@ -543,6 +543,13 @@ async fn bench(command: BenchCommand) -> Result<(), CliError> {
             }
             if lag_seconds > 0.0 {
                 let rate = rate.unwrap_or(peak / 2.0).max(1.0);
+                let waited =
+                    ingest::caught_up(&server, std::time::Duration::from_secs(900)).await?;
+                println!();
+                println!(
+                    "every model reached the head {:.1} s after the closed loads",
+                    waited.as_secs_f64()
+                );
                 let run = ingest::load(
                     &server,
                     &agents,

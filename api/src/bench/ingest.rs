@@ -350,6 +350,28 @@ pub async fn load(
     })
 }
 
+/// Waits until every model has reached the head, at most `limit`, and says
+/// how long that took: the closed loads leave a backlog, which a paced load
+/// must not start with.
+pub async fn caught_up(server: &Server, limit: Duration) -> Result<Duration, BenchError> {
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        let positions = model_positions(&client, &server.base).await?;
+        let head = positions.get("head").copied().unwrap_or(0);
+        if positions.values().all(|p| *p >= head) {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > limit {
+            return Err(BenchError::Load(format!(
+                "the models did not reach the head ({head}) within {} s",
+                limit.as_secs()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Every model's position at one moment (when the answer arrived).
 struct Sample {
     at: Instant,
