@@ -16,12 +16,12 @@ pub enum Database {
 }
 
 impl Database {
-    /// On SQLite, waits for this process's turn to write (see `WriteGate`),
-    /// behind the log's committer; hold it until the transaction ends.
-    /// `None` on PostgreSQL, whose writers lock rows, not the database.
-    pub async fn write_turn(&self) -> Option<Turn> {
+    /// On SQLite, waits for this process's turn to write (see `WriteGate`);
+    /// hold the guard until the transaction ends. `None` on PostgreSQL, whose
+    /// writers lock rows, not the database.
+    pub async fn write_turn(&self) -> Option<OwnedMutexGuard<()>> {
         match self {
-            Database::Sqlite(_, gate) => Some(gate.enter_behind().await),
+            Database::Sqlite(_, gate) => Some(gate.enter().await),
             Database::Postgres(_) => None,
         }
     }
@@ -29,42 +29,15 @@ impl Database {
 
 /// SQLite lets one transaction write at a time, and a connection that finds
 /// the lock taken sleeps in its busy handler (1, 2, 5, 10 ms and longer) before
-/// trying again. Writers of one process queue here instead, in order and
-/// without sleeping; another process (a `rebuild` beside a server) still meets
-/// them at SQLite's own lock.
-///
-/// The log's committer goes first: the others (each projection, reactor
-/// checkpoints, idempotency keys) first queue among themselves, so at most
-/// one of them waits for the turn at a time, and an append waits for at most
-/// the writer holding the turn and that one, not for a batch of every model.
+/// trying again. Writers of one process (the log's committer, each projection)
+/// queue here instead, in order and without sleeping; another process (a
+/// `rebuild` beside a server) still meets them at SQLite's own lock.
 #[derive(Clone, Debug, Default)]
-pub struct WriteGate {
-    turn: Arc<Mutex<()>>,
-    behind: Arc<Mutex<()>>,
-}
-
-/// A writer's turn, held until its transaction ends.
-pub struct Turn {
-    _turn: OwnedMutexGuard<()>,
-    _behind: Option<OwnedMutexGuard<()>>,
-}
+pub struct WriteGate(Arc<Mutex<()>>);
 
 impl WriteGate {
-    /// The log's committer's turn.
-    pub async fn enter(&self) -> Turn {
-        Turn {
-            _turn: self.turn.clone().lock_owned().await,
-            _behind: None,
-        }
-    }
-
-    /// Any other writer's turn.
-    pub async fn enter_behind(&self) -> Turn {
-        let behind = self.behind.clone().lock_owned().await;
-        Turn {
-            _turn: self.turn.clone().lock_owned().await,
-            _behind: Some(behind),
-        }
+    pub async fn enter(&self) -> OwnedMutexGuard<()> {
+        self.0.clone().lock_owned().await
     }
 }
 

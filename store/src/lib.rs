@@ -16,7 +16,7 @@ mod tail;
 pub mod testing;
 
 pub use as_of::{AsOf, ParseAsOfError, Prefix};
-pub use database::{Database, Turn, WriteGate};
+pub use database::{Database, WriteGate};
 pub use error::StoreError;
 pub use event::{
     AppendOutcome, Committed, EventFilter, ExpectedVersion, NewEvent, Position, RecordedEvent, now,

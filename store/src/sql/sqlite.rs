@@ -12,9 +12,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
+use tokio::sync::OwnedMutexGuard;
 use uuid::Uuid;
 
-use crate::database::{Database, Turn, WriteGate};
+use crate::database::{Database, WriteGate};
 use crate::error::StoreError;
 use crate::event::{EventFilter, Position};
 use crate::sql::backend::Backend;
@@ -37,7 +38,7 @@ pub(crate) struct SqliteBackend {
 /// A transaction on the log, holding this process's turn to write.
 pub(crate) struct SqliteTx {
     tx: Transaction<'static, Sqlite>,
-    _turn: Turn,
+    _turn: OwnedMutexGuard<()>,
 }
 
 impl SqliteBackend {
