@@ -386,9 +386,13 @@ async fn follow(
     let mut subscription = store.subscribe_all(start + 1, EventFilter::default());
     loop {
         let first = subscription.next().await?;
-        tokio::time::sleep(LINGER).await;
         let mut batch = vec![first];
         batch.extend(subscription.next_batch(BATCH - 1).await?);
+        // Linger only for a batch that is not full: catching up goes on at once.
+        if batch.len() < BATCH {
+            tokio::time::sleep(LINGER).await;
+            batch.extend(subscription.next_batch(BATCH - batch.len()).await?);
+        }
         let applied = apply_batch(db, projection, &batch).await?;
         observer(projection.name(), applied.events);
         progress.send_replace(applied.checkpoint);
