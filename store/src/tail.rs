@@ -33,6 +33,14 @@ impl Tail {
         tail.drain(..excess);
     }
 
+    /// Drops everything held: subscribers read the store until the next commit.
+    pub fn forget(&self) {
+        self.events
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
     /// Up to `limit` events at or after `from` that match `filter`, or `None`
     /// when the tail cannot say: it does not reach back to `from`, or `from`
     /// is past everything it holds (another process may have appended since;

@@ -184,7 +184,7 @@ impl Committed {
     fn publish(self, tail: &Tail) {
         match into_events(self.rows) {
             Ok(events) => tail.extend(self.before, events),
-            Err(_) => tail.extend(Position::MAX, Vec::new()),
+            Err(_) => tail.forget(),
         }
     }
 }
