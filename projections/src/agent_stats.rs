@@ -14,7 +14,7 @@ use agentledger_store::{Database, on_database};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::engine::{Projection, ProjectionError, ROWS_PER_STATEMENT, clamp};
+use crate::engine::{Projection, ProjectionError, ROWS_PER_STATEMENT, clamp, select_in};
 use crate::{insert_rows, sql_projection};
 
 pub struct AgentStats;
@@ -128,14 +128,10 @@ sql_projection!(AgentStats, |_this, conn, events| {
         .collect();
     let mut stored: HashMap<String, f64> = HashMap::new();
     for chunk in reported.chunks(ROWS_PER_STATEMENT) {
-        let mut select = sqlx::QueryBuilder::new(
-            "SELECT agent_id, confidence_sum FROM rm_agent_stats WHERE agent_id IN (",
+        let mut select = select_in(
+            "SELECT agent_id, confidence_sum FROM rm_agent_stats WHERE agent_id",
+            chunk.iter().map(|agent| agent.as_str()),
         );
-        let mut ids = select.separated(", ");
-        for agent in chunk {
-            ids.push_bind(agent.as_str());
-        }
-        select.push(")");
         stored.extend(
             select
                 .build_query_as::<(String, f64)>()
@@ -169,13 +165,10 @@ sql_projection!(AgentStats, |_this, conn, events| {
     let mut known: HashSet<String> = HashSet::new();
     let ids: Vec<&str> = task_steps.keys().copied().collect();
     for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-        let mut select =
-            sqlx::QueryBuilder::new("SELECT task_id FROM rm_agent_tasks WHERE task_id IN (");
-        let mut separated = select.separated(", ");
-        for id in chunk {
-            separated.push_bind(*id);
-        }
-        select.push(")");
+        let mut select = select_in(
+            "SELECT task_id FROM rm_agent_tasks WHERE task_id",
+            chunk.iter().copied(),
+        );
         known.extend(
             select
                 .build_query_scalar::<String>()

@@ -112,6 +112,27 @@ macro_rules! insert_rows {
     };
 }
 
+/// `<head> IN ($1, $2, …)` over `keys`: a lookup of the rows a batch touches.
+/// Callers keep `keys` to `ROWS_PER_STATEMENT` at a time.
+pub fn select_in<'k, DB>(
+    head: &str,
+    keys: impl IntoIterator<Item = &'k str>,
+) -> sqlx::QueryBuilder<DB>
+where
+    DB: sqlx::Database,
+    DB::Arguments: Default,
+    &'k str: sqlx::Encode<'k, DB> + sqlx::Type<DB>,
+{
+    let mut select = sqlx::QueryBuilder::new(head);
+    select.push(" IN (");
+    let mut list = select.separated(", ");
+    for key in keys {
+        list.push_bind(key);
+    }
+    select.push(")");
+    select
+}
+
 /// A count as the signed 64-bit integer both databases store; counts past
 /// `i64::MAX` (far beyond any real one) are stored as the maximum.
 pub fn clamp(n: u64) -> i64 {

@@ -185,20 +185,21 @@ sql_projection!(Tasks, |_this, conn, events| {
     }
     // Tasks created in this batch are inserted as they stand at its end;
     // tasks created before get one update each.
-    let (created, changed): (Vec<_>, Vec<_>) = tasks
-        .into_iter()
-        .partition(|(_, row)| row.created.is_some());
+    let mut created = Vec::new();
+    let mut changed = Vec::new();
+    for (task_id, task) in tasks {
+        match task.created {
+            Some((event, new)) => created.push((task_id, event, new, task.change, task.updated_us)),
+            None => changed.push((task_id, task.change, task.updated_us)),
+        }
+    }
     insert_rows!(
         conn,
         "INSERT INTO rm_tasks (task_id, tenant_id, task_type, status, priority, agent_id, progress, \
          progress_message, dedup_key, retry_of, retried_as, result, error, created_us, updated_us, position) ",
         created,
         " ON CONFLICT (task_id) DO NOTHING",
-        |row, (task_id, task)| {
-            let Some((event, new)) = &task.created else {
-                return; // only created tasks were kept above
-            };
-            let c = &task.change;
+        |row, (task_id, event, new, c, updated_us)| {
             row.push_bind(*task_id)
                 .push_bind(event.tenant_id.to_string())
                 .push_bind(new.task_type.as_str())
@@ -213,12 +214,11 @@ sql_projection!(Tasks, |_this, conn, events| {
                 .push_bind(c.result.as_deref())
                 .push_bind(c.error.as_deref())
                 .push_bind(event.occurred_at.timestamp_micros())
-                .push_bind(task.updated_us)
+                .push_bind(*updated_us)
                 .push_bind(event.position as i64);
         }
     );
-    for (task_id, task) in &changed {
-        let c = &task.change;
+    for (task_id, c, updated_us) in &changed {
         sqlx::query(
             "UPDATE rm_tasks SET status = COALESCE($1, status), agent_id = COALESCE($2, agent_id), \
              progress = COALESCE($3, progress), progress_message = COALESCE($4, progress_message), \
@@ -232,7 +232,7 @@ sql_projection!(Tasks, |_this, conn, events| {
         .bind(&c.result)
         .bind(&c.error)
         .bind(&c.retried_as)
-        .bind(task.updated_us)
+        .bind(*updated_us)
         .bind(*task_id)
         .execute(&mut *conn)
         .await?;
