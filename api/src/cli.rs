@@ -273,6 +273,14 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
+/// The store's settings with group commit on or off.
+fn group_commit(on: bool) -> StoreConfig {
+    StoreConfig {
+        group_commit: on,
+        ..StoreConfig::default()
+    }
+}
+
 async fn open_storage(url: &str) -> Result<Storage, CliError> {
     Ok(agentledger_store::open(url, StoreConfig::default()).await?)
 }
@@ -433,11 +441,9 @@ async fn bench(command: BenchCommand) -> Result<(), CliError> {
             seconds,
             no_group_commit,
         } => {
-            let config = StoreConfig {
-                group_commit: !no_group_commit,
-                ..StoreConfig::default()
-            };
-            let storage = agentledger_store::open(&database.database_url, config).await?;
+            let storage =
+                agentledger_store::open(&database.database_url, group_commit(!no_group_commit))
+                    .await?;
             println!(
                 "group commit {}",
                 if no_group_commit { "off" } else { "on" }
@@ -446,8 +452,8 @@ async fn bench(command: BenchCommand) -> Result<(), CliError> {
                 "| writers | events per append | events | events/s | p50 ms | p99 ms | p99.9 ms |"
             );
             println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-            for batch in [1, 100] {
-                for writers in [1, 16, 64] {
+            for batch in crate::bench::BATCHES {
+                for writers in crate::bench::WRITERS {
                     let run = crate::bench::store_ceiling(
                         storage.events.clone(),
                         writers,
@@ -460,7 +466,7 @@ async fn bench(command: BenchCommand) -> Result<(), CliError> {
                         run.writers,
                         run.batch,
                         run.events,
-                        run.events as f64 / run.seconds,
+                        run.events_per_second(),
                         run.latency.p50,
                         run.latency.p99,
                         run.latency.p999
@@ -492,11 +498,7 @@ async fn bench(command: BenchCommand) -> Result<(), CliError> {
             ingest::check_loopback(most)?;
             let mut ceiling = std::collections::BTreeMap::new();
             if let Some(url) = ceiling_database_url {
-                let config = StoreConfig {
-                    group_commit: !no_group_commit,
-                    ..StoreConfig::default()
-                };
-                let storage = agentledger_store::open(&url, config).await?;
+                let storage = agentledger_store::open(&url, group_commit(!no_group_commit)).await?;
                 for &writers in &connections {
                     let run = crate::bench::store_ceiling(
                         storage.events.clone(),
@@ -505,7 +507,7 @@ async fn bench(command: BenchCommand) -> Result<(), CliError> {
                         seconds,
                     )
                     .await?;
-                    ceiling.insert(writers, run.events as f64 / run.seconds);
+                    ceiling.insert(writers, run.events_per_second());
                 }
                 storage.events.close().await;
             }
@@ -610,8 +612,8 @@ async fn bench(command: BenchCommand) -> Result<(), CliError> {
                 "| writers | events per append | store | events/s | p50 ms | p99 ms | p99.9 ms |"
             );
             println!("| ---: | ---: | --- | ---: | ---: | ---: | ---: |");
-            for batch in [1, 100] {
-                for writers in [1, 16, 64] {
+            for batch in crate::bench::BATCHES {
+                for writers in crate::bench::WRITERS {
                     let ours = crate::bench::store_ceiling(
                         storage.events.clone(),
                         writers,
@@ -628,7 +630,7 @@ async fn bench(command: BenchCommand) -> Result<(), CliError> {
                     ] {
                         println!(
                             "| {writers} | {batch} | {name} | {:.0} | {:.2} | {:.2} | {:.2} |",
-                            run.events as f64 / run.seconds,
+                            run.events_per_second(),
                             run.latency.p50,
                             run.latency.p99,
                             run.latency.p999
@@ -818,11 +820,11 @@ async fn demo(args: DemoArgs) -> Result<(), CliError> {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
-    let config = StoreConfig {
-        group_commit: !args.no_group_commit,
-        ..StoreConfig::default()
-    };
-    let storage = agentledger_store::open(&args.database.database_url, config).await?;
+    let storage = agentledger_store::open(
+        &args.database.database_url,
+        group_commit(!args.no_group_commit),
+    )
+    .await?;
     let store = storage.events.clone();
     tracing::info!(database = %redact(&args.database.database_url), "event store open");
     let jwt_secret = match &args.jwt_secret {

@@ -121,6 +121,22 @@ fn load_error(what: &str) -> impl Fn(reqwest::Error) -> BenchError + '_ {
     move |e| BenchError::Load(format!("{what}: {e}"))
 }
 
+/// Sends a setup request and reads its JSON answer; any failure, or an
+/// answer that is not a success, stops the bench saying `what` failed.
+async fn answer<T: serde::de::DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+    what: &str,
+) -> Result<T, BenchError> {
+    request
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(load_error(what))?
+        .json()
+        .await
+        .map_err(load_error(what))
+}
+
 /// Registers `count` agents allowed the most calls per minute the API
 /// accepts, and logs each in.
 pub async fn enlist(server: &Server, count: usize) -> Result<Vec<Agent>, BenchError> {
@@ -129,37 +145,31 @@ pub async fn enlist(server: &Server, count: usize) -> Result<Vec<Agent>, BenchEr
         .map(|i| {
             let admin = admin.clone();
             async move {
-                let registered: Registered = admin
-                    .post(format!("{}/api/v1/agents", server.base))
-                    .bearer_auth(&server.admin_key)
-                    .json(&json!({
-                        "name": format!("load-{i}"), "kind": "load",
-                        "permissions": ["actions:write", "runs:write", "batch"],
-                        "rate_limit_per_minute": 100_000,
-                    }))
-                    .send()
-                    .await
-                    .and_then(reqwest::Response::error_for_status)
-                    .map_err(load_error("registering an agent"))?
-                    .json()
-                    .await
-                    .map_err(load_error("registering an agent"))?;
+                let registered: Registered = answer(
+                    admin
+                        .post(format!("{}/api/v1/agents", server.base))
+                        .bearer_auth(&server.admin_key)
+                        .json(&json!({
+                            "name": format!("load-{i}"), "kind": "load",
+                            "permissions": ["actions:write", "runs:write", "batch"],
+                            "rate_limit_per_minute": 100_000,
+                        })),
+                    "registering an agent",
+                )
+                .await?;
                 let last = u8::try_from(2 + i / AGENTS_PER_ADDRESS).unwrap_or(u8::MAX);
                 let client = reqwest::Client::builder()
                     .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)))
                     .pool_max_idle_per_host(1)
                     .build()
                     .map_err(load_error("building a client"))?;
-                let issued: Issued = client
-                    .post(format!("{}/api/v1/agents/auth", server.base))
-                    .json(&json!({ "agent_id": registered.agent_id, "secret": registered.secret }))
-                    .send()
-                    .await
-                    .and_then(reqwest::Response::error_for_status)
-                    .map_err(load_error("logging an agent in"))?
-                    .json()
-                    .await
-                    .map_err(load_error("logging an agent in"))?;
+                let issued: Issued = answer(
+                    client
+                        .post(format!("{}/api/v1/agents/auth", server.base))
+                        .json(&json!({ "agent_id": registered.agent_id, "secret": registered.secret })),
+                    "logging an agent in",
+                )
+                .await?;
                 Ok::<_, BenchError>(Agent {
                     client,
                     token: issued.access_token,
@@ -228,7 +238,14 @@ struct Sent {
     events: u64,
 }
 
-async fn send(base: &str, agent: &Agent, n: u64, batch: usize) -> Result<Sent, String> {
+/// The `n`th report of `agent`, counted as due at `from`.
+async fn send(
+    base: &str,
+    agent: &Agent,
+    n: u64,
+    batch: usize,
+    from: Instant,
+) -> Result<Sent, String> {
     let (path, body, events) = report(n, batch);
     let response = agent
         .client
@@ -244,9 +261,10 @@ async fn send(base: &str, agent: &Agent, n: u64, batch: usize) -> Result<Sent, S
         return Err(format!("{status}: {text}"));
     }
     let recorded: Recorded = response.json().await.map_err(|e| e.to_string())?;
+    let answered = Instant::now();
     Ok(Sent {
-        latency: Duration::ZERO,
-        answered: Instant::now(),
+        latency: answered - from,
+        answered,
         position: recorded.position,
         events,
     })
@@ -309,11 +327,8 @@ pub async fn load(
                 } else {
                     Instant::now()
                 };
-                match send(base, agent, n, batch).await {
-                    Ok(done) => sent.push(Sent {
-                        latency: done.answered - from,
-                        ..done
-                    }),
+                match send(base, agent, n, batch, from).await {
+                    Ok(done) => sent.push(done),
                     Err(e) => errors.push(e),
                 }
                 n += 1;

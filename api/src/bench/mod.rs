@@ -170,6 +170,16 @@ pub struct StoreRun {
     pub latency: Percentiles,
 }
 
+impl StoreRun {
+    pub fn events_per_second(&self) -> f64 {
+        self.events as f64 / self.seconds.max(1e-9)
+    }
+}
+
+/// The writers and events per append every store table is measured with.
+pub const WRITERS: [usize; 3] = [1, 16, 64];
+pub const BATCHES: [usize; 2] = [1, 100];
+
 /// One writer of a timed run: appends `batch` events, durably, per call.
 #[async_trait::async_trait]
 pub trait Writer: Send + 'static {
