@@ -59,19 +59,12 @@ impl AppState {
         let metrics = crate::metrics::Metrics::new()
             .unwrap_or_else(|e| panic!("metric names are valid: {e}"));
         let observer = metrics.projection_observer();
-        let read_models = engine::all()
-            .into_iter()
-            .map(|projection| {
-                let name = projection.name();
-                let progress = engine::spawn(
-                    store.clone(),
-                    storage.database.clone(),
-                    projection,
-                    observer.clone(),
-                );
-                (name, progress)
-            })
-            .collect();
+        let read_models = engine::spawn(
+            store.clone(),
+            storage.database.clone(),
+            engine::all(),
+            observer,
+        );
         Self {
             handler: Handler::new(store.clone()),
             store,

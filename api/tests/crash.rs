@@ -233,13 +233,14 @@ async fn postgres_acknowledged_appends_survive_kill_9() {
 }
 
 /// Kills the server with SIGKILL at random moments while its projections
-/// catch up on the demo data set; after the last restart has caught up, every
-/// read model equals a clean rebuild of it.
+/// catch up on a month of demo data (a week is caught up before most kills
+/// land); after the last restart has caught up, every read model equals a
+/// clean rebuild of it.
 async fn read_models_after_kills_equal_a_clean_rebuild(db: TestDatabase) {
     use agentledger_projections::engine::{all, catch_up, checkpoint, contents, reset};
 
     let demo = tokio::process::Command::new(env!("CARGO_BIN_EXE_agentledger"))
-        .args(["demo", "--days", "7"])
+        .args(["demo", "--days", "30"])
         .env("AGENTLEDGER_DATABASE_URL", db.url())
         .env("RUST_LOG", "warn")
         .output()

@@ -171,51 +171,58 @@ pub struct Applied {
     pub checkpoint: Position,
 }
 
-/// Applies the events past the checkpoint and moves the checkpoint to the
-/// last of them, atomically. The checkpoint row is locked first, so two
-/// appliers (a server and a `rebuild`, or two servers) take turns and never
-/// apply an event twice. A batch that starts past the checkpoint was read
-/// before a reset: it is refused with `Behind`, and the caller reads again
-/// from the checkpoint.
+/// Applies to each model the events past its checkpoint and moves the
+/// checkpoint to the last of them, all in one transaction: one write turn on
+/// SQLite for every model, instead of one each. Each checkpoint row is locked
+/// first, so two appliers (a server and a `rebuild`, or two servers) take
+/// turns and never apply an event twice. A batch that starts past a model's
+/// checkpoint was read before a reset: nothing is applied, and `Behind` tells
+/// the caller to read again from that checkpoint. Returns what each model
+/// applied, in the order of `projections`.
 pub async fn apply_batch(
     db: &Database,
-    projection: &dyn Projection,
+    projections: &[&dyn Projection],
     events: &[RecordedEvent],
-) -> Result<Applied, ProjectionError> {
+) -> Result<Vec<Applied>, ProjectionError> {
     let _turn = db.write_turn().await;
     on_database!(db, p => {
         let mut tx = p.begin().await?;
-        // An upsert, not a SELECT: it takes the write lock on SQLite and the
-        // row lock on PostgreSQL before anything is read.
-        let checkpoint: i64 = sqlx::query_scalar(
-            "INSERT INTO projection_checkpoints (name, position) VALUES ($1, 0) \
-             ON CONFLICT (name) DO UPDATE SET position = projection_checkpoints.position \
-             RETURNING position",
-        )
-        .bind(projection.name())
-        .fetch_one(&mut *tx)
-        .await?;
-        let checkpoint = checkpoint.max(0) as Position;
         if matches!(db, Database::Postgres(_)) {
             // As on SQLite, a model's commit need not wait for its flush: a
-            // crash can lose only whole batches with their checkpoint.
+            // crash can lose only whole batches with their checkpoints.
             sqlx::query("SET LOCAL synchronous_commit TO OFF").execute(&mut *tx).await?;
         }
-        let fresh = &events[events.partition_point(|e| e.position <= checkpoint)..];
-        let Some(last) = fresh.last().map(|e| e.position) else {
-            return Ok(Applied { events: 0, checkpoint });
-        };
-        if fresh[0].position != checkpoint + 1 {
-            return Err(ProjectionError::Behind { checkpoint });
-        }
-        Apply::apply(projection, &mut *tx, fresh).await?;
-        sqlx::query("UPDATE projection_checkpoints SET position = $1 WHERE name = $2")
-            .bind(last as i64)
+        let mut applied = Vec::with_capacity(projections.len());
+        for projection in projections {
+            // An upsert, not a SELECT: it takes the write lock on SQLite and
+            // the row lock on PostgreSQL before anything is read.
+            let checkpoint: i64 = sqlx::query_scalar(
+                "INSERT INTO projection_checkpoints (name, position) VALUES ($1, 0) \
+                 ON CONFLICT (name) DO UPDATE SET position = projection_checkpoints.position \
+                 RETURNING position",
+            )
             .bind(projection.name())
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await?;
+            let checkpoint = checkpoint.max(0) as Position;
+            let fresh = &events[events.partition_point(|e| e.position <= checkpoint)..];
+            let Some(last) = fresh.last().map(|e| e.position) else {
+                applied.push(Applied { events: 0, checkpoint });
+                continue;
+            };
+            if fresh[0].position != checkpoint + 1 {
+                return Err(ProjectionError::Behind { checkpoint });
+            }
+            Apply::apply(*projection, &mut *tx, fresh).await?;
+            sqlx::query("UPDATE projection_checkpoints SET position = $1 WHERE name = $2")
+                .bind(last as i64)
+                .bind(projection.name())
+                .execute(&mut *tx)
+                .await?;
+            applied.push(Applied { events: fresh.len(), checkpoint: last });
+        }
         tx.commit().await?;
-        Ok(Applied { events: fresh.len(), checkpoint: last })
+        Ok(applied)
     })
 }
 
@@ -285,10 +292,14 @@ pub async fn catch_up_to(
         if events.is_empty() {
             break;
         }
-        let reached = match apply_batch(db, projection, &events).await {
+        let reached = match apply_batch(db, &[projection], &events).await {
             Ok(batch) => {
-                applied += batch.events as u64;
-                batch.checkpoint
+                let mut reached = from - 1;
+                for model in batch {
+                    applied += model.events as u64;
+                    reached = model.checkpoint;
+                }
+                reached
             }
             Err(ProjectionError::Behind { checkpoint }) => checkpoint,
             Err(e) => return Err(e),
@@ -351,8 +362,9 @@ pub async fn build_all(
         let apply = async {
             for (projection, built) in projections.iter().zip(built.iter_mut()) {
                 let started = std::time::Instant::now();
-                let applied = apply_batch(db, &**projection, &batch).await?;
-                built.events += applied.events as u64;
+                for applied in apply_batch(db, &[&**projection], &batch).await? {
+                    built.events += applied.events as u64;
+                }
                 built.applying += started.elapsed();
             }
             Ok::<_, ProjectionError>(())
@@ -365,45 +377,84 @@ pub async fn build_all(
     Ok(built)
 }
 
-/// Keeps the projection up to date until the runtime stops. Errors are logged
-/// and the runner starts again from the stored checkpoint.
+/// A model a runner keeps up to date, and where it tells how far it got.
+struct Member {
+    projection: Arc<dyn Projection>,
+    progress: watch::Sender<Position>,
+}
+
+/// Keeps `projections` up to date until the runtime stops, together: one
+/// subscription to the log and one transaction per batch for all of them.
+/// A model whose batch fails leaves the group and goes on alone, retrying
+/// from its checkpoint, so it holds back only itself.
 pub fn spawn(
     store: Arc<dyn EventStore>,
     db: Database,
-    projection: Arc<dyn Projection>,
+    projections: Vec<Arc<dyn Projection>>,
     observer: Observer,
-) -> Progress {
-    let (tx, rx) = watch::channel(0);
-    tokio::spawn(async move {
+) -> Vec<(&'static str, Progress)> {
+    let mut progresses = Vec::with_capacity(projections.len());
+    let members = projections
+        .into_iter()
+        .map(|projection| {
+            let (tx, rx) = watch::channel(0);
+            progresses.push((projection.name(), Progress::new(rx)));
+            Member {
+                projection,
+                progress: tx,
+            }
+        })
+        .collect();
+    tokio::spawn(run(store, db, members, observer));
+    progresses
+}
+
+fn run(
+    store: Arc<dyn EventStore>,
+    db: Database,
+    mut members: Vec<Member>,
+    observer: Observer,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
         loop {
-            match follow(&*store, &db, &*projection, &tx, &observer).await {
+            match follow(&*store, &db, &mut members, &observer).await {
+                Ok(failed) => {
+                    for member in failed {
+                        let (store, db) = (store.clone(), db.clone());
+                        tokio::spawn(run(store, db, vec![member], observer.clone()));
+                    }
+                }
                 Err(ProjectionError::Behind { checkpoint }) => {
                     tracing::info!(
-                        projection = projection.name(),
                         checkpoint,
-                        "read model was reset; following from its checkpoint"
+                        "a read model was reset; following from its checkpoint"
                     );
                 }
                 Err(e) => {
-                    tracing::warn!(projection = projection.name(), error = %e, "projection stopped; restarting");
+                    let names: Vec<_> = members.iter().map(|m| m.projection.name()).collect();
+                    tracing::warn!(projections = ?names, error = %e, "projections stopped; restarting");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
-                Ok(()) => {}
             }
         }
-    });
-    Progress::new(rx)
+    })
 }
 
+/// Follows the log from the lowest checkpoint of `members`. Returns the
+/// members that failed on their own (taken out of `members`) when a group's
+/// batch failed, or the error that stopped the whole group.
 async fn follow(
     store: &dyn EventStore,
     db: &Database,
-    projection: &dyn Projection,
-    progress: &watch::Sender<Position>,
+    members: &mut Vec<Member>,
     observer: &Observer,
-) -> Result<(), ProjectionError> {
-    let start = checkpoint(db, projection.name()).await?;
-    progress.send_replace(start);
+) -> Result<Vec<Member>, ProjectionError> {
+    let mut start = Position::MAX;
+    for member in members.iter() {
+        let at = checkpoint(db, member.projection.name()).await?;
+        member.progress.send_replace(at);
+        start = start.min(at);
+    }
     let mut subscription = store.subscribe_all(start + 1, EventFilter::default());
     loop {
         let first = subscription.next().await?;
@@ -414,9 +465,42 @@ async fn follow(
             tokio::time::sleep(LINGER).await;
             batch.extend(subscription.next_batch(BATCH - batch.len()).await?);
         }
-        let applied = apply_batch(db, projection, &batch).await?;
-        observer(projection.name(), applied.events);
-        progress.send_replace(applied.checkpoint);
+        let projections: Vec<&dyn Projection> = members.iter().map(|m| &*m.projection).collect();
+        let error = match apply_batch(db, &projections, &batch).await {
+            Ok(applied) => {
+                for (member, applied) in members.iter().zip(applied) {
+                    observer(member.projection.name(), applied.events);
+                    member.progress.send_replace(applied.checkpoint);
+                }
+                continue;
+            }
+            Err(e @ ProjectionError::Behind { .. }) => return Err(e),
+            Err(e) if members.len() == 1 => return Err(e),
+            Err(e) => e,
+        };
+        // Find the models that fail: each applies the batch on its own.
+        let mut failed = Vec::new();
+        for member in std::mem::take(members) {
+            let name = member.projection.name();
+            match apply_batch(db, &[&*member.projection], &batch).await {
+                Ok(applied) => {
+                    for applied in applied {
+                        observer(name, applied.events);
+                        member.progress.send_replace(applied.checkpoint);
+                    }
+                    members.push(member);
+                }
+                Err(ProjectionError::Behind { .. }) => members.push(member),
+                Err(e) => {
+                    tracing::warn!(projection = name, error = %e, "projection failed; it goes on alone, retrying");
+                    failed.push(member);
+                }
+            }
+        }
+        if failed.is_empty() {
+            return Err(error);
+        }
+        return Ok(failed);
     }
 }
 
