@@ -57,6 +57,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 8)]
         tenants: u32,
     },
+    /// Grows a seeded log to `--events` by appending its events again, copy
+    /// after copy, each copy under ids of its own (new tenants with the same
+    /// history): for logs the handlers would take too long to seed.
+    Grow {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The log's size to reach.
+        #[arg(long)]
+        events: u64,
+    },
     /// Appends straight to the store, no HTTP: 1, 16 and 64 writers, single
     /// events and batches of 100, each append durable before the next.
     Store {
@@ -406,6 +416,16 @@ async fn tenant_or_busiest(
     }
 }
 
+/// What a seeding command appended, and how fast.
+fn print_appended(start: u64, head: u64, started: std::time::Instant) {
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "{} events appended in {seconds:.1} s ({:.0} events/s); log head at {head}",
+        head - start,
+        (head - start) as f64 / seconds.max(1e-9)
+    );
+}
+
 async fn bench(command: BenchCommand) -> Result<(), CliError> {
     match command {
         BenchCommand::Seed {
@@ -428,12 +448,21 @@ async fn bench(command: BenchCommand) -> Result<(), CliError> {
             if let Some(key) = seeded.admin_key {
                 println!("admin API key: {key}");
             }
-            let seconds = started.elapsed().as_secs_f64();
-            println!(
-                "{} events appended in {seconds:.1} s ({:.0} events/s); log head at {head}",
-                head - start,
-                (head - start) as f64 / seconds.max(1e-9)
-            );
+            print_appended(start, head, started);
+            Ok(())
+        }
+        BenchCommand::Grow { database, events } => {
+            let storage = open_storage(&database.database_url).await?;
+            let start = storage.events.head_position().await?;
+            let bar = progress_bar(events.max(start), "grow");
+            bar.set_position(start);
+            let started = std::time::Instant::now();
+            let head =
+                crate::bench::grow::grow(storage.events.clone(), events, |p| bar.set_position(p))
+                    .await?;
+            bar.finish();
+            storage.events.close().await;
+            print_appended(start, head, started);
             Ok(())
         }
         BenchCommand::Store {

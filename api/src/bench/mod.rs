@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+pub mod grow;
 pub mod ingest;
 pub mod peers;
 
