@@ -284,9 +284,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 /// The store's settings with group commit on or off.
-fn group_commit(on: bool) -> StoreConfig {
+/// A benchmark's database is a throwaway: a PostgreSQL schema that does not
+/// exist yet is created.
+fn bench_config(group_commit: bool) -> StoreConfig {
     StoreConfig {
-        group_commit: on,
+        group_commit,
+        create_missing_schema: true,
         ..StoreConfig::default()
     }
 }
@@ -471,7 +474,7 @@ async fn bench(command: BenchCommand) -> Result<(), CliError> {
             no_group_commit,
         } => {
             let storage =
-                agentledger_store::open(&database.database_url, group_commit(!no_group_commit))
+                agentledger_store::open(&database.database_url, bench_config(!no_group_commit))
                     .await?;
             println!(
                 "group commit {}",
@@ -527,7 +530,7 @@ async fn bench(command: BenchCommand) -> Result<(), CliError> {
             ingest::check_loopback(most)?;
             let mut ceiling = std::collections::BTreeMap::new();
             if let Some(url) = ceiling_database_url {
-                let storage = agentledger_store::open(&url, group_commit(!no_group_commit)).await?;
+                let storage = agentledger_store::open(&url, bench_config(!no_group_commit)).await?;
                 for &writers in &connections {
                     let run = crate::bench::store_ceiling(
                         storage.events.clone(),
@@ -540,6 +543,12 @@ async fn bench(command: BenchCommand) -> Result<(), CliError> {
                 }
                 storage.events.close().await;
             }
+            // `serve` refuses a missing schema: the bench makes its database first.
+            agentledger_store::open(&database.database_url, bench_config(!no_group_commit))
+                .await?
+                .events
+                .close()
+                .await;
             let server = ingest::start_server(&database.database_url, !no_group_commit).await?;
             let agents = ingest::enlist(&server, most).await?;
             println!(
@@ -626,11 +635,7 @@ async fn bench(command: BenchCommand) -> Result<(), CliError> {
                     "bench peers runs on PostgreSQL: give a postgres:// URL".into(),
                 ));
             }
-            let config = StoreConfig {
-                create_missing_schema: true,
-                ..StoreConfig::default()
-            };
-            let storage = agentledger_store::open(url, config).await?;
+            let storage = agentledger_store::open(url, bench_config(true)).await?;
             let pool = sqlx::postgres::PgPoolOptions::new()
                 .max_connections(64)
                 .connect(url)
@@ -849,11 +854,11 @@ async fn demo(args: DemoArgs) -> Result<(), CliError> {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
-    let storage = agentledger_store::open(
-        &args.database.database_url,
-        group_commit(!args.no_group_commit),
-    )
-    .await?;
+    let config = StoreConfig {
+        group_commit: !args.no_group_commit,
+        ..StoreConfig::default()
+    };
+    let storage = agentledger_store::open(&args.database.database_url, config).await?;
     let store = storage.events.clone();
     tracing::info!(database = %redact(&args.database.database_url), "event store open");
     let jwt_secret = match &args.jwt_secret {
