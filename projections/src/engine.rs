@@ -416,7 +416,8 @@ fn run(
     observer: Observer,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     Box::pin(async move {
-        loop {
+        // A group whose every model has left it has nothing more to follow.
+        while !members.is_empty() {
             match follow(&*store, &db, &mut members, &observer).await {
                 Ok(failed) => {
                     for member in failed {
