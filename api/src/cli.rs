@@ -284,8 +284,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 /// The store's settings with group commit on or off.
-/// A benchmark's database is a throwaway: a PostgreSQL schema that does not
-/// exist yet is created.
+/// A benchmark's new database is a throwaway: a PostgreSQL schema that does
+/// not exist yet is created.
 fn bench_config(group_commit: bool) -> StoreConfig {
     StoreConfig {
         group_commit,
@@ -436,7 +436,8 @@ async fn bench(command: BenchCommand) -> Result<(), CliError> {
             events,
             tenants,
         } => {
-            let storage = open_storage(&database.database_url).await?;
+            let storage =
+                agentledger_store::open(&database.database_url, bench_config(true)).await?;
             let start = storage.events.head_position().await?;
             let bar = progress_bar(start + events, "seed");
             bar.set_position(start);
