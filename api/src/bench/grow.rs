@@ -6,8 +6,9 @@
 //! with the same history, so read models and indexes grow as they would with
 //! more tenants, and every relation inside a copy holds.
 //!
-//! A copy's ids are derived from the original's, so growing again after a
-//! stop appends nothing twice (the store drops event ids it already holds).
+//! A copy's ids are derived from the original's and from the log's length
+//! when the growing started, so a log grown before can be grown again: the
+//! copies of its copies get ids of their own.
 //! Streams with no id in their name (the installation's) are not copied.
 
 use std::collections::HashMap;
@@ -40,7 +41,7 @@ pub async fn grow(
     let mut copy = 1u64;
     while head < target {
         let before = head;
-        let ids = CopyIds::new(copy);
+        let ids = CopyIds::new(source, copy);
         let mut from = 1;
         while from <= source && head < target {
             let page = store.read_all(from, PAGE, &EventFilter::default()).await?;
@@ -91,21 +92,24 @@ fn by_stream(
 
 /// The ids of one copy: each original id XOR-ed with the copy's mask and
 /// marked as a version 8 UUID. Originals are v4 or v7, so a copy's id never
-/// equals an original, and different masks keep copies apart.
+/// equals an original. The mask comes from the copy's number and the log's
+/// length when the growing started (`source`): masks of one run differ, and
+/// so do those of a later run over a log that already holds copies (reusing
+/// a mask would turn a copy's id back into its original).
 struct CopyIds {
     mask: u128,
 }
 
 impl CopyIds {
-    fn new(copy: u64) -> Self {
-        // splitmix64 spreads consecutive copy numbers over all the bits.
+    fn new(source: u64, copy: u64) -> Self {
+        // splitmix64 spreads nearby numbers over all the bits.
         let mix = |mut z: u64| {
             z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
             z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
             z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
             z ^ (z >> 31)
         };
-        let high = mix(copy);
+        let high = mix(mix(source) ^ copy);
         Self {
             mask: (u128::from(high) << 64) | u128::from(mix(high)),
         }
@@ -171,14 +175,27 @@ mod tests {
 
     #[test]
     fn every_uuid_in_a_text_is_replaced_the_same_way_and_nothing_else() {
-        let ids = CopyIds::new(1);
+        let ids = CopyIds::new(1000, 1);
         let tenant = Uuid::now_v7();
         let text = format!("dedup-{tenant}-abc é {tenant}");
         let copied = ids.in_text(&text);
         let new = ids.id(tenant);
         assert_eq!(copied, format!("dedup-{new}-abc é {new}"));
         assert_ne!(new, tenant);
-        assert_ne!(CopyIds::new(2).id(tenant), new);
+        assert_ne!(CopyIds::new(1000, 2).id(tenant), new);
         assert_eq!(ids.in_text("no ids here"), "no ids here");
+    }
+
+    #[test]
+    fn growing_a_grown_log_gives_copies_of_copies_ids_of_their_own() {
+        let original = Uuid::now_v7();
+        let first = CopyIds::new(1000, 1);
+        let copy = first.id(original);
+        // The second run starts from a longer log, with its own copy numbers.
+        let second = CopyIds::new(10_000, 1);
+        let copy_of_copy = second.id(copy);
+        assert_ne!(copy_of_copy, original);
+        assert_ne!(copy_of_copy, copy);
+        assert_ne!(second.id(original), copy);
     }
 }
