@@ -283,9 +283,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
-/// The store's settings with group commit on or off.
-/// A benchmark's new database is a throwaway: a PostgreSQL schema that does
-/// not exist yet is created.
+/// The store's settings for a benchmark, with group commit on or off. A
+/// benchmark's new database is a throwaway: a PostgreSQL schema that does not
+/// exist yet is created.
 fn bench_config(group_commit: bool) -> StoreConfig {
     StoreConfig {
         group_commit,
@@ -495,14 +495,12 @@ async fn bench(command: BenchCommand) -> Result<(), CliError> {
                     )
                     .await?;
                     println!(
-                        "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} |",
+                        "| {} | {} | {} | {:.0} | {} |",
                         run.writers,
                         run.batch,
                         run.events,
                         run.events_per_second(),
-                        run.latency.p50,
-                        run.latency.p99,
-                        run.latency.p999
+                        run.latency.cells()
                     );
                 }
             }
@@ -570,12 +568,10 @@ async fn bench(command: BenchCommand) -> Result<(), CliError> {
                     None => ("—".into(), "—".into()),
                 };
                 println!(
-                    "| {} | {} | {rate:.0} | {store} | {ratio} | {:.2} | {:.2} | {:.2} | {} |",
+                    "| {} | {} | {rate:.0} | {store} | {ratio} | {} | {} |",
                     run.connections,
                     run.events,
-                    run.latency.p50,
-                    run.latency.p99,
-                    run.latency.p999,
+                    run.latency.cells(),
                     run.errors
                 );
                 if let Some(e) = run.first_error {
@@ -664,11 +660,9 @@ async fn bench(command: BenchCommand) -> Result<(), CliError> {
                         (Peer::MessageDb.name(), mdb),
                     ] {
                         println!(
-                            "| {writers} | {batch} | {name} | {:.0} | {:.2} | {:.2} | {:.2} |",
+                            "| {writers} | {batch} | {name} | {:.0} | {} |",
                             run.events_per_second(),
-                            run.latency.p50,
-                            run.latency.p99,
-                            run.latency.p999
+                            run.latency.cells()
                         );
                     }
                 }
@@ -687,7 +681,7 @@ async fn bench(command: BenchCommand) -> Result<(), CliError> {
             println!("| query | p50 ms | p99 ms | p99.9 ms |");
             println!("| --- | ---: | ---: | ---: |");
             for (name, p) in results {
-                println!("| {name} | {:.2} | {:.2} | {:.2} |", p.p50, p.p99, p.p999);
+                println!("| {name} | {} |", p.cells());
             }
             Ok(())
         }

@@ -149,6 +149,13 @@ pub struct Percentiles {
     pub p999: f64,
 }
 
+impl Percentiles {
+    /// p50, p99 and p99.9 as the cells of a Markdown table row.
+    pub fn cells(&self) -> String {
+        format!("{:.2} | {:.2} | {:.2}", self.p50, self.p99, self.p999)
+    }
+}
+
 pub fn percentiles(mut timings: Vec<std::time::Duration>) -> Percentiles {
     timings.sort_unstable();
     let at = |q: f64| {
