@@ -89,7 +89,7 @@ pub struct NewTask {
     pub retry_of: Option<TaskId>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
 #[serde(tag = "type", content = "data")]
 pub enum TaskEvent {
     TaskCreated(NewTask),
@@ -127,12 +127,7 @@ pub fn validate_new(task: &NewTask) -> Result<(), DomainError> {
         )));
     }
     if let Some(url) = &task.callback_url {
-        let http = url.starts_with("https://") || url.starts_with("http://");
-        if !http || url.len() > 2000 {
-            return Err(DomainError::invalid(
-                "callback_url must be an http(s) URL of at most 2000 characters",
-            ));
-        }
+        crate::address::check_url("callback_url", url)?;
     }
     if task
         .dedup_key
@@ -530,12 +525,20 @@ mod tests {
             Task::decide(&Task::default(), TaskCommand::Create(bad)),
             Err(DomainError::Invalid(_))
         ));
-        let mut bad = new_task();
-        bad.callback_url = Some("ftp://x".into());
-        assert!(matches!(
-            Task::decide(&Task::default(), TaskCommand::Create(bad)),
-            Err(DomainError::Invalid(_))
-        ));
+        for url in ["ftp://x", "http://169.254.169.254/", "http://[::7f00:1]/"] {
+            let mut bad = new_task();
+            bad.callback_url = Some(url.into());
+            assert!(
+                matches!(
+                    Task::decide(&Task::default(), TaskCommand::Create(bad)),
+                    Err(DomainError::Invalid(_))
+                ),
+                "{url}"
+            );
+        }
+        let mut public = new_task();
+        public.callback_url = Some("https://hooks.example.com/done".into());
+        assert!(Task::decide(&Task::default(), TaskCommand::Create(public)).is_ok());
         let agent = AgentId::new();
         let task = in_status(TaskStatus::Claimed, agent);
         let over = TaskCommand::ReportProgress {

@@ -1,108 +1,17 @@
-//! Webhook subscriptions, and the address policy that keeps deliveries away
-//! from the server's own network: loopback, private, link-local and cloud
-//! metadata addresses are refused when a subscription is made.
-
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+//! Webhook subscriptions. Their URLs follow the outbound address policy in
+//! [`crate::address`].
 
 use serde::{Deserialize, Serialize};
 
+use crate::address;
 use crate::aggregate::Aggregate;
 use crate::error::DomainError;
 use crate::ids::TenantId;
 
 pub const MAX_EVENT_TYPES: usize = 100;
 
-/// Checks a delivery URL. The URL is parsed the way HTTP clients parse it
-/// (WHATWG: backslashes, tabs, percent-encoding and numeric hosts such as
-/// `2130706433` or `0x7f.1` are normalised), so what is checked is what a
-/// client would connect to. Host names are checked by name; the delivery
-/// worker must check the addresses they resolve to as well.
-pub fn check_url(raw: &str) -> Result<(), DomainError> {
-    let refuse = |why: &str| Err(DomainError::invalid(format!("webhook url refused: {why}")));
-    if raw.len() > 2000 {
-        return refuse("longer than 2000 characters");
-    }
-    let Ok(url) = url::Url::parse(raw) else {
-        return refuse("not a valid URL");
-    };
-    if !matches!(url.scheme(), "http" | "https") {
-        return refuse("only http and https are allowed");
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return refuse("credentials in the url are not allowed");
-    }
-    match url.host() {
-        None => refuse("no host"),
-        Some(url::Host::Ipv4(ip)) => {
-            if is_public(IpAddr::V4(ip)) {
-                Ok(())
-            } else {
-                refuse("the address is not public")
-            }
-        }
-        Some(url::Host::Ipv6(ip)) => {
-            if is_public(IpAddr::V6(ip)) {
-                Ok(())
-            } else {
-                refuse("the address is not public")
-            }
-        }
-        Some(url::Host::Domain(host)) => {
-            let host = host.trim_end_matches('.').to_ascii_lowercase();
-            let internal = ["localhost", "metadata", "metadata.google.internal"];
-            let internal_suffixes = [
-                ".localhost",
-                ".local",
-                ".internal",
-                ".localdomain",
-                ".home.arpa",
-            ];
-            if internal.contains(&host.as_str())
-                || internal_suffixes.iter().any(|s| host.ends_with(s))
-                || !host.contains('.')
-            {
-                refuse("internal host name")
-            } else {
-                Ok(())
-            }
-        }
-    }
-}
-
-fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_public_v4(v4),
-            None => is_public_v6(v6),
-        },
-    }
-}
-
-fn is_public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
-    !(ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local() // includes 169.254.169.254, the metadata service
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || ip.is_multicast()
-        || ip.is_documentation()
-        || a == 0
-        || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT
-        || (a == 198 && (b == 18 || b == 19)) // benchmarking
-        || a >= 240)
-}
-
-fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
-    !(ip.is_loopback()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        || (first & 0xfe00) == 0xfc00 // unique local, incl. fd00:ec2::254
-        || (first & 0xffc0) == 0xfe80 // link local
-        || first == 0x2001 && ip.segments()[1] == 0x0db8) // documentation
-}
+/// The field name in refusals, so a client can tell which URL was refused.
+const URL_FIELD: &str = "webhook url";
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Webhook {
@@ -128,7 +37,7 @@ pub enum WebhookCommand {
     Delete,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
 #[serde(tag = "type", content = "data")]
 pub enum WebhookEvent {
     WebhookSubscribed {
@@ -172,7 +81,7 @@ impl Aggregate for Webhook {
                 if state.exists {
                     return Err(DomainError::AlreadyExists("webhook"));
                 }
-                check_url(&url)?;
+                address::check_url(URL_FIELD, &url)?;
                 check_types(&event_types)?;
                 Ok(vec![WebhookEvent::WebhookSubscribed {
                     tenant_id,
@@ -185,7 +94,7 @@ impl Aggregate for Webhook {
                 if !state.exists || state.deleted {
                     return Err(DomainError::NotFound("webhook"));
                 }
-                check_url(&url)?;
+                address::check_url(URL_FIELD, &url)?;
                 check_types(&event_types)?;
                 Ok(vec![WebhookEvent::WebhookUpdated { url, event_types }])
             }
@@ -233,7 +142,7 @@ mod tests {
             "https://93.184.216.34/",
             "https://[2606:4700::1111]/",
         ] {
-            assert_eq!(check_url(url), Ok(()), "{url}");
+            assert!(address::check_url(URL_FIELD, url).is_ok(), "{url}");
         }
     }
 
@@ -268,7 +177,10 @@ mod tests {
             "https:///nohost",
         ] {
             assert!(
-                matches!(check_url(url), Err(DomainError::Invalid(_))),
+                matches!(
+                    address::check_url(URL_FIELD, url),
+                    Err(DomainError::Invalid(_))
+                ),
                 "{url} must be refused"
             );
         }

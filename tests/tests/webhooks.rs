@@ -81,6 +81,42 @@ async fn webhooks_refuse_internal_addresses_and_stay_in_their_tenant(server: Tes
     );
 }
 
+/// Webhooks and task callbacks are held to the same outbound address policy:
+/// IPv6 transition forms and reserved IPv4 blocks are refused like loopback.
+async fn task_callbacks_and_webhooks_share_one_address_policy(server: TestServer) {
+    let op = server.admin_key.clone();
+    for url in [
+        "http://169.254.169.254/",
+        "http://[::7f00:1]/",
+        "http://[64:ff9b::7f00:1]/",
+        "http://192.0.0.8/",
+    ] {
+        let body = json!({ "task_type": "report", "callback_url": url });
+        let (status, problem) = server.post("/api/v1/tasks", &op, &body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {problem}");
+        assert_eq!(problem["type"], json!("/problems/validation"), "{url}");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("callback_url refused: ")),
+            "{url}: {problem}"
+        );
+    }
+    let body = json!({ "task_type": "report", "callback_url": "https://hooks.example.com/done" });
+    let (status, created) = server.post("/api/v1/tasks", &op, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+
+    let body = json!({ "url": "http://[2002:7f00:1::]/", "event_types": ["TaskFailed"] });
+    let (status, problem) = server.post("/api/v1/webhooks", &op, &body).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("webhook url refused: ")),
+        "{problem}"
+    );
+}
+
 async fn cache_entries_are_stored_read_and_invalidated(server: TestServer) {
     let op = server.admin_key.clone();
     let agent = server.agent(&op, &["cache:write"], 600).await;
@@ -170,5 +206,6 @@ async fn cache_entries_are_stored_read_and_invalidated(server: TestServer) {
 
 on_every_backend!(
     webhooks_refuse_internal_addresses_and_stay_in_their_tenant,
+    task_callbacks_and_webhooks_share_one_address_policy,
     cache_entries_are_stored_read_and_invalidated,
 );
