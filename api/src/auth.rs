@@ -21,9 +21,12 @@ fn bearer(parts: &Parts) -> Result<&str, Problem> {
     let value = header
         .to_str()
         .map_err(|_| Problem::unauthorized("malformed Authorization header"))?;
+    // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` is as good.
     value
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+        .trim_start()
+        .split_once([' ', '\t'])
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
         .filter(|t| !t.is_empty())
         .ok_or_else(|| Problem::unauthorized("expected a Bearer token"))
 }

@@ -10,7 +10,7 @@ use agentledger_projections::follower::{Apply, Progress, follow};
 use agentledger_projections::task_queue::TaskQueue;
 use agentledger_store::{Database, EventStore, IdempotencyStore, Storage};
 
-use crate::limits::Limits;
+use crate::limits::{Limits, LimitsConfig};
 use crate::presence::Presence;
 use crate::problem::Problem;
 use crate::read_your_writes::reached;
@@ -51,6 +51,11 @@ impl AppState {
     /// Starts the in-memory models following the log. `jwt_secret` signs
     /// agent access tokens; all servers of a deployment must share it.
     pub fn new(storage: Storage, jwt_secret: &[u8]) -> Self {
+        Self::with_limits(storage, jwt_secret, LimitsConfig::default())
+    }
+
+    /// The same, with other login and refresh budgets than the defaults.
+    pub fn with_limits(storage: Storage, jwt_secret: &[u8], limits: LimitsConfig) -> Self {
         let store = storage.events;
         let (task_queue, task_queue_progress) = followed::<TaskQueue>(&store, "task_queue");
         let presence = Arc::new(Presence::default());
@@ -70,7 +75,7 @@ impl AppState {
             store,
             idempotency: storage.idempotency,
             tokens: Arc::new(TokenIssuer::new(jwt_secret)),
-            limits: Arc::new(Limits::default()),
+            limits: Arc::new(Limits::new(limits)),
             task_queue,
             task_queue_progress,
             presence,

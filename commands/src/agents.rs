@@ -1,8 +1,8 @@
 //! Registering and managing agents.
 
-use agentledger_domain::Aggregate;
 use agentledger_domain::agent::{Agent, AgentCommand};
 use agentledger_domain::ids::AgentId;
+use agentledger_domain::{Aggregate, DomainError};
 
 use crate::error::CommandError;
 use crate::handler::{Context, Executed, Handler};
@@ -44,6 +44,17 @@ pub async fn rotate_secret(
     ctx: &Context,
     agent_id: AgentId,
 ) -> Result<Registered, CommandError> {
+    // Hashing takes tens of milliseconds: doing it before the tenant check
+    // would let the answer's delay tell another tenant's agents from ids that
+    // do not exist, and would spend that work on callers who get a 404.
+    let (agent, _, _) = handler.load::<Agent>(&Agent::stream_id(agent_id)).await?;
+    if !agent.exists
+        || ctx
+            .tenant_scope
+            .is_some_and(|scope| scope != agent.tenant_id)
+    {
+        return Err(DomainError::NotFound("agent").into());
+    }
     let (secret, secret_hash) = new_secret().await?;
     let command = AgentCommand::RotateSecret { secret_hash };
     with_secret(handler, ctx, agent_id, command, secret).await

@@ -16,8 +16,43 @@ use crate::tokens::{ACCESS_TTL_SECONDS, REFRESH_TTL_DAYS, TokenIssuer};
 
 pub const API_KEY_PREFIX: &str = "alk";
 pub const REFRESH_TOKEN_PREFIX: &str = "alr";
-/// Failed logins for agent ids that do not exist are recorded here.
-pub const UNKNOWN_AGENT_FAILURES_STREAM: &str = "security-unknown-agents";
+
+/// Why a login was refused. The caller is told none of it (every refusal
+/// reads alike); the server counts and logs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginFailure {
+    /// No agent has this id. Not an event: it is a fact about no aggregate,
+    /// and recording it would let anyone grow the log without credentials.
+    UnknownAgent,
+    /// Recorded on the agent's stream, like the next one.
+    WrongSecret,
+    AgentDisabled,
+}
+
+impl LoginFailure {
+    pub const ALL: [LoginFailure; 3] = [
+        LoginFailure::UnknownAgent,
+        LoginFailure::WrongSecret,
+        LoginFailure::AgentDisabled,
+    ];
+
+    /// A stable name, for metrics and logs.
+    pub fn label(self) -> &'static str {
+        match self {
+            LoginFailure::UnknownAgent => "unknown_agent",
+            LoginFailure::WrongSecret => "wrong_secret",
+            LoginFailure::AgentDisabled => "agent_disabled",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("invalid agent credentials")]
+    Refused(LoginFailure),
+    #[error(transparent)]
+    Command(#[from] CommandError),
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Principal {
@@ -177,8 +212,9 @@ fn agent_context(
     }
 }
 
-/// Exchanges an agent's id and secret for tokens. Every failure is recorded
-/// as an event and answered with the same vague `Unauthorized`.
+/// Exchanges an agent's id and secret for tokens. A refusal says why, for the
+/// server to count; a failure for an agent that exists is also recorded on
+/// its stream, as an audit fact about it.
 pub async fn login(
     handler: &Handler,
     issuer: &TokenIssuer,
@@ -186,44 +222,28 @@ pub async fn login(
     secret: String,
     source: Option<String>,
     correlation_id: Option<Uuid>,
-) -> Result<(Tokens, u64), CommandError> {
+) -> Result<(Tokens, u64), LoginError> {
     let at = agentledger_store::now();
     let stream = Agent::stream_id(agent_id);
     let (agent, _, _) = handler.load::<Agent>(&stream).await?;
-    let failure = |reason: &str| AgentEvent::AgentAuthenticationFailed {
-        reason: reason.into(),
-        source: source.clone(),
-    };
-    let refused = || CommandError::Unauthorized("invalid agent credentials".into());
     if !agent.exists {
-        let ctx = Context {
-            actor: Actor::new(ActorKind::Agent, agent_id.to_string()),
-            ..Context::system(TenantId::default(), "auth")
-        };
-        handler
-            .append_facts(
-                UNKNOWN_AGENT_FAILURES_STREAM,
-                &ctx,
-                &[failure("unknown agent")],
-            )
-            .await?;
-        return Err(refused());
+        return Err(LoginError::Refused(LoginFailure::UnknownAgent));
     }
     let ctx = agent_context(agent_id, agent.tenant_id, at, correlation_id);
-    let reason = if !verify_password(secret, agent.secret_hash.clone()).await {
-        Some("wrong secret")
+    let failure = if !verify_password(secret, agent.secret_hash.clone()).await {
+        Some((LoginFailure::WrongSecret, "wrong secret"))
     } else if !agent.enabled {
-        Some("agent disabled")
+        Some((LoginFailure::AgentDisabled, "agent disabled"))
     } else {
         None
     };
-    if let Some(reason) = reason {
+    if let Some((failure, reason)) = failure {
         let record = AgentCommand::RecordFailedAuthentication {
             reason: reason.into(),
             source,
         };
         handler.execute::<Agent>(&stream, &ctx, record).await?;
-        return Err(refused());
+        return Err(LoginError::Refused(failure));
     }
     let session_id = Uuid::now_v7();
     let refresh_secret = random_secret();
@@ -246,6 +266,12 @@ pub async fn login(
         refresh_expires_at: expires_at,
     };
     Ok((tokens, executed.position))
+}
+
+/// The agent a refresh token names, if it has the shape of one; whether it
+/// is valid only `refresh` can tell.
+pub fn refresh_token_agent(refresh_token: &str) -> Option<AgentId> {
+    parse_token(REFRESH_TOKEN_PREFIX, refresh_token, 2).map(|(ids, _)| AgentId(ids[0]))
 }
 
 /// Exchanges a refresh token for new tokens. A token that was already

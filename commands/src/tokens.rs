@@ -68,14 +68,36 @@ impl TokenIssuer {
             iat: now.timestamp(),
             exp: now.timestamp() + ACCESS_TTL_SECONDS,
         };
-        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        self.sign(&claims)
+    }
+
+    /// Signs `claims` as they are; `issue` is the way to make a token for an
+    /// agent, this is for checking what `verify` makes of other claims.
+    pub fn sign(&self, claims: &Claims) -> Result<String, CommandError> {
+        encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
             .map_err(|e| CommandError::Crypto(e.to_string()))
     }
 
+    /// Checks the signature, issuer, audience and expiry, and that the token
+    /// claims no longer a life than this server gives: whoever holds the key
+    /// (or a future version with other settings) cannot mint tokens that
+    /// outlive every revocation check by years.
     pub fn verify(&self, token: &str) -> Result<Claims, CommandError> {
-        decode::<Claims>(token, &self.decoding, &self.validation)
+        let refused =
+            |why: String| CommandError::Unauthorized(format!("invalid access token: {why}"));
+        let claims = decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
-            .map_err(|e| CommandError::Unauthorized(format!("invalid access token: {e}")))
+            .map_err(|e| refused(e.to_string()))?;
+        let leeway = self.validation.leeway as i64;
+        if claims.exp.saturating_sub(claims.iat) > ACCESS_TTL_SECONDS {
+            return Err(refused(format!(
+                "it claims to live longer than {ACCESS_TTL_SECONDS} s"
+            )));
+        }
+        if claims.iat > Utc::now().timestamp() + leeway {
+            return Err(refused("it was issued in the future".into()));
+        }
+        Ok(claims)
     }
 }
 
@@ -137,5 +159,30 @@ mod tests {
         });
         let none = unsigned_token(&claims);
         assert!(issuer.verify(&none).is_err(), "alg none");
+    }
+
+    #[test]
+    fn tokens_claiming_a_longer_life_or_a_future_issue_are_refused() {
+        let issuer = TokenIssuer::new(b"k1");
+        let token = issuer
+            .issue(AgentId::new(), TenantId::new(), Uuid::nil(), Utc::now())
+            .unwrap_or_default();
+        let Ok(claims) = issuer.verify(&token) else {
+            panic!("a fresh token verifies");
+        };
+        let resign = |claims: &Claims| issuer.sign(claims).unwrap_or_default();
+        assert!(issuer.verify(&resign(&claims)).is_ok(), "signed alike");
+        let decade = 10 * 365 * 24 * 3600;
+        let long = Claims {
+            exp: claims.exp + decade,
+            ..claims.clone()
+        };
+        assert!(issuer.verify(&resign(&long)).is_err(), "ten years");
+        let future = Claims {
+            iat: claims.iat + 3600,
+            exp: claims.exp + 3600,
+            ..claims
+        };
+        assert!(issuer.verify(&resign(&future)).is_err(), "issued later");
     }
 }

@@ -124,7 +124,7 @@ pub enum AgentCommand {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
 #[serde(tag = "type", content = "data")]
 pub enum AgentEvent {
     AgentRegistered {
@@ -143,6 +143,8 @@ pub enum AgentEvent {
         permissions: Vec<String>,
         rate_limit_per_minute: u32,
     },
+    /// Also ends every session, for good: enabling the agent again does not
+    /// bring back tokens issued before.
     AgentDisabled {
         reason: String,
     },
@@ -360,6 +362,11 @@ impl Aggregate for Agent {
             E::AgentDisabled { .. } => {
                 state.enabled = false;
                 state.online = false;
+                // Enabling again must not revive what was handed out before:
+                // the agent logs in anew.
+                for session in state.sessions.values_mut() {
+                    session.revoked = true;
+                }
             }
             E::AgentEnabled => state.enabled = true,
             E::AgentAuthenticated {
@@ -615,6 +622,25 @@ mod tests {
             Agent::decide(&state, refresh(id, "r1", "r2")),
             Err(DomainError::Forbidden(_))
         ));
+    }
+
+    #[test]
+    fn sessions_from_before_a_disable_stay_ended_after_enabling() {
+        let (before, after) = (Uuid::now_v7(), Uuid::now_v7());
+        let state = given(&[
+            registered(),
+            session(before, "r1"),
+            AgentEvent::AgentDisabled { reason: "x".into() },
+            AgentEvent::AgentEnabled,
+            session(after, "r2"),
+        ]);
+        assert!(state.enabled);
+        assert!(state.sessions.get(&before).is_some_and(|s| s.revoked));
+        assert!(matches!(
+            Agent::decide(&state, refresh(before, "r1", "r3")),
+            Err(DomainError::Forbidden(_))
+        ));
+        assert!(Agent::decide(&state, refresh(after, "r2", "r3")).is_ok());
     }
 
     #[test]

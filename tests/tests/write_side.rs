@@ -355,7 +355,8 @@ async fn bad_tokens_are_refused(server: TestServer) {
         "agent token on an operator route"
     );
 
-    // Disabling stops a valid token at once; enabling lets it work again.
+    // Disabling stops a valid token at once, for good: enabling does not
+    // revive it, the agent logs in again.
     let disable = format!("/api/v1/agents/{}/disable", agent.agent_id);
     assert_eq!(
         server
@@ -386,10 +387,22 @@ async fn bad_tokens_are_refused(server: TestServer) {
     );
     assert_eq!(
         server.get("/api/v1/agents/me", &agent.token).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, relogged) = server
+        .call(Method::POST, "/api/v1/agents/auth", None, Some(&login))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{relogged}");
+    let token = relogged["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        server.get("/api/v1/agents/me", &token).await.0,
         StatusCode::OK
     );
 
-    // A wrong secret is refused and recorded; so is an unknown agent.
+    // A wrong secret is refused and recorded on the agent's stream.
     let wrong = json!({ "agent_id": agent.agent_id, "secret": "0".repeat(64) });
     assert_eq!(
         server
@@ -422,7 +435,7 @@ async fn bad_tokens_are_refused(server: TestServer) {
         .await;
     assert_eq!(status, StatusCode::OK, "{rotated}");
     assert_eq!(
-        server.get("/api/v1/agents/me", &agent.token).await.0,
+        server.get("/api/v1/agents/me", &token).await.0,
         StatusCode::UNAUTHORIZED,
         "rotating the secret ends the sessions and their access tokens at once"
     );

@@ -2,8 +2,11 @@
 
 use std::net::SocketAddr;
 
+use agentledger_commands::CommandError;
 use agentledger_commands::agents::{NewAgent, register, rotate_secret, run};
-use agentledger_commands::auth::{Tokens, login, refresh};
+use agentledger_commands::auth::{
+    LoginError, LoginFailure, Tokens, login, refresh, refresh_token_agent,
+};
 use agentledger_domain::Aggregate;
 use agentledger_domain::agent::{Agent, AgentCommand};
 use agentledger_domain::ids::{AgentId, TenantId};
@@ -120,8 +123,8 @@ fn view(agent_id: AgentId, agent: &Agent) -> AgentView {
     path = "/api/v1/agents/{agent_id}",
     tag = "agents",
     summary = "An agent",
-    params(("agent_id" = String, Path)),
-    responses((status = 200, body = AgentView), crate::openapi::Problems),
+    params(("agent_id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The agent", body = AgentView), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn agent_detail(
@@ -144,7 +147,7 @@ async fn agent_detail(
     path = "/api/v1/agents/me",
     tag = "agents",
     summary = "The calling agent",
-    responses((status = 200, body = AgentView), crate::openapi::Problems),
+    responses((status = 200, description = "The calling agent", body = AgentView), crate::openapi::Problems),
     security(("agent_token" = [])),
 )]
 async fn me(caller: AgentCaller) -> Reply<AgentView> {
@@ -156,7 +159,7 @@ async fn me(caller: AgentCaller) -> Reply<AgentView> {
     path = "/api/v1/agents/{agent_id}/secret",
     tag = "agents",
     summary = "Rotate an agent's secret",
-    params(("agent_id" = String, Path)),
+    params(("agent_id" = uuid::Uuid, Path)),
     responses((status = 200, description = "The new secret is shown once", body = AgentSecret), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
@@ -187,9 +190,9 @@ pub struct Permissions {
     path = "/api/v1/agents/{agent_id}/permissions",
     tag = "agents",
     summary = "Change permissions and rate limit",
-    params(("agent_id" = String, Path)),
+    params(("agent_id" = uuid::Uuid, Path)),
     request_body = Permissions,
-    responses((status = 200, body = Done), crate::openapi::Problems),
+    responses((status = 200, description = "Changed", body = Done), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn change_permissions(
@@ -221,9 +224,9 @@ pub struct Reason {
     path = "/api/v1/agents/{agent_id}/disable",
     tag = "agents",
     summary = "Disable an agent: its tokens stop working at once",
-    params(("agent_id" = String, Path)),
+    params(("agent_id" = uuid::Uuid, Path)),
     request_body(content = Option<Reason>, description = "Optional"),
-    responses((status = 200, body = Done), crate::openapi::Problems),
+    responses((status = 200, description = "Disabled", body = Done), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn disable(
@@ -251,8 +254,8 @@ async fn disable(
     path = "/api/v1/agents/{agent_id}/enable",
     tag = "agents",
     summary = "Enable an agent",
-    params(("agent_id" = String, Path)),
-    responses((status = 200, body = Done), crate::openapi::Problems),
+    params(("agent_id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "Enabled", body = Done), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn enable(
@@ -311,7 +314,7 @@ impl Issued {
     tag = "agents",
     summary = "Exchange an agent id and secret for tokens",
     request_body = Credentials,
-    responses((status = 200, body = Issued), crate::openapi::Problems),
+    responses((status = 200, description = "An access token and a refresh token", body = Issued), crate::openapi::Problems),
 )]
 async fn authenticate(
     State(state): State<AppState>,
@@ -319,11 +322,11 @@ async fn authenticate(
     headers: axum::http::HeaderMap,
     Json(body): Json<Credentials>,
 ) -> Result<Reply<Issued>, Problem> {
-    state
+    let attempt = state
         .limits
-        .login_attempt(body.agent_id, Some(peer.ip()))
+        .login_attempt(body.agent_id, peer.ip())
         .map_err(Problem::too_many_requests)?;
-    let issued = login(
+    let outcome = login(
         &state.handler,
         &state.tokens,
         body.agent_id,
@@ -331,8 +334,28 @@ async fn authenticate(
         Some(peer.ip().to_string()),
         Some(crate::auth::correlation_of(&headers)),
     )
-    .await?;
-    Ok(Reply(Issued::new(issued)))
+    .await;
+    match outcome {
+        Ok(issued) => Ok(Reply(Issued::new(issued))),
+        Err(LoginError::Refused(failure)) => {
+            state.limits.failed(attempt);
+            state.metrics.login_failed(failure);
+            if failure == LoginFailure::UnknownAgent {
+                // Not an event (anyone could grow the log with these), so
+                // this line and the metric are where they show.
+                tracing::warn!(
+                    agent_id = %body.agent_id,
+                    source = %peer.ip(),
+                    "login refused: no agent has this id"
+                );
+            }
+            Err(Problem::unauthorized(
+                LoginError::Refused(failure).to_string(),
+            ))
+        }
+        // The server failed, not the caller's credentials.
+        Err(LoginError::Command(e)) => Err(e.into()),
+    }
 }
 
 #[derive(Debug, utoipa::ToSchema, Deserialize)]
@@ -347,22 +370,43 @@ pub struct RefreshRequest {
     tag = "agents",
     summary = "Exchange a refresh token for new tokens",
     request_body = RefreshRequest,
-    responses((status = 200, body = Issued), crate::openapi::Problems),
+    responses((status = 200, description = "A new access token and refresh token; the old refresh token is spent", body = Issued), crate::openapi::Problems),
 )]
 async fn refresh_tokens(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: axum::http::HeaderMap,
     Json(body): Json<RefreshRequest>,
 ) -> Result<Reply<Issued>, Problem> {
+    let agent_id = refresh_token_agent(&body.refresh_token);
+    let attempt = state
+        .limits
+        .refresh_attempt(agent_id, peer.ip())
+        .map_err(Problem::too_many_requests)?;
     let correlation = Some(crate::auth::correlation_of(&headers));
-    let issued = refresh(
+    let outcome = refresh(
         &state.handler,
         &state.tokens,
         &body.refresh_token,
         correlation,
     )
-    .await?;
-    Ok(Reply(Issued::new(issued)))
+    .await;
+    match outcome {
+        Ok(issued) => {
+            if let Some(agent_id) = agent_id {
+                state.limits.refreshed(agent_id);
+            }
+            Ok(Reply(Issued::new(issued)))
+        }
+        Err(e) => {
+            // A refused token spends the address's failures; a failure of
+            // the server's own does not.
+            if matches!(e, CommandError::Unauthorized(_)) {
+                state.limits.failed(attempt);
+            }
+            Err(e.into())
+        }
+    }
 }
 
 #[utoipa::path(
@@ -370,7 +414,7 @@ async fn refresh_tokens(
     path = "/api/v1/agents/me/heartbeat",
     tag = "agents",
     summary = "Heartbeat",
-    responses((status = 200, body = Done), crate::openapi::Problems),
+    responses((status = 200, description = "Recorded", body = Done), crate::openapi::Problems),
     security(("agent_token" = [])),
 )]
 async fn heartbeat(
