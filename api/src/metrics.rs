@@ -1,9 +1,10 @@
 //! `/metrics` in the Prometheus text format: HTTP requests and latencies,
-//! the log head, and how far every model (persistent or in memory) has
-//! applied the log.
+//! refused logins, the log head, and how far every model (persistent or in
+//! memory) has applied the log.
 
 use std::time::Instant;
 
+use agentledger_commands::auth::LoginFailure;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
@@ -21,8 +22,10 @@ pub struct Metrics {
     latency: HistogramVec,
     positions: IntGaugeVec,
     lag: IntGaugeVec,
+    stalled: IntGaugeVec,
     applied: IntCounterVec,
     batches: HistogramVec,
+    login_failures: IntCounterVec,
 }
 
 impl Metrics {
@@ -56,6 +59,13 @@ impl Metrics {
             ),
             &["projection"],
         )?;
+        let stalled = IntGaugeVec::new(
+            Opts::new(
+                "agentledger_projection_stalled",
+                "1 while a model is stopped at an event it cannot apply",
+            ),
+            &["projection"],
+        )?;
         let applied = IntCounterVec::new(
             Opts::new(
                 "agentledger_projection_events_applied_total",
@@ -71,21 +81,42 @@ impl Metrics {
             .buckets(vec![1.0, 2.0, 5.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0]),
             &["projection"],
         )?;
+        let login_failures = IntCounterVec::new(
+            Opts::new(
+                "agentledger_login_failures_total",
+                "Refused agent logins, by why (unknown_agent ones are in no event)",
+            ),
+            &["reason"],
+        )?;
+        // Present from the start, so a rate can be taken from the first scrape.
+        for failure in LoginFailure::ALL {
+            login_failures.with_label_values(&[failure.label()]);
+        }
+        registry.register(Box::new(login_failures.clone()))?;
         registry.register(Box::new(applied.clone()))?;
         registry.register(Box::new(batches.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(positions.clone()))?;
         registry.register(Box::new(lag.clone()))?;
+        registry.register(Box::new(stalled.clone()))?;
         Ok(Self {
             registry,
             requests,
             latency,
             positions,
             lag,
+            stalled,
             applied,
             batches,
+            login_failures,
         })
+    }
+
+    pub fn login_failed(&self, failure: LoginFailure) {
+        self.login_failures
+            .with_label_values(&[failure.label()])
+            .inc();
     }
 
     /// Counts what each persistent read model applies, batch by batch.
@@ -124,6 +155,18 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     response
 }
 
+/// The registry in the Prometheus text format, with the positions and lags
+/// read when asked.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    summary = "Prometheus metrics",
+    responses(
+        (status = 200, description = "The Prometheus text exposition format, version 0.0.4", body = String, content_type = "text/plain"),
+        crate::openapi::Problems
+    ),
+)]
 pub async fn render(State(state): State<AppState>) -> Response {
     let metrics = &state.metrics;
     if let Ok(head) = state.store.head_position().await {
@@ -142,6 +185,12 @@ pub async fn render(State(state): State<AppState>) -> Response {
                 .with_label_values(&[name])
                 .set(head.saturating_sub(position) as i64);
         }
+    }
+    for (name, progress) in state.models() {
+        metrics
+            .stalled
+            .with_label_values(&[name])
+            .set(i64::from(progress.stall().is_some()));
     }
     let mut body = Vec::new();
     if let Err(e) = TextEncoder::new().encode(&metrics.registry.gather(), &mut body) {

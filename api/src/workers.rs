@@ -27,5 +27,6 @@ impl Workers {
         crate::idempotency::spawn_pruner(state.idempotency.clone());
         crate::timeouts::spawn_command_timeouts(state.clone(), self.command_timeout_check);
         crate::reactors::spawn(state.clone());
+        crate::stalls::spawn(state);
     }
 }

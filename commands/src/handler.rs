@@ -234,6 +234,9 @@ impl Handler {
             .enumerate()
             .map(|(index, event)| {
                 let (event_type, payload) = encode(event)?;
+                // The last check before the log: no string of any event may
+                // carry what a read model cannot store (`text`).
+                agentledger_domain::text::check_strings(&payload)?;
                 let mut new =
                     NewEvent::new(ctx.tenant_id.0, ctx.actor.clone(), event_type, payload);
                 if let (true, Some(cause)) = (ctx.derive_event_ids, ctx.causation_id) {

@@ -105,6 +105,14 @@ pub async fn revoke_api_key(
     Ok(executed.position)
 }
 
+/// The tenant created when the ledger was set up, where the installation's
+/// own alerts go; `None` before setup.
+pub async fn default_tenant(handler: &Handler) -> Result<Option<TenantId>, CommandError> {
+    let stream = Installation::stream_id("installation");
+    let (installed, _, _) = handler.load::<Installation>(&stream).await?;
+    Ok(installed.initialised.map(|(tenant, _)| tenant))
+}
+
 /// On a fresh ledger: creates the default tenant and an admin key, and returns
 /// them so the caller can show the key once. `None` when already set up.
 pub async fn bootstrap(handler: &Handler) -> Result<Option<(TenantId, IssuedKey)>, CommandError> {

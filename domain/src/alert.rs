@@ -23,6 +23,8 @@ pub enum AlertSource {
     Task,
     Agent,
     Budget,
+    /// A read model that stopped at an event it cannot apply.
+    ReadModel,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -46,6 +48,7 @@ crate::names::snake_case_names!(AlertSource {
     Task => "task",
     Agent => "agent",
     Budget => "budget",
+    ReadModel => "read_model",
 });
 
 crate::names::snake_case_names!(AlertStatus {
@@ -79,7 +82,7 @@ pub enum AlertCommand {
     Ignore { note: Option<String> },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
 #[serde(tag = "type", content = "data")]
 pub enum AlertEvent {
     AlertRaised(RaisedAlert),

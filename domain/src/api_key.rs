@@ -49,7 +49,7 @@ pub enum ApiKeyCommand {
     Revoke,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
 #[serde(tag = "type", content = "data")]
 pub enum ApiKeyEvent {
     ApiKeyCreated {

@@ -12,7 +12,7 @@ use crate::ids::AgentId;
 pub const MAX_VALUE_BYTES: usize = 64 * 1024;
 pub const MAX_TTL_SECONDS: u32 = 30 * 24 * 3600;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
 #[serde(tag = "type", content = "data")]
 pub enum CacheEvent {
     CacheEntryStored {

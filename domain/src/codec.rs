@@ -47,6 +47,21 @@ pub fn decode<E: DeserializeOwned>(event_type: &str, payload: &Value) -> Result<
     })
 }
 
+/// The event as `E` when its type is one of `E`'s variants; `None` when it
+/// is another enum's. A type that is `E`'s but whose payload does not decode
+/// is an error, never a skip: read models route events by these names and
+/// must not pass over one they should have applied.
+pub fn decode_if<E: DeserializeOwned + strum::VariantNames>(
+    event_type: &str,
+    payload: &Value,
+) -> Result<Option<E>, CodecError> {
+    if E::VARIANTS.contains(&event_type) {
+        decode(event_type, payload).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
 /// `{"type": event_type, "data": data}` (without `data` when there is none),
 /// as a deserializer of its own.
 struct Tagged<'a> {

@@ -25,7 +25,7 @@ pub struct Reserve {
     pub window: Duration,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
 #[serde(tag = "type", content = "data")]
 pub enum DedupEvent {
     DedupKeyReserved {

@@ -28,11 +28,8 @@ impl DomainError {
     }
 
     /// A short name given by a client (an agent's name, an action, a model):
-    /// not blank, at most 100 bytes.
+    /// not blank, at most 100 bytes, no control character (`crate::text`).
     pub fn check_label(what: &str, value: &str) -> Result<(), Self> {
-        if value.trim().is_empty() || value.len() > 100 {
-            return Err(Self::invalid(format!("{what} must be 1 to 100 characters")));
-        }
-        Ok(())
+        crate::text::check_name(what, value, 100)
     }
 }

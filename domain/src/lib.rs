@@ -3,6 +3,7 @@
 //! time arrives inside commands.
 
 pub mod actor;
+pub mod address;
 pub mod agent;
 pub mod aggregate;
 pub mod alert;
@@ -11,6 +12,7 @@ pub mod api_key;
 pub mod budget;
 pub mod cache;
 pub mod calendar;
+pub mod catalogue;
 pub mod codec;
 pub mod dedup;
 pub mod dispatch;
@@ -21,6 +23,7 @@ mod names;
 pub mod reports;
 pub mod task;
 pub mod tenant;
+pub mod text;
 pub mod webhook;
 
 pub use actor::{Actor, ActorKind, ParseActorKindError};

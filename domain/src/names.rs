@@ -54,6 +54,7 @@ mod tests {
             AlertSource::Task,
             AlertSource::Agent,
             AlertSource::Budget,
+            AlertSource::ReadModel,
         ]);
         same(&[
             AlertStatus::Pending,

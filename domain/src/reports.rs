@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::error::DomainError;
 use crate::ids::AgentId;
+use crate::text;
 
 pub const MAX_REQUEST_DATA_BYTES: usize = 16 * 1024;
 pub const MAX_TEXT_BYTES: usize = 64 * 1024;
@@ -14,6 +15,14 @@ pub const MAX_REASONING_BYTES: usize = 8 * 1024;
 pub const MAX_BATCH: usize = 1000;
 /// Most tokens one run may report, per kind: far above any model's context.
 pub const MAX_TOKENS: u64 = 100_000_000;
+/// Longest duration an action or a run may report: a day, in milliseconds.
+/// With this and the other maxima, a day's sums stay far inside the read
+/// models' integers (which saturate besides: `projections::engine::CAP`).
+pub const MAX_DURATION_MS: u64 = 86_400_000;
+/// Most one run may cost, in US dollars.
+pub const MAX_RUN_COST_USD: f64 = 10_000.0;
+/// Longest client-given id (resource, member, session).
+pub const MAX_ID_BYTES: usize = 200;
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,6 +72,7 @@ pub struct ActionReport {
     pub confidence: Option<f64>,
     pub reasoning: Option<String>,
     pub request_data: Option<Value>,
+    #[cfg_attr(feature = "openapi", schema(maximum = 86_400_000))]
     pub execution_time_ms: Option<u64>,
 }
 
@@ -74,11 +84,15 @@ pub struct RunReport {
     pub trigger_type: String,
     pub member_id: Option<String>,
     pub model: String,
+    #[cfg_attr(feature = "openapi", schema(maximum = 100_000_000))]
     pub prompt_tokens: u64,
+    #[cfg_attr(feature = "openapi", schema(maximum = 100_000_000))]
     pub completion_tokens: u64,
     /// Cost in US dollars as reported; stored as integer micro-dollars.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 10_000))]
     pub cost_usd: f64,
+    #[cfg_attr(feature = "openapi", schema(maximum = 86_400_000))]
     pub latency_ms: u64,
     pub status: RunStatus,
     pub error_message: Option<String>,
@@ -87,7 +101,7 @@ pub struct RunReport {
     pub response: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
 #[serde(tag = "type", content = "data")]
 pub enum ReportEvent {
     ActionRecorded {
@@ -119,9 +133,16 @@ pub enum ReportEvent {
     },
 }
 
-fn bounded(what: &str, value: Option<&str>, max: usize) -> Result<(), DomainError> {
-    if value.is_some_and(|v| v.len() > max) {
-        return Err(DomainError::invalid(format!("{what} exceeds {max} bytes")));
+/// A client-given id, when present: a name of at most `MAX_ID_BYTES`.
+fn check_id(what: &str, value: Option<&str>) -> Result<(), DomainError> {
+    value.map_or(Ok(()), |v| text::check_name(what, v, MAX_ID_BYTES))
+}
+
+fn check_duration(what: &str, ms: Option<u64>) -> Result<(), DomainError> {
+    if ms.is_some_and(|ms| ms > MAX_DURATION_MS) {
+        return Err(DomainError::invalid(format!(
+            "{what} must be at most {MAX_DURATION_MS} (a day)"
+        )));
     }
     Ok(())
 }
@@ -129,8 +150,9 @@ fn bounded(what: &str, value: Option<&str>, max: usize) -> Result<(), DomainErro
 pub fn record_action(agent_id: AgentId, r: ActionReport) -> Result<ReportEvent, DomainError> {
     DomainError::check_label("action", &r.action)?;
     DomainError::check_label("resource_type", &r.resource_type)?;
-    bounded("resource_id", r.resource_id.as_deref(), 200)?;
-    bounded("reasoning", r.reasoning.as_deref(), MAX_REASONING_BYTES)?;
+    check_id("resource_id", r.resource_id.as_deref())?;
+    text::check_text("reasoning", r.reasoning.as_deref(), MAX_REASONING_BYTES)?;
+    check_duration("execution_time_ms", r.execution_time_ms)?;
     if let Some(c) = r.confidence
         && !(0.0..=1.0).contains(&c)
     {
@@ -161,24 +183,25 @@ pub fn record_run(agent_id: AgentId, r: RunReport) -> Result<ReportEvent, Domain
     DomainError::check_label("app_type", &r.app_type)?;
     DomainError::check_label("trigger_type", &r.trigger_type)?;
     DomainError::check_label("model", &r.model)?;
-    bounded("member_id", r.member_id.as_deref(), 200)?;
-    bounded("session_id", r.session_id.as_deref(), 200)?;
-    bounded(
+    check_id("member_id", r.member_id.as_deref())?;
+    check_id("session_id", r.session_id.as_deref())?;
+    text::check_text(
         "error_message",
         r.error_message.as_deref(),
         MAX_REASONING_BYTES,
     )?;
-    bounded("prompt", r.prompt.as_deref(), MAX_TEXT_BYTES)?;
-    bounded("response", r.response.as_deref(), MAX_TEXT_BYTES)?;
+    text::check_text("prompt", r.prompt.as_deref(), MAX_TEXT_BYTES)?;
+    text::check_text("response", r.response.as_deref(), MAX_TEXT_BYTES)?;
+    check_duration("latency_ms", Some(r.latency_ms))?;
     if r.prompt_tokens > MAX_TOKENS || r.completion_tokens > MAX_TOKENS {
         return Err(DomainError::invalid(format!(
             "token counts must be at most {MAX_TOKENS}"
         )));
     }
-    if !r.cost_usd.is_finite() || r.cost_usd < 0.0 || r.cost_usd > 1e6 {
-        return Err(DomainError::invalid(
-            "cost_usd must be between 0 and 1000000",
-        ));
+    if !r.cost_usd.is_finite() || !(0.0..=MAX_RUN_COST_USD).contains(&r.cost_usd) {
+        return Err(DomainError::invalid(format!(
+            "cost_usd must be between 0 and {MAX_RUN_COST_USD}"
+        )));
     }
     Ok(ReportEvent::LlmRunRecorded {
         agent_id,
@@ -247,6 +270,11 @@ mod tests {
             |a| a.confidence = Some(-0.1),
             |a| a.reasoning = Some("x".repeat(MAX_REASONING_BYTES + 1)),
             |a| a.request_data = Some(json!("x".repeat(MAX_REQUEST_DATA_BYTES))),
+            |a| a.action = "a\u{0}b".into(),
+            |a| a.resource_id = Some("p\n1".into()),
+            |a| a.reasoning = Some("\u{0}".into()),
+            |a| a.execution_time_ms = Some(u64::MAX),
+            |a| a.execution_time_ms = Some(MAX_DURATION_MS + 1),
         ];
         for change in cases {
             let mut a = action();
@@ -273,6 +301,15 @@ mod tests {
         assert!(record_run(AgentId::new(), bad).is_err());
         let mut bad = run();
         bad.prompt_tokens = u64::MAX;
+        assert!(record_run(AgentId::new(), bad).is_err());
+        let mut bad = run();
+        bad.latency_ms = u64::MAX;
+        assert!(record_run(AgentId::new(), bad).is_err());
+        let mut bad = run();
+        bad.cost_usd = MAX_RUN_COST_USD * 2.0;
+        assert!(record_run(AgentId::new(), bad).is_err());
+        let mut bad = run();
+        bad.response = Some("text\u{0}".into());
         assert!(record_run(AgentId::new(), bad).is_err());
         let mut bad = run();
         bad.model.clear();

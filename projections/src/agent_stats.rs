@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use agentledger_domain::ActorKind;
 use agentledger_domain::agent::AgentEvent;
-use agentledger_domain::codec::decode;
 use agentledger_domain::ids::{AgentId, TenantId};
 use agentledger_domain::reports::{ActionStatus, ReportEvent};
 use agentledger_domain::task::{TaskEvent, TaskStatus};
@@ -14,7 +13,9 @@ use agentledger_store::{Database, on_database};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::engine::{Projection, ProjectionError, ROWS_PER_STATEMENT, clamp, select_in};
+use crate::engine::{
+    Projection, ProjectionError, ROWS_PER_STATEMENT, clamp, decode_event, select_in,
+};
 use crate::{insert_rows, sql_projection};
 
 pub struct AgentStats;
@@ -52,8 +53,8 @@ sql_projection!(AgentStats, |_this, conn, events| {
         match stream_kind {
             "agent" => {
                 let agent_id = event.stream_id.trim_start_matches("agent-");
-                let update = match decode::<AgentEvent>(&event.event_type, &event.payload) {
-                    Ok(AgentEvent::AgentRegistered { name, kind, .. }) => {
+                let update = match decode_event::<AgentEvent>(event)? {
+                    Some(AgentEvent::AgentRegistered { name, kind, .. }) => {
                         sqlx::query(
                             "INSERT INTO rm_agent_stats (agent_id, tenant_id, name, kind, online, enabled, last_seen_us, total_ops, \
                              success_ops, failed_ops, confidence_sum, confidence_count) \
@@ -67,10 +68,10 @@ sql_projection!(AgentStats, |_this, conn, events| {
                         .await?;
                         None
                     }
-                    Ok(AgentEvent::AgentWentOnline) => Some((SET_ONLINE, 1)),
-                    Ok(AgentEvent::AgentWentOffline { .. }) => Some((SET_ONLINE, 0)),
-                    Ok(AgentEvent::AgentEnabled) => Some((SET_ENABLED, 1)),
-                    Ok(AgentEvent::AgentDisabled { .. }) => Some((SET_ENABLED, 0)),
+                    Some(AgentEvent::AgentWentOnline) => Some((SET_ONLINE, 1)),
+                    Some(AgentEvent::AgentWentOffline { .. }) => Some((SET_ONLINE, 0)),
+                    Some(AgentEvent::AgentEnabled) => Some((SET_ENABLED, 1)),
+                    Some(AgentEvent::AgentDisabled { .. }) => Some((SET_ENABLED, 0)),
                     _ => None,
                 };
                 if let Some((sql, value)) = update {
@@ -82,12 +83,12 @@ sql_projection!(AgentStats, |_this, conn, events| {
                 }
             }
             "actions" => {
-                let Ok(ReportEvent::ActionRecorded {
+                let Some(ReportEvent::ActionRecorded {
                     agent_id,
                     status,
                     confidence,
                     ..
-                }) = decode::<ReportEvent>(&event.event_type, &event.payload)
+                }) = decode_event::<ReportEvent>(event)?
                 else {
                     continue;
                 };
@@ -104,14 +105,14 @@ sql_projection!(AgentStats, |_this, conn, events| {
             }
             "task" => {
                 let task_id = event.stream_id.trim_start_matches("task-");
-                let step = match decode::<TaskEvent>(&event.event_type, &event.payload) {
-                    Ok(TaskEvent::TaskClaimed { agent_id }) => {
+                let step = match decode_event::<TaskEvent>(event)? {
+                    Some(TaskEvent::TaskClaimed { agent_id }) => {
                         TaskStep::Claimed(agent_id.to_string())
                     }
-                    Ok(TaskEvent::TaskProgressed { .. }) => TaskStep::Now(TaskStatus::Processing),
-                    Ok(TaskEvent::TaskCompleted { .. }) => TaskStep::Now(TaskStatus::Completed),
-                    Ok(TaskEvent::TaskFailed { .. }) => TaskStep::Now(TaskStatus::Failed),
-                    Ok(TaskEvent::TaskCancelled { .. }) => TaskStep::Now(TaskStatus::Cancelled),
+                    Some(TaskEvent::TaskProgressed { .. }) => TaskStep::Now(TaskStatus::Processing),
+                    Some(TaskEvent::TaskCompleted { .. }) => TaskStep::Now(TaskStatus::Completed),
+                    Some(TaskEvent::TaskFailed { .. }) => TaskStep::Now(TaskStatus::Failed),
+                    Some(TaskEvent::TaskCancelled { .. }) => TaskStep::Now(TaskStatus::Cancelled),
                     _ => continue,
                 };
                 task_steps.entry(task_id).or_default().push(step);

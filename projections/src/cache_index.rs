@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 
 use agentledger_domain::cache::CacheEvent;
-use agentledger_domain::codec::decode;
+use agentledger_domain::codec::{CodecError, decode_if};
 use agentledger_domain::ids::TenantId;
 use agentledger_store::RecordedEvent;
 use chrono::{DateTime, Utc};
@@ -69,12 +69,12 @@ impl CacheIndex {
 }
 
 impl Apply for CacheIndex {
-    fn apply(&self, event: &RecordedEvent) {
+    fn apply(&self, event: &RecordedEvent) -> Result<(), CodecError> {
         if !event.stream_id.starts_with("cache-") {
-            return;
+            return Ok(());
         }
-        let Ok(cache_event) = decode::<CacheEvent>(&event.event_type, &event.payload) else {
-            return;
+        let Some(cache_event) = decode_if::<CacheEvent>(&event.event_type, &event.payload)? else {
+            return Ok(());
         };
         let tenant = TenantId(event.tenant_id);
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
@@ -105,5 +105,6 @@ impl Apply for CacheIndex {
                 });
             }
         }
+        Ok(())
     }
 }

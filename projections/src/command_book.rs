@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{PoisonError, RwLock};
 
-use agentledger_domain::codec::decode;
+use agentledger_domain::codec::{CodecError, decode_if};
 use agentledger_domain::dispatch::{DispatchEvent, DispatchStatus};
 use agentledger_domain::ids::{AgentId, TenantId};
 use agentledger_store::RecordedEvent;
@@ -78,16 +78,17 @@ impl CommandBook {
 }
 
 impl Apply for CommandBook {
-    fn apply(&self, event: &RecordedEvent) {
+    fn apply(&self, event: &RecordedEvent) -> Result<(), CodecError> {
         let Some(command_id) = event
             .stream_id
             .strip_prefix("command-")
             .and_then(|id| id.parse().ok())
         else {
-            return;
+            return Ok(());
         };
-        let Ok(dispatch_event) = decode::<DispatchEvent>(&event.event_type, &event.payload) else {
-            return;
+        let Some(dispatch_event) = decode_if::<DispatchEvent>(&event.event_type, &event.payload)?
+        else {
+            return Ok(());
         };
         let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
         if let DispatchEvent::CommandIssued {
@@ -119,10 +120,10 @@ impl Apply for CommandBook {
                     position: event.position,
                 },
             );
-            return;
+            return Ok(());
         }
         let Some(summary) = inner.commands.get_mut(&command_id) else {
-            return;
+            return Ok(());
         };
         summary.position = event.position;
         match dispatch_event {
@@ -140,5 +141,6 @@ impl Apply for CommandBook {
             DispatchEvent::CommandTimedOut => summary.status = DispatchStatus::TimedOut,
             DispatchEvent::CommandIssued { .. } | DispatchEvent::CommandOutputAppended { .. } => {}
         }
+        Ok(())
     }
 }

@@ -1,12 +1,11 @@
 //! Command history (S2): every command sent to an agent, newest first, with
 //! the output it streamed and its result.
 
-use agentledger_domain::codec::decode;
 use agentledger_domain::dispatch::{DispatchEvent, DispatchStatus};
 use agentledger_store::{Database, on_database};
 use serde::Serialize;
 
-use crate::engine::{Projection, ProjectionError};
+use crate::engine::{Projection, ProjectionError, decode_event};
 use crate::sql_projection;
 
 pub struct CommandHistory;
@@ -26,7 +25,7 @@ sql_projection!(CommandHistory, |_this, conn, events| {
         let Some(command_id) = event.stream_id.strip_prefix("command-") else {
             continue;
         };
-        let Ok(dispatch) = decode::<DispatchEvent>(&event.event_type, &event.payload) else {
+        let Some(dispatch) = decode_event::<DispatchEvent>(event)? else {
             continue;
         };
         let at = event.occurred_at.timestamp_micros();

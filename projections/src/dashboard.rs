@@ -9,7 +9,6 @@ use std::collections::{BTreeMap, HashMap};
 use agentledger_domain::alert::{AlertEvent, AlertStatus};
 use agentledger_domain::budget::BudgetEvent;
 use agentledger_domain::calendar;
-use agentledger_domain::codec::decode;
 use agentledger_domain::reports::{ReportEvent, RunStatus};
 use agentledger_domain::tenant::TenantEvent;
 use agentledger_store::{Database, on_database};
@@ -17,7 +16,7 @@ use chrono::{DateTime, Days, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::engine::{Projection, ProjectionError, clamp};
+use crate::engine::{Projection, ProjectionError, add_capped, add_capped_sql, clamp, decode_event};
 use crate::{insert_rows, sql_projection};
 
 pub struct Dashboard;
@@ -66,8 +65,8 @@ sql_projection!(Dashboard, |_this, conn, events| {
         let position = event.position as i64;
         match event.event_type.as_str() {
             "TenantTimeZoneSet" => {
-                let Ok(TenantEvent::TenantTimeZoneSet { time_zone }) =
-                    decode::<TenantEvent>(&event.event_type, &event.payload)
+                let Some(TenantEvent::TenantTimeZoneSet { time_zone }) =
+                    decode_event::<TenantEvent>(event)?
                 else {
                     continue;
                 };
@@ -86,7 +85,7 @@ sql_projection!(Dashboard, |_this, conn, events| {
                 zones.insert(tenant, calendar::zone(time_zone.as_deref()));
             }
             "LlmRunRecorded" => {
-                let Ok(ReportEvent::LlmRunRecorded {
+                let Some(ReportEvent::LlmRunRecorded {
                     app_type,
                     prompt_tokens,
                     completion_tokens,
@@ -94,7 +93,7 @@ sql_projection!(Dashboard, |_this, conn, events| {
                     latency_ms,
                     status,
                     ..
-                }) = decode::<ReportEvent>(&event.event_type, &event.payload)
+                }) = decode_event::<ReportEvent>(event)?
                 else {
                     continue;
                 };
@@ -124,8 +123,9 @@ sql_projection!(Dashboard, |_this, conn, events| {
                 day.tokens = day
                     .tokens
                     .saturating_add(clamp(prompt_tokens.saturating_add(completion_tokens)));
-                day.latency_ms_sum = day.latency_ms_sum.saturating_add(clamp(latency_ms));
-                day.cost_micros = day.cost_micros.saturating_add(cost_micros);
+                day.tokens = day.tokens.min(crate::engine::CAP);
+                day.latency_ms_sum = add_capped(day.latency_ms_sum, clamp(latency_ms));
+                day.cost_micros = add_capped(day.cost_micros, cost_micros);
                 let at = event.occurred_at.timestamp_micros();
                 let last = health
                     .entry((tenant, app_type))
@@ -139,8 +139,8 @@ sql_projection!(Dashboard, |_this, conn, events| {
                 let Some(alert_id) = event.stream_id.strip_prefix("alert-") else {
                     continue;
                 };
-                match decode::<AlertEvent>(&event.event_type, &event.payload) {
-                    Ok(AlertEvent::AlertRaised(alert)) => {
+                match decode_event::<AlertEvent>(event)? {
+                    Some(AlertEvent::AlertRaised(alert)) => {
                         sqlx::query(
                             "INSERT INTO rm_alerts (alert_id, tenant_id, source, severity, title, detail, status, raised_at_us, position) \
                              VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8) ON CONFLICT (alert_id) DO NOTHING",
@@ -156,7 +156,7 @@ sql_projection!(Dashboard, |_this, conn, events| {
                         .execute(&mut *conn)
                         .await?;
                     }
-                    Ok(handled) => {
+                    Some(handled) => {
                         let status = if matches!(handled, AlertEvent::AlertAcknowledged { .. }) {
                             AlertStatus::Acknowledged
                         } else {
@@ -168,12 +168,11 @@ sql_projection!(Dashboard, |_this, conn, events| {
                             .execute(&mut *conn)
                             .await?;
                     }
-                    Err(_) => continue,
+                    None => continue,
                 }
             }
             "BudgetSet" => {
-                let Ok(BudgetEvent::BudgetSet(limits)) =
-                    decode::<BudgetEvent>(&event.event_type, &event.payload)
+                let Some(BudgetEvent::BudgetSet(limits)) = decode_event::<BudgetEvent>(event)?
                 else {
                     continue;
                 };
@@ -199,10 +198,19 @@ sql_projection!(Dashboard, |_this, conn, events| {
         conn,
         "INSERT INTO rm_app_daily (tenant_id, day, app_type, calls, successes, tokens, latency_ms_sum, cost_micros) ",
         daily,
-        " ON CONFLICT (tenant_id, day, app_type) DO UPDATE SET \
-         calls = rm_app_daily.calls + excluded.calls, successes = rm_app_daily.successes + excluded.successes, \
-         tokens = rm_app_daily.tokens + excluded.tokens, latency_ms_sum = rm_app_daily.latency_ms_sum + excluded.latency_ms_sum, \
-         cost_micros = rm_app_daily.cost_micros + excluded.cost_micros",
+        format!(
+            " ON CONFLICT (tenant_id, day, app_type) DO UPDATE SET {}",
+            add_capped_sql(
+                "rm_app_daily",
+                &[
+                    "calls",
+                    "successes",
+                    "tokens",
+                    "latency_ms_sum",
+                    "cost_micros"
+                ]
+            )
+        ),
         |row, ((tenant, day, app), sums)| {
             row.push_bind(tenant.as_str())
                 .push_bind(day.as_str())
@@ -341,11 +349,11 @@ fn totals(date: &str, rows: &[DailyRow]) -> DayTotals {
     let (calls, successes, tokens, latency, cost) =
         of_day.fold((0, 0, 0, 0, 0), |(c, s, t, l, k), r| {
             (
-                c + r.calls,
-                s + r.successes,
-                t + r.tokens,
-                l + r.latency_ms_sum,
-                k + r.cost_micros,
+                add_capped(c, r.calls),
+                add_capped(s, r.successes),
+                add_capped(t, r.tokens),
+                add_capped(l, r.latency_ms_sum),
+                add_capped(k, r.cost_micros),
             )
         });
     DayTotals {
@@ -409,11 +417,11 @@ pub async fn read(
     let trend: Vec<DayTotals> = days.iter().map(|d| totals(d, &rows)).collect();
     let today = trend.last().cloned().unwrap_or_else(|| totals("", &[]));
     let week: Vec<&DailyRow> = rows.iter().filter(|r| days.contains(&r.day)).collect();
-    let week_calls: i64 = week.iter().map(|r| r.calls).sum();
+    let week_calls: i64 = week.iter().fold(0, |sum, r| add_capped(sum, r.calls));
     let mut apps: Vec<AppShare> = Vec::new();
     for row in &week {
         match apps.iter_mut().find(|a| a.app_type == row.app_type) {
-            Some(app) => app.calls += row.calls,
+            Some(app) => app.calls = add_capped(app.calls, row.calls),
             None => apps.push(AppShare {
                 app_type: row.app_type.clone(),
                 calls: row.calls,
@@ -434,8 +442,9 @@ pub async fn read(
             .then_with(|| a.app_type.cmp(&b.app_type))
     });
     let month_rows = rows.iter().filter(|r| r.day.starts_with(&month));
-    let (month_tokens, month_cost) =
-        month_rows.fold((0, 0), |(t, c), r| (t + r.tokens, c + r.cost_micros));
+    let (month_tokens, month_cost) = month_rows.fold((0, 0), |(t, c), r| {
+        (add_capped(t, r.tokens), add_capped(c, r.cost_micros))
+    });
     let limits = limits.unwrap_or(LimitsRow {
         daily_tokens: None,
         monthly_tokens: None,

@@ -10,9 +10,8 @@ use agentledger_store::{
     Database, EventFilter, EventStore, Position, RecordedEvent, StoreError, on_database,
 };
 use async_trait::async_trait;
-use tokio::sync::watch;
 
-use crate::follower::Progress;
+use crate::follower::{Progress, Reporter};
 
 /// Events per transaction.
 pub const BATCH: usize = 1000;
@@ -29,6 +28,13 @@ pub enum ProjectionError {
     Store(#[from] StoreError),
     #[error("read model database: {0}")]
     Database(#[from] sqlx::Error),
+    /// An event of a type the model applies whose payload does not decode:
+    /// the model stops there rather than pass over it.
+    #[error("cannot apply the event at position {position}: {source}")]
+    Event {
+        position: Position,
+        source: agentledger_domain::codec::CodecError,
+    },
     #[error("no projection named `{0}`")]
     Unknown(String),
     #[error("the read model was reset to position {checkpoint}; reading again from there")]
@@ -43,7 +49,7 @@ pub trait Apply<Connection: Send>: Send + Sync {
         &self,
         conn: &mut Connection,
         events: &[RecordedEvent],
-    ) -> Result<(), sqlx::Error>;
+    ) -> Result<(), ProjectionError>;
 }
 
 pub trait Projection:
@@ -71,7 +77,7 @@ macro_rules! sql_projection {
                 &self,
                 $conn: &mut sqlx::SqliteConnection,
                 $events: &[agentledger_store::RecordedEvent],
-            ) -> Result<(), sqlx::Error> {
+            ) -> Result<(), $crate::engine::ProjectionError> {
                 let $this = self;
                 $body
             }
@@ -82,12 +88,26 @@ macro_rules! sql_projection {
                 &self,
                 $conn: &mut sqlx::PgConnection,
                 $events: &[agentledger_store::RecordedEvent],
-            ) -> Result<(), sqlx::Error> {
+            ) -> Result<(), $crate::engine::ProjectionError> {
                 let $this = self;
                 $body
             }
         }
     };
+}
+
+/// The event as `E` when its type is one of `E`'s, `None` when it is another
+/// enum's; an error naming its position when it is `E`'s but does not decode.
+pub fn decode_event<E>(event: &RecordedEvent) -> Result<Option<E>, ProjectionError>
+where
+    E: serde::de::DeserializeOwned + strum::VariantNames,
+{
+    agentledger_domain::codec::decode_if(&event.event_type, &event.payload).map_err(|source| {
+        ProjectionError::Event {
+            position: event.position,
+            source,
+        }
+    })
 }
 
 /// Rows per multi-row statement: 200 rows of up to 18 columns stay well inside
@@ -133,10 +153,48 @@ where
     select
 }
 
-/// A count as the signed 64-bit integer both databases store; counts past
-/// `i64::MAX` (far beyond any real one) are stored as the maximum.
+/// The most any counter or sum of a read model holds: 2^53 − 1, the largest
+/// integer every JSON reader (JavaScript's numbers) holds exactly. Sums stop
+/// there instead of overflowing: an overflow stopped the dashboard of every
+/// tenant on PostgreSQL ("bigint out of range") and turned SQLite's integers
+/// into floats. Reaching it takes more than ten million runs at the largest
+/// values a run may report, in one day of one app.
+pub const CAP: i64 = (1 << 53) - 1;
+
+/// A count or amount as the read models store it, at most `CAP`.
 pub fn clamp(n: u64) -> i64 {
-    n.min(i64::MAX as u64) as i64
+    n.min(CAP as u64) as i64
+}
+
+/// `a + b` for the read models' sums: never past `CAP`, never below 0.
+pub fn add_capped(a: i64, b: i64) -> i64 {
+    a.saturating_add(b).clamp(0, CAP)
+}
+
+/// The `SET` list of an upsert that adds each of `columns` of the new row to
+/// the stored one, stopping at `CAP` (one expression both databases accept;
+/// both operands are at most `CAP`, so the addition itself cannot overflow).
+pub fn add_capped_sql(table: &str, columns: &[&str]) -> String {
+    columns
+        .iter()
+        .map(|c| {
+            format!(
+                "{c} = CASE WHEN {table}.{c} + excluded.{c} > {CAP} THEN {CAP} ELSE {table}.{c} + excluded.{c} END"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `SUM(column)` of a query over many rows, stopping at `CAP`: exact below
+/// it on both databases. PostgreSQL sums `BIGINT` as `NUMERIC`, which cannot
+/// overflow; SQLite's `SUM` fails on overflow, so it uses `TOTAL` (a double,
+/// exact while the sum is below 2^53, which is the cap).
+pub fn sum_capped_sql(db: &Database, column: &str) -> String {
+    match db {
+        Database::Postgres(_) => format!("CAST(LEAST(SUM({column}), {CAP}) AS BIGINT)"),
+        Database::Sqlite(..) => format!("CAST(MIN(TOTAL({column}), {CAP}) AS INTEGER)"),
+    }
 }
 
 /// Every persistent projection, by name.
@@ -380,7 +438,7 @@ pub async fn build_all(
 /// A model a runner keeps up to date, and where it tells how far it got.
 struct Member {
     projection: Arc<dyn Projection>,
-    progress: watch::Sender<Position>,
+    progress: Reporter,
 }
 
 /// Keeps `projections` up to date until the runtime stops, together: one
@@ -397,11 +455,11 @@ pub fn spawn(
     let members = projections
         .into_iter()
         .map(|projection| {
-            let (tx, rx) = watch::channel(0);
-            progresses.push((projection.name(), Progress::new(rx)));
+            let (reporter, progress) = Reporter::new();
+            progresses.push((projection.name(), progress));
             Member {
                 projection,
-                progress: tx,
+                progress: reporter,
             }
         })
         .collect();
@@ -433,7 +491,14 @@ fn run(
                 }
                 Err(e) => {
                     let names: Vec<_> = members.iter().map(|m| m.projection.name()).collect();
-                    tracing::warn!(projections = ?names, error = %e, "projections stopped; restarting");
+                    if let [member] = members.as_slice() {
+                        // A model alone that fails again is stuck: it never
+                        // passes over what it cannot apply, so say so loudly.
+                        tracing::error!(projection = names[0], after = member.progress.position(), error = %e, "read model stopped: it cannot apply the events after its position; retrying every second");
+                        member.progress.stalled(e.to_string());
+                    } else {
+                        tracing::warn!(projections = ?names, error = %e, "projections stopped; restarting");
+                    }
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
@@ -453,7 +518,8 @@ async fn follow(
     let mut start = Position::MAX;
     for member in members.iter() {
         let at = checkpoint(db, member.projection.name()).await?;
-        member.progress.send_replace(at);
+        // Not `applied`: a stuck model reopening stays stuck until it applies.
+        member.progress.moved_to(at);
         start = start.min(at);
     }
     let mut subscription = store.subscribe_all(start + 1, EventFilter::default());
@@ -471,7 +537,7 @@ async fn follow(
             Ok(applied) => {
                 for (member, applied) in members.iter().zip(applied) {
                     observer(member.projection.name(), applied.events);
-                    member.progress.send_replace(applied.checkpoint);
+                    member.progress.applied(applied.checkpoint);
                 }
                 continue;
             }
@@ -487,13 +553,14 @@ async fn follow(
                 Ok(applied) => {
                     for applied in applied {
                         observer(name, applied.events);
-                        member.progress.send_replace(applied.checkpoint);
+                        member.progress.applied(applied.checkpoint);
                     }
                     members.push(member);
                 }
                 Err(ProjectionError::Behind { .. }) => members.push(member),
                 Err(e) => {
-                    tracing::warn!(projection = name, error = %e, "projection failed; it goes on alone, retrying");
+                    tracing::error!(projection = name, error = %e, "read model failed on a batch; it goes on alone, retrying");
+                    member.progress.stalled(e.to_string());
                     failed.push(member);
                 }
             }

@@ -1,12 +1,11 @@
 //! The operation log (S0): every action agents record, listable by agent,
 //! action, resource type, status and time, newest first, with summaries.
 
-use agentledger_domain::codec::decode;
 use agentledger_domain::reports::ReportEvent;
 use agentledger_store::{Database, on_database};
 use serde::Serialize;
 
-use crate::engine::{Projection, ProjectionError, clamp};
+use crate::engine::{Projection, ProjectionError, clamp, decode_event};
 use crate::{insert_rows, sql_projection};
 
 pub struct OperationLog;
@@ -22,16 +21,14 @@ impl Projection for OperationLog {
 }
 
 sql_projection!(OperationLog, |_this, conn, events| {
-    let rows: Vec<_> = events
-        .iter()
-        .filter(|event| event.event_type == "ActionRecorded")
-        .filter_map(|event| {
-            decode::<ReportEvent>(&event.event_type, &event.payload)
-                .ok()
-                .filter(|action| matches!(action, ReportEvent::ActionRecorded { .. }))
-                .map(|action| (event, action))
-        })
-        .collect();
+    let mut rows = Vec::new();
+    for event in events {
+        if let Some(action @ ReportEvent::ActionRecorded { .. }) =
+            decode_event::<ReportEvent>(event)?
+        {
+            rows.push((event, action));
+        }
+    }
     insert_rows!(
         conn,
         "INSERT INTO rm_operation_log (position, tenant_id, agent_id, action, resource_type, resource_id, \

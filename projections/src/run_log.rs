@@ -1,12 +1,11 @@
 //! The run log (S1): every LLM run, listable by app type, status, trigger
 //! type and time, newest first, with the full detail of one run.
 
-use agentledger_domain::codec::decode;
 use agentledger_domain::reports::ReportEvent;
 use agentledger_store::{Database, on_database};
 use serde::Serialize;
 
-use crate::engine::{Projection, ProjectionError, clamp};
+use crate::engine::{Projection, ProjectionError, clamp, decode_event};
 use crate::{insert_rows, sql_projection};
 
 pub struct RunLog;
@@ -22,16 +21,13 @@ impl Projection for RunLog {
 }
 
 sql_projection!(RunLog, |_this, conn, events| {
-    let rows: Vec<_> = events
-        .iter()
-        .filter(|event| event.event_type == "LlmRunRecorded")
-        .filter_map(|event| {
-            decode::<ReportEvent>(&event.event_type, &event.payload)
-                .ok()
-                .filter(|run| matches!(run, ReportEvent::LlmRunRecorded { .. }))
-                .map(|run| (event, run))
-        })
-        .collect();
+    let mut rows = Vec::new();
+    for event in events {
+        if let Some(run @ ReportEvent::LlmRunRecorded { .. }) = decode_event::<ReportEvent>(event)?
+        {
+            rows.push((event, run));
+        }
+    }
     insert_rows!(
         conn,
         "INSERT INTO rm_run_log (position, run_id, tenant_id, agent_id, app_type, trigger_type, member_id, model, \

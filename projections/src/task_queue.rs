@@ -6,7 +6,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{PoisonError, RwLock};
 
-use agentledger_domain::codec::decode;
+use agentledger_domain::codec::{CodecError, decode_if};
 use agentledger_domain::ids::{TaskId, TenantId};
 use agentledger_domain::task::TaskEvent;
 use agentledger_store::RecordedEvent;
@@ -56,17 +56,17 @@ impl TaskQueue {
 }
 
 impl Apply for TaskQueue {
-    fn apply(&self, event: &RecordedEvent) {
+    fn apply(&self, event: &RecordedEvent) -> Result<(), CodecError> {
         let Some(id) = event
             .stream_id
             .strip_prefix("task-")
             .and_then(|id| id.parse().ok())
         else {
-            return;
+            return Ok(());
         };
         let task_id = TaskId(id);
-        let Ok(task_event) = decode::<TaskEvent>(&event.event_type, &event.payload) else {
-            return;
+        let Some(task_event) = decode_if::<TaskEvent>(&event.event_type, &event.payload)? else {
+            return Ok(());
         };
         let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
         match task_event {
@@ -91,6 +91,7 @@ impl Apply for TaskQueue {
             }
             TaskEvent::TaskProgressed { .. } | TaskEvent::TaskRetried { .. } => {}
         }
+        Ok(())
     }
 }
 
@@ -141,11 +142,14 @@ mod tests {
         let queue = TaskQueue::default();
         let (t1, t2) = (TenantId::new(), TenantId::new());
         let ids: Vec<TaskId> = (0..5).map(|_| TaskId::new()).collect();
-        queue.apply(&recorded(1, ids[0], &created(t1, "a", 1)));
-        queue.apply(&recorded(2, ids[1], &created(t1, "b", 5)));
-        queue.apply(&recorded(3, ids[2], &created(t1, "a", 5)));
-        queue.apply(&recorded(4, ids[3], &created(t2, "a", 9)));
-        queue.apply(&recorded(5, ids[4], &created(t1, "a", 1)));
+        let apply = |position, id, event: &TaskEvent| {
+            assert!(queue.apply(&recorded(position, id, event)).is_ok());
+        };
+        apply(1, ids[0], &created(t1, "a", 1));
+        apply(2, ids[1], &created(t1, "b", 5));
+        apply(3, ids[2], &created(t1, "a", 5));
+        apply(4, ids[3], &created(t2, "a", 9));
+        apply(5, ids[4], &created(t1, "a", 1));
 
         assert_eq!(
             queue.candidates(t1, &[], 10),
@@ -154,18 +158,14 @@ mod tests {
         assert_eq!(queue.candidates(t1, &["a".into()], 2), vec![ids[2], ids[0]]);
         assert_eq!(queue.candidates(t2, &["b".into()], 10), vec![]);
 
-        queue.apply(&recorded(
+        apply(
             6,
             ids[1],
             &TaskEvent::TaskClaimed {
                 agent_id: AgentId::new(),
             },
-        ));
-        queue.apply(&recorded(
-            7,
-            ids[0],
-            &TaskEvent::TaskCancelled { reason: None },
-        ));
+        );
+        apply(7, ids[0], &TaskEvent::TaskCancelled { reason: None });
         assert_eq!(queue.candidates(t1, &[], 10), vec![ids[2], ids[4]]);
         assert_eq!(queue.len(), 3);
     }

@@ -4,13 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use agentledger_domain::codec::decode;
 use agentledger_domain::dedup::DedupEvent;
 use agentledger_domain::task::{NewTask, TaskEvent, TaskStatus};
 use agentledger_store::{Database, RecordedEvent, on_database};
 use serde::Serialize;
 
-use crate::engine::{Projection, ProjectionError};
+use crate::engine::{Projection, ProjectionError, decode_event};
 use crate::{insert_rows, sql_projection};
 
 pub struct Tasks;
@@ -130,7 +129,7 @@ sql_projection!(Tasks, |_this, conn, events| {
     for event in events {
         let at = event.occurred_at.timestamp_micros();
         if let Some(task_id) = event.stream_id.strip_prefix("task-") {
-            let Ok(task_event) = decode::<TaskEvent>(&event.event_type, &event.payload) else {
+            let Some(task_event) = decode_event::<TaskEvent>(event)? else {
                 continue;
             };
             let created = match &task_event {
@@ -167,11 +166,11 @@ sql_projection!(Tasks, |_this, conn, events| {
                 }
             }
         } else if event.event_type == "DuplicateTaskSkipped" {
-            let Ok(DedupEvent::DuplicateTaskSkipped {
+            let Some(DedupEvent::DuplicateTaskSkipped {
                 dedup_key,
                 task_id,
                 duplicate_of,
-            }) = decode::<DedupEvent>(&event.event_type, &event.payload)
+            }) = decode_event::<DedupEvent>(event)?
             else {
                 continue;
             };

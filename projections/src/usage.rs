@@ -3,12 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use agentledger_domain::codec::decode;
 use agentledger_domain::reports::ReportEvent;
 use agentledger_store::{Database, on_database};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Projection, ProjectionError, clamp};
+use crate::engine::{
+    Projection, ProjectionError, add_capped, add_capped_sql, clamp, decode_event, sum_capped_sql,
+};
 use crate::{insert_rows, sql_projection};
 
 pub struct Usage;
@@ -33,14 +34,14 @@ sql_projection!(Usage, |_this, conn, events| {
         if event.event_type != "LlmRunRecorded" {
             continue;
         }
-        let Ok(ReportEvent::LlmRunRecorded {
+        let Some(ReportEvent::LlmRunRecorded {
             agent_id,
             model,
             prompt_tokens,
             completion_tokens,
             cost_micros,
             ..
-        }) = decode::<ReportEvent>(&event.event_type, &event.payload)
+        }) = decode_event::<ReportEvent>(event)?
         else {
             continue;
         };
@@ -52,19 +53,22 @@ sql_projection!(Usage, |_this, conn, events| {
         );
         let sum = sums.entry(key).or_default();
         sum.0 += 1;
-        sum.1 = sum.1.saturating_add(clamp(prompt_tokens));
-        sum.2 = sum.2.saturating_add(clamp(completion_tokens));
-        sum.3 = sum.3.saturating_add(cost_micros);
+        sum.1 = add_capped(sum.1, clamp(prompt_tokens));
+        sum.2 = add_capped(sum.2, clamp(completion_tokens));
+        sum.3 = add_capped(sum.3, cost_micros);
     }
     let rows: Vec<_> = sums.into_iter().collect();
     insert_rows!(
         conn,
         "INSERT INTO rm_usage (tenant_id, day, agent_id, model, calls, prompt_tokens, completion_tokens, cost_micros) ",
         rows,
-        " ON CONFLICT (tenant_id, day, agent_id, model) DO UPDATE SET \
-         calls = rm_usage.calls + excluded.calls, prompt_tokens = rm_usage.prompt_tokens + excluded.prompt_tokens, \
-         completion_tokens = rm_usage.completion_tokens + excluded.completion_tokens, \
-         cost_micros = rm_usage.cost_micros + excluded.cost_micros",
+        format!(
+            " ON CONFLICT (tenant_id, day, agent_id, model) DO UPDATE SET {}",
+            add_capped_sql(
+                "rm_usage",
+                &["calls", "prompt_tokens", "completion_tokens", "cost_micros"]
+            )
+        ),
         |row, ((tenant, day, agent, model), (calls, prompt, completion, cost))| {
             row.push_bind(tenant.as_str())
                 .push_bind(day.as_str())
@@ -129,11 +133,16 @@ pub async fn history(
         Grouping::Agent => "agent_id",
         Grouping::Model => "model",
     };
+    let sum = |column| sum_capped_sql(db, column);
     let sql = format!(
-        "SELECT {period} AS period, {key} AS key, CAST(SUM(calls) AS BIGINT) AS calls, \
-         CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens, \
-         CAST(SUM(prompt_tokens + completion_tokens) AS BIGINT) AS total_tokens, CAST(SUM(cost_micros) AS BIGINT) AS cost_micros \
-         FROM rm_usage WHERE tenant_id = $1 AND day >= $2 AND day <= $3 GROUP BY {period}, {key} ORDER BY 1, 2"
+        "SELECT {period} AS period, {key} AS key, {} AS calls, {} AS prompt_tokens, {} AS completion_tokens, \
+         {} AS total_tokens, {} AS cost_micros \
+         FROM rm_usage WHERE tenant_id = $1 AND day >= $2 AND day <= $3 GROUP BY {period}, {key} ORDER BY 1, 2",
+        sum("calls"),
+        sum("prompt_tokens"),
+        sum("completion_tokens"),
+        sum("prompt_tokens + completion_tokens"),
+        sum("cost_micros"),
     );
     Ok(
         on_database!(db, p => sqlx::query_as::<_, UsageRow>(sqlx::AssertSqlSafe(sql.clone()))

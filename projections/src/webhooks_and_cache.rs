@@ -1,12 +1,11 @@
 //! Webhook subscriptions and cache entries, as lists of what is current.
 
 use agentledger_domain::cache::CacheEvent;
-use agentledger_domain::codec::decode;
 use agentledger_domain::webhook::WebhookEvent;
 use agentledger_store::{Database, on_database};
 use serde::Serialize;
 
-use crate::engine::{Projection, ProjectionError};
+use crate::engine::{Projection, ProjectionError, decode_event};
 use crate::sql_projection;
 
 pub struct WebhooksAndCache;
@@ -30,8 +29,8 @@ sql_projection!(WebhooksAndCache, |_this, conn, events| {
         let at = event.occurred_at.timestamp_micros();
         let tenant = event.tenant_id.to_string();
         if let Some(webhook_id) = event.stream_id.strip_prefix("webhook-") {
-            match decode::<WebhookEvent>(&event.event_type, &event.payload) {
-                Ok(WebhookEvent::WebhookSubscribed {
+            match decode_event::<WebhookEvent>(event)? {
+                Some(WebhookEvent::WebhookSubscribed {
                     url, event_types, ..
                 }) => {
                     sqlx::query(
@@ -46,7 +45,7 @@ sql_projection!(WebhooksAndCache, |_this, conn, events| {
                     .execute(&mut *conn)
                     .await?;
                 }
-                Ok(WebhookEvent::WebhookUpdated { url, event_types }) => {
+                Some(WebhookEvent::WebhookUpdated { url, event_types }) => {
                     sqlx::query("UPDATE rm_webhooks SET url = $1, event_types = $2, updated_us = $3 WHERE webhook_id = $4")
                         .bind(url)
                         .bind(types_text(&event_types))
@@ -55,17 +54,17 @@ sql_projection!(WebhooksAndCache, |_this, conn, events| {
                         .execute(&mut *conn)
                         .await?;
                 }
-                Ok(WebhookEvent::WebhookDeleted) => {
+                Some(WebhookEvent::WebhookDeleted) => {
                     sqlx::query("DELETE FROM rm_webhooks WHERE webhook_id = $1")
                         .bind(webhook_id)
                         .execute(&mut *conn)
                         .await?;
                 }
-                Err(_) => {}
+                None => {}
             }
         } else if event.stream_id.starts_with("cache-") {
-            match decode::<CacheEvent>(&event.event_type, &event.payload) {
-                Ok(CacheEvent::CacheEntryStored {
+            match decode_event::<CacheEvent>(event)? {
+                Some(CacheEvent::CacheEntryStored {
                     agent_id,
                     cache_type,
                     target,
@@ -88,7 +87,7 @@ sql_projection!(WebhooksAndCache, |_this, conn, events| {
                     .execute(&mut *conn)
                     .await?;
                 }
-                Ok(CacheEvent::CacheInvalidated {
+                Some(CacheEvent::CacheInvalidated {
                     cache_type, target, ..
                 }) => {
                     sqlx::query(
@@ -101,7 +100,7 @@ sql_projection!(WebhooksAndCache, |_this, conn, events| {
                     .execute(&mut *conn)
                     .await?;
                 }
-                Err(_) => {}
+                None => {}
             }
         }
     }

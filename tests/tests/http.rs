@@ -8,7 +8,7 @@ use uuid::Uuid;
 fn event(tenant: Uuid, n: u32) -> Value {
     json!({
         "event_id": Uuid::now_v7(),
-        "event_type": "AgentRegistered",
+        "event_type": "ManualNote",
         "tenant_id": tenant,
         "actor": { "kind": "operator", "id": "op-1" },
         "correlation_id": Uuid::now_v7(),
@@ -89,10 +89,7 @@ async fn append_then_read_back(server: TestServer) {
     assert_eq!(log["next"], json!(base + 2));
     let (_, log) = get(
         &server,
-        &format!(
-            "/api/v1/events?types=AgentRegistered&from_position={}",
-            base + 2
-        ),
+        &format!("/api/v1/events?types=ManualNote&from_position={}", base + 2),
     )
     .await;
     let positions: Vec<_> = log["events"]

@@ -642,14 +642,7 @@ mod observability {
         assert!(dashboard["position"].as_u64() >= Some(at));
         assert!(dashboard["lag"].as_u64().is_some());
 
-        let response = server
-            .http
-            .get(server.url("/metrics"))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(response.status(), StatusCode::OK);
-        let text = response.text().await.unwrap_or_default();
+        let text = server.metrics().await;
         for needle in [
             "agentledger_http_requests_total{method=\"POST\",route=\"/api/v1/agents/me/runs\",status=\"201\"} 1",
             "agentledger_http_request_seconds_bucket{method=\"GET\",route=\"/api/v1/dashboard\"",

@@ -1,5 +1,6 @@
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -29,8 +30,8 @@ async fn health() -> Json<Value> {
     get,
     path = "/ready",
     tag = "operations",
-    summary = "Readiness: the store is reachable",
-    responses((status = 200, description = "The event store answers", body = Object), crate::openapi::Problems),
+    summary = "Readiness: the store is reachable and no read model is stuck",
+    responses((status = 200, description = "The event store answers and every read model applies the log", body = Object), crate::openapi::Problems),
 )]
 async fn ready(State(state): State<AppState>) -> Result<Json<Value>, Problem> {
     let head = state
@@ -44,9 +45,35 @@ async fn ready(State(state): State<AppState>) -> Result<Json<Value>, Problem> {
         .into_iter()
         .map(|(name, progress)| {
             let position = progress.position();
-            json!({ "name": name, "position": position, "lag": head.saturating_sub(position) })
+            let mut model =
+                json!({ "name": name, "position": position, "lag": head.saturating_sub(position) });
+            if let Some(stall) = progress.stall() {
+                model["stalled"] = json!({ "after": stall.after, "error": stall.error });
+            }
+            model
         })
         .collect();
+    // A model that stopped at an event it cannot apply serves stale data for
+    // every tenant until it is repaired: the server is not ready.
+    let stalled: Vec<&str> = state
+        .models()
+        .into_iter()
+        .filter(|(_, progress)| progress.stall().is_some())
+        .map(|(name, _)| name)
+        .collect();
+    if !stalled.is_empty() {
+        return Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "read-model-stalled",
+            "A read model stopped",
+        )
+        .detail(format!(
+            "{} cannot apply the log past an event; see `projections` and the server's log",
+            stalled.join(", ")
+        ))
+        .with("store", json!({ "head_position": head }))
+        .with("projections", projections));
+    }
     Ok(Json(json!({
         "status": "ready",
         "store": { "head_position": head },

@@ -3,7 +3,7 @@
 //! (admins and auditors; an auditor sees only its tenant's events).
 
 use agentledger_domain::ids::TenantId;
-use agentledger_domain::{Actor, ActorKind};
+use agentledger_domain::{Actor, ActorKind, DomainError, catalogue, text};
 use agentledger_store::{AppendOutcome, EventFilter, ExpectedVersion, NewEvent, RecordedEvent};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -132,6 +132,7 @@ async fn append(
     Json(body): Json<AppendRequest>,
 ) -> Result<impl IntoResponse, Problem> {
     operator.require_admin()?;
+    check_raw(&stream_id, &body.events)?;
     let events: Vec<NewEvent> = body.events.into_iter().map(NewEvent::from).collect();
     let outcome: AppendOutcome = state
         .store
@@ -151,8 +152,26 @@ async fn append(
     Ok((status, axum::Json(response)))
 }
 
+/// What the command handlers check of every event they append, for events
+/// written by hand: text the read models can store, and a payload that
+/// decodes when its type is one of the domain's (else every model applying
+/// that type would stop at it).
+fn check_raw(stream_id: &str, events: &[EventBody]) -> Result<(), DomainError> {
+    text::check_name("stream id", stream_id, 200)?;
+    for (index, event) in events.iter().enumerate() {
+        let at = |e: DomainError| DomainError::invalid(format!("event {index}: {e}"));
+        text::check_name("event_type", &event.event_type, 100).map_err(at)?;
+        text::check_name("actor id", &event.actor.id, 200).map_err(at)?;
+        text::check_strings(&event.payload).map_err(at)?;
+        catalogue::check(&event.event_type, &event.payload)
+            .map_err(|e| at(DomainError::invalid(e.to_string())))?;
+    }
+    Ok(())
+}
+
 /// Which events of a stream or of the log to read, and where to start.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
     /// Reading the log: the first position to read (`next` of the previous page).
@@ -220,7 +239,7 @@ fn page_limit(limit: Option<usize>) -> Result<usize, Problem> {
     tag = "audit",
     summary = "Read a stream, with filters (admin, auditor)",
     params(("stream_id" = String, Path), HistoryQuery),
-    responses((status = 200, body = EventPage), crate::openapi::Problems),
+    responses((status = 200, description = "A page of the stream's events", body = EventPage), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn read_stream(
@@ -270,7 +289,7 @@ async fn read_stream(
     tag = "audit",
     summary = "Read the global log, with filters (admin, auditor)",
     params(HistoryQuery),
-    responses((status = 200, body = EventPage), crate::openapi::Problems),
+    responses((status = 200, description = "A page of the log's events", body = EventPage), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn read_all(
