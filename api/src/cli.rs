@@ -219,6 +219,46 @@ pub struct ServeArgs {
     /// Seconds without a poll after which an online agent is marked offline.
     #[arg(long, env = "AGENTLEDGER_OFFLINE_AFTER_SECONDS", default_value_t = 120)]
     pub offline_after_seconds: u64,
+    /// Failed logins a minute for one agent id from one address; past it
+    /// that address gets 429 for that agent (successful logins do not count).
+    #[arg(
+        long,
+        env = "AGENTLEDGER_LOGIN_FAILURES_PER_MINUTE",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub login_failures_per_minute: u32,
+    /// Failed logins and refreshes a minute from one address, whatever the
+    /// agent; past it the address gets 429 for logins and refreshes.
+    #[arg(
+        long,
+        env = "AGENTLEDGER_LOGIN_FAILURES_PER_ADDRESS_PER_MINUTE",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub login_failures_per_address_per_minute: u32,
+    /// Token refreshes a minute for one agent (each appends an event).
+    #[arg(
+        long,
+        env = "AGENTLEDGER_REFRESH_PER_MINUTE",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub refresh_per_minute: u32,
+    /// Most connections served at once; past it a client is answered 503.
+    /// The process's file limit must hold them (raised to the hard limit if
+    /// needed; start-up fails if it cannot). Default: 1024, or what the file
+    /// limit holds if less.
+    #[arg(long, env = "AGENTLEDGER_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+    /// Seconds a client has to send a request's head, from connecting or
+    /// from its previous answer.
+    #[arg(long, env = "AGENTLEDGER_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a connection may stay open with no request in flight and no
+    /// byte moving.
+    #[arg(long, env = "AGENTLEDGER_IDLE_TIMEOUT_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub idle_timeout_seconds: u64,
     /// Commit every append in a transaction of its own instead of grouping
     /// concurrent appends into one commit; for measuring what grouping gives.
     #[arg(long)]
@@ -236,6 +276,8 @@ pub enum CliError {
     },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Connections(#[from] crate::connections::LimitError),
     #[error("rebuild failed: {0}")]
     Projection(#[from] agentledger_projections::engine::ProjectionError),
     #[error("AGENTLEDGER_JWT_SECRET must be at least 32 characters")]
@@ -861,7 +903,19 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         Some(_) => return Err(CliError::WeakJwtSecret),
         None => agentledger_commands::secrets::random_secret().into_bytes(),
     };
-    let state = AppState::new(storage, &jwt_secret);
+    let connections = crate::connections::Limits {
+        max_connections: crate::connections::fit_file_limit(
+            args.max_connections.map(|n| n as usize),
+        )?,
+        header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout_seconds),
+        idle_timeout: std::time::Duration::from_secs(args.idle_timeout_seconds),
+    };
+    let limits = crate::limits::LimitsConfig {
+        login_failures_per_agent_and_address: args.login_failures_per_minute,
+        failures_per_address: args.login_failures_per_address_per_minute,
+        refreshes_per_agent: args.refresh_per_minute,
+    };
+    let state = AppState::with_limits(storage, &jwt_secret, limits);
     if let Some((tenant_id, key)) =
         agentledger_commands::operators::bootstrap(&state.handler).await?
     {
@@ -881,7 +935,8 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         .map_err(|source| CliError::Listen {
             addr: args.listen,
             source,
-        })?;
+        })?
+        .with_limits(connections);
     tracing::info!("listening on {}", server.local_addr());
     let result = server.run_until(shutdown_signal()).await;
     // Every request that was accepted has been answered; let the writer

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod bench;
 pub mod cli;
+pub mod connections;
 pub mod demo;
 pub mod event_query;
 pub mod exports;
@@ -19,6 +20,7 @@ pub mod read_model;
 pub mod read_your_writes;
 pub mod routes;
 pub mod server;
+pub mod stalls;
 pub mod state;
 pub mod timeouts;
 pub mod workers;

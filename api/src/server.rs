@@ -9,6 +9,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_scalar::{Scalar, Servable};
 
+use crate::connections::Limits;
 use crate::openapi::ApiDoc;
 use crate::problem::Problem;
 use crate::routes;
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::runs::routes())
         .merge(routes::agent_stats::routes())
         .merge(routes::read_lists::routes())
+        .routes(utoipa_axum::routes!(crate::metrics::render))
         .split_for_parts();
     let document = api.clone();
     router
@@ -43,7 +45,6 @@ pub fn router(state: AppState) -> Router {
             get(move || std::future::ready(axum::Json(document.clone()))),
         )
         .merge(Scalar::with_url("/docs", api))
-        .route("/metrics", get(crate::metrics::render))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::metrics::track,
@@ -72,6 +73,7 @@ pub fn router(state: AppState) -> Router {
 pub struct RunningServer {
     listener: TcpListener,
     app: Router,
+    limits: Limits,
 }
 
 /// Binds `addr` (port 0 picks a free port) and prepares the routes.
@@ -80,6 +82,7 @@ pub async fn start(state: AppState, addr: SocketAddr) -> std::io::Result<Running
     Ok(RunningServer {
         listener,
         app: router(state),
+        limits: Limits::default(),
     })
 }
 
@@ -90,15 +93,18 @@ impl RunningServer {
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
+    /// How many connections it holds and for how long (`connections`).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// Serves until `shutdown` completes, then stops accepting connections and
     /// waits for the requests in flight to be answered.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let app = self.app.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
+        crate::connections::serve(self.listener, self.app, self.limits, shutdown).await
     }
 }

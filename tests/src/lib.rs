@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 
+use agentledger_api::connections::Limits;
 use agentledger_api::workers::Workers;
 use agentledger_api::{AppState, start};
 use agentledger_store::conformance::test_config;
@@ -28,7 +29,12 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(db: TestDatabase) -> Self {
-        Self::start_with(db, None).await
+        Self::start_with(db, None, Limits::default()).await
+    }
+
+    /// A server that holds connections as `limits` say.
+    pub async fn start_with_limits(db: TestDatabase, limits: Limits) -> Self {
+        Self::start_with(db, None, limits).await
     }
 
     /// Stops this server and starts a new one on the same database, as after
@@ -39,10 +45,10 @@ impl TestServer {
         }
         let admin_key = std::mem::take(&mut self.admin_key);
         let db = std::mem::replace(&mut self._db, TestDatabase::sqlite());
-        Self::start_with(db, Some(admin_key)).await
+        Self::start_with(db, Some(admin_key), Limits::default()).await
     }
 
-    async fn start_with(db: TestDatabase, admin_key: Option<String>) -> Self {
+    async fn start_with(db: TestDatabase, admin_key: Option<String>, limits: Limits) -> Self {
         let storage = match db.open(test_config()).await {
             Ok(storage) => storage,
             Err(e) => panic!("open store: {e}"),
@@ -63,7 +69,7 @@ impl TestServer {
         };
         workers.spawn(&state);
         let server = match start(state.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await {
-            Ok(server) => server,
+            Ok(server) => server.with_limits(limits),
             Err(e) => panic!("bind: {e}"),
         };
         let base = format!("http://{}", server.local_addr());
@@ -110,6 +116,18 @@ impl TestServer {
 
     pub async fn post(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
         self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(response.status(), StatusCode::OK);
+        response.text().await.unwrap_or_default()
     }
 
     /// Registers an agent with `permissions` and logs it in: (agent id, access
