@@ -3,7 +3,7 @@
 use agentledger_domain::Aggregate;
 use agentledger_domain::cache::{invalidate, store_entry};
 use agentledger_domain::ids::AgentId;
-use agentledger_domain::webhook::{Webhook, WebhookCommand};
+use agentledger_domain::webhook::{Manager, Webhook, WebhookCommand};
 use agentledger_store::AppendOutcome;
 use serde_json::Value;
 use uuid::Uuid;
@@ -16,6 +16,7 @@ use crate::secrets::{random_secret, sha256_hex};
 pub async fn subscribe(
     handler: &Handler,
     ctx: &Context,
+    by: Manager,
     url: String,
     event_types: Vec<String>,
 ) -> Result<(Uuid, String, u64), CommandError> {
@@ -26,6 +27,7 @@ pub async fn subscribe(
         url,
         event_types,
         secret_hash: sha256_hex(&secret),
+        by,
     };
     let executed = run(handler, ctx, webhook_id, command).await?;
     Ok((webhook_id, secret, executed.position))

@@ -201,6 +201,14 @@ impl Aggregate for Task {
                 if percent > 100 {
                     return Err(DomainError::invalid("percent must be 0 to 100"));
                 }
+                // Progress only moves forward: a report that goes back is a
+                // stale or confused one, and readers would see the bar jump.
+                if percent < state.progress {
+                    return Err(DomainError::invalid(format!(
+                        "percent cannot go back: the task is at {}, {percent} was sent",
+                        state.progress
+                    )));
+                }
                 if message
                     .as_ref()
                     .is_some_and(|m| m.chars().count() > MAX_MESSAGE_CHARS)
@@ -423,7 +431,7 @@ mod tests {
                 vec![Claimed, Processing],
                 Box::new(move || TaskCommand::ReportProgress {
                     agent_id: agent,
-                    percent: 1,
+                    percent: 50,
                     message: None,
                     output_chunk: None,
                 }),
@@ -561,6 +569,25 @@ mod tests {
             Task::decide(&task, chunk),
             Err(DomainError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn progress_moves_forward_or_stays() {
+        let agent = AgentId::new();
+        let at = |percent| TaskCommand::ReportProgress {
+            agent_id: agent,
+            percent,
+            message: None,
+            output_chunk: Some("more output".into()),
+        };
+        let task = then(in_status(TaskStatus::Claimed, agent), at(70));
+        let same = task.clone().and_then(|t| then(t, at(70)));
+        assert_eq!(same.map(|t| t.progress).ok(), Some(70));
+        let back = task.and_then(|t| then(t, at(30)));
+        assert!(
+            matches!(&back, Err(DomainError::Invalid(m)) if m.contains("cannot go back: the task is at 70")),
+            "{back:?}"
+        );
     }
 
     #[test]

@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::address;
 use crate::aggregate::Aggregate;
+use crate::catalogue;
 use crate::error::DomainError;
-use crate::ids::TenantId;
+use crate::ids::{AgentId, TenantId};
 
 pub const MAX_EVENT_TYPES: usize = 100;
 
@@ -20,6 +21,27 @@ pub struct Webhook {
     pub tenant_id: TenantId,
     pub url: String,
     pub event_types: Vec<String>,
+    /// The agent that subscribed it; `None` for an operator's.
+    pub owner: Option<AgentId>,
+}
+
+/// Who manages a subscription: an operator manages every one of the tenant,
+/// an agent only those it made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Manager {
+    Operator,
+    Agent(AgentId),
+}
+
+impl Webhook {
+    /// Whether `manager` may see and change this subscription. Another
+    /// agent's looks as if it did not exist.
+    pub fn managed_by(&self, manager: Manager) -> bool {
+        match manager {
+            Manager::Operator => true,
+            Manager::Agent(agent) => self.owner == Some(agent),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -29,12 +51,16 @@ pub enum WebhookCommand {
         url: String,
         event_types: Vec<String>,
         secret_hash: String,
+        by: Manager,
     },
     Update {
         url: String,
         event_types: Vec<String>,
+        by: Manager,
     },
-    Delete,
+    Delete {
+        by: Manager,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
@@ -45,6 +71,10 @@ pub enum WebhookEvent {
         url: String,
         event_types: Vec<String>,
         secret_hash: String,
+        /// Absent in subscriptions made before agents owned theirs: those
+        /// are operators' to manage.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<AgentId>,
     },
     WebhookUpdated {
         url: String,
@@ -53,13 +83,22 @@ pub enum WebhookEvent {
     WebhookDeleted,
 }
 
+/// A subscription names event types of the catalogue: a misspelt one would
+/// never be delivered, and nobody would know why.
 fn check_types(types: &[String]) -> Result<(), DomainError> {
-    if types.is_empty()
-        || types.len() > MAX_EVENT_TYPES
-        || types.iter().any(|t| t.trim().is_empty() || t.len() > 100)
-    {
+    if types.is_empty() || types.len() > MAX_EVENT_TYPES {
         return Err(DomainError::invalid(format!(
             "event_types needs 1 to {MAX_EVENT_TYPES} names"
+        )));
+    }
+    if let Some(unknown) = types.iter().find(|t| !catalogue::is_known(t)) {
+        return Err(DomainError::invalid(format!(
+            "event_types: `{}` is not an event type of agentledger",
+            unknown
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(100)
+                .collect::<String>()
         )));
     }
     Ok(())
@@ -77,6 +116,7 @@ impl Aggregate for Webhook {
                 url,
                 event_types,
                 secret_hash,
+                by,
             } => {
                 if state.exists {
                     return Err(DomainError::AlreadyExists("webhook"));
@@ -88,18 +128,26 @@ impl Aggregate for Webhook {
                     url,
                     event_types,
                     secret_hash,
+                    owner: match by {
+                        Manager::Operator => None,
+                        Manager::Agent(agent) => Some(agent),
+                    },
                 }])
             }
-            WebhookCommand::Update { url, event_types } => {
-                if !state.exists || state.deleted {
+            WebhookCommand::Update {
+                url,
+                event_types,
+                by,
+            } => {
+                if !state.exists || state.deleted || !state.managed_by(by) {
                     return Err(DomainError::NotFound("webhook"));
                 }
                 address::check_url(URL_FIELD, &url)?;
                 check_types(&event_types)?;
                 Ok(vec![WebhookEvent::WebhookUpdated { url, event_types }])
             }
-            WebhookCommand::Delete => {
-                if !state.exists || state.deleted {
+            WebhookCommand::Delete { by } => {
+                if !state.exists || state.deleted || !state.managed_by(by) {
                     return Err(DomainError::NotFound("webhook"));
                 }
                 Ok(vec![WebhookEvent::WebhookDeleted])
@@ -113,9 +161,11 @@ impl Aggregate for Webhook {
                 tenant_id,
                 url,
                 event_types,
+                owner,
                 ..
             } => {
                 state.exists = true;
+                state.owner = *owner;
                 state.tenant_id = *tenant_id;
                 state.url = url.clone();
                 state.event_types = event_types.clone();
@@ -187,18 +237,80 @@ mod tests {
     }
 
     #[test]
+    fn subscriptions_name_event_types_of_the_catalogue() {
+        let create = |types: &[&str]| WebhookCommand::Create {
+            tenant_id: TenantId::new(),
+            url: "https://hooks.example.com/a".into(),
+            event_types: types.iter().map(|t| t.to_string()).collect(),
+            secret_hash: "h".into(),
+            by: Manager::Operator,
+        };
+        assert!(
+            Webhook::decide(&Webhook::default(), create(&["TaskFailed", "AlertRaised"])).is_ok()
+        );
+        let refused = Webhook::decide(&Webhook::default(), create(&["TaskFailed", "NoSuchEvent"]));
+        assert!(
+            matches!(&refused, Err(DomainError::Invalid(m)) if m.contains("`NoSuchEvent` is not an event type")),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn an_agent_manages_only_the_subscriptions_it_made() {
+        let (mine, other) = (AgentId::new(), AgentId::new());
+        let created = Webhook::decide(
+            &Webhook::default(),
+            WebhookCommand::Create {
+                tenant_id: TenantId::new(),
+                url: "https://hooks.example.com/a".into(),
+                event_types: vec!["TaskFailed".into()],
+                secret_hash: "h".into(),
+                by: Manager::Agent(mine),
+            },
+        );
+        let state = Webhook::fold(&created.unwrap_or_default());
+        let update = |by| WebhookCommand::Update {
+            url: "https://hooks.example.com/b".into(),
+            event_types: vec!["TaskFailed".into()],
+            by,
+        };
+        assert_eq!(
+            Webhook::decide(&state, update(Manager::Agent(other))),
+            Err(DomainError::NotFound("webhook"))
+        );
+        assert_eq!(
+            Webhook::decide(
+                &state,
+                WebhookCommand::Delete {
+                    by: Manager::Agent(other)
+                }
+            ),
+            Err(DomainError::NotFound("webhook"))
+        );
+        assert!(Webhook::decide(&state, update(Manager::Agent(mine))).is_ok());
+        assert!(Webhook::decide(&state, update(Manager::Operator)).is_ok());
+        let operators = Webhook {
+            owner: None,
+            ..state
+        };
+        assert!(!operators.managed_by(Manager::Agent(mine)));
+    }
+
+    #[test]
     fn subscriptions_are_created_updated_and_deleted() {
         let create = WebhookCommand::Create {
             tenant_id: TenantId::new(),
             url: "https://hooks.example.com/a".into(),
             event_types: vec!["AlertRaised".into()],
             secret_hash: "h".into(),
+            by: Manager::Operator,
         };
         let state =
             Webhook::fold(&Webhook::decide(&Webhook::default(), create).unwrap_or_default());
         let bad = WebhookCommand::Update {
             url: "http://10.0.0.1/".into(),
             event_types: vec!["X".into()],
+            by: Manager::Operator,
         };
         assert!(matches!(
             Webhook::decide(&state, bad),
@@ -207,6 +319,7 @@ mod tests {
         let none = WebhookCommand::Update {
             url: "https://hooks.example.com/b".into(),
             event_types: vec![],
+            by: Manager::Operator,
         };
         assert!(matches!(
             Webhook::decide(&state, none),
@@ -219,8 +332,9 @@ mod tests {
                     WebhookCommand::Create {
                         tenant_id: TenantId::new(),
                         url: "https://hooks.example.com/a".into(),
-                        event_types: vec!["A".into()],
+                        event_types: vec!["AlertRaised".into()],
                         secret_hash: "h".into(),
+                        by: Manager::Operator,
                     },
                 )
                 .unwrap_or_default(),
@@ -229,7 +343,12 @@ mod tests {
             .concat(),
         );
         assert_eq!(
-            Webhook::decide(&deleted, WebhookCommand::Delete),
+            Webhook::decide(
+                &deleted,
+                WebhookCommand::Delete {
+                    by: Manager::Operator
+                }
+            ),
             Err(DomainError::NotFound("webhook"))
         );
     }

@@ -31,17 +31,21 @@ sql_projection!(WebhooksAndCache, |_this, conn, events| {
         if let Some(webhook_id) = event.stream_id.strip_prefix("webhook-") {
             match decode_event::<WebhookEvent>(event)? {
                 Some(WebhookEvent::WebhookSubscribed {
-                    url, event_types, ..
+                    url,
+                    event_types,
+                    owner,
+                    ..
                 }) => {
                     sqlx::query(
-                        "INSERT INTO rm_webhooks (webhook_id, tenant_id, url, event_types, created_us, updated_us) \
-                         VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (webhook_id) DO NOTHING",
+                        "INSERT INTO rm_webhooks (webhook_id, tenant_id, url, event_types, created_us, updated_us, owner_agent_id) \
+                         VALUES ($1, $2, $3, $4, $5, $5, $6) ON CONFLICT (webhook_id) DO NOTHING",
                     )
                     .bind(webhook_id)
                     .bind(&tenant)
                     .bind(url)
                     .bind(types_text(&event_types))
                     .bind(at)
+                    .bind(owner.map(|agent| agent.to_string()))
                     .execute(&mut *conn)
                     .await?;
                 }
@@ -110,25 +114,35 @@ sql_projection!(WebhooksAndCache, |_this, conn, events| {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WebhookRow {
+    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
     pub webhook_id: String,
     pub url: String,
     pub event_types: Vec<String>,
+    /// The agent that made it; absent for an operator's.
+    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
+    pub owner_agent_id: Option<String>,
     pub created_us: i64,
     pub updated_us: i64,
 }
 
-/// The tenant's webhook subscriptions, by id.
-pub async fn webhooks(db: &Database, tenant: &str) -> Result<Vec<WebhookRow>, ProjectionError> {
-    let rows: Vec<(String, String, String, i64, i64)> = on_database!(db, p => sqlx::query_as(
-        "SELECT webhook_id, url, event_types, created_us, updated_us FROM rm_webhooks WHERE tenant_id = $1 ORDER BY webhook_id"
-    ).bind(tenant).fetch_all(p).await?);
+/// The tenant's webhook subscriptions, by id; only `owner`'s when given.
+pub async fn webhooks(
+    db: &Database,
+    tenant: &str,
+    owner: Option<&str>,
+) -> Result<Vec<WebhookRow>, ProjectionError> {
+    let rows: Vec<(String, String, String, i64, i64, Option<String>)> = on_database!(db, p => sqlx::query_as(
+        "SELECT webhook_id, url, event_types, created_us, updated_us, owner_agent_id FROM rm_webhooks \
+         WHERE tenant_id = $1 AND (CAST($2 AS TEXT) IS NULL OR owner_agent_id = $2) ORDER BY webhook_id"
+    ).bind(tenant).bind(owner).fetch_all(p).await?);
     Ok(rows
         .into_iter()
         .map(
-            |(webhook_id, url, types, created_us, updated_us)| WebhookRow {
+            |(webhook_id, url, types, created_us, updated_us, owner_agent_id)| WebhookRow {
                 webhook_id,
                 url,
                 event_types: serde_json::from_str(&types).unwrap_or_default(),
+                owner_agent_id,
                 created_us,
                 updated_us,
             },
@@ -141,6 +155,7 @@ pub async fn webhooks(db: &Database, tenant: &str) -> Result<Vec<WebhookRow>, Pr
 pub struct CacheRow {
     pub cache_type: String,
     pub target: String,
+    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
     pub agent_id: String,
     pub value: serde_json::Value,
     pub stored_us: i64,

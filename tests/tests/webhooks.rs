@@ -31,7 +31,7 @@ async fn webhooks_refuse_internal_addresses_and_stay_in_their_tenant(server: Tes
             .post(
                 "/api/v1/webhooks",
                 &op,
-                &json!({ "url": url, "event_types": ["A"] }),
+                &json!({ "url": url, "event_types": ["TaskFailed"] }),
             )
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {problem}");
@@ -41,7 +41,7 @@ async fn webhooks_refuse_internal_addresses_and_stay_in_their_tenant(server: Tes
             Method::PUT,
             &path,
             Some(&op),
-            Some(&json!({ "url": "http://192.168.0.1/", "event_types": ["A"] })),
+            Some(&json!({ "url": "http://192.168.0.1/", "event_types": ["TaskFailed"] })),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -61,13 +61,13 @@ async fn webhooks_refuse_internal_addresses_and_stay_in_their_tenant(server: Tes
             Method::PUT,
             &path,
             Some(&agent.token),
-            Some(&json!({ "url": "https://hooks.example.com/v2", "event_types": ["A"] })),
+            Some(&json!({ "url": "https://hooks.example.com/v2", "event_types": ["TaskFailed"] })),
         )
         .await;
     assert_eq!(
         status,
-        StatusCode::OK,
-        "agents with webhooks:manage manage them"
+        StatusCode::NOT_FOUND,
+        "agents manage only the subscriptions they made, not an operator's"
     );
     assert_eq!(
         server.call(Method::DELETE, &path, Some(&op), None).await.0,
@@ -204,7 +204,79 @@ async fn cache_entries_are_stored_read_and_invalidated(server: TestServer) {
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
+/// Agents manage the subscriptions they made and no other; operators manage
+/// all of their tenant's; a subscription names event types that exist.
+async fn agents_manage_only_their_own_subscriptions(server: TestServer) {
+    let (_, op) = server.tenant("owners").await;
+    let alice = server.agent(&op, &["webhooks:manage"], 600).await;
+    let bob = server.agent(&op, &["webhooks:manage"], 600).await;
+    let body = json!({ "url": "https://hooks.example.com/alice", "event_types": ["TaskFailed"] });
+    let (status, made) = server.post("/api/v1/webhooks", &alice.token, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let id = made["webhook_id"].as_str().unwrap_or_default().to_owned();
+    let path = format!("/api/v1/webhooks/{id}");
+    let at = made["position"].as_u64().unwrap_or(0);
+
+    let changed = json!({ "url": "https://hooks.example.com/bob", "event_types": ["TaskFailed"] });
+    let (status, _) = server
+        .call(Method::PUT, &path, Some(&bob.token), Some(&changed))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "bob updated alice's subscription"
+    );
+    let (status, _) = server
+        .call(Method::DELETE, &path, Some(&bob.token), None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "bob deleted alice's subscription"
+    );
+    let (status, _) = server.get(&path, &bob.token).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "bob sees alice's subscription"
+    );
+
+    let list = format!("/api/v1/webhooks?min_position={at}");
+    let (status, bobs) = server.get(&list, &bob.token).await;
+    assert_eq!((status, bobs), (StatusCode::OK, json!([])));
+    let (status, alices) = server.get(&list, &alice.token).await;
+    assert_eq!(status, StatusCode::OK, "{alices}");
+    assert_eq!(alices.as_array().map(Vec::len), Some(1), "{alices}");
+    assert_eq!(alices[0]["owner_agent_id"], json!(alice.agent_id));
+    let (status, all) = server.get(&list, &op).await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(all.as_array().map(Vec::len), Some(1), "{all}");
+
+    let (status, _) = server
+        .call(Method::PUT, &path, Some(&alice.token), Some(&changed))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let unknown = json!({ "url": "https://hooks.example.com/x", "event_types": ["NoSuchEvent"] });
+    let (status, problem) = server
+        .post("/api/v1/webhooks", &alice.token, &unknown)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("NoSuchEvent")),
+        "{problem}"
+    );
+    let (status, _) = server.call(Method::DELETE, &path, Some(&op), None).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "an operator manages every subscription of the tenant"
+    );
+}
+
 on_every_backend!(
+    agents_manage_only_their_own_subscriptions,
     webhooks_refuse_internal_addresses_and_stay_in_their_tenant,
     task_callbacks_and_webhooks_share_one_address_policy,
     cache_entries_are_stored_read_and_invalidated,

@@ -948,7 +948,51 @@ async fn concurrent_creates_with_one_dedup_key_make_one_task(server: TestServer)
     );
 }
 
+/// A task's progress moves forward or stays; a report that goes back is
+/// refused and changes nothing.
+async fn task_progress_cannot_go_back(server: TestServer) {
+    let (_, op) = server.tenant("progress").await;
+    let agent = server.agent(&op, &["tasks:claim"], 600).await;
+    let (status, created) = server
+        .post("/api/v1/tasks", &op, &json!({ "task_type": "progressing" }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let task = created["task_id"].as_str().unwrap_or_default().to_owned();
+    let (status, claimed) = server
+        .get("/api/v1/agents/me/tasks/next", &agent.token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{claimed}");
+    let progress = format!("/api/v1/tasks/{task}/progress");
+    let (status, _) = server
+        .post(&progress, &agent.token, &json!({ "percent": 70 }))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = server
+        .post(
+            &progress,
+            &agent.token,
+            &json!({ "percent": 70, "output_chunk": "more" }),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the same percent with more output is progress"
+    );
+    let (status, problem) = server
+        .post(&progress, &agent.token, &json!({ "percent": 30 }))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("cannot go back: the task is at 70")),
+        "{problem}"
+    );
+}
+
 on_every_backend!(
+    task_progress_cannot_go_back,
     the_full_agent_flow,
     a_batch_is_recorded_whole_or_not_at_all,
     refresh_rotates_and_reuse_revokes_the_session,

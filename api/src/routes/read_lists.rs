@@ -14,7 +14,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::auth::Operator;
+use crate::auth::{Caller, Operator};
 use crate::extract::{Path, Query};
 use crate::problem::Problem;
 use crate::read_model::{next_cursor, page_limit, tenant_of, time_range};
@@ -31,6 +31,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TaskQuery {
     #[serde(rename = "type")]
@@ -61,7 +62,7 @@ pub struct TaskPage {
     tag = "read models",
     summary = "Tasks, newest first",
     params(TaskQuery),
-    responses((status = 200, body = TaskPage), crate::openapi::Problems),
+    responses((status = 200, description = "A page of tasks", body = TaskPage), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn task_list(
@@ -88,6 +89,7 @@ async fn task_list(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReadQuery {
     pub tenant_id: Option<TenantId>,
@@ -99,8 +101,8 @@ pub struct ReadQuery {
     path = "/api/v1/tasks/{task_id}/history",
     tag = "read models",
     summary = "A task with its full status history and progress",
-    params(("task_id" = String, Path), ReadQuery),
-    responses((status = 200, body = TaskDetail), crate::openapi::Problems),
+    params(("task_id" = uuid::Uuid, Path), ReadQuery),
+    responses((status = 200, description = "The task with its history", body = TaskDetail), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn task_history(
@@ -118,6 +120,7 @@ async fn task_history(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SkippedQuery {
     /// A UTC day, `YYYY-MM-DD`; today when absent.
@@ -139,7 +142,7 @@ pub struct SkippedDay {
     tag = "read models",
     summary = "Tasks not created because their dedup key was held, on one day",
     params(SkippedQuery),
-    responses((status = 200, body = SkippedDay), crate::openapi::Problems),
+    responses((status = 200, description = "The day and its skipped tasks", body = SkippedDay), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn skipped_duplicates(
@@ -163,6 +166,7 @@ async fn skipped_duplicates(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UsageQuery {
     /// First UTC day, `YYYY-MM-DD`, inclusive; 30 days before `to` when absent.
@@ -216,7 +220,7 @@ pub fn usage_days(
     tag = "read models",
     summary = "Tokens, calls and cost per day or month, per tenant, agent or model",
     params(UsageQuery),
-    responses((status = 200, body = UsageHistory), crate::openapi::Problems),
+    responses((status = 200, description = "Usage per period and key, oldest period first", body = UsageHistory), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn usage(
@@ -248,22 +252,39 @@ async fn usage(
     get,
     path = "/api/v1/webhooks",
     tag = "read models",
-    summary = "The tenant's webhook subscriptions",
+    summary = "Webhook subscriptions: the tenant's for operators, an agent's own for agents",
     params(ReadQuery),
-    responses((status = 200, body = Vec<WebhookRow>), crate::openapi::Problems),
-    security(("operator_key" = [])),
+    responses((status = 200, description = "The subscriptions", body = Vec<WebhookRow>), crate::openapi::Problems),
+    security(("operator_key" = []), ("agent_token" = [])),
 )]
 async fn webhook_list(
     State(state): State<AppState>,
-    operator: Operator,
+    caller: Caller,
     Query(q): Query<ReadQuery>,
 ) -> Result<Reply<Vec<WebhookRow>>, Problem> {
-    let tenant = tenant_of(&operator, q.tenant_id)?;
+    // Operators list the tenant's subscriptions, agents that manage
+    // subscriptions list the ones they made.
+    let (tenant, owner) = match &caller {
+        Caller::Operator(operator) => (tenant_of(operator, q.tenant_id)?, None),
+        Caller::Agent(agent) => {
+            agent.require("webhooks:manage")?;
+            if q.tenant_id.is_some_and(|t| t != agent.agent.tenant_id) {
+                return Err(Problem::not_found("tenant not found"));
+            }
+            (
+                agent.agent.tenant_id.to_string(),
+                Some(agent.agent_id.to_string()),
+            )
+        }
+    };
     state.caught_up(&WebhooksAndCache, q.min_position).await?;
-    Ok(Reply(webhooks(&state.database, &tenant).await?))
+    Ok(Reply(
+        webhooks(&state.database, &tenant, owner.as_deref()).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CacheQuery {
     pub cache_type: Option<String>,
@@ -277,7 +298,7 @@ pub struct CacheQuery {
     tag = "read models",
     summary = "The tenant's live cache entries",
     params(CacheQuery),
-    responses((status = 200, body = Vec<CacheRow>), crate::openapi::Problems),
+    responses((status = 200, description = "The live entries", body = Vec<CacheRow>), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn cache_list(

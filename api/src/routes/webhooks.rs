@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use agentledger_commands::webhooks::{invalidate_cache, run, store_cache_entry, subscribe};
 use agentledger_domain::Aggregate;
-use agentledger_domain::webhook::{Webhook, WebhookCommand};
+use agentledger_domain::webhook::{Manager, Webhook, WebhookCommand};
 use agentledger_projections::cache_index::CacheEntry;
 use axum::Json as Reply;
 use axum::extract::State;
@@ -33,10 +33,17 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(invalidate))
 }
 
-fn manager_context(caller: &Caller) -> Result<agentledger_commands::Context, Problem> {
+/// The caller as a manager of subscriptions: operators who may issue
+/// commands manage all of their tenant's, agents with `webhooks:manage`
+/// only those they made.
+fn manager_context(caller: &Caller) -> Result<(agentledger_commands::Context, Manager), Problem> {
     match caller {
-        Caller::Operator(op) => op.require_commands().map(|_| op.context()),
-        Caller::Agent(agent) => agent.require("webhooks:manage").map(|_| agent.context()),
+        Caller::Operator(op) => op
+            .require_commands()
+            .map(|_| (op.context(), Manager::Operator)),
+        Caller::Agent(agent) => agent
+            .require("webhooks:manage")
+            .map(|_| (agent.context(), Manager::Agent(agent.agent_id))),
     }
 }
 
@@ -58,6 +65,7 @@ pub struct Subscribed {
 #[utoipa::path(
     post,
     path = "/api/v1/webhooks",
+    operation_id = "create_webhook",
     tag = "webhooks",
     summary = "Subscribe a webhook",
     request_body = Subscription,
@@ -69,9 +77,9 @@ async fn create(
     caller: Caller,
     Json(body): Json<Subscription>,
 ) -> Result<Response, Problem> {
-    let ctx = manager_context(&caller)?;
+    let (ctx, by) = manager_context(&caller)?;
     let (webhook_id, secret, position) =
-        subscribe(&state.handler, &ctx, body.url, body.event_types).await?;
+        subscribe(&state.handler, &ctx, by, body.url, body.event_types).await?;
     let answer = Subscribed {
         webhook_id,
         secret,
@@ -86,11 +94,12 @@ async fn create(
 #[utoipa::path(
     put,
     path = "/api/v1/webhooks/{webhook_id}",
+    operation_id = "update_webhook",
     tag = "webhooks",
     summary = "Update a webhook",
-    params(("webhook_id" = String, Path)),
+    params(("webhook_id" = uuid::Uuid, Path)),
     request_body = Subscription,
-    responses((status = 200, body = Done), crate::openapi::Problems),
+    responses((status = 200, description = "Updated", body = Done), crate::openapi::Problems),
     security(("operator_key" = []), ("agent_token" = [])),
 )]
 async fn update(
@@ -99,10 +108,11 @@ async fn update(
     Path(webhook_id): Path<Uuid>,
     Json(body): Json<Subscription>,
 ) -> Result<Reply<Done>, Problem> {
-    let ctx = manager_context(&caller)?;
+    let (ctx, by) = manager_context(&caller)?;
     let command = WebhookCommand::Update {
         url: body.url,
         event_types: body.event_types,
+        by,
     };
     let executed = run(&state.handler, &ctx, webhook_id, command).await?;
     Ok(Reply(Done {
@@ -113,10 +123,11 @@ async fn update(
 #[utoipa::path(
     delete,
     path = "/api/v1/webhooks/{webhook_id}",
+    operation_id = "delete_webhook",
     tag = "webhooks",
     summary = "Delete a webhook",
-    params(("webhook_id" = String, Path)),
-    responses((status = 200, body = Done), crate::openapi::Problems),
+    params(("webhook_id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "Deleted", body = Done), crate::openapi::Problems),
     security(("operator_key" = []), ("agent_token" = [])),
 )]
 async fn delete(
@@ -124,8 +135,14 @@ async fn delete(
     caller: Caller,
     Path(webhook_id): Path<Uuid>,
 ) -> Result<Reply<Done>, Problem> {
-    let ctx = manager_context(&caller)?;
-    let executed = run(&state.handler, &ctx, webhook_id, WebhookCommand::Delete).await?;
+    let (ctx, by) = manager_context(&caller)?;
+    let executed = run(
+        &state.handler,
+        &ctx,
+        webhook_id,
+        WebhookCommand::Delete { by },
+    )
+    .await?;
     Ok(Reply(Done {
         position: executed.position,
     }))
@@ -141,10 +158,11 @@ pub struct WebhookView {
 #[utoipa::path(
     get,
     path = "/api/v1/webhooks/{webhook_id}",
+    operation_id = "webhook_detail",
     tag = "webhooks",
     summary = "A webhook",
-    params(("webhook_id" = String, Path)),
-    responses((status = 200, body = WebhookView), crate::openapi::Problems),
+    params(("webhook_id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The webhook", body = WebhookView), crate::openapi::Problems),
     security(("operator_key" = []), ("agent_token" = [])),
 )]
 async fn detail(
@@ -158,7 +176,10 @@ async fn detail(
         .await?;
     let visible = match &caller {
         Caller::Operator(op) => op.sees(webhook.tenant_id),
-        Caller::Agent(agent) => agent.agent.tenant_id == webhook.tenant_id,
+        Caller::Agent(agent) => {
+            agent.agent.tenant_id == webhook.tenant_id
+                && webhook.managed_by(Manager::Agent(agent.agent_id))
+        }
     };
     if !webhook.exists || webhook.deleted || !visible {
         return Err(Problem::not_found("webhook not found"));
@@ -180,11 +201,12 @@ pub struct Entry {
 #[utoipa::path(
     put,
     path = "/api/v1/agents/me/cache/{cache_type}/{target}",
+    operation_id = "store_cache_entry",
     tag = "cache",
     summary = "Store a cache entry",
     params(("cache_type" = String, Path), ("target" = String, Path)),
     request_body = Entry,
-    responses((status = 201, body = Done), crate::openapi::Problems),
+    responses((status = 201, description = "Stored", body = Done), crate::openapi::Problems),
     security(("agent_token" = [])),
 )]
 async fn store(
@@ -214,10 +236,11 @@ async fn store(
 #[utoipa::path(
     get,
     path = "/api/v1/agents/me/cache/{cache_type}/{target}",
+    operation_id = "read_cache_entry",
     tag = "cache",
     summary = "Read a live cache entry",
     params(("cache_type" = String, Path), ("target" = String, Path)),
-    responses((status = 200, body = CacheEntry), crate::openapi::Problems),
+    responses((status = 200, description = "The entry", body = CacheEntry), crate::openapi::Problems),
     security(("agent_token" = [])),
 )]
 async fn read(
@@ -256,10 +279,11 @@ pub struct Invalidated {
 #[utoipa::path(
     post,
     path = "/api/v1/cache/invalidate",
+    operation_id = "invalidate_cache",
     tag = "cache",
     summary = "Invalidate cache entries",
     request_body = Invalidate,
-    responses((status = 200, body = Invalidated), crate::openapi::Problems),
+    responses((status = 200, description = "How many entries were invalidated", body = Invalidated), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn invalidate(
