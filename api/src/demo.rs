@@ -7,7 +7,7 @@ use agentledger_commands::agents::{NewAgent, register};
 use agentledger_commands::budgets::set_limits;
 use agentledger_commands::dispatch::{What, issue, run as run_dispatch};
 use agentledger_commands::operators::{bootstrap, create_api_key, create_tenant};
-use agentledger_commands::reports::{BatchRefused, record_actions, record_llm_run};
+use agentledger_commands::reports::{record_actions, record_llm_run};
 use agentledger_commands::tasks::{Created, claim_first, create, run as run_task};
 use agentledger_commands::{CommandError, Context, Handler};
 use agentledger_domain::api_key::Role;
@@ -180,10 +180,7 @@ pub async fn seed(handler: &Handler, days: u32, seed: u64) -> Result<Seeded, Com
             actions += batch.len();
             record_actions(handler, &ctx, agent, batch)
                 .await
-                .map_err(|e| match e {
-                    BatchRefused::Failed(e) => e,
-                    BatchRefused::Invalid(errors) => CommandError::Domain(errors[0].1.clone()),
-                })?;
+                .map_err(CommandError::from)?;
 
             for _ in 0..rng.random_range(12..24) {
                 let status = if rng.random_bool(failure_rate) {

@@ -20,8 +20,42 @@ pub fn runs_stream(agent_id: AgentId) -> String {
 /// and every invalid one is named by its index.
 #[derive(Debug)]
 pub enum BatchRefused {
+    /// Empty, or more than `MAX_BATCH`: how many it held.
+    Size(usize),
     Invalid(Vec<(usize, DomainError)>),
     Failed(CommandError),
+}
+
+impl From<BatchRefused> for CommandError {
+    /// One error for callers that need no more than why: the size, or the
+    /// first invalid action's.
+    fn from(refused: BatchRefused) -> Self {
+        match refused {
+            BatchRefused::Failed(e) => e,
+            BatchRefused::Size(count) => CommandError::Domain(DomainError::invalid(format!(
+                "a batch holds 1 to {MAX_BATCH} actions; this one holds {count}"
+            ))),
+            BatchRefused::Invalid(errors) => match errors.into_iter().next() {
+                Some((index, e)) => {
+                    CommandError::Domain(DomainError::invalid(format!("action {index}: {e}")))
+                }
+                None => CommandError::Domain(DomainError::invalid("the batch is invalid")),
+            },
+        }
+    }
+}
+
+/// One action, refused with its own error.
+pub async fn record_single_action(
+    handler: &Handler,
+    ctx: &Context,
+    agent_id: AgentId,
+    action: ActionReport,
+) -> Result<AppendOutcome, CommandError> {
+    let event = record_action(agent_id, action)?;
+    handler
+        .append_facts(&actions_stream(agent_id), ctx, &[event])
+        .await
 }
 
 pub async fn record_actions(
@@ -31,11 +65,7 @@ pub async fn record_actions(
     actions: Vec<ActionReport>,
 ) -> Result<AppendOutcome, BatchRefused> {
     if actions.is_empty() || actions.len() > MAX_BATCH {
-        let why = DomainError::invalid(format!(
-            "a batch holds 1 to {MAX_BATCH} actions, not {}",
-            actions.len()
-        ));
-        return Err(BatchRefused::Invalid(vec![(0, why)]));
+        return Err(BatchRefused::Size(actions.len()));
     }
     let mut events = Vec::with_capacity(actions.len());
     let mut invalid = Vec::new();

@@ -343,7 +343,30 @@ async fn commands_stay_inside_their_tenant(server: TestServer) {
     );
 }
 
+/// The poll answer carries the position of what the poll did, so a reader
+/// passing it as `min_position` sees the agent online at once.
+async fn a_poll_answers_with_the_position_to_read_its_effects(server: TestServer) {
+    let (_, op) = server.tenant("poll-position").await;
+    let agent = server.agent(&op, &["commands:poll"], 600).await;
+    let (status, answer) = server.get("/api/v1/agents/me/commands", &agent.token).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let position = answer["position"].as_u64().unwrap_or(0);
+    assert!(position > 0, "{answer}");
+    let (status, stats) = server
+        .get(
+            &format!(
+                "/api/v1/agent-stats/{}?min_position={position}",
+                agent.agent_id
+            ),
+            &op,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    assert_eq!(stats["online"], json!(true), "{stats}");
+}
+
 on_every_backend!(
+    a_poll_answers_with_the_position_to_read_its_effects,
     commands_are_delivered_once_reported_and_finished,
     unanswered_commands_time_out_and_silent_agents_go_offline,
     commands_stay_inside_their_tenant,

@@ -178,11 +178,36 @@ async fn a_batch_is_recorded_whole_or_not_at_all(server: TestServer) {
         .map(|e| e["index"].clone())
         .collect();
     assert_eq!(indexes, [json!(3), json!(8)]);
-    let too_many = json!({ "actions": (0..1001).map(action).collect::<Vec<_>>() });
-    let (status, _) = server
-        .post("/api/v1/agents/me/actions/batch", &agent.token, &too_many)
+    for (count, says) in [(1001, "this one holds 1001"), (0, "this one holds 0")] {
+        let batch = json!({ "actions": (0..count).map(action).collect::<Vec<_>>() });
+        let (status, problem) = server
+            .post("/api/v1/agents/me/actions/batch", &agent.token, &batch)
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains("a batch holds 1 to 1000 actions") && detail.contains(says),
+            "{problem}"
+        );
+        assert!(
+            problem["errors"].is_null(),
+            "no action is to blame: {problem}"
+        );
+    }
+    // A single action's refusal names its own error, not a batch's.
+    let (status, problem) = server
+        .post(
+            "/api/v1/agents/me/actions",
+            &agent.token,
+            &json!({ "action": "", "resource_type": "post", "status": "success" }),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        problem["detail"],
+        json!("action must be 1 to 100 characters"),
+        "{problem}"
+    );
     assert_eq!(
         head(&server).await,
         before,

@@ -64,9 +64,9 @@ pub struct Issued {
     path = "/api/v1/agents/{agent_id}/commands",
     tag = "commands",
     summary = "Issue a command to an agent",
-    params(("agent_id" = String, Path)),
+    params(("agent_id" = uuid::Uuid, Path)),
     request_body = IssueCommand,
-    responses((status = 201, body = Issued), crate::openapi::Problems),
+    responses((status = 201, description = "Issued", body = Issued), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn issue_command(
@@ -103,6 +103,7 @@ async fn issue_command(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
     /// `issued`, `delivered`, `succeeded`, `failed` or `timed_out`.
@@ -122,10 +123,11 @@ pub struct CommandPage {
 #[utoipa::path(
     get,
     path = "/api/v1/agents/{agent_id}/commands",
+    operation_id = "command_history",
     tag = "commands",
     summary = "An agent's commands, newest first, with output and result",
-    params(("agent_id" = String, Path), HistoryQuery),
-    responses((status = 200, body = CommandPage), crate::openapi::Problems),
+    params(("agent_id" = uuid::Uuid, Path), HistoryQuery),
+    responses((status = 200, description = "A page of the agent's commands", body = CommandPage), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn history(
@@ -171,10 +173,11 @@ pub struct CommandDetail {
 #[utoipa::path(
     get,
     path = "/api/v1/commands/{command_id}",
+    operation_id = "command_detail",
     tag = "commands",
     summary = "A command with its output",
-    params(("command_id" = String, Path)),
-    responses((status = 200, body = CommandDetail), crate::openapi::Problems),
+    params(("command_id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The command with its output", body = CommandDetail), crate::openapi::Problems),
     security(("operator_key" = []), ("agent_token" = [])),
 )]
 async fn detail(
@@ -208,6 +211,10 @@ pub struct PollAnswer {
     pub commands: Vec<Delivered>,
     pub poll_interval_seconds: u64,
     pub heartbeat_interval_seconds: u64,
+    /// The log position this answer reflects, the poll's own events
+    /// included (coming online, deliveries): pass it as `min_position` to
+    /// read them back.
+    pub position: u64,
 }
 
 /// Refreshes the heartbeat and hands over the commands waiting for this
@@ -215,9 +222,10 @@ pub struct PollAnswer {
 #[utoipa::path(
     get,
     path = "/api/v1/agents/me/commands",
+    operation_id = "poll_commands",
     tag = "commands",
     summary = "Poll for commands (also a heartbeat)",
-    responses((status = 200, body = PollAnswer), crate::openapi::Problems),
+    responses((status = 200, description = "The commands to run now (possibly none)", body = PollAnswer), crate::openapi::Problems),
     security(("agent_token" = [])),
 )]
 async fn poll(
@@ -225,10 +233,11 @@ async fn poll(
     caller: AgentCaller,
 ) -> Result<Reply<PollAnswer>, Problem> {
     caller.require("commands:poll")?;
-    crate::presence::seen(&state, &caller).await?;
+    let mut position = crate::presence::seen(&state, &caller).await?;
     state
         .settle(&state.command_book_progress, BOOK_CATCH_UP)
         .await?;
+    position = position.max(state.command_book_progress.position());
     let ctx = caller.context();
     let mut commands = Vec::new();
     for pending in state.command_book.pending(caller.agent_id) {
@@ -251,6 +260,7 @@ async fn poll(
                 break;
             }
         };
+        position = position.max(executed.position);
         // Empty: another poll delivered it a moment ago.
         if !executed.events.is_empty() {
             commands.push(Delivered {
@@ -265,6 +275,7 @@ async fn poll(
         commands,
         poll_interval_seconds: POLL_INTERVAL_SECONDS,
         heartbeat_interval_seconds: HEARTBEAT_INTERVAL_SECONDS,
+        position,
     }))
 }
 
@@ -278,11 +289,12 @@ pub struct Output {
 #[utoipa::path(
     post,
     path = "/api/v1/agents/me/commands/{command_id}/output",
+    operation_id = "command_output",
     tag = "commands",
     summary = "Append output",
-    params(("command_id" = String, Path)),
+    params(("command_id" = uuid::Uuid, Path)),
     request_body = Output,
-    responses((status = 200, body = Done), crate::openapi::Problems),
+    responses((status = 200, description = "Appended", body = Done), crate::openapi::Problems),
     security(("agent_token" = [])),
 )]
 async fn output(
@@ -313,11 +325,12 @@ pub struct Outcome {
 #[utoipa::path(
     post,
     path = "/api/v1/agents/me/commands/{command_id}/result",
+    operation_id = "command_result",
     tag = "commands",
     summary = "Report the result",
-    params(("command_id" = String, Path)),
+    params(("command_id" = uuid::Uuid, Path)),
     request_body = Outcome,
-    responses((status = 200, body = Done), crate::openapi::Problems),
+    responses((status = 200, description = "Recorded", body = Done), crate::openapi::Problems),
     security(("agent_token" = [])),
 )]
 async fn result(
@@ -360,7 +373,7 @@ pub struct TemplateCreated {
     tag = "commands",
     summary = "Create a command template",
     request_body = TemplateBody,
-    responses((status = 201, body = TemplateCreated), crate::openapi::Problems),
+    responses((status = 201, description = "Created", body = TemplateCreated), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn create_template(
@@ -392,9 +405,9 @@ async fn create_template(
     path = "/api/v1/command-templates/{template_id}",
     tag = "commands",
     summary = "Update a command template",
-    params(("template_id" = String, Path)),
+    params(("template_id" = uuid::Uuid, Path)),
     request_body = TemplateBody,
-    responses((status = 200, body = Done), crate::openapi::Problems),
+    responses((status = 200, description = "Updated", body = Done), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn update_template(
@@ -421,8 +434,8 @@ async fn update_template(
     path = "/api/v1/command-templates/{template_id}",
     tag = "commands",
     summary = "Delete a command template",
-    params(("template_id" = String, Path)),
-    responses((status = 200, body = Done), crate::openapi::Problems),
+    params(("template_id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "Deleted", body = Done), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn delete_template(
@@ -457,8 +470,8 @@ pub struct TemplateView {
     path = "/api/v1/command-templates/{template_id}",
     tag = "commands",
     summary = "A command template",
-    params(("template_id" = String, Path)),
-    responses((status = 200, body = TemplateView), crate::openapi::Problems),
+    params(("template_id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The template", body = TemplateView), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn template_detail(

@@ -1,6 +1,8 @@
 //! What agents report: actions (one or a batch) and LLM runs.
 
-use agentledger_commands::reports::{BatchRefused, record_actions, record_llm_run};
+use agentledger_commands::reports::{
+    BatchRefused, record_actions, record_llm_run, record_single_action,
+};
 use agentledger_domain::reports::{ActionReport, MAX_BATCH, RunReport};
 use agentledger_store::Committed;
 use axum::Json as Reply;
@@ -31,10 +33,11 @@ pub struct Recorded {
 #[utoipa::path(
     post,
     path = "/api/v1/agents/me/actions",
+    operation_id = "record_action",
     tag = "reports",
     summary = "Record an action",
     request_body = ActionReport,
-    responses((status = 201, body = Recorded), crate::openapi::Problems),
+    responses((status = 201, description = "Recorded", body = Recorded), crate::openapi::Problems),
     security(("agent_token" = [])),
 )]
 async fn action(
@@ -43,15 +46,10 @@ async fn action(
     Json(body): Json<ActionReport>,
 ) -> Result<(StatusCode, Reply<Recorded>), Problem> {
     caller.require("actions:write")?;
-    let outcome = record_actions(
-        &state.handler,
-        &caller.context(),
-        caller.agent_id,
-        vec![body],
-    )
-    .await;
-    let committed = batch_outcome(outcome)?;
-    let first = committed
+    let outcome =
+        record_single_action(&state.handler, &caller.context(), caller.agent_id, body).await?;
+    let first = outcome
+        .events
         .first()
         .ok_or_else(|| Problem::unavailable("nothing was recorded"))?;
     Ok((
@@ -87,6 +85,7 @@ pub struct BatchItem {
 #[utoipa::path(
     post,
     path = "/api/v1/agents/me/actions/batch",
+    operation_id = "record_actions",
     tag = "reports",
     summary = "Record up to 1000 actions atomically",
     request_body = Batch,
@@ -131,6 +130,14 @@ fn batch_outcome(
     match outcome {
         Ok(outcome) => Ok(outcome.events),
         Err(BatchRefused::Failed(e)) => Err(e.into()),
+        Err(BatchRefused::Size(count)) => Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            "The command is not valid",
+        )
+        .detail(format!(
+            "a batch holds 1 to {MAX_BATCH} actions; this one holds {count}; none was recorded"
+        ))),
         Err(BatchRefused::Invalid(errors)) => {
             let items: Vec<_> = errors
                 .iter()
@@ -153,10 +160,11 @@ fn batch_outcome(
 #[utoipa::path(
     post,
     path = "/api/v1/agents/me/runs",
+    operation_id = "record_run",
     tag = "reports",
     summary = "Record an LLM run",
     request_body = RunReport,
-    responses((status = 201, body = Recorded), crate::openapi::Problems),
+    responses((status = 201, description = "Recorded", body = Recorded), crate::openapi::Problems),
     security(("agent_token" = [])),
 )]
 async fn llm_run(
