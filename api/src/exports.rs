@@ -23,12 +23,24 @@ fn by_serde<T: DeserializeOwned>(text: &str) -> Result<T, String> {
     serde_json::from_value(serde_json::Value::String(text.to_owned())).map_err(|e| e.to_string())
 }
 
+// The export formats as the document lists them; `Format` (which also
+// reads `ndjson`) is defined where utoipa cannot derive its schema.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // never built: only its schema is used
+pub enum FormatName {
+    Csv,
+    Jsonl,
+    Parquet,
+}
+
 #[derive(Debug, Clone, Deserialize, utoipa::IntoParams, clap::Args)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     /// `csv`, `jsonl` or `parquet`.
     #[arg(long, value_parser = by_serde::<Format>)]
-    #[param(value_type = String)]
+    #[param(inline, value_type = FormatName)]
     pub format: Format,
     /// One tenant. Required for read models; for events, all tenants when
     /// absent (admins). Auditors always export their own.
@@ -39,7 +51,6 @@ pub struct ExportQuery {
     pub types: Option<String>,
     /// Events: `agent`, `operator` or `system`.
     #[arg(long, value_parser = by_serde::<ActorKind>)]
-    #[param(value_type = Option<String>)]
     pub actor_kind: Option<ActorKind>,
     /// Events: who caused them.
     #[arg(long)]
@@ -47,19 +58,17 @@ pub struct ExportQuery {
     /// Events: everything one request caused.
     #[arg(long)]
     pub correlation_id: Option<Uuid>,
-    /// Occurred at or after (RFC 3339). Usage: from this UTC day on.
+    /// Occurred at or after (RFC 3339). Usage: from the tenant's day of it on.
     #[arg(long)]
     pub from: Option<DateTime<Utc>>,
-    /// Occurred before (RFC 3339). Usage: up to and including this UTC day.
+    /// Occurred before (RFC 3339). Usage: up to and including the tenant's day of it.
     #[arg(long)]
     pub to: Option<DateTime<Utc>>,
     /// Usage: `day` (default) or `month`.
     #[arg(long, value_parser = by_serde::<Period>)]
-    #[param(value_type = Option<String>)]
     pub period: Option<Period>,
     /// Usage: `tenant` (default), `agent` or `model`.
     #[arg(long, value_parser = by_serde::<Grouping>)]
-    #[param(value_type = Option<String>)]
     pub by: Option<Grouping>,
     /// Read models: wait (at most 5 s) until the model has applied the log
     /// up to this position.
@@ -122,13 +131,13 @@ pub async fn open_source(
     scope: Option<TenantId>,
 ) -> Result<Box<dyn Source>, ExportRequestError> {
     if dataset != Dataset::Events && query.filters_events() {
-        return Err(Problem::bad_request(
+        return Err(Problem::unprocessable(
             "types, actor and correlation filters are for the events export",
         )
         .into());
     }
     if dataset != Dataset::Usage && (query.period.is_some() || query.by.is_some()) {
-        return Err(Problem::bad_request("`period` and `by` are for the usage export").into());
+        return Err(Problem::unprocessable("`period` and `by` are for the usage export").into());
     }
     let filter = query.events().filter(scope)?;
     let model = match dataset {
@@ -145,9 +154,22 @@ pub async fn open_source(
             ReadModel::Operations { from_us, to_us }
         }
         Dataset::Usage => {
+            // The tenant's days, as the usage model counts them.
+            let zone = match filter.tenant_id {
+                Some(tenant) => agentledger_projections::zones::current(
+                    &db,
+                    agentledger_projections::usage::ZONES,
+                    &tenant.to_string(),
+                )
+                .await
+                .map_err(Problem::from)?,
+                None => agentledger_domain::calendar::zone(None),
+            };
+            let day = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&zone).date_naive();
             let (from, to) = usage_days(
-                query.from.map(|t| t.date_naive()),
-                query.to.map(|t| t.date_naive()),
+                query.from.map(day),
+                query.to.map(day),
+                day(chrono::Utc::now()),
             )?;
             ReadModel::Usage {
                 from: from.format("%Y-%m-%d").to_string(),
@@ -159,7 +181,7 @@ pub async fn open_source(
     };
     let Some(tenant) = filter.tenant_id else {
         return Err(
-            Problem::bad_request("read model exports are per tenant: give `tenant_id`").into(),
+            Problem::unprocessable("read model exports are per tenant: give `tenant_id`").into(),
         );
     };
     let source = ReadModelSource::new(db, tenant.to_string(), model);

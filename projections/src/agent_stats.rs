@@ -6,11 +6,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use agentledger_domain::ActorKind;
 use agentledger_domain::agent::AgentEvent;
+use agentledger_domain::calendar;
 use agentledger_domain::ids::{AgentId, TenantId};
 use agentledger_domain::reports::{ActionStatus, ReportEvent};
 use agentledger_domain::task::{TaskEvent, TaskStatus};
+use agentledger_domain::tenant::TenantEvent;
 use agentledger_store::{Database, on_database};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::engine::{
@@ -26,9 +28,17 @@ impl Projection for AgentStats {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["rm_agent_stats", "rm_agent_daily_ops", "rm_agent_tasks"]
+        &[
+            "rm_agent_stats",
+            "rm_agent_daily_ops",
+            "rm_agent_tasks",
+            ZONES,
+        ]
     }
 }
+
+/// The tenants' zones as agent stats count days in them.
+pub const ZONES: &str = "rm_agent_stats_zones";
 
 const SET_ONLINE: &str = "UPDATE rm_agent_stats SET online = $1 WHERE agent_id = $2";
 // A disabled agent is offline too.
@@ -41,6 +51,7 @@ sql_projection!(AgentStats, |_this, conn, events| {
     let mut activity: BTreeMap<String, Activity> = BTreeMap::new();
     let mut daily_ops: BTreeMap<(String, String), i64> = BTreeMap::new();
     let mut task_steps: BTreeMap<&str, Vec<TaskStep>> = BTreeMap::new();
+    let mut zones = crate::zones::Seen::new();
     for event in events {
         if event.actor.kind == ActorKind::Agent {
             let seen = &mut activity
@@ -96,12 +107,18 @@ sql_projection!(AgentStats, |_this, conn, events| {
                 agent.operations += 1;
                 agent.successes += i64::from(status == ActionStatus::Success);
                 agent.confidences.extend(confidence);
+                let zone = crate::zone_of!(conn, zones, ZONES, &event.tenant_id.to_string());
                 *daily_ops
-                    .entry((
-                        agent_id.to_string(),
-                        event.occurred_at.format("%Y-%m-%d").to_string(),
-                    ))
+                    .entry((agent_id.to_string(), calendar::day(zone, event.occurred_at)))
                     .or_default() += 1;
+            }
+            "tenant" => {
+                if let Some(TenantEvent::TenantTimeZoneSet { time_zone }) =
+                    decode_event::<TenantEvent>(event)?
+                {
+                    let tenant = event.tenant_id.to_string();
+                    crate::remember_zone!(conn, zones, ZONES, &tenant, time_zone.as_deref());
+                }
             }
             "task" => {
                 let task_id = event.stream_id.trim_start_matches("task-");
@@ -255,6 +272,7 @@ pub struct DayOps {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AgentStatsView {
+    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
     pub agent_id: String,
     pub name: String,
     pub kind: String,
@@ -267,7 +285,7 @@ pub struct AgentStatsView {
     /// The mean of the confidences reported (actions without one are left out).
     pub average_confidence: Option<f64>,
     pub tasks_by_status: BTreeMap<String, i64>,
-    /// The last 7 UTC days, oldest first.
+    /// The tenant's last 7 days (in its time zone), oldest first.
     pub operations_per_day: Vec<DayOps>,
 }
 
@@ -301,9 +319,16 @@ pub async fn read(
     );
     let rows: Vec<Row> = on_database!(db, p => sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql.clone()))
         .bind(tenant).bind(agent).fetch_all(p).await?);
+    // Whole calendar days back from the tenant's date, as the dashboard.
+    let zone = crate::zones::current(db, ZONES, tenant).await?;
+    let today = now.with_timezone(&zone).date_naive();
     let days: Vec<String> = (0..7)
         .rev()
-        .map(|d| (now - Duration::days(d)).format("%Y-%m-%d").to_string())
+        .map(|d| {
+            (today - chrono::Days::new(d))
+                .format("%Y-%m-%d")
+                .to_string()
+        })
         .collect();
     // Tasks and daily operations of all the agents read, in one query each.
     let tasks: Vec<(String, String, i64)> = on_database!(db, p => sqlx::query_as(

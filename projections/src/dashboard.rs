@@ -4,7 +4,7 @@
 //! one) and app type, so one dashboard read costs
 //! the same whether the log holds a thousand events or ten million.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use agentledger_domain::alert::{AlertEvent, AlertStatus};
 use agentledger_domain::budget::BudgetEvent;
@@ -13,13 +13,15 @@ use agentledger_domain::reports::{ReportEvent, RunStatus};
 use agentledger_domain::tenant::TenantEvent;
 use agentledger_store::{Database, on_database};
 use chrono::{DateTime, Days, Utc};
-use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::engine::{Projection, ProjectionError, add_capped, add_capped_sql, clamp, decode_event};
 use crate::{insert_rows, sql_projection};
 
 pub struct Dashboard;
+
+/// The tenants' zones as the dashboard counts days in them.
+const ZONES: &str = "rm_dashboard_zones";
 
 impl Projection for Dashboard {
     fn name(&self) -> &'static str {
@@ -50,7 +52,7 @@ impl Projection for Dashboard {
 
 sql_projection!(Dashboard, |_this, conn, events| {
     // Each tenant's zone, looked up once per batch.
-    let mut zones: HashMap<String, Tz> = HashMap::new();
+    let mut zones = crate::zones::Seen::new();
     // Runs are folded first: one upsert per tenant, day and app type, and one
     // per app's health, for the whole batch.
     let mut daily: BTreeMap<(String, String, String), DaySums> = BTreeMap::new();
@@ -70,19 +72,7 @@ sql_projection!(Dashboard, |_this, conn, events| {
                 else {
                     continue;
                 };
-                match &time_zone {
-                    Some(zone) => sqlx::query(
-                        "INSERT INTO rm_dashboard_zones (tenant_id, time_zone) VALUES ($1, $2) \
-                         ON CONFLICT (tenant_id) DO UPDATE SET time_zone = excluded.time_zone",
-                    )
-                    .bind(&tenant)
-                    .bind(zone),
-                    None => sqlx::query("DELETE FROM rm_dashboard_zones WHERE tenant_id = $1")
-                        .bind(&tenant),
-                }
-                .execute(&mut *conn)
-                .await?;
-                zones.insert(tenant, calendar::zone(time_zone.as_deref()));
+                crate::remember_zone!(conn, zones, ZONES, &tenant, time_zone.as_deref());
             }
             "LlmRunRecorded" => {
                 let Some(ReportEvent::LlmRunRecorded {
@@ -97,20 +87,7 @@ sql_projection!(Dashboard, |_this, conn, events| {
                 else {
                     continue;
                 };
-                let zone = match zones.get(&tenant) {
-                    Some(zone) => *zone,
-                    None => {
-                        let name: Option<String> = sqlx::query_scalar(
-                            "SELECT time_zone FROM rm_dashboard_zones WHERE tenant_id = $1",
-                        )
-                        .bind(&tenant)
-                        .fetch_optional(&mut *conn)
-                        .await?;
-                        let zone = calendar::zone(name.as_deref());
-                        zones.insert(tenant.clone(), zone);
-                        zone
-                    }
-                };
+                let zone = crate::zone_of!(conn, zones, ZONES, &tenant);
                 let day = daily
                     .entry((
                         tenant.clone(),
@@ -282,6 +259,7 @@ pub struct AppHealth {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct AlertRow {
+    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
     pub alert_id: String,
     pub source: String,
     pub severity: String,

@@ -16,3 +16,4 @@ pub mod task_queue;
 pub mod tasks;
 pub mod usage;
 pub mod webhooks_and_cache;
+pub mod zones;

@@ -4,8 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use agentledger_domain::calendar;
 use agentledger_domain::dedup::DedupEvent;
 use agentledger_domain::task::{NewTask, TaskEvent, TaskStatus};
+use agentledger_domain::tenant::TenantEvent;
 use agentledger_store::{Database, RecordedEvent, on_database};
 use serde::Serialize;
 
@@ -20,9 +22,12 @@ impl Projection for Tasks {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["rm_tasks", "rm_task_history", "rm_task_skips"]
+        &["rm_tasks", "rm_task_history", "rm_task_skips", ZONES]
     }
 }
+
+/// The tenants' zones as the skipped duplicates count days in them.
+pub const ZONES: &str = "rm_tasks_zones";
 
 /// What one task event changes: the new status (if any), the agent, the
 /// progress, and the result or error it brought.
@@ -126,9 +131,15 @@ sql_projection!(Tasks, |_this, conn, events| {
     let mut tasks: BTreeMap<&str, BatchTask> = BTreeMap::new();
     let mut history = Vec::new();
     let mut skips = Vec::new();
+    let mut zones = crate::zones::Seen::new();
     for event in events {
         let at = event.occurred_at.timestamp_micros();
-        if let Some(task_id) = event.stream_id.strip_prefix("task-") {
+        if let Some(TenantEvent::TenantTimeZoneSet { time_zone }) =
+            decode_event::<TenantEvent>(event)?
+        {
+            let tenant = event.tenant_id.to_string();
+            crate::remember_zone!(conn, zones, ZONES, &tenant, time_zone.as_deref());
+        } else if let Some(task_id) = event.stream_id.strip_prefix("task-") {
             let Some(task_event) = decode_event::<TaskEvent>(event)? else {
                 continue;
             };
@@ -174,11 +185,13 @@ sql_projection!(Tasks, |_this, conn, events| {
             else {
                 continue;
             };
+            let zone = crate::zone_of!(conn, zones, ZONES, &event.tenant_id.to_string());
             skips.push((
                 event,
                 task_id.to_string(),
                 duplicate_of.to_string(),
                 dedup_key,
+                calendar::day(zone, event.occurred_at),
             ));
         }
     }
@@ -256,13 +269,13 @@ sql_projection!(Tasks, |_this, conn, events| {
         "INSERT INTO rm_task_skips (position, tenant_id, task_id, duplicate_of, dedup_key, day, at_us) ",
         skips,
         " ON CONFLICT (position) DO NOTHING",
-        |row, (event, task_id, duplicate_of, dedup_key)| {
+        |row, (event, task_id, duplicate_of, dedup_key, day)| {
             row.push_bind(event.position as i64)
                 .push_bind(event.tenant_id.to_string())
                 .push_bind(task_id.as_str())
                 .push_bind(duplicate_of.as_str())
                 .push_bind(dedup_key.as_str())
-                .push_bind(event.occurred_at.format("%Y-%m-%d").to_string())
+                .push_bind(day.as_str())
                 .push_bind(event.occurred_at.timestamp_micros());
         }
     );
@@ -281,10 +294,12 @@ pub struct Filter {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct TaskRow {
+    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
     pub task_id: String,
     pub task_type: String,
     pub status: String,
     pub priority: i64,
+    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
     pub agent_id: Option<String>,
     pub progress: i64,
     pub progress_message: Option<String>,
@@ -305,6 +320,7 @@ pub struct TaskRow {
 pub struct HistoryEntry {
     pub position: i64,
     pub status: String,
+    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
     pub agent_id: Option<String>,
     pub percent: Option<i64>,
     pub message: Option<String>,
@@ -325,6 +341,7 @@ pub struct TaskDetail {
 pub struct SkippedTask {
     pub position: i64,
     /// The id the skipped task would have had.
+    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
     pub task_id: String,
     pub duplicate_of: String,
     pub dedup_key: String,

@@ -1,9 +1,12 @@
-//! Budget and usage: tokens, calls and cost of LLM runs per UTC day, summed
-//! per day or month and per tenant, agent or model over a date range.
+//! Budget and usage: tokens, calls and cost of LLM runs per day of the
+//! tenant (in its time zone, as the dashboard counts), summed per day or
+//! month and per tenant, agent or model over a date range.
 
 use std::collections::BTreeMap;
 
+use agentledger_domain::calendar;
 use agentledger_domain::reports::ReportEvent;
+use agentledger_domain::tenant::TenantEvent;
 use agentledger_store::{Database, on_database};
 use serde::{Deserialize, Serialize};
 
@@ -20,9 +23,12 @@ impl Projection for Usage {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["rm_usage"]
+        &["rm_usage", ZONES]
     }
 }
+
+/// The tenants' zones as usage counts days in them.
+pub const ZONES: &str = "rm_usage_zones";
 
 /// One row's sums: calls, prompt tokens, completion tokens, cost.
 type UsageSums = (i64, i64, i64, i64);
@@ -30,7 +36,16 @@ type UsageSums = (i64, i64, i64, i64);
 sql_projection!(Usage, |_this, conn, events| {
     // Folded first: one row per tenant, day, agent and model in the batch.
     let mut sums: BTreeMap<(String, String, String, String), UsageSums> = BTreeMap::new();
+    let mut zones = crate::zones::Seen::new();
     for event in events {
+        let tenant = event.tenant_id.to_string();
+        if let Some(TenantEvent::TenantTimeZoneSet { time_zone }) =
+            decode_event::<TenantEvent>(event)?
+        {
+            crate::remember_zone!(conn, zones, ZONES, &tenant, time_zone.as_deref());
+            continue;
+        }
+        // Actions are report events too: not decoded for nothing.
         if event.event_type != "LlmRunRecorded" {
             continue;
         }
@@ -45,9 +60,10 @@ sql_projection!(Usage, |_this, conn, events| {
         else {
             continue;
         };
+        let zone = crate::zone_of!(conn, zones, ZONES, &tenant);
         let key = (
-            event.tenant_id.to_string(),
-            event.occurred_at.format("%Y-%m-%d").to_string(),
+            tenant,
+            calendar::day(zone, event.occurred_at),
             agent_id.to_string(),
             model,
         );

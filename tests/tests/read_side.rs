@@ -173,12 +173,9 @@ async fn the_operation_log_lists_filters_pages_and_summarises(server: TestServer
             &op,
         )
         .await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(
-        problem["current_position"]
-            .as_u64()
-            .is_some_and(|p| p >= last)
-    );
+    // No command ever answered with that position: refused at once.
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(problem["head_position"].as_u64().is_some_and(|p| p >= last));
 }
 
 async fn a_rebuilt_operation_log_equals_the_incremental_one(server: TestServer) {
@@ -475,7 +472,9 @@ mod dashboard {
             StatusCode::NOT_FOUND
         );
 
-        let agent = server.agent(&op, &["runs:write"], 600).await;
+        let agent = server
+            .agent(&op, &["runs:write", "actions:write", "tasks:create"], 600)
+            .await;
         let last = post_runs(&server, &agent.token, &[run("a", "success", 10, 1)]).await;
         let (_, d) = server
             .get(&format!("/api/v1/dashboard?min_position={last}"), &op)
@@ -487,6 +486,44 @@ mod dashboard {
         );
         assert_eq!(d["trend"][6]["date"], json!(local));
         assert_eq!(d["budget"]["daily_tokens"]["used"], json!(10));
+
+        // Every other per-day figure counts the same day.
+        let (_, usage) = server
+            .get(&format!("/api/v1/usage?min_position={last}"), &op)
+            .await;
+        assert_eq!(usage["to"], json!(local), "{usage}");
+        assert_eq!(usage["items"][0]["period"], json!(local), "{usage}");
+        let action = json!({ "action": "a", "resource_type": "r", "status": "success" });
+        let (_, recorded) = server
+            .post("/api/v1/agents/me/actions", &agent.token, &action)
+            .await;
+        let at = recorded["position"].as_u64().unwrap_or(0);
+        let (_, stats) = server
+            .get(
+                &format!("/api/v1/agent-stats/{}?min_position={at}", agent.agent_id),
+                &op,
+            )
+            .await;
+        assert_eq!(
+            stats["operations_per_day"][6],
+            json!({ "date": local, "operations": 1 }),
+            "{stats}"
+        );
+        let task = json!({ "task_type": "t", "dedup_key": "same" });
+        server.post("/api/v1/tasks", &agent.token, &task).await;
+        let (_, skipped) = server.post("/api/v1/tasks", &agent.token, &task).await;
+        let at = skipped["position"].as_u64().unwrap_or(0);
+        let (_, day) = server
+            .get(
+                &format!("/api/v1/tasks/skipped-duplicates?min_position={at}"),
+                &op,
+            )
+            .await;
+        assert_eq!(
+            (day["date"].clone(), day["count"].clone()),
+            (json!(local), json!(1)),
+            "{day}"
+        );
     }
 
     on_every_backend!(
@@ -915,7 +952,7 @@ mod lists {
                 .get("/api/v1/usage?from=2026-02-01&to=2026-01-01", &op)
                 .await
                 .0,
-            StatusCode::BAD_REQUEST
+            StatusCode::UNPROCESSABLE_ENTITY
         );
         assert_eq!(
             server.get("/api/v1/usage?period=week", &op).await.0,

@@ -4,7 +4,7 @@
 
 use agentledger_domain::ids::{TaskId, TenantId};
 use agentledger_projections::tasks::{self, SkippedTask, TaskDetail, TaskRow, Tasks};
-use agentledger_projections::usage::{Grouping, Period, Usage, UsageRow, history};
+use agentledger_projections::usage::{self, Grouping, Period, Usage, UsageRow, history};
 use agentledger_projections::webhooks_and_cache::{
     CacheRow, WebhookRow, WebhooksAndCache, cache_entries, webhooks,
 };
@@ -44,7 +44,10 @@ pub struct TaskQuery {
     /// Created before (RFC 3339).
     pub to: Option<DateTime<Utc>>,
     pub tenant_id: Option<TenantId>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<i64>,
+    /// Items per page, 1 to 500 (50 when absent).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     pub min_position: Option<u64>,
 }
@@ -123,7 +126,7 @@ async fn task_history(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SkippedQuery {
-    /// A UTC day, `YYYY-MM-DD`; today when absent.
+    /// A day of the tenant (in its time zone), `YYYY-MM-DD`; today when absent.
     pub date: Option<NaiveDate>,
     pub tenant_id: Option<TenantId>,
     pub min_position: Option<u64>,
@@ -151,12 +154,13 @@ async fn skipped_duplicates(
     Query(q): Query<SkippedQuery>,
 ) -> Result<Reply<SkippedDay>, Problem> {
     let tenant = tenant_of(&operator, q.tenant_id)?;
-    let date = q
-        .date
-        .unwrap_or_else(|| Utc::now().date_naive())
-        .format("%Y-%m-%d")
-        .to_string();
     state.caught_up(&Tasks, q.min_position).await?;
+    let date = match q.date {
+        Some(date) => date,
+        None => today(&state, tasks::ZONES, &tenant).await?,
+    }
+    .format("%Y-%m-%d")
+    .to_string();
     let items = tasks::skipped(&state.database, &tenant, &date).await?;
     Ok(Reply(SkippedDay {
         date,
@@ -169,9 +173,9 @@ async fn skipped_duplicates(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UsageQuery {
-    /// First UTC day, `YYYY-MM-DD`, inclusive; 30 days before `to` when absent.
+    /// First day of the tenant (in its time zone), `YYYY-MM-DD`, inclusive; 30 days before `to` when absent.
     pub from: Option<NaiveDate>,
-    /// Last UTC day, inclusive; today when absent.
+    /// Last day of the tenant, inclusive; today when absent.
     pub to: Option<NaiveDate>,
     /// `day` (the default) or `month`.
     pub period: Option<Period>,
@@ -192,22 +196,30 @@ pub struct UsageHistory {
 /// At most this many days per query: a range costs days x agents x models rows.
 const MAX_USAGE_DAYS: i64 = 3660;
 
-/// The UTC days a usage query covers, both inclusive: 30 days up to today
-/// unless told otherwise, at most `MAX_USAGE_DAYS`.
+/// The tenant's date today, in the zone `table` (a model's copy of the
+/// tenants' zones) holds for it.
+pub async fn today(state: &AppState, table: &str, tenant: &str) -> Result<NaiveDate, Problem> {
+    let zone = agentledger_projections::zones::current(&state.database, table, tenant).await?;
+    Ok(Utc::now().with_timezone(&zone).date_naive())
+}
+
+/// The tenant's days a usage query covers, both inclusive: 30 days up to
+/// `today` unless told otherwise, at most `MAX_USAGE_DAYS`.
 pub fn usage_days(
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
+    today: NaiveDate,
 ) -> Result<(NaiveDate, NaiveDate), Problem> {
-    let to = to.unwrap_or_else(|| Utc::now().date_naive());
+    let to = to.unwrap_or(today);
     let from = match from {
         Some(from) => from,
         None => to
             .checked_sub_days(chrono::Days::new(29))
-            .ok_or_else(|| Problem::bad_request("`to` is too early"))?,
+            .ok_or_else(|| Problem::unprocessable("`to` is too early"))?,
     };
     let days = (to - from).num_days();
     if !(0..MAX_USAGE_DAYS).contains(&days) {
-        return Err(Problem::bad_request(format!(
+        return Err(Problem::unprocessable(format!(
             "`from` must be on or before `to`, and at most {MAX_USAGE_DAYS} days before it"
         )));
     }
@@ -229,8 +241,9 @@ async fn usage(
     Query(q): Query<UsageQuery>,
 ) -> Result<Reply<UsageHistory>, Problem> {
     let tenant = tenant_of(&operator, q.tenant_id)?;
-    let (from, to) = usage_days(q.from, q.to)?;
     let progress = state.caught_up(&Usage, q.min_position).await?;
+    let today = today(&state, usage::ZONES, &tenant).await?;
+    let (from, to) = usage_days(q.from, q.to, today)?;
     let items = history(
         &state.database,
         &tenant,
