@@ -35,11 +35,11 @@ impl EventQuery<'_> {
         if let (Some(from), Some(to)) = (self.from, self.to)
             && from >= to
         {
-            return Err(Problem::bad_request("`from` must be before `to`"));
+            return Err(Problem::unprocessable("`from` must be before `to`"));
         }
         let event_types = comma_list(self.types);
         if event_types.len() > MAX_TYPES {
-            return Err(Problem::bad_request(format!(
+            return Err(Problem::unprocessable(format!(
                 "at most {MAX_TYPES} event types at once"
             )));
         }

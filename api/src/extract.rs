@@ -1,6 +1,7 @@
 //! Request extractors whose rejections are problem documents rather than
 //! axum's plain-text ones.
 
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Request};
 use axum::http::StatusCode;
@@ -11,7 +12,8 @@ use serde::de::DeserializeOwned;
 use crate::problem::Problem;
 
 /// Like `axum::Json`: a malformed, oversized or mistyped body answers 400, 413
-/// or 415 with `application/problem+json`.
+/// or 415 with `application/problem+json`. The body must be a JSON object, as
+/// every body the document describes is.
 pub struct Json<T>(pub T);
 
 impl<S, T> FromRequest<S> for Json<T>
@@ -22,15 +24,17 @@ where
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match <axum::Json<T> as FromRequest<S>>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Json(value)),
-            Err(rejection) => Err(json_problem(&rejection)),
+        let (body, value) = read::<S, T>(req, state).await?;
+        if !starts_with(&body, b'{') {
+            return Err(not_an_object());
         }
+        Ok(Json(value))
     }
 }
 
-/// An optional body: absent when the request has no `Content-Type`, so
-/// `POST …/disable` works with or without `{"reason": …}`.
+/// An optional body: absent when the request has no `Content-Type` or is
+/// JSON `null` (as the document describes it), so `POST …/disable` works with
+/// or without `{"reason": …}`.
 impl<S, T> OptionalFromRequest<S> for Json<T>
 where
     T: DeserializeOwned,
@@ -42,14 +46,50 @@ where
         if req.headers().get(CONTENT_TYPE).is_none() {
             return Ok(None);
         }
-        <Self as FromRequest<S>>::from_request(req, state)
-            .await
-            .map(Some)
+        let (body, value) = read::<S, Option<T>>(req, state).await?;
+        if value.is_some() && !starts_with(&body, b'{') {
+            return Err(not_an_object());
+        }
+        Ok(value.map(Json))
     }
 }
 
+/// The body as sent, and as `T`. serde reads a struct from a JSON array as
+/// well, field by field in order (`[null, null]` would be an `Invalidate` of
+/// every entry), so callers look at the text too.
+async fn read<S, T>(req: Request, state: &S) -> Result<(Bytes, T), Problem>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    let (parts, body) = req.into_parts();
+    let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+        .await
+        .map_err(|rejection| body_problem(rejection.status(), rejection.body_text()))?;
+    let again = Request::from_parts(parts, Body::from(bytes.clone()));
+    match <axum::Json<T> as FromRequest<S>>::from_request(again, state).await {
+        Ok(axum::Json(value)) => Ok((bytes, value)),
+        Err(rejection) => Err(json_problem(&rejection)),
+    }
+}
+
+fn starts_with(body: &[u8], byte: u8) -> bool {
+    body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&byte)
+}
+
+fn not_an_object() -> Problem {
+    body_problem(
+        StatusCode::BAD_REQUEST,
+        "the body must be a JSON object".into(),
+    )
+}
+
 fn json_problem(rejection: &JsonRejection) -> Problem {
-    let (status, slug, title) = match rejection.status() {
+    body_problem(rejection.status(), rejection.body_text())
+}
+
+fn body_problem(status: StatusCode, detail: String) -> Problem {
+    let (status, slug, title) = match status {
         StatusCode::PAYLOAD_TOO_LARGE => (
             StatusCode::PAYLOAD_TOO_LARGE,
             "body-too-large",
@@ -68,7 +108,7 @@ fn json_problem(rejection: &JsonRejection) -> Problem {
             "The request body is not valid",
         ),
     };
-    Problem::new(status, slug, title).detail(rejection.body_text())
+    Problem::new(status, slug, title).detail(detail)
 }
 
 /// Like `axum::extract::Path`: an id that does not parse answers 400 with a problem.

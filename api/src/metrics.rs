@@ -160,6 +160,7 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
 #[utoipa::path(
     get,
     path = "/metrics",
+    operation_id = "metrics",
     tag = "operations",
     summary = "Prometheus metrics",
     responses(

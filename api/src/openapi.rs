@@ -1,7 +1,10 @@
 //! The OpenAPI 3.1 document, generated from the route handlers themselves:
 //! a route is registered only through `routes!`, which also documents it.
 
+use agentledger_projections::usage::{Grouping, Period};
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{Content, Ref, RefOr, Response};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
@@ -15,7 +18,8 @@ use crate::problem::Problem;
                        `application/problem+json` (RFC 9457). Commands accept an `Idempotency-Key` header."
     ),
     modifiers(&Security),
-    components(schemas(Problem))
+    // Referenced only from query parameters, which utoipa does not collect.
+    components(schemas(Problem, Period, Grouping))
 )]
 pub struct ApiDoc;
 
@@ -35,12 +39,13 @@ impl Modify for Security {
     }
 }
 
-/// The errors any route may answer with, all as problem documents.
+/// The errors any route may answer with, all as problem documents. Routes
+/// that read a body also get those of `BodyProblems`.
 #[derive(utoipa::IntoResponses)]
 pub enum Problems {
     #[response(
         status = 400,
-        description = "Malformed body, query or path",
+        description = "Not what this document describes: malformed JSON, a body that is not an object, unknown fields or parameters, wrong types (an integer written as `1.0` too), values out of the stated bounds of a path or query",
         content_type = "application/problem+json"
     )]
     BadRequest(Problem),
@@ -69,14 +74,8 @@ pub enum Problems {
     )]
     Conflict(Problem),
     #[response(
-        status = 413,
-        description = "Body too large",
-        content_type = "application/problem+json"
-    )]
-    TooLarge(Problem),
-    #[response(
         status = 422,
-        description = "The command is not valid",
+        description = "Well-formed, but a rule refuses it: the domain's checks (`/problems/validation`) or what a schema cannot state (`/problems/unprocessable-request`)",
         content_type = "application/problem+json"
     )]
     Invalid(Problem),
@@ -92,4 +91,65 @@ pub enum Problems {
         content_type = "application/problem+json"
     )]
     Unavailable(Problem),
+}
+
+/// What the routes' annotations leave to the whole document, applied once
+/// every route is merged in (the `modifiers` of `ApiDoc` run before that).
+pub fn complete(api: &mut utoipa::openapi::OpenApi) {
+    BodyProblems.modify(api);
+}
+
+/// The errors only a route that reads a JSON body answers with (`extract::Json`),
+/// added to every operation with a request body so none can miss them.
+struct BodyProblems;
+
+impl Modify for BodyProblems {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let problem = |description: &str| {
+            RefOr::T(
+                Response::builder()
+                    .description(description)
+                    .content(
+                        "application/problem+json",
+                        Content::new(Some(Ref::from_schema_name("Problem"))),
+                    )
+                    .build(),
+            )
+        };
+        let too_large = format!(
+            "The body is larger than {} MiB",
+            crate::server::MAX_BODY_BYTES / (1024 * 1024)
+        );
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                if !reads_json(operation) {
+                    continue;
+                }
+                let responses = &mut operation.responses.responses;
+                responses
+                    .entry("413".into())
+                    .or_insert_with(|| problem(&too_large));
+                responses.entry("415".into()).or_insert_with(|| {
+                    problem("The body is not `application/json` (`Content-Type`)")
+                });
+            }
+        }
+    }
+}
+
+fn reads_json(operation: &Operation) -> bool {
+    operation
+        .request_body
+        .as_ref()
+        .is_some_and(|body| match body {
+            RefOr::T(body) => body.content.contains_key("application/json"),
+            RefOr::Ref(_) => false,
+        })
 }

@@ -57,6 +57,19 @@ impl Problem {
         .detail(detail)
     }
 
+    /// A request the document allows that a rule it cannot state refuses:
+    /// one parameter against another, a moment in the future, a position
+    /// past the end of the log. 400 stays for requests the document itself
+    /// rules out.
+    pub fn unprocessable(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unprocessable-request",
+            "The request cannot be answered as asked",
+        )
+        .detail(detail)
+    }
+
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not-found", "Not found").detail(detail)
     }

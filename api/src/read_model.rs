@@ -3,12 +3,44 @@
 
 use agentledger_domain::ids::TenantId;
 use agentledger_projections::engine::ProjectionError;
+use agentledger_store::AsOf;
 use chrono::{DateTime, Utc};
 
 use crate::auth::Operator;
 use crate::problem::Problem;
 
+// How the document describes `as_of` (`agentledger_store::AsOf` reads it):
+// a log position, or an RFC 3339 time.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // never built: only its schema is used
+pub enum AsOfParam {
+    Position(u64),
+    Time(DateTime<Utc>),
+}
+
 pub const DEFAULT_PAGE: i64 = 50;
+
+/// A position or version as asked for. They are stored as signed 64-bit
+/// integers, as the document says (`int64`): a larger one is no place in the
+/// log, and answering as if it were would hide the client's mistake.
+pub fn in_log(name: &str, asked: u64) -> Result<u64, Problem> {
+    if i64::try_from(asked).is_err() {
+        return Err(Problem::unprocessable(format!(
+            "`{name}` is at most {}",
+            i64::MAX
+        )));
+    }
+    Ok(asked)
+}
+
+/// `as_of` as asked for, with its position checked like any other.
+pub fn as_of_in_log(asked: Option<AsOf>) -> Result<Option<AsOf>, Problem> {
+    if let Some(AsOf::Position(position)) = asked {
+        in_log("as_of", position)?;
+    }
+    Ok(asked)
+}
 pub const MAX_PAGE: i64 = 500;
 
 /// The tenant a query reads: the caller's own, or the one asked for if the
@@ -48,7 +80,7 @@ pub fn time_range(
     if let (Some(from), Some(to)) = (from, to)
         && from >= to
     {
-        return Err(Problem::bad_request("`from` must be before `to`"));
+        return Err(Problem::unprocessable("`from` must be before `to`"));
     }
     Ok((
         from.map(|t| t.timestamp_micros()),

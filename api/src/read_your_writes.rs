@@ -31,3 +31,20 @@ pub async fn reached(progress: &Progress, min_position: Option<u64>) -> Result<(
     problem.retry_after = Some(1);
     Err(problem)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Over HTTP a position past the head is refused before any wait (422), so
+    // the answer of a model that lags is shown here.
+    #[tokio::test]
+    async fn a_model_that_does_not_get_there_answers_503_with_where_it_is() {
+        let problem = reached(&Progress::never(), Some(1)).await.err();
+        let problem = problem.unwrap_or_else(|| panic!("a model that never moves got there"));
+        assert_eq!(problem.status, 503);
+        assert_eq!(problem.extensions["current_position"], 0);
+        assert_eq!(problem.retry_after, Some(1));
+        assert!(reached(&Progress::never(), None).await.is_ok());
+    }
+}

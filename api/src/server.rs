@@ -19,7 +19,7 @@ use crate::state::AppState;
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
-    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::health::routes())
         .merge(routes::streams::routes())
         .merge(routes::audit::routes())
@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::read_lists::routes())
         .routes(utoipa_axum::routes!(crate::metrics::render))
         .split_for_parts();
+    crate::openapi::complete(&mut api);
     let document = api.clone();
     router
         .route(

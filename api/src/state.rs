@@ -103,13 +103,28 @@ impl AppState {
     }
 
     /// The progress of the read model `projection` once it has applied the
-    /// log up to `min_position` (503 if it does not get there in time).
+    /// log up to `min_position` (503 if it does not get there in time, 422
+    /// at once if the log has no such position).
     pub async fn caught_up(
         &self,
         projection: &dyn Projection,
         min_position: Option<u64>,
     ) -> Result<Progress, Problem> {
         let progress = self.progress_of(projection);
+        if let Some(wanted) = min_position
+            && wanted > progress.position()
+        {
+            // Positions come from commands' answers, and the head is read from
+            // the database every server shares: one past it was never handed
+            // out, and waiting for it would only hold the request for 5 s.
+            let head = self.store.head_position().await?;
+            if wanted > head {
+                return Err(Problem::unprocessable(format!(
+                    "`min_position` {wanted} is past the end of the log"
+                ))
+                .with("head_position", head));
+            }
+        }
         reached(&progress, min_position).await?;
         Ok(progress)
     }

@@ -114,11 +114,14 @@ sql_projection!(CommandHistory, |_this, conn, events| {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct CommandRow {
+    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
     pub command_id: String,
+    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
     pub agent_id: String,
     pub command: String,
     /// The arguments, as JSON text.
     pub args: String,
+    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
     pub template_id: Option<String>,
     /// `issued`, `delivered`, `succeeded`, `failed` or `timed_out`.
     pub status: String,

@@ -82,6 +82,7 @@ pub struct Filter {
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Operation {
     pub position: i64,
+    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
     pub agent_id: String,
     pub action: String,
     pub resource_type: String,
@@ -132,6 +133,7 @@ pub async fn list(
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct AgentTotals {
+    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
     pub agent_id: String,
     pub total: i64,
     pub success: i64,

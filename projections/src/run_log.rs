@@ -93,7 +93,9 @@ pub struct Filter {
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Run {
     pub position: i64,
+    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
     pub run_id: String,
+    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
     pub agent_id: String,
     pub app_type: String,
     pub trigger_type: String,

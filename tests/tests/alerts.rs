@@ -104,6 +104,15 @@ async fn failures_raise_alerts_that_operators_handle_once(server: TestServer) {
         .await;
     assert_eq!(status, StatusCode::OK, "repeating a transition is a no-op");
     assert_eq!(again["position"], first["position"], "and appends nothing");
+    // The note is optional: no body, or `null` as the document allows.
+    let (status, null_body) = server
+        .post(
+            &format!("{path}/acknowledge"),
+            &server.admin_key,
+            &json!(null),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{null_body}");
     let (status, problem) = server
         .call(
             Method::POST,

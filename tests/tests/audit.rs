@@ -292,23 +292,42 @@ async fn an_auditor_answers_what_an_agent_did_what_the_dashboard_showed_and_if_a
 async fn bad_audit_questions_get_clear_problems(server: TestServer) {
     let admin = server.admin_key.clone();
     let future = rfc3339(Utc::now() + chrono::Duration::days(1));
+    // 400: not what the document describes; 422: described, but not answerable.
     for (path, status) in [
         ("/api/v1/dashboard?as_of=yesterday", StatusCode::BAD_REQUEST),
         (
             &format!("/api/v1/dashboard?as_of={future}"),
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
         ),
-        ("/api/v1/dashboard?as_of=999999999", StatusCode::BAD_REQUEST),
+        (
+            "/api/v1/dashboard?as_of=999999999",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/api/v1/dashboard?min_position=999999999",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         ("/api/v1/events?actor_kind=robot", StatusCode::BAD_REQUEST),
         (
             "/api/v1/events?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z",
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
         ),
         ("/api/v1/events?from_version=3", StatusCode::BAD_REQUEST),
-        ("/api/v1/streams/actions-1/state", StatusCode::BAD_REQUEST),
+        (
+            "/api/v1/streams/tenant-1/events?from_position=3",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/api/v1/events?from_position=9223372036854775808",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/api/v1/streams/actions-1/state",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         (
             "/api/v1/streams/nothing-here/state",
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
         ),
         (
             "/api/v1/streams/task-01a20cbe-0040-73b4-bee4-f0c03c2001b0/state",
@@ -330,7 +349,7 @@ async fn bad_audit_questions_get_clear_problems(server: TestServer) {
             &admin,
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 }
 
 on_every_backend!(

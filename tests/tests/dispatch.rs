@@ -176,7 +176,7 @@ async fn commands_are_delivered_once_reported_and_finished(server: TestServer) {
             &json!({ "command": "x", "template_id": template_id }),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 async fn unanswered_commands_time_out_and_silent_agents_go_offline(server: TestServer) {

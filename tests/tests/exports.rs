@@ -371,12 +371,12 @@ async fn export_requests_are_checked(server: TestServer) {
         (
             "/api/v1/exports/runs?format=csv&types=A",
             &auditor,
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
         ),
         (
             "/api/v1/exports/runs?format=csv",
             &server.admin_key,
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
         ),
     ] {
         let (got, body) = server.get(path, key).await;

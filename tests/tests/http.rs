@@ -44,18 +44,18 @@ async fn append_then_read_back(server: TestServer) {
     let tenant = Uuid::now_v7();
     let events = vec![event(tenant, 1), event(tenant, 2)];
     let body = json!({ "expected_version": "no_stream", "events": events });
-    let (status, first) = post(&server, "/api/v1/streams/agent-1/events", &body).await;
+    let (status, first) = post(&server, "/api/v1/streams/notes-1/events", &body).await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
     assert_eq!(first["position"], json!(base + 2));
     assert_eq!(first["deduplicated"], json!(false));
 
     // The same request again is a retry: same answer, 200, nothing written.
-    let (status, again) = post(&server, "/api/v1/streams/agent-1/events", &body).await;
+    let (status, again) = post(&server, "/api/v1/streams/notes-1/events", &body).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(again["events"], first["events"]);
     assert_eq!(again["deduplicated"], json!(true));
 
-    let (status, page) = get(&server, "/api/v1/streams/agent-1/events").await;
+    let (status, page) = get(&server, "/api/v1/streams/notes-1/events").await;
     assert_eq!(status, StatusCode::OK);
     let stored = page["events"].as_array().cloned().unwrap_or_default();
     assert_eq!(stored.len(), 2);
@@ -75,11 +75,20 @@ async fn append_then_read_back(server: TestServer) {
 
     let (_, more) = post(
         &server,
-        "/api/v1/streams/agent-2/events",
+        "/api/v1/streams/notes-2/events",
         &json!({ "events": [event(Uuid::now_v7(), 3)] }),
     )
     .await;
     assert_eq!(more["position"], json!(base + 3));
+    // An aggregate's stream takes only that aggregate's events: its state is
+    // folded from them.
+    let (status, refused) = post(
+        &server,
+        &format!("/api/v1/streams/agent-{}/events", Uuid::now_v7()),
+        &json!({ "events": [event(tenant, 4)] }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
     let (_, log) = get(
         &server,
         &format!("/api/v1/events?tenant_id={tenant}&limit=1"),
@@ -164,6 +173,18 @@ async fn bad_requests_are_problems_and_write_nothing(server: TestServer) {
         .send()
         .await;
     assert_eq!(read(raw).await.0, StatusCode::BAD_REQUEST);
+    // serde would read the struct from an array, field by field.
+    let (status, problem) = post(&server, path, &json!([null, [event(tenant, 1)]])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(problem["type"], json!("/problems/invalid-body"));
+    // An integer is written as one: `5.0` is refused, not rounded.
+    let (status, problem) = post(
+        &server,
+        path,
+        &json!({ "expected_version": 5.0, "events": [event(tenant, 1)] }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
     let text = server
         .http
         .post(server.url(path))

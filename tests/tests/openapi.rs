@@ -77,6 +77,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/audit/verify"),
     ("get", "/api/v1/streams/{stream_id}/state"),
     ("get", "/api/v1/exports/{dataset}"),
+    ("get", "/metrics"),
 ];
 
 const PUBLIC: &[&str] = &[
@@ -84,11 +85,10 @@ const PUBLIC: &[&str] = &[
     "/ready",
     "/api/v1/agents/auth",
     "/api/v1/agents/refresh",
+    "/metrics",
 ];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_route_is_documented_with_its_auth_and_errors() {
-    let server = TestServer::start(TestDatabase::sqlite()).await;
+async fn document(server: &TestServer) -> Value {
     let response = server
         .http
         .get(server.url("/openapi.json"))
@@ -96,7 +96,13 @@ async fn every_route_is_documented_with_its_auth_and_errors() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(response.status(), StatusCode::OK);
-    let doc: Value = response.json().await.unwrap_or_default();
+    response.json().await.unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_is_documented_with_its_auth_and_errors() {
+    let server = TestServer::start(TestDatabase::sqlite()).await;
+    let doc = document(&server).await;
     assert!(
         doc["openapi"]
             .as_str()
@@ -147,4 +153,175 @@ async fn every_route_is_documented_with_its_auth_and_errors() {
         docs.text().await.unwrap_or_default().contains("openapi"),
         "the docs page loads the document"
     );
+}
+
+/// Every operation of the document, as (method, path, operation).
+fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+    let mut all = Vec::new();
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        for (method, operation) in item.as_object().into_iter().flatten() {
+            all.push((method.clone(), path.clone(), operation.clone()));
+        }
+    }
+    all
+}
+
+/// Every `$ref` anywhere under `value`, with where it was found.
+fn references(value: &Value, at: &str, found: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map {
+                match (key.as_str(), item) {
+                    ("$ref", Value::String(target)) => found.push((at.to_owned(), target.clone())),
+                    _ => references(item, &format!("{at}/{key}"), found),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                references(item, &format!("{at}/{i}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// What `#/components/...` points at (`Value::Null` when nothing).
+fn resolve<'a>(doc: &'a Value, target: &str) -> &'a Value {
+    target.strip_prefix("#/").map_or(&Value::Null, |pointer| {
+        doc.pointer(&format!("/{pointer}")).unwrap_or(&Value::Null)
+    })
+}
+
+/// Whether `schema` (inline, by reference, or one arm of `oneOf` next to
+/// `null`) is a string of format `uuid`.
+fn is_uuid(doc: &Value, schema: &Value) -> bool {
+    if let Some(target) = schema["$ref"].as_str() {
+        return is_uuid(doc, resolve(doc, target));
+    }
+    if let Some(arms) = schema["oneOf"].as_array() {
+        let mut typed = arms.iter().filter(|a| a["type"] != "null");
+        return match (typed.next(), typed.next()) {
+            (Some(only), None) => is_uuid(doc, only),
+            _ => false,
+        };
+    }
+    schema["format"] == "uuid"
+}
+
+/// Ids that are not UUIDs: stream ids (`agent-…`), names the client chooses
+/// (resources, members, sessions), and actors (system components have names).
+const TEXT_IDS: &[&str] = &[
+    "stream_id",
+    "resource_id",
+    "member_id",
+    "session_id",
+    "actor_id",
+];
+
+fn is_id(name: &str) -> bool {
+    name.ends_with("_id") && !TEXT_IDS.contains(&name)
+}
+
+/// What client generators and validators need of the document: tools such
+/// as openapi-spec-validator and openapi-python-client refuse a document
+/// without these, or generate a client that sends the wrong requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_holds_what_client_generators_need() {
+    let server = TestServer::start(TestDatabase::sqlite()).await;
+    let doc = document(&server).await;
+    let mut problems = Vec::new();
+    let mut operation_ids = std::collections::BTreeSet::new();
+
+    for (method, path, operation) in operations(&doc) {
+        let at = format!("{method} {path}");
+        match operation["operationId"].as_str() {
+            Some(id) if operation_ids.insert(id.to_owned()) => {}
+            other => problems.push(format!("{at}: operationId {other:?} is missing or taken")),
+        }
+
+        // Path parameters are exactly the template's, and only they are `in: path`.
+        let template: std::collections::BTreeSet<&str> = path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .collect();
+        let parameters = operation["parameters"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let in_path: std::collections::BTreeSet<&str> = parameters
+            .iter()
+            .filter(|p| p["in"] == "path")
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        if in_path != template {
+            problems.push(format!(
+                "{at}: path parameters {in_path:?}, template {template:?}"
+            ));
+        }
+        for parameter in &parameters {
+            let name = parameter["name"].as_str().unwrap_or_default();
+            if is_id(name) && !is_uuid(&doc, &parameter["schema"]) {
+                problems.push(format!("{at}: parameter `{name}` is not `format: uuid`"));
+            }
+            if name == "limit"
+                && !(parameter["schema"]["minimum"].is_number()
+                    && parameter["schema"]["maximum"].is_number())
+            {
+                problems.push(format!("{at}: `limit` has no bounds"));
+            }
+        }
+
+        let responses = operation["responses"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        for (status, response) in &responses {
+            if response["description"].as_str().is_none_or(str::is_empty) {
+                problems.push(format!("{at}: response {status} has no description"));
+            }
+        }
+        // A JSON body can be too large or not JSON at all.
+        if operation["requestBody"]["content"]["application/json"].is_object() {
+            for status in ["413", "415"] {
+                if !responses.contains_key(status) {
+                    problems.push(format!("{at}: takes JSON but does not document {status}"));
+                }
+            }
+        }
+    }
+
+    let mut found = Vec::new();
+    references(&doc, "#", &mut found);
+    assert!(!found.is_empty(), "the document uses references");
+    for (at, target) in found {
+        if resolve(&doc, &target).is_null() {
+            problems.push(format!("{at}: `{target}` does not resolve"));
+        }
+    }
+
+    for (name, schema) in doc["components"]["schemas"]
+        .as_object()
+        .into_iter()
+        .flatten()
+    {
+        let mut parts = vec![schema.clone()];
+        parts.extend(schema["allOf"].as_array().cloned().unwrap_or_default());
+        for part in parts {
+            for (field, property) in part["properties"].as_object().into_iter().flatten() {
+                if is_id(field) && !is_uuid(&doc, property) {
+                    problems.push(format!("schema {name}: `{field}` is not `format: uuid`"));
+                }
+            }
+        }
+    }
+
+    let metrics = &doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"];
+    if !metrics["text/plain"].is_object() {
+        problems.push(format!(
+            "/metrics is not documented as text/plain: {metrics}"
+        ));
+    }
+
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -20,6 +20,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StatsQuery {
     /// Admins may read another tenant.
@@ -30,10 +31,11 @@ pub struct StatsQuery {
 #[utoipa::path(
     get,
     path = "/api/v1/agent-stats",
+    operation_id = "agent_stats_list",
     tag = "read models",
     summary = "Stats of every agent of the tenant",
     params(StatsQuery),
-    responses((status = 200, body = Vec<AgentStatsView>), crate::openapi::Problems),
+    responses((status = 200, description = "Every agent of the tenant with its stats", body = Vec<AgentStatsView>), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn all_agents(
@@ -51,10 +53,11 @@ async fn all_agents(
 #[utoipa::path(
     get,
     path = "/api/v1/agent-stats/{agent_id}",
+    operation_id = "agent_stats",
     tag = "read models",
     summary = "Stats of one agent",
-    params(("agent_id" = String, Path), StatsQuery),
-    responses((status = 200, body = AgentStatsView), crate::openapi::Problems),
+    params(("agent_id" = uuid::Uuid, Path), StatsQuery),
+    responses((status = 200, description = "The agent's stats", body = AgentStatsView), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn one_agent(

@@ -47,6 +47,8 @@ pub struct RegisterAgent {
     pub kind: String,
     #[serde(default)]
     pub permissions: Vec<String>,
+    /// Calls per minute (600 when absent).
+    #[schema(minimum = 1, maximum = 100_000)]
     pub rate_limit_per_minute: Option<u32>,
 }
 
@@ -145,6 +147,7 @@ async fn agent_detail(
 #[utoipa::path(
     get,
     path = "/api/v1/agents/me",
+    operation_id = "agent_me",
     tag = "agents",
     summary = "The calling agent",
     responses((status = 200, description = "The calling agent", body = AgentView), crate::openapi::Problems),
@@ -157,6 +160,7 @@ async fn me(caller: AgentCaller) -> Reply<AgentView> {
 #[utoipa::path(
     post,
     path = "/api/v1/agents/{agent_id}/secret",
+    operation_id = "rotate_secret",
     tag = "agents",
     summary = "Rotate an agent's secret",
     params(("agent_id" = uuid::Uuid, Path)),
@@ -182,6 +186,7 @@ async fn rotate(
 #[serde(deny_unknown_fields)]
 pub struct Permissions {
     pub permissions: Vec<String>,
+    #[schema(minimum = 1, maximum = 100_000)]
     pub rate_limit_per_minute: u32,
 }
 
@@ -222,6 +227,7 @@ pub struct Reason {
 #[utoipa::path(
     post,
     path = "/api/v1/agents/{agent_id}/disable",
+    operation_id = "disable_agent",
     tag = "agents",
     summary = "Disable an agent: its tokens stop working at once",
     params(("agent_id" = uuid::Uuid, Path)),
@@ -252,6 +258,7 @@ async fn disable(
 #[utoipa::path(
     post,
     path = "/api/v1/agents/{agent_id}/enable",
+    operation_id = "enable_agent",
     tag = "agents",
     summary = "Enable an agent",
     params(("agent_id" = uuid::Uuid, Path)),

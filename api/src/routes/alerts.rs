@@ -5,6 +5,7 @@ use agentledger_domain::Aggregate;
 use agentledger_domain::alert::{Alert, AlertCommand, AlertStatus};
 use agentledger_domain::budget::{BatchCommand, BatchEvent, Budget, Limits};
 use agentledger_domain::ids::{TaskId, TenantId};
+use agentledger_domain::reports::MAX_TOKENS;
 use axum::Json as Reply;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -45,8 +46,8 @@ pub struct AlertView {
     path = "/api/v1/alerts/{alert_id}",
     tag = "alerts",
     summary = "An alert with its history",
-    params(("alert_id" = String, Path)),
-    responses((status = 200, body = AlertView), crate::openapi::Problems),
+    params(("alert_id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The alert with its history", body = AlertView), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn alert_detail(
@@ -90,11 +91,12 @@ async fn handle(
 #[utoipa::path(
     post,
     path = "/api/v1/alerts/{alert_id}/acknowledge",
+    operation_id = "acknowledge_alert",
     tag = "alerts",
     summary = "Acknowledge an alert",
-    params(("alert_id" = String, Path)),
+    params(("alert_id" = uuid::Uuid, Path)),
     request_body(content = Option<Note>, description = "Optional"),
-    responses((status = 200, body = Done), crate::openapi::Problems),
+    responses((status = 200, description = "Acknowledged", body = Done), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn acknowledge(
@@ -116,11 +118,12 @@ async fn acknowledge(
 #[utoipa::path(
     post,
     path = "/api/v1/alerts/{alert_id}/ignore",
+    operation_id = "ignore_alert",
     tag = "alerts",
     summary = "Ignore an alert",
-    params(("alert_id" = String, Path)),
+    params(("alert_id" = uuid::Uuid, Path)),
     request_body(content = Option<Note>, description = "Optional"),
-    responses((status = 200, body = Done), crate::openapi::Problems),
+    responses((status = 200, description = "Ignored", body = Done), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn ignore(
@@ -138,7 +141,7 @@ async fn ignore(
     path = "/api/v1/budget",
     tag = "budgets",
     summary = "The tenant's budget",
-    responses((status = 200, body = Limits), crate::openapi::Problems),
+    responses((status = 200, description = "The tenant's budget", body = Limits), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn budget(
@@ -155,11 +158,40 @@ async fn budget(
 #[derive(Debug, utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsBody {
+    /// Leave a limit out for none.
+    #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64)]
     pub daily_tokens: Option<u64>,
+    #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64)]
     pub monthly_tokens: Option<u64>,
-    /// US dollars; stored as micro-dollars.
+    /// US dollars, 0 to 1e9; stored as micro-dollars.
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub daily_cost_usd: Option<f64>,
+    /// US dollars, 0 to 1e9.
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub monthly_cost_usd: Option<f64>,
+}
+
+/// The largest integer a JSON reader holds exactly (2^53 - 1): read models'
+/// sums stop there, so a limit past it could never be reached.
+const MAX_TOKEN_LIMIT: u64 = (1 << 53) - 1;
+
+fn tokens(limit: Option<u64>) -> Result<Option<u64>, Problem> {
+    match limit {
+        Some(n) if n > MAX_TOKEN_LIMIT => Err(Problem::unprocessable(format!(
+            "token limits are at most {MAX_TOKEN_LIMIT}"
+        ))),
+        other => Ok(other),
+    }
+}
+
+/// Tokens per call of an estimate: no more than one run may report.
+fn per_call(asked: Option<u64>) -> Result<u64, Problem> {
+    match asked {
+        Some(n) if n > MAX_TOKENS => Err(Problem::unprocessable(format!(
+            "avg_tokens_per_call is at most {MAX_TOKENS}"
+        ))),
+        other => Ok(other.unwrap_or(DEFAULT_TOKENS_PER_CALL)),
+    }
 }
 
 fn micros(usd: Option<f64>) -> Result<Option<i64>, Problem> {
@@ -177,7 +209,7 @@ fn micros(usd: Option<f64>) -> Result<Option<i64>, Problem> {
     tag = "budgets",
     summary = "Set the tenant's budget",
     request_body = LimitsBody,
-    responses((status = 200, body = Done), crate::openapi::Problems),
+    responses((status = 200, description = "Set", body = Done), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn set_budget(
@@ -187,8 +219,8 @@ async fn set_budget(
 ) -> Result<Reply<Done>, Problem> {
     operator.require_commands()?;
     let limits = Limits {
-        daily_tokens: body.daily_tokens,
-        monthly_tokens: body.monthly_tokens,
+        daily_tokens: tokens(body.daily_tokens)?,
+        monthly_tokens: tokens(body.monthly_tokens)?,
         daily_cost_micros: micros(body.daily_cost_usd)?,
         monthly_cost_micros: micros(body.monthly_cost_usd)?,
     };
@@ -203,6 +235,8 @@ async fn set_budget(
 pub struct EstimateBody {
     pub app_types: Vec<String>,
     pub member_ids: Vec<String>,
+    /// 1500 when absent; at most what one run may report.
+    #[schema(maximum = 100_000_000)]
     pub avg_tokens_per_call: Option<u64>,
 }
 
@@ -218,10 +252,11 @@ pub struct Estimate {
 #[utoipa::path(
     post,
     path = "/api/v1/batches/estimate",
+    operation_id = "estimate_batch",
     tag = "budgets",
     summary = "Estimate a batch run",
     request_body = EstimateBody,
-    responses((status = 201, body = Estimate), crate::openapi::Problems),
+    responses((status = 201, description = "The estimate, to be confirmed", body = Estimate), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn estimate(
@@ -236,7 +271,7 @@ async fn estimate(
         tenant_id: operator.tenant_id,
         app_types: body.app_types,
         member_ids: body.member_ids,
-        avg_tokens_per_call: body.avg_tokens_per_call.unwrap_or(DEFAULT_TOKENS_PER_CALL),
+        avg_tokens_per_call: per_call(body.avg_tokens_per_call)?,
         at: ctx.at,
     };
     let executed = budgets::estimate(&state.handler, &ctx, batch_id, command).await?;
@@ -273,10 +308,11 @@ pub struct Confirmed {
 #[utoipa::path(
     post,
     path = "/api/v1/batches/{batch_id}/confirm",
+    operation_id = "confirm_batch",
     tag = "budgets",
     summary = "Confirm a batch: one task per pair",
-    params(("batch_id" = String, Path)),
-    responses((status = 201, body = Confirmed), (status = 410, description = "The estimate expired", body = Problem, content_type = "application/problem+json"), crate::openapi::Problems),
+    params(("batch_id" = uuid::Uuid, Path)),
+    responses((status = 201, description = "The tasks created", body = Confirmed), (status = 410, description = "The estimate expired", body = Problem, content_type = "application/problem+json"), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn confirm(

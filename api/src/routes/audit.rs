@@ -31,7 +31,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     path = "/api/v1/audit/verify",
     tag = "audit",
     summary = "Verify the hash chain of the whole log (admin, auditor)",
-    responses((status = 200, body = Verification), crate::openapi::Problems),
+    responses((status = 200, description = "The result of the walk: intact, or where the chain breaks", body = Verification), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn verify_chain(
@@ -43,11 +43,12 @@ async fn verify_chain(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StateQuery {
     /// A log position, or an RFC 3339 time (events recorded at or before
     /// it). The current state when absent.
-    #[param(value_type = Option<String>)]
+    #[param(inline, value_type = Option<crate::read_model::AsOfParam>)]
     pub as_of: Option<AsOf>,
 }
 
@@ -74,8 +75,8 @@ pub struct AggregateState {
     path = "/api/v1/streams/{stream_id}/state",
     tag = "audit",
     summary = "An aggregate's state as of a position or time (admin, auditor)",
-    params(("stream_id" = String, Path), StateQuery),
-    responses((status = 200, body = AggregateState), crate::openapi::Problems),
+    params(("stream_id" = String, Path, description = "An aggregate's stream: `agent-…`, `task-…`, `tenant-…`, `apikey-…`, `budget-…`, `batch-…`, `alert-…`, `webhook-…`, `command-…`, `cmdtemplate-…`, `taskdedup-…` or `system-…`; any other answers 422"), StateQuery),
+    responses((status = 200, description = "The aggregate's state", body = AggregateState), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn state_as_of(
@@ -85,9 +86,10 @@ async fn state_as_of(
     Query(query): Query<StateQuery>,
 ) -> Result<Reply<AggregateState>, Problem> {
     let scope = operator.audit_scope()?;
+    let as_of = crate::read_model::as_of_in_log(query.as_of)?;
     let not_found = || Problem::not_found(format!("stream `{stream_id}` has no events"));
     let mut folder =
-        history::folder(&stream_id).map_err(|e| Problem::bad_request(e.to_string()))?;
+        history::folder(&stream_id).map_err(|e| Problem::unprocessable(e.to_string()))?;
     let mut last = None;
     let mut from = 0;
     'pages: loop {
@@ -98,7 +100,7 @@ async fn state_as_of(
             if scope.is_some_and(|t| t.0 != event.tenant_id) {
                 return Err(not_found());
             }
-            if query.as_of.is_some_and(|a| !a.includes(&event)) {
+            if as_of.is_some_and(|a| !a.includes(&event)) {
                 break 'pages;
             }
             folder

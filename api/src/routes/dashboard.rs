@@ -29,6 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DashboardQuery {
     /// Admins may read another tenant.
@@ -39,7 +40,7 @@ pub struct DashboardQuery {
     /// 3339 time (the events recorded at or before it). Rebuilt from the log
     /// for each request, so it costs time in proportion to the tenant's
     /// events up to then.
-    #[param(value_type = Option<String>)]
+    #[param(inline, value_type = Option<crate::read_model::AsOfParam>)]
     pub as_of: Option<AsOf>,
 }
 
@@ -60,7 +61,7 @@ pub struct DashboardAnswer {
     tag = "read models",
     summary = "Today, the 7-day trend, apps, health, recent alerts and budget, now or as of a past moment",
     params(DashboardQuery),
-    responses((status = 200, body = DashboardAnswer), crate::openapi::Problems),
+    responses((status = 200, description = "The dashboard", body = DashboardAnswer), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn dashboard(
@@ -69,7 +70,7 @@ async fn dashboard(
     Query(query): Query<DashboardQuery>,
 ) -> Result<Reply<DashboardAnswer>, Problem> {
     let tenant = tenant_of(&operator, query.tenant_id)?;
-    if let Some(as_of) = query.as_of {
+    if let Some(as_of) = crate::read_model::as_of_in_log(query.as_of)? {
         return past_dashboard(&state, &tenant, as_of).await.map(Reply);
     }
     let progress = state.caught_up(&Dashboard, query.min_position).await?;
@@ -93,7 +94,7 @@ async fn past_dashboard(
     if let AsOf::Time(t) = as_of
         && t > Utc::now()
     {
-        return Err(Problem::bad_request("`as_of` is in the future"));
+        return Err(Problem::unprocessable("`as_of` is in the future"));
     }
     let tenant: Uuid = tenant
         .parse()
@@ -103,7 +104,7 @@ async fn past_dashboard(
         .await
         .map_err(|_| Problem::unavailable("the server is shutting down"))?;
     let Some(past) = dashboard_as_of(state.store.clone(), tenant, as_of).await? else {
-        return Err(Problem::bad_request("`as_of` is past the end of the log"));
+        return Err(Problem::unprocessable("`as_of` is past the end of the log"));
     };
     Ok(DashboardAnswer {
         dashboard: past.dashboard,
@@ -113,6 +114,7 @@ async fn past_dashboard(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AlertQuery {
     /// `pending` (never handled), `acknowledged` or `ignored`.
@@ -124,7 +126,10 @@ pub struct AlertQuery {
     /// Raised before (RFC 3339).
     pub to: Option<chrono::DateTime<chrono::Utc>>,
     pub tenant_id: Option<TenantId>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<i64>,
+    /// Items per page, 1 to 500 (50 when absent).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     pub min_position: Option<u64>,
 }
@@ -144,7 +149,7 @@ pub struct AlertPage {
     tag = "alerts",
     summary = "Alerts, newest first, with counts per status",
     params(AlertQuery),
-    responses((status = 200, body = AlertPage), crate::openapi::Problems),
+    responses((status = 200, description = "A page of alerts and the counts per status", body = AlertPage), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn alert_list(

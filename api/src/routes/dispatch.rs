@@ -48,13 +48,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub struct IssueCommand {
     pub command: Option<String>,
     pub args: Option<Value>,
+    #[schema(minimum = 1, maximum = 86_400)]
     pub timeout_seconds: Option<u32>,
     /// Issue a stored template instead of `command`.
     pub template_id: Option<Uuid>,
 }
 
 #[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
-pub struct Issued {
+pub struct CommandIssued {
     pub command_id: Uuid,
     pub position: u64,
 }
@@ -66,7 +67,7 @@ pub struct Issued {
     summary = "Issue a command to an agent",
     params(("agent_id" = uuid::Uuid, Path)),
     request_body = IssueCommand,
-    responses((status = 201, description = "Issued", body = Issued), crate::openapi::Problems),
+    responses((status = 201, description = "Issued", body = CommandIssued), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn issue_command(
@@ -74,7 +75,7 @@ async fn issue_command(
     operator: Operator,
     Path(agent_id): Path<AgentId>,
     Json(body): Json<IssueCommand>,
-) -> Result<(StatusCode, Reply<Issued>), Problem> {
+) -> Result<(StatusCode, Reply<CommandIssued>), Problem> {
     operator.require_commands()?;
     let what = match (body.template_id, body.command) {
         (Some(template_id), None) => What::Template {
@@ -87,7 +88,7 @@ async fn issue_command(
             timeout_seconds: body.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
         },
         _ => {
-            return Err(Problem::bad_request(
+            return Err(Problem::unprocessable(
                 "give either `command` or `template_id`",
             ));
         }
@@ -95,7 +96,7 @@ async fn issue_command(
     let (command_id, position) = issue(&state.handler, &operator.context(), agent_id, what).await?;
     Ok((
         StatusCode::CREATED,
-        Reply(Issued {
+        Reply(CommandIssued {
             command_id,
             position,
         }),
@@ -108,7 +109,10 @@ async fn issue_command(
 pub struct HistoryQuery {
     /// `issued`, `delivered`, `succeeded`, `failed` or `timed_out`.
     pub status: Option<String>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<i64>,
+    /// Items per page, 1 to 500 (50 when absent).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     pub min_position: Option<u64>,
 }
@@ -358,6 +362,7 @@ pub struct TemplateBody {
     pub command: String,
     #[serde(default)]
     pub args: Value,
+    #[schema(minimum = 1, maximum = 86_400)]
     pub timeout_seconds: Option<u32>,
 }
 

@@ -45,7 +45,7 @@ pub struct TenantCreated {
     tag = "operators",
     summary = "Create a tenant (admin)",
     request_body = NewTenant,
-    responses((status = 201, body = TenantCreated), crate::openapi::Problems),
+    responses((status = 201, description = "Created", body = TenantCreated), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn new_tenant(
@@ -80,9 +80,9 @@ pub struct TimeZone {
     path = "/api/v1/tenants/{tenant_id}/time-zone",
     tag = "operators",
     summary = "Set the time zone a tenant's days are counted in",
-    params(("tenant_id" = String, Path)),
+    params(("tenant_id" = uuid::Uuid, Path)),
     request_body = TimeZone,
-    responses((status = 200, body = Done), crate::openapi::Problems),
+    responses((status = 200, description = "Set", body = Done), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn tenant_time_zone(
@@ -168,8 +168,8 @@ pub struct Done {
     path = "/api/v1/api-keys/{key_id}",
     tag = "operators",
     summary = "Revoke an API key (admin)",
-    params(("key_id" = String, Path)),
-    responses((status = 200, body = Done), crate::openapi::Problems),
+    params(("key_id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "Revoked", body = Done), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn revoke_key(

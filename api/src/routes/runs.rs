@@ -22,6 +22,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RunQuery {
     pub app_type: Option<String>,
@@ -33,7 +34,10 @@ pub struct RunQuery {
     /// RFC 3339, exclusive.
     pub to: Option<DateTime<Utc>>,
     pub tenant_id: Option<TenantId>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<i64>,
+    /// Items per page, 1 to 500 (50 when absent).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     pub min_position: Option<u64>,
 }
@@ -48,10 +52,11 @@ pub struct RunPage {
 #[utoipa::path(
     get,
     path = "/api/v1/runs",
+    operation_id = "run_list",
     tag = "read models",
     summary = "The run log, newest first",
     params(RunQuery),
-    responses((status = 200, body = RunPage), crate::openapi::Problems),
+    responses((status = 200, description = "A page of the run log", body = RunPage), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn runs(
@@ -80,6 +85,7 @@ async fn runs(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DetailQuery {
     pub min_position: Option<u64>,
@@ -88,10 +94,11 @@ pub struct DetailQuery {
 #[utoipa::path(
     get,
     path = "/api/v1/runs/{run_id}",
+    operation_id = "run_detail",
     tag = "read models",
     summary = "One run with its prompt, response, error and session",
-    params(("run_id" = String, Path), DetailQuery),
-    responses((status = 200, body = RunDetail), crate::openapi::Problems),
+    params(("run_id" = uuid::Uuid, Path), DetailQuery),
+    responses((status = 200, description = "The run", body = RunDetail), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn run(

@@ -3,7 +3,7 @@
 //! (admins and auditors; an auditor sees only its tenant's events).
 
 use agentledger_domain::ids::TenantId;
-use agentledger_domain::{Actor, ActorKind, DomainError, catalogue, text};
+use agentledger_domain::{Actor, ActorKind, DomainError, catalogue, history, text};
 use agentledger_store::{AppendOutcome, EventFilter, ExpectedVersion, NewEvent, RecordedEvent};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -18,6 +18,7 @@ use crate::auth::Operator;
 use crate::event_query::EventQuery;
 use crate::extract::{Json, Path, Query};
 use crate::problem::Problem;
+use crate::read_model::in_log;
 use crate::state::AppState;
 
 /// Most events one read returns.
@@ -118,6 +119,7 @@ pub struct AppendResponse {
 #[utoipa::path(
     post,
     path = "/api/v1/streams/{stream_id}/events",
+    operation_id = "append_events",
     tag = "log",
     summary = "Append raw events to a stream (admin)",
     params(("stream_id" = String, Path)),
@@ -133,6 +135,7 @@ async fn append(
 ) -> Result<impl IntoResponse, Problem> {
     operator.require_admin()?;
     check_raw(&stream_id, &body.events)?;
+    check_aggregate(&stream_id, &body.events)?;
     let events: Vec<NewEvent> = body.events.into_iter().map(NewEvent::from).collect();
     let outcome: AppendOutcome = state
         .store
@@ -169,23 +172,40 @@ fn check_raw(stream_id: &str, events: &[EventBody]) -> Result<(), DomainError> {
     Ok(())
 }
 
-/// Which events of a stream or of the log to read, and where to start.
+// The log is paged by position and a stream by version: one struct each, so
+// the document lists for each route only the parameters it takes. The
+// filters are the same.
+
+/// An aggregate's stream takes only that aggregate's events: its state is
+/// folded from them (`/state`, commands loading it), and one it cannot
+/// decode would make the stream unreadable for good.
+fn check_aggregate(stream_id: &str, events: &[EventBody]) -> Result<(), DomainError> {
+    let Ok(mut folder) = history::folder(stream_id) else {
+        return Ok(());
+    };
+    for (index, event) in events.iter().enumerate() {
+        folder
+            .apply(&event.event_type, &event.payload)
+            .map_err(|e| DomainError::invalid(format!("event {index}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Which events of the log to read, and where to start.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub struct HistoryQuery {
-    /// Reading the log: the first position to read (`next` of the previous page).
+pub struct LogQuery {
+    /// The first position to read (`next` of the previous page).
     pub from_position: Option<u64>,
-    /// Reading a stream: the first version to read (`next` of the previous page).
-    pub from_version: Option<u64>,
     /// Events per page, 1 to 1000 (100 by default).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
     /// Comma-separated event types.
     pub types: Option<String>,
     /// One tenant's events only (admins; an auditor's own tenant always).
     pub tenant_id: Option<Uuid>,
     /// `agent`, `operator` or `system`.
-    #[param(value_type = Option<String>)]
     pub actor_kind: Option<ActorKind>,
     /// The agent id, API key id or system component that caused the event.
     pub actor_id: Option<String>,
@@ -197,21 +217,53 @@ pub struct HistoryQuery {
     pub to: Option<DateTime<Utc>>,
 }
 
-impl HistoryQuery {
-    /// The filter these parameters ask for, within the caller's scope.
-    fn filter(&self, scope: Option<TenantId>) -> Result<EventFilter, Problem> {
-        EventQuery {
-            tenant_id: self.tenant_id,
-            types: self.types.as_deref(),
-            actor_kind: self.actor_kind,
-            actor_id: self.actor_id.as_deref(),
-            correlation_id: self.correlation_id,
-            from: self.from,
-            to: self.to,
-        }
-        .filter(scope)
-    }
+/// Which events of a stream to read, and where to start.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct StreamQuery {
+    /// The first version to read (`next` of the previous page).
+    pub from_version: Option<u64>,
+    /// Events per page, 1 to 1000 (100 by default).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<usize>,
+    /// Comma-separated event types.
+    pub types: Option<String>,
+    /// One tenant's events only (admins; an auditor's own tenant always).
+    pub tenant_id: Option<Uuid>,
+    /// `agent`, `operator` or `system`.
+    pub actor_kind: Option<ActorKind>,
+    /// The agent id, API key id or system component that caused the event.
+    pub actor_id: Option<String>,
+    /// Everything one request caused, across streams (`X-Correlation-Id`).
+    pub correlation_id: Option<Uuid>,
+    /// Occurred at or after (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Occurred before (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
 }
+
+macro_rules! event_filter {
+    ($query:ty) => {
+        impl $query {
+            /// The filter these parameters ask for, within the caller's scope.
+            fn filter(&self, scope: Option<TenantId>) -> Result<EventFilter, Problem> {
+                EventQuery {
+                    tenant_id: self.tenant_id,
+                    types: self.types.as_deref(),
+                    actor_kind: self.actor_kind,
+                    actor_id: self.actor_id.as_deref(),
+                    correlation_id: self.correlation_id,
+                    from: self.from,
+                    to: self.to,
+                }
+                .filter(scope)
+            }
+        }
+    };
+}
+event_filter!(LogQuery);
+event_filter!(StreamQuery);
 
 #[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
 pub struct EventPage {
@@ -238,7 +290,7 @@ fn page_limit(limit: Option<usize>) -> Result<usize, Problem> {
     path = "/api/v1/streams/{stream_id}/events",
     tag = "audit",
     summary = "Read a stream, with filters (admin, auditor)",
-    params(("stream_id" = String, Path), HistoryQuery),
+    params(("stream_id" = String, Path), StreamQuery),
     responses((status = 200, description = "A page of the stream's events", body = EventPage), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
@@ -246,17 +298,12 @@ async fn read_stream(
     State(state): State<AppState>,
     operator: Operator,
     Path(stream_id): Path<String>,
-    Query(query): Query<HistoryQuery>,
+    Query(query): Query<StreamQuery>,
 ) -> Result<axum::Json<EventPage>, Problem> {
     let scope = operator.audit_scope()?;
-    if query.from_position.is_some() {
-        return Err(Problem::bad_request(
-            "a stream is paged by `from_version`, not `from_position`",
-        ));
-    }
     let limit = page_limit(query.limit)?;
     let filter = query.filter(scope)?;
-    let from_version = query.from_version.unwrap_or(0);
+    let from_version = in_log("from_version", query.from_version.unwrap_or(0))?;
     let mut events = state
         .store
         .read_stream(&stream_id, from_version, limit)
@@ -286,28 +333,28 @@ async fn read_stream(
 #[utoipa::path(
     get,
     path = "/api/v1/events",
+    operation_id = "read_log",
     tag = "audit",
     summary = "Read the global log, with filters (admin, auditor)",
-    params(HistoryQuery),
+    params(LogQuery),
     responses((status = 200, description = "A page of the log's events", body = EventPage), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn read_all(
     State(state): State<AppState>,
     operator: Operator,
-    Query(query): Query<HistoryQuery>,
+    Query(query): Query<LogQuery>,
 ) -> Result<axum::Json<EventPage>, Problem> {
     let scope = operator.audit_scope()?;
-    if query.from_version.is_some() {
-        return Err(Problem::bad_request(
-            "the log is paged by `from_position`, not `from_version`",
-        ));
-    }
     let limit = page_limit(query.limit)?;
     let filter = query.filter(scope)?;
     let events = state
         .store
-        .read_all(query.from_position.unwrap_or(0), limit, &filter)
+        .read_all(
+            in_log("from_position", query.from_position.unwrap_or(0))?,
+            limit,
+            &filter,
+        )
         .await?;
     let next = (events.len() == limit)
         .then(|| events.last().map(|e| e.position + 1))

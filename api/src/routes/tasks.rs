@@ -66,7 +66,7 @@ pub struct TaskCreated {
     tag = "tasks",
     summary = "Create a task",
     request_body = CreateTask,
-    responses((status = 201, body = TaskCreated), (status = 200, description = "Skipped as a duplicate", body = TaskCreated), crate::openapi::Problems),
+    responses((status = 201, description = "Created", body = TaskCreated), (status = 200, description = "Skipped as a duplicate", body = TaskCreated), crate::openapi::Problems),
     security(("operator_key" = []), ("agent_token" = [])),
 )]
 async fn create_task(
@@ -173,8 +173,8 @@ fn view(task_id: TaskId, task: Task, version: Option<u64>) -> TaskView {
     path = "/api/v1/tasks/{task_id}",
     tag = "tasks",
     summary = "A task",
-    params(("task_id" = String, Path)),
-    responses((status = 200, body = TaskView), crate::openapi::Problems),
+    params(("task_id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The task", body = TaskView), crate::openapi::Problems),
     security(("operator_key" = []), ("agent_token" = [])),
 )]
 async fn task_detail(
@@ -195,11 +195,12 @@ pub struct CancelTask {
 #[utoipa::path(
     post,
     path = "/api/v1/tasks/{task_id}/cancel",
+    operation_id = "cancel_task",
     tag = "tasks",
     summary = "Cancel a task",
-    params(("task_id" = String, Path)),
+    params(("task_id" = uuid::Uuid, Path)),
     request_body(content = Option<CancelTask>, description = "Optional"),
-    responses((status = 200, body = Done), crate::openapi::Problems),
+    responses((status = 200, description = "Cancelled", body = Done), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn cancel(
@@ -234,8 +235,8 @@ pub struct Retried {
     path = "/api/v1/tasks/{task_id}/retry",
     tag = "tasks",
     summary = "Retry a failed or cancelled task",
-    params(("task_id" = String, Path)),
-    responses((status = 201, body = Retried), crate::openapi::Problems),
+    params(("task_id" = uuid::Uuid, Path)),
+    responses((status = 201, description = "A new task, a copy of the old one", body = Retried), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn retry_task(
@@ -258,6 +259,7 @@ async fn retry_task(
 #[derive(Debug, utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Progress {
+    #[schema(maximum = 100)]
     pub percent: u8,
     pub message: Option<String>,
     pub output_chunk: Option<String>,
@@ -266,11 +268,12 @@ pub struct Progress {
 #[utoipa::path(
     post,
     path = "/api/v1/tasks/{task_id}/progress",
+    operation_id = "task_progress",
     tag = "tasks",
     summary = "Report progress",
-    params(("task_id" = String, Path)),
+    params(("task_id" = uuid::Uuid, Path)),
     request_body = Progress,
-    responses((status = 200, body = Done), crate::openapi::Problems),
+    responses((status = 200, description = "Recorded", body = Done), crate::openapi::Problems),
     security(("agent_token" = [])),
 )]
 async fn progress(
@@ -301,11 +304,12 @@ pub struct Complete {
 #[utoipa::path(
     post,
     path = "/api/v1/tasks/{task_id}/complete",
+    operation_id = "complete_task",
     tag = "tasks",
     summary = "Complete a task",
-    params(("task_id" = String, Path)),
+    params(("task_id" = uuid::Uuid, Path)),
     request_body = Complete,
-    responses((status = 200, body = Done), crate::openapi::Problems),
+    responses((status = 200, description = "Completed", body = Done), crate::openapi::Problems),
     security(("agent_token" = [])),
 )]
 async fn complete(
@@ -335,11 +339,12 @@ pub struct Fail {
 #[utoipa::path(
     post,
     path = "/api/v1/tasks/{task_id}/fail",
+    operation_id = "fail_task",
     tag = "tasks",
     summary = "Fail a task",
-    params(("task_id" = String, Path)),
+    params(("task_id" = uuid::Uuid, Path)),
     request_body = Fail,
-    responses((status = 200, body = Done), crate::openapi::Problems),
+    responses((status = 200, description = "Failed", body = Done), crate::openapi::Problems),
     security(("agent_token" = [])),
 )]
 async fn fail(
@@ -381,7 +386,7 @@ pub struct Claimed {
     path = "/api/v1/agents/me/tasks/next",
     tag = "tasks",
     summary = "Claim the next pending task",
-    responses((status = 200, body = Claimed), (status = 204, description = "No pending task"), crate::openapi::Problems),
+    responses((status = 200, description = "The claimed task", body = Claimed), (status = 204, description = "No pending task"), crate::openapi::Problems),
     security(("agent_token" = [])),
 )]
 async fn next_task(

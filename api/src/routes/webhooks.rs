@@ -195,6 +195,8 @@ async fn detail(
 #[serde(deny_unknown_fields)]
 pub struct Entry {
     pub value: Value,
+    /// Up to 30 days.
+    #[schema(minimum = 1, maximum = 2_592_000)]
     pub ttl_seconds: Option<u32>,
 }
 
