@@ -312,6 +312,51 @@ async fn the_largest_allowed_numbers_do_not_overflow_a_sum(server: TestServer) {
     every_read_answers(&server, &key).await;
 }
 
+/// In depth: runs that got into the log without the maxima (an older
+/// version's, or written straight into the database) with the largest
+/// numbers JSON holds are summed up to the cap, not past it, on both
+/// backends, and every read answers.
+async fn sums_stop_at_the_cap_even_for_events_past_the_maxima(server: TestServer) {
+    let (tenant_id, key) = server.tenant("past-the-maxima").await;
+    let tenant: uuid::Uuid = tenant_id.parse().unwrap_or_default();
+    let run = |n: u64| {
+        agentledger_store::NewEvent::new(
+            tenant,
+            agentledger_domain::Actor::system("test"),
+            "LlmRunRecorded".to_owned(),
+            json!({
+                "agent_id": uuid::Uuid::now_v7(), "app_type": "huge", "trigger_type": "t",
+                "member_id": null, "model": "m", "prompt_tokens": u64::MAX,
+                "completion_tokens": u64::MAX, "cost_micros": i64::MAX, "latency_ms": u64::MAX - n,
+                "status": "success", "error_message": null, "session_id": null,
+                "prompt": null, "response": null,
+            }),
+        )
+    };
+    let appended = server
+        .state
+        .store
+        .append(
+            &format!("runs-{tenant}"),
+            agentledger_store::ExpectedVersion::Any,
+            vec![run(0), run(1), run(2)],
+        )
+        .await;
+    if let Err(e) = appended {
+        panic!("append: {e}");
+    }
+    every_model_reaches_the_head(&server).await;
+    let cap = json!((1u64 << 53) - 1);
+    let (status, dashboard) = server.get("/api/v1/dashboard", &key).await;
+    assert_eq!(status, StatusCode::OK, "{dashboard}");
+    assert_eq!(dashboard["today"]["tokens"], cap, "{dashboard}");
+    assert_eq!(dashboard["today"]["cost_micros"], cap, "{dashboard}");
+    let (status, usage) = server.get("/api/v1/usage?by=model", &key).await;
+    assert_eq!(status, StatusCode::OK, "{usage}");
+    assert_eq!(usage["items"][0]["total_tokens"], cap, "{usage}");
+    every_read_answers(&server, &key).await;
+}
+
 /// NUL is refused wherever a string goes, with the field named.
 async fn nul_is_refused_with_a_problem_naming_the_field(server: TestServer) {
     let (_, key) = server.tenant("nul").await;
@@ -459,6 +504,7 @@ async fn an_event_a_model_cannot_apply_stops_it_loudly(server: TestServer) {
 on_every_backend!(
     hostile_commands_never_stop_a_read_model,
     the_largest_allowed_numbers_do_not_overflow_a_sum,
+    sums_stop_at_the_cap_even_for_events_past_the_maxima,
     nul_is_refused_with_a_problem_naming_the_field,
     an_event_a_model_cannot_apply_stops_it_loudly,
 );
