@@ -147,13 +147,33 @@ where
     }
 }
 
+/// What chrono says of a time it cannot read: words that name no format.
+const TIME_ERRORS: [&str; 7] = [
+    "premature end of input",
+    "input contains invalid characters",
+    "trailing input",
+    "input is out of range",
+    "input is not enough for unique date and time",
+    "no possible date and time matching input",
+    "bad or unsupported format string",
+];
+
 fn query_problem(rejection: &QueryRejection) -> Problem {
+    let mut detail = rejection.body_text();
+    // "from: premature end of input" leaves a client guessing; say what a
+    // time must look like.
+    if TIME_ERRORS.iter().any(|e| detail.contains(e)) {
+        detail.push_str(
+            " (times are RFC 3339 date-times with an offset, such as 2026-12-01T00:00:00Z \
+             or 2026-12-01T09:30:00+01:00; a date alone is not a time)",
+        );
+    }
     Problem::new(
         StatusCode::BAD_REQUEST,
         "invalid-query",
         "The query parameters are not valid",
     )
-    .detail(rejection.body_text())
+    .detail(detail)
 }
 
 /// `"a, b,,c"` as `["a", "b", "c"]`: list-valued query parameters.

@@ -233,7 +233,26 @@ async fn bad_requests_are_problems_and_write_nothing(server: TestServer) {
     assert_eq!(ready["store"]["head_position"], json!(base + 1));
 }
 
+/// A time that is not RFC 3339 is refused with the format it must have.
+async fn a_time_in_another_format_is_refused_with_the_format_expected(server: TestServer) {
+    for path in [
+        "/api/v1/operations?from=2026-12-01",
+        "/api/v1/runs?to=yesterday",
+        "/api/v1/events?from=2026-12-01T10:00:00",
+    ] {
+        let (status, problem) = get(&server, path).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {problem}");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("RFC 3339") && d.contains("2026-12-01T00:00:00Z")),
+            "{path}: {problem}"
+        );
+    }
+}
+
 on_every_backend!(
+    a_time_in_another_format_is_refused_with_the_format_expected,
     health_and_readiness,
     append_then_read_back,
     bad_requests_are_problems_and_write_nothing
