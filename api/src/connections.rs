@@ -259,6 +259,7 @@ pub async fn serve(
     let served = Arc::new(Semaphore::new(limits.max_connections));
     let refused = Arc::new(Semaphore::new(OVERFLOW));
     let mut shutdown = std::pin::pin!(shutdown);
+    let busy = busy_router();
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -287,21 +288,7 @@ pub async fn serve(
                 drop(permit);
             });
         } else if let Ok(permit) = refused.clone().try_acquire_owned() {
-            let busy = Router::new().fallback(|| async {
-                let mut response = Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "too-many-connections",
-                    "Too many connections",
-                )
-                .detail("the server holds as many connections as it may; retry shortly")
-                .into_response();
-                response.headers_mut().insert(
-                    axum::http::header::RETRY_AFTER,
-                    axum::http::HeaderValue::from_static("1"),
-                );
-                response
-            });
-            let (connection, _) = connection(stream, peer, busy, limits, false);
+            let (connection, _) = connection(stream, peer, busy.clone(), limits, false);
             tokio::spawn(async move {
                 let _ = tokio::time::timeout(limits.header_read_timeout * 2, connection).await;
                 drop(permit);
@@ -313,6 +300,24 @@ pub async fn serve(
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// What a connection past the maximum is told, whatever it asks.
+fn busy_router() -> Router {
+    Router::new().fallback(|| async {
+        let mut response = Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too-many-connections",
+            "Too many connections",
+        )
+        .detail("the server holds as many connections as it may; retry shortly")
+        .into_response();
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("1"),
+        );
+        response
+    })
 }
 
 /// One connection's HTTP/1.1 exchange, and its activity.

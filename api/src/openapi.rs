@@ -94,52 +94,45 @@ pub enum Problems {
 }
 
 /// What the routes' annotations leave to the whole document, applied once
-/// every route is merged in (the `modifiers` of `ApiDoc` run before that).
-pub fn complete(api: &mut utoipa::openapi::OpenApi) {
-    BodyProblems.modify(api);
-}
-
-/// The errors only a route that reads a JSON body answers with (`extract::Json`),
-/// added to every operation with a request body so none can miss them.
-struct BodyProblems;
-
-impl Modify for BodyProblems {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let problem = |description: &str| {
-            RefOr::T(
-                Response::builder()
-                    .description(description)
-                    .content(
-                        "application/problem+json",
-                        Content::new(Some(Ref::from_schema_name("Problem"))),
-                    )
-                    .build(),
-            )
-        };
-        let too_large = format!(
-            "The body is larger than {} MiB",
-            crate::server::MAX_BODY_BYTES / (1024 * 1024)
-        );
-        for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ];
-            for operation in operations.into_iter().flatten() {
-                if !reads_json(operation) {
-                    continue;
-                }
-                let responses = &mut operation.responses.responses;
-                responses
-                    .entry("413".into())
-                    .or_insert_with(|| problem(&too_large));
-                responses.entry("415".into()).or_insert_with(|| {
-                    problem("The body is not `application/json` (`Content-Type`)")
-                });
+/// every route is merged in (the `modifiers` of `ApiDoc` run before that):
+/// the errors only a route that reads a JSON body answers with
+/// (`extract::Json`), added to every operation with a request body so none
+/// can miss them.
+pub fn complete(openapi: &mut utoipa::openapi::OpenApi) {
+    let problem = |description: &str| {
+        RefOr::T(
+            Response::builder()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    Content::new(Some(Ref::from_schema_name("Problem"))),
+                )
+                .build(),
+        )
+    };
+    let too_large = format!(
+        "The body is larger than {} MiB",
+        crate::server::MAX_BODY_BYTES / (1024 * 1024)
+    );
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            if !reads_json(operation) {
+                continue;
             }
+            let responses = &mut operation.responses.responses;
+            responses
+                .entry("413".into())
+                .or_insert_with(|| problem(&too_large));
+            responses
+                .entry("415".into())
+                .or_insert_with(|| problem("The body is not `application/json` (`Content-Type`)"));
         }
     }
 }

@@ -20,6 +20,7 @@ pub enum AsOfParam {
 }
 
 pub const DEFAULT_PAGE: i64 = 50;
+pub const MAX_PAGE: i64 = 500;
 
 /// A position or version as asked for. They are stored as signed 64-bit
 /// integers, as the document says (`int64`): a larger one is no place in the
@@ -41,7 +42,6 @@ pub fn as_of_in_log(asked: Option<AsOf>) -> Result<Option<AsOf>, Problem> {
     }
     Ok(asked)
 }
-pub const MAX_PAGE: i64 = 500;
 
 /// The tenant a query reads: the caller's own, or the one asked for if the
 /// caller may see it. Any other is "not found", never "forbidden".

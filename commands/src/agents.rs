@@ -5,7 +5,7 @@ use agentledger_domain::ids::AgentId;
 use agentledger_domain::{Aggregate, DomainError};
 
 use crate::error::CommandError;
-use crate::handler::{Context, Executed, Handler};
+use crate::handler::{Context, Executed, Handler, in_scope};
 use crate::secrets::{hash_password, random_secret};
 
 pub struct NewAgent {
@@ -47,14 +47,12 @@ pub async fn rotate_secret(
     // Hashing takes tens of milliseconds: doing it before the tenant check
     // would let the answer's delay tell another tenant's agents from ids that
     // do not exist, and would spend that work on callers who get a 404.
-    let (agent, _, _) = handler.load::<Agent>(&Agent::stream_id(agent_id)).await?;
-    if !agent.exists
-        || ctx
-            .tenant_scope
-            .is_some_and(|scope| scope != agent.tenant_id)
-    {
+    let stream = Agent::stream_id(agent_id);
+    let (agent, _, _) = handler.load::<Agent>(&stream).await?;
+    if !agent.exists {
         return Err(DomainError::NotFound("agent").into());
     }
+    in_scope(ctx, &agent, &stream)?;
     let (secret, secret_hash) = new_secret().await?;
     let command = AgentCommand::RotateSecret { secret_hash };
     with_secret(handler, ctx, agent_id, command, secret).await

@@ -145,11 +145,7 @@ impl Handler {
     {
         for attempt in 0..MAX_ATTEMPTS {
             let (state, version, position) = self.load::<A>(stream_id).await?;
-            if let (Some(scope), Some(owner)) = (ctx.tenant_scope, state.owner())
-                && scope != owner
-            {
-                return Err(DomainError::NotFound(entity_of(stream_id)).into());
-            }
+            in_scope(ctx, &state, stream_id)?;
             let events = A::decide(&state, command.clone())?;
             if events.is_empty() {
                 return Ok(Executed {
@@ -248,6 +244,17 @@ impl Handler {
                 Ok(new)
             })
             .collect()
+    }
+}
+
+/// Another tenant's aggregate is, to a caller scoped to one tenant, one
+/// that does not exist.
+pub fn in_scope<A: Owned>(ctx: &Context, state: &A, stream_id: &str) -> Result<(), DomainError> {
+    match (ctx.tenant_scope, state.owner()) {
+        (Some(scope), Some(owner)) if scope != owner => {
+            Err(DomainError::NotFound(entity_of(stream_id)))
+        }
+        _ => Ok(()),
     }
 }
 

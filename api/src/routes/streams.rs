@@ -135,7 +135,6 @@ async fn append(
 ) -> Result<impl IntoResponse, Problem> {
     operator.require_admin()?;
     check_raw(&stream_id, &body.events)?;
-    check_aggregate(&stream_id, &body.events)?;
     let events: Vec<NewEvent> = body.events.into_iter().map(NewEvent::from).collect();
     let outcome: AppendOutcome = state
         .store
@@ -156,18 +155,25 @@ async fn append(
 }
 
 /// What the command handlers check of every event they append, for events
-/// written by hand: text the read models can store, and a payload that
-/// decodes when its type is one of the domain's (else every model applying
-/// that type would stop at it).
+/// written by hand: text the read models can store, a payload that decodes
+/// when its type is one of the domain's (else every model applying that type
+/// would stop at it), and on an aggregate's stream only that aggregate's
+/// events (its state is folded from them, by `/state` and by commands, and
+/// one it cannot decode would make the stream unreadable for good).
 fn check_raw(stream_id: &str, events: &[EventBody]) -> Result<(), DomainError> {
     text::check_name("stream id", stream_id, 200)?;
+    let mut folder = history::folder(stream_id).ok();
     for (index, event) in events.iter().enumerate() {
-        let at = |e: DomainError| DomainError::invalid(format!("event {index}: {e}"));
-        text::check_name("event_type", &event.event_type, 100).map_err(at)?;
-        text::check_name("actor id", &event.actor.id, 200).map_err(at)?;
-        text::check_strings(&event.payload).map_err(at)?;
-        catalogue::check(&event.event_type, &event.payload)
-            .map_err(|e| at(DomainError::invalid(e.to_string())))?;
+        let at = |e: String| DomainError::invalid(format!("event {index}: {e}"));
+        text::check_name("event_type", &event.event_type, 100).map_err(|e| at(e.to_string()))?;
+        text::check_name("actor id", &event.actor.id, 200).map_err(|e| at(e.to_string()))?;
+        text::check_strings(&event.payload).map_err(|e| at(e.to_string()))?;
+        catalogue::check(&event.event_type, &event.payload).map_err(|e| at(e.to_string()))?;
+        if let Some(folder) = folder.as_mut() {
+            folder
+                .apply(&event.event_type, &event.payload)
+                .map_err(|e| at(e.to_string()))?;
+        }
     }
     Ok(())
 }
@@ -175,21 +181,6 @@ fn check_raw(stream_id: &str, events: &[EventBody]) -> Result<(), DomainError> {
 // The log is paged by position and a stream by version: one struct each, so
 // the document lists for each route only the parameters it takes. The
 // filters are the same.
-
-/// An aggregate's stream takes only that aggregate's events: its state is
-/// folded from them (`/state`, commands loading it), and one it cannot
-/// decode would make the stream unreadable for good.
-fn check_aggregate(stream_id: &str, events: &[EventBody]) -> Result<(), DomainError> {
-    let Ok(mut folder) = history::folder(stream_id) else {
-        return Ok(());
-    };
-    for (index, event) in events.iter().enumerate() {
-        folder
-            .apply(&event.event_type, &event.payload)
-            .map_err(|e| DomainError::invalid(format!("event {index}: {e}")))?;
-    }
-    Ok(())
-}
 
 /// Which events of the log to read, and where to start.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
