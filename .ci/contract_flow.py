@@ -155,8 +155,8 @@ def flow(base_url, admin_key):
         "read the run log",
     )
     mine = [r for r in runs.items if r.agent_id == agent_id]
-    if [(r.model, r.prompt_tokens, r.cost_micros) for r in mine] != [
-        ("example-model", 120, 4200)
+    if [(r.model, r.prompt_tokens, r.cost_usd) for r in mine] != [
+        ("example-model", 120, 0.0042)
     ]:
         raise FlowError(f"the run log shows {runs.items!r}")
     print(

@@ -11,7 +11,8 @@ use agentledger_projections::run_log::{self, Run};
 use agentledger_projections::usage::{self, Grouping, Period, UsageRow};
 use agentledger_store::{Database, EventFilter, EventStore, Prefix, RecordedEvent, to_hex};
 use arrow_array::builder::{
-    Float64Builder, Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+    Decimal128Builder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -84,6 +85,18 @@ fn text(name: &str, nullable: bool) -> Field {
 
 fn int64(name: &str, nullable: bool) -> Field {
     Field::new(name, DataType::Int64, nullable)
+}
+
+/// Money as US dollars with six exact decimals: the read models' micro-dollars
+/// with the unit the API takes and answers in.
+const USD: (u8, i8) = (18, 6);
+
+fn usd(name: &str) -> Field {
+    Field::new(name, DataType::Decimal128(USD.0, USD.1), false)
+}
+
+fn usd_builder(n: usize) -> Result<Decimal128Builder, ExportError> {
+    Ok(Decimal128Builder::with_capacity(n).with_precision_and_scale(USD.0, USD.1)?)
 }
 
 fn batch(schema: &SchemaRef, columns: Vec<ArrayRef>) -> Result<RecordBatch, ExportError> {
@@ -242,7 +255,7 @@ impl ReadModelSource {
                 text("model", false),
                 int64("prompt_tokens", false),
                 int64("completion_tokens", false),
-                int64("cost_micros", false),
+                usd("cost_usd"),
                 int64("latency_ms", false),
                 text("status", false),
                 text("error_message", true),
@@ -267,7 +280,7 @@ impl ReadModelSource {
                 int64("prompt_tokens", false),
                 int64("completion_tokens", false),
                 int64("total_tokens", false),
-                int64("cost_micros", false),
+                usd("cost_usd"),
             ],
         }));
         Self {
@@ -291,7 +304,7 @@ impl ReadModelSource {
         let mut model = StringBuilder::new();
         let mut prompt_tokens = Int64Builder::with_capacity(n);
         let mut completion_tokens = Int64Builder::with_capacity(n);
-        let mut cost_micros = Int64Builder::with_capacity(n);
+        let mut cost_usd = usd_builder(n)?;
         let mut latency_ms = Int64Builder::with_capacity(n);
         let mut status = StringBuilder::new();
         let mut error_message = StringBuilder::new();
@@ -307,7 +320,7 @@ impl ReadModelSource {
             model.append_value(&r.model);
             prompt_tokens.append_value(r.prompt_tokens);
             completion_tokens.append_value(r.completion_tokens);
-            cost_micros.append_value(r.cost_micros);
+            cost_usd.append_value(i128::from(r.cost_micros));
             latency_ms.append_value(r.latency_ms);
             status.append_value(&r.status);
             error_message.append_option(r.error_message.as_deref());
@@ -326,7 +339,7 @@ impl ReadModelSource {
                 Arc::new(model.finish()),
                 Arc::new(prompt_tokens.finish()),
                 Arc::new(completion_tokens.finish()),
-                Arc::new(cost_micros.finish()),
+                Arc::new(cost_usd.finish()),
                 Arc::new(latency_ms.finish()),
                 Arc::new(status.finish()),
                 Arc::new(error_message.finish()),
@@ -378,7 +391,8 @@ impl ReadModelSource {
         let n = rows.len();
         let mut period = StringBuilder::new();
         let mut key = StringBuilder::new();
-        let mut counts: [Int64Builder; 5] = std::array::from_fn(|_| Int64Builder::with_capacity(n));
+        let mut counts: [Int64Builder; 4] = std::array::from_fn(|_| Int64Builder::with_capacity(n));
+        let mut cost_usd = usd_builder(n)?;
         for r in rows {
             period.append_value(&r.period);
             key.append_value(&r.key);
@@ -387,13 +401,14 @@ impl ReadModelSource {
                 r.prompt_tokens,
                 r.completion_tokens,
                 r.total_tokens,
-                r.cost_micros,
             ]) {
                 builder.append_value(value);
             }
+            cost_usd.append_value(i128::from(r.cost_micros));
         }
         let mut columns: Vec<ArrayRef> = vec![Arc::new(period.finish()), Arc::new(key.finish())];
         columns.extend(counts.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        columns.push(Arc::new(cost_usd.finish()));
         batch(&self.schema, columns)
     }
 }

@@ -278,6 +278,8 @@ pub struct AgentStatsView {
     pub kind: String,
     pub online: bool,
     pub enabled: bool,
+    #[serde(rename = "last_seen_at", serialize_with = "crate::wire::maybe_instant")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub last_seen_us: Option<i64>,
     pub total_operations: i64,
     pub successful_operations: i64,

@@ -125,8 +125,14 @@ pub struct CommandRow {
     pub template_id: Option<String>,
     /// `issued`, `delivered`, `succeeded`, `failed` or `timed_out`.
     pub status: String,
+    #[serde(rename = "issued_at", serialize_with = "crate::wire::instant")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub issued_us: i64,
+    #[serde(rename = "deadline", serialize_with = "crate::wire::instant")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub deadline_us: i64,
+    #[serde(rename = "finished_at", serialize_with = "crate::wire::maybe_instant")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub finished_us: Option<i64>,
     /// 1 or 0 once finished.
     pub success: Option<i64>,

@@ -237,6 +237,8 @@ pub struct DayTotals {
     pub success_rate: Option<f64>,
     pub tokens: i64,
     pub avg_latency_ms: Option<f64>,
+    #[serde(rename = "cost_usd", serialize_with = "crate::wire::usd")]
+    #[cfg_attr(feature = "openapi", schema(value_type = f64))]
     pub cost_micros: i64,
 }
 
@@ -253,6 +255,8 @@ pub struct AppShare {
 pub struct AppHealth {
     pub app_type: String,
     pub last_status: String,
+    #[serde(rename = "last_at", serialize_with = "crate::wire::instant")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub last_at_us: i64,
 }
 
@@ -266,6 +270,8 @@ pub struct AlertRow {
     pub title: String,
     pub detail: String,
     pub status: String,
+    #[serde(rename = "raised_at", serialize_with = "crate::wire::instant")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub raised_at_us: i64,
 }
 
@@ -283,8 +289,24 @@ pub struct BudgetUse {
 pub struct Budget {
     pub daily_tokens: BudgetUse,
     pub monthly_tokens: BudgetUse,
-    pub daily_cost_micros: BudgetUse,
-    pub monthly_cost_micros: BudgetUse,
+    #[serde(rename = "daily_cost_usd")]
+    pub daily_cost_micros: CostUse,
+    #[serde(rename = "monthly_cost_usd")]
+    pub monthly_cost_micros: CostUse,
+}
+
+/// A [`BudgetUse`] of money: micro-dollars kept, US dollars written.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CostUse {
+    #[serde(serialize_with = "crate::wire::usd")]
+    #[cfg_attr(feature = "openapi", schema(value_type = f64))]
+    pub used: i64,
+    #[serde(serialize_with = "crate::wire::maybe_usd")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<f64>))]
+    pub limit: Option<i64>,
+    /// `used / limit`, when there is a limit.
+    pub share: Option<f64>,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -349,8 +371,20 @@ fn budget_use(used: i64, limit: Option<i64>) -> BudgetUse {
     BudgetUse {
         used,
         limit,
-        share: limit.filter(|l| *l > 0).map(|l| used as f64 / l as f64),
+        share: share(used, limit),
     }
+}
+
+fn cost_use(used: i64, limit: Option<i64>) -> CostUse {
+    CostUse {
+        used,
+        limit,
+        share: share(used, limit),
+    }
+}
+
+fn share(used: i64, limit: Option<i64>) -> Option<f64> {
+    limit.filter(|l| *l > 0).map(|l| used as f64 / l as f64)
 }
 
 /// The dashboard of `tenant` as of `now`, in the tenant's days.
@@ -432,8 +466,8 @@ pub async fn read(
     let budget = Budget {
         daily_tokens: budget_use(today.tokens, limits.daily_tokens),
         monthly_tokens: budget_use(month_tokens, limits.monthly_tokens),
-        daily_cost_micros: budget_use(today.cost_micros, limits.daily_cost_micros),
-        monthly_cost_micros: budget_use(month_cost, limits.monthly_cost_micros),
+        daily_cost_micros: cost_use(today.cost_micros, limits.daily_cost_micros),
+        monthly_cost_micros: cost_use(month_cost, limits.monthly_cost_micros),
     };
     Ok(DashboardView {
         time_zone: zone.name().to_owned(),

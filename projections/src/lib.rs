@@ -16,4 +16,5 @@ pub mod task_queue;
 pub mod tasks;
 pub mod usage;
 pub mod webhooks_and_cache;
+pub mod wire;
 pub mod zones;

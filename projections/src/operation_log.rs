@@ -90,6 +90,8 @@ pub struct Operation {
     pub status: String,
     pub confidence: Option<f64>,
     pub execution_time_ms: Option<i64>,
+    #[serde(rename = "occurred_at", serialize_with = "crate::wire::instant")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub occurred_at_us: i64,
 }
 

@@ -103,11 +103,15 @@ pub struct Run {
     pub model: String,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
+    #[serde(rename = "cost_usd", serialize_with = "crate::wire::usd")]
+    #[cfg_attr(feature = "openapi", schema(value_type = f64))]
     pub cost_micros: i64,
     pub latency_ms: i64,
     pub status: String,
     pub error_message: Option<String>,
     pub session_id: Option<String>,
+    #[serde(rename = "occurred_at", serialize_with = "crate::wire::instant")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub occurred_at_us: i64,
 }
 

@@ -309,7 +309,11 @@ pub struct TaskRow {
     /// The result the agent reported, as JSON text.
     pub result: Option<String>,
     pub error: Option<String>,
+    #[serde(rename = "created_at", serialize_with = "crate::wire::instant")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_us: i64,
+    #[serde(rename = "updated_at", serialize_with = "crate::wire::instant")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_us: i64,
     /// The position of the task's creation: the cursor of the list.
     pub position: i64,
@@ -324,6 +328,8 @@ pub struct HistoryEntry {
     pub agent_id: Option<String>,
     pub percent: Option<i64>,
     pub message: Option<String>,
+    #[serde(rename = "at", serialize_with = "crate::wire::instant")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at_us: i64,
 }
 
@@ -345,6 +351,8 @@ pub struct SkippedTask {
     pub task_id: String,
     pub duplicate_of: String,
     pub dedup_key: String,
+    #[serde(rename = "at", serialize_with = "crate::wire::instant")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at_us: i64,
 }
 

@@ -127,6 +127,8 @@ pub struct UsageRow {
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
     pub total_tokens: i64,
+    #[serde(rename = "cost_usd", serialize_with = "crate::wire::usd")]
+    #[cfg_attr(feature = "openapi", schema(value_type = f64))]
     pub cost_micros: i64,
 }
 

@@ -121,7 +121,11 @@ pub struct WebhookRow {
     /// The agent that made it; absent for an operator's.
     #[cfg_attr(feature = "openapi", schema(format = Uuid))]
     pub owner_agent_id: Option<String>,
+    #[serde(rename = "created_at", serialize_with = "crate::wire::instant")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_us: i64,
+    #[serde(rename = "updated_at", serialize_with = "crate::wire::instant")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_us: i64,
 }
 
@@ -158,7 +162,11 @@ pub struct CacheRow {
     #[cfg_attr(feature = "openapi", schema(format = Uuid))]
     pub agent_id: String,
     pub value: serde_json::Value,
+    #[serde(rename = "stored_at", serialize_with = "crate::wire::instant")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub stored_us: i64,
+    #[serde(rename = "expires_at", serialize_with = "crate::wire::maybe_instant")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub expires_us: Option<i64>,
 }
 

@@ -237,7 +237,7 @@ async fn budgets_alert_at_80_and_100_percent_once(server: TestServer) {
     let (_, limits) = server.get("/api/v1/budget", &op).await;
     assert_eq!(
         limits,
-        json!({ "daily_tokens": 1000, "monthly_tokens": null, "daily_cost_micros": null, "monthly_cost_micros": 50_000_000 })
+        json!({ "daily_tokens": 1000, "monthly_tokens": null, "daily_cost_usd": null, "monthly_cost_usd": 50.0 })
     );
     let agent = server.agent(&op, &["runs:write"], 600).await;
     let (_, me) = server.get("/api/v1/agents/me", &agent.token).await;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use agentledger_tests::{TestServer, on_every_backend};
+use agentledger_tests::{TestServer, header, on_every_backend};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -343,8 +343,16 @@ async fn commands_stay_inside_their_tenant(server: TestServer) {
     );
 }
 
-/// The poll answer carries the position of what the poll did, so a reader
-/// passing it as `min_position` sees the agent online at once.
+async fn online_as_of(server: &TestServer, op: &str, agent_id: &str, position: u64) -> Value {
+    let path = format!("/api/v1/agent-stats/{agent_id}?min_position={position}");
+    let (status, stats) = server.get(&path, op).await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    stats["online"].clone()
+}
+
+/// Both polls answer with the position of what the poll did, so a reader
+/// passing it as `min_position` sees the agent online at once; an empty task
+/// poll (204, no body) carries it in a header.
 async fn a_poll_answers_with_the_position_to_read_its_effects(server: TestServer) {
     let (_, op) = server.tenant("poll-position").await;
     let agent = server.agent(&op, &["commands:poll"], 600).await;
@@ -352,17 +360,27 @@ async fn a_poll_answers_with_the_position_to_read_its_effects(server: TestServer
     assert_eq!(status, StatusCode::OK, "{answer}");
     let position = answer["position"].as_u64().unwrap_or(0);
     assert!(position > 0, "{answer}");
-    let (status, stats) = server
-        .get(
-            &format!(
-                "/api/v1/agent-stats/{}?min_position={position}",
-                agent.agent_id
-            ),
-            &op,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{stats}");
-    assert_eq!(stats["online"], json!(true), "{stats}");
+    assert_eq!(
+        online_as_of(&server, &op, &agent.agent_id, position).await,
+        json!(true)
+    );
+
+    let worker = server.agent(&op, &["tasks:claim"], 600).await;
+    let response = reqwest::Client::new()
+        .get(server.url("/api/v1/agents/me/tasks/next"))
+        .bearer_auth(&worker.token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let position: u64 = header(&response, "agentledger-position")
+        .parse()
+        .unwrap_or(0);
+    assert!(position > 0, "an empty task poll names its position");
+    assert_eq!(
+        online_as_of(&server, &op, &worker.agent_id, position).await,
+        json!(true)
+    );
 }
 
 on_every_backend!(

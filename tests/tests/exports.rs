@@ -4,7 +4,7 @@
 use agentledger_store::{EventFilter, RecordedEvent};
 use agentledger_tests::{TestServer, header, on_every_backend};
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Int32Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::types::{Decimal128Type, Int32Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, RecordBatch};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use reqwest::StatusCode;
@@ -47,13 +47,21 @@ fn int64(batch: &RecordBatch, column: &str, row: usize) -> Option<i64> {
     )
 }
 
-fn micros(batch: &RecordBatch, column: &str, row: usize) -> Option<i64> {
-    Some(
-        batch
-            .column_by_name(column)?
-            .as_primitive::<TimestampMicrosecondType>()
-            .value(row),
-    )
+/// A timestamp column's value as the API writes an instant.
+fn instant(batch: &RecordBatch, column: &str, row: usize) -> Value {
+    let micros = batch
+        .column_by_name(column)
+        .map(|c| c.as_primitive::<TimestampMicrosecondType>().value(row));
+    json!(micros.and_then(chrono::DateTime::from_timestamp_micros))
+}
+
+/// A money column's value (six decimals) as the API writes dollars.
+fn dollars(batch: &RecordBatch, column: &str, row: usize) -> Value {
+    let micros = batch
+        .column_by_name(column)
+        .map(|c| c.as_primitive::<Decimal128Type>().value(row))
+        .and_then(|m| i64::try_from(m).ok());
+    json!(micros.map(agentledger_projections::wire::dollars))
 }
 
 async fn activity(server: &TestServer, key: &str) -> u64 {
@@ -139,14 +147,8 @@ async fn events_export_as_parquet_csv_and_json_lines_equal_the_log(server: TestS
                 .map(|c| c.as_primitive::<Int32Type>().value(i));
             assert_eq!(version, Some(e.schema_version));
             assert_eq!(text(batch, "tenant_id", i), Some(tenant.clone()));
-            assert_eq!(
-                micros(batch, "occurred_at", i),
-                Some(e.occurred_at.timestamp_micros())
-            );
-            assert_eq!(
-                micros(batch, "recorded_at", i),
-                Some(e.recorded_at.timestamp_micros())
-            );
+            assert_eq!(instant(batch, "occurred_at", i), json!(e.occurred_at));
+            assert_eq!(instant(batch, "recorded_at", i), json!(e.recorded_at));
             assert_eq!(
                 text(batch, "actor_kind", i).as_deref(),
                 Some(e.actor.kind.as_str())
@@ -280,7 +282,8 @@ async fn read_model_exports_equal_their_queries(server: TestServer) {
                 "latency_ms": int64(batch, "latency_ms", i),
                 "status": text(batch, "status", i),
                 "error_message": text(batch, "error_message", i),
-                "occurred_at_us": micros(batch, "occurred_at", i),
+                "cost_usd": dollars(batch, "cost_usd", i),
+                "occurred_at": instant(batch, "occurred_at", i),
             }));
         }
     }
@@ -290,7 +293,7 @@ async fn read_model_exports_equal_their_queries(server: TestServer) {
             json!({
                 "position": r["position"], "run_id": r["run_id"], "app_type": r["app_type"],
                 "prompt_tokens": r["prompt_tokens"], "latency_ms": r["latency_ms"], "status": r["status"],
-                "error_message": r["error_message"], "occurred_at_us": r["occurred_at_us"],
+                "error_message": r["error_message"], "cost_usd": r["cost_usd"], "occurred_at": r["occurred_at"],
             })
         })
         .collect();
@@ -390,7 +393,7 @@ async fn export_requests_are_checked(server: TestServer) {
             .and_then(|s| s.lines().next()),
         Some(
             "position,run_id,agent_id,app_type,trigger_type,member_id,model,prompt_tokens,\
-             completion_tokens,cost_micros,latency_ms,status,error_message,session_id,occurred_at"
+             completion_tokens,cost_usd,latency_ms,status,error_message,session_id,occurred_at"
         )
     );
     let (_, body) = download(&server, "/api/v1/exports/runs?format=parquet", &auditor).await;

@@ -350,7 +350,11 @@ async fn sums_stop_at_the_cap_even_for_events_past_the_maxima(server: TestServer
     let (status, dashboard) = server.get("/api/v1/dashboard", &key).await;
     assert_eq!(status, StatusCode::OK, "{dashboard}");
     assert_eq!(dashboard["today"]["tokens"], cap, "{dashboard}");
-    assert_eq!(dashboard["today"]["cost_micros"], cap, "{dashboard}");
+    assert_eq!(
+        dashboard["today"]["cost_usd"],
+        json!(agentledger_projections::wire::dollars((1 << 53) - 1)),
+        "{dashboard}"
+    );
     let (status, usage) = server.get("/api/v1/usage?by=model", &key).await;
     assert_eq!(status, StatusCode::OK, "{usage}");
     assert_eq!(usage["items"][0]["total_tokens"], cap, "{usage}");

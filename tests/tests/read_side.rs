@@ -930,15 +930,15 @@ mod lists {
                     r["key"].clone(),
                     r["calls"].clone(),
                     r["total_tokens"].clone(),
-                    r["cost_micros"].clone(),
+                    r["cost_usd"].clone(),
                 )
             })
             .collect();
         assert_eq!(
             rows,
             [
-                (json!("m1"), json!(2), json!(152), json!(20_000)),
-                (json!("m2"), json!(1), json!(11), json!(10_000))
+                (json!("m1"), json!(2), json!(152), json!(0.02)),
+                (json!("m2"), json!(1), json!(11), json!(0.01))
             ]
         );
         let (_, monthly) = server.get("/api/v1/usage?period=month&by=agent", &op).await;

@@ -6,6 +6,7 @@ use agentledger_domain::alert::{Alert, AlertCommand, AlertStatus};
 use agentledger_domain::budget::{BatchCommand, BatchEvent, Budget, Limits};
 use agentledger_domain::ids::{TaskId, TenantId};
 use agentledger_domain::reports::MAX_TOKENS;
+use agentledger_projections::wire::dollars;
 use axum::Json as Reply;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -141,23 +142,24 @@ async fn ignore(
     path = "/api/v1/budget",
     tag = "budgets",
     summary = "The tenant's budget",
-    responses((status = 200, description = "The tenant's budget", body = Limits), crate::openapi::Problems),
+    responses((status = 200, description = "The tenant's budget", body = BudgetLimits), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn budget(
     State(state): State<AppState>,
     operator: Operator,
-) -> Result<Reply<Limits>, Problem> {
+) -> Result<Reply<BudgetLimits>, Problem> {
     let (budget, _, _) = state
         .handler
         .load::<Budget>(&Budget::stream_id(operator.tenant_id))
         .await?;
-    Ok(Reply(budget.limits))
+    Ok(Reply(BudgetLimits::from(budget.limits)))
 }
 
-#[derive(Debug, utoipa::ToSchema, Deserialize)]
+/// A tenant's limits, in the form they are set and read.
+#[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LimitsBody {
+pub struct BudgetLimits {
     /// Leave a limit out for none.
     #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64)]
     pub daily_tokens: Option<u64>,
@@ -194,6 +196,17 @@ fn per_call(asked: Option<u64>) -> Result<u64, Problem> {
     }
 }
 
+impl From<Limits> for BudgetLimits {
+    fn from(limits: Limits) -> Self {
+        BudgetLimits {
+            daily_tokens: limits.daily_tokens,
+            monthly_tokens: limits.monthly_tokens,
+            daily_cost_usd: limits.daily_cost_micros.map(dollars),
+            monthly_cost_usd: limits.monthly_cost_micros.map(dollars),
+        }
+    }
+}
+
 fn micros(usd: Option<f64>) -> Result<Option<i64>, Problem> {
     match usd {
         Some(v) if !v.is_finite() || !(0.0..=1e9).contains(&v) => {
@@ -208,14 +221,14 @@ fn micros(usd: Option<f64>) -> Result<Option<i64>, Problem> {
     path = "/api/v1/budget",
     tag = "budgets",
     summary = "Set the tenant's budget",
-    request_body = LimitsBody,
+    request_body = BudgetLimits,
     responses((status = 200, description = "Set", body = Done), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]
 async fn set_budget(
     State(state): State<AppState>,
     operator: Operator,
-    Json(body): Json<LimitsBody>,
+    Json(body): Json<BudgetLimits>,
 ) -> Result<Reply<Done>, Problem> {
     operator.require_commands()?;
     let limits = Limits {

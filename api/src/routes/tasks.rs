@@ -379,6 +379,9 @@ pub struct Claimed {
     pub position: u64,
 }
 
+/// Carries the position of an answer without a body.
+pub const POSITION_HEADER: &str = "agentledger-position";
+
 /// Hands the agent the next pending task (204 when there is none). Each task
 /// goes to exactly one agent however many poll at once.
 #[utoipa::path(
@@ -386,7 +389,14 @@ pub struct Claimed {
     path = "/api/v1/agents/me/tasks/next",
     tag = "tasks",
     summary = "Claim the next pending task",
-    responses((status = 200, description = "The claimed task", body = Claimed), (status = 204, description = "No pending task"), crate::openapi::Problems),
+    responses(
+        (status = 200, description = "The claimed task", body = Claimed),
+        (status = 204, description = "No pending task", headers((
+            "Agentledger-Position" = u64,
+            description = "The log position this answer reflects: pass it as `min_position`"
+        ))),
+        crate::openapi::Problems,
+    ),
     security(("agent_token" = [])),
 )]
 async fn next_task(
@@ -395,11 +405,20 @@ async fn next_task(
     Query(query): Query<NextQuery>,
 ) -> Result<Response, Problem> {
     caller.require("tasks:claim")?;
-    crate::presence::seen(&state, &caller).await?;
+    let seen = crate::presence::seen(&state, &caller).await?;
     // See every task created before this poll.
     state
         .settle(&state.task_queue_progress, QUEUE_CATCH_UP)
         .await?;
+    // An empty answer has no body: its position goes in a header.
+    let none = || {
+        let position = seen.max(state.task_queue_progress.position());
+        (
+            StatusCode::NO_CONTENT,
+            [(POSITION_HEADER, position.to_string())],
+        )
+            .into_response()
+    };
     let types: Vec<String> = comma_list(query.types.as_deref());
     let ctx = caller.context();
     loop {
@@ -407,7 +426,7 @@ async fn next_task(
             .task_queue
             .candidates(caller.agent.tenant_id, &types, CANDIDATES);
         if candidates.is_empty() {
-            return Ok(StatusCode::NO_CONTENT.into_response());
+            return Ok(none());
         }
         let exhausted = candidates.len() < CANDIDATES;
         if let Some((task_id, executed)) =
@@ -426,7 +445,7 @@ async fn next_task(
             .into_response());
         }
         if exhausted {
-            return Ok(StatusCode::NO_CONTENT.into_response());
+            return Ok(none());
         }
         // Every candidate was taken by other agents meanwhile: let the queue
         // see those claims before looking again.
