@@ -60,7 +60,7 @@ fi
 
 step "starting agentledger serve"
 # Port 0: the server picks a free loopback port and logs which.
-NO_COLOR=1 RUST_LOG=${RUST_LOG:-warn,agentledger_api::cli=info} \
+NO_COLOR=1 RUST_LOG=${RUST_LOG:-warn,agentledger::cli=info} \
   "$binary" serve --database-url "sqlite://$work/contract.db" --listen 127.0.0.1:0 \
   >"$work/server.log" 2>&1 &
 server_pid=$!

@@ -23,7 +23,7 @@ if ! command -v protoc >/dev/null; then
 fi
 cargo install umadb --version 0.7.8 --locked --root "$tools"
 cargo build --release --manifest-path "$bench/umadb/Cargo.toml" --target-dir "$tools/target"
-cargo build --release --manifest-path "$root/Cargo.toml" -p agentledger-api
+cargo build --release --manifest-path "$root/Cargo.toml" -p agentledger
 agentledger="$root/target/release/agentledger"
 
 mkdir -p "$root/target"

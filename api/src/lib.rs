@@ -1,11 +1,8 @@
-//! The agentledger server: HTTP routes, authentication, error mapping and the
-//! CLI's commands.
+//! The agentledger server: HTTP routes, authentication, error mapping and
+//! the background workers it starts.
 
 pub mod auth;
-pub mod bench;
-pub mod cli;
 pub mod connections;
-pub mod demo;
 pub mod event_query;
 pub mod exports;
 pub mod extract;

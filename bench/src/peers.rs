@@ -78,6 +78,14 @@ const SCHEMA: &[&str] = &[
 
 /// Creates (again) the peers' tables and function beside agentledger's
 /// events table, which must exist: open the store on the same URL first.
+/// A pool of as many connections as the most writers a run uses.
+pub async fn connect(url: &str) -> Result<PgPool, sqlx::Error> {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(64)
+        .connect(url)
+        .await
+}
+
 pub async fn prepare(pool: &PgPool) -> Result<(), BenchError> {
     for statement in SCHEMA {
         sqlx::raw_sql(sqlx::AssertSqlSafe(*statement))

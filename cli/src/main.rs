@@ -1,6 +1,11 @@
+//! The `agentledger` binary: the server and the operator's commands.
+
 use std::process::ExitCode;
 
 use clap::Parser;
+
+mod bench;
+mod cli;
 
 // The profiles of rebuild and ingest spend a fifth of their time in glibc's
 // malloc and free (JSON payloads are maps of small strings); mimalloc's
@@ -10,9 +15,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = agentledger_api::cli::Cli::parse();
-    agentledger_api::cli::init_tracing();
-    match agentledger_api::cli::run(cli).await {
+    let cli = cli::Cli::parse();
+    cli::init_tracing();
+    match cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");

@@ -1,6 +1,6 @@
-//! `agentledger bench`: builds logs of a chosen size with the demo's mix of
-//! events, and measures what only a large log shows. Results go to
-//! BENCHMARKS.md with the command that produced them.
+//! The load generators behind `agentledger bench`: logs of a chosen size with
+//! the demo's mix of events, and measurements of what only a large log shows.
+//! The server does not carry them; results go to BENCHMARKS.md.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -65,7 +65,9 @@ pub async fn seed(
     let seeders: Vec<_> = (0..tenants)
         .map(|i| {
             let handler = handler.clone();
-            tokio::spawn(async move { crate::demo::seed(&handler, days, u64::from(i)).await })
+            tokio::spawn(
+                async move { agentledger_app::demo::seed(&handler, days, u64::from(i)).await },
+            )
         })
         .collect();
     let mut result = Ok(());

@@ -6,8 +6,9 @@ use agentledger_store::{AsOf, DEFAULT_DATABASE_URL, Storage, StoreConfig, StoreE
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use crate::server::start;
-use crate::state::AppState;
+use agentledger_api::{AppState, start};
+
+use crate::bench::BenchCommand;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -45,106 +46,6 @@ pub enum Command {
     Bench(BenchCommand),
 }
 
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Append about `--events` events with the demo's mix (actions, LLM runs,
-    /// tasks, commands, failures), as `--tenants` demo tenants seeded at once.
-    Seed {
-        #[command(flatten)]
-        database: DatabaseArgs,
-        #[arg(long, default_value_t = 1_000_000)]
-        events: u64,
-        #[arg(long, default_value_t = 8)]
-        tenants: u32,
-    },
-    /// Grows a seeded log to `--events` by appending its events again, copy
-    /// after copy, each copy under ids of its own (new tenants with the same
-    /// history): for logs the handlers would take too long to seed.
-    Grow {
-        #[command(flatten)]
-        database: DatabaseArgs,
-        /// The log's size to reach.
-        #[arg(long)]
-        events: u64,
-    },
-    /// Appends straight to the store, no HTTP: 1, 16 and 64 writers, single
-    /// events and batches of 100, each append durable before the next.
-    Store {
-        #[command(flatten)]
-        database: DatabaseArgs,
-        /// Seconds per combination.
-        #[arg(long, default_value_t = 5.0)]
-        seconds: f64,
-        /// One transaction per append instead of group commit.
-        #[arg(long)]
-        no_group_commit: bool,
-    },
-    /// HTTP ingest: starts `serve` on a new database in a child process and
-    /// posts actions and LLM runs with each number of connections, then a
-    /// paced load (half the peak unless `--rate`) measuring latency and each
-    /// model's lag behind the log.
-    Ingest {
-        /// The server's database; it must hold no ledger yet.
-        #[command(flatten)]
-        database: DatabaseArgs,
-        /// A second new database, for the store ceiling measured first in the
-        /// same run (as many writers as connections, appending `--batch`
-        /// events at a time).
-        #[arg(long)]
-        ceiling_database_url: Option<String>,
-        #[arg(long, value_delimiter = ',', default_value = "1,16,64,256")]
-        connections: Vec<usize>,
-        /// Seconds per number of connections.
-        #[arg(long, default_value_t = 10.0)]
-        seconds: f64,
-        /// Seconds of the paced load; 0 skips it.
-        #[arg(long, default_value_t = 20.0)]
-        lag_seconds: f64,
-        /// Events per second of the paced load.
-        #[arg(long)]
-        rate: Option<f64>,
-        /// Connections of the paced load.
-        #[arg(long, default_value_t = 64)]
-        lag_connections: usize,
-        /// Actions per request (through the batch route when above 1); runs
-        /// are always single.
-        #[arg(long, default_value_t = 1)]
-        batch: usize,
-        /// The server (and the ceiling) commit each append on its own.
-        #[arg(long)]
-        no_group_commit: bool,
-    },
-    /// On PostgreSQL: agentledger's store against plain INSERTs of the same
-    /// rows (the floor) and the Message DB design (a `write_message` function
-    /// with its advisory lock), 1, 16 and 64 writers, single events and
-    /// batches of 100, in the same run and the same schema.
-    Peers {
-        /// A PostgreSQL URL; its schema is created if missing.
-        #[command(flatten)]
-        database: DatabaseArgs,
-        /// Seconds per combination.
-        #[arg(long, default_value_t = 5.0)]
-        seconds: f64,
-    },
-    /// Time the dashboard, the operation log's first page and agent stats of
-    /// the busiest tenant (models caught up first): p50, p99, p99.9.
-    Queries {
-        #[command(flatten)]
-        database: DatabaseArgs,
-        #[arg(long, default_value_t = 500)]
-        rounds: usize,
-    },
-    /// Time the dashboard as of 25, 50, 75 and 100% of the log (rebuilt from
-    /// the log each time) against the live dashboard read model.
-    PointInTime {
-        #[command(flatten)]
-        database: DatabaseArgs,
-        /// The tenant; the busiest one when absent.
-        #[arg(long)]
-        tenant_id: Option<uuid::Uuid>,
-    },
-}
-
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     #[command(flatten)]
@@ -152,7 +53,7 @@ pub struct ExportArgs {
     /// `events`, `runs`, `operations` or `usage`.
     pub dataset: agentledger_export::Dataset,
     #[command(flatten)]
-    pub query: crate::exports::ExportQuery,
+    pub query: agentledger_api::exports::ExportQuery,
     /// The file to write; it appears only once complete.
     #[arg(long)]
     pub out: std::path::PathBuf,
@@ -277,7 +178,7 @@ pub enum CliError {
     #[error("server failed: {0}")]
     Serve(std::io::Error),
     #[error(transparent)]
-    Connections(#[from] crate::connections::LimitError),
+    Connections(#[from] agentledger_api::connections::LimitError),
     #[error("rebuild failed: {0}")]
     Projection(#[from] agentledger_projections::engine::ProjectionError),
     #[error("AGENTLEDGER_JWT_SECRET must be at least 32 characters")]
@@ -291,7 +192,7 @@ pub enum CliError {
     #[error("export failed: {0}")]
     Export(#[from] agentledger_export::ExportError),
     #[error("benchmark failed: {0}")]
-    Bench(#[from] crate::bench::BenchError),
+    Bench(#[from] agentledger_bench::BenchError),
 }
 
 /// Logs to stdout; `RUST_LOG` sets the level (default `info`).
@@ -311,7 +212,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Verify(args) => verify(args).await,
         Command::Replay(args) => replay(args).await,
         Command::Export(args) => export(args).await,
-        Command::Bench(command) => bench(command).await,
+        Command::Bench(command) => crate::bench::run(command).await,
         Command::Migrate(args) => {
             let store = open_storage(&args.database_url).await?.events;
             let head = store.head_position().await?;
@@ -325,18 +226,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
-/// The store's settings for a benchmark, with group commit on or off. A
-/// benchmark's new database is a throwaway: a PostgreSQL schema that does not
-/// exist yet is created.
-fn bench_config(group_commit: bool) -> StoreConfig {
-    StoreConfig {
-        group_commit,
-        create_missing_schema: true,
-        ..StoreConfig::default()
-    }
-}
-
-async fn open_storage(url: &str) -> Result<Storage, CliError> {
+pub(crate) async fn open_storage(url: &str) -> Result<Storage, CliError> {
     Ok(agentledger_store::open(url, StoreConfig::default()).await?)
 }
 
@@ -357,7 +247,7 @@ fn projections(
 }
 
 /// A progress bar over `len` events: done, rate and time left.
-fn progress_bar(len: u64, label: &str) -> indicatif::ProgressBar {
+pub(crate) fn progress_bar(len: u64, label: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(len);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -448,319 +338,6 @@ async fn replay(args: ReplayArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The tenant asked for, or the one with the most events.
-async fn tenant_or_busiest(
-    storage: &Storage,
-    asked: Option<uuid::Uuid>,
-) -> Result<uuid::Uuid, CliError> {
-    match asked {
-        Some(tenant) => Ok(tenant),
-        None => crate::bench::busiest_tenant(&*storage.events)
-            .await?
-            .ok_or_else(|| CliError::Refused("the log is empty".into())),
-    }
-}
-
-/// What a seeding command appended, and how fast.
-fn print_appended(start: u64, head: u64, started: std::time::Instant) {
-    let seconds = started.elapsed().as_secs_f64();
-    println!(
-        "{} events appended in {seconds:.1} s ({:.0} events/s); log head at {head}",
-        head - start,
-        (head - start) as f64 / seconds.max(1e-9)
-    );
-}
-
-async fn bench(command: BenchCommand) -> Result<(), CliError> {
-    match command {
-        BenchCommand::Seed {
-            database,
-            events,
-            tenants,
-        } => {
-            let storage =
-                agentledger_store::open(&database.database_url, bench_config(true)).await?;
-            let start = storage.events.head_position().await?;
-            let bar = progress_bar(start + events, "seed");
-            bar.set_position(start);
-            let started = std::time::Instant::now();
-            let shown = bar.clone();
-            let seeded =
-                crate::bench::seed(&storage, events, tenants, move |p| shown.set_position(p))
-                    .await?;
-            bar.finish();
-            storage.events.close().await;
-            let head = seeded.head;
-            if let Some(key) = seeded.admin_key {
-                println!("admin API key: {key}");
-            }
-            print_appended(start, head, started);
-            Ok(())
-        }
-        BenchCommand::Grow { database, events } => {
-            let storage = open_storage(&database.database_url).await?;
-            let start = storage.events.head_position().await?;
-            let bar = progress_bar(events.max(start), "grow");
-            bar.set_position(start);
-            let started = std::time::Instant::now();
-            let head =
-                crate::bench::grow::grow(storage.events.clone(), events, |p| bar.set_position(p))
-                    .await?;
-            bar.finish();
-            storage.events.close().await;
-            print_appended(start, head, started);
-            Ok(())
-        }
-        BenchCommand::Store {
-            database,
-            seconds,
-            no_group_commit,
-        } => {
-            let storage =
-                agentledger_store::open(&database.database_url, bench_config(!no_group_commit))
-                    .await?;
-            println!(
-                "group commit {}",
-                if no_group_commit { "off" } else { "on" }
-            );
-            println!(
-                "| writers | events per append | events | events/s | p50 ms | p99 ms | p99.9 ms |"
-            );
-            println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-            for batch in crate::bench::BATCHES {
-                for writers in crate::bench::WRITERS {
-                    let run = crate::bench::store_ceiling(
-                        storage.events.clone(),
-                        writers,
-                        batch,
-                        seconds,
-                    )
-                    .await?;
-                    println!(
-                        "| {} | {} | {} | {:.0} | {} |",
-                        run.writers,
-                        run.batch,
-                        run.events,
-                        run.events_per_second(),
-                        run.latency.cells()
-                    );
-                }
-            }
-            storage.events.close().await;
-            Ok(())
-        }
-        BenchCommand::Ingest {
-            database,
-            ceiling_database_url,
-            connections,
-            seconds,
-            lag_seconds,
-            rate,
-            lag_connections,
-            batch,
-            no_group_commit,
-        } => {
-            use crate::bench::ingest;
-            let most = connections
-                .iter()
-                .copied()
-                .chain([lag_connections])
-                .max()
-                .unwrap_or(1)
-                .max(1);
-            ingest::check_loopback(most)?;
-            let mut ceiling = std::collections::BTreeMap::new();
-            if let Some(url) = ceiling_database_url {
-                let storage = agentledger_store::open(&url, bench_config(!no_group_commit)).await?;
-                for &writers in &connections {
-                    let run = crate::bench::store_ceiling(
-                        storage.events.clone(),
-                        writers.max(1),
-                        batch.max(1),
-                        seconds,
-                    )
-                    .await?;
-                    ceiling.insert(writers, run.events_per_second());
-                }
-                storage.events.close().await;
-            }
-            // `serve` refuses a missing schema: the bench makes its database first.
-            agentledger_store::open(&database.database_url, bench_config(!no_group_commit))
-                .await?
-                .events
-                .close()
-                .await;
-            let server = ingest::start_server(&database.database_url, !no_group_commit).await?;
-            let agents = ingest::enlist(&server, most).await?;
-            println!(
-                "group commit {}",
-                if no_group_commit { "off" } else { "on" }
-            );
-            println!(
-                "| connections | events | events/s | store ceiling, events/s | ratio | p50 ms | p99 ms | p99.9 ms | errors |"
-            );
-            println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-            let mut peak: f64 = 0.0;
-            for &c in &connections {
-                let run = ingest::load(&server, &agents, c.max(1), seconds, None, batch).await?;
-                let rate = run.events_per_second();
-                peak = peak.max(rate);
-                let (store, ratio) = match ceiling.get(&c) {
-                    Some(store) => (format!("{store:.0}"), format!("{:.2}", rate / store)),
-                    None => ("—".into(), "—".into()),
-                };
-                println!(
-                    "| {} | {} | {rate:.0} | {store} | {ratio} | {} | {} |",
-                    run.connections,
-                    run.events,
-                    run.latency.cells(),
-                    run.errors
-                );
-                if let Some(e) = run.first_error {
-                    println!("first error: {e}");
-                }
-            }
-            if lag_seconds > 0.0 {
-                let rate = rate.unwrap_or(peak / 2.0).max(1.0);
-                let waited =
-                    ingest::caught_up(&server, std::time::Duration::from_secs(900)).await?;
-                println!();
-                println!(
-                    "every model reached the head {:.1} s after the closed loads",
-                    waited.as_secs_f64()
-                );
-                let run = ingest::load(
-                    &server,
-                    &agents,
-                    lag_connections.max(1),
-                    lag_seconds,
-                    Some(rate),
-                    batch,
-                )
-                .await?;
-                println!();
-                println!(
-                    "paced at {rate:.0} events/s over {} connections for {lag_seconds} s: {:.0} events/s sent, \
-                     latency from when each was due p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, {} errors",
-                    run.connections,
-                    run.events_per_second(),
-                    run.latency.p50,
-                    run.latency.p99,
-                    run.latency.p999,
-                    run.errors
-                );
-                if let Some(e) = &run.first_error {
-                    println!("first error: {e}");
-                }
-                println!(
-                    "| model | lag p50 ms | lag p99 ms | lag p99.9 ms | (positions sampled every {} ms) |",
-                    ingest::LAG_SAMPLE_EVERY.as_millis()
-                );
-                println!("| --- | ---: | ---: | ---: | |");
-                for (model, lag) in &run.lag {
-                    println!(
-                        "| {model} | {:.1} | {:.1} | {:.1} | |",
-                        lag.p50, lag.p99, lag.p999
-                    );
-                }
-            }
-            Ok(())
-        }
-        BenchCommand::Peers { database, seconds } => {
-            use crate::bench::peers::{self, Peer};
-            let url = &database.database_url;
-            if !url.starts_with("postgres") {
-                return Err(CliError::Refused(
-                    "bench peers runs on PostgreSQL: give a postgres:// URL".into(),
-                ));
-            }
-            let storage = agentledger_store::open(url, bench_config(true)).await?;
-            let pool = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(64)
-                .connect(url)
-                .await
-                .map_err(|e| CliError::Refused(format!("cannot connect: {e}")))?;
-            peers::prepare(&pool).await?;
-            println!(
-                "| writers | events per append | store | events/s | p50 ms | p99 ms | p99.9 ms |"
-            );
-            println!("| ---: | ---: | --- | ---: | ---: | ---: | ---: |");
-            for batch in crate::bench::BATCHES {
-                for writers in crate::bench::WRITERS {
-                    let ours = crate::bench::store_ceiling(
-                        storage.events.clone(),
-                        writers,
-                        batch,
-                        seconds,
-                    )
-                    .await?;
-                    let raw = peers::run(&pool, Peer::RawInsert, writers, batch, seconds).await?;
-                    let mdb = peers::run(&pool, Peer::MessageDb, writers, batch, seconds).await?;
-                    for (name, run) in [
-                        ("agentledger", ours),
-                        (Peer::RawInsert.name(), raw),
-                        (Peer::MessageDb.name(), mdb),
-                    ] {
-                        println!(
-                            "| {writers} | {batch} | {name} | {:.0} | {} |",
-                            run.events_per_second(),
-                            run.latency.cells()
-                        );
-                    }
-                }
-            }
-            pool.close().await;
-            storage.events.close().await;
-            Ok(())
-        }
-        BenchCommand::Queries { database, rounds } => {
-            let storage = open_storage(&database.database_url).await?;
-            let tenant = tenant_or_busiest(&storage, None).await?;
-            let head = storage.events.head_position().await?;
-            let results = crate::bench::queries(&storage, tenant, rounds.max(1)).await?;
-            storage.events.close().await;
-            println!("log of {head} events, tenant {tenant}, {rounds} rounds");
-            println!("| query | p50 ms | p99 ms | p99.9 ms |");
-            println!("| --- | ---: | ---: | ---: |");
-            for (name, p) in results {
-                println!("| {name} | {} |", p.cells());
-            }
-            Ok(())
-        }
-        BenchCommand::PointInTime {
-            database,
-            tenant_id,
-        } => {
-            let storage = open_storage(&database.database_url).await?;
-            let tenant = tenant_or_busiest(&storage, tenant_id).await?;
-            let rows = crate::bench::point_in_time(&storage, tenant).await?;
-            storage.events.close().await;
-            println!("tenant {tenant}");
-            println!("| dashboard | log position | tenant events replayed | ms | events/s |");
-            println!("| --- | ---: | ---: | ---: | ---: |");
-            for row in rows {
-                let what = if row.share == 0 {
-                    "live read model".to_owned()
-                } else {
-                    format!("as of {}% of the log", row.share)
-                };
-                println!(
-                    "| {what} | {} | {} | {:.1} | {} |",
-                    row.position,
-                    row.events_replayed,
-                    row.millis,
-                    if row.events_replayed > 0 {
-                        format!("{:.0}", row.events_replayed as f64 / (row.millis / 1000.0))
-                    } else {
-                        "—".to_owned()
-                    }
-                );
-            }
-            Ok(())
-        }
-    }
-}
-
 /// Appends to a file through the export; `export` renames it into place.
 struct FileSink(std::io::BufWriter<std::fs::File>);
 
@@ -773,7 +350,7 @@ impl agentledger_export::Sink for FileSink {
 }
 
 async fn export(args: ExportArgs) -> Result<(), CliError> {
-    use crate::exports::{ExportRequestError, open_source};
+    use agentledger_api::exports::{ExportRequestError, open_source};
     let storage = open_storage(&args.database.database_url).await?;
     let mut source = open_source(
         storage.events.clone(),
@@ -868,7 +445,7 @@ async fn demo(args: DemoArgs) -> Result<(), CliError> {
     let storage = open_storage(&args.database.database_url).await?;
     let store = storage.events.clone();
     let handler = agentledger_commands::Handler::new(store.clone());
-    let seeded = crate::demo::seed(&handler, args.days.clamp(1, 90), args.seed).await?;
+    let seeded = agentledger_app::demo::seed(&handler, args.days.clamp(1, 90), args.seed).await?;
     store.close().await;
     if let Some(key) = seeded.admin_key {
         println!("admin API key: {key}");
@@ -903,14 +480,14 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         Some(_) => return Err(CliError::WeakJwtSecret),
         None => agentledger_commands::secrets::random_secret().into_bytes(),
     };
-    let connections = crate::connections::Limits {
-        max_connections: crate::connections::fit_file_limit(
+    let connections = agentledger_api::connections::Limits {
+        max_connections: agentledger_api::connections::fit_file_limit(
             args.max_connections.map(|n| n as usize),
         )?,
         header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout_seconds),
         idle_timeout: std::time::Duration::from_secs(args.idle_timeout_seconds),
     };
-    let limits = crate::limits::LimitsConfig {
+    let limits = agentledger_api::limits::LimitsConfig {
         login_failures_per_agent_and_address: args.login_failures_per_minute,
         failures_per_address: args.login_failures_per_address_per_minute,
         refreshes_per_agent: args.refresh_per_minute,
@@ -925,7 +502,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         );
         println!("admin API key: {}", key.key);
     }
-    let workers = crate::workers::Workers {
+    let workers = agentledger_api::workers::Workers {
         offline_after: std::time::Duration::from_secs(args.offline_after_seconds.max(1)),
         ..Default::default()
     };
