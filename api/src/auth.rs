@@ -155,6 +155,12 @@ impl AgentCaller {
         self.principal.context(Some(self.correlation_id))
     }
 
+    /// The agent polled: see `agentledger_app::presence::seen`.
+    pub async fn seen(&self, state: &AppState) -> Result<u64, Problem> {
+        let ctx = self.context();
+        Ok(agentledger_app::presence::seen(state, &ctx, self.agent_id, self.agent.online).await?)
+    }
+
     pub fn require(&self, scope: &str) -> Result<(), Problem> {
         if self.agent.has_permission(scope) {
             Ok(())

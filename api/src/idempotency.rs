@@ -3,9 +3,6 @@
 //! another request is refused. Keys are scoped to the caller, so one caller
 //! never sees another's answers.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use agentledger_commands::auth::{Principal, authenticate_api_key, is_api_key};
 use agentledger_commands::secrets::sha256_hex;
 use agentledger_store::{Claim, IdempotencyStore, StoredAnswer};
@@ -24,8 +21,6 @@ use crate::state::AppState;
 
 pub const HEADER: &str = "idempotency-key";
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
-/// How long answers are kept.
-pub const RETENTION: Duration = Duration::from_secs(24 * 3600);
 
 /// Response extension set by routes that answer with a secret shown once
 /// (agent secrets, API keys, webhook secrets): the remembered copy has these
@@ -209,20 +204,4 @@ fn replay(answer: StoredAnswer) -> Response {
     }
     headers.insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
     response
-}
-
-/// Deletes expired answers every hour.
-pub fn spawn_pruner(store: Arc<dyn IdempotencyStore>) {
-    tokio::spawn(async move {
-        let mut hourly = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            hourly.tick().await;
-            let before = chrono::Utc::now().timestamp() - RETENTION.as_secs() as i64;
-            match store.prune(before).await {
-                Ok(n) if n > 0 => tracing::info!(pruned = n, "expired idempotency keys removed"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "cannot prune idempotency keys"),
-            }
-        }
-    });
 }

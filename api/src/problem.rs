@@ -1,8 +1,10 @@
 //! Errors as `application/problem+json` (RFC 9457). Each kind has a stable
 //! `type` URI that clients can match on.
 
+use agentledger_app::AppError;
 use agentledger_commands::CommandError;
 use agentledger_domain::DomainError;
+use agentledger_projections::engine::ProjectionError;
 use agentledger_store::StoreError;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -194,6 +196,37 @@ impl From<StoreError> for Problem {
                 Problem::internal().detail(
                     "the event store failed; the request may be retried with the same event ids",
                 )
+            }
+        }
+    }
+}
+
+impl From<ProjectionError> for Problem {
+    fn from(e: ProjectionError) -> Self {
+        tracing::error!(error = %e, "read model query failed");
+        Problem::unavailable("the read model cannot be read right now")
+    }
+}
+
+impl From<AppError> for Problem {
+    fn from(err: AppError) -> Self {
+        match err {
+            AppError::Command(e) => e.into(),
+            AppError::Store(e) => e.into(),
+            AppError::ReadModel(e) => e.into(),
+            AppError::PastHead { head, .. } => {
+                Problem::unprocessable(err.to_string()).with("head_position", head)
+            }
+            AppError::NotCaughtUp { current, .. } => {
+                let mut problem = Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "not-caught-up",
+                    "The read model has not reached min_position",
+                )
+                .detail(err.to_string())
+                .with("current_position", current);
+                problem.retry_after = Some(1);
+                problem
             }
         }
     }

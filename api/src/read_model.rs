@@ -2,7 +2,6 @@
 //! sizes and cursors, time ranges, and read-model failures as problems.
 
 use agentledger_domain::ids::TenantId;
-use agentledger_projections::engine::ProjectionError;
 use agentledger_store::AsOf;
 use chrono::{DateTime, Utc};
 
@@ -86,11 +85,4 @@ pub fn time_range(
         from.map(|t| t.timestamp_micros()),
         to.map(|t| t.timestamp_micros()),
     ))
-}
-
-impl From<ProjectionError> for Problem {
-    fn from(e: ProjectionError) -> Self {
-        tracing::error!(error = %e, "read model query failed");
-        Problem::unavailable("the read model cannot be read right now")
-    }
 }

@@ -1,150 +1,23 @@
-use std::sync::Arc;
-use std::time::Duration;
+//! What a route reaches: the application, in a type of this crate's own so
+//! the extractors can be implemented for it.
 
-use agentledger_commands::Handler;
-use agentledger_commands::tokens::TokenIssuer;
-use agentledger_projections::cache_index::CacheIndex;
-use agentledger_projections::command_book::CommandBook;
-use agentledger_projections::engine::{self, Projection};
-use agentledger_projections::follower::{Apply, Progress, follow};
-use agentledger_projections::task_queue::TaskQueue;
-use agentledger_store::{Database, EventStore, IdempotencyStore, Storage};
+use std::ops::Deref;
 
-use crate::limits::{Limits, LimitsConfig};
-use crate::presence::Presence;
-use crate::problem::Problem;
-use crate::read_your_writes::reached;
+use agentledger_app::App;
 
-/// Everything a request handler can reach.
 #[derive(Clone)]
-pub struct AppState {
-    pub store: Arc<dyn EventStore>,
-    pub idempotency: Arc<dyn IdempotencyStore>,
-    pub handler: Handler,
-    pub tokens: Arc<TokenIssuer>,
-    pub limits: Arc<Limits>,
-    pub task_queue: Arc<TaskQueue>,
-    pub task_queue_progress: Progress,
-    pub presence: Arc<Presence>,
-    pub command_book: Arc<CommandBook>,
-    pub command_book_progress: Progress,
-    pub cache_index: Arc<CacheIndex>,
-    pub cache_index_progress: Progress,
-    /// The database of the log, where persistent read models live too.
-    pub database: Database,
-    /// Each persistent read model's progress, by projection name.
-    pub read_models: Arc<Vec<(&'static str, Progress)>>,
-    pub metrics: crate::metrics::Metrics,
+pub struct AppState(App);
+
+impl From<App> for AppState {
+    fn from(app: App) -> Self {
+        Self(app)
+    }
 }
 
-/// A new in-memory model, following the log from its start.
-fn followed<M: Apply + Default>(
-    store: &Arc<dyn EventStore>,
-    name: &'static str,
-) -> (Arc<M>, Progress) {
-    let model = Arc::new(M::default());
-    let (progress, _) = follow(store.clone(), model.clone(), name);
-    (model, progress)
-}
+impl Deref for AppState {
+    type Target = App;
 
-impl AppState {
-    /// Starts the in-memory models following the log. `jwt_secret` signs
-    /// agent access tokens; all servers of a deployment must share it.
-    pub fn new(storage: Storage, jwt_secret: &[u8]) -> Self {
-        Self::with_limits(storage, jwt_secret, LimitsConfig::default())
-    }
-
-    /// The same, with other login and refresh budgets than the defaults.
-    pub fn with_limits(storage: Storage, jwt_secret: &[u8], limits: LimitsConfig) -> Self {
-        let store = storage.events;
-        let (task_queue, task_queue_progress) = followed::<TaskQueue>(&store, "task_queue");
-        let presence = Arc::new(Presence::default());
-        let (command_book, command_book_progress) = followed::<CommandBook>(&store, "command_book");
-        let (cache_index, cache_index_progress) = followed::<CacheIndex>(&store, "cache_index");
-        let metrics = crate::metrics::Metrics::new()
-            .unwrap_or_else(|e| panic!("metric names are valid: {e}"));
-        let observer = metrics.projection_observer();
-        let read_models = engine::spawn(
-            store.clone(),
-            storage.database.clone(),
-            engine::all(),
-            observer,
-        );
-        Self {
-            handler: Handler::new(store.clone()),
-            store,
-            idempotency: storage.idempotency,
-            tokens: Arc::new(TokenIssuer::new(jwt_secret)),
-            limits: Arc::new(Limits::new(limits)),
-            task_queue,
-            task_queue_progress,
-            presence,
-            command_book,
-            command_book_progress,
-            cache_index,
-            cache_index_progress,
-            database: storage.database,
-            read_models: Arc::new(read_models),
-            metrics,
-        }
-    }
-
-    /// The progress of the persistent read model `projection`.
-    pub fn progress_of(&self, projection: &dyn Projection) -> Progress {
-        let name = projection.name();
-        self.read_models
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, p)| p.clone())
-            // Every projection of `engine::all` is spawned, so this is only
-            // reached by one left out of it: it never advances, and queries
-            // with `min_position` answer 503.
-            .unwrap_or_else(Progress::never)
-    }
-
-    /// The progress of the read model `projection` once it has applied the
-    /// log up to `min_position` (503 if it does not get there in time, 422
-    /// at once if the log has no such position).
-    pub async fn caught_up(
-        &self,
-        projection: &dyn Projection,
-        min_position: Option<u64>,
-    ) -> Result<Progress, Problem> {
-        let progress = self.progress_of(projection);
-        if let Some(wanted) = min_position
-            && wanted > progress.position()
-        {
-            // Positions come from commands' answers, and the head is read from
-            // the database every server shares: one past it was never handed
-            // out, and waiting for it would only hold the request for 5 s.
-            let head = self.store.head_position().await?;
-            if wanted > head {
-                return Err(Problem::unprocessable(format!(
-                    "`min_position` {wanted} is past the end of the log"
-                ))
-                .with("head_position", head));
-            }
-        }
-        reached(&progress, min_position).await?;
-        Ok(progress)
-    }
-
-    /// Waits, at most `timeout`, until an in-memory model has applied the
-    /// log up to its head as it is now; after that it answers from there.
-    pub async fn settle(&self, model: &Progress, timeout: Duration) -> Result<(), Problem> {
-        let head = self.store.head_position().await?;
-        model.wait_for(head, timeout).await;
-        Ok(())
-    }
-
-    /// Every model following the log, and how far it got.
-    pub fn models(&self) -> Vec<(&'static str, &Progress)> {
-        let mut models = vec![
-            ("task_queue", &self.task_queue_progress),
-            ("command_book", &self.command_book_progress),
-            ("cache_index", &self.cache_index_progress),
-        ];
-        models.extend(self.read_models.iter().map(|(n, p)| (*n, p)));
-        models
+    fn deref(&self) -> &App {
+        &self.0
     }
 }

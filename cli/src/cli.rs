@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use agentledger_api::{AppState, start};
+use agentledger_app::{Runtime, Workers};
 
 use crate::bench::BenchCommand;
 
@@ -487,14 +488,14 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout_seconds),
         idle_timeout: std::time::Duration::from_secs(args.idle_timeout_seconds),
     };
-    let limits = agentledger_api::limits::LimitsConfig {
+    let limits = agentledger_app::limits::LimitsConfig {
         login_failures_per_agent_and_address: args.login_failures_per_minute,
         failures_per_address: args.login_failures_per_address_per_minute,
         refreshes_per_agent: args.refresh_per_minute,
     };
-    let state = AppState::with_limits(storage, &jwt_secret, limits);
+    let mut runtime = Runtime::start(storage, &jwt_secret, limits);
     if let Some((tenant_id, key)) =
-        agentledger_commands::operators::bootstrap(&state.handler).await?
+        agentledger_commands::operators::bootstrap(&runtime.app().handler).await?
     {
         // The only time this key is ever shown: only its hash is stored.
         println!(
@@ -502,12 +503,11 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         );
         println!("admin API key: {}", key.key);
     }
-    let workers = agentledger_api::workers::Workers {
+    runtime.start_workers(Workers {
         offline_after: std::time::Duration::from_secs(args.offline_after_seconds.max(1)),
         ..Default::default()
-    };
-    workers.spawn(&state);
-    let server = start(state, args.listen)
+    });
+    let server = start(AppState::from(runtime.app().clone()), args.listen)
         .await
         .map_err(|source| CliError::Listen {
             addr: args.listen,
@@ -516,6 +516,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         .with_limits(connections);
     tracing::info!("listening on {}", server.local_addr());
     let result = server.run_until(shutdown_signal()).await;
+    runtime.stop().await;
     // Every request that was accepted has been answered; let the writer
     // finish what it holds before the process exits.
     store.close().await;

@@ -441,16 +441,17 @@ struct Member {
     progress: Reporter,
 }
 
-/// Keeps `projections` up to date until the runtime stops, together: one
-/// subscription to the log and one transaction per batch for all of them.
-/// A model whose batch fails leaves the group and goes on alone, retrying
-/// from its checkpoint, so it holds back only itself.
+/// Keeps `projections` up to date, together: one subscription to the log and
+/// one transaction per batch for all of them. A model whose batch fails
+/// leaves the group and goes on alone, retrying from its checkpoint, so it
+/// holds back only itself. Aborting the handle stops every runner, those of
+/// the models that left included.
 pub fn spawn(
     store: Arc<dyn EventStore>,
     db: Database,
     projections: Vec<Arc<dyn Projection>>,
     observer: Observer,
-) -> Vec<(&'static str, Progress)> {
+) -> (Vec<(&'static str, Progress)>, tokio::task::JoinHandle<()>) {
     let mut progresses = Vec::with_capacity(projections.len());
     let members = projections
         .into_iter()
@@ -463,8 +464,8 @@ pub fn spawn(
             }
         })
         .collect();
-    tokio::spawn(run(store, db, members, observer));
-    progresses
+    let runner = tokio::spawn(run(store, db, members, observer));
+    (progresses, runner)
 }
 
 fn run(
@@ -474,13 +475,16 @@ fn run(
     observer: Observer,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     Box::pin(async move {
+        // The runners of models that left the group belong to it: dropping
+        // this future (an abort) aborts them too.
+        let mut left = tokio::task::JoinSet::new();
         // A group whose every model has left it has nothing more to follow.
         while !members.is_empty() {
             match follow(&*store, &db, &mut members, &observer).await {
                 Ok(failed) => {
                     for member in failed {
                         let (store, db) = (store.clone(), db.clone());
-                        tokio::spawn(run(store, db, vec![member], observer.clone()));
+                        left.spawn(run(store, db, vec![member], observer.clone()));
                     }
                 }
                 Err(ProjectionError::Behind { checkpoint }) => {
@@ -503,6 +507,7 @@ fn run(
                 }
             }
         }
+        while left.join_next().await.is_some() {}
     })
 }
 

@@ -72,7 +72,7 @@ async fn a_failing_model_holds_back_only_itself(db: TestDatabase) {
     let store = storage.events.clone();
     let tenant = Uuid::now_v7();
     let first = append_actions(&*store, tenant, 3).await;
-    let progress = engine::spawn(
+    let (progress, runner) = engine::spawn(
         store.clone(),
         storage.database.clone(),
         vec![Arc::new(OperationLog), Arc::new(Broken), Arc::new(RunLog)],
@@ -102,6 +102,14 @@ async fn a_failing_model_holds_back_only_itself(db: TestDatabase) {
         Err(e) => panic!("cannot read the operation log: {e}"),
     };
     assert_eq!(rows.get("rm_operation_log").map(Vec::len), Some(5));
+
+    // Stopped, the runners apply nothing more.
+    runner.abort();
+    assert!(runner.await.is_err_and(|e| e.is_cancelled()));
+    let stopped_at = operations.position();
+    append_actions(&*store, tenant, 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(operations.position(), stopped_at);
     store.close().await;
 }
 

@@ -5,8 +5,9 @@
 use std::net::SocketAddr;
 
 use agentledger_api::connections::Limits;
-use agentledger_api::workers::Workers;
 use agentledger_api::{AppState, start};
+use agentledger_app::limits::LimitsConfig;
+use agentledger_app::{Runtime, Workers};
 use agentledger_store::conformance::test_config;
 use agentledger_store::testing::TestDatabase;
 use reqwest::{Method, StatusCode};
@@ -23,6 +24,7 @@ pub struct TestServer {
     /// The server's own state: its store, database and read models.
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
+    runtime: Option<Runtime>,
     // Dropped last: the database outlives the server using it.
     _db: TestDatabase,
 }
@@ -43,6 +45,9 @@ impl TestServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        if let Some(runtime) = self.runtime.take() {
+            runtime.stop().await;
+        }
         let admin_key = std::mem::take(&mut self.admin_key);
         let db = std::mem::replace(&mut self._db, TestDatabase::sqlite());
         Self::start_with(db, Some(admin_key), Limits::default()).await
@@ -53,9 +58,9 @@ impl TestServer {
             Ok(storage) => storage,
             Err(e) => panic!("open store: {e}"),
         };
-        let state = AppState::new(storage, JWT_SECRET);
+        let mut runtime = Runtime::start(storage, JWT_SECRET, LimitsConfig::default());
         let admin_key = match (
-            agentledger_commands::operators::bootstrap(&state.handler).await,
+            agentledger_commands::operators::bootstrap(&runtime.app().handler).await,
             admin_key,
         ) {
             (Ok(Some((_, key))), None) => key.key,
@@ -67,7 +72,8 @@ impl TestServer {
             offline_after: std::time::Duration::from_secs(1),
             command_timeout_check: std::time::Duration::from_millis(200),
         };
-        workers.spawn(&state);
+        runtime.start_workers(workers);
+        let state = AppState::from(runtime.app().clone());
         let server = match start(state.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await {
             Ok(server) => server.with_limits(limits),
             Err(e) => panic!("bind: {e}"),
@@ -83,6 +89,7 @@ impl TestServer {
             admin_key,
             state,
             shutdown: Some(tx),
+            runtime: Some(runtime),
             _db: db,
         }
     }

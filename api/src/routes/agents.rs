@@ -428,6 +428,6 @@ async fn heartbeat(
     State(state): State<AppState>,
     caller: AgentCaller,
 ) -> Result<Reply<Done>, Problem> {
-    let executed = crate::presence::seen(&state, &caller).await?;
+    let executed = caller.seen(&state).await?;
     Ok(Reply(Done { position: executed }))
 }

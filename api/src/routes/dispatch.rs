@@ -237,7 +237,7 @@ async fn poll(
     caller: AgentCaller,
 ) -> Result<Reply<PollAnswer>, Problem> {
     caller.require("commands:poll")?;
-    let mut position = crate::presence::seen(&state, &caller).await?;
+    let mut position = caller.seen(&state).await?;
     state
         .settle(&state.command_book_progress, BOOK_CATCH_UP)
         .await?;

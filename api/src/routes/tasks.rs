@@ -405,7 +405,7 @@ async fn next_task(
     Query(query): Query<NextQuery>,
 ) -> Result<Response, Problem> {
     caller.require("tasks:claim")?;
-    let seen = crate::presence::seen(&state, &caller).await?;
+    let seen = caller.seen(&state).await?;
     // See every task created before this poll.
     state
         .settle(&state.task_queue_progress, QUEUE_CATCH_UP)

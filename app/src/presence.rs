@@ -11,16 +11,15 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use agentledger_commands::Context;
 use agentledger_commands::agents::run;
+use agentledger_commands::{CommandError, Context};
 use agentledger_domain::agent::AgentCommand;
 use agentledger_domain::ids::{AgentId, TenantId};
 use agentledger_projections::agent_stats;
 use chrono::{DateTime, Utc};
+use tokio::task::JoinHandle;
 
-use crate::auth::AgentCaller;
-use crate::problem::Problem;
-use crate::state::AppState;
+use crate::app::App;
 
 /// When this server last heard from each agent: a poll, or (for an agent the
 /// read model shows online that has not polled here) when the monitor first
@@ -71,21 +70,21 @@ impl Presence {
     }
 }
 
-/// The agent polled: note it, and append `AgentWentOnline` if it was offline.
+/// The agent polled: note it, and append `AgentWentOnline` if it was
+/// offline (`online` is what its aggregate said when it was authenticated).
 /// Returns the position of that event, or 0.
-pub async fn seen(state: &AppState, caller: &AgentCaller) -> Result<u64, Problem> {
+pub async fn seen(
+    state: &App,
+    ctx: &Context,
+    agent_id: AgentId,
+    online: bool,
+) -> Result<u64, CommandError> {
     let at = agentledger_store::now();
-    state.presence.touch(caller.agent_id, at);
-    if caller.agent.online {
+    state.presence.touch(agent_id, at);
+    if online {
         return Ok(0);
     }
-    let executed = run(
-        &state.handler,
-        &caller.context(),
-        caller.agent_id,
-        AgentCommand::Heartbeat,
-    )
-    .await?;
+    let executed = run(&state.handler, ctx, agent_id, AgentCommand::Heartbeat).await?;
     Ok(if executed.events.is_empty() {
         0
     } else {
@@ -96,7 +95,7 @@ pub async fn seen(state: &AppState, caller: &AgentCaller) -> Result<u64, Problem
 /// Marks silent agents offline every `timeout / 4`, until the runtime stops.
 /// Which agents are online comes from the agent stats read model, so a
 /// restart reads it where it is instead of replaying the log.
-pub fn spawn_monitor(state: AppState, timeout: Duration) {
+pub fn spawn_monitor(state: App, timeout: Duration) -> JoinHandle<()> {
     let period = (timeout / 4).max(Duration::from_millis(100));
     tokio::spawn(async move {
         let Ok(timeout) = chrono::Duration::from_std(timeout) else {
@@ -124,5 +123,5 @@ pub fn spawn_monitor(state: AppState, timeout: Duration) {
                 }
             }
         }
-    });
+    })
 }

@@ -11,19 +11,22 @@ use agentledger_commands::alerts::raise;
 use agentledger_commands::operators::default_tenant;
 use agentledger_domain::alert::{AlertSource, RaisedAlert, Severity};
 use agentledger_projections::follower::{Progress, Stall};
+use tokio::task::JoinHandle;
 
-use crate::state::AppState;
+use crate::app::App;
 
 /// The alert's text is an operator's: short, with where to read more.
 const MAX_ERROR_CHARS: usize = 1000;
 
-pub fn spawn(state: &AppState) {
-    for (name, progress) in state.models() {
-        tokio::spawn(watch(state.clone(), name, progress.clone()));
-    }
+pub fn spawn(state: &App) -> Vec<JoinHandle<()>> {
+    state
+        .models()
+        .into_iter()
+        .map(|(name, progress)| tokio::spawn(watch(state.clone(), name, progress.clone())))
+        .collect()
 }
 
-async fn watch(state: AppState, name: &'static str, progress: Progress) {
+async fn watch(state: App, name: &'static str, progress: Progress) {
     let mut changes = progress.stall_changes();
     loop {
         let stall = changes.borrow_and_update().clone();
@@ -42,7 +45,7 @@ async fn watch(state: AppState, name: &'static str, progress: Progress) {
 }
 
 async fn alert(
-    state: &AppState,
+    state: &App,
     name: &'static str,
     stall: &Stall,
 ) -> Result<(), agentledger_commands::CommandError> {

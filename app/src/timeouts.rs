@@ -12,13 +12,14 @@ use agentledger_commands::dispatch::run;
 use agentledger_domain::dispatch::DispatchCommand;
 use agentledger_domain::ids::TenantId;
 use agentledger_projections::command_history::overdue;
+use tokio::task::JoinHandle;
 
-use crate::state::AppState;
+use crate::app::App;
 
 /// Commands timed out per period at most; the rest wait for the next one.
 const PER_PERIOD: i64 = 500;
 
-pub fn spawn_command_timeouts(state: AppState, period: Duration) {
+pub fn spawn_command_timeouts(state: App, period: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(period);
         loop {
@@ -49,5 +50,5 @@ pub fn spawn_command_timeouts(state: AppState, period: Duration) {
                 }
             }
         }
-    });
+    })
 }

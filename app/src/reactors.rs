@@ -12,8 +12,9 @@ use agentledger_domain::alert_policy::{AlertPolicy, PolicyState, Seen};
 use agentledger_domain::ids::TenantId;
 use agentledger_projections::reactor_checkpoint;
 use agentledger_store::{EventFilter, Position, RecordedEvent};
+use tokio::task::JoinHandle;
 
-use crate::state::AppState;
+use crate::app::App;
 
 /// The reactors' name in `reactor_checkpoints`.
 const NAME: &str = "alerts_and_batches";
@@ -23,7 +24,7 @@ const NAME: &str = "alerts_and_batches";
 const SAVE_EVERY_EVENTS: u64 = 1000;
 const SAVE_EVERY: Duration = Duration::from_secs(1);
 
-pub fn spawn(state: AppState) {
+pub fn spawn(state: App) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             if let Err(e) = run(&state).await {
@@ -31,10 +32,10 @@ pub fn spawn(state: AppState) {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
-    });
+    })
 }
 
-async fn run(state: &AppState) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn run(state: &App) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let (mut position, mut policy) = match reactor_checkpoint::load(&state.database, NAME).await? {
         Some((position, saved)) => {
             let saved: PolicyState = serde_json::from_str(&saved)?;
@@ -74,7 +75,7 @@ async fn run(state: &AppState) -> Result<(), Box<dyn std::error::Error + Send + 
 }
 
 async fn save(
-    state: &AppState,
+    state: &App,
     position: Position,
     policy: &AlertPolicy,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -83,7 +84,7 @@ async fn save(
     Ok(())
 }
 
-async fn react(state: &AppState, policy: &mut AlertPolicy, event: &RecordedEvent) {
+async fn react(state: &App, policy: &mut AlertPolicy, event: &RecordedEvent) {
     let seen = Seen {
         event_id: event.event_id,
         stream_id: &event.stream_id,

@@ -1,0 +1,28 @@
+//! What a use case can answer instead of its result. `api` maps each to a
+//! problem document in one place (`api/src/problem.rs`).
+
+use std::time::Duration;
+
+use agentledger_commands::CommandError;
+use agentledger_projections::engine::ProjectionError;
+use agentledger_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    ReadModel(#[from] ProjectionError),
+    /// A `min_position` no command handed out: the log ends before it.
+    #[error("`min_position` {wanted} is past the end of the log")]
+    PastHead { wanted: u64, head: u64 },
+    /// The read model did not reach `min_position` in time.
+    #[error("waited {} s for position {wanted}", waited.as_secs())]
+    NotCaughtUp {
+        wanted: u64,
+        current: u64,
+        waited: Duration,
+    },
+}

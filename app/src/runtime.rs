@@ -1,0 +1,84 @@
+//! The runtime: starts the models that follow the log and the background
+//! workers, and stops them all. One per process (a test may run several).
+
+use std::time::Duration;
+
+use agentledger_store::Storage;
+use tokio::task::JoinHandle;
+
+use crate::app::App;
+use crate::limits::LimitsConfig;
+
+/// The workers' settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Workers {
+    /// An online agent silent this long is marked offline.
+    pub offline_after: Duration,
+    /// How often overdue commands are looked for.
+    pub command_timeout_check: Duration,
+}
+
+impl Default for Workers {
+    fn default() -> Self {
+        Self {
+            offline_after: Duration::from_secs(120),
+            command_timeout_check: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Everything running in the background for one [`App`]. Dropping it stops
+/// the lot, as [`Runtime::stop`] does without waiting.
+pub struct Runtime {
+    app: App,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Runtime {
+    /// Starts the models following the log; requests can be served from here
+    /// on. `jwt_secret` signs agent access tokens: every server of a
+    /// deployment must share it.
+    pub fn start(storage: Storage, jwt_secret: &[u8], limits: LimitsConfig) -> Self {
+        let (app, tasks) = App::start(storage, jwt_secret, limits);
+        Self { app, tasks }
+    }
+
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// Starts the workers that act on their own: the presence monitor,
+    /// command timeouts, the reactors, the read-model alarms and the pruning
+    /// of idempotency keys. Separate from [`Runtime::start`] so a first start
+    /// can set the installation up before anything reacts to it.
+    pub fn start_workers(&mut self, workers: Workers) {
+        let app = &self.app;
+        self.tasks.extend([
+            crate::presence::spawn_monitor(app.clone(), workers.offline_after),
+            crate::idempotency::spawn_pruner(app.idempotency.clone()),
+            crate::timeouts::spawn_command_timeouts(app.clone(), workers.command_timeout_check),
+            crate::reactors::spawn(app.clone()),
+        ]);
+        self.tasks.extend(crate::stalls::spawn(app));
+    }
+
+    /// Stops every model and worker, and waits until they have.
+    pub async fn stop(mut self) {
+        let tasks = std::mem::take(&mut self.tasks);
+        for task in &tasks {
+            task.abort();
+        }
+        for task in tasks {
+            // Cancelled is the expected end; a panic was logged where it happened.
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
