@@ -1,10 +1,8 @@
 //! Who is calling, from the `Authorization: Bearer …` header: an operator API
-//! key (`alk_…`) or an agent access token (a JWT).
+//! key (`alk_…`) or an agent access token (a JWT), checked by the app
+//! (`agentledger_app::caller`); and the correlation id of every request.
 
-use agentledger_commands::auth::{Principal, authenticate_agent, authenticate_api_key, is_api_key};
-use agentledger_domain::agent::Agent;
-use agentledger_domain::api_key::Role;
-use agentledger_domain::ids::{AgentId, TenantId};
+use agentledger_app::caller::{AgentCaller, Caller, Operator};
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -66,109 +64,12 @@ pub async fn correlate(
 
 pub const CORRELATION_HEADER: &str = "x-correlation-id";
 
-/// An operator, by API key.
-pub struct Operator {
-    pub principal: Principal,
-    pub role: Role,
-    pub tenant_id: TenantId,
-    pub correlation_id: Uuid,
-}
-
-impl Operator {
-    /// Admins and operators; viewers and auditors only read.
-    pub fn require_commands(&self) -> Result<(), Problem> {
-        if self.role.can_run_commands() {
-            Ok(())
-        } else {
-            Err(Problem::forbidden(
-                "this API key's role cannot run commands",
-            ))
-        }
-    }
-
-    pub fn require_admin(&self) -> Result<(), Problem> {
-        if self.role == Role::Admin {
-            Ok(())
-        } else {
-            Err(Problem::forbidden("only admin API keys can do this"))
-        }
-    }
-
-    pub fn context(&self) -> agentledger_commands::Context {
-        self.principal.context(Some(self.correlation_id))
-    }
-
-    /// Audit reads (the raw log, past states, exports): admins read every
-    /// tenant (`None`), auditors their own.
-    pub fn audit_scope(&self) -> Result<Option<TenantId>, Problem> {
-        match self.role {
-            Role::Admin => Ok(None),
-            Role::Auditor => Ok(Some(self.tenant_id)),
-            _ => Err(Problem::forbidden(
-                "audit reads need an admin or auditor key",
-            )),
-        }
-    }
-
-    /// Whether this operator may see objects of `tenant`.
-    pub fn sees(&self, tenant: TenantId) -> bool {
-        self.principal
-            .tenant_scope()
-            .is_none_or(|scope| scope == tenant)
-    }
-}
-
 impl FromRequestParts<AppState> for Operator {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
         let token = bearer(parts)?;
-        if !is_api_key(token) {
-            return Err(Problem::forbidden("this route is for operators' API keys"));
-        }
-        let principal = authenticate_api_key(&state.handler, token).await?;
-        let Principal::Operator {
-            role, tenant_id, ..
-        } = principal
-        else {
-            return Err(Problem::forbidden("this route is for operators' API keys"));
-        };
-        Ok(Self {
-            principal,
-            role,
-            tenant_id,
-            correlation_id: correlation_id(parts),
-        })
-    }
-}
-
-/// An agent, by access token, within its rate limit.
-pub struct AgentCaller {
-    pub principal: Principal,
-    pub agent_id: AgentId,
-    pub agent: Agent,
-    pub correlation_id: Uuid,
-}
-
-impl AgentCaller {
-    pub fn context(&self) -> agentledger_commands::Context {
-        self.principal.context(Some(self.correlation_id))
-    }
-
-    /// The agent polled: see `agentledger_app::presence::seen`.
-    pub async fn seen(&self, state: &AppState) -> Result<u64, Problem> {
-        let ctx = self.context();
-        Ok(agentledger_app::presence::seen(state, &ctx, self.agent_id, self.agent.online).await?)
-    }
-
-    pub fn require(&self, scope: &str) -> Result<(), Problem> {
-        if self.agent.has_permission(scope) {
-            Ok(())
-        } else {
-            Err(Problem::forbidden(format!(
-                "the agent lacks the `{scope}` permission"
-            )))
-        }
+        Ok(state.operator(token, correlation_id(parts)).await?)
     }
 }
 
@@ -177,48 +78,15 @@ impl FromRequestParts<AppState> for AgentCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
         let token = bearer(parts)?;
-        if is_api_key(token) {
-            return Err(Problem::forbidden(
-                "this route is for agents' access tokens",
-            ));
-        }
-        let (principal, agent) = authenticate_agent(&state.handler, &state.tokens, token).await?;
-        let Principal::Agent { agent_id, .. } = principal else {
-            return Err(Problem::forbidden(
-                "this route is for agents' access tokens",
-            ));
-        };
-        state
-            .limits
-            .agent_call(agent_id, agent.rate_limit_per_minute)
-            .map_err(Problem::too_many_requests)?;
-        Ok(Self {
-            principal,
-            agent_id,
-            agent,
-            correlation_id: correlation_id(parts),
-        })
+        Ok(state.agent(token, correlation_id(parts)).await?)
     }
-}
-
-/// Either kind of caller, for routes both may use.
-pub enum Caller {
-    Operator(Operator),
-    Agent(AgentCaller),
 }
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
-        if is_api_key(bearer(parts)?) {
-            Operator::from_request_parts(parts, state)
-                .await
-                .map(Caller::Operator)
-        } else {
-            AgentCaller::from_request_parts(parts, state)
-                .await
-                .map(Caller::Agent)
-        }
+        let token = bearer(parts)?;
+        Ok(state.caller(token, correlation_id(parts)).await?)
     }
 }

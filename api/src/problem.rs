@@ -3,7 +3,9 @@
 
 use agentledger_app::AppError;
 use agentledger_commands::CommandError;
+use agentledger_commands::reports::BatchRefused;
 use agentledger_domain::DomainError;
+use agentledger_domain::reports::MAX_BATCH;
 use agentledger_projections::engine::ProjectionError;
 use agentledger_store::StoreError;
 use axum::http::{StatusCode, header};
@@ -214,6 +216,12 @@ impl From<AppError> for Problem {
             AppError::Command(e) => e.into(),
             AppError::Store(e) => e.into(),
             AppError::ReadModel(e) => e.into(),
+            AppError::Batch(refused) => refused.into(),
+            AppError::Unavailable(detail) => Problem::unavailable(detail),
+            AppError::Unprocessable(detail) => Problem::unprocessable(detail),
+            AppError::NotFound(detail) => Problem::not_found(detail),
+            AppError::Forbidden(detail) => Problem::forbidden(detail),
+            AppError::RateLimited(wait) => Problem::too_many_requests(wait),
             AppError::PastHead { head, .. } => {
                 Problem::unprocessable(err.to_string()).with("head_position", head)
             }
@@ -227,6 +235,36 @@ impl From<AppError> for Problem {
                 .with("current_position", current);
                 problem.retry_after = Some(1);
                 problem
+            }
+        }
+    }
+}
+
+impl From<BatchRefused> for Problem {
+    fn from(refused: BatchRefused) -> Self {
+        let invalid = || {
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "The command is not valid",
+            )
+        };
+        match refused {
+            BatchRefused::Failed(e) => e.into(),
+            BatchRefused::Size(count) => invalid().detail(format!(
+                "a batch holds 1 to {MAX_BATCH} actions; this one holds {count}; none was recorded"
+            )),
+            BatchRefused::Invalid(errors) => {
+                let items: Vec<_> = errors
+                    .iter()
+                    .map(|(index, e)| serde_json::json!({ "index": index, "error": e.to_string() }))
+                    .collect();
+                invalid()
+                    .detail(format!(
+                        "{} of the actions are invalid (at most {MAX_BATCH} per batch); none was recorded",
+                        items.len()
+                    ))
+                    .with("errors", items)
             }
         }
     }

@@ -5,8 +5,8 @@ use agentledger_domain::ids::TenantId;
 use agentledger_store::AsOf;
 use chrono::{DateTime, Utc};
 
-use crate::auth::Operator;
 use crate::problem::Problem;
+use agentledger_app::caller::Operator;
 
 // How the document describes `as_of` (`agentledger_store::AsOf` reads it):
 // a log position, or an RFC 3339 time.

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use agentledger_commands::CommandError;
+use agentledger_commands::reports::BatchRefused;
 use agentledger_projections::engine::ProjectionError;
 use agentledger_store::StoreError;
 
@@ -15,6 +16,24 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error(transparent)]
     ReadModel(#[from] ProjectionError),
+    /// A batch of actions of which none was recorded.
+    #[error("the batch was refused")]
+    Batch(BatchRefused),
+    /// The server cannot do it now; the client may retry.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The request is well formed but a rule refuses it.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// Nothing the caller may see goes by that id.
+    #[error("{0}")]
+    NotFound(String),
+    /// The caller is known but may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The caller's budget is spent; it may try again after this long.
+    #[error("retry in {} s", .0.as_secs())]
+    RateLimited(Duration),
     /// A `min_position` no command handed out: the log ends before it.
     #[error("`min_position` {wanted} is past the end of the log")]
     PastHead { wanted: u64, head: u64 },

@@ -4,7 +4,9 @@
 //! are typed (`AppError`), and `api` maps them to problems.
 
 pub mod app;
+pub mod caller;
 pub mod demo;
+pub mod dispatch;
 pub mod error;
 pub mod idempotency;
 pub mod limits;
@@ -12,10 +14,14 @@ pub mod metrics;
 pub mod presence;
 pub mod reactors;
 pub mod read_your_writes;
+pub mod reports;
 pub mod runtime;
 pub mod stalls;
+pub mod tasks;
 pub mod timeouts;
+pub mod webhooks;
 
 pub use app::App;
+pub use caller::{AgentCaller, Caller, Operator};
 pub use error::AppError;
 pub use runtime::{Runtime, Workers};

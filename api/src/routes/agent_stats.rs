@@ -7,11 +7,11 @@ use axum::extract::State;
 use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::auth::Operator;
 use crate::extract::{Path, Query};
 use crate::problem::Problem;
 use crate::read_model::tenant_of;
 use crate::state::AppState;
+use agentledger_app::caller::Operator;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -16,12 +16,12 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::auth::{AgentCaller, Operator};
 use crate::extract::{Json, Path};
 use crate::idempotency::withholding;
 use crate::problem::Problem;
 use crate::routes::operators::Done;
 use crate::state::AppState;
+use agentledger_app::caller::{AgentCaller, Operator};
 use axum::response::Response;
 
 pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 600;

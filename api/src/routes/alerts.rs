@@ -15,11 +15,11 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use crate::auth::Operator;
 use crate::extract::{Json, Path};
 use crate::problem::Problem;
 use crate::routes::operators::Done;
 use crate::state::AppState;
+use agentledger_app::caller::Operator;
 
 /// Tokens per call assumed by a batch estimate unless the request says otherwise.
 pub const DEFAULT_TOKENS_PER_CALL: u64 = 1500;

@@ -11,10 +11,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::auth::Operator;
 use crate::extract::{Path, Query};
 use crate::problem::Problem;
 use crate::state::AppState;
+use agentledger_app::caller::Operator;
 
 /// Stream versions read per page while folding.
 const PAGE: usize = 1000;

@@ -16,11 +16,11 @@ use tokio::sync::Semaphore;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use crate::auth::Operator;
 use crate::extract::Query;
 use crate::problem::Problem;
 use crate::read_model::{next_cursor, page_limit, tenant_of, time_range};
 use crate::state::AppState;
+use agentledger_app::caller::Operator;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -1,13 +1,8 @@
 //! Commands to agents, pull model: operators issue them (directly or from a
 //! template), agents poll, report output and a result. History per agent.
 
-use std::time::Duration;
-
-use agentledger_commands::dispatch::{What, issue, run, template};
-use agentledger_domain::Aggregate;
-use agentledger_domain::dispatch::{
-    CommandTemplate, Dispatch, DispatchCommand, OutputStream, TemplateCommand,
-};
+use agentledger_app::dispatch;
+use agentledger_domain::dispatch::OutputStream;
 use agentledger_domain::ids::AgentId;
 use agentledger_projections::command_history::{self, CommandHistory, CommandRow};
 use agentledger_store::RecordedEvent;
@@ -19,18 +14,16 @@ use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use crate::auth::{AgentCaller, Caller, Operator};
 use crate::extract::{Json, Path, Query};
 use crate::problem::Problem;
 use crate::read_model::{next_cursor, page_limit};
 use crate::routes::operators::Done;
 use crate::state::AppState;
+use agentledger_app::caller::{AgentCaller, Caller, Operator};
 
 /// What agents are told about how often to poll and heartbeat.
 pub const POLL_INTERVAL_SECONDS: u64 = 5;
 pub const HEARTBEAT_INTERVAL_SECONDS: u64 = 30;
-const BOOK_CATCH_UP: Duration = Duration::from_secs(2);
-const DEFAULT_TIMEOUT_SECONDS: u32 = 300;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -76,24 +69,13 @@ async fn issue_command(
     Path(agent_id): Path<AgentId>,
     Json(body): Json<IssueCommand>,
 ) -> Result<(StatusCode, Reply<CommandIssued>), Problem> {
-    operator.require_commands()?;
-    let what = match (body.template_id, body.command) {
-        (Some(template_id), None) => What::Template {
-            template_id,
-            args: body.args,
-        },
-        (None, Some(command)) => What::Direct {
-            command,
-            args: body.args.unwrap_or(Value::Null),
-            timeout_seconds: body.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
-        },
-        _ => {
-            return Err(Problem::unprocessable(
-                "give either `command` or `template_id`",
-            ));
-        }
+    let asked = dispatch::Request {
+        command: body.command,
+        args: body.args,
+        timeout_seconds: body.timeout_seconds,
+        template_id: body.template_id,
     };
-    let (command_id, position) = issue(&state.handler, &operator.context(), agent_id, what).await?;
+    let (command_id, position) = dispatch::issue(&state, &operator, agent_id, asked).await?;
     Ok((
         StatusCode::CREATED,
         Reply(CommandIssued {
@@ -140,15 +122,7 @@ async fn history(
     Path(agent_id): Path<AgentId>,
     Query(query): Query<HistoryQuery>,
 ) -> Result<Reply<CommandPage>, Problem> {
-    let (agent, _, _) = state
-        .handler
-        .load::<agentledger_domain::agent::Agent>(&agentledger_domain::agent::Agent::stream_id(
-            agent_id,
-        ))
-        .await?;
-    if !agent.exists || !operator.sees(agent.tenant_id) {
-        return Err(Problem::not_found("agent not found"));
-    }
+    let agent = dispatch::agent_seen_by(&state, &operator, agent_id).await?;
     let limit = page_limit(query.limit)?;
     let progress = state.caught_up(&CommandHistory, query.min_position).await?;
     let items = command_history::list(
@@ -189,16 +163,7 @@ async fn detail(
     caller: Caller,
     Path(command_id): Path<Uuid>,
 ) -> Result<Reply<CommandDetail>, Problem> {
-    let stream = Dispatch::stream_id(command_id);
-    let (dispatch, _, _) = state.handler.load::<Dispatch>(&stream).await?;
-    let visible = match &caller {
-        Caller::Operator(op) => op.sees(dispatch.tenant_id),
-        Caller::Agent(agent) => agent.agent_id == dispatch.agent_id,
-    };
-    if !dispatch.exists || !visible {
-        return Err(Problem::not_found("command not found"));
-    }
-    let events = state.store.read_stream(&stream, 0, 10_000).await?;
+    let events = dispatch::detail(&state, &caller, command_id).await?;
     Ok(Reply(CommandDetail { command_id, events }))
 }
 
@@ -236,50 +201,22 @@ async fn poll(
     State(state): State<AppState>,
     caller: AgentCaller,
 ) -> Result<Reply<PollAnswer>, Problem> {
-    caller.require("commands:poll")?;
-    let mut position = caller.seen(&state).await?;
-    state
-        .settle(&state.command_book_progress, BOOK_CATCH_UP)
-        .await?;
-    position = position.max(state.command_book_progress.position());
-    let ctx = caller.context();
-    let mut commands = Vec::new();
-    for pending in state.command_book.pending(caller.agent_id) {
-        // A command that timed out since the book was read is skipped, not fatal:
-        // the others must still be delivered.
-        let executed = match run(
-            &state.handler,
-            &ctx,
-            pending.command_id,
-            DispatchCommand::Deliver,
-        )
-        .await
-        {
-            Ok(executed) => executed,
-            Err(agentledger_commands::CommandError::Domain(_)) => continue,
-            Err(e) if commands.is_empty() => return Err(e.into()),
-            // Hand over what is already marked delivered; the rest waits for the next poll.
-            Err(e) => {
-                tracing::warn!(error = %e, "delivery stopped part way");
-                break;
-            }
-        };
-        position = position.max(executed.position);
-        // Empty: another poll delivered it a moment ago.
-        if !executed.events.is_empty() {
-            commands.push(Delivered {
-                command_id: pending.command_id,
-                command: pending.command,
-                args: pending.args,
-                deadline: pending.deadline,
-            });
-        }
-    }
+    let polled = dispatch::poll(&state, &caller).await?;
+    let commands = polled
+        .commands
+        .into_iter()
+        .map(|d| Delivered {
+            command_id: d.command_id,
+            command: d.command,
+            args: d.args,
+            deadline: d.deadline,
+        })
+        .collect();
     Ok(Reply(PollAnswer {
         commands,
         poll_interval_seconds: POLL_INTERVAL_SECONDS,
         heartbeat_interval_seconds: HEARTBEAT_INTERVAL_SECONDS,
-        position,
+        position: polled.position,
     }))
 }
 
@@ -307,15 +244,8 @@ async fn output(
     Path(command_id): Path<Uuid>,
     Json(body): Json<Output>,
 ) -> Result<Reply<Done>, Problem> {
-    let command = DispatchCommand::AppendOutput {
-        agent_id: caller.agent_id,
-        stream: body.stream,
-        chunk: body.chunk,
-    };
-    let executed = run(&state.handler, &caller.context(), command_id, command).await?;
-    Ok(Reply(Done {
-        position: executed.position,
-    }))
+    let position = dispatch::output(&state, &caller, command_id, body.stream, body.chunk).await?;
+    Ok(Reply(Done { position }))
 }
 
 #[derive(Debug, utoipa::ToSchema, Deserialize)]
@@ -343,16 +273,16 @@ async fn result(
     Path(command_id): Path<Uuid>,
     Json(body): Json<Outcome>,
 ) -> Result<Reply<Done>, Problem> {
-    let command = DispatchCommand::Finish {
-        agent_id: caller.agent_id,
-        success: body.success,
-        exit_code: body.exit_code,
-        output: body.output,
-    };
-    let executed = run(&state.handler, &caller.context(), command_id, command).await?;
-    Ok(Reply(Done {
-        position: executed.position,
-    }))
+    let position = dispatch::finish(
+        &state,
+        &caller,
+        command_id,
+        body.success,
+        body.exit_code,
+        body.output,
+    )
+    .await?;
+    Ok(Reply(Done { position }))
 }
 
 #[derive(Debug, utoipa::ToSchema, Deserialize)]
@@ -364,6 +294,17 @@ pub struct TemplateBody {
     pub args: Value,
     #[schema(minimum = 1, maximum = 86_400)]
     pub timeout_seconds: Option<u32>,
+}
+
+impl From<TemplateBody> for dispatch::TemplateRequest {
+    fn from(body: TemplateBody) -> Self {
+        Self {
+            name: body.name,
+            command: body.command,
+            args: body.args,
+            timeout_seconds: body.timeout_seconds,
+        }
+    }
 }
 
 #[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
@@ -386,21 +327,12 @@ async fn create_template(
     operator: Operator,
     Json(body): Json<TemplateBody>,
 ) -> Result<(StatusCode, Reply<TemplateCreated>), Problem> {
-    operator.require_commands()?;
-    let template_id = Uuid::now_v7();
-    let command = TemplateCommand::Create {
-        tenant_id: operator.tenant_id,
-        name: body.name,
-        command: body.command,
-        args: body.args,
-        timeout_seconds: body.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
-    };
-    let executed = template(&state.handler, &operator.context(), template_id, command).await?;
+    let (template_id, position) = dispatch::create_template(&state, &operator, body.into()).await?;
     Ok((
         StatusCode::CREATED,
         Reply(TemplateCreated {
             template_id,
-            position: executed.position,
+            position,
         }),
     ))
 }
@@ -421,17 +353,8 @@ async fn update_template(
     Path(template_id): Path<Uuid>,
     Json(body): Json<TemplateBody>,
 ) -> Result<Reply<Done>, Problem> {
-    operator.require_commands()?;
-    let command = TemplateCommand::Update {
-        name: body.name,
-        command: body.command,
-        args: body.args,
-        timeout_seconds: body.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
-    };
-    let executed = template(&state.handler, &operator.context(), template_id, command).await?;
-    Ok(Reply(Done {
-        position: executed.position,
-    }))
+    let position = dispatch::update_template(&state, &operator, template_id, body.into()).await?;
+    Ok(Reply(Done { position }))
 }
 
 #[utoipa::path(
@@ -448,17 +371,8 @@ async fn delete_template(
     operator: Operator,
     Path(template_id): Path<Uuid>,
 ) -> Result<Reply<Done>, Problem> {
-    operator.require_commands()?;
-    let executed = template(
-        &state.handler,
-        &operator.context(),
-        template_id,
-        TemplateCommand::Delete,
-    )
-    .await?;
-    Ok(Reply(Done {
-        position: executed.position,
-    }))
+    let position = dispatch::delete_template(&state, &operator, template_id).await?;
+    Ok(Reply(Done { position }))
 }
 
 #[derive(Debug, utoipa::ToSchema, Serialize)]
@@ -484,13 +398,7 @@ async fn template_detail(
     operator: Operator,
     Path(template_id): Path<Uuid>,
 ) -> Result<Reply<TemplateView>, Problem> {
-    let (t, _, _) = state
-        .handler
-        .load::<CommandTemplate>(&CommandTemplate::stream_id(template_id))
-        .await?;
-    if !t.exists || t.deleted || !operator.sees(t.tenant_id) {
-        return Err(Problem::not_found("command template not found"));
-    }
+    let t = dispatch::template_detail(&state, &operator, template_id).await?;
     Ok(Reply(TemplateView {
         template_id,
         name: t.name,

@@ -16,11 +16,11 @@ use agentledger_projections::operation_log::OperationLog;
 use agentledger_projections::run_log::RunLog;
 use agentledger_projections::usage::Usage;
 
-use crate::auth::Operator;
 use crate::exports::{ExportQuery, ExportRequestError, open_source};
 use crate::extract::{Path, Query};
 use crate::problem::Problem;
 use crate::state::AppState;
+use agentledger_app::caller::Operator;
 
 /// Chunks in flight between the exporting task and the connection: a slow
 /// client slows the export down instead of filling memory.

@@ -11,12 +11,12 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::auth::Operator;
 use crate::extract::{Json, Path};
 use crate::idempotency::withholding;
 use crate::problem::Problem;
 use crate::read_model::tenant_of;
 use crate::state::AppState;
+use agentledger_app::caller::Operator;
 use axum::response::Response;
 
 pub fn routes() -> OpenApiRouter<AppState> {

@@ -14,11 +14,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::auth::{Caller, Operator};
 use crate::extract::{Path, Query};
 use crate::problem::Problem;
 use crate::read_model::{next_cursor, page_limit, tenant_of, time_range};
 use crate::state::AppState;
+use agentledger_app::caller::{Caller, Operator};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -1,21 +1,17 @@
 //! What agents report: actions (one or a batch) and LLM runs.
 
-use agentledger_commands::reports::{
-    BatchRefused, record_actions, record_llm_run, record_single_action,
-};
-use agentledger_domain::reports::{ActionReport, MAX_BATCH, RunReport};
-use agentledger_store::Committed;
+use agentledger_app::reports;
+use agentledger_domain::reports::{ActionReport, RunReport};
 use axum::Json as Reply;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::auth::AgentCaller;
 use crate::extract::Json;
 use crate::problem::Problem;
 use crate::state::AppState;
+use agentledger_app::caller::AgentCaller;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -45,13 +41,7 @@ async fn action(
     caller: AgentCaller,
     Json(body): Json<ActionReport>,
 ) -> Result<(StatusCode, Reply<Recorded>), Problem> {
-    caller.require("actions:write")?;
-    let outcome =
-        record_single_action(&state.handler, &caller.context(), caller.agent_id, body).await?;
-    let first = outcome
-        .events
-        .first()
-        .ok_or_else(|| Problem::unavailable("nothing was recorded"))?;
+    let first = reports::action(&state, &caller, body).await?;
     Ok((
         StatusCode::CREATED,
         Reply(Recorded {
@@ -97,16 +87,7 @@ async fn batch(
     caller: AgentCaller,
     Json(body): Json<Batch>,
 ) -> Result<(StatusCode, Reply<BatchRecorded>), Problem> {
-    caller.require("actions:write")?;
-    caller.require("batch")?;
-    let outcome = record_actions(
-        &state.handler,
-        &caller.context(),
-        caller.agent_id,
-        body.actions,
-    )
-    .await;
-    let committed = batch_outcome(outcome)?;
+    let committed = reports::actions(&state, &caller, body.actions).await?;
     let results = committed
         .iter()
         .enumerate()
@@ -124,39 +105,6 @@ async fn batch(
     ))
 }
 
-fn batch_outcome(
-    outcome: Result<agentledger_store::AppendOutcome, BatchRefused>,
-) -> Result<Vec<Committed>, Problem> {
-    match outcome {
-        Ok(outcome) => Ok(outcome.events),
-        Err(BatchRefused::Failed(e)) => Err(e.into()),
-        Err(BatchRefused::Size(count)) => Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation",
-            "The command is not valid",
-        )
-        .detail(format!(
-            "a batch holds 1 to {MAX_BATCH} actions; this one holds {count}; none was recorded"
-        ))),
-        Err(BatchRefused::Invalid(errors)) => {
-            let items: Vec<_> = errors
-                .iter()
-                .map(|(index, e)| json!({ "index": index, "error": e.to_string() }))
-                .collect();
-            Err(Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation",
-                "The command is not valid",
-            )
-            .detail(format!(
-                "{} of the actions are invalid (at most {MAX_BATCH} per batch); none was recorded",
-                items.len()
-            ))
-            .with("errors", items))
-        }
-    }
-}
-
 #[utoipa::path(
     post,
     path = "/api/v1/agents/me/runs",
@@ -172,12 +120,7 @@ async fn llm_run(
     caller: AgentCaller,
     Json(body): Json<RunReport>,
 ) -> Result<(StatusCode, Reply<Recorded>), Problem> {
-    caller.require("runs:write")?;
-    let outcome = record_llm_run(&state.handler, &caller.context(), caller.agent_id, body).await?;
-    let first = outcome
-        .events
-        .first()
-        .ok_or_else(|| Problem::unavailable("nothing was recorded"))?;
+    let first = reports::run(&state, &caller, body).await?;
     Ok((
         StatusCode::CREATED,
         Reply(Recorded {

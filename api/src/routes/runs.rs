@@ -9,11 +9,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::auth::Operator;
 use crate::extract::{Path, Query};
 use crate::problem::Problem;
 use crate::read_model::{next_cursor, page_limit, tenant_of, time_range};
 use crate::state::AppState;
+use agentledger_app::caller::Operator;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -14,7 +14,7 @@ use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use crate::auth::Operator;
+use agentledger_app::caller::Operator;
 use crate::event_query::EventQuery;
 use crate::extract::{Json, Path, Query};
 use crate::problem::Problem;

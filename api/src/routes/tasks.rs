@@ -1,12 +1,10 @@
 //! Tasks: created by operators (or agents allowed to), claimed by polling
 //! agents, reported on and finished by the claiming agent.
 
-use std::time::Duration;
-
-use agentledger_commands::tasks::{Created, claim_first, create, retry, run};
-use agentledger_domain::Aggregate;
+use agentledger_app::tasks::{self, Claim, TaskRequest};
+use agentledger_commands::tasks::Created;
 use agentledger_domain::ids::{AgentId, TaskId, TenantId};
-use agentledger_domain::task::{NewTask, Task, TaskCommand, TaskStatus};
+use agentledger_domain::task::{Task, TaskStatus};
 use axum::Json as Reply;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,15 +13,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::auth::{AgentCaller, Caller, Operator};
 use crate::extract::{Json, Path, Query, comma_list};
 use crate::problem::Problem;
 use crate::routes::operators::Done;
 use crate::state::AppState;
-
-/// How long a poll waits for the task queue to catch up with the log.
-const QUEUE_CATCH_UP: Duration = Duration::from_secs(2);
-const CANDIDATES: usize = 16;
+use agentledger_app::caller::{AgentCaller, Caller, Operator};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -74,27 +68,15 @@ async fn create_task(
     caller: Caller,
     Json(body): Json<CreateTask>,
 ) -> Result<Response, Problem> {
-    let ctx = match &caller {
-        Caller::Operator(op) => {
-            op.require_commands()?;
-            op.context()
-        }
-        Caller::Agent(agent) => {
-            agent.require("tasks:create")?;
-            agent.context()
-        }
-    };
-    let task = NewTask {
-        tenant_id: ctx.tenant_id,
+    let asked = TaskRequest {
         task_type: body.task_type,
         input: body.input,
         priority: body.priority,
         callback_url: body.callback_url,
         dedup_key: body.dedup_key,
         forced: body.forced,
-        retry_of: None,
     };
-    let response = match create(&state.handler, &ctx, TaskId::new(), task).await? {
+    let response = match tasks::create(&state, &caller, asked).await? {
         Created::Task { task_id, position } => (
             StatusCode::CREATED,
             Reply(TaskCreated {
@@ -134,25 +116,6 @@ pub struct TaskView {
     pub version: Option<u64>,
 }
 
-async fn load_visible(
-    state: &AppState,
-    caller: &Caller,
-    task_id: TaskId,
-) -> Result<(Task, Option<u64>), Problem> {
-    let (task, version, _) = state
-        .handler
-        .load::<Task>(&Task::stream_id(task_id))
-        .await?;
-    let visible = match caller {
-        Caller::Operator(op) => op.sees(task.tenant_id),
-        Caller::Agent(agent) => agent.agent.tenant_id == task.tenant_id,
-    };
-    if !task.exists || !visible {
-        return Err(Problem::not_found("task not found"));
-    }
-    Ok((task, version))
-}
-
 fn view(task_id: TaskId, task: Task, version: Option<u64>) -> TaskView {
     TaskView {
         task_id,
@@ -182,8 +145,8 @@ async fn task_detail(
     caller: Caller,
     Path(task_id): Path<TaskId>,
 ) -> Result<Reply<TaskView>, Problem> {
-    let (task, version) = load_visible(&state, &caller, task_id).await?;
-    Ok(Reply(view(task_id, task, version)))
+    let seen = tasks::detail(&state, &caller, task_id).await?;
+    Ok(Reply(view(task_id, seen.task, seen.version)))
 }
 
 #[derive(Debug, utoipa::ToSchema, Default, Deserialize)]
@@ -209,18 +172,9 @@ async fn cancel(
     Path(task_id): Path<TaskId>,
     body: Option<Json<CancelTask>>,
 ) -> Result<Reply<Done>, Problem> {
-    operator.require_commands()?;
     let reason = body.and_then(|Json(b)| b.reason);
-    let executed = run(
-        &state.handler,
-        &operator.context(),
-        task_id,
-        TaskCommand::Cancel { reason },
-    )
-    .await?;
-    Ok(Reply(Done {
-        position: executed.position,
-    }))
+    let position = tasks::cancel(&state, &operator, task_id, reason).await?;
+    Ok(Reply(Done { position }))
 }
 
 #[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
@@ -244,8 +198,7 @@ async fn retry_task(
     operator: Operator,
     Path(task_id): Path<TaskId>,
 ) -> Result<(StatusCode, Reply<Retried>), Problem> {
-    operator.require_commands()?;
-    let (new_id, position) = retry(&state.handler, &operator.context(), task_id).await?;
+    let (new_id, position) = tasks::retry(&state, &operator, task_id).await?;
     Ok((
         StatusCode::CREATED,
         Reply(Retried {
@@ -282,16 +235,16 @@ async fn progress(
     Path(task_id): Path<TaskId>,
     Json(body): Json<Progress>,
 ) -> Result<Reply<Done>, Problem> {
-    let command = TaskCommand::ReportProgress {
-        agent_id: caller.agent_id,
-        percent: body.percent,
-        message: body.message,
-        output_chunk: body.output_chunk,
-    };
-    let executed = run(&state.handler, &caller.context(), task_id, command).await?;
-    Ok(Reply(Done {
-        position: executed.position,
-    }))
+    let position = tasks::progress(
+        &state,
+        &caller,
+        task_id,
+        body.percent,
+        body.message,
+        body.output_chunk,
+    )
+    .await?;
+    Ok(Reply(Done { position }))
 }
 
 #[derive(Debug, utoipa::ToSchema, Deserialize)]
@@ -318,14 +271,8 @@ async fn complete(
     Path(task_id): Path<TaskId>,
     Json(body): Json<Complete>,
 ) -> Result<Reply<Done>, Problem> {
-    let command = TaskCommand::Complete {
-        agent_id: caller.agent_id,
-        result: body.result,
-    };
-    let executed = run(&state.handler, &caller.context(), task_id, command).await?;
-    Ok(Reply(Done {
-        position: executed.position,
-    }))
+    let position = tasks::complete(&state, &caller, task_id, body.result).await?;
+    Ok(Reply(Done { position }))
 }
 
 #[derive(Debug, utoipa::ToSchema, Deserialize)]
@@ -353,15 +300,8 @@ async fn fail(
     Path(task_id): Path<TaskId>,
     Json(body): Json<Fail>,
 ) -> Result<Reply<Done>, Problem> {
-    let command = TaskCommand::Fail {
-        agent_id: caller.agent_id,
-        error: body.error,
-        retryable: body.retryable,
-    };
-    let executed = run(&state.handler, &caller.context(), task_id, command).await?;
-    Ok(Reply(Done {
-        position: executed.position,
-    }))
+    let position = tasks::fail(&state, &caller, task_id, body.error, body.retryable).await?;
+    Ok(Reply(Done { position }))
 }
 
 #[derive(Debug, utoipa::ToSchema, Deserialize)]
@@ -404,53 +344,25 @@ async fn next_task(
     caller: AgentCaller,
     Query(query): Query<NextQuery>,
 ) -> Result<Response, Problem> {
-    caller.require("tasks:claim")?;
-    let seen = caller.seen(&state).await?;
-    // See every task created before this poll.
-    state
-        .settle(&state.task_queue_progress, QUEUE_CATCH_UP)
-        .await?;
-    // An empty answer has no body: its position goes in a header.
-    let none = || {
-        let position = seen.max(state.task_queue_progress.position());
-        (
+    let types: Vec<String> = comma_list(query.types.as_deref());
+    Ok(match tasks::claim_next(&state, &caller, &types).await? {
+        Claim::Task {
+            task_id,
+            task,
+            version,
+            input,
+            position,
+        } => Reply(Claimed {
+            task: view(task_id, task, version),
+            input,
+            position,
+        })
+        .into_response(),
+        // An empty answer has no body: its position goes in a header.
+        Claim::None { position } => (
             StatusCode::NO_CONTENT,
             [(POSITION_HEADER, position.to_string())],
         )
-            .into_response()
-    };
-    let types: Vec<String> = comma_list(query.types.as_deref());
-    let ctx = caller.context();
-    loop {
-        let candidates = state
-            .task_queue
-            .candidates(caller.agent.tenant_id, &types, CANDIDATES);
-        if candidates.is_empty() {
-            return Ok(none());
-        }
-        let exhausted = candidates.len() < CANDIDATES;
-        if let Some((task_id, executed)) =
-            claim_first(&state.handler, &ctx, caller.agent_id, candidates).await?
-        {
-            let input = agentledger_commands::tasks::created_as(&state.handler, task_id)
-                .await?
-                .input;
-            let position = executed.position;
-            let task = view(task_id, executed.state, executed.version);
-            return Ok(Reply(Claimed {
-                task,
-                input,
-                position,
-            })
-            .into_response());
-        }
-        if exhausted {
-            return Ok(none());
-        }
-        // Every candidate was taken by other agents meanwhile: let the queue
-        // see those claims before looking again.
-        state
-            .settle(&state.task_queue_progress, QUEUE_CATCH_UP)
-            .await?;
-    }
+            .into_response(),
+    })
 }

@@ -1,11 +1,7 @@
 //! Webhook subscriptions (operators, or agents with `webhooks:manage`) and
 //! agents' cache entries with operators' invalidations.
 
-use std::time::Duration;
-
-use agentledger_commands::webhooks::{invalidate_cache, run, store_cache_entry, subscribe};
-use agentledger_domain::Aggregate;
-use agentledger_domain::webhook::{Manager, Webhook, WebhookCommand};
+use agentledger_app::webhooks;
 use agentledger_projections::cache_index::CacheEntry;
 use axum::Json as Reply;
 use axum::extract::State;
@@ -15,15 +11,13 @@ use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use crate::auth::{AgentCaller, Caller, Operator};
 use crate::extract::{Json, Path};
 use crate::idempotency::withholding;
 use crate::problem::Problem;
 use crate::routes::operators::Done;
 use crate::state::AppState;
+use agentledger_app::caller::{AgentCaller, Caller, Operator};
 use axum::response::Response;
-
-const INDEX_CATCH_UP: Duration = Duration::from_secs(2);
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -31,20 +25,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(update, delete, detail))
         .routes(routes!(store, read))
         .routes(routes!(invalidate))
-}
-
-/// The caller as a manager of subscriptions: operators who may issue
-/// commands manage all of their tenant's, agents with `webhooks:manage`
-/// only those they made.
-fn manager_context(caller: &Caller) -> Result<(agentledger_commands::Context, Manager), Problem> {
-    match caller {
-        Caller::Operator(op) => op
-            .require_commands()
-            .map(|_| (op.context(), Manager::Operator)),
-        Caller::Agent(agent) => agent
-            .require("webhooks:manage")
-            .map(|_| (agent.context(), Manager::Agent(agent.agent_id))),
-    }
 }
 
 #[derive(Debug, utoipa::ToSchema, Deserialize)]
@@ -77,13 +57,11 @@ async fn create(
     caller: Caller,
     Json(body): Json<Subscription>,
 ) -> Result<Response, Problem> {
-    let (ctx, by) = manager_context(&caller)?;
-    let (webhook_id, secret, position) =
-        subscribe(&state.handler, &ctx, by, body.url, body.event_types).await?;
+    let made = webhooks::create(&state, &caller, body.url, body.event_types).await?;
     let answer = Subscribed {
-        webhook_id,
-        secret,
-        position,
+        webhook_id: made.webhook_id,
+        secret: made.secret,
+        position: made.position,
     };
     Ok(withholding(
         (StatusCode::CREATED, Reply(answer)),
@@ -108,16 +86,9 @@ async fn update(
     Path(webhook_id): Path<Uuid>,
     Json(body): Json<Subscription>,
 ) -> Result<Reply<Done>, Problem> {
-    let (ctx, by) = manager_context(&caller)?;
-    let command = WebhookCommand::Update {
-        url: body.url,
-        event_types: body.event_types,
-        by,
-    };
-    let executed = run(&state.handler, &ctx, webhook_id, command).await?;
-    Ok(Reply(Done {
-        position: executed.position,
-    }))
+    let position =
+        webhooks::update(&state, &caller, webhook_id, body.url, body.event_types).await?;
+    Ok(Reply(Done { position }))
 }
 
 #[utoipa::path(
@@ -135,17 +106,8 @@ async fn delete(
     caller: Caller,
     Path(webhook_id): Path<Uuid>,
 ) -> Result<Reply<Done>, Problem> {
-    let (ctx, by) = manager_context(&caller)?;
-    let executed = run(
-        &state.handler,
-        &ctx,
-        webhook_id,
-        WebhookCommand::Delete { by },
-    )
-    .await?;
-    Ok(Reply(Done {
-        position: executed.position,
-    }))
+    let position = webhooks::delete(&state, &caller, webhook_id).await?;
+    Ok(Reply(Done { position }))
 }
 
 #[derive(Debug, utoipa::ToSchema, Serialize)]
@@ -170,20 +132,7 @@ async fn detail(
     caller: Caller,
     Path(webhook_id): Path<Uuid>,
 ) -> Result<Reply<WebhookView>, Problem> {
-    let (webhook, _, _) = state
-        .handler
-        .load::<Webhook>(&Webhook::stream_id(webhook_id))
-        .await?;
-    let visible = match &caller {
-        Caller::Operator(op) => op.sees(webhook.tenant_id),
-        Caller::Agent(agent) => {
-            agent.agent.tenant_id == webhook.tenant_id
-                && webhook.managed_by(Manager::Agent(agent.agent_id))
-        }
-    };
-    if !webhook.exists || webhook.deleted || !visible {
-        return Err(Problem::not_found("webhook not found"));
-    }
+    let webhook = webhooks::detail(&state, &caller, webhook_id).await?;
     Ok(Reply(WebhookView {
         webhook_id,
         url: webhook.url,
@@ -217,22 +166,15 @@ async fn store(
     Path((cache_type, target)): Path<(String, String)>,
     Json(body): Json<Entry>,
 ) -> Result<(StatusCode, Reply<Done>), Problem> {
-    caller.require("cache:write")?;
-    let outcome = store_cache_entry(
-        &state.handler,
-        &caller.context(),
-        caller.agent_id,
+    let position = webhooks::store(
+        &state,
+        &caller,
         (cache_type, target),
         body.value,
         body.ttl_seconds,
     )
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Reply(Done {
-            position: outcome.last_position(),
-        }),
-    ))
+    Ok((StatusCode::CREATED, Reply(Done { position })))
 }
 
 #[utoipa::path(
@@ -250,19 +192,9 @@ async fn read(
     caller: AgentCaller,
     Path((cache_type, target)): Path<(String, String)>,
 ) -> Result<Reply<CacheEntry>, Problem> {
-    state
-        .settle(&state.cache_index_progress, INDEX_CATCH_UP)
-        .await?;
-    state
-        .cache_index
-        .get(
-            caller.agent.tenant_id,
-            &cache_type,
-            &target,
-            chrono::Utc::now(),
-        )
-        .map(Reply)
-        .ok_or_else(|| Problem::not_found("no live cache entry"))
+    Ok(Reply(
+        webhooks::read(&state, &caller, &cache_type, &target).await?,
+    ))
 }
 
 #[derive(Debug, utoipa::ToSchema, Deserialize)]
@@ -293,26 +225,10 @@ async fn invalidate(
     operator: Operator,
     Json(body): Json<Invalidate>,
 ) -> Result<Reply<Invalidated>, Problem> {
-    operator.require_commands()?;
-    state
-        .settle(&state.cache_index_progress, INDEX_CATCH_UP)
-        .await?;
-    let entries = state.cache_index.count(
-        operator.tenant_id,
-        body.cache_type.as_deref(),
-        body.target.as_deref(),
-        chrono::Utc::now(),
-    );
-    let outcome = invalidate_cache(
-        &state.handler,
-        &operator.context(),
-        body.cache_type,
-        body.target,
-        entries,
-    )
-    .await?;
+    let (entries, position) =
+        webhooks::invalidate(&state, &operator, body.cache_type, body.target).await?;
     Ok(Reply(Invalidated {
         entries_invalidated: entries,
-        position: outcome.last_position(),
+        position,
     }))
 }

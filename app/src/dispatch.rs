@@ -1,0 +1,265 @@
+//! Commands to agents, pull model: operators issue them (directly or from a
+//! template); agents with `commands:poll` take them when they poll, each
+//! exactly once, and report output and a result on their own commands only.
+
+use std::time::Duration;
+
+use agentledger_commands::CommandError;
+use agentledger_commands::dispatch::{What, issue as issue_to, run, template};
+use agentledger_domain::Aggregate;
+use agentledger_domain::agent::Agent;
+use agentledger_domain::dispatch::{
+    CommandTemplate, Dispatch, DispatchCommand, OutputStream, TemplateCommand,
+};
+use agentledger_domain::ids::AgentId;
+use agentledger_store::RecordedEvent;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::caller::{AgentCaller, Caller, Operator};
+use crate::error::AppError;
+
+/// How long a poll waits for the command book to catch up with the log.
+const BOOK_CATCH_UP: Duration = Duration::from_secs(2);
+/// When a command or template does not say how long it may run.
+pub const DEFAULT_TIMEOUT_SECONDS: u32 = 300;
+
+/// What an operator asks for: a command of its own, or a stored template
+/// (with arguments over the template's).
+pub struct Request {
+    pub command: Option<String>,
+    pub args: Option<Value>,
+    pub timeout_seconds: Option<u32>,
+    pub template_id: Option<Uuid>,
+}
+
+/// Issues a command to `agent_id`: its id and position.
+pub async fn issue(
+    app: &App,
+    operator: &Operator,
+    agent_id: AgentId,
+    asked: Request,
+) -> Result<(Uuid, u64), AppError> {
+    operator.require_commands()?;
+    let what = match (asked.template_id, asked.command) {
+        (Some(template_id), None) => What::Template {
+            template_id,
+            args: asked.args,
+        },
+        (None, Some(command)) => What::Direct {
+            command,
+            args: asked.args.unwrap_or(Value::Null),
+            timeout_seconds: asked.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
+        },
+        _ => {
+            return Err(AppError::Unprocessable(
+                "give either `command` or `template_id`".into(),
+            ));
+        }
+    };
+    Ok(issue_to(&app.handler, &operator.context(), agent_id, what).await?)
+}
+
+/// The agent, if it exists in a tenant the operator sees.
+pub async fn agent_seen_by(
+    app: &App,
+    operator: &Operator,
+    agent_id: AgentId,
+) -> Result<Agent, AppError> {
+    let (agent, _, _) = app
+        .handler
+        .load::<Agent>(&Agent::stream_id(agent_id))
+        .await?;
+    if !agent.exists || !operator.sees(agent.tenant_id) {
+        return Err(AppError::NotFound("agent not found".into()));
+    }
+    Ok(agent)
+}
+
+/// A command's whole stream (issue, delivery, every output chunk in order,
+/// result), for an operator of its tenant or the agent it was issued to.
+pub async fn detail(
+    app: &App,
+    caller: &Caller,
+    command_id: Uuid,
+) -> Result<Vec<RecordedEvent>, AppError> {
+    let stream = Dispatch::stream_id(command_id);
+    let (dispatch, _, _) = app.handler.load::<Dispatch>(&stream).await?;
+    let visible = match caller {
+        Caller::Operator(op) => op.sees(dispatch.tenant_id),
+        Caller::Agent(agent) => agent.agent_id == dispatch.agent_id,
+    };
+    if !dispatch.exists || !visible {
+        return Err(AppError::NotFound("command not found".into()));
+    }
+    Ok(app.store.read_stream(&stream, 0, 10_000).await?)
+}
+
+/// A command handed to its agent.
+pub struct Delivered {
+    pub command_id: Uuid,
+    pub command: String,
+    pub args: Value,
+    pub deadline: DateTime<Utc>,
+}
+
+/// What a poll handed over, and the log position it reflects (the poll's
+/// own events included: coming online, deliveries).
+pub struct Polled {
+    pub commands: Vec<Delivered>,
+    pub position: u64,
+}
+
+/// Notes the agent as seen and hands over the commands waiting for it.
+pub async fn poll(app: &App, agent: &AgentCaller) -> Result<Polled, AppError> {
+    agent.require("commands:poll")?;
+    let mut position = agent.seen(app).await?;
+    app.settle(&app.command_book_progress, BOOK_CATCH_UP)
+        .await?;
+    position = position.max(app.command_book_progress.position());
+    let ctx = agent.context();
+    let mut commands = Vec::new();
+    for pending in app.command_book.pending(agent.agent_id) {
+        let executed = match run(
+            &app.handler,
+            &ctx,
+            pending.command_id,
+            DispatchCommand::Deliver,
+        )
+        .await
+        {
+            Ok(executed) => executed,
+            // Timed out since the book was read: skipped, not fatal, so the
+            // others are still delivered.
+            Err(CommandError::Domain(_)) => continue,
+            Err(e) if commands.is_empty() => return Err(e.into()),
+            // Hand over what is already marked delivered; the rest waits for the next poll.
+            Err(e) => {
+                tracing::warn!(error = %e, "delivery stopped part way");
+                break;
+            }
+        };
+        position = position.max(executed.position);
+        // Empty: another poll delivered it a moment ago.
+        if !executed.events.is_empty() {
+            commands.push(Delivered {
+                command_id: pending.command_id,
+                command: pending.command,
+                args: pending.args,
+                deadline: pending.deadline,
+            });
+        }
+    }
+    Ok(Polled { commands, position })
+}
+
+/// A chunk of output of the agent's own command; its position.
+pub async fn output(
+    app: &App,
+    agent: &AgentCaller,
+    command_id: Uuid,
+    stream: OutputStream,
+    chunk: String,
+) -> Result<u64, AppError> {
+    let command = DispatchCommand::AppendOutput {
+        agent_id: agent.agent_id,
+        stream,
+        chunk,
+    };
+    Ok(run(&app.handler, &agent.context(), command_id, command)
+        .await?
+        .position)
+}
+
+/// The result of the agent's own command; its position.
+pub async fn finish(
+    app: &App,
+    agent: &AgentCaller,
+    command_id: Uuid,
+    success: bool,
+    exit_code: Option<i32>,
+    output: Option<String>,
+) -> Result<u64, AppError> {
+    let command = DispatchCommand::Finish {
+        agent_id: agent.agent_id,
+        success,
+        exit_code,
+        output,
+    };
+    Ok(run(&app.handler, &agent.context(), command_id, command)
+        .await?
+        .position)
+}
+
+/// A stored command an operator can issue by id.
+pub struct TemplateRequest {
+    pub name: String,
+    pub command: String,
+    pub args: Value,
+    pub timeout_seconds: Option<u32>,
+}
+
+/// A new template in the operator's tenant: its id and position.
+pub async fn create_template(
+    app: &App,
+    operator: &Operator,
+    asked: TemplateRequest,
+) -> Result<(Uuid, u64), AppError> {
+    operator.require_commands()?;
+    let template_id = Uuid::now_v7();
+    let command = TemplateCommand::Create {
+        tenant_id: operator.tenant_id,
+        name: asked.name,
+        command: asked.command,
+        args: asked.args,
+        timeout_seconds: asked.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
+    };
+    let executed = template(&app.handler, &operator.context(), template_id, command).await?;
+    Ok((template_id, executed.position))
+}
+
+pub async fn update_template(
+    app: &App,
+    operator: &Operator,
+    template_id: Uuid,
+    asked: TemplateRequest,
+) -> Result<u64, AppError> {
+    operator.require_commands()?;
+    let command = TemplateCommand::Update {
+        name: asked.name,
+        command: asked.command,
+        args: asked.args,
+        timeout_seconds: asked.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
+    };
+    let executed = template(&app.handler, &operator.context(), template_id, command).await?;
+    Ok(executed.position)
+}
+
+pub async fn delete_template(
+    app: &App,
+    operator: &Operator,
+    template_id: Uuid,
+) -> Result<u64, AppError> {
+    operator.require_commands()?;
+    let command = TemplateCommand::Delete;
+    let executed = template(&app.handler, &operator.context(), template_id, command).await?;
+    Ok(executed.position)
+}
+
+/// A live template of a tenant the operator sees.
+pub async fn template_detail(
+    app: &App,
+    operator: &Operator,
+    template_id: Uuid,
+) -> Result<CommandTemplate, AppError> {
+    let (t, _, _) = app
+        .handler
+        .load::<CommandTemplate>(&CommandTemplate::stream_id(template_id))
+        .await?;
+    if !t.exists || t.deleted || !operator.sees(t.tenant_id) {
+        return Err(AppError::NotFound("command template not found".into()));
+    }
+    Ok(t)
+}

@@ -1,0 +1,51 @@
+//! What agents report: actions (one, or a batch of up to `MAX_BATCH` appended
+//! atomically) with `actions:write` (and `batch`), and LLM runs with
+//! `runs:write`.
+
+use agentledger_commands::reports::{record_actions, record_llm_run, record_single_action};
+use agentledger_domain::reports::{ActionReport, RunReport};
+use agentledger_store::{AppendOutcome, Committed};
+
+use crate::app::App;
+use crate::caller::AgentCaller;
+use crate::error::AppError;
+
+pub async fn action(
+    app: &App,
+    agent: &AgentCaller,
+    report: ActionReport,
+) -> Result<Committed, AppError> {
+    agent.require("actions:write")?;
+    let outcome =
+        record_single_action(&app.handler, &agent.context(), agent.agent_id, report).await?;
+    first(outcome)
+}
+
+/// All recorded in one append, or none (`AppError::Batch` says why).
+pub async fn actions(
+    app: &App,
+    agent: &AgentCaller,
+    reports: Vec<ActionReport>,
+) -> Result<Vec<Committed>, AppError> {
+    agent.require("actions:write")?;
+    agent.require("batch")?;
+    let outcome = record_actions(&app.handler, &agent.context(), agent.agent_id, reports)
+        .await
+        .map_err(AppError::Batch)?;
+    Ok(outcome.events)
+}
+
+pub async fn run(app: &App, agent: &AgentCaller, report: RunReport) -> Result<Committed, AppError> {
+    agent.require("runs:write")?;
+    let outcome = record_llm_run(&app.handler, &agent.context(), agent.agent_id, report).await?;
+    first(outcome)
+}
+
+/// A report is one event; an append that committed none did not record it.
+fn first(outcome: AppendOutcome) -> Result<Committed, AppError> {
+    outcome
+        .events
+        .into_iter()
+        .next()
+        .ok_or_else(|| AppError::Unavailable("nothing was recorded".into()))
+}

@@ -1,0 +1,207 @@
+//! Tasks: created by operators (or agents with `tasks:create`), claimed by
+//! agents with `tasks:claim` that poll for them, reported on and finished by
+//! the agent that claimed them (the task itself refuses any other).
+
+use std::time::Duration;
+
+use agentledger_commands::tasks::{self as handlers, Created, claim_first, created_as};
+use agentledger_domain::Aggregate;
+use agentledger_domain::ids::TaskId;
+use agentledger_domain::task::{NewTask, Task, TaskCommand};
+use serde_json::Value;
+
+use crate::app::App;
+use crate::caller::{AgentCaller, Caller, Operator};
+use crate::error::AppError;
+
+/// How long a poll waits for the task queue to catch up with the log.
+const QUEUE_CATCH_UP: Duration = Duration::from_secs(2);
+/// Pending tasks tried per look at the queue; several agents polling at once
+/// may take some of them first.
+const CANDIDATES: usize = 16;
+
+/// What a caller asks for; the tenant is the caller's.
+pub struct TaskRequest {
+    pub task_type: String,
+    pub input: Value,
+    pub priority: i32,
+    pub callback_url: Option<String>,
+    pub dedup_key: Option<String>,
+    pub forced: bool,
+}
+
+pub async fn create(app: &App, caller: &Caller, asked: TaskRequest) -> Result<Created, AppError> {
+    let ctx = match caller {
+        Caller::Operator(op) => {
+            op.require_commands()?;
+            op.context()
+        }
+        Caller::Agent(agent) => {
+            agent.require("tasks:create")?;
+            agent.context()
+        }
+    };
+    let task = NewTask {
+        tenant_id: ctx.tenant_id,
+        task_type: asked.task_type,
+        input: asked.input,
+        priority: asked.priority,
+        callback_url: asked.callback_url,
+        dedup_key: asked.dedup_key,
+        forced: asked.forced,
+        retry_of: None,
+    };
+    Ok(handlers::create(&app.handler, &ctx, TaskId::new(), task).await?)
+}
+
+/// A task and its version, as one the caller may see.
+pub struct Seen {
+    pub task: Task,
+    pub version: Option<u64>,
+}
+
+/// The task, if it exists in a tenant the caller sees.
+pub async fn detail(app: &App, caller: &Caller, task_id: TaskId) -> Result<Seen, AppError> {
+    let (task, version, _) = app.handler.load::<Task>(&Task::stream_id(task_id)).await?;
+    if !task.exists || !caller.sees(task.tenant_id) {
+        return Err(AppError::NotFound("task not found".into()));
+    }
+    Ok(Seen { task, version })
+}
+
+/// Cancels a task; the position of the cancellation.
+pub async fn cancel(
+    app: &App,
+    operator: &Operator,
+    task_id: TaskId,
+    reason: Option<String>,
+) -> Result<u64, AppError> {
+    operator.require_commands()?;
+    let command = TaskCommand::Cancel { reason };
+    let executed = handlers::run(&app.handler, &operator.context(), task_id, command).await?;
+    Ok(executed.position)
+}
+
+/// A new task copying a failed or cancelled one: its id and position.
+pub async fn retry(
+    app: &App,
+    operator: &Operator,
+    task_id: TaskId,
+) -> Result<(TaskId, u64), AppError> {
+    operator.require_commands()?;
+    Ok(handlers::retry(&app.handler, &operator.context(), task_id).await?)
+}
+
+/// The calling agent's report on a task it claimed; the position of it.
+async fn report(
+    app: &App,
+    agent: &AgentCaller,
+    task_id: TaskId,
+    command: TaskCommand,
+) -> Result<u64, AppError> {
+    let executed = handlers::run(&app.handler, &agent.context(), task_id, command).await?;
+    Ok(executed.position)
+}
+
+pub async fn progress(
+    app: &App,
+    agent: &AgentCaller,
+    task_id: TaskId,
+    percent: u8,
+    message: Option<String>,
+    output_chunk: Option<String>,
+) -> Result<u64, AppError> {
+    let command = TaskCommand::ReportProgress {
+        agent_id: agent.agent_id,
+        percent,
+        message,
+        output_chunk,
+    };
+    report(app, agent, task_id, command).await
+}
+
+pub async fn complete(
+    app: &App,
+    agent: &AgentCaller,
+    task_id: TaskId,
+    result: Value,
+) -> Result<u64, AppError> {
+    let command = TaskCommand::Complete {
+        agent_id: agent.agent_id,
+        result,
+    };
+    report(app, agent, task_id, command).await
+}
+
+pub async fn fail(
+    app: &App,
+    agent: &AgentCaller,
+    task_id: TaskId,
+    error: String,
+    retryable: bool,
+) -> Result<u64, AppError> {
+    let command = TaskCommand::Fail {
+        agent_id: agent.agent_id,
+        error,
+        retryable,
+    };
+    report(app, agent, task_id, command).await
+}
+
+/// What a poll for work found.
+pub enum Claim {
+    /// The task is the calling agent's now.
+    Task {
+        task_id: TaskId,
+        task: Task,
+        version: Option<u64>,
+        input: Value,
+        position: u64,
+    },
+    /// Nothing pending of those types; the log position this answer reflects.
+    None { position: u64 },
+}
+
+/// Hands the agent the next pending task of `types` (any type when empty).
+/// Each task goes to exactly one agent however many poll at once.
+pub async fn claim_next(
+    app: &App,
+    agent: &AgentCaller,
+    types: &[String],
+) -> Result<Claim, AppError> {
+    agent.require("tasks:claim")?;
+    let seen = agent.seen(app).await?;
+    // See every task created before this poll.
+    app.settle(&app.task_queue_progress, QUEUE_CATCH_UP).await?;
+    let none = || Claim::None {
+        position: seen.max(app.task_queue_progress.position()),
+    };
+    let ctx = agent.context();
+    loop {
+        let candidates = app
+            .task_queue
+            .candidates(agent.agent.tenant_id, types, CANDIDATES);
+        if candidates.is_empty() {
+            return Ok(none());
+        }
+        let exhausted = candidates.len() < CANDIDATES;
+        if let Some((task_id, executed)) =
+            claim_first(&app.handler, &ctx, agent.agent_id, candidates).await?
+        {
+            let input = created_as(&app.handler, task_id).await?.input;
+            return Ok(Claim::Task {
+                task_id,
+                task: executed.state,
+                version: executed.version,
+                input,
+                position: executed.position,
+            });
+        }
+        if exhausted {
+            return Ok(none());
+        }
+        // Every candidate was taken by other agents meanwhile: let the queue
+        // see those claims before looking again.
+        app.settle(&app.task_queue_progress, QUEUE_CATCH_UP).await?;
+    }
+}

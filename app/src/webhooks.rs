@@ -1,0 +1,169 @@
+//! Webhook subscriptions and the agents' cache. Operators who may run
+//! commands manage every subscription of their tenant; agents with
+//! `webhooks:manage` only those they made. Agents with `cache:write` store
+//! entries; operators invalidate them.
+
+use std::time::Duration;
+
+use agentledger_commands::Context;
+use agentledger_commands::webhooks::{invalidate_cache, run, store_cache_entry, subscribe};
+use agentledger_domain::Aggregate;
+use agentledger_domain::webhook::{Manager, Webhook, WebhookCommand};
+use agentledger_projections::cache_index::CacheEntry;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::caller::{AgentCaller, Caller, Operator};
+use crate::error::AppError;
+
+/// How long a cache read or invalidation waits for the index to see the log.
+const INDEX_CATCH_UP: Duration = Duration::from_secs(2);
+
+/// A new subscription: its id, its signing secret (shown once) and the
+/// position of its event.
+pub struct Subscribed {
+    pub webhook_id: Uuid,
+    pub secret: String,
+    pub position: u64,
+}
+
+/// The caller as a manager of subscriptions.
+fn manager(caller: &Caller) -> Result<(Context, Manager), AppError> {
+    match caller {
+        Caller::Operator(op) => {
+            op.require_commands()?;
+            Ok((op.context(), Manager::Operator))
+        }
+        Caller::Agent(agent) => {
+            agent.require("webhooks:manage")?;
+            Ok((agent.context(), Manager::Agent(agent.agent_id)))
+        }
+    }
+}
+
+pub async fn create(
+    app: &App,
+    caller: &Caller,
+    url: String,
+    event_types: Vec<String>,
+) -> Result<Subscribed, AppError> {
+    let (ctx, by) = manager(caller)?;
+    let (webhook_id, secret, position) =
+        subscribe(&app.handler, &ctx, by, url, event_types).await?;
+    Ok(Subscribed {
+        webhook_id,
+        secret,
+        position,
+    })
+}
+
+/// Changes a subscription's address and event types; the position of the change.
+pub async fn update(
+    app: &App,
+    caller: &Caller,
+    webhook_id: Uuid,
+    url: String,
+    event_types: Vec<String>,
+) -> Result<u64, AppError> {
+    let (ctx, by) = manager(caller)?;
+    let command = WebhookCommand::Update {
+        url,
+        event_types,
+        by,
+    };
+    Ok(run(&app.handler, &ctx, webhook_id, command).await?.position)
+}
+
+/// Deletes a subscription; the position of the deletion.
+pub async fn delete(app: &App, caller: &Caller, webhook_id: Uuid) -> Result<u64, AppError> {
+    let (ctx, by) = manager(caller)?;
+    let command = WebhookCommand::Delete { by };
+    Ok(run(&app.handler, &ctx, webhook_id, command).await?.position)
+}
+
+/// A live subscription the caller may see: an operator's tenant's, or one
+/// the calling agent made.
+pub async fn detail(app: &App, caller: &Caller, webhook_id: Uuid) -> Result<Webhook, AppError> {
+    let (webhook, _, _) = app
+        .handler
+        .load::<Webhook>(&Webhook::stream_id(webhook_id))
+        .await?;
+    let visible = caller.sees(webhook.tenant_id)
+        && match caller {
+            Caller::Operator(_) => true,
+            Caller::Agent(agent) => webhook.managed_by(Manager::Agent(agent.agent_id)),
+        };
+    if !webhook.exists || webhook.deleted || !visible {
+        return Err(AppError::NotFound("webhook not found".into()));
+    }
+    Ok(webhook)
+}
+
+/// Stores a cache entry for the agent's tenant; the position of the entry.
+pub async fn store(
+    app: &App,
+    agent: &AgentCaller,
+    key: (String, String),
+    value: Value,
+    ttl_seconds: Option<u32>,
+) -> Result<u64, AppError> {
+    agent.require("cache:write")?;
+    let outcome = store_cache_entry(
+        &app.handler,
+        &agent.context(),
+        agent.agent_id,
+        key,
+        value,
+        ttl_seconds,
+    )
+    .await?;
+    Ok(outcome.last_position())
+}
+
+/// The live entry of the agent's tenant under `(cache_type, target)`.
+pub async fn read(
+    app: &App,
+    agent: &AgentCaller,
+    cache_type: &str,
+    target: &str,
+) -> Result<CacheEntry, AppError> {
+    app.settle(&app.cache_index_progress, INDEX_CATCH_UP)
+        .await?;
+    app.cache_index
+        .get(
+            agent.agent.tenant_id,
+            cache_type,
+            target,
+            chrono::Utc::now(),
+        )
+        .ok_or_else(|| AppError::NotFound("no live cache entry".into()))
+}
+
+/// Invalidates the tenant's live entries of a type, a target, both or all:
+/// how many there were, and the position of the invalidation.
+pub async fn invalidate(
+    app: &App,
+    operator: &Operator,
+    cache_type: Option<String>,
+    target: Option<String>,
+) -> Result<(u64, u64), AppError> {
+    operator.require_commands()?;
+    app.settle(&app.cache_index_progress, INDEX_CATCH_UP)
+        .await?;
+    let entries = app.cache_index.count(
+        operator.tenant_id,
+        cache_type.as_deref(),
+        target.as_deref(),
+        chrono::Utc::now(),
+    );
+    let outcome = invalidate_cache(
+        &app.handler,
+        &operator.context(),
+        cache_type,
+        target,
+        entries,
+    )
+    .await?;
+    Ok((entries, outcome.last_position()))
+}
