@@ -220,6 +220,7 @@ impl From<AppError> for Problem {
             AppError::Unavailable(detail) => Problem::unavailable(detail),
             AppError::Unprocessable(detail) => Problem::unprocessable(detail),
             AppError::NotFound(detail) => Problem::not_found(detail),
+            AppError::Unauthorized(detail) => Problem::unauthorized(detail),
             AppError::Forbidden(detail) => Problem::forbidden(detail),
             AppError::RateLimited(wait) => Problem::too_many_requests(wait),
             AppError::PastHead { head, .. } => {

@@ -45,12 +45,7 @@ pub fn as_of_in_log(asked: Option<AsOf>) -> Result<Option<AsOf>, Problem> {
 /// The tenant a query reads: the caller's own, or the one asked for if the
 /// caller may see it. Any other is "not found", never "forbidden".
 pub fn tenant_of(operator: &Operator, asked: Option<TenantId>) -> Result<String, Problem> {
-    let tenant = asked.unwrap_or(operator.tenant_id);
-    if operator.sees(tenant) {
-        Ok(tenant.to_string())
-    } else {
-        Err(Problem::not_found("tenant not found"))
-    }
+    Ok(operator.tenant_to_read(asked)?.to_string())
 }
 
 pub fn page_limit(asked: Option<i64>) -> Result<i64, Problem> {

@@ -65,6 +65,18 @@ impl Operator {
             .tenant_scope()
             .is_none_or(|scope| scope == tenant)
     }
+
+    /// The tenant a read is about: the operator's own, or the one asked for
+    /// if the operator may see it. Any other is "not found", never
+    /// "forbidden", so ids of other tenants cannot be probed.
+    pub fn tenant_to_read(&self, asked: Option<TenantId>) -> Result<TenantId, AppError> {
+        let tenant = asked.unwrap_or(self.tenant_id);
+        if self.sees(tenant) {
+            Ok(tenant)
+        } else {
+            Err(AppError::NotFound("tenant not found".into()))
+        }
+    }
 }
 
 /// An agent, by access token, within its rate limit.

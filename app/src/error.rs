@@ -28,6 +28,9 @@ pub enum AppError {
     /// Nothing the caller may see goes by that id.
     #[error("{0}")]
     NotFound(String),
+    /// Credentials that prove nothing: absent, wrong or spent.
+    #[error("{0}")]
+    Unauthorized(String),
     /// The caller is known but may not do this.
     #[error("{0}")]
     Forbidden(String),

@@ -3,7 +3,9 @@
 //! runtime that runs the models and background workers. No HTTP here: errors
 //! are typed (`AppError`), and `api` maps them to problems.
 
+pub mod agents;
 pub mod app;
+pub mod budgets;
 pub mod caller;
 pub mod demo;
 pub mod dispatch;
@@ -11,6 +13,7 @@ pub mod error;
 pub mod idempotency;
 pub mod limits;
 pub mod metrics;
+pub mod operators;
 pub mod presence;
 pub mod reactors;
 pub mod read_your_writes;

@@ -2,12 +2,8 @@
 
 use std::net::SocketAddr;
 
-use agentledger_commands::CommandError;
-use agentledger_commands::agents::{NewAgent, register, rotate_secret, run};
-use agentledger_commands::auth::{
-    LoginError, LoginFailure, Tokens, login, refresh, refresh_token_agent,
-};
-use agentledger_domain::Aggregate;
+use agentledger_app::agents;
+use agentledger_commands::auth::Tokens;
 use agentledger_domain::agent::{Agent, AgentCommand};
 use agentledger_domain::ids::{AgentId, TenantId};
 use axum::Json as Reply;
@@ -23,8 +19,6 @@ use crate::routes::operators::Done;
 use crate::state::AppState;
 use agentledger_app::caller::{AgentCaller, Operator};
 use axum::response::Response;
-
-pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 600;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -74,16 +68,15 @@ async fn register_agent(
     operator: Operator,
     Json(body): Json<RegisterAgent>,
 ) -> Result<Response, Problem> {
-    operator.require_commands()?;
-    let new = NewAgent {
-        name: body.name,
-        kind: body.kind,
-        permissions: body.permissions,
-        rate_limit_per_minute: body
-            .rate_limit_per_minute
-            .unwrap_or(DEFAULT_RATE_LIMIT_PER_MINUTE),
-    };
-    let registered = register(&state.handler, &operator.context(), new).await?;
+    let registered = agents::register(
+        &state,
+        &operator,
+        body.name,
+        body.kind,
+        body.permissions,
+        body.rate_limit_per_minute,
+    )
+    .await?;
     let answer = AgentSecret {
         agent_id: registered.agent_id,
         secret: registered.secret,
@@ -134,13 +127,7 @@ async fn agent_detail(
     operator: Operator,
     Path(agent_id): Path<AgentId>,
 ) -> Result<Reply<AgentView>, Problem> {
-    let (agent, _, _) = state
-        .handler
-        .load::<Agent>(&Agent::stream_id(agent_id))
-        .await?;
-    if !agent.exists || !operator.sees(agent.tenant_id) {
-        return Err(Problem::not_found("agent not found"));
-    }
+    let agent = agents::detail(&state, &operator, agent_id).await?;
     Ok(Reply(view(agent_id, &agent)))
 }
 
@@ -172,8 +159,7 @@ async fn rotate(
     operator: Operator,
     Path(agent_id): Path<AgentId>,
 ) -> Result<Response, Problem> {
-    operator.require_commands()?;
-    let rotated = rotate_secret(&state.handler, &operator.context(), agent_id).await?;
+    let rotated = agents::rotate(&state, &operator, agent_id).await?;
     let answer = AgentSecret {
         agent_id,
         secret: rotated.secret,
@@ -206,15 +192,12 @@ async fn change_permissions(
     Path(agent_id): Path<AgentId>,
     Json(body): Json<Permissions>,
 ) -> Result<Reply<Done>, Problem> {
-    operator.require_commands()?;
     let command = AgentCommand::ChangePermissions {
         permissions: body.permissions,
         rate_limit_per_minute: body.rate_limit_per_minute,
     };
-    let executed = run(&state.handler, &operator.context(), agent_id, command).await?;
-    Ok(Reply(Done {
-        position: executed.position,
-    }))
+    let position = agents::manage(&state, &operator, agent_id, command).await?;
+    Ok(Reply(Done { position }))
 }
 
 #[derive(Debug, utoipa::ToSchema, Default, Deserialize)]
@@ -241,18 +224,10 @@ async fn disable(
     Path(agent_id): Path<AgentId>,
     body: Option<Json<Reason>>,
 ) -> Result<Reply<Done>, Problem> {
-    operator.require_commands()?;
     let reason = body.map(|Json(r)| r.reason).unwrap_or_default();
-    let executed = run(
-        &state.handler,
-        &operator.context(),
-        agent_id,
-        AgentCommand::Disable { reason },
-    )
-    .await?;
-    Ok(Reply(Done {
-        position: executed.position,
-    }))
+    let command = AgentCommand::Disable { reason };
+    let position = agents::manage(&state, &operator, agent_id, command).await?;
+    Ok(Reply(Done { position }))
 }
 
 #[utoipa::path(
@@ -270,17 +245,8 @@ async fn enable(
     operator: Operator,
     Path(agent_id): Path<AgentId>,
 ) -> Result<Reply<Done>, Problem> {
-    operator.require_commands()?;
-    let executed = run(
-        &state.handler,
-        &operator.context(),
-        agent_id,
-        AgentCommand::Enable,
-    )
-    .await?;
-    Ok(Reply(Done {
-        position: executed.position,
-    }))
+    let position = agents::manage(&state, &operator, agent_id, AgentCommand::Enable).await?;
+    Ok(Reply(Done { position }))
 }
 
 #[derive(Debug, utoipa::ToSchema, Deserialize)]
@@ -329,40 +295,9 @@ async fn authenticate(
     headers: axum::http::HeaderMap,
     Json(body): Json<Credentials>,
 ) -> Result<Reply<Issued>, Problem> {
-    let attempt = state
-        .limits
-        .login_attempt(body.agent_id, peer.ip())
-        .map_err(Problem::too_many_requests)?;
-    let outcome = login(
-        &state.handler,
-        &state.tokens,
-        body.agent_id,
-        body.secret,
-        Some(peer.ip().to_string()),
-        Some(crate::auth::correlation_of(&headers)),
-    )
-    .await;
-    match outcome {
-        Ok(issued) => Ok(Reply(Issued::new(issued))),
-        Err(LoginError::Refused(failure)) => {
-            state.limits.failed(attempt);
-            state.metrics.login_failed(failure);
-            if failure == LoginFailure::UnknownAgent {
-                // Not an event (anyone could grow the log with these), so
-                // this line and the metric are where they show.
-                tracing::warn!(
-                    agent_id = %body.agent_id,
-                    source = %peer.ip(),
-                    "login refused: no agent has this id"
-                );
-            }
-            Err(Problem::unauthorized(
-                LoginError::Refused(failure).to_string(),
-            ))
-        }
-        // The server failed, not the caller's credentials.
-        Err(LoginError::Command(e)) => Err(e.into()),
-    }
+    let correlation = crate::auth::correlation_of(&headers);
+    let issued = agents::login(&state, body.agent_id, body.secret, peer.ip(), correlation).await?;
+    Ok(Reply(Issued::new(issued)))
 }
 
 #[derive(Debug, utoipa::ToSchema, Deserialize)]
@@ -385,35 +320,9 @@ async fn refresh_tokens(
     headers: axum::http::HeaderMap,
     Json(body): Json<RefreshRequest>,
 ) -> Result<Reply<Issued>, Problem> {
-    let agent_id = refresh_token_agent(&body.refresh_token);
-    let attempt = state
-        .limits
-        .refresh_attempt(agent_id, peer.ip())
-        .map_err(Problem::too_many_requests)?;
-    let correlation = Some(crate::auth::correlation_of(&headers));
-    let outcome = refresh(
-        &state.handler,
-        &state.tokens,
-        &body.refresh_token,
-        correlation,
-    )
-    .await;
-    match outcome {
-        Ok(issued) => {
-            if let Some(agent_id) = agent_id {
-                state.limits.refreshed(agent_id);
-            }
-            Ok(Reply(Issued::new(issued)))
-        }
-        Err(e) => {
-            // A refused token spends the address's failures; a failure of
-            // the server's own does not.
-            if matches!(e, CommandError::Unauthorized(_)) {
-                state.limits.failed(attempt);
-            }
-            Err(e.into())
-        }
-    }
+    let correlation = crate::auth::correlation_of(&headers);
+    let issued = agents::refresh(&state, &body.refresh_token, peer.ip(), correlation).await?;
+    Ok(Reply(Issued::new(issued)))
 }
 
 #[utoipa::path(

@@ -1,11 +1,9 @@
 //! Alerts (operators acknowledge or ignore them), budgets and batch runs.
 
-use agentledger_commands::{alerts, budgets};
-use agentledger_domain::Aggregate;
-use agentledger_domain::alert::{Alert, AlertCommand, AlertStatus};
-use agentledger_domain::budget::{BatchCommand, BatchEvent, Budget, Limits};
+use agentledger_app::budgets;
+use agentledger_domain::alert::{AlertCommand, AlertStatus};
+use agentledger_domain::budget::Limits;
 use agentledger_domain::ids::{TaskId, TenantId};
-use agentledger_domain::reports::MAX_TOKENS;
 use agentledger_projections::wire::dollars;
 use axum::Json as Reply;
 use axum::extract::State;
@@ -20,9 +18,6 @@ use crate::problem::Problem;
 use crate::routes::operators::Done;
 use crate::state::AppState;
 use agentledger_app::caller::Operator;
-
-/// Tokens per call assumed by a batch estimate unless the request says otherwise.
-pub const DEFAULT_TOKENS_PER_CALL: u64 = 1500;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -56,12 +51,7 @@ async fn alert_detail(
     operator: Operator,
     Path(alert_id): Path<Uuid>,
 ) -> Result<Reply<AlertView>, Problem> {
-    let stream = Alert::stream_id(alert_id);
-    let (alert, _, _) = state.handler.load::<Alert>(&stream).await?;
-    if !alert.exists || !operator.sees(alert.tenant_id) {
-        return Err(Problem::not_found("alert not found"));
-    }
-    let events = state.store.read_stream(&stream, 0, 100).await?;
+    let (alert, events) = budgets::alert(&state, &operator, alert_id).await?;
     Ok(Reply(AlertView {
         alert_id,
         tenant_id: alert.tenant_id,
@@ -82,11 +72,8 @@ async fn handle(
     alert_id: Uuid,
     command: AlertCommand,
 ) -> Result<Reply<Done>, Problem> {
-    operator.require_commands()?;
-    let executed = alerts::run(&state.handler, &operator.context(), alert_id, command).await?;
-    Ok(Reply(Done {
-        position: executed.position,
-    }))
+    let position = budgets::handle_alert(state, operator, alert_id, command).await?;
+    Ok(Reply(Done { position }))
 }
 
 #[utoipa::path(
@@ -149,11 +136,8 @@ async fn budget(
     State(state): State<AppState>,
     operator: Operator,
 ) -> Result<Reply<BudgetLimits>, Problem> {
-    let (budget, _, _) = state
-        .handler
-        .load::<Budget>(&Budget::stream_id(operator.tenant_id))
-        .await?;
-    Ok(Reply(BudgetLimits::from(budget.limits)))
+    let limits = budgets::limits(&state, &operator).await?;
+    Ok(Reply(BudgetLimits::from(limits)))
 }
 
 /// A tenant's limits, in the form they are set and read.
@@ -171,29 +155,6 @@ pub struct BudgetLimits {
     /// US dollars, 0 to 1e9.
     #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub monthly_cost_usd: Option<f64>,
-}
-
-/// The largest integer a JSON reader holds exactly (2^53 - 1): read models'
-/// sums stop there, so a limit past it could never be reached.
-const MAX_TOKEN_LIMIT: u64 = (1 << 53) - 1;
-
-fn tokens(limit: Option<u64>) -> Result<Option<u64>, Problem> {
-    match limit {
-        Some(n) if n > MAX_TOKEN_LIMIT => Err(Problem::unprocessable(format!(
-            "token limits are at most {MAX_TOKEN_LIMIT}"
-        ))),
-        other => Ok(other),
-    }
-}
-
-/// Tokens per call of an estimate: no more than one run may report.
-fn per_call(asked: Option<u64>) -> Result<u64, Problem> {
-    match asked {
-        Some(n) if n > MAX_TOKENS => Err(Problem::unprocessable(format!(
-            "avg_tokens_per_call is at most {MAX_TOKENS}"
-        ))),
-        other => Ok(other.unwrap_or(DEFAULT_TOKENS_PER_CALL)),
-    }
 }
 
 impl From<Limits> for BudgetLimits {
@@ -230,17 +191,14 @@ async fn set_budget(
     operator: Operator,
     Json(body): Json<BudgetLimits>,
 ) -> Result<Reply<Done>, Problem> {
-    operator.require_commands()?;
     let limits = Limits {
-        daily_tokens: tokens(body.daily_tokens)?,
-        monthly_tokens: tokens(body.monthly_tokens)?,
+        daily_tokens: body.daily_tokens,
+        monthly_tokens: body.monthly_tokens,
         daily_cost_micros: micros(body.daily_cost_usd)?,
         monthly_cost_micros: micros(body.monthly_cost_usd)?,
     };
-    let executed = budgets::set_limits(&state.handler, &operator.context(), limits).await?;
-    Ok(Reply(Done {
-        position: executed.position,
-    }))
+    let position = budgets::set_limits(&state, &operator, limits).await?;
+    Ok(Reply(Done { position }))
 }
 
 #[derive(Debug, utoipa::ToSchema, Deserialize)]
@@ -277,36 +235,22 @@ async fn estimate(
     operator: Operator,
     Json(body): Json<EstimateBody>,
 ) -> Result<(StatusCode, Reply<Estimate>), Problem> {
-    operator.require_commands()?;
-    let ctx = operator.context();
-    let batch_id = Uuid::now_v7();
-    let command = BatchCommand::Estimate {
-        tenant_id: operator.tenant_id,
-        app_types: body.app_types,
-        member_ids: body.member_ids,
-        avg_tokens_per_call: per_call(body.avg_tokens_per_call)?,
-        at: ctx.at,
-    };
-    let executed = budgets::estimate(&state.handler, &ctx, batch_id, command).await?;
-    // A new batch's estimate is always its one event, which carries the figures.
-    let Some(BatchEvent::BatchEstimated {
-        estimated_calls,
-        estimated_tokens,
-        expires_at,
-        ..
-    }) = executed.events.first()
-    else {
-        tracing::error!(%batch_id, "an estimate appended no BatchEstimated event");
-        return Err(Problem::internal());
-    };
+    let estimated = budgets::estimate(
+        &state,
+        &operator,
+        body.app_types,
+        body.member_ids,
+        body.avg_tokens_per_call,
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Reply(Estimate {
-            batch_id,
-            estimated_calls: *estimated_calls,
-            estimated_tokens: *estimated_tokens,
-            expires_at: *expires_at,
-            position: executed.position,
+            batch_id: estimated.batch_id,
+            estimated_calls: estimated.calls,
+            estimated_tokens: estimated.tokens,
+            expires_at: estimated.expires_at,
+            position: estimated.position,
         }),
     ))
 }
@@ -333,9 +277,7 @@ async fn confirm(
     operator: Operator,
     Path(batch_id): Path<Uuid>,
 ) -> Result<(StatusCode, Reply<Confirmed>), Problem> {
-    operator.require_commands()?;
-    let (task_ids, position) =
-        budgets::confirm(&state.handler, &operator.context(), batch_id).await?;
+    let (task_ids, position) = budgets::confirm(&state, &operator, batch_id).await?;
     Ok((
         StatusCode::CREATED,
         Reply(Confirmed {

@@ -1,8 +1,6 @@
 //! Tenants and operator API keys (admin only).
 
-use agentledger_commands::operators::{
-    create_api_key, create_tenant, revoke_api_key, set_time_zone,
-};
+use agentledger_app::operators;
 use agentledger_domain::api_key::Role;
 use agentledger_domain::ids::{ApiKeyId, TenantId};
 use axum::Json as Reply;
@@ -14,7 +12,6 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::extract::{Json, Path};
 use crate::idempotency::withholding;
 use crate::problem::Problem;
-use crate::read_model::tenant_of;
 use crate::state::AppState;
 use agentledger_app::caller::Operator;
 use axum::response::Response;
@@ -53,9 +50,7 @@ async fn new_tenant(
     operator: Operator,
     Json(body): Json<NewTenant>,
 ) -> Result<(StatusCode, Reply<TenantCreated>), Problem> {
-    operator.require_admin()?;
-    let tenant_id = TenantId::new();
-    let position = create_tenant(&state.handler, &operator.context(), tenant_id, body.name).await?;
+    let (tenant_id, position) = operators::new_tenant(&state, &operator, body.name).await?;
     Ok((
         StatusCode::CREATED,
         Reply(TenantCreated {
@@ -91,15 +86,7 @@ async fn tenant_time_zone(
     Path(tenant_id): Path<TenantId>,
     Json(body): Json<TimeZone>,
 ) -> Result<Reply<Done>, Problem> {
-    tenant_of(&operator, Some(tenant_id))?;
-    operator.require_commands()?;
-    let position = set_time_zone(
-        &state.handler,
-        &operator.context(),
-        tenant_id,
-        body.time_zone,
-    )
-    .await?;
+    let position = operators::time_zone(&state, &operator, tenant_id, body.time_zone).await?;
     Ok(Reply(Done { position }))
 }
 
@@ -137,17 +124,8 @@ async fn new_key(
     operator: Operator,
     Json(body): Json<NewKey>,
 ) -> Result<Response, Problem> {
-    operator.require_admin()?;
-    let tenant_id = body.tenant_id.unwrap_or(operator.tenant_id);
-    let issued = create_api_key(
-        &state.handler,
-        &operator.context(),
-        ApiKeyId::new(),
-        tenant_id,
-        body.role,
-        body.label,
-    )
-    .await?;
+    let (tenant_id, issued) =
+        operators::new_key(&state, &operator, body.tenant_id, body.role, body.label).await?;
     let answer = KeyCreated {
         key_id: issued.key_id,
         tenant_id,
@@ -177,7 +155,6 @@ async fn revoke_key(
     operator: Operator,
     Path(key_id): Path<ApiKeyId>,
 ) -> Result<Reply<Done>, Problem> {
-    operator.require_admin()?;
-    let position = revoke_api_key(&state.handler, &operator.context(), key_id).await?;
+    let position = operators::revoke_key(&state, &operator, key_id).await?;
     Ok(Reply(Done { position }))
 }

@@ -1,0 +1,144 @@
+//! Alerts (operators acknowledge or ignore them), the tenant's budget, and
+//! batch runs estimated against it and confirmed into tasks.
+
+use agentledger_commands::{alerts, budgets};
+use agentledger_domain::Aggregate;
+use agentledger_domain::alert::{Alert, AlertCommand};
+use agentledger_domain::budget::{BatchCommand, BatchEvent, Budget, Limits};
+use agentledger_domain::ids::TaskId;
+use agentledger_domain::reports::MAX_TOKENS;
+use agentledger_store::RecordedEvent;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::caller::Operator;
+use crate::error::AppError;
+
+/// Tokens per call assumed by a batch estimate unless the request says otherwise.
+pub const DEFAULT_TOKENS_PER_CALL: u64 = 1500;
+/// The largest integer a JSON reader holds exactly (2^53 - 1): read models'
+/// sums stop there, so a limit past it could never be reached.
+pub const MAX_TOKEN_LIMIT: u64 = (1 << 53) - 1;
+
+/// An alert of a tenant the operator sees, with its history.
+pub async fn alert(
+    app: &App,
+    operator: &Operator,
+    alert_id: Uuid,
+) -> Result<(Alert, Vec<RecordedEvent>), AppError> {
+    let stream = Alert::stream_id(alert_id);
+    let (alert, _, _) = app.handler.load::<Alert>(&stream).await?;
+    if !alert.exists || !operator.sees(alert.tenant_id) {
+        return Err(AppError::NotFound("alert not found".into()));
+    }
+    let events = app.store.read_stream(&stream, 0, 100).await?;
+    Ok((alert, events))
+}
+
+/// Acknowledges or ignores an alert; the position of it.
+pub async fn handle_alert(
+    app: &App,
+    operator: &Operator,
+    alert_id: Uuid,
+    command: AlertCommand,
+) -> Result<u64, AppError> {
+    operator.require_commands()?;
+    let executed = alerts::run(&app.handler, &operator.context(), alert_id, command).await?;
+    Ok(executed.position)
+}
+
+/// The operator's tenant's limits.
+pub async fn limits(app: &App, operator: &Operator) -> Result<Limits, AppError> {
+    let (budget, _, _) = app
+        .handler
+        .load::<Budget>(&Budget::stream_id(operator.tenant_id))
+        .await?;
+    Ok(budget.limits)
+}
+
+/// Sets the operator's tenant's limits; the position of the change.
+pub async fn set_limits(app: &App, operator: &Operator, limits: Limits) -> Result<u64, AppError> {
+    operator.require_commands()?;
+    for tokens in [limits.daily_tokens, limits.monthly_tokens]
+        .into_iter()
+        .flatten()
+    {
+        if tokens > MAX_TOKEN_LIMIT {
+            return Err(AppError::Unprocessable(format!(
+                "token limits are at most {MAX_TOKEN_LIMIT}"
+            )));
+        }
+    }
+    let executed = budgets::set_limits(&app.handler, &operator.context(), limits).await?;
+    Ok(executed.position)
+}
+
+/// A batch run's estimate, to be confirmed before it expires.
+pub struct Estimated {
+    pub batch_id: Uuid,
+    pub calls: u64,
+    pub tokens: u64,
+    pub expires_at: DateTime<Utc>,
+    pub position: u64,
+}
+
+/// Estimates a batch of one task per (app type, member) pair.
+pub async fn estimate(
+    app: &App,
+    operator: &Operator,
+    app_types: Vec<String>,
+    member_ids: Vec<String>,
+    avg_tokens_per_call: Option<u64>,
+) -> Result<Estimated, AppError> {
+    operator.require_commands()?;
+    // No call can use more than one run may report.
+    let per_call = match avg_tokens_per_call {
+        Some(n) if n > MAX_TOKENS => {
+            return Err(AppError::Unprocessable(format!(
+                "avg_tokens_per_call is at most {MAX_TOKENS}"
+            )));
+        }
+        other => other.unwrap_or(DEFAULT_TOKENS_PER_CALL),
+    };
+    let ctx = operator.context();
+    let batch_id = Uuid::now_v7();
+    let command = BatchCommand::Estimate {
+        tenant_id: operator.tenant_id,
+        app_types,
+        member_ids,
+        avg_tokens_per_call: per_call,
+        at: ctx.at,
+    };
+    let executed = budgets::estimate(&app.handler, &ctx, batch_id, command).await?;
+    // A new batch's estimate is always its one event, which carries the figures.
+    let Some(BatchEvent::BatchEstimated {
+        estimated_calls,
+        estimated_tokens,
+        expires_at,
+        ..
+    }) = executed.events.first()
+    else {
+        tracing::error!(%batch_id, "an estimate appended no BatchEstimated event");
+        return Err(AppError::Unavailable(
+            "the estimate was not recorded".into(),
+        ));
+    };
+    Ok(Estimated {
+        batch_id,
+        calls: *estimated_calls,
+        tokens: *estimated_tokens,
+        expires_at: *expires_at,
+        position: executed.position,
+    })
+}
+
+/// Confirms an estimate: the tasks created and the position of the last.
+pub async fn confirm(
+    app: &App,
+    operator: &Operator,
+    batch_id: Uuid,
+) -> Result<(Vec<TaskId>, u64), AppError> {
+    operator.require_commands()?;
+    Ok(budgets::confirm(&app.handler, &operator.context(), batch_id).await?)
+}
