@@ -19,14 +19,23 @@ fn bearer(parts: &Parts) -> Result<&str, Problem> {
     let value = header
         .to_str()
         .map_err(|_| Problem::unauthorized("malformed Authorization header"))?;
-    // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` is as good.
+    bearer_token(value).ok_or_else(|| Problem::unauthorized("expected a Bearer token"))
+}
+
+/// The token of a `Bearer` credential; the scheme is case-insensitive (RFC
+/// 9110 §11.1): `bearer` is as good.
+fn bearer_token(value: &str) -> Option<&str> {
     value
         .trim_start()
         .split_once([' ', '\t'])
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| Problem::unauthorized("expected a Bearer token"))
+}
+
+/// The bearer token of a request, if it has a well-formed one.
+pub fn bearer_of(headers: &axum::http::HeaderMap) -> Option<&str> {
+    bearer_token(headers.get(AUTHORIZATION)?.to_str().ok()?)
 }
 
 /// The `X-Correlation-Id` a client sent, or a new one: every event a request

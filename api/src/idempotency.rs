@@ -1,20 +1,17 @@
-//! `Idempotency-Key` on commands: a retry with the same key and request gets
-//! the first answer, byte for byte, also after a restart; the same key with
-//! another request is refused. Keys are scoped to the caller, so one caller
-//! never sees another's answers.
+//! `Idempotency-Key` over HTTP: the middleware that hands a keyed command's
+//! request and answer to the app's policy (`agentledger_app::idempotency`)
+//! and replays a remembered answer.
 
-use agentledger_commands::auth::{Principal, authenticate_api_key, is_api_key};
-use agentledger_commands::secrets::sha256_hex;
-use agentledger_store::{Claim, IdempotencyStore, StoredAnswer};
-
-use crate::auth::CORRELATION_HEADER;
+use agentledger_app::idempotency::{self, Answer, Begin, Ticket};
+use agentledger_store::StoredAnswer;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::auth::{CORRELATION_HEADER, bearer_of};
 use crate::problem::Problem;
 use crate::server::MAX_BODY_BYTES;
 use crate::state::AppState;
@@ -46,21 +43,6 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
     ) {
         return next.run(request).await;
     }
-    let key = match key.to_str() {
-        Ok(k) if !k.is_empty() && k.len() <= 255 => k.to_owned(),
-        _ => {
-            return Problem::bad_request(
-                "Idempotency-Key must be 1 to 255 visible ASCII characters",
-            )
-            .into_response();
-        }
-    };
-    // Without valid credentials there is no idempotency: the route refuses
-    // the request, or it is a login, which is safe to repeat and whose
-    // tokens must never be stored.
-    let Some(scope) = scope(&state, request.headers()).await else {
-        return next.run(request).await;
-    };
     let (parts, body) = request.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_BODY_BYTES).await else {
         return Problem::new(
@@ -71,119 +53,48 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
         .into_response();
     };
     let target = parts.uri.path_and_query().map_or("", |p| p.as_str());
-    let fingerprint = sha256_hex(&format!(
-        "{} {target}\n{}",
-        parts.method,
-        String::from_utf8_lossy(&bytes)
-    ));
-    let now = chrono::Utc::now().timestamp();
-    let claim = match state
-        .idempotency
-        .claim(&scope, &key, &fingerprint, now)
-        .await
-    {
-        Ok(claim) => claim,
-        Err(e) => return Problem::from(e).into_response(),
-    };
-    match claim {
-        Claim::New => {
-            let response = next
-                .run(Request::from_parts(parts, Body::from(bytes)))
-                .await;
-            remember(&*state.idempotency, &scope, &key, response).await
-        }
-        Claim::Replay(answer) => replay(answer),
-        Claim::InProgress => Problem::new(
-            StatusCode::CONFLICT,
-            "idempotency-key-in-use",
-            "A request with this key is still running",
-        )
-        .detail("retry when the first request has been answered")
-        .into_response(),
-        Claim::Mismatch => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency-key-reused",
-            "The key was used for a different request",
-        )
-        .detail("an Idempotency-Key names one request: same method, path and body")
-        .into_response(),
+    let begun = idempotency::begin(
+        &state,
+        bearer_of(&parts.headers),
+        // Not visible ASCII: refused like an empty key.
+        key.to_str().unwrap_or_default(),
+        parts.method.as_str(),
+        target,
+        &bytes,
+    )
+    .await;
+    let request = Request::from_parts(parts, Body::from(bytes));
+    match begun {
+        Ok(Begin::Untracked) => next.run(request).await,
+        Ok(Begin::Proceed(ticket)) => remember(&state, ticket, next.run(request).await).await,
+        Ok(Begin::Replay(answer)) => replay(answer),
+        Err(e) => Problem::from(e).into_response(),
     }
 }
 
-/// Whose keys these are: the API key or the agent behind the token.
-async fn scope(state: &AppState, headers: &HeaderMap) -> Option<String> {
-    let token = headers
-        .get(AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")?
-        .trim();
-    if is_api_key(token) {
-        match authenticate_api_key(&state.handler, token).await.ok()? {
-            Principal::Operator { key_id, .. } => Some(format!("key:{key_id}")),
-            Principal::Agent { .. } => None,
-        }
-    } else {
-        state
-            .tokens
-            .verify(token)
-            .ok()
-            .map(|claims| format!("agent:{}", claims.sub))
-    }
-}
-
-/// Stores a final answer (anything but a server error) and passes it on.
-async fn remember(
-    store: &dyn IdempotencyStore,
-    scope: &str,
-    key: &str,
-    response: Response,
-) -> Response {
-    let status = response.status();
-    if status.is_server_error() {
-        let _ = store.release(scope, key).await;
-        return response;
-    }
+/// Hands the answer to the app to remember, and passes it on.
+async fn remember(state: &AppState, ticket: Ticket, response: Response) -> Response {
     let (parts, body) = response.into_parts();
     let Ok(bytes) = to_bytes(body, usize::MAX).await else {
-        let _ = store.release(scope, key).await;
+        idempotency::abandon(state, ticket).await;
         return Problem::internal().into_response();
     };
-    let answer = StoredAnswer {
-        status: status.as_u16(),
-        content_type: parts
+    let header = |name| {
+        parts
             .headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        body: match parts.extensions.get::<Withhold>() {
-            Some(Withhold(fields)) => withheld(&bytes, fields),
-            None => String::from_utf8_lossy(&bytes).into_owned(),
-        },
-        correlation_id: parts
-            .headers
-            .get(CORRELATION_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .map(str::to_owned)
     };
-    if let Err(e) = store.complete(scope, key, &answer).await {
-        tracing::warn!(error = %e, "cannot remember an idempotent answer");
-    }
+    let answer = Answer {
+        status: parts.status.as_u16(),
+        content_type: header(CONTENT_TYPE.as_str()),
+        body: &bytes,
+        correlation_id: header(CORRELATION_HEADER),
+        secrets: parts.extensions.get::<Withhold>().map_or(&[], |w| w.0),
+    };
+    idempotency::finish(state, ticket, answer).await;
     Response::from_parts(parts, Body::from(bytes))
-}
-
-fn withheld(bytes: &[u8], fields: &[&str]) -> String {
-    let mut value: serde_json::Value =
-        serde_json::from_slice(bytes).unwrap_or(serde_json::Value::Null);
-    if let Some(object) = value.as_object_mut() {
-        for field in fields {
-            if let Some(secret) = object.get_mut(*field) {
-                *secret = serde_json::Value::Null;
-            }
-        }
-        object.insert("secret_withheld".into(), serde_json::Value::Bool(true));
-    }
-    value.to_string()
 }
 
 fn replay(answer: StoredAnswer) -> Response {

@@ -218,6 +218,19 @@ impl From<AppError> for Problem {
             AppError::ReadModel(e) => e.into(),
             AppError::Batch(refused) => refused.into(),
             AppError::Unavailable(detail) => Problem::unavailable(detail),
+            AppError::BadRequest(detail) => Problem::bad_request(detail),
+            AppError::IdempotencyKeyInUse => Problem::new(
+                StatusCode::CONFLICT,
+                "idempotency-key-in-use",
+                "A request with this key is still running",
+            )
+            .detail(err.to_string()),
+            AppError::IdempotencyKeyReused => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "The key was used for a different request",
+            )
+            .detail(err.to_string()),
             AppError::Unprocessable(detail) => Problem::unprocessable(detail),
             AppError::NotFound(detail) => Problem::not_found(detail),
             AppError::Unauthorized(detail) => Problem::unauthorized(detail),

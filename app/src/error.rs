@@ -22,6 +22,15 @@ pub enum AppError {
     /// The server cannot do it now; the client may retry.
     #[error("{0}")]
     Unavailable(String),
+    /// The request is not what the API describes.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The first request with this `Idempotency-Key` is still running.
+    #[error("retry when the first request has been answered")]
+    IdempotencyKeyInUse,
+    /// The `Idempotency-Key` was used for another request.
+    #[error("an Idempotency-Key names one request: same method, path and body")]
+    IdempotencyKeyReused,
     /// The request is well formed but a rule refuses it.
     #[error("{0}")]
     Unprocessable(String),

@@ -145,7 +145,37 @@ async fn keys_belong_to_their_caller(server: TestServer) {
     assert_eq!((status, replayed), (StatusCode::UNPROCESSABLE_ENTITY, true));
 }
 
+/// The scheme is case-insensitive for the key's scope as for authentication:
+/// a client writing `bearer` gets its retries answered once, not run twice.
+async fn a_lowercase_bearer_scheme_keeps_its_keys(server: TestServer) {
+    let agent = server
+        .agent(&server.admin_key, &["actions:write"], 600)
+        .await;
+    let action = json!({ "action": "a", "resource_type": "r", "status": "success" });
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        let response = server
+            .http
+            .post(server.url("/api/v1/agents/me/actions"))
+            .header("Authorization", format!("bearer {}", agent.token))
+            .header("Idempotency-Key", "lower-1")
+            .json(&action)
+            .send()
+            .await;
+        let replayed = response
+            .as_ref()
+            .ok()
+            .is_some_and(|r| r.headers().contains_key("idempotent-replayed"));
+        let (status, body) = read(response).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        answers.push((body["event_id"].clone(), replayed));
+    }
+    assert_eq!(answers[0].0, answers[1].0, "recorded once");
+    assert_eq!((answers[0].1, answers[1].1), (false, true));
+}
+
 on_every_backend!(
     a_retry_returns_the_first_answer_even_after_a_restart,
-    keys_belong_to_their_caller
+    keys_belong_to_their_caller,
+    a_lowercase_bearer_scheme_keeps_its_keys,
 );
