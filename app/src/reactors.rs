@@ -4,11 +4,17 @@
 //! the policy's state); reactions carry event ids derived from their cause
 //! and decide on aggregates whose ids derive from it too, so the events
 //! re-read after a crash, or read by a second server, repeat nothing.
+//! An event the policy cannot decode stops them before it, loudly: they
+//! save the checkpoint up to the event before and start again from there,
+//! so nothing after it is reacted to until it can be.
 
 use std::time::{Duration, Instant};
 
 use agentledger_commands::{CommandError, Context, alerts, budgets};
+use agentledger_domain::Aggregate;
 use agentledger_domain::alert_policy::{AlertPolicy, PolicyState, Seen};
+use agentledger_domain::budget::{Batch, BatchEventType};
+use agentledger_domain::codec::CodecError;
 use agentledger_domain::ids::TenantId;
 use agentledger_projections::reactor_checkpoint;
 use agentledger_store::{EventFilter, Position, RecordedEvent};
@@ -23,6 +29,20 @@ const NAME: &str = "alerts_and_batches";
 /// never re-done.
 const SAVE_EVERY_EVENTS: u64 = 1000;
 const SAVE_EVERY: Duration = Duration::from_secs(1);
+
+/// The reactors stopped before the event at `position`: the policy cannot
+/// read it, and passing over it could leave an alert unraised or the
+/// policy's limits and zones wrong from there on.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the reactors cannot read the event at position {position} ({event_type}, {event_id}): {source}"
+)]
+struct Undecodable {
+    position: Position,
+    event_type: String,
+    event_id: uuid::Uuid,
+    source: CodecError,
+}
 
 pub fn spawn(state: App) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -64,7 +84,21 @@ async fn run(state: &App) -> Result<(), Box<dyn std::error::Error + Send + Sync>
         let mut batch = vec![first];
         batch.extend(subscription.next_batch(255).await?);
         for event in &batch {
-            react(state, &mut policy, event).await;
+            if let Err(source) = react(state, &mut policy, event).await {
+                // What came before it is done: saved, a restart does not
+                // react to it again while this one is retried.
+                if position > saved.0 {
+                    save(state, position, &policy).await?;
+                }
+                let stopped = Undecodable {
+                    position: event.position,
+                    event_type: event.event_type.clone(),
+                    event_id: event.event_id,
+                    source,
+                };
+                tracing::error!(position = event.position, error = %stopped, "reactors stopped");
+                return Err(stopped.into());
+            }
             position = event.position;
         }
         if position - saved.0 >= SAVE_EVERY_EVENTS || saved.1.elapsed() >= SAVE_EVERY {
@@ -84,16 +118,23 @@ async fn save(
     Ok(())
 }
 
-async fn react(state: &App, policy: &mut AlertPolicy, event: &RecordedEvent) {
+/// Reacts to one event; an error when the policy cannot decode it, before
+/// anything is done for it.
+async fn react(
+    state: &App,
+    policy: &mut AlertPolicy,
+    event: &RecordedEvent,
+) -> Result<(), CodecError> {
     let seen = Seen {
         event_id: event.event_id,
         stream_id: &event.stream_id,
         event_type: &event.event_type,
+        schema_version: event.schema_version,
         payload: &event.payload,
         tenant_id: TenantId(event.tenant_id),
         occurred_at: event.occurred_at,
     };
-    for alert in policy.observe(&seen) {
+    for alert in policy.observe(&seen)? {
         let ctx = Context::reaction(
             alert.tenant_id,
             "alert-policy",
@@ -105,10 +146,9 @@ async fn react(state: &App, policy: &mut AlertPolicy, event: &RecordedEvent) {
         })
         .await;
     }
-    if event.event_type == "BatchConfirmed"
-        && let Some(batch_id) = event
-            .stream_id
-            .strip_prefix("batch-")
+    if event.event_type == BatchEventType::BatchConfirmed.into_str()
+        && let Some(batch_id) = Batch::CATEGORY
+            .id_in(&event.stream_id)
             .and_then(|id| id.parse().ok())
     {
         let ctx = Context::reaction(
@@ -122,6 +162,7 @@ async fn react(state: &App, policy: &mut AlertPolicy, event: &RecordedEvent) {
         })
         .await;
     }
+    Ok(())
 }
 
 /// Runs a reaction until it is decided. A store that fails or a stream that

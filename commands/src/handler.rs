@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use agentledger_domain::codec::{decode, encode};
 use agentledger_domain::ids::TenantId;
+use agentledger_domain::upcast::current_version;
 use agentledger_domain::{Actor, Aggregate, DomainError};
 use agentledger_store::{EventStore, ExpectedVersion, NewEvent, StoreError};
 use chrono::{DateTime, Utc};
@@ -114,7 +115,8 @@ impl Handler {
             let from = version.map_or(0, |v| v + 1);
             let page = self.store.read_stream(stream_id, from, PAGE).await?;
             for event in &page {
-                let decoded: A::Event = decode(&event.event_type, &event.payload)?;
+                let decoded: A::Event =
+                    decode(&event.event_type, event.schema_version, &event.payload)?;
                 state = A::evolve(state, &decoded);
                 version = Some(event.stream_version);
                 position = event.position;
@@ -233,8 +235,10 @@ impl Handler {
                 // The last check before the log: no string of any event may
                 // carry what a read model cannot store (`text`).
                 agentledger_domain::text::check_strings(&payload)?;
+                let schema_version = current_version(&event_type);
                 let mut new =
                     NewEvent::new(ctx.tenant_id.0, ctx.actor.clone(), event_type, payload);
+                new.schema_version = schema_version;
                 if let (true, Some(cause)) = (ctx.derive_event_ids, ctx.causation_id) {
                     new.event_id = derived_id(&format!("{cause}/{stream_id}/{index}"));
                 }

@@ -2,18 +2,20 @@
 
 use agentledger_domain::DomainError;
 use agentledger_domain::ids::AgentId;
-use agentledger_domain::reports::{ActionReport, MAX_BATCH, RunReport, record_action, record_run};
+use agentledger_domain::reports::{
+    ACTIONS, ActionReport, MAX_BATCH, RUNS, RunReport, record_action, record_run,
+};
 use agentledger_store::AppendOutcome;
 
 use crate::error::CommandError;
 use crate::handler::{Context, Handler};
 
 pub fn actions_stream(agent_id: AgentId) -> String {
-    format!("actions-{agent_id}")
+    ACTIONS.stream(agent_id)
 }
 
 pub fn runs_stream(agent_id: AgentId) -> String {
-    format!("runs-{agent_id}")
+    RUNS.stream(agent_id)
 }
 
 /// A batch is all or nothing: when any action is invalid, none is recorded

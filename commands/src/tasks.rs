@@ -122,7 +122,7 @@ pub async fn created_as(handler: &Handler, task_id: TaskId) -> Result<NewTask, C
     let Some(event) = first.first() else {
         return Err(DomainError::NotFound("task").into());
     };
-    match decode::<TaskEvent>(&event.event_type, &event.payload)? {
+    match decode::<TaskEvent>(&event.event_type, event.schema_version, &event.payload)? {
         TaskEvent::TaskCreated(task) => Ok(task),
         _ => Err(DomainError::invalid("the task's stream does not start with its creation").into()),
     }

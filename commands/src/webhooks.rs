@@ -1,7 +1,7 @@
 //! Webhook subscriptions and agents' cache entries.
 
 use agentledger_domain::Aggregate;
-use agentledger_domain::cache::{invalidate, store_entry};
+use agentledger_domain::cache::{CACHE, invalidate, store_entry};
 use agentledger_domain::ids::AgentId;
 use agentledger_domain::webhook::{Manager, Webhook, WebhookCommand};
 use agentledger_store::AppendOutcome;
@@ -45,7 +45,7 @@ pub async fn run(
 }
 
 pub fn cache_stream(ctx: &Context) -> String {
-    format!("cache-{}", ctx.tenant_id)
+    CACHE.stream(ctx.tenant_id)
 }
 
 pub async fn store_cache_entry(

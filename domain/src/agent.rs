@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::aggregate::Aggregate;
@@ -124,7 +125,14 @@ pub enum AgentCommand {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames, strum::EnumDiscriminants,
+)]
+#[strum_discriminants(
+    name(AgentEventType),
+    derive(Hash, strum::IntoStaticStr, strum::VariantArray),
+    strum(const_into_str)
+)]
 #[serde(tag = "type", content = "data")]
 pub enum AgentEvent {
     AgentRegistered {
@@ -168,9 +176,22 @@ pub enum AgentEvent {
         session_id: Uuid,
     },
     AgentWentOnline,
+    /// Schema version 2; version 1 named the instant `last_seen`
+    /// (`went_offline_v1`).
     AgentWentOffline {
-        last_seen: DateTime<Utc>,
+        last_seen_at: DateTime<Utc>,
     },
+}
+
+/// `AgentWentOffline` v1 → v2: the instant gets the `_at` suffix every
+/// instant of the API carries.
+pub(crate) fn went_offline_v1(payload: &mut Value) -> Result<(), &'static str> {
+    let fields = payload
+        .as_object_mut()
+        .ok_or("the payload is not an object")?;
+    let last_seen = fields.remove("last_seen").ok_or("it has no `last_seen`")?;
+    fields.insert("last_seen_at".to_owned(), last_seen);
+    Ok(())
 }
 
 fn validate_profile(permissions: &[String], rate_limit_per_minute: u32) -> Result<(), DomainError> {
@@ -314,7 +335,9 @@ impl Aggregate for Agent {
             C::MarkOffline { last_seen } => {
                 state.require_exists()?;
                 Ok(if state.online {
-                    vec![E::AgentWentOffline { last_seen }]
+                    vec![E::AgentWentOffline {
+                        last_seen_at: last_seen,
+                    }]
                 } else {
                     vec![]
                 })
@@ -665,7 +688,7 @@ mod tests {
             .unwrap_or_default();
         assert_eq!(
             offline,
-            vec![AgentEvent::AgentWentOffline { last_seen: at() }]
+            vec![AgentEvent::AgentWentOffline { last_seen_at: at() }]
         );
         let state = Agent::evolve(state, &offline[0]);
         assert_eq!(

@@ -2,6 +2,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::DomainError;
+use crate::stream::Category;
 
 /// A consistency boundary stored as one stream. `decide` turns a command into
 /// the events it causes (or refuses it); `evolve` folds one event into the
@@ -12,6 +13,7 @@ pub trait Aggregate: Default + Clone + Send + Sync + 'static {
 
     /// Streams of this aggregate are named `<prefix>-<id>`.
     const STREAM_PREFIX: &'static str;
+    const CATEGORY: Category = Category::new(Self::STREAM_PREFIX);
 
     fn decide(state: &Self, command: Self::Command) -> Result<Vec<Self::Event>, DomainError>;
     fn evolve(state: Self, event: &Self::Event) -> Self;
@@ -25,7 +27,7 @@ pub trait Aggregate: Default + Clone + Send + Sync + 'static {
     }
 
     fn stream_id(id: impl std::fmt::Display) -> String {
-        format!("{}-{id}", Self::STREAM_PREFIX)
+        Self::CATEGORY.stream(id)
     }
 
     /// The state after `events`, from the initial state.

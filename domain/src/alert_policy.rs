@@ -9,25 +9,45 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::agent::AgentEvent;
+use crate::agent::{Agent, AgentEvent, AgentEventType};
+use crate::aggregate::Aggregate;
 use crate::alert::{AlertSource, RaisedAlert, Severity};
-use crate::budget::{BudgetEvent, Limits, THRESHOLDS_PERCENT, budget_alert_subject};
+use crate::budget::{
+    Budget, BudgetEvent, BudgetEventType, Limits, THRESHOLDS_PERCENT, budget_alert_subject,
+};
 use crate::calendar;
-use crate::codec::decode;
+use crate::codec::{CodecError, decode_if};
+use crate::event::Event;
 use crate::ids::TenantId;
-use crate::reports::ReportEvent;
-use crate::task::TaskEvent;
-use crate::tenant::TenantEvent;
+use crate::reports::{RUNS, ReportEvent, ReportEventType};
+use crate::task::{Task, TaskEvent, TaskEventType};
+use crate::tenant::{Tenant, TenantEvent, TenantEventType};
 
 /// One event as the policy sees it.
 pub struct Seen<'a> {
     pub event_id: uuid::Uuid,
     pub stream_id: &'a str,
     pub event_type: &'a str,
+    pub schema_version: i32,
     pub payload: &'a Value,
     pub tenant_id: TenantId,
     pub occurred_at: DateTime<Utc>,
 }
+
+impl Seen<'_> {
+    fn decode<E: Event>(&self) -> Result<Option<E>, CodecError> {
+        decode_if(self.event_type, self.schema_version, self.payload)
+    }
+}
+
+/// The types that can raise an alert or change what the policy remembers.
+const OBSERVED: &[&str] = &[
+    ReportEventType::LlmRunRecorded.into_str(),
+    TaskEventType::TaskFailed.into_str(),
+    AgentEventType::AgentWentOffline.into_str(),
+    TenantEventType::TenantTimeZoneSet.into_str(),
+    BudgetEventType::BudgetSet.into_str(),
+];
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Usage {
@@ -120,18 +140,13 @@ impl AlertPolicy {
         }
     }
 
-    pub fn observe(&mut self, seen: &Seen<'_>) -> Vec<RaisedAlert> {
-        // Only these can raise an alert or change what the policy remembers;
-        // every other event passes without being decoded.
-        const OBSERVED: [&str; 5] = [
-            "LlmRunRecorded",
-            "TaskFailed",
-            "AgentWentOffline",
-            "TenantTimeZoneSet",
-            "BudgetSet",
-        ];
+    /// The alerts `seen` causes. A payload of an observed type that does
+    /// not decode is an error, not a pass: skipping it would leave its
+    /// alert unraised, or the limits and zones wrong from there on.
+    pub fn observe(&mut self, seen: &Seen<'_>) -> Result<Vec<RaisedAlert>, CodecError> {
+        // Every other event passes without being decoded.
         if !OBSERVED.contains(&seen.event_type) {
-            return vec![];
+            return Ok(vec![]);
         }
         let alert =
             |source, severity, title: String, detail: String, subject: String| RaisedAlert {
@@ -142,86 +157,74 @@ impl AlertPolicy {
                 detail,
                 subject,
             };
-        match seen.stream_id.split('-').next() {
-            Some("runs") => match decode::<ReportEvent>(seen.event_type, seen.payload) {
-                Ok(ReportEvent::LlmRunRecorded {
-                    app_type,
-                    model,
-                    status,
-                    error_message,
-                    prompt_tokens,
-                    completion_tokens,
-                    cost_micros,
-                    ..
-                }) => {
-                    let mut alerts = self.count_usage(
-                        seen,
-                        prompt_tokens.saturating_add(completion_tokens),
-                        cost_micros,
-                    );
-                    if status.is_failure() {
-                        alerts.push(alert(
-                            AlertSource::LlmRun,
-                            Severity::Warning,
-                            format!("{app_type} run ended {status}"),
-                            format!("model {model}: {}", error_message.unwrap_or_default()),
-                            format!("run:{}", seen.event_id),
-                        ));
-                    }
-                    alerts
-                }
-                _ => vec![],
-            },
-            Some("task") => match decode::<TaskEvent>(seen.event_type, seen.payload) {
-                Ok(TaskEvent::TaskFailed {
-                    error, retryable, ..
-                }) => vec![alert(
-                    AlertSource::Task,
-                    if retryable {
-                        Severity::Warning
-                    } else {
-                        Severity::Critical
-                    },
-                    "task failed".into(),
-                    error,
-                    format!("task:{}", seen.event_id),
-                )],
-                _ => vec![],
-            },
-            Some("agent") => match decode::<AgentEvent>(seen.event_type, seen.payload) {
-                Ok(AgentEvent::AgentWentOffline { last_seen }) => vec![alert(
-                    AlertSource::Agent,
+        // Routed by stream as well as by type: an event of the right type
+        // appended by hand to some other stream is not the fact it names.
+        if RUNS.holds(seen.stream_id)
+            && let Some(ReportEvent::LlmRunRecorded {
+                app_type,
+                model,
+                status,
+                error_message,
+                prompt_tokens,
+                completion_tokens,
+                cost_micros,
+                ..
+            }) = seen.decode()?
+        {
+            let mut alerts = self.count_usage(
+                seen,
+                prompt_tokens.saturating_add(completion_tokens),
+                cost_micros,
+            );
+            if status.is_failure() {
+                alerts.push(alert(
+                    AlertSource::LlmRun,
                     Severity::Warning,
-                    format!(
-                        "agent {} went offline",
-                        seen.stream_id.trim_start_matches("agent-")
-                    ),
-                    format!("last seen {last_seen}"),
-                    format!("offline:{}", seen.event_id),
-                )],
-                _ => vec![],
-            },
-            Some("tenant") => {
-                if let Ok(TenantEvent::TenantTimeZoneSet { time_zone }) =
-                    decode::<TenantEvent>(seen.event_type, seen.payload)
-                {
-                    match time_zone {
-                        Some(zone) => self.zones.insert(seen.tenant_id, zone),
-                        None => self.zones.remove(&seen.tenant_id),
-                    };
-                }
-                vec![]
+                    format!("{app_type} run ended {status}"),
+                    format!("model {model}: {}", error_message.unwrap_or_default()),
+                    format!("run:{}", seen.event_id),
+                ));
             }
-            Some("budget") => {
-                if let Ok(BudgetEvent::BudgetSet(limits)) =
-                    decode::<BudgetEvent>(seen.event_type, seen.payload)
-                {
-                    self.limits.insert(seen.tenant_id, limits);
-                }
-                vec![]
-            }
-            _ => vec![],
+            return Ok(alerts);
+        } else if Task::CATEGORY.holds(seen.stream_id)
+            && let Some(TaskEvent::TaskFailed {
+                error, retryable, ..
+            }) = seen.decode()?
+        {
+            return Ok(vec![alert(
+                AlertSource::Task,
+                if retryable {
+                    Severity::Warning
+                } else {
+                    Severity::Critical
+                },
+                "task failed".into(),
+                error,
+                format!("task:{}", seen.event_id),
+            )]);
+        } else if let Some(agent_id) = Agent::CATEGORY.id_in(seen.stream_id)
+            && let Some(AgentEvent::AgentWentOffline { last_seen_at }) = seen.decode()?
+        {
+            return Ok(vec![alert(
+                AlertSource::Agent,
+                Severity::Warning,
+                format!("agent {agent_id} went offline"),
+                format!("last seen {last_seen_at}"),
+                format!("offline:{}", seen.event_id),
+            )]);
+        } else if Tenant::CATEGORY.holds(seen.stream_id)
+            && let Some(TenantEvent::TenantTimeZoneSet { time_zone }) = seen.decode()?
+        {
+            match time_zone {
+                Some(zone) => self.zones.insert(seen.tenant_id, zone),
+                None => self.zones.remove(&seen.tenant_id),
+            };
+        } else if Budget::CATEGORY.holds(seen.stream_id)
+            && let Some(BudgetEvent::BudgetSet(limits)) = seen.decode()?
+        {
+            self.limits.insert(seen.tenant_id, limits);
         }
+        Ok(vec![])
     }
 
     /// Adds a run's usage to its day and month; alerts for every threshold
@@ -344,14 +347,74 @@ mod tests {
         let at = DateTime::parse_from_rfc3339(&format!("2026-11-{day:02}T12:00:00Z"))
             .map(|d| d.to_utc())
             .unwrap_or_default();
-        policy.observe(&Seen {
+        let seen = Seen {
             event_id: uuid::Uuid::now_v7(),
             stream_id: stream,
             event_type: &event_type,
+            schema_version: crate::upcast::current_version(&event_type),
             payload: &payload,
             tenant_id: tenant,
             occurred_at: at,
-        })
+        };
+        match policy.observe(&seen) {
+            Ok(alerts) => alerts,
+            Err(e) => panic!("{event_type}: {e}"),
+        }
+    }
+
+    fn seen<'a>(
+        stream_id: &'a str,
+        event_type: &'a str,
+        version: i32,
+        payload: &'a Value,
+    ) -> Seen<'a> {
+        Seen {
+            event_id: uuid::Uuid::now_v7(),
+            stream_id,
+            event_type,
+            schema_version: version,
+            payload,
+            tenant_id: TenantId::new(),
+            occurred_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn an_observed_event_that_does_not_decode_is_an_error_not_a_pass() {
+        let mut policy = AlertPolicy::default();
+        let broken = serde_json::json!({ "prompt_tokens": "many" });
+        let refused = policy.observe(&seen("runs-a", "LlmRunRecorded", 1, &broken));
+        assert!(
+            matches!(refused, Err(CodecError::Decode { .. })),
+            "{refused:?}"
+        );
+        let newer = serde_json::json!({ "last_seen_at": "2026-01-02T03:04:05Z" });
+        let refused = policy.observe(&seen("agent-a", "AgentWentOffline", 9, &newer));
+        assert!(
+            matches!(refused, Err(CodecError::Version { .. })),
+            "{refused:?}"
+        );
+        // Unobserved types and observed ones on streams that are not their
+        // own still pass without being decoded.
+        for (stream, event_type) in [("runs-a", "ActionRecorded"), ("custom-1", "LlmRunRecorded")] {
+            let passed = policy.observe(&seen(stream, event_type, 1, &broken));
+            assert!(passed.is_ok_and(|a| a.is_empty()), "{stream} {event_type}");
+        }
+    }
+
+    #[test]
+    fn an_offline_event_stored_at_version_1_raises_its_alert() {
+        let mut policy = AlertPolicy::default();
+        let v1 = serde_json::json!({ "last_seen": "2026-01-02T03:04:05Z" });
+        let alerts = policy.observe(&seen("agent-a1", "AgentWentOffline", 1, &v1));
+        let alerts = alerts.unwrap_or_default();
+        assert_eq!(
+            alerts
+                .iter()
+                .map(|a| (a.title.as_str(), a.detail.as_str()))
+                .collect::<Vec<_>>(),
+            [("agent a1 went offline", "last seen 2026-01-02 03:04:05 UTC")]
+        );
     }
 
     #[test]
@@ -379,7 +442,7 @@ mod tests {
             (AlertSource::Task, Severity::Critical)
         );
         let offline = AgentEvent::AgentWentOffline {
-            last_seen: Utc::now(),
+            last_seen_at: Utc::now(),
         };
         assert_eq!(
             observe(&mut policy, t, "agent-1", &offline, 1)[0].source,

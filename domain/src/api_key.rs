@@ -49,7 +49,14 @@ pub enum ApiKeyCommand {
     Revoke,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames, strum::EnumDiscriminants,
+)]
+#[strum_discriminants(
+    name(ApiKeyEventType),
+    derive(Hash, strum::IntoStaticStr, strum::VariantArray),
+    strum(const_into_str)
+)]
 #[serde(tag = "type", content = "data")]
 pub enum ApiKeyEvent {
     ApiKeyCreated {

@@ -8,11 +8,22 @@ use serde_json::Value;
 
 use crate::error::DomainError;
 use crate::ids::AgentId;
+use crate::stream::Category;
+
+/// Each tenant's entries and invalidations: `cache-<tenant>`.
+pub const CACHE: Category = Category::new("cache");
 
 pub const MAX_VALUE_BYTES: usize = 64 * 1024;
 pub const MAX_TTL_SECONDS: u32 = 30 * 24 * 3600;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames, strum::EnumDiscriminants,
+)]
+#[strum_discriminants(
+    name(CacheEventType),
+    derive(Hash, strum::IntoStaticStr, strum::VariantArray),
+    strum(const_into_str)
+)]
 #[serde(tag = "type", content = "data")]
 pub enum CacheEvent {
     CacheEntryStored {

@@ -1,16 +1,27 @@
 //! The event catalogue: every event type the domain defines, with the names
-//! generated from the event enums themselves (`strum::VariantNames`), so no
-//! list of type names is written by hand.
+//! generated from the event enums themselves (`strum::VariantNames`, and the
+//! `…Type` enums of `strum::EnumDiscriminants`), so no list of type names is
+//! written by hand.
 
 use serde_json::Value;
 use strum::VariantNames;
 
 use crate::codec::{CodecError, decode};
 
-/// The event enums of the domain, each once: `types` and `check` are both
-/// made from this list.
+/// The event enums of the domain, each once: `types`, `check` and the
+/// `Event` impls are all made from this list.
 macro_rules! catalogue {
     ($($ty:ty),+ $(,)?) => {
+        $(
+            impl crate::event::Event for $ty {
+                type Type = <$ty as strum::IntoDiscriminant>::Discriminant;
+
+                fn event_type(&self) -> &'static str {
+                    strum::IntoDiscriminant::discriminant(self).into_str()
+                }
+            }
+        )+
+
         /// Every event type name, each enum's in declaration order.
         pub fn types() -> Vec<&'static str> {
             let mut all = Vec::new();
@@ -18,16 +29,35 @@ macro_rules! catalogue {
             all
         }
 
-        /// Checks a payload offered under a type of the catalogue: it must
-        /// decode as that event, or the read models that apply the type could
-        /// not. A type outside the catalogue is not the domain's and passes.
-        pub fn check(event_type: &str, payload: &Value) -> Result<(), CodecError> {
+        /// Checks a payload offered under a type of the catalogue at a schema
+        /// version: it must decode as that event, or the read models that
+        /// apply the type could not. A type outside the catalogue is not the
+        /// domain's and passes.
+        pub fn check(
+            event_type: &str,
+            schema_version: i32,
+            payload: &Value,
+        ) -> Result<(), CodecError> {
             $(
                 if <$ty as VariantNames>::VARIANTS.contains(&event_type) {
-                    return decode::<$ty>(event_type, payload).map(|_| ());
+                    return decode::<$ty>(event_type, schema_version, payload).map(|_| ());
                 }
             )+
             Ok(())
+        }
+
+        #[cfg(test)]
+        #[test]
+        fn both_generated_name_lists_agree() {
+            use strum::VariantArray;
+            $(
+                let typed: Vec<&'static str> =
+                    <<$ty as crate::event::Event>::Type as VariantArray>::VARIANTS
+                        .iter()
+                        .map(|t| (*t).into())
+                        .collect();
+                assert_eq!(typed, <$ty as VariantNames>::VARIANTS, "{}", stringify!($ty));
+            )+
         }
     };
 }
@@ -76,7 +106,7 @@ mod tests {
         })
         .expect("encodes");
         assert!(is_known(&event_type));
-        assert!(check(&event_type, &payload).is_ok());
+        assert!(check(&event_type, 1, &payload).is_ok());
         let mut names = types();
         let count = names.len();
         names.sort_unstable();
@@ -86,8 +116,9 @@ mod tests {
 
     #[test]
     fn a_catalogued_type_must_decode_and_others_pass() {
-        assert!(check("ActionRecorded", &json!({ "action": 1 })).is_err());
-        assert!(check("SomethingOfAnotherSystem", &json!({ "x": 1 })).is_ok());
+        assert!(check("ActionRecorded", 1, &json!({ "action": 1 })).is_err());
+        assert!(check("ActionRecorded", 2, &json!({})).is_err());
+        assert!(check("SomethingOfAnotherSystem", 7, &json!({ "x": 1 })).is_ok());
         assert!(!is_known("NoSuchEvent"));
     }
 }

@@ -1,10 +1,15 @@
 //! Events travel as `(event_type, payload)`: the variant name is the stored
 //! event type, the variant's fields are the payload. Every event enum is
 //! `#[serde(tag = "type", content = "data")]`, which this module splits and joins.
+//! Reading takes the stored `schema_version` too: an older payload is upcast
+//! (`crate::upcast`) before it is decoded.
 
 use serde::Serialize;
 use serde::de::{self, DeserializeOwned};
 use serde_json::{Value, json};
+
+use crate::event::Event;
+use crate::upcast::upcast;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
@@ -12,6 +17,20 @@ pub enum CodecError {
     Encode(String),
     #[error("event `{event_type}` cannot be decoded: {reason}")]
     Decode { event_type: String, reason: String },
+    #[error(
+        "event `{event_type}` has schema version {version}; this build knows versions 1 to {current} of it"
+    )]
+    Version {
+        event_type: String,
+        version: i32,
+        current: i32,
+    },
+    #[error("event `{event_type}` at schema version {from} cannot be upcast: {reason}")]
+    Upcast {
+        event_type: String,
+        from: i32,
+        reason: &'static str,
+    },
 }
 
 pub fn encode<E: Serialize>(event: &E) -> Result<(String, Value), CodecError> {
@@ -26,11 +45,21 @@ pub fn encode<E: Serialize>(event: &E) -> Result<(String, Value), CodecError> {
     Ok((event_type, payload))
 }
 
-/// Reads the event straight from the stored payload: the tagged form
+/// Reads the event stored as `event_type` at `schema_version`. A current
+/// payload is read straight from where it is stored: the tagged form
 /// `{"type": …, "data": …}` is presented to the enum as a map that borrows
 /// both parts, so the payload is neither copied nor buffered on the way (the
 /// projections decode every event of the log this way, many times over).
-pub fn decode<E: DeserializeOwned>(event_type: &str, payload: &Value) -> Result<E, CodecError> {
+pub fn decode<E: DeserializeOwned>(
+    event_type: &str,
+    schema_version: i32,
+    payload: &Value,
+) -> Result<E, CodecError> {
+    let payload = upcast(event_type, schema_version, payload)?;
+    decode_current(event_type, &payload)
+}
+
+fn decode_current<E: DeserializeOwned>(event_type: &str, payload: &Value) -> Result<E, CodecError> {
     let data = if payload.as_object().is_some_and(|m| m.is_empty()) {
         None
     } else {
@@ -51,12 +80,13 @@ pub fn decode<E: DeserializeOwned>(event_type: &str, payload: &Value) -> Result<
 /// is another enum's. A type that is `E`'s but whose payload does not decode
 /// is an error, never a skip: read models route events by these names and
 /// must not pass over one they should have applied.
-pub fn decode_if<E: DeserializeOwned + strum::VariantNames>(
+pub fn decode_if<E: Event>(
     event_type: &str,
+    schema_version: i32,
     payload: &Value,
 ) -> Result<Option<E>, CodecError> {
     if E::VARIANTS.contains(&event_type) {
-        decode(event_type, payload).map(Some)
+        decode(event_type, schema_version, payload).map(Some)
     } else {
         Ok(None)
     }
@@ -130,13 +160,13 @@ mod tests {
         for event in [Sample::Created { name: "a".into() }, Sample::Touched] {
             let (event_type, payload) = encode(&event).ok().unwrap_or_default();
             assert!(!event_type.is_empty());
-            let back: Option<Sample> = decode(&event_type, &payload).ok();
+            let back: Option<Sample> = decode(&event_type, 1, &payload).ok();
             assert_eq!(back, Some(event));
         }
         let (t, p) = encode(&Sample::Created { name: "a".into() })
             .ok()
             .unwrap_or_default();
         assert_eq!((t.as_str(), p), ("Created", json!({ "name": "a" })));
-        assert!(decode::<Sample>("Deleted", &json!({})).is_err());
+        assert!(decode::<Sample>("Deleted", 1, &json!({})).is_err());
     }
 }

@@ -25,7 +25,14 @@ pub struct Reserve {
     pub window: Duration,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames, strum::EnumDiscriminants,
+)]
+#[strum_discriminants(
+    name(DedupEventType),
+    derive(Hash, strum::IntoStaticStr, strum::VariantArray),
+    strum(const_into_str)
+)]
 #[serde(tag = "type", content = "data")]
 pub enum DedupEvent {
     DedupKeyReserved {

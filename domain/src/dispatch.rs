@@ -86,7 +86,14 @@ pub enum DispatchCommand {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames, strum::EnumDiscriminants,
+)]
+#[strum_discriminants(
+    name(DispatchEventType),
+    derive(Hash, strum::IntoStaticStr, strum::VariantArray),
+    strum(const_into_str)
+)]
 #[serde(tag = "type", content = "data")]
 pub enum DispatchEvent {
     CommandIssued {
@@ -311,7 +318,14 @@ pub enum TemplateCommand {
     Delete,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames, strum::EnumDiscriminants,
+)]
+#[strum_discriminants(
+    name(TemplateEventType),
+    derive(Hash, strum::IntoStaticStr, strum::VariantArray),
+    strum(const_into_str)
+)]
 #[serde(tag = "type", content = "data")]
 pub enum TemplateEvent {
     CommandTemplateCreated {

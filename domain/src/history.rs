@@ -8,12 +8,11 @@ use serde_json::Value;
 
 use crate::aggregate::Aggregate;
 use crate::codec::{CodecError, decode};
+use crate::stream::Category;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
-    #[error(
-        "`{0}` is not the stream of an aggregate (agent-, task-, tenant-, apikey-, command-, cmdtemplate-, alert-, budget-, batch-, webhook-, taskdedup- or system-)"
-    )]
+    #[error("`{0}` is not the stream of an aggregate ({known})", known = known_prefixes())]
     NotAnAggregate(String),
     #[error(transparent)]
     Codec(#[from] CodecError),
@@ -31,61 +30,79 @@ pub struct StateAsOf {
     pub state: Value,
 }
 
-/// Folds `events` (type and payload, in stream order) into the state of the
-/// aggregate that `stream_id` belongs to.
+/// Folds `events` (type, schema version and payload, in stream order) into
+/// the state of the aggregate that `stream_id` belongs to.
 pub fn fold_stream<'a>(
     stream_id: &str,
-    events: impl IntoIterator<Item = (&'a str, &'a Value)>,
+    events: impl IntoIterator<Item = (&'a str, i32, &'a Value)>,
 ) -> Result<StateAsOf, HistoryError> {
     let mut folder = folder(stream_id)?;
-    for (event_type, payload) in events {
-        folder.apply(event_type, payload)?;
+    for (event_type, schema_version, payload) in events {
+        folder.apply_at(event_type, schema_version, payload)?;
     }
     folder.finish()
 }
 
 /// Folds a stream one event at a time, so a long one need not be held whole.
 pub trait StreamFolder: Send {
-    fn apply(&mut self, event_type: &str, payload: &Value) -> Result<(), HistoryError>;
+    /// Folds one stored event, upcast from the schema version it was
+    /// written at.
+    fn apply_at(
+        &mut self,
+        event_type: &str,
+        schema_version: i32,
+        payload: &Value,
+    ) -> Result<(), HistoryError>;
+
     fn finish(self: Box<Self>) -> Result<StateAsOf, HistoryError>;
 }
 
 /// A folder for the aggregate `stream_id` belongs to, known from its prefix
 /// before any event is read.
 pub fn folder(stream_id: &str) -> Result<Box<dyn StreamFolder>, HistoryError> {
-    use crate::agent::Agent;
-    use crate::alert::Alert;
-    use crate::api_key::ApiKey;
-    use crate::budget::{Batch, Budget};
-    use crate::dedup::DedupReservation;
-    use crate::dispatch::{CommandTemplate, Dispatch};
-    use crate::task::Task;
-    use crate::tenant::{Installation, Tenant};
-    use crate::webhook::Webhook;
+    folder_for(Category::of(stream_id))
+        .ok_or_else(|| HistoryError::NotAnAggregate(stream_id.to_owned()))
+}
 
-    let prefix = stream_id.split_once('-').map_or(stream_id, |(p, _)| p);
-    macro_rules! by_prefix {
-        ($($aggregate:ty),*) => {
-            $(if prefix == <$aggregate>::STREAM_PREFIX {
-                return Ok(Box::new(Folder::<$aggregate>::default()));
-            })*
-        };
+/// The aggregates, each once: the folders and the prefixes named in errors
+/// are both made from this list.
+macro_rules! aggregates {
+    ($($aggregate:ty),+ $(,)?) => {
+        /// The stream prefix of every aggregate.
+        pub const PREFIXES: &[&str] = &[$(<$aggregate as Aggregate>::STREAM_PREFIX),+];
+
+        fn folder_for(prefix: &str) -> Option<Box<dyn StreamFolder>> {
+            $(if prefix == <$aggregate as Aggregate>::STREAM_PREFIX {
+                return Some(Box::new(Folder::<$aggregate>::default()));
+            })+
+            None
+        }
+    };
+}
+
+aggregates!(
+    crate::agent::Agent,
+    crate::task::Task,
+    crate::tenant::Tenant,
+    crate::api_key::ApiKey,
+    crate::budget::Budget,
+    crate::budget::Batch,
+    crate::alert::Alert,
+    crate::webhook::Webhook,
+    crate::dispatch::Dispatch,
+    crate::dispatch::CommandTemplate,
+    crate::dedup::DedupReservation,
+    crate::tenant::Installation,
+);
+
+/// "agent-, task-, … or system-".
+fn known_prefixes() -> String {
+    let named: Vec<String> = PREFIXES.iter().map(|p| format!("{p}-")).collect();
+    match named.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
     }
-    by_prefix!(
-        Agent,
-        Task,
-        Tenant,
-        Installation,
-        ApiKey,
-        Budget,
-        Batch,
-        Alert,
-        Webhook,
-        Dispatch,
-        CommandTemplate,
-        DedupReservation
-    );
-    Err(HistoryError::NotAnAggregate(stream_id.to_owned()))
 }
 
 #[derive(Default)]
@@ -95,8 +112,13 @@ struct Folder<A> {
 }
 
 impl<A: Aggregate + Serialize> StreamFolder for Folder<A> {
-    fn apply(&mut self, event_type: &str, payload: &Value) -> Result<(), HistoryError> {
-        let event = decode::<A::Event>(event_type, payload)?;
+    fn apply_at(
+        &mut self,
+        event_type: &str,
+        schema_version: i32,
+        payload: &Value,
+    ) -> Result<(), HistoryError> {
+        let event = decode::<A::Event>(event_type, schema_version, payload)?;
         self.state = A::evolve(std::mem::take(&mut self.state), &event);
         self.events += 1;
         Ok(())
@@ -151,7 +173,7 @@ mod tests {
         .unwrap_or_default();
         let all: Vec<TaskEvent> = created.iter().chain(&claimed).cloned().collect();
         let stored = encoded(&all);
-        let as_refs = |n: usize| stored.iter().take(n).map(|(t, p)| (t.as_str(), p));
+        let as_refs = |n: usize| stored.iter().take(n).map(|(t, p)| (t.as_str(), 1, p));
 
         // When the first event alone is folded, then all of them
         let first = fold_stream("task-1", as_refs(1)).ok();
@@ -175,16 +197,40 @@ mod tests {
 
     #[test]
     fn streams_without_an_aggregate_and_foreign_events_are_refused() {
-        let none: Vec<(&str, &Value)> = Vec::new();
+        let none: Vec<(&str, i32, &Value)> = Vec::new();
         assert!(matches!(
             fold_stream("actions-1", none.clone()),
             Err(HistoryError::NotAnAggregate(_))
         ));
         let payload = Value::Object(Default::default());
         assert!(matches!(
-            fold_stream("task-1", [("AgentEnabled", &payload)]),
+            fold_stream("task-1", [("AgentEnabled", 1, &payload)]),
             Err(HistoryError::Codec(_))
         ));
+    }
+
+    #[test]
+    fn a_stream_no_aggregate_owns_is_refused_naming_every_prefix() {
+        let refused = folder("nothing-here").err().map(|e| e.to_string());
+        let text = refused.unwrap_or_default();
+        for prefix in PREFIXES {
+            assert!(text.contains(&format!("{prefix}-")), "{prefix}: {text}");
+        }
+    }
+
+    #[test]
+    fn stored_events_fold_from_the_version_they_were_written_at() {
+        let (online, payload) =
+            encode(&crate::agent::AgentEvent::AgentWentOnline).unwrap_or_default();
+        let v1 = serde_json::json!({ "last_seen": "2026-01-02T03:04:05Z" });
+        let folded = fold_stream(
+            "agent-1",
+            [(online.as_str(), 1, &payload), ("AgentWentOffline", 1, &v1)],
+        );
+        assert_eq!(
+            folded.ok().map(|s| (s.events, s.state["online"].clone())),
+            Some((2, Value::Bool(false)))
+        );
     }
 
     #[test]

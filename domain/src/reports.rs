@@ -6,7 +6,13 @@ use serde_json::Value;
 
 use crate::error::DomainError;
 use crate::ids::AgentId;
+use crate::stream::Category;
 use crate::text;
+
+/// Each agent's actions: `actions-<agent>`.
+pub const ACTIONS: Category = Category::new("actions");
+/// Each agent's LLM runs: `runs-<agent>`.
+pub const RUNS: Category = Category::new("runs");
 
 pub const MAX_REQUEST_DATA_BYTES: usize = 16 * 1024;
 pub const MAX_TEXT_BYTES: usize = 64 * 1024;
@@ -101,7 +107,14 @@ pub struct RunReport {
     pub response: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames, strum::EnumDiscriminants,
+)]
+#[strum_discriminants(
+    name(ReportEventType),
+    derive(Hash, strum::IntoStaticStr, strum::VariantArray),
+    strum(const_into_str)
+)]
 #[serde(tag = "type", content = "data")]
 pub enum ReportEvent {
     ActionRecorded {

@@ -63,7 +63,14 @@ pub enum WebhookCommand {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames, strum::EnumDiscriminants,
+)]
+#[strum_discriminants(
+    name(WebhookEventType),
+    derive(Hash, strum::IntoStaticStr, strum::VariantArray),
+    strum(const_into_str)
+)]
 #[serde(tag = "type", content = "data")]
 pub enum WebhookEvent {
     WebhookSubscribed {

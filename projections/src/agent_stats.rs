@@ -5,12 +5,13 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use agentledger_domain::ActorKind;
-use agentledger_domain::agent::AgentEvent;
+use agentledger_domain::Aggregate;
+use agentledger_domain::agent::{Agent, AgentEvent};
 use agentledger_domain::calendar;
 use agentledger_domain::ids::{AgentId, TenantId};
-use agentledger_domain::reports::{ActionStatus, ReportEvent};
-use agentledger_domain::task::{TaskEvent, TaskStatus};
-use agentledger_domain::tenant::TenantEvent;
+use agentledger_domain::reports::{ACTIONS, ActionStatus, ReportEvent};
+use agentledger_domain::task::{Task, TaskEvent, TaskStatus};
+use agentledger_domain::tenant::{Tenant, TenantEvent};
 use agentledger_store::{Database, on_database};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -60,81 +61,75 @@ sql_projection!(AgentStats, |_this, conn, events| {
                 .last_seen_us;
             *seen = (*seen).max(Some(event.occurred_at.timestamp_micros()));
         }
-        let stream_kind = event.stream_id.split('-').next().unwrap_or_default();
-        match stream_kind {
-            "agent" => {
-                let agent_id = event.stream_id.trim_start_matches("agent-");
-                let update = match decode_event::<AgentEvent>(event)? {
-                    Some(AgentEvent::AgentRegistered { name, kind, .. }) => {
-                        sqlx::query(
-                            "INSERT INTO rm_agent_stats (agent_id, tenant_id, name, kind, online, enabled, last_seen_us, total_ops, \
-                             success_ops, failed_ops, confidence_sum, confidence_count) \
-                             VALUES ($1, $2, $3, $4, 0, 1, NULL, 0, 0, 0, 0, 0) ON CONFLICT (agent_id) DO NOTHING",
-                        )
-                        .bind(agent_id)
-                        .bind(event.tenant_id.to_string())
-                        .bind(name)
-                        .bind(kind)
-                        .execute(&mut *conn)
-                        .await?;
-                        None
-                    }
-                    Some(AgentEvent::AgentWentOnline) => Some((SET_ONLINE, 1)),
-                    Some(AgentEvent::AgentWentOffline { .. }) => Some((SET_ONLINE, 0)),
-                    Some(AgentEvent::AgentEnabled) => Some((SET_ENABLED, 1)),
-                    Some(AgentEvent::AgentDisabled { .. }) => Some((SET_ENABLED, 0)),
-                    _ => None,
-                };
-                if let Some((sql, value)) = update {
-                    sqlx::query(sql)
-                        .bind(value)
-                        .bind(agent_id)
-                        .execute(&mut *conn)
-                        .await?;
+        // Routed by stream as well as by type: an event appended by hand to
+        // a stream of another kind is not the fact it names.
+        let stream = event.stream_id.as_str();
+        if let Some(agent_id) = Agent::CATEGORY.id_in(stream) {
+            let update = match decode_event::<AgentEvent>(event)? {
+                Some(AgentEvent::AgentRegistered { name, kind, .. }) => {
+                    sqlx::query(
+                        "INSERT INTO rm_agent_stats (agent_id, tenant_id, name, kind, online, enabled, last_seen_us, total_ops, \
+                         success_ops, failed_ops, confidence_sum, confidence_count) \
+                         VALUES ($1, $2, $3, $4, 0, 1, NULL, 0, 0, 0, 0, 0) ON CONFLICT (agent_id) DO NOTHING",
+                    )
+                    .bind(agent_id)
+                    .bind(event.tenant_id.to_string())
+                    .bind(name)
+                    .bind(kind)
+                    .execute(&mut *conn)
+                    .await?;
+                    None
                 }
+                Some(AgentEvent::AgentWentOnline) => Some((SET_ONLINE, 1)),
+                Some(AgentEvent::AgentWentOffline { .. }) => Some((SET_ONLINE, 0)),
+                Some(AgentEvent::AgentEnabled) => Some((SET_ENABLED, 1)),
+                Some(AgentEvent::AgentDisabled { .. }) => Some((SET_ENABLED, 0)),
+                _ => None,
+            };
+            if let Some((sql, value)) = update {
+                sqlx::query(sql)
+                    .bind(value)
+                    .bind(agent_id)
+                    .execute(&mut *conn)
+                    .await?;
             }
-            "actions" => {
-                let Some(ReportEvent::ActionRecorded {
-                    agent_id,
-                    status,
-                    confidence,
-                    ..
-                }) = decode_event::<ReportEvent>(event)?
-                else {
-                    continue;
-                };
-                let agent = activity.entry(agent_id.to_string()).or_default();
-                agent.operations += 1;
-                agent.successes += i64::from(status == ActionStatus::Success);
-                agent.confidences.extend(confidence);
-                let zone = crate::zone_of!(conn, zones, ZONES, &event.tenant_id.to_string());
-                *daily_ops
-                    .entry((agent_id.to_string(), calendar::day(zone, event.occurred_at)))
-                    .or_default() += 1;
+        } else if ACTIONS.holds(stream) {
+            let Some(ReportEvent::ActionRecorded {
+                agent_id,
+                status,
+                confidence,
+                ..
+            }) = decode_event::<ReportEvent>(event)?
+            else {
+                continue;
+            };
+            let agent = activity.entry(agent_id.to_string()).or_default();
+            agent.operations += 1;
+            agent.successes += i64::from(status == ActionStatus::Success);
+            agent.confidences.extend(confidence);
+            let zone = crate::zone_of!(conn, zones, ZONES, &event.tenant_id.to_string());
+            *daily_ops
+                .entry((agent_id.to_string(), calendar::day(zone, event.occurred_at)))
+                .or_default() += 1;
+        } else if Tenant::CATEGORY.holds(stream) {
+            if let Some(TenantEvent::TenantTimeZoneSet { time_zone }) =
+                decode_event::<TenantEvent>(event)?
+            {
+                let tenant = event.tenant_id.to_string();
+                crate::remember_zone!(conn, zones, ZONES, &tenant, time_zone.as_deref());
             }
-            "tenant" => {
-                if let Some(TenantEvent::TenantTimeZoneSet { time_zone }) =
-                    decode_event::<TenantEvent>(event)?
-                {
-                    let tenant = event.tenant_id.to_string();
-                    crate::remember_zone!(conn, zones, ZONES, &tenant, time_zone.as_deref());
+        } else if let Some(task_id) = Task::CATEGORY.id_in(stream) {
+            let step = match decode_event::<TaskEvent>(event)? {
+                Some(TaskEvent::TaskClaimed { agent_id }) => {
+                    TaskStep::Claimed(agent_id.to_string())
                 }
-            }
-            "task" => {
-                let task_id = event.stream_id.trim_start_matches("task-");
-                let step = match decode_event::<TaskEvent>(event)? {
-                    Some(TaskEvent::TaskClaimed { agent_id }) => {
-                        TaskStep::Claimed(agent_id.to_string())
-                    }
-                    Some(TaskEvent::TaskProgressed { .. }) => TaskStep::Now(TaskStatus::Processing),
-                    Some(TaskEvent::TaskCompleted { .. }) => TaskStep::Now(TaskStatus::Completed),
-                    Some(TaskEvent::TaskFailed { .. }) => TaskStep::Now(TaskStatus::Failed),
-                    Some(TaskEvent::TaskCancelled { .. }) => TaskStep::Now(TaskStatus::Cancelled),
-                    _ => continue,
-                };
-                task_steps.entry(task_id).or_default().push(step);
-            }
-            _ => {}
+                Some(TaskEvent::TaskProgressed { .. }) => TaskStep::Now(TaskStatus::Processing),
+                Some(TaskEvent::TaskCompleted { .. }) => TaskStep::Now(TaskStatus::Completed),
+                Some(TaskEvent::TaskFailed { .. }) => TaskStep::Now(TaskStatus::Failed),
+                Some(TaskEvent::TaskCancelled { .. }) => TaskStep::Now(TaskStatus::Cancelled),
+                _ => continue,
+            };
+            task_steps.entry(task_id).or_default().push(step);
         }
     }
     // Sums of confidences are carried on from the stored sum in log order, so

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 
-use agentledger_domain::cache::CacheEvent;
+use agentledger_domain::cache::{CACHE, CacheEvent};
 use agentledger_domain::codec::{CodecError, decode_if};
 use agentledger_domain::ids::TenantId;
 use agentledger_store::RecordedEvent;
@@ -70,10 +70,12 @@ impl CacheIndex {
 
 impl Apply for CacheIndex {
     fn apply(&self, event: &RecordedEvent) -> Result<(), CodecError> {
-        if !event.stream_id.starts_with("cache-") {
+        if !CACHE.holds(&event.stream_id) {
             return Ok(());
         }
-        let Some(cache_event) = decode_if::<CacheEvent>(&event.event_type, &event.payload)? else {
+        let Some(cache_event) =
+            decode_if::<CacheEvent>(&event.event_type, event.schema_version, &event.payload)?
+        else {
             return Ok(());
         };
         let tenant = TenantId(event.tenant_id);

@@ -4,8 +4,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{PoisonError, RwLock};
 
+use agentledger_domain::Aggregate;
 use agentledger_domain::codec::{CodecError, decode_if};
-use agentledger_domain::dispatch::{DispatchEvent, DispatchStatus};
+use agentledger_domain::dispatch::{Dispatch, DispatchEvent, DispatchStatus};
 use agentledger_domain::ids::{AgentId, TenantId};
 use agentledger_store::RecordedEvent;
 use chrono::{DateTime, Utc};
@@ -79,14 +80,14 @@ impl CommandBook {
 
 impl Apply for CommandBook {
     fn apply(&self, event: &RecordedEvent) -> Result<(), CodecError> {
-        let Some(command_id) = event
-            .stream_id
-            .strip_prefix("command-")
+        let Some(command_id) = Dispatch::CATEGORY
+            .id_in(&event.stream_id)
             .and_then(|id| id.parse().ok())
         else {
             return Ok(());
         };
-        let Some(dispatch_event) = decode_if::<DispatchEvent>(&event.event_type, &event.payload)?
+        let Some(dispatch_event) =
+            decode_if::<DispatchEvent>(&event.event_type, event.schema_version, &event.payload)?
         else {
             return Ok(());
         };

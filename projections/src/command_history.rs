@@ -1,7 +1,8 @@
 //! Command history (S2): every command sent to an agent, newest first, with
 //! the output it streamed and its result.
 
-use agentledger_domain::dispatch::{DispatchEvent, DispatchStatus};
+use agentledger_domain::Aggregate;
+use agentledger_domain::dispatch::{Dispatch, DispatchEvent, DispatchStatus};
 use agentledger_store::{Database, on_database};
 use serde::Serialize;
 
@@ -22,7 +23,7 @@ impl Projection for CommandHistory {
 
 sql_projection!(CommandHistory, |_this, conn, events| {
     for event in events {
-        let Some(command_id) = event.stream_id.strip_prefix("command-") else {
+        let Some(command_id) = Dispatch::CATEGORY.id_in(&event.stream_id) else {
             continue;
         };
         let Some(dispatch) = decode_event::<DispatchEvent>(event)? else {

@@ -6,14 +6,16 @@
 
 use std::collections::BTreeMap;
 
-use agentledger_domain::alert::{AlertEvent, AlertStatus};
-use agentledger_domain::budget::BudgetEvent;
+use agentledger_domain::Aggregate;
+use agentledger_domain::alert::{Alert, AlertEvent, AlertEventType, AlertStatus};
+use agentledger_domain::budget::{BudgetEvent, BudgetEventType};
 use agentledger_domain::calendar;
-use agentledger_domain::reports::{ReportEvent, RunStatus};
-use agentledger_domain::tenant::TenantEvent;
+use agentledger_domain::reports::{ReportEvent, ReportEventType, RunStatus};
+use agentledger_domain::tenant::{TenantEvent, TenantEventType};
 use agentledger_store::{Database, on_database};
 use chrono::{DateTime, Days, Utc};
 use serde::Serialize;
+use strum::VariantNames;
 
 use crate::engine::{Projection, ProjectionError, add_capped, add_capped_sql, clamp, decode_event};
 use crate::{insert_rows, sql_projection};
@@ -39,16 +41,20 @@ impl Projection for Dashboard {
     }
 
     fn event_types(&self) -> &'static [&'static str] {
-        &[
-            "TenantTimeZoneSet",
-            "LlmRunRecorded",
-            "AlertRaised",
-            "AlertAcknowledged",
-            "AlertIgnored",
-            "BudgetSet",
-        ]
+        TYPES
     }
 }
+
+/// The events the dashboard applies. A past dashboard is replayed from
+/// these alone, so the live one must not look at any other.
+const TYPES: &[&str] = &[
+    TenantEventType::TenantTimeZoneSet.into_str(),
+    ReportEventType::LlmRunRecorded.into_str(),
+    AlertEventType::AlertRaised.into_str(),
+    AlertEventType::AlertAcknowledged.into_str(),
+    AlertEventType::AlertIgnored.into_str(),
+    BudgetEventType::BudgetSet.into_str(),
+];
 
 sql_projection!(Dashboard, |_this, conn, events| {
     // Each tenant's zone, looked up once per batch.
@@ -58,116 +64,101 @@ sql_projection!(Dashboard, |_this, conn, events| {
     let mut daily: BTreeMap<(String, String, String), DaySums> = BTreeMap::new();
     let mut health: BTreeMap<(String, String), (RunStatus, i64, i64)> = BTreeMap::new();
     for event in events {
-        // The declared types are the whole truth: a past dashboard reads only
-        // those, so the live one must not look at any other.
-        if !Dashboard.event_types().contains(&event.event_type.as_str()) {
+        if !TYPES.contains(&event.event_type.as_str()) {
             continue;
         }
         let tenant = event.tenant_id.to_string();
         let position = event.position as i64;
-        match event.event_type.as_str() {
-            "TenantTimeZoneSet" => {
-                let Some(TenantEvent::TenantTimeZoneSet { time_zone }) =
-                    decode_event::<TenantEvent>(event)?
-                else {
-                    continue;
-                };
-                crate::remember_zone!(conn, zones, ZONES, &tenant, time_zone.as_deref());
+        // Each enum below has no type in `TYPES` but the ones matched, so
+        // each event decodes as at most one of them.
+        if let Some(TenantEvent::TenantTimeZoneSet { time_zone }) =
+            decode_event::<TenantEvent>(event)?
+        {
+            crate::remember_zone!(conn, zones, ZONES, &tenant, time_zone.as_deref());
+        } else if let Some(ReportEvent::LlmRunRecorded {
+            app_type,
+            prompt_tokens,
+            completion_tokens,
+            cost_micros,
+            latency_ms,
+            status,
+            ..
+        }) = decode_event::<ReportEvent>(event)?
+        {
+            let zone = crate::zone_of!(conn, zones, ZONES, &tenant);
+            let day = daily
+                .entry((
+                    tenant.clone(),
+                    calendar::day(zone, event.occurred_at),
+                    app_type.clone(),
+                ))
+                .or_default();
+            day.calls += 1;
+            day.successes += i64::from(status == RunStatus::Success);
+            day.tokens = day
+                .tokens
+                .saturating_add(clamp(prompt_tokens.saturating_add(completion_tokens)));
+            day.tokens = day.tokens.min(crate::engine::CAP);
+            day.latency_ms_sum = add_capped(day.latency_ms_sum, clamp(latency_ms));
+            day.cost_micros = add_capped(day.cost_micros, cost_micros);
+            let at = event.occurred_at.timestamp_micros();
+            let last = health
+                .entry((tenant, app_type))
+                .or_insert((status, at, position));
+            // The latest run by its time; of runs at the same time, the later in the log.
+            if last.1 <= at {
+                *last = (status, at, position);
             }
-            "LlmRunRecorded" => {
-                let Some(ReportEvent::LlmRunRecorded {
-                    app_type,
-                    prompt_tokens,
-                    completion_tokens,
-                    cost_micros,
-                    latency_ms,
-                    status,
-                    ..
-                }) = decode_event::<ReportEvent>(event)?
-                else {
-                    continue;
-                };
-                let zone = crate::zone_of!(conn, zones, ZONES, &tenant);
-                let day = daily
-                    .entry((
-                        tenant.clone(),
-                        calendar::day(zone, event.occurred_at),
-                        app_type.clone(),
-                    ))
-                    .or_default();
-                day.calls += 1;
-                day.successes += i64::from(status == RunStatus::Success);
-                day.tokens = day
-                    .tokens
-                    .saturating_add(clamp(prompt_tokens.saturating_add(completion_tokens)));
-                day.tokens = day.tokens.min(crate::engine::CAP);
-                day.latency_ms_sum = add_capped(day.latency_ms_sum, clamp(latency_ms));
-                day.cost_micros = add_capped(day.cost_micros, cost_micros);
-                let at = event.occurred_at.timestamp_micros();
-                let last = health
-                    .entry((tenant, app_type))
-                    .or_insert((status, at, position));
-                // The latest run by its time; of runs at the same time, the later in the log.
-                if last.1 <= at {
-                    *last = (status, at, position);
+        } else if AlertEvent::VARIANTS.contains(&event.event_type.as_str()) {
+            // Decoded only on an alert's own stream, whose id it needs.
+            let Some(alert_id) = Alert::CATEGORY.id_in(&event.stream_id) else {
+                continue;
+            };
+            match decode_event::<AlertEvent>(event)? {
+                Some(AlertEvent::AlertRaised(alert)) => {
+                    sqlx::query(
+                        "INSERT INTO rm_alerts (alert_id, tenant_id, source, severity, title, detail, status, raised_at_us, position) \
+                         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8) ON CONFLICT (alert_id) DO NOTHING",
+                    )
+                    .bind(alert_id)
+                    .bind(&tenant)
+                    .bind(alert.source.as_str())
+                    .bind(alert.severity.as_str())
+                    .bind(&alert.title)
+                    .bind(&alert.detail)
+                    .bind(event.occurred_at.timestamp_micros())
+                    .bind(position)
+                    .execute(&mut *conn)
+                    .await?;
                 }
-            }
-            "AlertRaised" | "AlertAcknowledged" | "AlertIgnored" => {
-                let Some(alert_id) = event.stream_id.strip_prefix("alert-") else {
-                    continue;
-                };
-                match decode_event::<AlertEvent>(event)? {
-                    Some(AlertEvent::AlertRaised(alert)) => {
-                        sqlx::query(
-                            "INSERT INTO rm_alerts (alert_id, tenant_id, source, severity, title, detail, status, raised_at_us, position) \
-                             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8) ON CONFLICT (alert_id) DO NOTHING",
-                        )
+                Some(handled) => {
+                    let status = if matches!(handled, AlertEvent::AlertAcknowledged { .. }) {
+                        AlertStatus::Acknowledged
+                    } else {
+                        AlertStatus::Ignored
+                    };
+                    sqlx::query("UPDATE rm_alerts SET status = $1 WHERE alert_id = $2")
+                        .bind(status.as_str())
                         .bind(alert_id)
-                        .bind(&tenant)
-                        .bind(alert.source.as_str())
-                        .bind(alert.severity.as_str())
-                        .bind(&alert.title)
-                        .bind(&alert.detail)
-                        .bind(event.occurred_at.timestamp_micros())
-                        .bind(position)
                         .execute(&mut *conn)
                         .await?;
-                    }
-                    Some(handled) => {
-                        let status = if matches!(handled, AlertEvent::AlertAcknowledged { .. }) {
-                            AlertStatus::Acknowledged
-                        } else {
-                            AlertStatus::Ignored
-                        };
-                        sqlx::query("UPDATE rm_alerts SET status = $1 WHERE alert_id = $2")
-                            .bind(status.as_str())
-                            .bind(alert_id)
-                            .execute(&mut *conn)
-                            .await?;
-                    }
-                    None => continue,
                 }
+                None => continue,
             }
-            "BudgetSet" => {
-                let Some(BudgetEvent::BudgetSet(limits)) = decode_event::<BudgetEvent>(event)?
-                else {
-                    continue;
-                };
-                sqlx::query(
-                    "INSERT INTO rm_budgets (tenant_id, daily_tokens, monthly_tokens, daily_cost_micros, monthly_cost_micros) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id) DO UPDATE SET daily_tokens = excluded.daily_tokens, \
-                     monthly_tokens = excluded.monthly_tokens, daily_cost_micros = excluded.daily_cost_micros, \
-                     monthly_cost_micros = excluded.monthly_cost_micros",
-                )
-                .bind(&tenant)
-                .bind(limits.daily_tokens.map(clamp))
-                .bind(limits.monthly_tokens.map(clamp))
-                .bind(limits.daily_cost_micros)
-                .bind(limits.monthly_cost_micros)
-                .execute(&mut *conn)
-                .await?;
-            }
-            _ => {}
+        } else if let Some(BudgetEvent::BudgetSet(limits)) = decode_event::<BudgetEvent>(event)? {
+            sqlx::query(
+                "INSERT INTO rm_budgets (tenant_id, daily_tokens, monthly_tokens, daily_cost_micros, monthly_cost_micros) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id) DO UPDATE SET daily_tokens = excluded.daily_tokens, \
+                 monthly_tokens = excluded.monthly_tokens, daily_cost_micros = excluded.daily_cost_micros, \
+                 monthly_cost_micros = excluded.monthly_cost_micros",
+            )
+            .bind(&tenant)
+            .bind(limits.daily_tokens.map(clamp))
+            .bind(limits.monthly_tokens.map(clamp))
+            .bind(limits.daily_cost_micros)
+            .bind(limits.monthly_cost_micros)
+            .execute(&mut *conn)
+            .await?;
         }
     }
     let daily: Vec<_> = daily.into_iter().collect();

@@ -6,6 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use agentledger_domain::Event;
+use agentledger_domain::codec::decode_if;
 use agentledger_store::{
     Database, EventFilter, EventStore, Position, RecordedEvent, StoreError, on_database,
 };
@@ -98,11 +100,9 @@ macro_rules! sql_projection {
 
 /// The event as `E` when its type is one of `E`'s, `None` when it is another
 /// enum's; an error naming its position when it is `E`'s but does not decode.
-pub fn decode_event<E>(event: &RecordedEvent) -> Result<Option<E>, ProjectionError>
-where
-    E: serde::de::DeserializeOwned + strum::VariantNames,
-{
-    agentledger_domain::codec::decode_if(&event.event_type, &event.payload).map_err(|source| {
+/// A payload stored at an older schema version is upcast first.
+pub fn decode_event<E: Event>(event: &RecordedEvent) -> Result<Option<E>, ProjectionError> {
+    decode_if(&event.event_type, event.schema_version, &event.payload).map_err(|source| {
         ProjectionError::Event {
             position: event.position,
             source,

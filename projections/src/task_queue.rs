@@ -6,9 +6,10 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{PoisonError, RwLock};
 
+use agentledger_domain::Aggregate;
 use agentledger_domain::codec::{CodecError, decode_if};
 use agentledger_domain::ids::{TaskId, TenantId};
-use agentledger_domain::task::TaskEvent;
+use agentledger_domain::task::{Task, TaskEvent};
 use agentledger_store::RecordedEvent;
 
 use crate::follower::Apply;
@@ -57,15 +58,16 @@ impl TaskQueue {
 
 impl Apply for TaskQueue {
     fn apply(&self, event: &RecordedEvent) -> Result<(), CodecError> {
-        let Some(id) = event
-            .stream_id
-            .strip_prefix("task-")
+        let Some(id) = Task::CATEGORY
+            .id_in(&event.stream_id)
             .and_then(|id| id.parse().ok())
         else {
             return Ok(());
         };
         let task_id = TaskId(id);
-        let Some(task_event) = decode_if::<TaskEvent>(&event.event_type, &event.payload)? else {
+        let Some(task_event) =
+            decode_if::<TaskEvent>(&event.event_type, event.schema_version, &event.payload)?
+        else {
             return Ok(());
         };
         let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);

@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use agentledger_domain::Aggregate;
 use agentledger_domain::calendar;
-use agentledger_domain::dedup::DedupEvent;
-use agentledger_domain::task::{NewTask, TaskEvent, TaskStatus};
+use agentledger_domain::dedup::{DedupEvent, DedupEventType};
+use agentledger_domain::task::{NewTask, Task, TaskEvent, TaskStatus};
 use agentledger_domain::tenant::TenantEvent;
 use agentledger_store::{Database, RecordedEvent, on_database};
 use serde::Serialize;
@@ -139,7 +140,7 @@ sql_projection!(Tasks, |_this, conn, events| {
         {
             let tenant = event.tenant_id.to_string();
             crate::remember_zone!(conn, zones, ZONES, &tenant, time_zone.as_deref());
-        } else if let Some(task_id) = event.stream_id.strip_prefix("task-") {
+        } else if let Some(task_id) = Task::CATEGORY.id_in(&event.stream_id) {
             let Some(task_event) = decode_event::<TaskEvent>(event)? else {
                 continue;
             };
@@ -176,15 +177,13 @@ sql_projection!(Tasks, |_this, conn, events| {
                     );
                 }
             }
-        } else if event.event_type == "DuplicateTaskSkipped" {
-            let Some(DedupEvent::DuplicateTaskSkipped {
+        } else if event.event_type == DedupEventType::DuplicateTaskSkipped.into_str()
+            && let Some(DedupEvent::DuplicateTaskSkipped {
                 dedup_key,
                 task_id,
                 duplicate_of,
             }) = decode_event::<DedupEvent>(event)?
-            else {
-                continue;
-            };
+        {
             let zone = crate::zone_of!(conn, zones, ZONES, &event.tenant_id.to_string());
             skips.push((
                 event,

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use agentledger_domain::calendar;
-use agentledger_domain::reports::ReportEvent;
+use agentledger_domain::reports::{ReportEvent, ReportEventType};
 use agentledger_domain::tenant::TenantEvent;
 use agentledger_store::{Database, on_database};
 use serde::{Deserialize, Serialize};
@@ -46,7 +46,7 @@ sql_projection!(Usage, |_this, conn, events| {
             continue;
         }
         // Actions are report events too: not decoded for nothing.
-        if event.event_type != "LlmRunRecorded" {
+        if event.event_type != ReportEventType::LlmRunRecorded.into_str() {
             continue;
         }
         let Some(ReportEvent::LlmRunRecorded {

@@ -1,7 +1,8 @@
 //! Webhook subscriptions and cache entries, as lists of what is current.
 
-use agentledger_domain::cache::CacheEvent;
-use agentledger_domain::webhook::WebhookEvent;
+use agentledger_domain::Aggregate;
+use agentledger_domain::cache::{CACHE, CacheEvent};
+use agentledger_domain::webhook::{Webhook, WebhookEvent};
 use agentledger_store::{Database, on_database};
 use serde::Serialize;
 
@@ -28,7 +29,7 @@ sql_projection!(WebhooksAndCache, |_this, conn, events| {
     for event in events {
         let at = event.occurred_at.timestamp_micros();
         let tenant = event.tenant_id.to_string();
-        if let Some(webhook_id) = event.stream_id.strip_prefix("webhook-") {
+        if let Some(webhook_id) = Webhook::CATEGORY.id_in(&event.stream_id) {
             match decode_event::<WebhookEvent>(event)? {
                 Some(WebhookEvent::WebhookSubscribed {
                     url,
@@ -66,7 +67,7 @@ sql_projection!(WebhooksAndCache, |_this, conn, events| {
                 }
                 None => {}
             }
-        } else if event.stream_id.starts_with("cache-") {
+        } else if CACHE.holds(&event.stream_id) {
             match decode_event::<CacheEvent>(event)? {
                 Some(CacheEvent::CacheEntryStored {
                     agent_id,

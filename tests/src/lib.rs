@@ -177,6 +177,52 @@ impl TestServer {
     }
 
     /// A new tenant and an operator key for it: (tenant id, key).
+    /// Waits until every model has applied the log up to `position` (the
+    /// head when `None`), and fails the test if one stops or does not get
+    /// there within 20 s.
+    pub async fn models_reach(&self, position: Option<u64>) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let (status, ready) = self.get("/ready", &self.admin_key).await;
+            assert_ne!(
+                status,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "a read model stopped: {ready}"
+            );
+            let target =
+                position.unwrap_or_else(|| ready["store"]["head_position"].as_u64().unwrap_or(0));
+            let models = ready["projections"].as_array().cloned().unwrap_or_default();
+            let behind: Vec<&Value> = models
+                .iter()
+                .filter(|m| m["position"].as_u64().unwrap_or(0) < target)
+                .collect();
+            if !models.is_empty() && behind.is_empty() {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "models did not reach {target}: {behind:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The payloads of every alert raised so far, oldest first.
+    pub async fn raised_alerts(&self) -> Vec<Value> {
+        let (_, log) = self
+            .get(
+                "/api/v1/events?types=AlertRaised&limit=1000",
+                &self.admin_key,
+            )
+            .await;
+        log["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| e["payload"].clone())
+            .collect()
+    }
+
     pub async fn tenant(&self, name: &str) -> (String, String) {
         let (status, tenant) = self
             .post("/api/v1/tenants", &self.admin_key, &json!({ "name": name }))

@@ -32,17 +32,10 @@ async fn alert(server: &TestServer, subject: &str) -> Value {
 /// out: the test server marks a silent agent offline after a second, which
 /// a slow run of a test may reach.
 async fn raised_count(server: &TestServer) -> usize {
-    let (_, log) = server
-        .get(
-            "/api/v1/events?types=AlertRaised&limit=1000",
-            &server.admin_key,
-        )
-        .await;
-    log["events"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| e["payload"]["source"] != json!("agent"))
+    let raised = server.raised_alerts().await;
+    raised
+        .iter()
+        .filter(|a| a["source"] != json!("agent"))
         .count()
 }
 

@@ -148,38 +148,6 @@ fn segment(raw: &str) -> String {
         .collect()
 }
 
-/// Waits until every model has applied the log up to the head, and fails
-/// the test if one stops or does not get there.
-async fn every_model_reaches_the_head(server: &TestServer) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let (status, ready) = server.get("/ready", &server.admin_key).await;
-        assert_ne!(
-            status,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "a read model stopped: {ready}"
-        );
-        let head = ready["store"]["head_position"].as_u64().unwrap_or(0);
-        let behind: Vec<&Value> = ready["projections"]
-            .as_array()
-            .map(|models| {
-                models
-                    .iter()
-                    .filter(|m| m["position"].as_u64().unwrap_or(0) < head)
-                    .collect()
-            })
-            .unwrap_or_default();
-        if behind.is_empty() {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "models did not reach the head {head}: {behind:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Every read an operator makes of what the agent reported answers 200.
 async fn every_read_answers(server: &TestServer, key: &str) {
     for path in [
@@ -258,7 +226,7 @@ async fn hostile_commands_never_stop_a_read_model(server: TestServer) {
                 refused += 1;
             }
         }
-        every_model_reaches_the_head(&server).await;
+        server.models_reach(None).await;
         every_read_answers(&server, &key).await;
     }
     // The generator must exercise both outcomes, or it tests nothing.
@@ -297,7 +265,7 @@ async fn the_largest_allowed_numbers_do_not_overflow_a_sum(server: TestServer) {
             .await;
         assert!(status.is_client_error(), "{field}: {status} {body}");
     }
-    every_model_reaches_the_head(&server).await;
+    server.models_reach(None).await;
     let (status, dashboard) = server.get("/api/v1/dashboard", &key).await;
     assert_eq!(status, StatusCode::OK, "{dashboard}");
     assert_eq!(
@@ -345,7 +313,7 @@ async fn sums_stop_at_the_cap_even_for_events_past_the_maxima(server: TestServer
     if let Err(e) = appended {
         panic!("append: {e}");
     }
-    every_model_reaches_the_head(&server).await;
+    server.models_reach(None).await;
     let cap = json!((1u64 << 53) - 1);
     let (status, dashboard) = server.get("/api/v1/dashboard", &key).await;
     assert_eq!(status, StatusCode::OK, "{dashboard}");
@@ -405,7 +373,7 @@ async fn nul_is_refused_with_a_problem_naming_the_field(server: TestServer) {
             .await;
         assert!(status.is_client_error(), "{problem}");
     }
-    every_model_reaches_the_head(&server).await;
+    server.models_reach(None).await;
 }
 
 /// An event that reached the log without the checks (written by an older

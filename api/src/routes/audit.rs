@@ -104,7 +104,7 @@ async fn state_as_of(
                 break 'pages;
             }
             folder
-                .apply(&event.event_type, &event.payload)
+                .apply_at(&event.event_type, event.schema_version, &event.payload)
                 .map_err(|e| unfoldable(&stream_id, &e))?;
             last = Some((event.stream_version, event.position, event.recorded_at));
         }

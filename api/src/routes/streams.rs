@@ -14,12 +14,12 @@ use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use agentledger_app::caller::Operator;
 use crate::event_query::EventQuery;
 use crate::extract::{Json, Path, Query};
 use crate::problem::Problem;
 use crate::read_model::in_log;
 use crate::state::AppState;
+use agentledger_app::caller::Operator;
 
 /// Most events one read returns.
 pub const MAX_PAGE: usize = 1000;
@@ -134,8 +134,8 @@ async fn append(
     Json(body): Json<AppendRequest>,
 ) -> Result<impl IntoResponse, Problem> {
     operator.require_admin()?;
-    check_raw(&stream_id, &body.events)?;
     let events: Vec<NewEvent> = body.events.into_iter().map(NewEvent::from).collect();
+    check_raw(&stream_id, &events)?;
     let outcome: AppendOutcome = state
         .store
         .append(&stream_id, body.expected_version.into(), events)
@@ -160,7 +160,8 @@ async fn append(
 /// would stop at it), and on an aggregate's stream only that aggregate's
 /// events (its state is folded from them, by `/state` and by commands, and
 /// one it cannot decode would make the stream unreadable for good).
-fn check_raw(stream_id: &str, events: &[EventBody]) -> Result<(), DomainError> {
+/// Each is checked at the schema version it will be stored at.
+fn check_raw(stream_id: &str, events: &[NewEvent]) -> Result<(), DomainError> {
     text::check_name("stream id", stream_id, 200)?;
     let mut folder = history::folder(stream_id).ok();
     for (index, event) in events.iter().enumerate() {
@@ -168,10 +169,11 @@ fn check_raw(stream_id: &str, events: &[EventBody]) -> Result<(), DomainError> {
         text::check_name("event_type", &event.event_type, 100).map_err(|e| at(e.to_string()))?;
         text::check_name("actor id", &event.actor.id, 200).map_err(|e| at(e.to_string()))?;
         text::check_strings(&event.payload).map_err(|e| at(e.to_string()))?;
-        catalogue::check(&event.event_type, &event.payload).map_err(|e| at(e.to_string()))?;
+        catalogue::check(&event.event_type, event.schema_version, &event.payload)
+            .map_err(|e| at(e.to_string()))?;
         if let Some(folder) = folder.as_mut() {
             folder
-                .apply(&event.event_type, &event.payload)
+                .apply_at(&event.event_type, event.schema_version, &event.payload)
                 .map_err(|e| at(e.to_string()))?;
         }
     }

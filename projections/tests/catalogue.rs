@@ -1,0 +1,346 @@
+//! One example of every event type of the catalogue goes through the decode
+//! path the read models use (`engine::decode_event`): each must come back as
+//! itself, under the enum its type names and no other, and its stored type
+//! (the serde tag) must be the name generated from its variant. A variant
+//! renamed on one side only, or a type added without an example here, fails.
+
+use std::fmt::Debug;
+
+use agentledger_domain::agent::AgentEvent;
+use agentledger_domain::alert::{AlertEvent, AlertSource, RaisedAlert, Severity};
+use agentledger_domain::api_key::{ApiKeyEvent, Role};
+use agentledger_domain::budget::{BatchEvent, BudgetEvent, Limits};
+use agentledger_domain::cache::CacheEvent;
+use agentledger_domain::codec::encode;
+use agentledger_domain::dedup::DedupEvent;
+use agentledger_domain::dispatch::{DispatchEvent, OutputStream, TemplateEvent};
+use agentledger_domain::ids::{AgentId, ApiKeyId, TaskId, TenantId};
+use agentledger_domain::reports::{ActionStatus, ReportEvent, RunStatus};
+use agentledger_domain::task::{NewTask, TaskEvent};
+use agentledger_domain::tenant::{InstallationEvent, TenantEvent};
+use agentledger_domain::upcast::current_version;
+use agentledger_domain::webhook::WebhookEvent;
+use agentledger_domain::{Actor, Event, catalogue};
+use agentledger_projections::engine::decode_event;
+use agentledger_store::RecordedEvent;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+fn at() -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(1_767_323_045_123_456).unwrap_or_default()
+}
+
+fn stored(event_type: &str, payload: Value) -> RecordedEvent {
+    RecordedEvent {
+        position: 1,
+        stream_id: "any-1".into(),
+        stream_version: 0,
+        event_id: Uuid::now_v7(),
+        event_type: event_type.to_owned(),
+        schema_version: current_version(event_type),
+        tenant_id: Uuid::now_v7(),
+        occurred_at: at(),
+        recorded_at: at(),
+        actor: Actor::system("test"),
+        correlation_id: None,
+        causation_id: None,
+        payload,
+        hash: vec![0; 32],
+    }
+}
+
+/// How many of the catalogue's enums read `event` as one of theirs.
+fn enums_reading(event: &RecordedEvent) -> usize {
+    fn reads<E: Event>(event: &RecordedEvent) -> bool {
+        matches!(decode_event::<E>(event), Ok(Some(_)))
+    }
+    [
+        reads::<AgentEvent>(event),
+        reads::<AlertEvent>(event),
+        reads::<ApiKeyEvent>(event),
+        reads::<BudgetEvent>(event),
+        reads::<BatchEvent>(event),
+        reads::<CacheEvent>(event),
+        reads::<DedupEvent>(event),
+        reads::<DispatchEvent>(event),
+        reads::<TemplateEvent>(event),
+        reads::<ReportEvent>(event),
+        reads::<TaskEvent>(event),
+        reads::<TenantEvent>(event),
+        reads::<InstallationEvent>(event),
+        reads::<WebhookEvent>(event),
+    ]
+    .into_iter()
+    .filter(|read| *read)
+    .count()
+}
+
+/// Checks each example; returns the type names it covered.
+fn round_trip<E: Event + PartialEq + Debug>(examples: Vec<E>) -> Vec<&'static str> {
+    let mut covered = Vec::with_capacity(examples.len());
+    for example in examples {
+        let (tag, payload) = match encode(&example) {
+            Ok(encoded) => encoded,
+            Err(e) => panic!("{example:?} does not encode: {e}"),
+        };
+        assert_eq!(tag, example.event_type(), "serde tag and generated name");
+        let event = stored(&tag, payload);
+        match decode_event::<E>(&event) {
+            Ok(Some(back)) => assert_eq!(back, example, "{tag}"),
+            other => panic!("{tag} does not decode as itself: {other:?}"),
+        }
+        assert_eq!(enums_reading(&event), 1, "{tag} is one enum's");
+        covered.push(example.event_type());
+    }
+    covered
+}
+
+fn new_task() -> NewTask {
+    NewTask {
+        tenant_id: TenantId::new(),
+        task_type: "moderate".into(),
+        input: json!({ "post": 7 }),
+        priority: 2,
+        callback_url: Some("https://example.com/done".into()),
+        dedup_key: Some("k".into()),
+        forced: false,
+        retry_of: Some(TaskId::new()),
+    }
+}
+
+#[test]
+fn every_declared_event_type_decodes_through_the_read_models_path() {
+    let agent = AgentId::new();
+    let mut covered = Vec::new();
+    covered.extend(round_trip(vec![
+        AgentEvent::AgentRegistered {
+            tenant_id: TenantId::new(),
+            name: "bot".into(),
+            kind: "moderator".into(),
+            permissions: vec!["actions:write".into()],
+            rate_limit_per_minute: 60,
+            secret_hash: "h".into(),
+        },
+        AgentEvent::AgentSecretRotated {
+            secret_hash: "h2".into(),
+        },
+        AgentEvent::AgentPermissionsChanged {
+            permissions: vec![],
+            rate_limit_per_minute: 1,
+        },
+        AgentEvent::AgentDisabled { reason: "r".into() },
+        AgentEvent::AgentEnabled,
+        AgentEvent::AgentAuthenticated {
+            session_id: Uuid::now_v7(),
+            refresh_hash: "r".into(),
+            expires_at: at(),
+        },
+        AgentEvent::AgentAuthenticationFailed {
+            reason: "bad secret".into(),
+            source: Some("203.0.113.9".into()),
+        },
+        AgentEvent::RefreshTokenRotated {
+            session_id: Uuid::now_v7(),
+            refresh_hash: "r2".into(),
+            expires_at: at(),
+        },
+        AgentEvent::RefreshTokenReused {
+            session_id: Uuid::now_v7(),
+        },
+        AgentEvent::AgentWentOnline,
+        AgentEvent::AgentWentOffline { last_seen_at: at() },
+    ]));
+    covered.extend(round_trip(vec![
+        AlertEvent::AlertRaised(RaisedAlert {
+            tenant_id: TenantId::new(),
+            source: AlertSource::Budget,
+            severity: Severity::Critical,
+            title: "t".into(),
+            detail: "d".into(),
+            subject: "s".into(),
+        }),
+        AlertEvent::AlertAcknowledged {
+            note: Some("seen".into()),
+        },
+        AlertEvent::AlertIgnored { note: None },
+    ]));
+    covered.extend(round_trip(vec![
+        ApiKeyEvent::ApiKeyCreated {
+            tenant_id: TenantId::new(),
+            role: Role::Operator,
+            label: "ops".into(),
+            secret_hash: "h".into(),
+        },
+        ApiKeyEvent::ApiKeyRevoked,
+    ]));
+    covered.extend(round_trip(vec![BudgetEvent::BudgetSet(Limits {
+        daily_tokens: Some(1000),
+        monthly_tokens: None,
+        daily_cost_micros: Some(5),
+        monthly_cost_micros: None,
+    })]));
+    covered.extend(round_trip(vec![
+        BatchEvent::BatchEstimated {
+            tenant_id: TenantId::new(),
+            app_types: vec!["moderation".into()],
+            member_ids: vec!["m1".into()],
+            avg_tokens_per_call: 100,
+            estimated_calls: 2,
+            estimated_tokens: 200,
+            expires_at: at(),
+        },
+        BatchEvent::BatchConfirmed {
+            task_ids: vec![TaskId::new()],
+        },
+    ]));
+    covered.extend(round_trip(vec![
+        CacheEvent::CacheEntryStored {
+            agent_id: agent,
+            cache_type: "verdict".into(),
+            target: "post-1".into(),
+            value: json!({ "ok": true }),
+            expires_at: Some(at()),
+        },
+        CacheEvent::CacheInvalidated {
+            cache_type: None,
+            target: Some("post-1".into()),
+            entries: 1,
+        },
+    ]));
+    covered.extend(round_trip(vec![
+        DedupEvent::DedupKeyReserved {
+            dedup_key: "k".into(),
+            task_id: TaskId::new(),
+            expires_at: at(),
+        },
+        DedupEvent::DuplicateTaskSkipped {
+            dedup_key: "k".into(),
+            task_id: TaskId::new(),
+            duplicate_of: TaskId::new(),
+        },
+    ]));
+    covered.extend(round_trip(vec![
+        DispatchEvent::CommandIssued {
+            tenant_id: TenantId::new(),
+            agent_id: agent,
+            command: "restart".into(),
+            args: json!(["--now"]),
+            timeout_seconds: 30,
+            template_id: Some(Uuid::now_v7()),
+            deadline: at(),
+        },
+        DispatchEvent::CommandDelivered,
+        DispatchEvent::CommandOutputAppended {
+            stream: OutputStream::Stderr,
+            chunk: "line".into(),
+            seq: 3,
+        },
+        DispatchEvent::CommandFinished {
+            success: false,
+            exit_code: Some(2),
+            output: None,
+        },
+        DispatchEvent::CommandTimedOut,
+    ]));
+    covered.extend(round_trip(vec![
+        TemplateEvent::CommandTemplateCreated {
+            tenant_id: TenantId::new(),
+            name: "restart".into(),
+            command: "restart".into(),
+            args: json!({}),
+            timeout_seconds: 10,
+        },
+        TemplateEvent::CommandTemplateUpdated {
+            name: "restart".into(),
+            command: "restart".into(),
+            args: json!({ "force": true }),
+            timeout_seconds: 20,
+        },
+        TemplateEvent::CommandTemplateDeleted,
+    ]));
+    covered.extend(round_trip(vec![
+        ReportEvent::ActionRecorded {
+            agent_id: agent,
+            action: "approve_post".into(),
+            resource_type: "post".into(),
+            resource_id: Some("p1".into()),
+            status: ActionStatus::Failed,
+            confidence: Some(0.5),
+            reasoning: Some("why".into()),
+            request_data: Some(json!({ "a": 1 })),
+            execution_time_ms: Some(12),
+        },
+        ReportEvent::LlmRunRecorded {
+            agent_id: agent,
+            app_type: "moderation".into(),
+            trigger_type: "t".into(),
+            member_id: None,
+            model: "m".into(),
+            prompt_tokens: 10,
+            completion_tokens: 5,
+            cost_micros: 42,
+            latency_ms: 300,
+            status: RunStatus::Timeout,
+            error_message: Some("slow".into()),
+            session_id: None,
+            prompt: None,
+            response: None,
+        },
+    ]));
+    covered.extend(round_trip(vec![
+        TaskEvent::TaskCreated(new_task()),
+        TaskEvent::TaskClaimed { agent_id: agent },
+        TaskEvent::TaskProgressed {
+            agent_id: agent,
+            percent: 50,
+            message: Some("half".into()),
+            output_chunk: None,
+        },
+        TaskEvent::TaskCompleted {
+            agent_id: agent,
+            result: json!({ "verdict": "ok" }),
+        },
+        TaskEvent::TaskFailed {
+            agent_id: agent,
+            error: "disk full".into(),
+            retryable: true,
+        },
+        TaskEvent::TaskCancelled { reason: None },
+        TaskEvent::TaskRetried {
+            new_task_id: TaskId::new(),
+        },
+    ]));
+    covered.extend(round_trip(vec![
+        TenantEvent::TenantCreated {
+            name: "site".into(),
+            dedup_window_seconds: 3600,
+        },
+        TenantEvent::TenantTimeZoneSet {
+            time_zone: Some("Europe/Paris".into()),
+        },
+    ]));
+    covered.extend(round_trip(vec![InstallationEvent::LedgerInitialised {
+        default_tenant_id: TenantId::new(),
+        admin_key_id: ApiKeyId::new(),
+    }]));
+    covered.extend(round_trip(vec![
+        WebhookEvent::WebhookSubscribed {
+            tenant_id: TenantId::new(),
+            url: "https://example.com/hook".into(),
+            event_types: vec!["TaskFailed".into()],
+            secret_hash: "h".into(),
+            owner: Some(agent),
+        },
+        WebhookEvent::WebhookUpdated {
+            url: "https://example.com/other".into(),
+            event_types: vec![],
+        },
+        WebhookEvent::WebhookDeleted,
+    ]));
+
+    covered.sort_unstable();
+    let mut declared = catalogue::types();
+    declared.sort_unstable();
+    assert_eq!(covered, declared, "one example of each declared type");
+}
