@@ -1,6 +1,8 @@
 //! The store contract as executable checks. Every adapter's test suite calls
-//! each of these against a fresh database; they panic on a breach.
+//! each of these against a fresh log (a `StoreFactory`: a test database, or
+//! the in-memory store); they panic on a breach.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use agentledger_domain::{Actor, ActorKind};
@@ -36,11 +38,33 @@ fn events(tenant: Uuid, event_type: &str, count: usize) -> Vec<NewEvent> {
     (0..count).map(|n| event(tenant, event_type, n)).collect()
 }
 
-async fn open(db: &TestDatabase) -> std::sync::Arc<dyn EventStore> {
-    match db.open(test_config()).await {
-        Ok(storage) => storage.events,
-        Err(e) => panic!("cannot open store at {}: {e}", db.url()),
+/// Where the suite gets its stores: each call opens another handle on one
+/// log, as another process opening the same database would.
+#[async_trait::async_trait]
+pub trait StoreFactory: Sync {
+    async fn open_store(&self) -> Arc<dyn EventStore>;
+}
+
+#[async_trait::async_trait]
+impl StoreFactory for TestDatabase {
+    async fn open_store(&self) -> Arc<dyn EventStore> {
+        match self.open(test_config()).await {
+            Ok(storage) => storage.events,
+            Err(e) => panic!("cannot open store at {}: {e}", self.url()),
+        }
     }
+}
+
+#[cfg(feature = "testing")]
+#[async_trait::async_trait]
+impl StoreFactory for crate::memory::MemoryStore {
+    async fn open_store(&self) -> Arc<dyn EventStore> {
+        Arc::new(self.handle())
+    }
+}
+
+async fn open(db: &dyn StoreFactory) -> Arc<dyn EventStore> {
+    db.open_store().await
 }
 
 fn ok<T>(result: Result<T, StoreError>, what: &str) -> T {
@@ -56,7 +80,7 @@ fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, actual: Op
     }
 }
 
-pub async fn expected_version_semantics(db: &TestDatabase) {
+pub async fn expected_version_semantics(db: &dyn StoreFactory) {
     let store = open(db).await;
     let t = Uuid::now_v7();
     use ExpectedVersion::*;
@@ -107,7 +131,7 @@ pub async fn expected_version_semantics(db: &TestDatabase) {
     assert_eq!(versions, [0, 1, 2, 3, 4]);
 }
 
-pub async fn appends_are_all_or_nothing(db: &TestDatabase) {
+pub async fn appends_are_all_or_nothing(db: &dyn StoreFactory) {
     let store = open(db).await;
     let t = Uuid::now_v7();
     ok(
@@ -165,7 +189,7 @@ pub async fn appends_are_all_or_nothing(db: &TestDatabase) {
     assert_eq!(positions, (4..=2503).collect::<Vec<_>>());
 }
 
-pub async fn reappending_stored_events_is_idempotent(db: &TestDatabase) {
+pub async fn reappending_stored_events_is_idempotent(db: &dyn StoreFactory) {
     let t = Uuid::now_v7();
     let batch = events(t, "E", 3);
     let original = {
@@ -215,7 +239,7 @@ pub async fn reappending_stored_events_is_idempotent(db: &TestDatabase) {
     assert_eq!(ok(b, "concurrent append").last_position(), 6);
 }
 
-pub async fn read_stream_pages_in_version_order(db: &TestDatabase) {
+pub async fn read_stream_pages_in_version_order(db: &dyn StoreFactory) {
     let store = open(db).await;
     let t = Uuid::now_v7();
     for i in 0..25 {
@@ -255,7 +279,7 @@ pub async fn read_stream_pages_in_version_order(db: &TestDatabase) {
     assert_eq!(ok(store.read_stream("s", 20, 100).await, "tail").len(), 5);
 }
 
-pub async fn the_full_envelope_round_trips(db: &TestDatabase) {
+pub async fn the_full_envelope_round_trips(db: &dyn StoreFactory) {
     let store = open(db).await;
     let mut e = event(Uuid::now_v7(), "AgentRegistered", 1);
     e.actor = Actor::new(ActorKind::Operator, "op-7");
@@ -285,7 +309,7 @@ pub async fn the_full_envelope_round_trips(db: &TestDatabase) {
     assert!(got.recorded_at >= got.occurred_at);
 }
 
-pub async fn every_event_chains_to_the_one_before(db: &TestDatabase) {
+pub async fn every_event_chains_to_the_one_before(db: &dyn StoreFactory) {
     let store = open(db).await;
     let t = Uuid::now_v7();
     let writes = (0..20).map(|i| {
@@ -319,7 +343,7 @@ pub async fn every_event_chains_to_the_one_before(db: &TestDatabase) {
     }
 }
 
-pub async fn read_all_pages_and_filters(db: &TestDatabase) {
+pub async fn read_all_pages_and_filters(db: &dyn StoreFactory) {
     let store = open(db).await;
     let (t1, t2) = (Uuid::now_v7(), Uuid::now_v7());
     for i in 0..30 {
@@ -388,7 +412,7 @@ pub async fn read_all_pages_and_filters(db: &TestDatabase) {
 
 /// The audit filters (actor, correlation id, time range), alone and together,
 /// agree with `EventFilter::matches` and page like any other read.
-pub async fn read_all_filters_by_actor_correlation_and_time(db: &TestDatabase) {
+pub async fn read_all_filters_by_actor_correlation_and_time(db: &dyn StoreFactory) {
     use agentledger_domain::ActorKind;
     let store = open(db).await;
     let tenant = Uuid::now_v7();
@@ -488,7 +512,7 @@ pub async fn read_all_filters_by_actor_correlation_and_time(db: &TestDatabase) {
 
 /// A time names the events recorded at or before it; `resolve` finds the
 /// last of them, and `Prefix` reads exactly those, page by page.
-pub async fn as_of_resolves_times_and_reads_prefixes(db: &TestDatabase) {
+pub async fn as_of_resolves_times_and_reads_prefixes(db: &dyn StoreFactory) {
     use crate::{AsOf, Prefix};
     let store = open(db).await;
     let tenant = Uuid::now_v7();
@@ -539,7 +563,7 @@ async fn collect(sub: &mut crate::Subscription, n: usize) -> Vec<RecordedEvent> 
     got
 }
 
-pub async fn subscriptions_catch_up_then_go_live(db: &TestDatabase) {
+pub async fn subscriptions_catch_up_then_go_live(db: &dyn StoreFactory) {
     let store = open(db).await;
     let t = Uuid::now_v7();
     ok(
@@ -596,7 +620,7 @@ pub async fn subscriptions_catch_up_then_go_live(db: &TestDatabase) {
     assert_eq!(from_head.next_position(), 16);
 }
 
-pub async fn subscriptions_see_appends_from_other_processes(db: &TestDatabase) {
+pub async fn subscriptions_see_appends_from_other_processes(db: &dyn StoreFactory) {
     // Two stores on one database stand for two processes: the subscriber's own
     // writer never announces the other's commits.
     let reader = open(db).await;
@@ -616,7 +640,7 @@ pub async fn subscriptions_see_appends_from_other_processes(db: &TestDatabase) {
     );
 }
 
-pub async fn closing_answers_accepted_appends_then_refuses(db: &TestDatabase) {
+pub async fn closing_answers_accepted_appends_then_refuses(db: &dyn StoreFactory) {
     let store = open(db).await;
     let t = Uuid::now_v7();
     let pending: Vec<_> = (0..50)

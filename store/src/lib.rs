@@ -9,6 +9,8 @@ mod event;
 mod event_store;
 pub mod idempotency;
 pub mod integrity;
+#[cfg(feature = "testing")]
+pub mod memory;
 mod open;
 pub mod sql;
 mod subscription;
@@ -26,4 +28,4 @@ pub use event_store::EventStore;
 pub use idempotency::{Claim, IdempotencyStore, StoredAnswer};
 pub use open::{DEFAULT_DATABASE_URL, Storage, open, scratch_database};
 pub use sql::engine::{BeforeCommit, StoreConfig};
-pub use subscription::Subscription;
+pub use subscription::{LogReader, Subscription};

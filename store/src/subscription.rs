@@ -9,9 +9,11 @@ use crate::error::StoreError;
 use crate::event::{EventFilter, Position, RecordedEvent};
 use crate::tail::Tail;
 
-/// The read half a subscription needs from a store.
+/// The read half a subscription needs from a store: with it and a watch of
+/// the log's head, any store (one outside this crate too) gets its
+/// subscriptions from [`Subscription::over`].
 #[async_trait]
-pub(crate) trait LogReader: Send + Sync {
+pub trait LogReader: Send + Sync {
     async fn read_all(
         &self,
         from_position: Position,
@@ -61,6 +63,19 @@ impl Subscription {
             poll_interval,
             page_size: 512,
         }
+    }
+
+    /// A subscription to a store that announces each new head on `head`
+    /// and reads everything else through `reader`.
+    pub fn over(
+        reader: Arc<dyn LogReader>,
+        from_position: Position,
+        filter: EventFilter,
+        head: watch::Receiver<Position>,
+        poll_interval: Duration,
+    ) -> Self {
+        let tail = Arc::new(Tail::default());
+        Self::new(reader, tail, from_position, filter, head, poll_interval)
     }
 
     /// The next event, waiting for it if the subscription is at the head.

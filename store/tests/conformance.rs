@@ -1,4 +1,5 @@
-//! The store contract, run against every adapter on a real database.
+//! The store contract, run against every adapter: SQLite and PostgreSQL on a
+//! real database, and the in-memory store.
 
 macro_rules! for_each_backend {
     ($($check:ident),* $(,)?) => {
@@ -8,6 +9,15 @@ macro_rules! for_each_backend {
                 async fn $check() {
                     let db = agentledger_store::testing::TestDatabase::sqlite();
                     agentledger_store::conformance::$check(&db).await;
+                }
+            )*
+        }
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    let store = agentledger_store::memory::MemoryStore::new();
+                    agentledger_store::conformance::$check(&store).await;
                 }
             )*
         }
@@ -38,5 +48,19 @@ for_each_backend!(
     subscriptions_catch_up_then_go_live,
     subscriptions_see_appends_from_other_processes,
     closing_answers_accepted_appends_then_refuses,
-    idempotency_keys_remember_answers,
 );
+
+// Idempotency keys are kept by the SQL backends only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_keys_remember_answers_on_sqlite() {
+    let db = agentledger_store::testing::TestDatabase::sqlite();
+    agentledger_store::conformance::idempotency_keys_remember_answers(&db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_keys_remember_answers_on_postgres() {
+    let check = "idempotency_keys_remember_answers";
+    if let Some(db) = agentledger_store::testing::TestDatabase::postgres(check).await {
+        agentledger_store::conformance::idempotency_keys_remember_answers(&db).await;
+    }
+}
