@@ -25,6 +25,7 @@ pub mod reports;
 pub mod stream;
 pub mod task;
 pub mod tenant;
+pub mod testing;
 pub mod text;
 pub mod upcast;
 pub mod webhook;

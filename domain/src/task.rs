@@ -329,6 +329,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    use crate::testing::{given, given_no_events};
+
     fn new_task() -> NewTask {
         NewTask {
             tenant_id: TenantId::new(),
@@ -340,11 +342,6 @@ mod tests {
             forced: false,
             retry_of: None,
         }
-    }
-
-    fn then(state: Task, command: TaskCommand) -> Result<Task, DomainError> {
-        let events = Task::decide(&state, command)?;
-        Ok(events.iter().fold(state, Task::evolve))
     }
 
     fn in_status(status: TaskStatus, agent: AgentId) -> Task {
@@ -384,38 +381,51 @@ mod tests {
     }
 
     #[test]
-    fn the_happy_path_runs_from_pending_to_completed() {
+    fn a_created_task_is_pending() {
+        let asked = new_task();
+        let task = given_no_events::<Task>()
+            .when(TaskCommand::Create(asked.clone()))
+            .then([TaskEvent::TaskCreated(asked)]);
+        assert_eq!((task.status, task.progress), (TaskStatus::Pending, 0));
+    }
+
+    #[test]
+    fn a_claimed_task_reports_progress_then_completes() {
         let agent = AgentId::new();
-        let task = then(Task::default(), TaskCommand::Create(new_task()));
-        let task = task.and_then(|t| then(t, TaskCommand::Claim { agent_id: agent }));
-        let task = task.and_then(|t| {
-            then(
-                t,
-                TaskCommand::ReportProgress {
-                    agent_id: agent,
-                    percent: 40,
-                    message: Some("half".into()),
-                    output_chunk: Some("line".into()),
-                },
-            )
-        });
-        assert_eq!(
-            task.as_ref().map(|t| (t.status, t.progress)).ok(),
-            Some((TaskStatus::Processing, 40))
-        );
-        let task = task.and_then(|t| {
-            then(
-                t,
-                TaskCommand::Complete {
-                    agent_id: agent,
-                    result: json!({ "ok": true }),
-                },
-            )
-        });
-        assert_eq!(
-            task.map(|t| (t.status, t.progress)).ok(),
-            Some((TaskStatus::Completed, 100))
-        );
+        let progress = TaskEvent::TaskProgressed {
+            agent_id: agent,
+            percent: 40,
+            message: Some("half".into()),
+            output_chunk: Some("line".into()),
+        };
+        let task = given::<Task>([
+            TaskEvent::TaskCreated(new_task()),
+            TaskEvent::TaskClaimed { agent_id: agent },
+        ])
+        .when(TaskCommand::ReportProgress {
+            agent_id: agent,
+            percent: 40,
+            message: Some("half".into()),
+            output_chunk: Some("line".into()),
+        })
+        .then([progress.clone()]);
+        assert_eq!((task.status, task.progress), (TaskStatus::Processing, 40));
+
+        let result = json!({ "ok": true });
+        let task = given::<Task>([
+            TaskEvent::TaskCreated(new_task()),
+            TaskEvent::TaskClaimed { agent_id: agent },
+            progress,
+        ])
+        .when(TaskCommand::Complete {
+            agent_id: agent,
+            result: result.clone(),
+        })
+        .then([TaskEvent::TaskCompleted {
+            agent_id: agent,
+            result,
+        }]);
+        assert_eq!((task.status, task.progress), (TaskStatus::Completed, 100));
     }
 
     /// A command's name, the states it is allowed from, and how to make it.
@@ -579,43 +589,63 @@ mod tests {
     }
 
     #[test]
-    fn progress_moves_forward_or_stays() {
+    fn progress_moves_forward_or_stays_never_back() {
         let agent = AgentId::new();
-        let at = |percent| TaskCommand::ReportProgress {
+        let command = |percent| TaskCommand::ReportProgress {
             agent_id: agent,
             percent,
             message: None,
             output_chunk: Some("more output".into()),
         };
-        let task = then(in_status(TaskStatus::Claimed, agent), at(70));
-        let same = task.clone().and_then(|t| then(t, at(70)));
-        assert_eq!(same.map(|t| t.progress).ok(), Some(70));
-        let back = task.and_then(|t| then(t, at(30)));
-        assert!(
-            matches!(&back, Err(DomainError::Invalid(m)) if m.contains("cannot go back: the task is at 70")),
-            "{back:?}"
-        );
+        let at_70 = || {
+            given::<Task>([
+                TaskEvent::TaskCreated(new_task()),
+                TaskEvent::TaskClaimed { agent_id: agent },
+            ])
+            .and(TaskEvent::TaskProgressed {
+                agent_id: agent,
+                percent: 70,
+                message: None,
+                output_chunk: None,
+            })
+        };
+        let task = at_70()
+            .when(command(70))
+            .then_events(|events| assert_eq!(events.len(), 1));
+        assert_eq!(task.progress, 70);
+        at_70().when(command(30)).then_refused(|e| {
+            matches!(e, DomainError::Invalid(m) if m.contains("cannot go back: the task is at 70"))
+        });
     }
 
     #[test]
     fn a_task_is_retried_once() {
-        let failed = in_status(TaskStatus::Failed, AgentId::new());
+        let agent = AgentId::new();
+        let failed = || {
+            given::<Task>([
+                TaskEvent::TaskCreated(new_task()),
+                TaskEvent::TaskClaimed { agent_id: agent },
+                TaskEvent::TaskFailed {
+                    agent_id: agent,
+                    error: "e".into(),
+                    retryable: true,
+                },
+            ])
+        };
         let next = TaskId::new();
-        let retried = then(failed, TaskCommand::MarkRetried { new_task_id: next });
-        let retried = retried.unwrap_or_default();
+        let retried = failed()
+            .when(TaskCommand::MarkRetried { new_task_id: next })
+            .then([TaskEvent::TaskRetried { new_task_id: next }]);
         assert_eq!(retried.retried_as, Some(next));
-        assert_eq!(
-            Task::decide(&retried, TaskCommand::MarkRetried { new_task_id: next }),
-            Ok(vec![])
-        );
-        assert!(matches!(
-            Task::decide(
-                &retried,
-                TaskCommand::MarkRetried {
-                    new_task_id: TaskId::new()
-                }
-            ),
-            Err(DomainError::InvalidTransition { .. })
-        ));
+        let marked = || failed().and(TaskEvent::TaskRetried { new_task_id: next });
+        // Marking it again with the same new task is a repeat; with another, a refusal.
+        marked()
+            .when(TaskCommand::MarkRetried { new_task_id: next })
+            .then_nothing_happens();
+        marked()
+            .when(TaskCommand::MarkRetried {
+                new_task_id: TaskId::new(),
+            })
+            .then_refused(|e| matches!(e, DomainError::InvalidTransition { .. }));
     }
 }

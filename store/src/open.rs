@@ -54,6 +54,21 @@ pub async fn scratch_database() -> Result<Database, StoreError> {
     Ok(SqliteBackend::in_memory().await?.models())
 }
 
+/// Storage for tests that need no files and no server: the log in memory
+/// (`memory::MemoryStore`), and read models and idempotency keys in a
+/// private SQLite database in memory. Gone when dropped.
+#[cfg(feature = "testing")]
+pub async fn in_memory() -> Result<Storage, StoreError> {
+    let backend = SqliteBackend::in_memory().await?;
+    Ok(Storage {
+        events: Arc::new(crate::memory::MemoryStore::new()),
+        idempotency: Arc::new(SqlIdempotency {
+            database: backend.durable(),
+        }),
+        database: backend.models(),
+    })
+}
+
 fn storage<B: crate::sql::backend::Backend>(
     events: SqlEventStore<B>,
     models: Database,

@@ -1,0 +1,192 @@
+//! The command handler against the in-memory store: what it adds around an
+//! aggregate's decision (retrying on a concurrent change, stamping events
+//! with the aggregate's tenant, keeping callers in their tenant).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use agentledger_commands::{CommandError, Context, Handler};
+use agentledger_domain::budget::{Budget, Limits};
+use agentledger_domain::ids::TenantId;
+use agentledger_domain::task::{NewTask, Task, TaskCommand};
+use agentledger_domain::{Actor, Aggregate, DomainError};
+use agentledger_store::memory::MemoryStore;
+use agentledger_store::{
+    AppendOutcome, EventFilter, EventStore, ExpectedVersion, NewEvent, Position, RecordedEvent,
+    StoreError, Subscription,
+};
+use async_trait::async_trait;
+use serde_json::json;
+
+/// A store where someone else appends to a stream just before the first
+/// append the handler makes: the handler's expected version is then stale.
+struct Raced {
+    inner: MemoryStore,
+    rival: NewEvent,
+    raced: AtomicBool,
+}
+
+#[async_trait]
+impl EventStore for Raced {
+    async fn append(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome, StoreError> {
+        if !self.raced.swap(true, Ordering::SeqCst) {
+            let rival = vec![self.rival.clone()];
+            self.inner
+                .append(stream_id, ExpectedVersion::Any, rival)
+                .await?;
+        }
+        self.inner.append(stream_id, expected, events).await
+    }
+
+    async fn read_stream(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.inner.read_stream(stream_id, from_version, limit).await
+    }
+
+    async fn read_all(
+        &self,
+        from_position: Position,
+        limit: usize,
+        filter: &EventFilter,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.inner.read_all(from_position, limit, filter).await
+    }
+
+    async fn head_position(&self) -> Result<Position, StoreError> {
+        self.inner.head_position().await
+    }
+
+    fn subscribe_all(&self, from_position: Position, filter: EventFilter) -> Subscription {
+        self.inner.subscribe_all(from_position, filter)
+    }
+
+    async fn close(&self) {
+        self.inner.close().await;
+    }
+}
+
+fn limits(daily_tokens: u64) -> Limits {
+    Limits {
+        daily_tokens: Some(daily_tokens),
+        ..Limits::default()
+    }
+}
+
+#[tokio::test]
+async fn a_command_that_lost_a_race_is_decided_again_on_the_new_state() {
+    let tenant = TenantId::new();
+    let ctx = Context::system(tenant, "test");
+    let rival_event = NewEvent::new(
+        tenant.0,
+        Actor::system("rival"),
+        "BudgetSet",
+        json!({ "daily_tokens": 5, "monthly_tokens": null, "daily_cost_micros": null, "monthly_cost_micros": null }),
+    );
+    let store = Arc::new(Raced {
+        inner: MemoryStore::new(),
+        rival: rival_event,
+        raced: AtomicBool::new(false),
+    });
+    let handler = Handler::new(store.clone());
+    let stream = Budget::stream_id(tenant);
+
+    let executed = handler
+        .execute::<Budget>(&stream, &ctx, limits(9))
+        .await
+        .unwrap_or_else(|e| panic!("the retry should land: {e}"));
+
+    assert_eq!(executed.state.limits, limits(9));
+    let stored = store.read_stream(&stream, 0, 10).await.unwrap_or_default();
+    let actors: Vec<&str> = stored.iter().map(|e| e.actor.id.as_str()).collect();
+    assert_eq!(
+        actors,
+        ["rival", "test"],
+        "the rival's event, then ours on top"
+    );
+}
+
+fn new_task(tenant: TenantId) -> NewTask {
+    NewTask {
+        tenant_id: tenant,
+        task_type: "t".into(),
+        input: json!(null),
+        priority: 0,
+        callback_url: None,
+        dedup_key: None,
+        forced: false,
+        retry_of: None,
+    }
+}
+
+#[tokio::test]
+async fn events_belong_to_the_aggregates_tenant_whoever_causes_them() {
+    let store = Arc::new(MemoryStore::new());
+    let handler = Handler::new(store.clone());
+    let (theirs, admins) = (TenantId::new(), TenantId::new());
+    let stream = Task::stream_id(agentledger_domain::ids::TaskId::new());
+    let created = handler
+        .execute::<Task>(
+            &stream,
+            &Context::system(theirs, "test"),
+            TaskCommand::Create(new_task(theirs)),
+        )
+        .await;
+    assert!(created.is_ok(), "{created:?}");
+
+    // An admin of another tenant (no tenant scope) cancels it.
+    let admin = Context::system(admins, "admin");
+    let cancel = TaskCommand::Cancel { reason: None };
+    let cancelled = handler.execute::<Task>(&stream, &admin, cancel).await;
+    assert!(cancelled.is_ok(), "{cancelled:?}");
+
+    let stored = store.read_stream(&stream, 0, 10).await.unwrap_or_default();
+    let tenants: Vec<_> = stored.iter().map(|e| e.tenant_id).collect();
+    assert_eq!(tenants, [theirs.0, theirs.0]);
+}
+
+#[tokio::test]
+async fn a_caller_scoped_to_a_tenant_does_not_see_another_tenants_aggregate() {
+    let store = Arc::new(MemoryStore::new());
+    let handler = Handler::new(store.clone());
+    let theirs = TenantId::new();
+    let stream = Task::stream_id(agentledger_domain::ids::TaskId::new());
+    let created = handler
+        .execute::<Task>(
+            &stream,
+            &Context::system(theirs, "test"),
+            TaskCommand::Create(new_task(theirs)),
+        )
+        .await;
+    assert!(created.is_ok(), "{created:?}");
+    let head = store.head_position().await.unwrap_or_default();
+
+    let ours = TenantId::new();
+    let scoped = Context {
+        tenant_scope: Some(ours),
+        ..Context::system(ours, "operator")
+    };
+    let refused = handler
+        .execute::<Task>(&stream, &scoped, TaskCommand::Cancel { reason: None })
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(CommandError::Domain(DomainError::NotFound("task")))
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.head_position().await.unwrap_or_default(),
+        head,
+        "nothing appended"
+    );
+}
