@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use agentledger_commands::CommandError;
 use agentledger_commands::agents::{
-    NewAgent, Registered, register as register_agent, rotate_secret, run,
+    NewAgent, Registered, register as register_agent, rotate_secret,
 };
 use agentledger_commands::auth::{
     LoginError, LoginFailure, Tokens, login as log_in, refresh as refresh_tokens,
@@ -74,7 +74,10 @@ pub async fn manage(
     command: AgentCommand,
 ) -> Result<u64, AppError> {
     operator.require_commands()?;
-    let executed = run(&app.handler, &operator.context(), agent_id, command).await?;
+    let executed = app
+        .handler
+        .run::<Agent>(&operator.context(), agent_id, command)
+        .await?;
     Ok(executed.position)
 }
 

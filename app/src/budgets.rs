@@ -1,7 +1,7 @@
 //! Alerts (operators acknowledge or ignore them), the tenant's budget, and
 //! batch runs estimated against it and confirmed into tasks.
 
-use agentledger_commands::{alerts, budgets};
+use agentledger_commands::budgets;
 use agentledger_domain::Aggregate;
 use agentledger_domain::alert::{Alert, AlertCommand};
 use agentledger_domain::budget::{BatchCommand, BatchEvent, Budget, Limits};
@@ -44,7 +44,10 @@ pub async fn handle_alert(
     command: AlertCommand,
 ) -> Result<u64, AppError> {
     operator.require_commands()?;
-    let executed = alerts::run(&app.handler, &operator.context(), alert_id, command).await?;
+    let executed = app
+        .handler
+        .run::<Alert>(&operator.context(), alert_id, command)
+        .await?;
     Ok(executed.position)
 }
 

@@ -5,17 +5,17 @@
 
 use agentledger_commands::agents::{NewAgent, register};
 use agentledger_commands::budgets::set_limits;
-use agentledger_commands::dispatch::{What, issue, run as run_dispatch};
+use agentledger_commands::dispatch::{What, issue};
 use agentledger_commands::operators::{bootstrap, create_api_key, create_tenant};
 use agentledger_commands::reports::{record_actions, record_llm_run};
-use agentledger_commands::tasks::{Created, claim_first, create, run as run_task};
+use agentledger_commands::tasks::{Created, claim_first, create};
 use agentledger_commands::{CommandError, Context, Handler};
 use agentledger_domain::api_key::Role;
 use agentledger_domain::budget::Limits;
-use agentledger_domain::dispatch::{DispatchCommand, OutputStream};
+use agentledger_domain::dispatch::{Dispatch, DispatchCommand, OutputStream};
 use agentledger_domain::ids::{AgentId, ApiKeyId, TaskId, TenantId};
 use agentledger_domain::reports::{ActionReport, ActionStatus, RunReport, RunStatus};
-use agentledger_domain::task::{NewTask, TaskCommand};
+use agentledger_domain::task::{NewTask, Task, TaskCommand};
 use agentledger_domain::{Actor, ActorKind};
 use chrono::{DateTime, Duration, Utc};
 use rand::rngs::StdRng;
@@ -251,16 +251,16 @@ pub async fn seed(handler: &Handler, days: u32, seed: u64) -> Result<Seeded, Com
                     message: Some("halfway".into()),
                     output_chunk: None,
                 };
-                run_task(
-                    handler,
-                    &Context {
-                        at: created_at + Duration::minutes(2),
-                        ..work.clone()
-                    },
-                    task_id,
-                    progress,
-                )
-                .await?;
+                handler
+                    .run::<Task>(
+                        &Context {
+                            at: created_at + Duration::minutes(2),
+                            ..work.clone()
+                        },
+                        task_id,
+                        progress,
+                    )
+                    .await?;
                 let finish = if rng.random_bool(0.9) {
                     TaskCommand::Complete {
                         agent_id: agent,
@@ -273,16 +273,16 @@ pub async fn seed(handler: &Handler, days: u32, seed: u64) -> Result<Seeded, Com
                         retryable: true,
                     }
                 };
-                run_task(
-                    handler,
-                    &Context {
-                        at: created_at + Duration::minutes(3),
-                        ..work
-                    },
-                    task_id,
-                    finish,
-                )
-                .await?;
+                handler
+                    .run::<Task>(
+                        &Context {
+                            at: created_at + Duration::minutes(3),
+                            ..work
+                        },
+                        task_id,
+                        finish,
+                    )
+                    .await?;
             }
 
             if day == i64::from(days) - 1 {
@@ -298,20 +298,22 @@ pub async fn seed(handler: &Handler, days: u32, seed: u64) -> Result<Seeded, Com
                 )
                 .await?;
                 let work = agent_ctx(tenant_id, agent, Utc::now());
-                run_dispatch(handler, &work, command_id, DispatchCommand::Deliver).await?;
+                handler
+                    .run::<Dispatch>(&work, command_id, DispatchCommand::Deliver)
+                    .await?;
                 let output = DispatchCommand::AppendOutput {
                     agent_id: agent,
                     stream: OutputStream::Stdout,
                     chunk: "all systems nominal\n".into(),
                 };
-                run_dispatch(handler, &work, command_id, output).await?;
+                handler.run::<Dispatch>(&work, command_id, output).await?;
                 let done = DispatchCommand::Finish {
                     agent_id: agent,
                     success: true,
                     exit_code: Some(0),
                     output: Some("ok".into()),
                 };
-                run_dispatch(handler, &work, command_id, done).await?;
+                handler.run::<Dispatch>(&work, command_id, done).await?;
                 commands += 1;
             }
         }

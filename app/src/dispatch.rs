@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use agentledger_commands::CommandError;
-use agentledger_commands::dispatch::{What, issue as issue_to, run, template};
+use agentledger_commands::dispatch::{What, issue as issue_to, template};
 use agentledger_domain::Aggregate;
 use agentledger_domain::agent::Agent;
 use agentledger_domain::dispatch::{
@@ -122,13 +122,10 @@ pub async fn poll(app: &App, agent: &AgentCaller) -> Result<Polled, AppError> {
     let ctx = agent.context();
     let mut commands = Vec::new();
     for pending in app.command_book.pending(agent.agent_id) {
-        let executed = match run(
-            &app.handler,
-            &ctx,
-            pending.command_id,
-            DispatchCommand::Deliver,
-        )
-        .await
+        let executed = match app
+            .handler
+            .run::<Dispatch>(&ctx, pending.command_id, DispatchCommand::Deliver)
+            .await
         {
             Ok(executed) => executed,
             // Timed out since the book was read: skipped, not fatal, so the
@@ -168,7 +165,9 @@ pub async fn output(
         stream,
         chunk,
     };
-    Ok(run(&app.handler, &agent.context(), command_id, command)
+    Ok(app
+        .handler
+        .run::<Dispatch>(&agent.context(), command_id, command)
         .await?
         .position)
 }
@@ -188,7 +187,9 @@ pub async fn finish(
         exit_code,
         output,
     };
-    Ok(run(&app.handler, &agent.context(), command_id, command)
+    Ok(app
+        .handler
+        .run::<Dispatch>(&agent.context(), command_id, command)
         .await?
         .position)
 }

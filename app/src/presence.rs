@@ -11,9 +11,8 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use agentledger_commands::agents::run;
 use agentledger_commands::{CommandError, Context};
-use agentledger_domain::agent::AgentCommand;
+use agentledger_domain::agent::{Agent, AgentCommand};
 use agentledger_domain::ids::{AgentId, TenantId};
 use agentledger_projections::agent_stats;
 use chrono::{DateTime, Utc};
@@ -84,7 +83,10 @@ pub async fn seen(
     if online {
         return Ok(0);
     }
-    let executed = run(&state.handler, ctx, agent_id, AgentCommand::Heartbeat).await?;
+    let executed = state
+        .handler
+        .run::<Agent>(ctx, agent_id, AgentCommand::Heartbeat)
+        .await?;
     Ok(if executed.events.is_empty() {
         0
     } else {
@@ -117,7 +119,7 @@ pub fn spawn_monitor(state: App, timeout: Duration) -> JoinHandle<()> {
             {
                 let ctx = Context::system(tenant_id, "presence-monitor");
                 let offline = AgentCommand::MarkOffline { last_seen };
-                match run(&state.handler, &ctx, agent_id, offline).await {
+                match state.handler.run::<Agent>(&ctx, agent_id, offline).await {
                     Ok(_) => state.presence.forget(agent_id, last_seen),
                     Err(e) => tracing::warn!(%agent_id, error = %e, "cannot mark agent offline"),
                 }

@@ -78,7 +78,10 @@ pub async fn cancel(
 ) -> Result<u64, AppError> {
     operator.require_commands()?;
     let command = TaskCommand::Cancel { reason };
-    let executed = handlers::run(&app.handler, &operator.context(), task_id, command).await?;
+    let executed = app
+        .handler
+        .run::<Task>(&operator.context(), task_id, command)
+        .await?;
     Ok(executed.position)
 }
 
@@ -99,7 +102,10 @@ async fn report(
     task_id: TaskId,
     command: TaskCommand,
 ) -> Result<u64, AppError> {
-    let executed = handlers::run(&app.handler, &agent.context(), task_id, command).await?;
+    let executed = app
+        .handler
+        .run::<Task>(&agent.context(), task_id, command)
+        .await?;
     Ok(executed.position)
 }
 

@@ -8,8 +8,7 @@
 use std::time::Duration;
 
 use agentledger_commands::Context;
-use agentledger_commands::dispatch::run;
-use agentledger_domain::dispatch::DispatchCommand;
+use agentledger_domain::dispatch::{Dispatch, DispatchCommand};
 use agentledger_domain::ids::TenantId;
 use agentledger_projections::command_history::overdue;
 use tokio::task::JoinHandle;
@@ -33,18 +32,16 @@ pub fn spawn_command_timeouts(state: App, period: Duration) -> JoinHandle<()> {
                 }
             };
             for (command_id, tenant_id) in due {
-                let (Ok(command_id), Ok(tenant_id)) = (command_id.parse(), tenant_id.parse())
+                let (Ok(command_id), Ok(tenant_id)) =
+                    (command_id.parse::<uuid::Uuid>(), tenant_id.parse())
                 else {
                     continue;
                 };
                 let ctx = Context::system(TenantId(tenant_id), "command-timeouts");
-                if let Err(e) = run(
-                    &state.handler,
-                    &ctx,
-                    command_id,
-                    DispatchCommand::TimeOut { at: now },
-                )
-                .await
+                if let Err(e) = state
+                    .handler
+                    .run::<Dispatch>(&ctx, command_id, DispatchCommand::TimeOut { at: now })
+                    .await
                 {
                     tracing::warn!(%command_id, error = %e, "cannot time out command");
                 }

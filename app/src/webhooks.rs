@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use agentledger_commands::Context;
-use agentledger_commands::webhooks::{invalidate_cache, run, store_cache_entry, subscribe};
+use agentledger_commands::webhooks::{invalidate_cache, store_cache_entry, subscribe};
 use agentledger_domain::Aggregate;
 use agentledger_domain::webhook::{Manager, Webhook, WebhookCommand};
 use agentledger_projections::cache_index::CacheEntry;
@@ -72,14 +72,22 @@ pub async fn update(
         event_types,
         by,
     };
-    Ok(run(&app.handler, &ctx, webhook_id, command).await?.position)
+    Ok(app
+        .handler
+        .run::<Webhook>(&ctx, webhook_id, command)
+        .await?
+        .position)
 }
 
 /// Deletes a subscription; the position of the deletion.
 pub async fn delete(app: &App, caller: &Caller, webhook_id: Uuid) -> Result<u64, AppError> {
     let (ctx, by) = manager(caller)?;
     let command = WebhookCommand::Delete { by };
-    Ok(run(&app.handler, &ctx, webhook_id, command).await?.position)
+    Ok(app
+        .handler
+        .run::<Webhook>(&ctx, webhook_id, command)
+        .await?
+        .position)
 }
 
 /// A live subscription the caller may see: an operator's tenant's, or one

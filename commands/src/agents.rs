@@ -5,7 +5,7 @@ use agentledger_domain::ids::AgentId;
 use agentledger_domain::{Aggregate, DomainError};
 
 use crate::error::CommandError;
-use crate::handler::{Context, Executed, Handler, in_scope};
+use crate::handler::{Context, Handler, in_scope};
 use crate::secrets::{hash_password, random_secret};
 
 pub struct NewAgent {
@@ -52,7 +52,7 @@ pub async fn rotate_secret(
     if !agent.exists {
         return Err(DomainError::NotFound("agent").into());
     }
-    in_scope(ctx, &agent, &stream)?;
+    in_scope(ctx, &agent)?;
     let (secret, secret_hash) = new_secret().await?;
     let command = AgentCommand::RotateSecret { secret_hash };
     with_secret(handler, ctx, agent_id, command, secret).await
@@ -72,22 +72,10 @@ async fn with_secret(
     command: AgentCommand,
     secret: String,
 ) -> Result<Registered, CommandError> {
-    let executed = run(handler, ctx, agent_id, command).await?;
+    let executed = handler.run::<Agent>(ctx, agent_id, command).await?;
     Ok(Registered {
         agent_id,
         secret,
         position: executed.position,
     })
-}
-
-/// Any other agent command (permissions, disable, enable, heartbeat, offline).
-pub async fn run(
-    handler: &Handler,
-    ctx: &Context,
-    agent_id: AgentId,
-    command: AgentCommand,
-) -> Result<Executed<Agent>, CommandError> {
-    handler
-        .execute::<Agent>(&Agent::stream_id(agent_id), ctx, command)
-        .await
 }

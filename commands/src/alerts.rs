@@ -5,7 +5,7 @@ use agentledger_domain::alert::{Alert, AlertCommand, RaisedAlert};
 use uuid::Uuid;
 
 use crate::error::CommandError;
-use crate::handler::{Context, Executed, Handler, derived_id};
+use crate::handler::{Context, Handler, derived_id};
 
 /// The alert about `subject`: the same subject always names the same alert.
 pub fn alert_id(subject: &str) -> Uuid {
@@ -28,15 +28,4 @@ pub async fn raise(
         .execute::<Alert>(&Alert::stream_id(id), &ctx, AlertCommand::Raise(alert))
         .await?;
     Ok((id, !executed.events.is_empty()))
-}
-
-pub async fn run(
-    handler: &Handler,
-    ctx: &Context,
-    alert_id: Uuid,
-    command: AlertCommand,
-) -> Result<Executed<Alert>, CommandError> {
-    handler
-        .execute::<Alert>(&Alert::stream_id(alert_id), ctx, command)
-        .await
 }

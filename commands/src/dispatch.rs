@@ -9,7 +9,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::CommandError;
-use crate::handler::{Context, Executed, Handler, Owned};
+use crate::handler::{Context, Executed, Handler};
 
 pub enum What {
     Direct {
@@ -74,17 +74,6 @@ pub async fn issue(
         .execute::<Dispatch>(&Dispatch::stream_id(command_id), &ctx, issue)
         .await?;
     Ok((command_id, executed.position))
-}
-
-pub async fn run(
-    handler: &Handler,
-    ctx: &Context,
-    command_id: Uuid,
-    command: DispatchCommand,
-) -> Result<Executed<Dispatch>, CommandError> {
-    handler
-        .execute::<Dispatch>(&Dispatch::stream_id(command_id), ctx, command)
-        .await
 }
 
 pub async fn template(

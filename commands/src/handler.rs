@@ -80,11 +80,6 @@ pub struct Executed<A: Aggregate> {
     pub version: Option<u64>,
 }
 
-/// Implemented by aggregates that belong to a tenant.
-pub trait Owned {
-    fn owner(&self) -> Option<TenantId>;
-}
-
 #[derive(Clone)]
 pub struct Handler {
     store: Arc<dyn EventStore>,
@@ -135,6 +130,21 @@ impl Handler {
     /// Loads, decides and appends, re-deciding on a lost race. The command is
     /// re-run on the fresh state each time, so its outcome is always a
     /// decision on the state it was appended after.
+    /// Runs `command` on the aggregate named `id`: [`Handler::execute`] on
+    /// its stream.
+    pub async fn run<A>(
+        &self,
+        ctx: &Context,
+        id: impl Into<A::Id>,
+        command: A::Command,
+    ) -> Result<Executed<A>, CommandError>
+    where
+        A: Aggregate,
+        A::Command: Clone,
+    {
+        self.execute::<A>(&A::stream_id(id), ctx, command).await
+    }
+
     pub async fn execute<A>(
         &self,
         stream_id: &str,
@@ -142,12 +152,12 @@ impl Handler {
         command: A::Command,
     ) -> Result<Executed<A>, CommandError>
     where
-        A: Aggregate + Owned,
+        A: Aggregate,
         A::Command: Clone,
     {
         for attempt in 0..MAX_ATTEMPTS {
             let (state, version, position) = self.load::<A>(stream_id).await?;
-            in_scope(ctx, &state, stream_id)?;
+            in_scope(ctx, &state)?;
             let events = A::decide(&state, command.clone())?;
             if events.is_empty() {
                 return Ok(Executed {
@@ -253,117 +263,9 @@ impl Handler {
 
 /// Another tenant's aggregate is, to a caller scoped to one tenant, one
 /// that does not exist.
-pub fn in_scope<A: Owned>(ctx: &Context, state: &A, stream_id: &str) -> Result<(), DomainError> {
+pub fn in_scope<A: Aggregate>(ctx: &Context, state: &A) -> Result<(), DomainError> {
     match (ctx.tenant_scope, state.owner()) {
-        (Some(scope), Some(owner)) if scope != owner => {
-            Err(DomainError::NotFound(entity_of(stream_id)))
-        }
+        (Some(scope), Some(owner)) if scope != owner => Err(DomainError::NotFound(A::ENTITY)),
         _ => Ok(()),
-    }
-}
-
-/// "agent" for "agent-…": what a not-found error calls the object.
-fn entity_of(stream_id: &str) -> &'static str {
-    match stream_id.split('-').next() {
-        Some("agent") => "agent",
-        Some("task") => "task",
-        Some("apikey") => "api key",
-        Some("tenant") => "tenant",
-        Some("command") => "command",
-        Some("cmdtemplate") => "command template",
-        Some("alert") => "alert",
-        Some("batch") => "batch",
-        Some("webhook") => "webhook",
-        _ => "object",
-    }
-}
-
-mod owners {
-    use agentledger_domain::agent::Agent;
-    use agentledger_domain::alert::Alert;
-    use agentledger_domain::api_key::ApiKey;
-    use agentledger_domain::budget::{Batch, Budget};
-    use agentledger_domain::dedup::DedupReservation;
-    use agentledger_domain::dispatch::{CommandTemplate, Dispatch};
-    use agentledger_domain::ids::TenantId;
-    use agentledger_domain::task::Task;
-    use agentledger_domain::tenant::{Installation, Tenant};
-    use agentledger_domain::webhook::Webhook;
-
-    use super::Owned;
-
-    impl Owned for Agent {
-        fn owner(&self) -> Option<TenantId> {
-            self.exists.then_some(self.tenant_id)
-        }
-    }
-
-    impl Owned for Task {
-        fn owner(&self) -> Option<TenantId> {
-            self.exists.then_some(self.tenant_id)
-        }
-    }
-
-    impl Owned for Dispatch {
-        fn owner(&self) -> Option<TenantId> {
-            self.exists.then_some(self.tenant_id)
-        }
-    }
-
-    impl Owned for CommandTemplate {
-        fn owner(&self) -> Option<TenantId> {
-            self.exists.then_some(self.tenant_id)
-        }
-    }
-
-    impl Owned for Alert {
-        fn owner(&self) -> Option<TenantId> {
-            self.exists.then_some(self.tenant_id)
-        }
-    }
-
-    impl Owned for Batch {
-        fn owner(&self) -> Option<TenantId> {
-            self.exists.then_some(self.tenant_id)
-        }
-    }
-
-    // The budget's stream is named by its tenant.
-    impl Owned for Budget {
-        fn owner(&self) -> Option<TenantId> {
-            None
-        }
-    }
-
-    impl Owned for Webhook {
-        fn owner(&self) -> Option<TenantId> {
-            self.exists.then_some(self.tenant_id)
-        }
-    }
-
-    impl Owned for ApiKey {
-        fn owner(&self) -> Option<TenantId> {
-            self.exists.then_some(self.tenant_id)
-        }
-    }
-
-    // Tenants and the installation are admin territory; dedup reservations
-    // carry their tenant in the stream name.
-    impl Owned for Tenant {
-        fn owner(&self) -> Option<TenantId> {
-            None
-        }
-    }
-
-    impl Owned for DedupReservation {
-        fn owner(&self) -> Option<TenantId> {
-            None
-        }
-    }
-
-    impl Owned for Installation {
-        fn owner(&self) -> Option<TenantId> {
-            None
-        }
     }
 }

@@ -74,17 +74,6 @@ pub async fn create(
     })
 }
 
-pub async fn run(
-    handler: &Handler,
-    ctx: &Context,
-    task_id: TaskId,
-    command: TaskCommand,
-) -> Result<Executed<Task>, CommandError> {
-    handler
-        .execute::<Task>(&Task::stream_id(task_id), ctx, command)
-        .await
-}
-
 /// Claims the first of `candidates` that is still pending. Candidates come
 /// from a queue that may lag; the task's own stream decides, so each task is
 /// handed to exactly one agent however many poll at once.
@@ -95,7 +84,10 @@ pub async fn claim_first(
     candidates: impl IntoIterator<Item = TaskId>,
 ) -> Result<Option<(TaskId, Executed<Task>)>, CommandError> {
     for task_id in candidates {
-        match run(handler, ctx, task_id, TaskCommand::Claim { agent_id }).await {
+        match handler
+            .run::<Task>(ctx, task_id, TaskCommand::Claim { agent_id })
+            .await
+        {
             Ok(executed) => return Ok(Some((task_id, executed))),
             Err(CommandError::Domain(
                 DomainError::InvalidTransition { .. } | DomainError::NotFound(_),
@@ -167,14 +159,14 @@ pub async fn retry(
         Ok(_) | Err(CommandError::Domain(DomainError::AlreadyExists(_))) => {}
         Err(e) => return Err(e),
     }
-    let marked = run(
-        handler,
-        ctx,
-        task_id,
-        TaskCommand::MarkRetried {
-            new_task_id: new_id,
-        },
-    )
-    .await?;
+    let marked = handler
+        .run::<Task>(
+            ctx,
+            task_id,
+            TaskCommand::MarkRetried {
+                new_task_id: new_id,
+            },
+        )
+        .await?;
     Ok((new_id, marked.position))
 }

@@ -1,6 +1,5 @@
 //! Webhook subscriptions and agents' cache entries.
 
-use agentledger_domain::Aggregate;
 use agentledger_domain::cache::{CACHE, invalidate, store_entry};
 use agentledger_domain::ids::AgentId;
 use agentledger_domain::webhook::{Manager, Webhook, WebhookCommand};
@@ -9,7 +8,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::CommandError;
-use crate::handler::{Context, Executed, Handler};
+use crate::handler::{Context, Handler};
 use crate::secrets::{random_secret, sha256_hex};
 
 /// A new subscription; its signing secret is returned here only.
@@ -29,19 +28,8 @@ pub async fn subscribe(
         secret_hash: sha256_hex(&secret),
         by,
     };
-    let executed = run(handler, ctx, webhook_id, command).await?;
+    let executed = handler.run::<Webhook>(ctx, webhook_id, command).await?;
     Ok((webhook_id, secret, executed.position))
-}
-
-pub async fn run(
-    handler: &Handler,
-    ctx: &Context,
-    webhook_id: Uuid,
-    command: WebhookCommand,
-) -> Result<Executed<Webhook>, CommandError> {
-    handler
-        .execute::<Webhook>(&Webhook::stream_id(webhook_id), ctx, command)
-        .await
 }
 
 pub fn cache_stream(ctx: &Context) -> String {

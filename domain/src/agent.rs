@@ -212,7 +212,13 @@ fn validate_profile(permissions: &[String], rate_limit_per_minute: u32) -> Resul
 impl Aggregate for Agent {
     type Command = AgentCommand;
     type Event = AgentEvent;
+    type Id = crate::ids::AgentId;
     const STREAM_PREFIX: &'static str = "agent";
+    const ENTITY: &'static str = "agent";
+
+    fn owner(&self) -> Option<crate::ids::TenantId> {
+        self.exists.then_some(self.tenant_id)
+    }
 
     fn decide(state: &Self, command: AgentCommand) -> Result<Vec<AgentEvent>, DomainError> {
         use AgentCommand as C;

@@ -10,10 +10,22 @@ use crate::stream::Category;
 pub trait Aggregate: Default + Clone + Send + Sync + 'static {
     type Command;
     type Event: Serialize + DeserializeOwned + Clone + Send + Sync + 'static;
+    /// What names one of them: its stream is `<prefix>-<id>`.
+    type Id: std::fmt::Display;
 
     /// Streams of this aggregate are named `<prefix>-<id>`.
     const STREAM_PREFIX: &'static str;
     const CATEGORY: Category = Category::new(Self::STREAM_PREFIX);
+    /// What an error calls one of them ("task not found").
+    const ENTITY: &'static str;
+
+    /// The tenant it belongs to, once it exists; `None` for what belongs to
+    /// no tenant or is named by its tenant (a budget). A caller scoped to
+    /// another tenant is told it does not exist, and events about it carry
+    /// this tenant whoever causes them.
+    fn owner(&self) -> Option<crate::ids::TenantId> {
+        None
+    }
 
     fn decide(state: &Self, command: Self::Command) -> Result<Vec<Self::Event>, DomainError>;
     fn evolve(state: Self, event: &Self::Event) -> Self;
@@ -26,8 +38,8 @@ pub trait Aggregate: Default + Clone + Send + Sync + 'static {
         false
     }
 
-    fn stream_id(id: impl std::fmt::Display) -> String {
-        Self::CATEGORY.stream(id)
+    fn stream_id(id: impl Into<Self::Id>) -> String {
+        Self::CATEGORY.stream(id.into())
     }
 
     /// The state after `events`, from the initial state.

@@ -133,7 +133,13 @@ impl Alert {
 impl Aggregate for Alert {
     type Command = AlertCommand;
     type Event = AlertEvent;
+    type Id = uuid::Uuid;
     const STREAM_PREFIX: &'static str = "alert";
+    const ENTITY: &'static str = "alert";
+
+    fn owner(&self) -> Option<crate::ids::TenantId> {
+        self.exists.then_some(self.tenant_id)
+    }
 
     fn decide(state: &Self, command: AlertCommand) -> Result<Vec<AlertEvent>, DomainError> {
         match command {

@@ -71,7 +71,13 @@ pub enum ApiKeyEvent {
 impl Aggregate for ApiKey {
     type Command = ApiKeyCommand;
     type Event = ApiKeyEvent;
+    type Id = crate::ids::ApiKeyId;
     const STREAM_PREFIX: &'static str = "apikey";
+    const ENTITY: &'static str = "api key";
+
+    fn owner(&self) -> Option<crate::ids::TenantId> {
+        self.exists.then_some(self.tenant_id)
+    }
 
     fn decide(state: &Self, command: ApiKeyCommand) -> Result<Vec<ApiKeyEvent>, DomainError> {
         match command {

@@ -43,7 +43,9 @@ pub enum BudgetEvent {
 impl Aggregate for Budget {
     type Command = Limits;
     type Event = BudgetEvent;
+    type Id = crate::ids::TenantId;
     const STREAM_PREFIX: &'static str = "budget";
+    const ENTITY: &'static str = "budget";
 
     fn decide(state: &Self, limits: Limits) -> Result<Vec<BudgetEvent>, DomainError> {
         let zero_tokens = [limits.daily_tokens, limits.monthly_tokens].contains(&Some(0));
@@ -141,7 +143,13 @@ impl Batch {
 impl Aggregate for Batch {
     type Command = BatchCommand;
     type Event = BatchEvent;
+    type Id = uuid::Uuid;
     const STREAM_PREFIX: &'static str = "batch";
+    const ENTITY: &'static str = "batch";
+
+    fn owner(&self) -> Option<crate::ids::TenantId> {
+        self.exists.then_some(self.tenant_id)
+    }
 
     fn decide(state: &Self, command: BatchCommand) -> Result<Vec<BatchEvent>, DomainError> {
         match command {

@@ -51,7 +51,9 @@ pub enum DedupEvent {
 impl Aggregate for DedupReservation {
     type Command = Reserve;
     type Event = DedupEvent;
+    type Id = String;
     const STREAM_PREFIX: &'static str = "taskdedup";
+    const ENTITY: &'static str = "dedup reservation";
 
     fn decide(state: &Self, c: Reserve) -> Result<Vec<DedupEvent>, DomainError> {
         match state.holder {

@@ -168,7 +168,13 @@ pub fn validate_command(
 impl Aggregate for Dispatch {
     type Command = DispatchCommand;
     type Event = DispatchEvent;
+    type Id = uuid::Uuid;
     const STREAM_PREFIX: &'static str = "command";
+    const ENTITY: &'static str = "command";
+
+    fn owner(&self) -> Option<crate::ids::TenantId> {
+        self.exists.then_some(self.tenant_id)
+    }
 
     fn decide(state: &Self, command: DispatchCommand) -> Result<Vec<DispatchEvent>, DomainError> {
         use DispatchCommand as C;
@@ -357,7 +363,13 @@ impl CommandTemplate {
 impl Aggregate for CommandTemplate {
     type Command = TemplateCommand;
     type Event = TemplateEvent;
+    type Id = uuid::Uuid;
     const STREAM_PREFIX: &'static str = "cmdtemplate";
+    const ENTITY: &'static str = "command template";
+
+    fn owner(&self) -> Option<crate::ids::TenantId> {
+        self.exists.then_some(self.tenant_id)
+    }
 
     fn decide(state: &Self, command: TemplateCommand) -> Result<Vec<TemplateEvent>, DomainError> {
         let name_ok = |name: &str| {

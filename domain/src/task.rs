@@ -180,7 +180,13 @@ const WORKING: &[TaskStatus] = &[TaskStatus::Claimed, TaskStatus::Processing];
 impl Aggregate for Task {
     type Command = TaskCommand;
     type Event = TaskEvent;
+    type Id = crate::ids::TaskId;
     const STREAM_PREFIX: &'static str = "task";
+    const ENTITY: &'static str = "task";
+
+    fn owner(&self) -> Option<crate::ids::TenantId> {
+        self.exists.then_some(self.tenant_id)
+    }
 
     fn decide(state: &Self, command: TaskCommand) -> Result<Vec<TaskEvent>, DomainError> {
         use TaskCommand as C;

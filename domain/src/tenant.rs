@@ -59,7 +59,9 @@ pub enum TenantEvent {
 impl Aggregate for Tenant {
     type Command = TenantCommand;
     type Event = TenantEvent;
+    type Id = crate::ids::TenantId;
     const STREAM_PREFIX: &'static str = "tenant";
+    const ENTITY: &'static str = "tenant";
 
     fn decide(state: &Self, command: TenantCommand) -> Result<Vec<TenantEvent>, DomainError> {
         match command {
@@ -149,7 +151,9 @@ pub enum InstallationEvent {
 impl Aggregate for Installation {
     type Command = Initialise;
     type Event = InstallationEvent;
+    type Id = &'static str;
     const STREAM_PREFIX: &'static str = "system";
+    const ENTITY: &'static str = "installation";
 
     fn decide(state: &Self, c: Initialise) -> Result<Vec<InstallationEvent>, DomainError> {
         Ok(match state.initialised {

@@ -114,7 +114,13 @@ fn check_types(types: &[String]) -> Result<(), DomainError> {
 impl Aggregate for Webhook {
     type Command = WebhookCommand;
     type Event = WebhookEvent;
+    type Id = uuid::Uuid;
     const STREAM_PREFIX: &'static str = "webhook";
+    const ENTITY: &'static str = "webhook";
+
+    fn owner(&self) -> Option<crate::ids::TenantId> {
+        self.exists.then_some(self.tenant_id)
+    }
 
     fn decide(state: &Self, command: WebhookCommand) -> Result<Vec<WebhookEvent>, DomainError> {
         match command {

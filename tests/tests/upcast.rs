@@ -114,7 +114,7 @@ async fn a_v1_event_in_the_log_is_read_as_the_current_type(server: TestServer) {
 /// with the reason.
 async fn raw_appends_are_checked_at_their_schema_version(server: TestServer) {
     let (tenant_id, _) = server.tenant("raw-versions").await;
-    let stream = Agent::stream_id(Uuid::now_v7());
+    let stream = Agent::stream_id(agentledger_domain::ids::AgentId::new());
     let raw = |version: Option<i32>, payload: Value| {
         json!({ "events": [{
             "event_type": "AgentWentOffline", "schema_version": version, "tenant_id": tenant_id,
