@@ -1,0 +1,19 @@
+//! The list of every persistent projection (`all`).
+
+use std::sync::Arc;
+
+use super::projection::Projection;
+
+/// Every persistent projection, by name.
+pub fn all() -> Vec<Arc<dyn Projection>> {
+    vec![
+        Arc::new(crate::operation_log::OperationLog),
+        Arc::new(crate::dashboard::Dashboard),
+        Arc::new(crate::run_log::RunLog),
+        Arc::new(crate::agent_stats::AgentStats),
+        Arc::new(crate::tasks::Tasks),
+        Arc::new(crate::command_history::CommandHistory),
+        Arc::new(crate::usage::Usage),
+        Arc::new(crate::webhooks_and_cache::WebhooksAndCache),
+    ]
+}
