@@ -175,27 +175,3 @@ fn query_problem(rejection: &QueryRejection) -> Problem {
     )
     .detail(detail)
 }
-
-/// `"a, b,,c"` as `["a", "b", "c"]`: list-valued query parameters.
-pub fn comma_list(value: Option<&str>) -> Vec<String> {
-    value
-        .map(|v| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::comma_list;
-
-    #[test]
-    fn comma_lists_drop_blanks_and_spaces() {
-        assert_eq!(comma_list(Some("a, b,,c ")), ["a", "b", "c"]);
-        assert!(comma_list(None).is_empty() && comma_list(Some(",")).is_empty());
-    }
-}

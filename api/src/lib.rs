@@ -3,8 +3,6 @@
 
 pub mod auth;
 pub mod connections;
-pub mod event_query;
-pub mod exports;
 pub mod extract;
 pub mod idempotency;
 pub mod metrics;

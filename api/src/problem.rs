@@ -216,6 +216,14 @@ impl From<AppError> for Problem {
             AppError::Command(e) => e.into(),
             AppError::Store(e) => e.into(),
             AppError::ReadModel(e) => e.into(),
+            AppError::Export(e) => {
+                tracing::error!(error = %e, "export cannot start");
+                Problem::unavailable("the export cannot start right now")
+            }
+            AppError::Unfoldable { .. } => {
+                tracing::error!(error = %err, "stored events do not fold");
+                Problem::internal()
+            }
             AppError::Batch(refused) => refused.into(),
             AppError::Unavailable(detail) => Problem::unavailable(detail),
             AppError::BadRequest(detail) => Problem::bad_request(detail),

@@ -1,12 +1,7 @@
-//! What every read-model query shares: whose rows the caller may read, page
-//! sizes and cursors, time ranges, and read-model failures as problems.
+//! What the read routes' query parameters share: the paging every list
+//! takes, described once, and how the document shows `as_of`.
 
-use agentledger_domain::ids::TenantId;
-use agentledger_store::AsOf;
 use chrono::{DateTime, Utc};
-
-use crate::problem::Problem;
-use agentledger_app::caller::Operator;
 
 // How the document describes `as_of` (`agentledger_store::AsOf` reads it):
 // a log position, or an RFC 3339 time.
@@ -18,66 +13,43 @@ pub enum AsOfParam {
     Time(DateTime<Utc>),
 }
 
-pub const DEFAULT_PAGE: i64 = 50;
-pub const MAX_PAGE: i64 = 500;
+/// A list's query parameters: its own fields, then `cursor`, `limit` and
+/// `min_position`, which every list takes. One flat struct, since serde
+/// cannot deny unknown fields of a flattened one and reads numbers in it as
+/// strings from a query string.
+macro_rules! list_query {
+    (
+        $(#[$attr:meta])*
+        pub struct $name:ident {
+            $($(#[$field_attr:meta])* pub $field:ident: $ty:ty,)*
+        }
+    ) => {
+        $(#[$attr])*
+        #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+        #[into_params(parameter_in = Query)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $($(#[$field_attr])* pub $field: $ty,)*
+            /// The `next_cursor` of the previous page.
+            pub cursor: Option<i64>,
+            /// Items per page, 1 to 500 (50 when absent).
+            #[param(minimum = 1, maximum = 500)]
+            pub limit: Option<i64>,
+            /// Wait (at most 5 s) until the log up to this position is in the read model.
+            pub min_position: Option<u64>,
+        }
 
-/// A position or version as asked for. They are stored as signed 64-bit
-/// integers, as the document says (`int64`): a larger one is no place in the
-/// log, and answering as if it were would hide the client's mistake.
-pub fn in_log(name: &str, asked: u64) -> Result<u64, Problem> {
-    if i64::try_from(asked).is_err() {
-        return Err(Problem::unprocessable(format!(
-            "`{name}` is at most {}",
-            i64::MAX
-        )));
-    }
-    Ok(asked)
+        impl $name {
+            /// The paging asked for.
+            pub fn list(&self) -> agentledger_app::queries::ListParams {
+                agentledger_app::queries::ListParams {
+                    cursor: self.cursor,
+                    limit: self.limit,
+                    min_position: self.min_position,
+                }
+            }
+        }
+    };
 }
 
-/// `as_of` as asked for, with its position checked like any other.
-pub fn as_of_in_log(asked: Option<AsOf>) -> Result<Option<AsOf>, Problem> {
-    if let Some(AsOf::Position(position)) = asked {
-        in_log("as_of", position)?;
-    }
-    Ok(asked)
-}
-
-/// The tenant a query reads: the caller's own, or the one asked for if the
-/// caller may see it. Any other is "not found", never "forbidden".
-pub fn tenant_of(operator: &Operator, asked: Option<TenantId>) -> Result<String, Problem> {
-    Ok(operator.tenant_to_read(asked)?.to_string())
-}
-
-pub fn page_limit(asked: Option<i64>) -> Result<i64, Problem> {
-    let limit = asked.unwrap_or(DEFAULT_PAGE);
-    if (1..=MAX_PAGE).contains(&limit) {
-        Ok(limit)
-    } else {
-        Err(Problem::bad_request(format!(
-            "limit must be 1 to {MAX_PAGE}"
-        )))
-    }
-}
-
-/// The cursor of the next (older) page: the last key of a full page.
-pub fn next_cursor<T>(items: &[T], limit: i64, key: impl Fn(&T) -> i64) -> Option<i64> {
-    (items.len() as i64 == limit)
-        .then(|| items.last().map(key))
-        .flatten()
-}
-
-/// A `from`..`to` range as microseconds, `from` inclusive, `to` exclusive.
-pub fn time_range(
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
-) -> Result<(Option<i64>, Option<i64>), Problem> {
-    if let (Some(from), Some(to)) = (from, to)
-        && from >= to
-    {
-        return Err(Problem::unprocessable("`from` must be before `to`"));
-    }
-    Ok((
-        from.map(|t| t.timestamp_micros()),
-        to.map(|t| t.timestamp_micros()),
-    ))
-}
+pub(crate) use list_query;

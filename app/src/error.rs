@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use agentledger_commands::CommandError;
 use agentledger_commands::reports::BatchRefused;
+use agentledger_domain::history::HistoryError;
+use agentledger_export::ExportError;
 use agentledger_projections::engine::ProjectionError;
 use agentledger_store::StoreError;
 
@@ -16,6 +18,17 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error(transparent)]
     ReadModel(#[from] ProjectionError),
+    /// An export could not start: its source cannot be read.
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    /// Stored events that their aggregate cannot fold: the log holds
+    /// something this build does not understand, the server's fault and
+    /// not the caller's.
+    #[error("stored events of `{stream_id}` do not fold: {error}")]
+    Unfoldable {
+        stream_id: String,
+        error: HistoryError,
+    },
     /// A batch of actions of which none was recorded.
     #[error("the batch was refused")]
     Batch(BatchRefused),

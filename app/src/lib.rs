@@ -1,22 +1,27 @@
-//! The application layer: the use cases above the command handlers and read
-//! models, the policies they share (rate limits, read-your-writes), and the
-//! runtime that runs the models and background workers. No HTTP here: errors
-//! are typed (`AppError`), and `api` maps them to problems.
+//! The application layer, without HTTP: use cases that check their caller
+//! (commands, read-model queries, audit reads, exports), the policies they
+//! share, and the runtime of the models and workers. Errors are `AppError`.
 
 pub mod agents;
 pub mod app;
+pub mod audit;
 pub mod budgets;
 pub mod caller;
 pub mod demo;
 pub mod dispatch;
 pub mod error;
+pub mod event_filter;
+pub mod exports;
 pub mod idempotency;
 pub mod limits;
 pub mod metrics;
 pub mod operators;
 pub mod presence;
+pub mod queries;
+mod ranges;
 pub mod reactors;
 pub mod read_your_writes;
+pub mod readiness;
 pub mod reports;
 pub mod runtime;
 pub mod stalls;

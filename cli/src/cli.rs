@@ -54,7 +54,7 @@ pub struct ExportArgs {
     /// `events`, `runs`, `operations` or `usage`.
     pub dataset: agentledger_export::Dataset,
     #[command(flatten)]
-    pub query: agentledger_api::exports::ExportQuery,
+    pub query: agentledger_app::exports::ExportQuery,
     /// The file to write; it appears only once complete.
     #[arg(long)]
     pub out: std::path::PathBuf,
@@ -351,7 +351,8 @@ impl agentledger_export::Sink for FileSink {
 }
 
 async fn export(args: ExportArgs) -> Result<(), CliError> {
-    use agentledger_api::exports::{ExportRequestError, open_source};
+    use agentledger_app::AppError;
+    use agentledger_app::exports::open_source;
     let storage = open_storage(&args.database.database_url).await?;
     let mut source = open_source(
         storage.events.clone(),
@@ -362,8 +363,8 @@ async fn export(args: ExportArgs) -> Result<(), CliError> {
     )
     .await
     .map_err(|e| match e {
-        ExportRequestError::Export(e) => CliError::Export(e),
-        ExportRequestError::Refused(problem) => CliError::Refused(problem.to_string()),
+        AppError::Export(e) => CliError::Export(e),
+        refused => CliError::Refused(refused.to_string()),
     })?;
     let partial = args.out.with_file_name(format!(
         ".{}.partial-{}",

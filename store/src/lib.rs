@@ -26,8 +26,8 @@ pub use event::{
 };
 pub use event_store::EventStore;
 pub use idempotency::{Claim, IdempotencyStore, StoredAnswer};
-pub use open::{DEFAULT_DATABASE_URL, Storage, open, scratch_database};
 #[cfg(feature = "testing")]
 pub use open::in_memory;
+pub use open::{DEFAULT_DATABASE_URL, Storage, open, scratch_database};
 pub use sql::engine::{BeforeCommit, StoreConfig};
 pub use subscription::{LogReader, Subscription};

@@ -1,8 +1,9 @@
 //! Audit: tamper evidence over the whole chain, and any aggregate's state at
 //! any point of its history.
 
-use agentledger_domain::history::{self, HistoryError};
-use agentledger_store::integrity::{Verification, verify};
+use agentledger_app::audit;
+use agentledger_app::caller::Operator;
+use agentledger_store::integrity::Verification;
 use agentledger_store::{AsOf, Position};
 use axum::Json as Reply;
 use axum::extract::State;
@@ -14,10 +15,6 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::extract::{Path, Query};
 use crate::problem::Problem;
 use crate::state::AppState;
-use agentledger_app::caller::Operator;
-
-/// Stream versions read per page while folding.
-const PAGE: usize = 1000;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -38,8 +35,7 @@ async fn verify_chain(
     State(state): State<AppState>,
     operator: Operator,
 ) -> Result<Reply<Verification>, Problem> {
-    operator.audit_scope()?;
-    Ok(Reply(verify(&*state.store, |_| {}).await?))
+    Ok(Reply(audit::verify_chain(&state, &operator).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -85,53 +81,13 @@ async fn state_as_of(
     Path(stream_id): Path<String>,
     Query(query): Query<StateQuery>,
 ) -> Result<Reply<AggregateState>, Problem> {
-    let scope = operator.audit_scope()?;
-    let as_of = crate::read_model::as_of_in_log(query.as_of)?;
-    let not_found = || Problem::not_found(format!("stream `{stream_id}` has no events"));
-    let mut folder =
-        history::folder(&stream_id).map_err(|e| Problem::unprocessable(e.to_string()))?;
-    let mut last = None;
-    let mut from = 0;
-    'pages: loop {
-        let page = state.store.read_stream(&stream_id, from, PAGE).await?;
-        let full = page.len() == PAGE;
-        for event in page {
-            // Another tenant's stream does not exist for an auditor.
-            if scope.is_some_and(|t| t.0 != event.tenant_id) {
-                return Err(not_found());
-            }
-            if as_of.is_some_and(|a| !a.includes(&event)) {
-                break 'pages;
-            }
-            folder
-                .apply_at(&event.event_type, event.schema_version, &event.payload)
-                .map_err(|e| unfoldable(&stream_id, &e))?;
-            last = Some((event.stream_version, event.position, event.recorded_at));
-        }
-        if !full {
-            break;
-        }
-        from += PAGE as u64;
-    }
-    // A stream with no events at all does not exist; one that began after
-    // the point asked for existed, but not yet.
-    if last.is_none() && state.store.read_stream(&stream_id, 0, 1).await?.is_empty() {
-        return Err(not_found());
-    }
-    let folded = folder.finish().map_err(|e| unfoldable(&stream_id, &e))?;
+    let past = audit::state_as_of(&state, &operator, &stream_id, query.as_of).await?;
     Ok(Reply(AggregateState {
         stream_id,
-        aggregate: folded.aggregate.to_owned(),
-        version: last.map(|(version, _, _)| version),
-        position: last.map_or(0, |(_, position, _)| position),
-        recorded_at: last.map(|(_, _, at)| at),
-        state: folded.state,
+        aggregate: past.aggregate.to_owned(),
+        version: past.version,
+        position: past.position,
+        recorded_at: past.recorded_at,
+        state: past.state,
     }))
-}
-
-/// Stored events that the aggregate cannot fold: the log holds something its
-/// code does not understand, which is the server's fault, not the caller's.
-fn unfoldable(stream_id: &str, e: &HistoryError) -> Problem {
-    tracing::error!(error = %e, stream_id, "stored events do not fold");
-    Problem::internal()
 }

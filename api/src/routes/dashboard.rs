@@ -2,25 +2,21 @@
 
 use std::collections::BTreeMap;
 
+use agentledger_app::caller::Operator;
+use agentledger_app::queries::dashboard::{self as queries, Filter};
 use agentledger_domain::ids::TenantId;
-use agentledger_projections::dashboard::{
-    AlertFilter, AlertRow, Dashboard, DashboardView, alert_counts, alerts, read,
-};
-use agentledger_projections::point_in_time::dashboard_as_of;
+use agentledger_projections::dashboard::{AlertRow, DashboardView};
 use agentledger_store::AsOf;
 use axum::Json as Reply;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Semaphore;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 use crate::extract::Query;
 use crate::problem::Problem;
-use crate::read_model::{next_cursor, page_limit, tenant_of, time_range};
+use crate::read_model::list_query;
 use crate::state::AppState;
-use agentledger_app::caller::Operator;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -67,79 +63,39 @@ pub struct DashboardAnswer {
 async fn dashboard(
     State(state): State<AppState>,
     operator: Operator,
-    Query(query): Query<DashboardQuery>,
+    Query(q): Query<DashboardQuery>,
 ) -> Result<Reply<DashboardAnswer>, Problem> {
-    let tenant = tenant_of(&operator, query.tenant_id)?;
-    if let Some(as_of) = crate::read_model::as_of_in_log(query.as_of)? {
-        return past_dashboard(&state, &tenant, as_of).await.map(Reply);
-    }
-    let progress = state.caught_up(&Dashboard, query.min_position).await?;
-    let dashboard = read(&state.database, &tenant, Utc::now()).await?;
+    let found = queries::dashboard(&state, &operator, q.tenant_id, q.min_position, q.as_of).await?;
     Ok(Reply(DashboardAnswer {
-        dashboard,
-        position: progress.position(),
-        as_of: None,
+        dashboard: found.view,
+        position: found.position,
+        as_of: found.as_of,
     }))
 }
 
-/// Past dashboards built at once by one server; more wait their turn, so
-/// repeated requests cost time, not memory or every core.
-static PAST_DASHBOARDS: Semaphore = Semaphore::const_new(2);
-
-async fn past_dashboard(
-    state: &AppState,
-    tenant: &str,
-    as_of: AsOf,
-) -> Result<DashboardAnswer, Problem> {
-    if let AsOf::Time(t) = as_of
-        && t > Utc::now()
-    {
-        return Err(Problem::unprocessable("`as_of` is in the future"));
+list_query! {
+    pub struct AlertQuery {
+        /// `pending` (never handled), `acknowledged` or `ignored`.
+        pub status: Option<String>,
+        pub severity: Option<String>,
+        pub source: Option<String>,
+        /// Raised at or after (RFC 3339).
+        pub from: Option<DateTime<Utc>>,
+        /// Raised before (RFC 3339).
+        pub to: Option<DateTime<Utc>>,
+        /// Admins may read another tenant.
+        pub tenant_id: Option<TenantId>,
     }
-    let tenant: Uuid = tenant
-        .parse()
-        .map_err(|_| Problem::bad_request("not a tenant id"))?;
-    let _turn = PAST_DASHBOARDS
-        .acquire()
-        .await
-        .map_err(|_| Problem::unavailable("the server is shutting down"))?;
-    let Some(past) = dashboard_as_of(state.store.clone(), tenant, as_of).await? else {
-        return Err(Problem::unprocessable("`as_of` is past the end of the log"));
-    };
-    Ok(DashboardAnswer {
-        dashboard: past.dashboard,
-        position: past.position,
-        as_of: Some(past.at),
-    })
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct AlertQuery {
-    /// `pending` (never handled), `acknowledged` or `ignored`.
-    pub status: Option<String>,
-    pub severity: Option<String>,
-    pub source: Option<String>,
-    /// Raised at or after (RFC 3339).
-    pub from: Option<chrono::DateTime<chrono::Utc>>,
-    /// Raised before (RFC 3339).
-    pub to: Option<chrono::DateTime<chrono::Utc>>,
-    pub tenant_id: Option<TenantId>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<i64>,
-    /// Items per page, 1 to 500 (50 when absent).
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<i64>,
-    pub min_position: Option<u64>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AlertPage {
     pub items: Vec<AlertRow>,
+    /// Pass as `cursor` for the next (older) page; absent on the last page.
     pub next_cursor: Option<i64>,
     /// Alerts of the tenant per status, whatever the filters.
     pub counts: BTreeMap<String, i64>,
+    /// How far the read model has applied the log.
     pub position: u64,
 }
 
@@ -155,29 +111,22 @@ pub struct AlertPage {
 async fn alert_list(
     State(state): State<AppState>,
     operator: Operator,
-    Query(query): Query<AlertQuery>,
+    Query(q): Query<AlertQuery>,
 ) -> Result<Reply<AlertPage>, Problem> {
-    let tenant = tenant_of(&operator, query.tenant_id)?;
-    let limit = page_limit(query.limit)?;
-    let progress = state.caught_up(&Dashboard, query.min_position).await?;
-    let (from_us, to_us) = time_range(query.from, query.to)?;
-    let filter = AlertFilter {
-        status: query.status.as_deref(),
-        severity: query.severity.as_deref(),
-        source: query.source.as_deref(),
-        from_us,
-        to_us,
+    let list = q.list();
+    let filter = Filter {
+        status: q.status,
+        severity: q.severity,
+        source: q.source,
+        from: q.from,
+        to: q.to,
+        tenant_id: q.tenant_id,
     };
-    let rows = alerts(&state.database, &tenant, &filter, query.cursor, limit).await?;
-    let next_cursor = next_cursor(&rows, limit, |(p, _)| *p);
-    let counts = alert_counts(&state.database, &tenant)
-        .await?
-        .into_iter()
-        .collect();
+    let found = queries::alert_list(&state, &operator, filter, list).await?;
     Ok(Reply(AlertPage {
-        items: rows.into_iter().map(|(_, a)| a).collect(),
-        next_cursor,
-        counts,
-        position: progress.position(),
+        items: found.page.items,
+        next_cursor: found.page.next_cursor,
+        counts: found.counts,
+        position: found.page.position,
     }))
 }

@@ -2,9 +2,10 @@
 //! template), agents poll, report output and a result. History per agent.
 
 use agentledger_app::dispatch;
+use agentledger_app::queries::{Page, command_history};
 use agentledger_domain::dispatch::OutputStream;
 use agentledger_domain::ids::AgentId;
-use agentledger_projections::command_history::{self, CommandHistory, CommandRow};
+use agentledger_projections::command_history::CommandRow;
 use agentledger_store::RecordedEvent;
 use axum::Json as Reply;
 use axum::extract::State;
@@ -16,7 +17,7 @@ use uuid::Uuid;
 
 use crate::extract::{Json, Path, Query};
 use crate::problem::Problem;
-use crate::read_model::{next_cursor, page_limit};
+use crate::read_model::list_query;
 use crate::routes::operators::Done;
 use crate::state::AppState;
 use agentledger_app::caller::{AgentCaller, Caller, Operator};
@@ -85,26 +86,15 @@ async fn issue_command(
     ))
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct HistoryQuery {
-    /// `issued`, `delivered`, `succeeded`, `failed` or `timed_out`.
-    pub status: Option<String>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<i64>,
-    /// Items per page, 1 to 500 (50 when absent).
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<i64>,
-    pub min_position: Option<u64>,
+list_query! {
+    pub struct HistoryQuery {
+        /// `issued`, `delivered`, `succeeded`, `failed` or `timed_out`.
+        pub status: Option<String>,
+    }
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct CommandPage {
-    pub items: Vec<CommandRow>,
-    pub next_cursor: Option<i64>,
-    pub position: u64,
-}
+/// A page of an agent's commands, as the document names it.
+type CommandPage = Page<CommandRow>;
 
 #[utoipa::path(
     get,
@@ -120,25 +110,11 @@ async fn history(
     State(state): State<AppState>,
     operator: Operator,
     Path(agent_id): Path<AgentId>,
-    Query(query): Query<HistoryQuery>,
+    Query(q): Query<HistoryQuery>,
 ) -> Result<Reply<CommandPage>, Problem> {
-    let agent = dispatch::agent_seen_by(&state, &operator, agent_id).await?;
-    let limit = page_limit(query.limit)?;
-    let progress = state.caught_up(&CommandHistory, query.min_position).await?;
-    let items = command_history::list(
-        &state.database,
-        &agent.tenant_id.to_string(),
-        &agent_id.to_string(),
-        query.status.as_deref(),
-        query.cursor,
-        limit,
-    )
-    .await?;
-    Ok(Reply(CommandPage {
-        next_cursor: next_cursor(&items, limit, |c| c.position),
-        items,
-        position: progress.position(),
-    }))
+    let page =
+        command_history::list(&state, &operator, agent_id, q.status.as_deref(), q.list()).await?;
+    Ok(Reply(page))
 }
 
 #[derive(Debug, utoipa::ToSchema, Serialize)]

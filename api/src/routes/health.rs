@@ -34,34 +34,21 @@ async fn health() -> Json<Value> {
     responses((status = 200, description = "The event store answers and every read model applies the log", body = Object), crate::openapi::Problems),
 )]
 async fn ready(State(state): State<AppState>) -> Result<Json<Value>, Problem> {
-    let head = state
-        .store
-        .head_position()
-        .await
-        .map_err(|e| Problem::unavailable(format!("event store unreachable: {e}")))?;
+    let readiness = state.readiness().await?;
+    let head = readiness.head_position;
     // How far each model has applied the log: `lag` events behind the head.
-    let projections: Vec<Value> = state
-        .models()
-        .into_iter()
-        .map(|(name, progress)| {
-            let position = progress.position();
-            let mut model =
-                json!({ "name": name, "position": position, "lag": head.saturating_sub(position) });
-            if let Some(stall) = progress.stall() {
+    let projections: Vec<Value> = readiness
+        .models
+        .iter()
+        .map(|m| {
+            let mut model = json!({ "name": m.name, "position": m.position, "lag": m.lag });
+            if let Some(stall) = &m.stall {
                 model["stalled"] = json!({ "after": stall.after, "error": stall.error });
             }
             model
         })
         .collect();
-    // A model that stopped at an event it cannot apply serves stale data for
-    // every tenant until it is repaired: the server is not ready.
-    let stalled: Vec<&str> = state
-        .models()
-        .into_iter()
-        .filter(|(_, progress)| progress.stall().is_some())
-        .map(|(name, _)| name)
-        .collect();
-    if !stalled.is_empty() {
+    if !readiness.is_ready() {
         return Err(Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "read-model-stalled",
@@ -69,7 +56,7 @@ async fn ready(State(state): State<AppState>) -> Result<Json<Value>, Problem> {
         )
         .detail(format!(
             "{} cannot apply the log past an event; see `projections` and the server's log",
-            stalled.join(", ")
+            readiness.stalled().join(", ")
         ))
         .with("store", json!({ "head_position": head }))
         .with("projections", projections));

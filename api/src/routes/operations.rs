@@ -1,21 +1,20 @@
 //! The operation log read model: list with filters and keyset pagination,
 //! and summaries by agent, action and resource type.
 
+use agentledger_app::caller::Operator;
+use agentledger_app::queries::{Page, operations};
 use agentledger_domain::ids::{AgentId, TenantId};
-use agentledger_projections::operation_log::{
-    Filter, Operation, OperationLog, Summary, list, summary,
-};
+use agentledger_projections::operation_log::{Operation, Summary};
 use axum::Json as Reply;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::extract::Query;
 use crate::problem::Problem;
-use crate::read_model::{next_cursor, page_limit, tenant_of, time_range};
+use crate::read_model::list_query;
 use crate::state::AppState;
-use agentledger_app::caller::Operator;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -23,43 +22,19 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(operations_summary))
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct OperationQuery {
-    pub agent_id: Option<AgentId>,
-    pub action: Option<String>,
-    pub resource_type: Option<String>,
-    /// `success` or `failed`.
-    pub status: Option<String>,
-    /// RFC 3339, inclusive.
-    pub from: Option<DateTime<Utc>>,
-    /// RFC 3339, exclusive.
-    pub to: Option<DateTime<Utc>>,
-    /// Admins may read another tenant.
-    pub tenant_id: Option<TenantId>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<i64>,
-    /// Items per page, 1 to 500 (50 when absent).
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<i64>,
-    /// Wait (at most 5 s) until the log up to this position is in the read model.
-    pub min_position: Option<u64>,
-}
-
-impl OperationQuery {
-    fn filter(&self, operator: &Operator) -> Result<Filter, Problem> {
-        SummaryQuery {
-            agent_id: self.agent_id,
-            action: self.action.clone(),
-            resource_type: self.resource_type.clone(),
-            status: self.status.clone(),
-            from: self.from,
-            to: self.to,
-            tenant_id: self.tenant_id,
-            min_position: self.min_position,
-        }
-        .filter(operator)
+list_query! {
+    pub struct OperationQuery {
+        pub agent_id: Option<AgentId>,
+        pub action: Option<String>,
+        pub resource_type: Option<String>,
+        /// `success` or `failed`.
+        pub status: Option<String>,
+        /// RFC 3339, inclusive.
+        pub from: Option<DateTime<Utc>>,
+        /// RFC 3339, exclusive.
+        pub to: Option<DateTime<Utc>>,
+        /// Admins may read another tenant.
+        pub tenant_id: Option<TenantId>,
     }
 }
 
@@ -84,29 +59,8 @@ pub struct SummaryQuery {
     pub min_position: Option<u64>,
 }
 
-impl SummaryQuery {
-    fn filter(&self, operator: &Operator) -> Result<Filter, Problem> {
-        let (from_us, to_us) = time_range(self.from, self.to)?;
-        Ok(Filter {
-            tenant_id: tenant_of(operator, self.tenant_id)?,
-            agent_id: self.agent_id.map(|id| id.to_string()),
-            action: self.action.clone(),
-            resource_type: self.resource_type.clone(),
-            status: self.status.clone(),
-            from_us,
-            to_us,
-        })
-    }
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct OperationPage {
-    pub items: Vec<Operation>,
-    /// Pass as `cursor` for the next (older) page; absent on the last page.
-    pub next_cursor: Option<i64>,
-    /// How far the read model has applied the log.
-    pub position: u64,
-}
+/// A page of the operation log, as the document names it.
+type OperationPage = Page<Operation>;
 
 #[utoipa::path(
     get,
@@ -121,18 +75,21 @@ pub struct OperationPage {
 async fn operations(
     State(state): State<AppState>,
     operator: Operator,
-    Query(query): Query<OperationQuery>,
+    Query(q): Query<OperationQuery>,
 ) -> Result<Reply<OperationPage>, Problem> {
-    let filter = query.filter(&operator)?;
-    let limit = page_limit(query.limit)?;
-    let progress = state.caught_up(&OperationLog, query.min_position).await?;
-    let items = list(&state.database, &filter, query.cursor, limit).await?;
-    let next_cursor = next_cursor(&items, limit, |o| o.position);
-    Ok(Reply(OperationPage {
-        items,
-        next_cursor,
-        position: progress.position(),
-    }))
+    let list = q.list();
+    let filter = operations::Filter {
+        agent_id: q.agent_id,
+        action: q.action,
+        resource_type: q.resource_type,
+        status: q.status,
+        from: q.from,
+        to: q.to,
+        tenant_id: q.tenant_id,
+    };
+    Ok(Reply(
+        operations::list(&state, &operator, filter, list).await?,
+    ))
 }
 
 #[utoipa::path(
@@ -147,9 +104,17 @@ async fn operations(
 async fn operations_summary(
     State(state): State<AppState>,
     operator: Operator,
-    Query(query): Query<SummaryQuery>,
+    Query(q): Query<SummaryQuery>,
 ) -> Result<Reply<Summary>, Problem> {
-    let filter = query.filter(&operator)?;
-    state.caught_up(&OperationLog, query.min_position).await?;
-    Ok(Reply(summary(&state.database, &filter).await?))
+    let filter = operations::Filter {
+        agent_id: q.agent_id,
+        action: q.action,
+        resource_type: q.resource_type,
+        status: q.status,
+        from: q.from,
+        to: q.to,
+        tenant_id: q.tenant_id,
+    };
+    let found = operations::summary(&state, &operator, filter, q.min_position).await?;
+    Ok(Reply(found.value))
 }

@@ -2,12 +2,12 @@
 //! history and skipped duplicates, usage history, webhook subscriptions and
 //! cache entries. Operators of every role may read them.
 
+use agentledger_app::caller::{Caller, Operator};
+use agentledger_app::queries::{Page, tasks, usage, webhooks_and_cache};
 use agentledger_domain::ids::{TaskId, TenantId};
-use agentledger_projections::tasks::{self, SkippedTask, TaskDetail, TaskRow, Tasks};
-use agentledger_projections::usage::{self, Grouping, Period, Usage, UsageRow, history};
-use agentledger_projections::webhooks_and_cache::{
-    CacheRow, WebhookRow, WebhooksAndCache, cache_entries, webhooks,
-};
+use agentledger_projections::tasks::{SkippedTask, TaskDetail, TaskRow};
+use agentledger_projections::usage::{Grouping, Period, UsageRow};
+use agentledger_projections::webhooks_and_cache::{CacheRow, WebhookRow};
 use axum::Json as Reply;
 use axum::extract::State;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -16,9 +16,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::extract::{Path, Query};
 use crate::problem::Problem;
-use crate::read_model::{next_cursor, page_limit, tenant_of, time_range};
+use crate::read_model::list_query;
 use crate::state::AppState;
-use agentledger_app::caller::{Caller, Operator};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -30,34 +29,24 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(cache_list))
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct TaskQuery {
-    #[serde(rename = "type")]
-    #[param(rename = "type")]
-    pub task_type: Option<String>,
-    /// `pending`, `claimed`, `processing`, `completed`, `failed` or `cancelled`.
-    pub status: Option<String>,
-    /// Created at or after (RFC 3339).
-    pub from: Option<DateTime<Utc>>,
-    /// Created before (RFC 3339).
-    pub to: Option<DateTime<Utc>>,
-    pub tenant_id: Option<TenantId>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<i64>,
-    /// Items per page, 1 to 500 (50 when absent).
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<i64>,
-    pub min_position: Option<u64>,
+list_query! {
+    pub struct TaskQuery {
+        #[serde(rename = "type")]
+        #[param(rename = "type")]
+        pub task_type: Option<String>,
+        /// `pending`, `claimed`, `processing`, `completed`, `failed` or `cancelled`.
+        pub status: Option<String>,
+        /// Created at or after (RFC 3339).
+        pub from: Option<DateTime<Utc>>,
+        /// Created before (RFC 3339).
+        pub to: Option<DateTime<Utc>>,
+        /// Admins may read another tenant.
+        pub tenant_id: Option<TenantId>,
+    }
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct TaskPage {
-    pub items: Vec<TaskRow>,
-    pub next_cursor: Option<i64>,
-    pub position: u64,
-}
+/// A page of tasks, as the document names it.
+type TaskPage = Page<TaskRow>;
 
 #[utoipa::path(
     get,
@@ -73,29 +62,25 @@ async fn task_list(
     operator: Operator,
     Query(q): Query<TaskQuery>,
 ) -> Result<Reply<TaskPage>, Problem> {
-    let (from_us, to_us) = time_range(q.from, q.to)?;
+    let list = q.list();
     let filter = tasks::Filter {
-        tenant_id: tenant_of(&operator, q.tenant_id)?,
         task_type: q.task_type,
         status: q.status,
-        from_us,
-        to_us,
+        from: q.from,
+        to: q.to,
+        tenant_id: q.tenant_id,
     };
-    let limit = page_limit(q.limit)?;
-    let progress = state.caught_up(&Tasks, q.min_position).await?;
-    let items = tasks::list(&state.database, &filter, q.cursor, limit).await?;
-    Ok(Reply(TaskPage {
-        next_cursor: next_cursor(&items, limit, |t| t.position),
-        items,
-        position: progress.position(),
-    }))
+    Ok(Reply(tasks::list(&state, &operator, filter, list).await?))
 }
 
+/// The parameters of a read of one tenant's model.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReadQuery {
+    /// Admins may read another tenant.
     pub tenant_id: Option<TenantId>,
+    /// Wait (at most 5 s) until the log up to this position is in the read model.
     pub min_position: Option<u64>,
 }
 
@@ -114,12 +99,8 @@ async fn task_history(
     Path(task_id): Path<TaskId>,
     Query(q): Query<ReadQuery>,
 ) -> Result<Reply<TaskDetail>, Problem> {
-    let tenant = tenant_of(&operator, q.tenant_id)?;
-    state.caught_up(&Tasks, q.min_position).await?;
-    tasks::detail(&state.database, &tenant, &task_id.to_string())
-        .await?
-        .map(Reply)
-        .ok_or_else(|| Problem::not_found("task not found"))
+    let found = tasks::history(&state, &operator, task_id, q.tenant_id, q.min_position).await?;
+    Ok(Reply(found.value))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -128,7 +109,9 @@ async fn task_history(
 pub struct SkippedQuery {
     /// A day of the tenant (in its time zone), `YYYY-MM-DD`; today when absent.
     pub date: Option<NaiveDate>,
+    /// Admins may read another tenant.
     pub tenant_id: Option<TenantId>,
+    /// Wait (at most 5 s) until the log up to this position is in the read model.
     pub min_position: Option<u64>,
 }
 
@@ -153,19 +136,11 @@ async fn skipped_duplicates(
     operator: Operator,
     Query(q): Query<SkippedQuery>,
 ) -> Result<Reply<SkippedDay>, Problem> {
-    let tenant = tenant_of(&operator, q.tenant_id)?;
-    state.caught_up(&Tasks, q.min_position).await?;
-    let date = match q.date {
-        Some(date) => date,
-        None => today(&state, tasks::ZONES, &tenant).await?,
-    }
-    .format("%Y-%m-%d")
-    .to_string();
-    let items = tasks::skipped(&state.database, &tenant, &date).await?;
+    let skipped = tasks::skipped(&state, &operator, q.date, q.tenant_id, q.min_position).await?;
     Ok(Reply(SkippedDay {
-        date,
-        count: items.len(),
-        items,
+        date: skipped.date.format("%Y-%m-%d").to_string(),
+        count: skipped.items.len(),
+        items: skipped.items,
     }))
 }
 
@@ -181,7 +156,9 @@ pub struct UsageQuery {
     pub period: Option<Period>,
     /// `tenant` (the default), `agent` or `model`.
     pub by: Option<Grouping>,
+    /// Admins may read another tenant.
     pub tenant_id: Option<TenantId>,
+    /// Wait (at most 5 s) until the log up to this position is in the read model.
     pub min_position: Option<u64>,
 }
 
@@ -191,39 +168,6 @@ pub struct UsageHistory {
     pub to: NaiveDate,
     pub items: Vec<UsageRow>,
     pub position: u64,
-}
-
-/// At most this many days per query: a range costs days x agents x models rows.
-const MAX_USAGE_DAYS: i64 = 3660;
-
-/// The tenant's date today, in the zone `table` (a model's copy of the
-/// tenants' zones) holds for it.
-pub async fn today(state: &AppState, table: &str, tenant: &str) -> Result<NaiveDate, Problem> {
-    let zone = agentledger_projections::zones::current(&state.database, table, tenant).await?;
-    Ok(Utc::now().with_timezone(&zone).date_naive())
-}
-
-/// The tenant's days a usage query covers, both inclusive: 30 days up to
-/// `today` unless told otherwise, at most `MAX_USAGE_DAYS`.
-pub fn usage_days(
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
-    today: NaiveDate,
-) -> Result<(NaiveDate, NaiveDate), Problem> {
-    let to = to.unwrap_or(today);
-    let from = match from {
-        Some(from) => from,
-        None => to
-            .checked_sub_days(chrono::Days::new(29))
-            .ok_or_else(|| Problem::unprocessable("`to` is too early"))?,
-    };
-    let days = (to - from).num_days();
-    if !(0..MAX_USAGE_DAYS).contains(&days) {
-        return Err(Problem::unprocessable(format!(
-            "`from` must be on or before `to`, and at most {MAX_USAGE_DAYS} days before it"
-        )));
-    }
-    Ok((from, to))
 }
 
 #[utoipa::path(
@@ -240,24 +184,19 @@ async fn usage(
     operator: Operator,
     Query(q): Query<UsageQuery>,
 ) -> Result<Reply<UsageHistory>, Problem> {
-    let tenant = tenant_of(&operator, q.tenant_id)?;
-    let progress = state.caught_up(&Usage, q.min_position).await?;
-    let today = today(&state, usage::ZONES, &tenant).await?;
-    let (from, to) = usage_days(q.from, q.to, today)?;
-    let items = history(
-        &state.database,
-        &tenant,
-        &from.format("%Y-%m-%d").to_string(),
-        &to.format("%Y-%m-%d").to_string(),
-        q.period.unwrap_or(Period::Day),
-        q.by.unwrap_or(Grouping::Tenant),
-    )
-    .await?;
+    let asked = usage::Asked {
+        from: q.from,
+        to: q.to,
+        period: q.period,
+        by: q.by,
+        tenant_id: q.tenant_id,
+    };
+    let history = usage::history(&state, &operator, asked, q.min_position).await?;
     Ok(Reply(UsageHistory {
-        from,
-        to,
-        items,
-        position: progress.position(),
+        from: history.from,
+        to: history.to,
+        items: history.items,
+        position: history.position,
     }))
 }
 
@@ -275,25 +214,9 @@ async fn webhook_list(
     caller: Caller,
     Query(q): Query<ReadQuery>,
 ) -> Result<Reply<Vec<WebhookRow>>, Problem> {
-    // Operators list the tenant's subscriptions, agents that manage
-    // subscriptions list the ones they made.
-    let (tenant, owner) = match &caller {
-        Caller::Operator(operator) => (tenant_of(operator, q.tenant_id)?, None),
-        Caller::Agent(agent) => {
-            agent.require("webhooks:manage")?;
-            if q.tenant_id.is_some_and(|t| t != agent.agent.tenant_id) {
-                return Err(Problem::not_found("tenant not found"));
-            }
-            (
-                agent.agent.tenant_id.to_string(),
-                Some(agent.agent_id.to_string()),
-            )
-        }
-    };
-    state.caught_up(&WebhooksAndCache, q.min_position).await?;
-    Ok(Reply(
-        webhooks(&state.database, &tenant, owner.as_deref()).await?,
-    ))
+    let found =
+        webhooks_and_cache::subscriptions(&state, &caller, q.tenant_id, q.min_position).await?;
+    Ok(Reply(found.value))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -301,7 +224,9 @@ async fn webhook_list(
 #[serde(deny_unknown_fields)]
 pub struct CacheQuery {
     pub cache_type: Option<String>,
+    /// Admins may read another tenant.
     pub tenant_id: Option<TenantId>,
+    /// Wait (at most 5 s) until the log up to this position is in the read model.
     pub min_position: Option<u64>,
 }
 
@@ -319,10 +244,13 @@ async fn cache_list(
     operator: Operator,
     Query(q): Query<CacheQuery>,
 ) -> Result<Reply<Vec<CacheRow>>, Problem> {
-    let tenant = tenant_of(&operator, q.tenant_id)?;
-    state.caught_up(&WebhooksAndCache, q.min_position).await?;
-    let now = agentledger_store::now().timestamp_micros();
-    Ok(Reply(
-        cache_entries(&state.database, &tenant, q.cache_type.as_deref(), now).await?,
-    ))
+    let found = webhooks_and_cache::live_cache(
+        &state,
+        &operator,
+        q.cache_type.as_deref(),
+        q.tenant_id,
+        q.min_position,
+    )
+    .await?;
+    Ok(Reply(found.value))
 }

@@ -2,9 +2,10 @@
 //! imports and repairs), read a stream or the global log with audit filters
 //! (admins and auditors; an auditor sees only its tenant's events).
 
-use agentledger_domain::ids::TenantId;
+use agentledger_app::audit;
+use agentledger_app::event_filter::EventQuery;
 use agentledger_domain::{Actor, ActorKind, DomainError, catalogue, history, text};
-use agentledger_store::{AppendOutcome, EventFilter, ExpectedVersion, NewEvent, RecordedEvent};
+use agentledger_store::{AppendOutcome, ExpectedVersion, NewEvent, RecordedEvent};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -14,16 +15,10 @@ use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use crate::event_query::EventQuery;
 use crate::extract::{Json, Path, Query};
 use crate::problem::Problem;
-use crate::read_model::in_log;
 use crate::state::AppState;
 use agentledger_app::caller::Operator;
-
-/// Most events one read returns.
-pub const MAX_PAGE: usize = 1000;
-const DEFAULT_PAGE: usize = 100;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -236,11 +231,11 @@ pub struct StreamQuery {
     pub to: Option<DateTime<Utc>>,
 }
 
-macro_rules! event_filter {
+macro_rules! event_query {
     ($query:ty) => {
         impl $query {
-            /// The filter these parameters ask for, within the caller's scope.
-            fn filter(&self, scope: Option<TenantId>) -> Result<EventFilter, Problem> {
+            /// The filters these parameters ask for.
+            fn events(&self) -> EventQuery<'_> {
                 EventQuery {
                     tenant_id: self.tenant_id,
                     types: self.types.as_deref(),
@@ -250,13 +245,12 @@ macro_rules! event_filter {
                     from: self.from,
                     to: self.to,
                 }
-                .filter(scope)
             }
         }
     };
 }
-event_filter!(LogQuery);
-event_filter!(StreamQuery);
+event_query!(LogQuery);
+event_query!(StreamQuery);
 
 #[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
 pub struct EventPage {
@@ -264,16 +258,6 @@ pub struct EventPage {
     /// Where the next page starts (`from_position` or `from_version`), while
     /// there may be more.
     pub next: Option<u64>,
-}
-
-fn page_limit(limit: Option<usize>) -> Result<usize, Problem> {
-    match limit {
-        None => Ok(DEFAULT_PAGE),
-        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
-        Some(n) => Err(Problem::bad_request(format!(
-            "limit must be 1 to {MAX_PAGE}, not {n}"
-        ))),
-    }
 }
 
 /// A stream with its full envelopes, filtered like the log. A page covers
@@ -293,31 +277,19 @@ async fn read_stream(
     Path(stream_id): Path<String>,
     Query(query): Query<StreamQuery>,
 ) -> Result<axum::Json<EventPage>, Problem> {
-    let scope = operator.audit_scope()?;
-    let limit = page_limit(query.limit)?;
-    let filter = query.filter(scope)?;
-    let from_version = in_log("from_version", query.from_version.unwrap_or(0))?;
-    let mut events = state
-        .store
-        .read_stream(&stream_id, from_version, limit)
-        .await?;
-    // A stream belongs to one tenant: another tenant's stream does not exist
-    // for an auditor.
-    if let Some(tenant) = scope
-        && events.iter().any(|e| e.tenant_id != tenant.0)
-    {
-        events.clear();
-    }
-    if events.is_empty() && from_version == 0 {
-        return Err(Problem::not_found(format!(
-            "stream `{stream_id}` has no events"
-        )));
-    }
-    let next = (events.len() == limit)
-        .then(|| events.last().map(|e| e.stream_version + 1))
-        .flatten();
-    events.retain(|e| filter.matches(e));
-    Ok(axum::Json(EventPage { events, next }))
+    let page = audit::read_stream(
+        &state,
+        &operator,
+        &stream_id,
+        query.from_version,
+        query.limit,
+        &query.events(),
+    )
+    .await?;
+    Ok(axum::Json(EventPage {
+        events: page.events,
+        next: page.next,
+    }))
 }
 
 /// The whole log in position order, filtered by type, tenant, actor,
@@ -338,19 +310,16 @@ async fn read_all(
     operator: Operator,
     Query(query): Query<LogQuery>,
 ) -> Result<axum::Json<EventPage>, Problem> {
-    let scope = operator.audit_scope()?;
-    let limit = page_limit(query.limit)?;
-    let filter = query.filter(scope)?;
-    let events = state
-        .store
-        .read_all(
-            in_log("from_position", query.from_position.unwrap_or(0))?,
-            limit,
-            &filter,
-        )
-        .await?;
-    let next = (events.len() == limit)
-        .then(|| events.last().map(|e| e.position + 1))
-        .flatten();
-    Ok(axum::Json(EventPage { events, next }))
+    let page = audit::read_log(
+        &state,
+        &operator,
+        query.from_position,
+        query.limit,
+        &query.events(),
+    )
+    .await?;
+    Ok(axum::Json(EventPage {
+        events: page.events,
+        next: page.next,
+    }))
 }

@@ -1,6 +1,7 @@
 //! Tasks: created by operators (or agents allowed to), claimed by polling
 //! agents, reported on and finished by the claiming agent.
 
+use agentledger_app::event_filter::comma_list;
 use agentledger_app::tasks::{self, Claim, TaskRequest};
 use agentledger_commands::tasks::Created;
 use agentledger_domain::ids::{AgentId, TaskId, TenantId};
@@ -13,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::extract::{Json, Path, Query, comma_list};
+use crate::extract::{Json, Path, Query};
 use crate::problem::Problem;
 use crate::routes::operators::Done;
 use crate::state::AppState;

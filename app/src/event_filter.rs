@@ -6,12 +6,13 @@ use agentledger_store::EventFilter;
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use uuid::Uuid;
 
-use crate::extract::comma_list;
-use crate::problem::Problem;
+use crate::error::AppError;
 
 /// Event types one filter may name.
 pub const MAX_TYPES: usize = 100;
 
+/// Which events of the log, as asked for.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct EventQuery<'a> {
     pub tenant_id: Option<Uuid>,
     /// Comma-separated.
@@ -19,27 +20,29 @@ pub struct EventQuery<'a> {
     pub actor_kind: Option<ActorKind>,
     pub actor_id: Option<&'a str>,
     pub correlation_id: Option<Uuid>,
+    /// Occurred at or after.
     pub from: Option<DateTime<Utc>>,
+    /// Occurred before.
     pub to: Option<DateTime<Utc>>,
 }
 
 impl EventQuery<'_> {
     /// The filter, within `scope` (the only tenant the caller may read;
     /// `None`: any). Asking for another tenant is "not found".
-    pub fn filter(&self, scope: Option<TenantId>) -> Result<EventFilter, Problem> {
+    pub(crate) fn filter(&self, scope: Option<TenantId>) -> Result<EventFilter, AppError> {
         if let (Some(scope), Some(asked)) = (scope, self.tenant_id)
             && scope.0 != asked
         {
-            return Err(Problem::not_found("tenant not found"));
+            return Err(AppError::NotFound("tenant not found".into()));
         }
         if let (Some(from), Some(to)) = (self.from, self.to)
             && from >= to
         {
-            return Err(Problem::unprocessable("`from` must be before `to`"));
+            return Err(AppError::Unprocessable("`from` must be before `to`".into()));
         }
         let event_types = comma_list(self.types);
         if event_types.len() > MAX_TYPES {
-            return Err(Problem::unprocessable(format!(
+            return Err(AppError::Unprocessable(format!(
                 "at most {MAX_TYPES} event types at once"
             )));
         }
@@ -53,6 +56,20 @@ impl EventQuery<'_> {
             occurred_to: self.to.map(stored_bound),
         })
     }
+}
+
+/// `"a, b,,c"` as `["a", "b", "c"]`: how a list is given in one parameter
+/// or flag.
+pub fn comma_list(value: Option<&str>) -> Vec<String> {
+    value
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Stored times have microseconds; an instant between two of them bounds
@@ -76,5 +93,26 @@ mod tests {
         let between: DateTime<Utc> = "2026-01-01T00:00:00.0000005Z".parse().unwrap_or_default();
         assert_eq!(stored_bound(on), on);
         assert_eq!(stored_bound(between), on);
+    }
+
+    #[test]
+    fn comma_lists_drop_blanks_and_spaces() {
+        assert_eq!(comma_list(Some("a, b,,c ")), ["a", "b", "c"]);
+        assert!(comma_list(None).is_empty() && comma_list(Some(",")).is_empty());
+    }
+
+    #[test]
+    fn an_auditor_cannot_ask_for_another_tenant() {
+        let mine = TenantId::new();
+        let theirs = EventQuery {
+            tenant_id: Some(Uuid::now_v7()),
+            ..EventQuery::default()
+        };
+        assert!(matches!(
+            theirs.filter(Some(mine)),
+            Err(AppError::NotFound(_))
+        ));
+        let any = EventQuery::default().filter(Some(mine));
+        assert_eq!(any.ok().and_then(|f| f.tenant_id), Some(mine.0));
     }
 }
