@@ -8,7 +8,7 @@ use agentledger_commands::tokens::TokenIssuer;
 use agentledger_projections::cache_index::CacheIndex;
 use agentledger_projections::command_book::CommandBook;
 use agentledger_projections::engine::{self, Projection};
-use agentledger_projections::follower::{Apply, Progress, follow};
+use agentledger_projections::follower::{Apply, Progress, Reporter, follow};
 use agentledger_projections::task_queue::TaskQueue;
 use agentledger_store::{Database, EventStore, IdempotencyStore, Storage};
 use tokio::task::JoinHandle;
@@ -38,6 +38,8 @@ pub struct App {
     pub database: Database,
     /// Each persistent read model's progress, by projection name.
     pub read_models: Arc<Vec<(&'static str, Progress)>>,
+    /// How far the reactors got, and where they stopped if they did.
+    pub reactors_progress: Progress,
     pub metrics: crate::metrics::Metrics,
 }
 
@@ -62,7 +64,7 @@ impl App {
         storage: Storage,
         jwt_secret: &[u8],
         limits: LimitsConfig,
-    ) -> (Self, Vec<JoinHandle<()>>) {
+    ) -> (Self, Vec<JoinHandle<()>>, Reporter) {
         let store = storage.events;
         let mut tasks = Vec::new();
         let (task_queue, task_queue_progress) =
@@ -82,6 +84,7 @@ impl App {
             observer,
         );
         tasks.push(runner);
+        let (reactors, reactors_progress) = Reporter::new();
         let app = Self {
             handler: Handler::new(store.clone()),
             store,
@@ -97,9 +100,10 @@ impl App {
             cache_index_progress,
             database: storage.database,
             read_models: Arc::new(read_models),
+            reactors_progress,
             metrics,
         };
-        (app, tasks)
+        (app, tasks, reactors)
     }
 
     /// The progress of the persistent read model `projection`.
@@ -147,12 +151,15 @@ impl App {
         Ok(())
     }
 
-    /// Every model following the log, and how far it got.
+    /// Every model following the log, and how far it got; the reactors
+    /// too, so a stop of theirs shows where a model's does (`/ready`,
+    /// `/metrics`, an alert).
     pub fn models(&self) -> Vec<(&'static str, &Progress)> {
         let mut models = vec![
             ("task_queue", &self.task_queue_progress),
             ("command_book", &self.command_book_progress),
             ("cache_index", &self.cache_index_progress),
+            (crate::reactors::NAME, &self.reactors_progress),
         ];
         models.extend(self.read_models.iter().map(|(n, p)| (*n, p)));
         models

@@ -19,6 +19,7 @@ pub mod operators;
 pub mod presence;
 pub mod queries;
 mod ranges;
+pub mod raw_append;
 pub mod reactors;
 pub mod read_your_writes;
 pub mod readiness;

@@ -16,14 +16,15 @@ use agentledger_domain::alert_policy::{AlertPolicy, PolicyState, Seen};
 use agentledger_domain::budget::{Batch, BatchEventType};
 use agentledger_domain::codec::CodecError;
 use agentledger_domain::ids::TenantId;
+use agentledger_projections::follower::Reporter;
 use agentledger_projections::reactor_checkpoint;
 use agentledger_store::{EventFilter, Position, RecordedEvent};
 use tokio::task::JoinHandle;
 
 use crate::app::App;
 
-/// The reactors' name in `reactor_checkpoints`.
-const NAME: &str = "alerts_and_batches";
+/// The reactors' name in `reactor_checkpoints`, `/ready` and `/metrics`.
+pub const NAME: &str = "alerts_and_batches";
 /// Save the checkpoint after this many events or this long, whichever is
 /// first, and when the log goes quiet: what a crash loses is only re-read,
 /// never re-done.
@@ -44,10 +45,12 @@ struct Undecodable {
     source: CodecError,
 }
 
-pub fn spawn(state: App) -> JoinHandle<()> {
+/// Runs the reactors until the runtime stops; `progress` tells how far they
+/// got and where they stopped.
+pub fn spawn(state: App, progress: Reporter) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            if let Err(e) = run(&state).await {
+            if let Err(e) = run(&state, &progress).await {
                 tracing::warn!(error = %e, "reactors stopped; starting again from their checkpoint");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
@@ -55,7 +58,10 @@ pub fn spawn(state: App) -> JoinHandle<()> {
     })
 }
 
-async fn run(state: &App) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn run(
+    state: &App,
+    progress: &Reporter,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let (mut position, mut policy) = match reactor_checkpoint::load(&state.database, NAME).await? {
         Some((position, saved)) => {
             let saved: PolicyState = serde_json::from_str(&saved)?;
@@ -63,6 +69,7 @@ async fn run(state: &App) -> Result<(), Box<dyn std::error::Error + Send + Sync>
         }
         None => (0, AlertPolicy::default()),
     };
+    progress.moved_to(position);
     let mut saved = (position, Instant::now());
     let mut subscription = state
         .store
@@ -97,10 +104,13 @@ async fn run(state: &App) -> Result<(), Box<dyn std::error::Error + Send + Sync>
                     source,
                 };
                 tracing::error!(position = event.position, error = %stopped, "reactors stopped");
+                progress.applied(position);
+                progress.stalled(stopped.to_string());
                 return Err(stopped.into());
             }
             position = event.position;
         }
+        progress.applied(position);
         if position - saved.0 >= SAVE_EVERY_EVENTS || saved.1.elapsed() >= SAVE_EVERY {
             save(state, position, &policy).await?;
             saved = (position, Instant::now());

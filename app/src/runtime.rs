@@ -6,6 +6,8 @@ use std::time::Duration;
 use agentledger_store::Storage;
 use tokio::task::JoinHandle;
 
+use agentledger_projections::follower::Reporter;
+
 use crate::app::App;
 use crate::limits::LimitsConfig;
 
@@ -32,6 +34,8 @@ impl Default for Workers {
 pub struct Runtime {
     app: App,
     tasks: Vec<JoinHandle<()>>,
+    /// Where the reactors report, until they are started.
+    reactors: Option<Reporter>,
 }
 
 impl Runtime {
@@ -39,8 +43,12 @@ impl Runtime {
     /// on. `jwt_secret` signs agent access tokens: every server of a
     /// deployment must share it.
     pub fn start(storage: Storage, jwt_secret: &[u8], limits: LimitsConfig) -> Self {
-        let (app, tasks) = App::start(storage, jwt_secret, limits);
-        Self { app, tasks }
+        let (app, tasks, reactors) = App::start(storage, jwt_secret, limits);
+        Self {
+            app,
+            tasks,
+            reactors: Some(reactors),
+        }
     }
 
     pub fn app(&self) -> &App {
@@ -57,8 +65,12 @@ impl Runtime {
             crate::presence::spawn_monitor(app.clone(), workers.offline_after),
             crate::idempotency::spawn_pruner(app.idempotency.clone()),
             crate::timeouts::spawn_command_timeouts(app.clone(), workers.command_timeout_check),
-            crate::reactors::spawn(app.clone()),
         ]);
+        // Started once: a second call starts the other workers again only.
+        if let Some(reporter) = self.reactors.take() {
+            self.tasks
+                .push(crate::reactors::spawn(app.clone(), reporter));
+        }
         self.tasks.extend(crate::stalls::spawn(app));
     }
 

@@ -9,6 +9,7 @@ use agentledger_domain::reports::RUNS;
 use agentledger_projections::reactor_checkpoint;
 use agentledger_store::{ExpectedVersion, NewEvent};
 use agentledger_tests::{TestServer, on_every_backend};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -68,6 +69,16 @@ async fn an_undecodable_event_stops_the_reactors_before_it(server: TestServer) {
     assert_eq!(checkpoint(&server).await, Some(stopped_before));
     let subject = json!(format!("run:{after}"));
     assert!(!raised_subjects(&server).await.contains(&subject));
+
+    // And they say so where a stopped read model does.
+    let (status, ready) = server.get("/ready", &server.admin_key).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
+    assert!(ready.to_string().contains("alerts_and_batches"), "{ready}");
+    let metrics = server.metrics().await;
+    assert!(
+        metrics.contains("agentledger_projection_stalled{projection=\"alerts_and_batches\"} 1"),
+        "{metrics}"
+    );
 }
 
 on_every_backend!(an_undecodable_event_stops_the_reactors_before_it);

@@ -4,8 +4,9 @@
 
 use agentledger_app::audit;
 use agentledger_app::event_filter::EventQuery;
-use agentledger_domain::{Actor, ActorKind, DomainError, catalogue, history, text};
-use agentledger_store::{AppendOutcome, ExpectedVersion, NewEvent, RecordedEvent};
+use agentledger_app::raw_append;
+use agentledger_domain::{Actor, ActorKind};
+use agentledger_store::{ExpectedVersion, NewEvent, RecordedEvent};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -128,13 +129,9 @@ async fn append(
     Path(stream_id): Path<String>,
     Json(body): Json<AppendRequest>,
 ) -> Result<impl IntoResponse, Problem> {
-    operator.require_admin()?;
     let events: Vec<NewEvent> = body.events.into_iter().map(NewEvent::from).collect();
-    check_raw(&stream_id, &events)?;
-    let outcome: AppendOutcome = state
-        .store
-        .append(&stream_id, body.expected_version.into(), events)
-        .await?;
+    let expected = body.expected_version.into();
+    let outcome = raw_append::append(&state, &operator, &stream_id, expected, events).await?;
     let status = if outcome.deduplicated {
         StatusCode::OK
     } else {
@@ -147,32 +144,6 @@ async fn append(
         events: outcome.events,
     };
     Ok((status, axum::Json(response)))
-}
-
-/// What the command handlers check of every event they append, for events
-/// written by hand: text the read models can store, a payload that decodes
-/// when its type is one of the domain's (else every model applying that type
-/// would stop at it), and on an aggregate's stream only that aggregate's
-/// events (its state is folded from them, by `/state` and by commands, and
-/// one it cannot decode would make the stream unreadable for good).
-/// Each is checked at the schema version it will be stored at.
-fn check_raw(stream_id: &str, events: &[NewEvent]) -> Result<(), DomainError> {
-    text::check_name("stream id", stream_id, 200)?;
-    let mut folder = history::folder(stream_id).ok();
-    for (index, event) in events.iter().enumerate() {
-        let at = |e: String| DomainError::invalid(format!("event {index}: {e}"));
-        text::check_name("event_type", &event.event_type, 100).map_err(|e| at(e.to_string()))?;
-        text::check_name("actor id", &event.actor.id, 200).map_err(|e| at(e.to_string()))?;
-        text::check_strings(&event.payload).map_err(|e| at(e.to_string()))?;
-        catalogue::check(&event.event_type, event.schema_version, &event.payload)
-            .map_err(|e| at(e.to_string()))?;
-        if let Some(folder) = folder.as_mut() {
-            folder
-                .apply_at(&event.event_type, event.schema_version, &event.payload)
-                .map_err(|e| at(e.to_string()))?;
-        }
-    }
-    Ok(())
 }
 
 // The log is paged by position and a stream by version: one struct each, so
