@@ -12,7 +12,6 @@ use agentledger_commands::auth::{
     LoginError, LoginFailure, Tokens, login as log_in, refresh as refresh_tokens,
     refresh_token_agent,
 };
-use agentledger_domain::Aggregate;
 use agentledger_domain::agent::{Agent, AgentCommand};
 use agentledger_domain::ids::AgentId;
 use uuid::Uuid;
@@ -46,14 +45,7 @@ pub async fn register(
 
 /// The agent, if it exists in a tenant the operator sees.
 pub async fn detail(app: &App, operator: &Operator, agent_id: AgentId) -> Result<Agent, AppError> {
-    let (agent, _, _) = app
-        .handler
-        .load::<Agent>(&Agent::stream_id(agent_id))
-        .await?;
-    if !agent.exists || !operator.sees(agent.tenant_id) {
-        return Err(AppError::NotFound("agent not found".into()));
-    }
-    Ok(agent)
+    Ok(app.load_visible::<Agent>(operator, agent_id).await?.state)
 }
 
 /// A new secret for the agent; the old one stops working.

@@ -27,11 +27,8 @@ pub async fn alert(
     operator: &Operator,
     alert_id: Uuid,
 ) -> Result<(Alert, Vec<RecordedEvent>), AppError> {
+    let alert = app.load_visible::<Alert>(operator, alert_id).await?.state;
     let stream = Alert::stream_id(alert_id);
-    let (alert, _, _) = app.handler.load::<Alert>(&stream).await?;
-    if !alert.exists || !operator.sees(alert.tenant_id) {
-        return Err(AppError::NotFound("alert not found".into()));
-    }
     let events = app.store.read_stream(&stream, 0, 100).await?;
     Ok((alert, events))
 }
@@ -53,10 +50,7 @@ pub async fn handle_alert(
 
 /// The operator's tenant's limits.
 pub async fn limits(app: &App, operator: &Operator) -> Result<Limits, AppError> {
-    let (budget, _, _) = app
-        .handler
-        .load::<Budget>(&Budget::stream_id(operator.tenant_id))
-        .await?;
+    let budget = app.handler.load::<Budget>(operator.tenant_id).await?.state;
     Ok(budget.limits)
 }
 

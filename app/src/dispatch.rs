@@ -68,14 +68,7 @@ pub async fn agent_seen_by(
     operator: &Operator,
     agent_id: AgentId,
 ) -> Result<Agent, AppError> {
-    let (agent, _, _) = app
-        .handler
-        .load::<Agent>(&Agent::stream_id(agent_id))
-        .await?;
-    if !agent.exists || !operator.sees(agent.tenant_id) {
-        return Err(AppError::NotFound("agent not found".into()));
-    }
-    Ok(agent)
+    Ok(app.load_visible::<Agent>(operator, agent_id).await?.state)
 }
 
 /// A command's whole stream (issue, delivery, every output chunk in order,
@@ -85,15 +78,8 @@ pub async fn detail(
     caller: &Caller,
     command_id: Uuid,
 ) -> Result<Vec<RecordedEvent>, AppError> {
+    app.load_visible::<Dispatch>(caller, command_id).await?;
     let stream = Dispatch::stream_id(command_id);
-    let (dispatch, _, _) = app.handler.load::<Dispatch>(&stream).await?;
-    let visible = match caller {
-        Caller::Operator(op) => op.sees(dispatch.tenant_id),
-        Caller::Agent(agent) => agent.agent_id == dispatch.agent_id,
-    };
-    if !dispatch.exists || !visible {
-        return Err(AppError::NotFound("command not found".into()));
-    }
     Ok(app.store.read_stream(&stream, 0, 10_000).await?)
 }
 
@@ -255,12 +241,8 @@ pub async fn template_detail(
     operator: &Operator,
     template_id: Uuid,
 ) -> Result<CommandTemplate, AppError> {
-    let (t, _, _) = app
-        .handler
-        .load::<CommandTemplate>(&CommandTemplate::stream_id(template_id))
-        .await?;
-    if !t.exists || t.deleted || !operator.sees(t.tenant_id) {
-        return Err(AppError::NotFound("command template not found".into()));
-    }
-    Ok(t)
+    Ok(app
+        .load_visible::<CommandTemplate>(operator, template_id)
+        .await?
+        .state)
 }

@@ -28,6 +28,7 @@ pub mod runtime;
 pub mod stalls;
 pub mod tasks;
 pub mod timeouts;
+pub mod visible;
 pub mod webhooks;
 
 pub use app::App;

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
+use agentledger_commands::Loaded;
 use agentledger_commands::tasks::{self as handlers, Created, claim_first, created_as};
-use agentledger_domain::Aggregate;
 use agentledger_domain::ids::TaskId;
 use agentledger_domain::task::{NewTask, Task, TaskCommand};
 use serde_json::Value;
@@ -62,10 +62,11 @@ pub struct Seen {
 
 /// The task, if it exists in a tenant the caller sees.
 pub async fn detail(app: &App, caller: &Caller, task_id: TaskId) -> Result<Seen, AppError> {
-    let (task, version, _) = app.handler.load::<Task>(&Task::stream_id(task_id)).await?;
-    if !task.exists || !caller.sees(task.tenant_id) {
-        return Err(AppError::NotFound("task not found".into()));
-    }
+    let Loaded {
+        state: task,
+        version,
+        ..
+    } = app.load_visible::<Task>(caller, task_id).await?;
     Ok(Seen { task, version })
 }
 

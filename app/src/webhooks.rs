@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use agentledger_commands::Context;
 use agentledger_commands::webhooks::{invalidate_cache, store_cache_entry, subscribe};
-use agentledger_domain::Aggregate;
 use agentledger_domain::webhook::{Manager, Webhook, WebhookCommand};
 use agentledger_projections::cache_index::CacheEntry;
 use serde_json::Value;
@@ -93,19 +92,7 @@ pub async fn delete(app: &App, caller: &Caller, webhook_id: Uuid) -> Result<u64,
 /// A live subscription the caller may see: an operator's tenant's, or one
 /// the calling agent made.
 pub async fn detail(app: &App, caller: &Caller, webhook_id: Uuid) -> Result<Webhook, AppError> {
-    let (webhook, _, _) = app
-        .handler
-        .load::<Webhook>(&Webhook::stream_id(webhook_id))
-        .await?;
-    let visible = caller.sees(webhook.tenant_id)
-        && match caller {
-            Caller::Operator(_) => true,
-            Caller::Agent(agent) => webhook.managed_by(Manager::Agent(agent.agent_id)),
-        };
-    if !webhook.exists || webhook.deleted || !visible {
-        return Err(AppError::NotFound("webhook not found".into()));
-    }
-    Ok(webhook)
+    Ok(app.load_visible::<Webhook>(caller, webhook_id).await?.state)
 }
 
 /// Stores a cache entry for the agent's tenant; the position of the entry.

@@ -48,7 +48,7 @@ pub async fn rotate_secret(
     // would let the answer's delay tell another tenant's agents from ids that
     // do not exist, and would spend that work on callers who get a 404.
     let stream = Agent::stream_id(agent_id);
-    let (agent, _, _) = handler.load::<Agent>(&stream).await?;
+    let agent = handler.load_stream::<Agent>(&stream).await?.state;
     if !agent.exists {
         return Err(DomainError::NotFound("agent").into());
     }

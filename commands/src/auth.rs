@@ -146,7 +146,7 @@ pub async fn authenticate_api_key(
     let refused = || CommandError::Unauthorized("invalid API key".into());
     let (ids, secret) = parse_token(API_KEY_PREFIX, token, 1).ok_or_else(refused)?;
     let key_id = ApiKeyId(ids[0]);
-    let (key, _, _) = handler.load::<ApiKey>(&ApiKey::stream_id(key_id)).await?;
+    let key = handler.load::<ApiKey>(key_id).await?.state;
     let role = key.role.ok_or_else(refused)?;
     if key.revoked || !constant_time_eq(&sha256_hex(secret), &key.secret_hash) {
         return Err(refused());
@@ -166,7 +166,7 @@ pub async fn authenticate_agent(
     token: &str,
 ) -> Result<(Principal, Agent), CommandError> {
     let claims = issuer.verify(token)?;
-    let (agent, _, _) = handler.load::<Agent>(&Agent::stream_id(claims.sub)).await?;
+    let agent = handler.load::<Agent>(claims.sub).await?.state;
     if !agent.exists || agent.tenant_id != claims.tid {
         return Err(CommandError::Unauthorized("unknown agent".into()));
     }
@@ -225,7 +225,7 @@ pub async fn login(
 ) -> Result<(Tokens, u64), LoginError> {
     let at = agentledger_store::now();
     let stream = Agent::stream_id(agent_id);
-    let (agent, _, _) = handler.load::<Agent>(&stream).await?;
+    let agent = handler.load_stream::<Agent>(&stream).await?.state;
     if !agent.exists {
         return Err(LoginError::Refused(LoginFailure::UnknownAgent));
     }
@@ -287,7 +287,7 @@ pub async fn refresh(
         .ok_or_else(|| refused("invalid refresh token"))?;
     let (agent_id, session_id) = (AgentId(ids[0]), ids[1]);
     let stream = Agent::stream_id(agent_id);
-    let (agent, _, _) = handler.load::<Agent>(&stream).await?;
+    let agent = handler.load_stream::<Agent>(&stream).await?.state;
     if !agent.exists {
         return Err(refused("invalid refresh token"));
     }

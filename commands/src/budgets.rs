@@ -44,7 +44,7 @@ pub async fn confirm(
     batch_id: Uuid,
 ) -> Result<(Vec<TaskId>, u64), CommandError> {
     let stream = Batch::stream_id(batch_id);
-    let (batch, _, _) = handler.load::<Batch>(&stream).await?;
+    let batch = handler.load_stream::<Batch>(&stream).await?.state;
     let task_ids = batch_task_ids(batch_id, batch.pairs().len());
     let confirmed = handler
         .execute::<Batch>(
@@ -72,7 +72,7 @@ pub async fn create_batch_tasks(
     ctx: &Context,
     batch_id: Uuid,
 ) -> Result<u64, CommandError> {
-    let (batch, _, _) = handler.load::<Batch>(&Batch::stream_id(batch_id)).await?;
+    let batch = handler.load::<Batch>(batch_id).await?.state;
     create_tasks(handler, ctx, batch_id, &batch).await
 }
 

@@ -30,7 +30,7 @@ pub async fn issue(
     agent_id: AgentId,
     what: What,
 ) -> Result<(Uuid, u64), CommandError> {
-    let (agent, _, _) = handler.load::<Agent>(&Agent::stream_id(agent_id)).await?;
+    let agent = handler.load::<Agent>(agent_id).await?.state;
     if !agent.exists || ctx.tenant_scope.is_some_and(|t| Some(t) != agent.owner()) {
         return Err(DomainError::NotFound("agent").into());
     }
@@ -41,9 +41,7 @@ pub async fn issue(
             timeout_seconds,
         } => (command, args, timeout_seconds, None),
         What::Template { template_id, args } => {
-            let (template, _, _) = handler
-                .load::<CommandTemplate>(&CommandTemplate::stream_id(template_id))
-                .await?;
+            let template = handler.load::<CommandTemplate>(template_id).await?.state;
             let visible = ctx.tenant_scope.is_none_or(|t| t == template.tenant_id);
             if !template.exists || template.deleted || !visible {
                 return Err(DomainError::NotFound("command template").into());

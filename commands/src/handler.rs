@@ -69,6 +69,16 @@ impl Context {
     }
 }
 
+/// An aggregate as its stream holds it.
+#[derive(Debug, Clone)]
+pub struct Loaded<A> {
+    pub state: A,
+    /// The stream's last version; `None` while it holds nothing.
+    pub version: Option<u64>,
+    /// The global position of its last event (0 while it holds nothing).
+    pub position: u64,
+}
+
 /// The result of a command: the state after it, what it appended and where.
 #[derive(Debug, Clone)]
 pub struct Executed<A: Aggregate> {
@@ -98,11 +108,19 @@ impl Handler {
         &self.store
     }
 
-    /// The current state of a stream and its last version (`None`: no stream).
+    /// The aggregate named `id`, as its stream holds it now.
     pub async fn load<A: Aggregate>(
         &self,
+        id: impl Into<A::Id>,
+    ) -> Result<Loaded<A>, CommandError> {
+        self.load_stream::<A>(&A::stream_id(id)).await
+    }
+
+    /// The aggregate whose stream is `stream_id`, as it holds it now.
+    pub async fn load_stream<A: Aggregate>(
+        &self,
         stream_id: &str,
-    ) -> Result<(A, Option<u64>, u64), CommandError> {
+    ) -> Result<Loaded<A>, CommandError> {
         let (mut state, mut version, mut position) =
             self.cache.get::<A>(stream_id).unwrap_or_default();
         let cached = version;
@@ -124,7 +142,11 @@ impl Handler {
         if version != cached {
             self.cache.put(stream_id, state.clone(), version, position);
         }
-        Ok((state, version, position))
+        Ok(Loaded {
+            state,
+            version,
+            position,
+        })
     }
 
     /// Loads, decides and appends, re-deciding on a lost race. The command is
@@ -156,7 +178,11 @@ impl Handler {
         A::Command: Clone,
     {
         for attempt in 0..MAX_ATTEMPTS {
-            let (state, version, position) = self.load::<A>(stream_id).await?;
+            let Loaded {
+                state,
+                version,
+                position,
+            } = self.load_stream::<A>(stream_id).await?;
             in_scope(ctx, &state)?;
             let events = A::decide(&state, command.clone())?;
             if events.is_empty() {

@@ -18,4 +18,4 @@ pub mod tokens;
 pub mod webhooks;
 
 pub use error::CommandError;
-pub use handler::{Context, Executed, Handler, derived_id};
+pub use handler::{Context, Executed, Handler, Loaded, derived_id};

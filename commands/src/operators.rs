@@ -67,9 +67,7 @@ pub async fn create_api_key(
     role: Role,
     label: String,
 ) -> Result<IssuedKey, CommandError> {
-    let (tenant, _, _) = handler
-        .load::<Tenant>(&Tenant::stream_id(tenant_id))
-        .await?;
+    let tenant = handler.load::<Tenant>(tenant_id).await?.state;
     if !tenant.exists {
         return Err(agentledger_domain::DomainError::NotFound("tenant").into());
     }
@@ -109,7 +107,7 @@ pub async fn revoke_api_key(
 /// own alerts go; `None` before setup.
 pub async fn default_tenant(handler: &Handler) -> Result<Option<TenantId>, CommandError> {
     let stream = Installation::stream_id("installation");
-    let (installed, _, _) = handler.load::<Installation>(&stream).await?;
+    let installed = handler.load_stream::<Installation>(&stream).await?.state;
     Ok(installed.initialised.map(|(tenant, _)| tenant))
 }
 
@@ -117,7 +115,7 @@ pub async fn default_tenant(handler: &Handler) -> Result<Option<TenantId>, Comma
 /// them so the caller can show the key once. `None` when already set up.
 pub async fn bootstrap(handler: &Handler) -> Result<Option<(TenantId, IssuedKey)>, CommandError> {
     let stream = Installation::stream_id("installation");
-    let (installed, _, _) = handler.load::<Installation>(&stream).await?;
+    let installed = handler.load_stream::<Installation>(&stream).await?.state;
     if installed.initialised.is_some() {
         return Ok(None);
     }

@@ -39,9 +39,7 @@ pub async fn create(
     // Validate before reserving: a refused task must not hold its dedup key.
     agentledger_domain::task::validate_new(&task)?;
     if let Some(key) = task.dedup_key.clone() {
-        let (tenant, _, _) = handler
-            .load::<Tenant>(&Tenant::stream_id(ctx.tenant_id))
-            .await?;
+        let tenant = handler.load::<Tenant>(ctx.tenant_id).await?.state;
         let window = if tenant.exists {
             tenant.dedup_window()
         } else {
@@ -127,7 +125,7 @@ pub async fn retry(
     task_id: TaskId,
 ) -> Result<(TaskId, u64), CommandError> {
     let stream = Task::stream_id(task_id);
-    let (old, _, _) = handler.load::<Task>(&stream).await?;
+    let old = handler.load_stream::<Task>(&stream).await?.state;
     if !old.exists || ctx.tenant_scope.is_some_and(|t| t != old.tenant_id) {
         return Err(DomainError::NotFound("task").into());
     }
