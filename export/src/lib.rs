@@ -1,10 +1,6 @@
 //! Exports for analysts: the event log and the run log, operation log and
-//! usage read models as CSV, JSON Lines or Parquet, with typed columns.
-//!
-//! Every source yields Arrow record batches of at most a page of rows, and
-//! every format writes a batch as soon as it has it, so memory stays flat
-//! whatever the size of the export: one page of rows, plus one Parquet row
-//! group (at most `ROW_GROUP` rows) being encoded.
+//! usage read models as CSV, JSON Lines or Parquet, with typed columns,
+//! written batch by batch so memory stays flat whatever the export's size.
 
 mod format;
 mod sources;

@@ -1,5 +1,6 @@
-//! The read side: projections fold the event log into models that queries and
-//! pollers use.
+//! The read side: the engine that keeps projections up to date (batches,
+//! checkpoints, rebuild), the read models with their queries, and the
+//! in-memory models pollers use (task queue, command book, cache index).
 
 pub mod agent_stats;
 pub mod cache_index;

@@ -1,5 +1,6 @@
 //! The agentledger event store: the `EventStore` contract, its SQL adapters
-//! (SQLite embedded, PostgreSQL) and the conformance suite every adapter passes.
+//! (SQLite embedded, PostgreSQL), a store in memory for tests (`testing`), and
+//! the conformance suite every one of them passes.
 
 mod as_of;
 pub mod conformance;
