@@ -265,7 +265,7 @@ impl Writer for StoreWriter {
                 NewEvent::new(
                     self.tenant,
                     agentledger_domain::Actor::system("bench"),
-                    "ActionRecorded",
+                    agentledger_domain::reports::ReportEventType::ActionRecorded.into_str(),
                     action_payload(self.tenant, i),
                 )
             })

@@ -10,11 +10,15 @@
 //!   inserts into a table whose global position is a sequence. The function
 //!   here is written from that published design, not taken from the project.
 
+use agentledger_domain::reports::ReportEventType;
 use sqlx::PgPool;
 use sqlx::pool::PoolConnection;
 use uuid::Uuid;
 
 use super::{BenchError, StoreRun, Writer, action_payload, timed};
+
+/// The type of the events every peer writes.
+const ACTION: &str = ReportEventType::ActionRecorded.into_str();
 
 /// Which peer a run measures.
 #[derive(Debug, Clone, Copy)]
@@ -138,7 +142,7 @@ impl PeerWriter {
             row.push_bind(Uuid::now_v7())
                 .push_bind(self.stream.as_str())
                 .push_bind(*version)
-                .push_bind("ActionRecorded")
+                .push_bind(ACTION)
                 .push_bind(1i32)
                 .push_bind(self.tenant)
                 .push_bind(now)
@@ -157,9 +161,10 @@ impl PeerWriter {
     async fn write_messages(&mut self, batch: usize) -> Result<(), sqlx::Error> {
         let mut tx = sqlx::Connection::begin(&mut *self.conn).await?;
         for i in 0..batch {
-            sqlx::query("SELECT mdb_write_message($1, $2, 'ActionRecorded', $3::jsonb, NULL, $4)")
+            sqlx::query("SELECT mdb_write_message($1, $2, $3, $4::jsonb, NULL, $5)")
                 .bind(Uuid::now_v7())
                 .bind(self.stream.as_str())
+                .bind(ACTION)
                 .bind(action_payload(self.tenant, i).to_string())
                 .bind(self.version)
                 .execute(&mut *tx)

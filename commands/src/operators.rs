@@ -106,7 +106,7 @@ pub async fn revoke_api_key(
 /// The tenant created when the ledger was set up, where the installation's
 /// own alerts go; `None` before setup.
 pub async fn default_tenant(handler: &Handler) -> Result<Option<TenantId>, CommandError> {
-    let stream = Installation::stream_id("installation");
+    let stream = Installation::stream_id(Installation::ID);
     let installed = handler.load_stream::<Installation>(&stream).await?.state;
     Ok(installed.initialised.map(|(tenant, _)| tenant))
 }
@@ -114,7 +114,7 @@ pub async fn default_tenant(handler: &Handler) -> Result<Option<TenantId>, Comma
 /// On a fresh ledger: creates the default tenant and an admin key, and returns
 /// them so the caller can show the key once. `None` when already set up.
 pub async fn bootstrap(handler: &Handler) -> Result<Option<(TenantId, IssuedKey)>, CommandError> {
-    let stream = Installation::stream_id("installation");
+    let stream = Installation::stream_id(Installation::ID);
     let installed = handler.load_stream::<Installation>(&stream).await?.state;
     if installed.initialised.is_some() {
         return Ok(None);

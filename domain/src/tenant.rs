@@ -148,6 +148,11 @@ pub enum InstallationEvent {
     },
 }
 
+impl Installation {
+    /// The one installation's id: its stream is `system-installation`.
+    pub const ID: &'static str = "installation";
+}
+
 impl Aggregate for Installation {
     type Command = Initialise;
     type Event = InstallationEvent;
