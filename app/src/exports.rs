@@ -165,7 +165,7 @@ pub async fn open_source(
             // The tenant's days, as the usage model counts them.
             let zone = match filter.tenant_id {
                 Some(tenant) => {
-                    agentledger_projections::zones::current(&db, usage::ZONES, &tenant.to_string())
+                    agentledger_projections::zones::current(&db, usage::ZONES, TenantId(tenant))
                         .await?
                 }
                 None => agentledger_domain::calendar::zone(None),
@@ -185,7 +185,7 @@ pub async fn open_source(
             "read model exports are per tenant: give `tenant_id`".into(),
         ));
     };
-    let source = ReadModelSource::new(db, tenant.to_string(), model);
+    let source = ReadModelSource::new(db, TenantId(tenant), model);
     Ok(agentledger_export::primed(Box::new(source)).await?)
 }
 

@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod peers;
 
 use agentledger_commands::{CommandError, Handler};
+use agentledger_domain::ids::TenantId;
 use agentledger_projections::dashboard::{Dashboard, read};
 use agentledger_projections::engine::catch_up;
 use agentledger_projections::point_in_time::dashboard_as_of;
@@ -117,6 +118,7 @@ pub async fn point_in_time(
     storage: &Storage,
     tenant: Uuid,
 ) -> Result<Vec<PointInTime>, agentledger_projections::engine::ProjectionError> {
+    let tenant = TenantId(tenant);
     let head = storage.events.head_position().await?;
     let mut rows = Vec::new();
     for share in [25u32, 50, 75, 100] {
@@ -134,7 +136,7 @@ pub async fn point_in_time(
     // The live model first catches up, so its read is of the whole log.
     catch_up(&*storage.events, &storage.database, &Dashboard, |_| {}).await?;
     let started = Instant::now();
-    read(&storage.database, &tenant.to_string(), chrono::Utc::now()).await?;
+    read(&storage.database, tenant, chrono::Utc::now()).await?;
     rows.push(PointInTime {
         share: 0,
         position: head,
@@ -311,7 +313,7 @@ pub async fn queries(
     ] {
         catch_up(&*storage.events, &storage.database, projection, |_| {}).await?;
     }
-    let tenant = tenant.to_string();
+    let tenant = TenantId(tenant);
     let db = &storage.database;
     let mut results = Vec::new();
     let mut time = |name: &'static str, timings: Vec<std::time::Duration>| {
@@ -320,13 +322,13 @@ pub async fn queries(
     let mut timings = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         let started = Instant::now();
-        read(db, &tenant, chrono::Utc::now()).await?;
+        read(db, tenant, chrono::Utc::now()).await?;
         timings.push(started.elapsed());
     }
     time("dashboard", timings);
     let mut timings = Vec::with_capacity(rounds);
     let filter = operation_log::Filter {
-        tenant_id: tenant.clone(),
+        tenant_id: tenant,
         ..Default::default()
     };
     for _ in 0..rounds {
@@ -338,7 +340,7 @@ pub async fn queries(
     let mut timings = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         let started = Instant::now();
-        agent_stats::read(db, &tenant, None, chrono::Utc::now()).await?;
+        agent_stats::read(db, tenant, None, chrono::Utc::now()).await?;
         timings.push(started.elapsed());
     }
     time("agent stats, all agents", timings);

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use agentledger_domain::ids::TenantId;
 use agentledger_projections::operation_log::{self, Operation};
 use agentledger_projections::run_log::{self, Run};
 use agentledger_projections::usage::{self, Grouping, Period, UsageRow};
@@ -234,7 +235,7 @@ pub enum ReadModel {
 /// API lists them, a page at a time.
 pub struct ReadModelSource {
     db: Database,
-    tenant_id: String,
+    tenant_id: TenantId,
     model: ReadModel,
     /// The keyset cursor: the last position of the previous page.
     before: Option<i64>,
@@ -243,7 +244,7 @@ pub struct ReadModelSource {
 }
 
 impl ReadModelSource {
-    pub fn new(db: Database, tenant_id: String, model: ReadModel) -> Self {
+    pub fn new(db: Database, tenant_id: TenantId, model: ReadModel) -> Self {
         let schema = Arc::new(Schema::new(match model {
             ReadModel::Runs { .. } => vec![
                 int64("position", false),
@@ -424,7 +425,7 @@ impl Source for ReadModelSource {
             return Ok(None);
         }
         let limit = PAGE as i64;
-        let tenant_id = self.tenant_id.clone();
+        let tenant_id = self.tenant_id;
         let (encoded, last, len) = match &self.model {
             ReadModel::Runs { from_us, to_us } => {
                 let filter = run_log::Filter {
@@ -462,7 +463,7 @@ impl Source for ReadModelSource {
             } => {
                 // Usage is aggregated per period: small enough for one batch.
                 self.done = true;
-                let rows = usage::history(&self.db, &tenant_id, from, to, *period, *by).await?;
+                let rows = usage::history(&self.db, tenant_id, from, to, *period, *by).await?;
                 if rows.is_empty() {
                     return Ok(None);
                 }

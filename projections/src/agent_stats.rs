@@ -307,15 +307,17 @@ const COLUMNS: &str = "agent_id, name, kind, online, enabled, last_seen_us, tota
 /// The stats of the tenant's agents (all, or the one named), by agent id.
 pub async fn read(
     db: &Database,
-    tenant: &str,
-    agent: Option<&str>,
+    tenant: TenantId,
+    agent: Option<AgentId>,
     now: DateTime<Utc>,
 ) -> Result<Vec<AgentStatsView>, ProjectionError> {
+    let tenant_text = tenant.to_string();
+    let agent = agent.map(|a| a.to_string());
     let sql = format!(
         "SELECT {COLUMNS} FROM rm_agent_stats WHERE tenant_id = $1 AND (CAST($2 AS TEXT) IS NULL OR agent_id = $2) ORDER BY agent_id"
     );
     let rows: Vec<Row> = on_database!(db, p => sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql.clone()))
-        .bind(tenant).bind(agent).fetch_all(p).await?);
+        .bind(&tenant_text).bind(&agent).fetch_all(p).await?);
     // Whole calendar days back from the tenant's date, as the dashboard.
     let zone = crate::zones::current(db, ZONES, tenant).await?;
     let today = now.with_timezone(&zone).date_naive();
@@ -331,11 +333,11 @@ pub async fn read(
     let tasks: Vec<(String, String, i64)> = on_database!(db, p => sqlx::query_as(
         "SELECT t.agent_id, t.status, COUNT(*) FROM rm_agent_tasks t JOIN rm_agent_stats s ON s.agent_id = t.agent_id \
          WHERE s.tenant_id = $1 AND (CAST($2 AS TEXT) IS NULL OR s.agent_id = $2) GROUP BY t.agent_id, t.status"
-    ).bind(tenant).bind(agent).fetch_all(p).await?);
+    ).bind(&tenant_text).bind(&agent).fetch_all(p).await?);
     let daily: Vec<(String, String, i64)> = on_database!(db, p => sqlx::query_as(
         "SELECT d.agent_id, d.day, d.ops FROM rm_agent_daily_ops d JOIN rm_agent_stats s ON s.agent_id = d.agent_id \
          WHERE s.tenant_id = $1 AND (CAST($2 AS TEXT) IS NULL OR s.agent_id = $2) AND d.day >= $3"
-    ).bind(tenant).bind(agent).bind(days.first().cloned().unwrap_or_default()).fetch_all(p).await?);
+    ).bind(&tenant_text).bind(&agent).bind(days.first().cloned().unwrap_or_default()).fetch_all(p).await?);
     let mut tasks_of: HashMap<String, BTreeMap<String, i64>> = HashMap::new();
     for (agent_id, status, count) in tasks {
         tasks_of.entry(agent_id).or_default().insert(status, count);

@@ -3,6 +3,7 @@
 
 use agentledger_domain::Aggregate;
 use agentledger_domain::dispatch::{Dispatch, DispatchEvent, DispatchStatus};
+use agentledger_domain::ids::{AgentId, TenantId};
 use agentledger_store::{Database, on_database};
 use serde::Serialize;
 
@@ -149,8 +150,8 @@ pub struct CommandRow {
 /// The agent's commands in the tenant, newest first, before the cursor.
 pub async fn list(
     db: &Database,
-    tenant: &str,
-    agent: &str,
+    tenant: TenantId,
+    agent: AgentId,
     status: Option<&str>,
     before: Option<i64>,
     limit: i64,
@@ -161,7 +162,7 @@ pub async fn list(
          WHERE tenant_id = $1 AND agent_id = $2 AND (CAST($3 AS TEXT) IS NULL OR status = $3) \
          AND (CAST($4 AS BIGINT) IS NULL OR position < $4) ORDER BY position DESC LIMIT $5"
     )
-    .bind(tenant).bind(agent).bind(status).bind(before).bind(limit)
+    .bind(tenant.to_string()).bind(agent.to_string()).bind(status).bind(before).bind(limit)
     .fetch_all(p)
     .await?))
 }

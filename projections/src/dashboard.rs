@@ -10,6 +10,7 @@ use agentledger_domain::Aggregate;
 use agentledger_domain::alert::{Alert, AlertEvent, AlertEventType, AlertStatus};
 use agentledger_domain::budget::{BudgetEvent, BudgetEventType};
 use agentledger_domain::calendar;
+use agentledger_domain::ids::TenantId;
 use agentledger_domain::reports::{ReportEvent, ReportEventType, RunStatus};
 use agentledger_domain::tenant::{TenantEvent, TenantEventType};
 use agentledger_store::{Database, on_database};
@@ -381,12 +382,13 @@ fn share(used: i64, limit: Option<i64>) -> Option<f64> {
 /// The dashboard of `tenant` as of `now`, in the tenant's days.
 pub async fn read(
     db: &Database,
-    tenant: &str,
+    tenant: TenantId,
     now: DateTime<Utc>,
 ) -> Result<DashboardView, ProjectionError> {
+    let tenant = tenant.to_string();
     let zone_name: Option<String> = on_database!(db, p => sqlx::query_scalar(
         "SELECT time_zone FROM rm_dashboard_zones WHERE tenant_id = $1"
-    ).bind(tenant).fetch_optional(p).await?);
+    ).bind(&tenant).fetch_optional(p).await?);
     let zone = calendar::zone(zone_name.as_deref());
     // Whole calendar days back from the local date, so a DST change never
     // skips or repeats one.
@@ -405,17 +407,17 @@ pub async fn read(
     let rows: Vec<DailyRow> = on_database!(db, p => sqlx::query_as::<_, DailyRow>(
         "SELECT day, app_type, calls, successes, tokens, latency_ms_sum, cost_micros FROM rm_app_daily \
          WHERE tenant_id = $1 AND day >= $2 ORDER BY day"
-    ).bind(tenant).bind(&first_day).fetch_all(p).await?);
+    ).bind(&tenant).bind(&first_day).fetch_all(p).await?);
     let health: Vec<AppHealth> = on_database!(db, p => sqlx::query_as::<_, AppHealth>(
         "SELECT app_type, last_status, last_at_us FROM rm_app_health WHERE tenant_id = $1 ORDER BY app_type"
-    ).bind(tenant).fetch_all(p).await?);
+    ).bind(&tenant).fetch_all(p).await?);
     let recent_alerts: Vec<AlertRow> = on_database!(db, p => sqlx::query_as::<_, AlertRow>(
         "SELECT alert_id, source, severity, title, detail, status, raised_at_us FROM rm_alerts \
          WHERE tenant_id = $1 ORDER BY position DESC LIMIT 10"
-    ).bind(tenant).fetch_all(p).await?);
+    ).bind(&tenant).fetch_all(p).await?);
     let limits: Option<LimitsRow> = on_database!(db, p => sqlx::query_as::<_, LimitsRow>(
         "SELECT daily_tokens, monthly_tokens, daily_cost_micros, monthly_cost_micros FROM rm_budgets WHERE tenant_id = $1"
-    ).bind(tenant).fetch_optional(p).await?);
+    ).bind(&tenant).fetch_optional(p).await?);
 
     let trend: Vec<DayTotals> = days.iter().map(|d| totals(d, &rows)).collect();
     let today = trend.last().cloned().unwrap_or_else(|| totals("", &[]));
@@ -487,7 +489,7 @@ pub struct AlertFilter<'a> {
 
 pub async fn alerts(
     db: &Database,
-    tenant: &str,
+    tenant: TenantId,
     f: &AlertFilter<'_>,
     before: Option<i64>,
     limit: i64,
@@ -505,7 +507,7 @@ pub async fn alerts(
          AND (CAST($5 AS BIGINT) IS NULL OR raised_at_us >= $5) AND (CAST($6 AS BIGINT) IS NULL OR raised_at_us < $6) \
          AND (CAST($7 AS BIGINT) IS NULL OR position < $7) ORDER BY position DESC LIMIT $8"
     )
-    .bind(tenant).bind(f.status).bind(f.severity).bind(f.source).bind(f.from_us).bind(f.to_us).bind(before).bind(limit)
+    .bind(tenant.to_string()).bind(f.status).bind(f.severity).bind(f.source).bind(f.from_us).bind(f.to_us).bind(before).bind(limit)
     .fetch_all(p)
     .await?);
     Ok(rows.into_iter().map(|r| (r.position, r.alert)).collect())
@@ -514,9 +516,9 @@ pub async fn alerts(
 /// How many alerts of the tenant are in each status.
 pub async fn alert_counts(
     db: &Database,
-    tenant: &str,
+    tenant: TenantId,
 ) -> Result<Vec<(String, i64)>, ProjectionError> {
     Ok(on_database!(db, p => sqlx::query_as::<_, (String, i64)>(
         "SELECT status, COUNT(*) FROM rm_alerts WHERE tenant_id = $1 GROUP BY status ORDER BY status"
-    ).bind(tenant).fetch_all(p).await?))
+    ).bind(tenant.to_string()).fetch_all(p).await?))
 }

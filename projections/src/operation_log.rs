@@ -1,6 +1,7 @@
 //! The operation log (S0): every action agents record, listable by agent,
 //! action, resource type, status and time, newest first, with summaries.
 
+use agentledger_domain::ids::{AgentId, TenantId};
 use agentledger_domain::reports::ReportEvent;
 use agentledger_store::{Database, on_database};
 use serde::Serialize;
@@ -67,8 +68,8 @@ sql_projection!(OperationLog, |_this, conn, events| {
 /// Filters of the list and the summary; `None` does not filter.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    pub tenant_id: String,
-    pub agent_id: Option<String>,
+    pub tenant_id: TenantId,
+    pub agent_id: Option<AgentId>,
     pub action: Option<String>,
     pub resource_type: Option<String>,
     pub status: Option<String>,
@@ -125,7 +126,7 @@ pub async fn list(
         "SELECT position, agent_id, action, resource_type, resource_id, status, confidence, execution_time_ms, occurred_at_us",
         "AND (CAST($8 AS BIGINT) IS NULL OR position < $8) ORDER BY position DESC LIMIT $9"
     ))
-    .bind(&f.tenant_id).bind(&f.agent_id).bind(&f.action).bind(&f.resource_type).bind(&f.status)
+    .bind(f.tenant_id.to_string()).bind(f.agent_id.map(|a| a.to_string())).bind(&f.action).bind(&f.resource_type).bind(&f.status)
     .bind(f.from_us).bind(f.to_us).bind(before).bind(limit)
     .fetch_all(p)
     .await?),
@@ -162,8 +163,8 @@ pub struct Summary {
 pub async fn summary(db: &Database, f: &Filter) -> Result<Summary, ProjectionError> {
     macro_rules! bind_filter {
         ($q:expr) => {
-            $q.bind(&f.tenant_id)
-                .bind(&f.agent_id)
+            $q.bind(f.tenant_id.to_string())
+                .bind(f.agent_id.map(|a| a.to_string()))
                 .bind(&f.action)
                 .bind(&f.resource_type)
                 .bind(&f.status)

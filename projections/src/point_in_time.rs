@@ -11,8 +11,8 @@
 use agentledger_store::{AsOf, EventFilter, EventStore, Position, Prefix, scratch_database};
 use std::sync::Arc;
 
+use agentledger_domain::ids::TenantId;
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::dashboard::{Dashboard, DashboardView, read};
 use crate::engine::{BATCH, Projection, ProjectionError, apply_events};
@@ -30,7 +30,7 @@ pub struct DashboardAsOf {
 /// The dashboard of `tenant` as of `as_of`; `None` when that is past the head.
 pub async fn dashboard_as_of(
     store: Arc<dyn EventStore>,
-    tenant: Uuid,
+    tenant: TenantId,
     as_of: AsOf,
 ) -> Result<Option<DashboardAsOf>, ProjectionError> {
     let Some(position) = as_of.resolve(&*store).await? else {
@@ -49,7 +49,7 @@ pub async fn dashboard_as_of(
     };
     let scratch = scratch_database().await?;
     let filter = EventFilter {
-        tenant_id: Some(tenant),
+        tenant_id: Some(tenant.0),
         event_types: Dashboard
             .event_types()
             .iter()
@@ -63,7 +63,7 @@ pub async fn dashboard_as_of(
         apply_events(&scratch, &Dashboard, &page).await?;
         events_replayed += page.len() as u64;
     }
-    let dashboard = read(&scratch, &tenant.to_string(), at).await?;
+    let dashboard = read(&scratch, tenant, at).await?;
     Ok(Some(DashboardAsOf {
         dashboard,
         position,

@@ -1,6 +1,7 @@
 //! The run log (S1): every LLM run, listable by app type, status, trigger
 //! type and time, newest first, with the full detail of one run.
 
+use agentledger_domain::ids::TenantId;
 use agentledger_domain::reports::ReportEvent;
 use agentledger_store::{Database, on_database};
 use serde::Serialize;
@@ -80,7 +81,7 @@ sql_projection!(RunLog, |_this, conn, events| {
 
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub app_type: Option<String>,
     pub status: Option<String>,
     pub trigger_type: Option<String>,
@@ -145,7 +146,7 @@ pub async fn list(
     );
     Ok(
         on_database!(db, p => sqlx::query_as::<_, Run>(sqlx::AssertSqlSafe(sql.clone()))
-        .bind(&f.tenant_id).bind(&f.app_type).bind(&f.status).bind(&f.trigger_type)
+        .bind(f.tenant_id.to_string()).bind(&f.app_type).bind(&f.status).bind(&f.trigger_type)
         .bind(f.from_us).bind(f.to_us).bind(before).bind(limit)
         .fetch_all(p)
         .await?),
@@ -155,7 +156,7 @@ pub async fn list(
 /// One run, in the tenant given, or in any tenant for `None` (admins).
 pub async fn detail(
     db: &Database,
-    tenant: Option<&str>,
+    tenant: Option<TenantId>,
     run_id: &str,
 ) -> Result<Option<RunDetail>, ProjectionError> {
     let sql = format!(
@@ -164,7 +165,7 @@ pub async fn detail(
     );
     Ok(
         on_database!(db, p => sqlx::query_as::<_, RunDetail>(sqlx::AssertSqlSafe(sql.clone()))
-        .bind(tenant).bind(run_id)
+        .bind(tenant.map(|t| t.to_string())).bind(run_id)
         .fetch_optional(p)
         .await?),
     )

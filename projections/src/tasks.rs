@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use agentledger_domain::Aggregate;
 use agentledger_domain::calendar;
 use agentledger_domain::dedup::{DedupEvent, DedupEventType};
+use agentledger_domain::ids::{TaskId, TenantId};
 use agentledger_domain::task::{NewTask, Task, TaskEvent, TaskStatus};
 use agentledger_domain::tenant::TenantEvent;
 use agentledger_store::{Database, RecordedEvent, on_database};
@@ -283,7 +284,7 @@ sql_projection!(Tasks, |_this, conn, events| {
 
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub task_type: Option<String>,
     pub status: Option<String>,
     pub from_us: Option<i64>,
@@ -375,7 +376,7 @@ pub async fn list(
     );
     Ok(
         on_database!(db, p => sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(sql.clone()))
-        .bind(&f.tenant_id).bind(&f.task_type).bind(&f.status).bind(f.from_us).bind(f.to_us)
+        .bind(f.tenant_id.to_string()).bind(&f.task_type).bind(&f.status).bind(f.from_us).bind(f.to_us)
         .bind(before).bind(limit)
         .fetch_all(p)
         .await?),
@@ -385,29 +386,30 @@ pub async fn list(
 /// One task of the tenant with its history.
 pub async fn detail(
     db: &Database,
-    tenant: &str,
-    task_id: &str,
+    tenant: TenantId,
+    task_id: TaskId,
 ) -> Result<Option<TaskDetail>, ProjectionError> {
+    let task_id = task_id.to_string();
     let sql = format!("SELECT {COLUMNS} FROM rm_tasks WHERE tenant_id = $1 AND task_id = $2");
     let task = on_database!(db, p => sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(sql.clone()))
-        .bind(tenant).bind(task_id).fetch_optional(p).await?);
+        .bind(tenant.to_string()).bind(&task_id).fetch_optional(p).await?);
     let Some(task) = task else {
         return Ok(None);
     };
     let history = on_database!(db, p => sqlx::query_as::<_, HistoryEntry>(
         "SELECT position, status, agent_id, percent, message, at_us FROM rm_task_history WHERE task_id = $1 ORDER BY position"
-    ).bind(task_id).fetch_all(p).await?);
+    ).bind(&task_id).fetch_all(p).await?);
     Ok(Some(TaskDetail { task, history }))
 }
 
 /// The tasks skipped as duplicates on `day` (`YYYY-MM-DD`, UTC), oldest first.
 pub async fn skipped(
     db: &Database,
-    tenant: &str,
+    tenant: TenantId,
     day: &str,
 ) -> Result<Vec<SkippedTask>, ProjectionError> {
     Ok(on_database!(db, p => sqlx::query_as::<_, SkippedTask>(
         "SELECT position, task_id, duplicate_of, dedup_key, at_us FROM rm_task_skips \
          WHERE tenant_id = $1 AND day = $2 ORDER BY position"
-    ).bind(tenant).bind(day).fetch_all(p).await?))
+    ).bind(tenant.to_string()).bind(day).fetch_all(p).await?))
 }

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use agentledger_domain::calendar;
+use agentledger_domain::ids::TenantId;
 use agentledger_domain::reports::{ReportEvent, ReportEventType};
 use agentledger_domain::tenant::TenantEvent;
 use agentledger_store::{Database, on_database};
@@ -136,7 +137,7 @@ pub struct UsageRow {
 /// oldest period first, then by key.
 pub async fn history(
     db: &Database,
-    tenant: &str,
+    tenant: TenantId,
     from: &str,
     to: &str,
     period: Period,
@@ -164,7 +165,7 @@ pub async fn history(
     );
     Ok(
         on_database!(db, p => sqlx::query_as::<_, UsageRow>(sqlx::AssertSqlSafe(sql.clone()))
-        .bind(tenant).bind(from).bind(to)
+        .bind(tenant.to_string()).bind(from).bind(to)
         .fetch_all(p)
         .await?),
     )

@@ -2,6 +2,7 @@
 
 use agentledger_domain::Aggregate;
 use agentledger_domain::cache::{CACHE, CacheEvent};
+use agentledger_domain::ids::{AgentId, TenantId};
 use agentledger_domain::webhook::{Webhook, WebhookEvent};
 use agentledger_store::{Database, on_database};
 use serde::Serialize;
@@ -133,13 +134,13 @@ pub struct WebhookRow {
 /// The tenant's webhook subscriptions, by id; only `owner`'s when given.
 pub async fn webhooks(
     db: &Database,
-    tenant: &str,
-    owner: Option<&str>,
+    tenant: TenantId,
+    owner: Option<AgentId>,
 ) -> Result<Vec<WebhookRow>, ProjectionError> {
     let rows: Vec<(String, String, String, i64, i64, Option<String>)> = on_database!(db, p => sqlx::query_as(
         "SELECT webhook_id, url, event_types, created_us, updated_us, owner_agent_id FROM rm_webhooks \
          WHERE tenant_id = $1 AND (CAST($2 AS TEXT) IS NULL OR owner_agent_id = $2) ORDER BY webhook_id"
-    ).bind(tenant).bind(owner).fetch_all(p).await?);
+    ).bind(tenant.to_string()).bind(owner.map(|o| o.to_string())).fetch_all(p).await?);
     Ok(rows
         .into_iter()
         .map(
@@ -174,7 +175,7 @@ pub struct CacheRow {
 /// The tenant's live (unexpired at `now_us`) cache entries, by type and target.
 pub async fn cache_entries(
     db: &Database,
-    tenant: &str,
+    tenant: TenantId,
     cache_type: Option<&str>,
     now_us: i64,
 ) -> Result<Vec<CacheRow>, ProjectionError> {
@@ -182,7 +183,7 @@ pub async fn cache_entries(
         "SELECT cache_type, target, agent_id, value, stored_us, expires_us FROM rm_cache_entries \
          WHERE tenant_id = $1 AND (CAST($2 AS TEXT) IS NULL OR cache_type = $2) \
          AND (expires_us IS NULL OR expires_us > $3) ORDER BY cache_type, target LIMIT 10000"
-    ).bind(tenant).bind(cache_type).bind(now_us).fetch_all(p).await?);
+    ).bind(tenant.to_string()).bind(cache_type).bind(now_us).fetch_all(p).await?);
     Ok(rows
         .into_iter()
         .map(

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use agentledger_domain::calendar;
+use agentledger_domain::ids::TenantId;
 use agentledger_store::{Database, on_database};
 use chrono_tz::Tz;
 
@@ -67,10 +68,10 @@ macro_rules! zone_of {
 
 /// The zone `table` holds for `tenant` now: the days a query counts back
 /// from today.
-pub async fn current(db: &Database, table: &str, tenant: &str) -> Result<Tz, ProjectionError> {
+pub async fn current(db: &Database, table: &str, tenant: TenantId) -> Result<Tz, ProjectionError> {
     let sql = format!("SELECT time_zone FROM {table} WHERE tenant_id = $1");
     let name: Option<String> = on_database!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
-        .bind(tenant)
+        .bind(tenant.to_string())
         .fetch_optional(p)
         .await?);
     Ok(calendar::zone(name.as_deref()))

@@ -224,6 +224,7 @@ on_every_backend!(
 );
 
 mod dashboard {
+    use agentledger_domain::ids::TenantId;
     use agentledger_projections::dashboard::{Dashboard, alerts, read};
     use agentledger_projections::engine::{catch_up, reset};
     use agentledger_tests::{TestServer, on_every_backend};
@@ -386,7 +387,10 @@ mod dashboard {
             .collect();
         let last = post_runs(&server, &agent.token, &runs).await;
         let (_, me) = server.get("/api/v1/agents/me", &agent.token).await;
-        let tenant = me["tenant_id"].as_str().unwrap_or_default().to_owned();
+        let tenant: TenantId = me["tenant_id"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_default();
         let state = &server.state;
         // Let the alert policy raise its alerts and the projection apply them.
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -400,8 +404,8 @@ mod dashboard {
         );
         let now = chrono::Utc::now();
         let before = (
-            read(&state.database, &tenant, now).await.ok(),
-            alerts(&state.database, &tenant, &Default::default(), None, 500)
+            read(&state.database, tenant, now).await.ok(),
+            alerts(&state.database, tenant, &Default::default(), None, 500)
                 .await
                 .ok(),
         );
@@ -419,8 +423,8 @@ mod dashboard {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let after = (
-            read(&state.database, &tenant, now).await.ok(),
-            alerts(&state.database, &tenant, &Default::default(), None, 500)
+            read(&state.database, tenant, now).await.ok(),
+            alerts(&state.database, tenant, &Default::default(), None, 500)
                 .await
                 .ok(),
         );

@@ -18,7 +18,7 @@ pub async fn all(
 ) -> Result<Answer<Vec<AgentStatsView>>, AppError> {
     let tenant = operator.tenant_to_read(tenant_id)?;
     let progress = app.caught_up(&AgentStats, min_position).await?;
-    let agents = read(&app.database, &tenant.to_string(), None, Utc::now()).await?;
+    let agents = read(&app.database, tenant, None, Utc::now()).await?;
     Ok(Answer {
         value: agents,
         position: progress.position(),
@@ -35,13 +35,7 @@ pub async fn one(
 ) -> Result<Answer<AgentStatsView>, AppError> {
     let tenant = operator.tenant_to_read(tenant_id)?;
     let progress = app.caught_up(&AgentStats, min_position).await?;
-    let mut found = read(
-        &app.database,
-        &tenant.to_string(),
-        Some(&agent_id.to_string()),
-        Utc::now(),
-    )
-    .await?;
+    let mut found = read(&app.database, tenant, Some(agent_id), Utc::now()).await?;
     let agent = found
         .pop()
         .ok_or_else(|| AppError::NotFound("agent not found".into()))?;

@@ -24,8 +24,8 @@ pub async fn list(
     let progress = app.caught_up(&CommandHistory, list.min_position).await?;
     let items = model::list(
         &app.database,
-        &agent.tenant_id.to_string(),
-        &agent_id.to_string(),
+        agent.tenant_id,
+        agent_id,
         status,
         list.cursor,
         limit,

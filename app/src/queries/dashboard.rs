@@ -45,7 +45,7 @@ pub async fn dashboard(
         return past(app, tenant, as_of).await;
     }
     let progress = app.caught_up(&model::Dashboard, min_position).await?;
-    let view = model::read(&app.database, &tenant.to_string(), Utc::now()).await?;
+    let view = model::read(&app.database, tenant, Utc::now()).await?;
     Ok(Dashboard {
         view,
         position: progress.position(),
@@ -63,7 +63,7 @@ async fn past(app: &App, tenant: TenantId, as_of: AsOf) -> Result<Dashboard, App
         .acquire()
         .await
         .map_err(|_| AppError::Unavailable("the server is shutting down".into()))?;
-    let Some(past) = dashboard_as_of(app.store.clone(), tenant.0, as_of).await? else {
+    let Some(past) = dashboard_as_of(app.store.clone(), tenant, as_of).await? else {
         return Err(AppError::Unprocessable(
             "`as_of` is past the end of the log".into(),
         ));
@@ -103,7 +103,7 @@ pub async fn alert_list(
     filter: Filter,
     list: ListParams,
 ) -> Result<Alerts, AppError> {
-    let tenant = operator.tenant_to_read(filter.tenant_id)?.to_string();
+    let tenant = operator.tenant_to_read(filter.tenant_id)?;
     let limit = list.page_size()?;
     let progress = app.caught_up(&model::Dashboard, list.min_position).await?;
     let (from_us, to_us) = time_range(filter.from, filter.to)?;
@@ -114,9 +114,9 @@ pub async fn alert_list(
         from_us,
         to_us,
     };
-    let rows = alerts(&app.database, &tenant, &asked, list.cursor, limit).await?;
+    let rows = alerts(&app.database, tenant, &asked, list.cursor, limit).await?;
     let page = Page::new(rows, limit, progress.position(), |(p, _)| *p);
-    let counts = alert_counts(&app.database, &tenant)
+    let counts = alert_counts(&app.database, tenant)
         .await?
         .into_iter()
         .collect();

@@ -34,7 +34,6 @@ pub struct Answer<T> {
 /// The tenant's date today, in the zone `table` (a model's copy of the
 /// tenants' zones) holds for it.
 pub(crate) async fn today(app: &App, table: &str, tenant: TenantId) -> Result<NaiveDate, AppError> {
-    let zone =
-        agentledger_projections::zones::current(&app.database, table, &tenant.to_string()).await?;
+    let zone = agentledger_projections::zones::current(&app.database, table, tenant).await?;
     Ok(Utc::now().with_timezone(&zone).date_naive())
 }

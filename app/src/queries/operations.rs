@@ -29,8 +29,8 @@ impl Filter {
     fn checked(self, operator: &Operator) -> Result<model::Filter, AppError> {
         let (from_us, to_us) = time_range(self.from, self.to)?;
         Ok(model::Filter {
-            tenant_id: operator.tenant_to_read(self.tenant_id)?.to_string(),
-            agent_id: self.agent_id.map(|id| id.to_string()),
+            tenant_id: operator.tenant_to_read(self.tenant_id)?,
+            agent_id: self.agent_id,
             action: self.action,
             resource_type: self.resource_type,
             status: self.status,

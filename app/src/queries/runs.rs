@@ -34,7 +34,7 @@ pub async fn list(
 ) -> Result<Page<Run>, AppError> {
     let (from_us, to_us) = time_range(filter.from, filter.to)?;
     let filter = model::Filter {
-        tenant_id: operator.tenant_to_read(filter.tenant_id)?.to_string(),
+        tenant_id: operator.tenant_to_read(filter.tenant_id)?,
         app_type: filter.app_type,
         status: filter.status,
         trigger_type: filter.trigger_type,
@@ -55,8 +55,8 @@ pub async fn detail(
     min_position: Option<u64>,
 ) -> Result<Answer<RunDetail>, AppError> {
     let progress = app.caught_up(&RunLog, min_position).await?;
-    let tenant = operator.principal.tenant_scope().map(|t| t.to_string());
-    let run = model::detail(&app.database, tenant.as_deref(), &run_id.to_string())
+    let tenant = operator.principal.tenant_scope();
+    let run = model::detail(&app.database, tenant, &run_id.to_string())
         .await?
         .ok_or_else(|| AppError::NotFound("run not found".into()))?;
     Ok(Answer {

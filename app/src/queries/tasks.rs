@@ -33,7 +33,7 @@ pub async fn list(
 ) -> Result<Page<TaskRow>, AppError> {
     let (from_us, to_us) = time_range(filter.from, filter.to)?;
     let filter = model::Filter {
-        tenant_id: operator.tenant_to_read(filter.tenant_id)?.to_string(),
+        tenant_id: operator.tenant_to_read(filter.tenant_id)?,
         task_type: filter.task_type,
         status: filter.status,
         from_us,
@@ -55,7 +55,7 @@ pub async fn history(
 ) -> Result<Answer<TaskDetail>, AppError> {
     let tenant = operator.tenant_to_read(tenant_id)?;
     let progress = app.caught_up(&Tasks, min_position).await?;
-    let detail = model::detail(&app.database, &tenant.to_string(), &task_id.to_string())
+    let detail = model::detail(&app.database, tenant, task_id)
         .await?
         .ok_or_else(|| AppError::NotFound("task not found".into()))?;
     Ok(Answer {
@@ -89,12 +89,7 @@ pub async fn skipped(
         Some(date) => date,
         None => today(app, model::ZONES, tenant).await?,
     };
-    let items = model::skipped(
-        &app.database,
-        &tenant.to_string(),
-        &date.format("%Y-%m-%d").to_string(),
-    )
-    .await?;
+    let items = model::skipped(&app.database, tenant, &date.format("%Y-%m-%d").to_string()).await?;
     Ok(Skipped {
         date,
         items,

@@ -48,7 +48,7 @@ pub async fn history(
     let (from, to) = usage_days(asked.from, asked.to, today)?;
     let items = model::history(
         &app.database,
-        &tenant.to_string(),
+        tenant,
         &from.format("%Y-%m-%d").to_string(),
         &to.format("%Y-%m-%d").to_string(),
         asked.period.unwrap_or(Period::Day),

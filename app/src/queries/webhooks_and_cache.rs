@@ -25,11 +25,11 @@ pub async fn subscriptions(
             if tenant_id.is_some_and(|t| t != agent.agent.tenant_id) {
                 return Err(AppError::NotFound("tenant not found".into()));
             }
-            (agent.agent.tenant_id, Some(agent.agent_id.to_string()))
+            (agent.agent.tenant_id, Some(agent.agent_id))
         }
     };
     let progress = app.caught_up(&WebhooksAndCache, min_position).await?;
-    let rows = webhooks(&app.database, &tenant.to_string(), owner.as_deref()).await?;
+    let rows = webhooks(&app.database, tenant, owner).await?;
     Ok(Answer {
         value: rows,
         position: progress.position(),
@@ -47,7 +47,7 @@ pub async fn live_cache(
     let tenant = operator.tenant_to_read(tenant_id)?;
     let progress = app.caught_up(&WebhooksAndCache, min_position).await?;
     let now = agentledger_store::now().timestamp_micros();
-    let rows = cache_entries(&app.database, &tenant.to_string(), cache_type, now).await?;
+    let rows = cache_entries(&app.database, tenant, cache_type, now).await?;
     Ok(Answer {
         value: rows,
         position: progress.position(),
