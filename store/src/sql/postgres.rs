@@ -36,7 +36,7 @@ impl PostgresBackend {
         if create_missing_schema {
             create_schema(&pool).await?;
         }
-        sqlx::migrate!("../migrations/postgres").run(&pool).await?;
+        super::migrations::postgres().run(&pool).await?;
         Ok(Self { pool })
     }
 }

@@ -59,7 +59,7 @@ impl SqliteBackend {
             .max_connections(max_connections.max(1))
             .connect_with(options.clone())
             .await?;
-        sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
+        super::migrations::sqlite().run(&pool).await?;
         let models = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
             .connect_with(options.synchronous(SqliteSynchronous::Normal))
@@ -82,7 +82,7 @@ impl SqliteBackend {
             .max_lifetime(None)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
+        super::migrations::sqlite().run(&pool).await?;
         Ok(Self {
             models: pool.clone(),
             pool,
