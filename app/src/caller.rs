@@ -115,16 +115,6 @@ pub enum Caller {
     Agent(AgentCaller),
 }
 
-impl Caller {
-    /// Whether this caller may see objects of `tenant`.
-    pub fn sees(&self, tenant: TenantId) -> bool {
-        match self {
-            Caller::Operator(op) => op.sees(tenant),
-            Caller::Agent(agent) => agent.agent.tenant_id == tenant,
-        }
-    }
-}
-
 const OPERATORS_ONLY: &str = "this route is for operators' API keys";
 const AGENTS_ONLY: &str = "this route is for agents' access tokens";
 

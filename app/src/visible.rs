@@ -46,13 +46,16 @@ impl Viewer for AgentCaller {
 
 impl Viewer for Caller {
     fn sees(&self, tenant: TenantId) -> bool {
-        Caller::sees(self, tenant)
+        match self {
+            Caller::Operator(op) => Viewer::sees(op, tenant),
+            Caller::Agent(agent) => agent.sees(tenant),
+        }
     }
 
     fn agent(&self) -> Option<AgentId> {
         match self {
-            Caller::Operator(_) => None,
-            Caller::Agent(agent) => Some(agent.agent_id),
+            Caller::Operator(op) => op.agent(),
+            Caller::Agent(agent) => agent.agent(),
         }
     }
 }

@@ -8,6 +8,7 @@ use agentledger_app::limits::LimitsConfig;
 use agentledger_app::tasks::{Claim, TaskRequest};
 use agentledger_app::{AppError, Caller, Runtime, agents, operators, reports, tasks};
 use agentledger_domain::api_key::Role;
+use agentledger_domain::ids::TenantId;
 use agentledger_domain::reports::{ActionReport, ActionStatus};
 use serde_json::Value;
 use uuid::Uuid;
@@ -30,6 +31,19 @@ async fn runtime() -> (Runtime, String) {
 async fn operator(runtime: &Runtime, key: &str) -> Operator {
     let operator = runtime.app().operator(key, Uuid::now_v7()).await;
     operator.unwrap_or_else(|e| panic!("operator: {e}"))
+}
+
+/// A new tenant, made with the admin key, and an operator of it with `role`.
+async fn new_tenant(runtime: &Runtime, admin_key: &str, role: Role) -> (TenantId, Operator) {
+    let app = runtime.app();
+    let admin = operator(runtime, admin_key).await;
+    let (tenant, _) = operators::new_tenant(app, &admin, "t".into())
+        .await
+        .unwrap_or_else(|e| panic!("tenant: {e}"));
+    let (_, key) = operators::new_key(app, &admin, Some(tenant), role, String::new())
+        .await
+        .unwrap_or_else(|e| panic!("key: {e}"));
+    (tenant, operator(runtime, &key.key).await)
 }
 
 fn task() -> TaskRequest {
@@ -112,16 +126,8 @@ async fn an_agent_without_the_permission_records_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viewer_key_runs_no_command() {
     let (runtime, key) = runtime().await;
-    let admin = operator(&runtime, &key).await;
     let app = runtime.app();
-    let (tenant, _) = operators::new_tenant(app, &admin, "t".into())
-        .await
-        .unwrap_or_else(|e| panic!("tenant: {e}"));
-    let (_, viewer_key) =
-        operators::new_key(app, &admin, Some(tenant), Role::Viewer, String::new())
-            .await
-            .unwrap_or_else(|e| panic!("key: {e}"));
-    let viewer = operator(&runtime, &viewer_key.key).await;
+    let (_, viewer) = new_tenant(&runtime, &key, Role::Viewer).await;
     let before = head(&runtime).await;
     let refused = tasks::create(app, &Caller::Operator(viewer), task()).await;
     assert!(
@@ -136,15 +142,8 @@ async fn a_viewer_key_runs_no_command() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_an_agent_reports_is_its_tenants() {
     let (runtime, key) = runtime().await;
-    let admin = operator(&runtime, &key).await;
     let app = runtime.app();
-    let (tenant, _) = operators::new_tenant(app, &admin, "t".into())
-        .await
-        .unwrap_or_else(|e| panic!("tenant: {e}"));
-    let (_, key) = operators::new_key(app, &admin, Some(tenant), Role::Operator, String::new())
-        .await
-        .unwrap_or_else(|e| panic!("key: {e}"));
-    let theirs = operator(&runtime, &key.key).await;
+    let (tenant, theirs) = new_tenant(&runtime, &key, Role::Operator).await;
     let agent = agent(&runtime, &theirs, &["actions:write"]).await;
     let recorded = reports::action(app, &agent, action())
         .await
