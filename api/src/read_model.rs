@@ -50,6 +50,44 @@ macro_rules! list_query {
             }
         }
     };
+    // The same list's filters without its paging, for a route that sums up
+    // every item that matches; it reads as the list's first page.
+    (
+        $(#[$attr:meta])*
+        pub struct $name:ident {
+            $($(#[$field_attr:meta])* pub $field:ident: $ty:ty,)*
+        }
+        $(#[$unpaged_attr:meta])*
+        unpaged pub struct $unpaged:ident;
+    ) => {
+        list_query! {
+            $(#[$attr])*
+            pub struct $name {
+                $($(#[$field_attr])* pub $field: $ty,)*
+            }
+        }
+
+        $(#[$unpaged_attr])*
+        #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+        #[into_params(parameter_in = Query)]
+        #[serde(deny_unknown_fields)]
+        pub struct $unpaged {
+            $($(#[$field_attr])* pub $field: $ty,)*
+            /// Wait (at most 5 s) until the log up to this position is in the read model.
+            pub min_position: Option<u64>,
+        }
+
+        impl From<$unpaged> for $name {
+            fn from(q: $unpaged) -> Self {
+                Self {
+                    $($field: q.$field,)*
+                    cursor: None,
+                    limit: None,
+                    min_position: q.min_position,
+                }
+            }
+        }
+    };
 }
 
 pub(crate) use list_query;

@@ -28,7 +28,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::agents::routes())
         .merge(routes::reports::routes())
         .merge(routes::tasks::routes())
-        .merge(routes::dispatch::routes())
+        .merge(routes::instructions::routes())
         .merge(routes::alerts::routes())
         .merge(routes::webhooks::routes())
         .merge(routes::operations::routes())

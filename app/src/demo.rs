@@ -5,15 +5,15 @@
 
 use agentledger_commands::agents::{NewAgent, register};
 use agentledger_commands::budgets::set_limits;
-use agentledger_commands::dispatch::{What, issue};
+use agentledger_commands::instructions::{What, issue};
 use agentledger_commands::operators::{bootstrap, create_api_key, create_tenant};
 use agentledger_commands::reports::{record_actions, record_llm_run};
 use agentledger_commands::tasks::{Created, claim_first, create};
 use agentledger_commands::{CommandError, Context, Handler};
 use agentledger_domain::api_key::Role;
 use agentledger_domain::budget::Limits;
-use agentledger_domain::dispatch::{Dispatch, DispatchCommand, OutputStream};
 use agentledger_domain::ids::{AgentId, ApiKeyId, TaskId, TenantId};
+use agentledger_domain::instruction::{Instruction, InstructionCommand, OutputStream};
 use agentledger_domain::reports::{ActionReport, ActionStatus, RunReport, RunStatus};
 use agentledger_domain::task::{NewTask, Task, TaskCommand};
 use agentledger_domain::{Actor, ActorKind};
@@ -299,21 +299,23 @@ pub async fn seed(handler: &Handler, days: u32, seed: u64) -> Result<Seeded, Com
                 .await?;
                 let work = agent_ctx(tenant_id, agent, Utc::now());
                 handler
-                    .run::<Dispatch>(&work, command_id, DispatchCommand::Deliver)
+                    .run::<Instruction>(&work, command_id, InstructionCommand::Deliver)
                     .await?;
-                let output = DispatchCommand::AppendOutput {
+                let output = InstructionCommand::AppendOutput {
                     agent_id: agent,
                     stream: OutputStream::Stdout,
                     chunk: "all systems nominal\n".into(),
                 };
-                handler.run::<Dispatch>(&work, command_id, output).await?;
-                let done = DispatchCommand::Finish {
+                handler
+                    .run::<Instruction>(&work, command_id, output)
+                    .await?;
+                let done = InstructionCommand::Finish {
                     agent_id: agent,
                     success: true,
                     exit_code: Some(0),
                     output: Some("ok".into()),
                 };
-                handler.run::<Dispatch>(&work, command_id, done).await?;
+                handler.run::<Instruction>(&work, command_id, done).await?;
                 commands += 1;
             }
         }

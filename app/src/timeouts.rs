@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use agentledger_commands::Context;
-use agentledger_domain::dispatch::{Dispatch, DispatchCommand};
 use agentledger_domain::ids::TenantId;
+use agentledger_domain::instruction::{Instruction, InstructionCommand};
 use agentledger_projections::command_history::overdue;
 use tokio::task::JoinHandle;
 
@@ -40,7 +40,7 @@ pub fn spawn_command_timeouts(state: App, period: Duration) -> JoinHandle<()> {
                 let ctx = Context::system(TenantId(tenant_id), "command-timeouts");
                 if let Err(e) = state
                     .handler
-                    .run::<Dispatch>(&ctx, command_id, DispatchCommand::TimeOut { at: now })
+                    .run::<Instruction>(&ctx, command_id, InstructionCommand::TimeOut { at: now })
                     .await
                 {
                     tracing::warn!(%command_id, error = %e, "cannot time out command");

@@ -8,8 +8,8 @@ use agentledger_commands::Loaded;
 use agentledger_domain::Aggregate;
 use agentledger_domain::agent::Agent;
 use agentledger_domain::alert::Alert;
-use agentledger_domain::dispatch::{CommandTemplate, Dispatch};
 use agentledger_domain::ids::{AgentId, TenantId};
+use agentledger_domain::instruction::{CommandTemplate, Instruction};
 use agentledger_domain::task::Task;
 use agentledger_domain::webhook::{Manager, Webhook};
 
@@ -112,7 +112,7 @@ impl Visible for CommandTemplate {
 }
 
 /// Among agents, only the one it was issued to.
-impl Visible for Dispatch {
+impl Visible for Instruction {
     fn live(&self) -> bool {
         self.exists
     }

@@ -89,8 +89,8 @@ aggregates!(
     crate::budget::Batch,
     crate::alert::Alert,
     crate::webhook::Webhook,
-    crate::dispatch::Dispatch,
-    crate::dispatch::CommandTemplate,
+    crate::instruction::Instruction,
+    crate::instruction::CommandTemplate,
     crate::dedup::DedupReservation,
     crate::tenant::Installation,
 );

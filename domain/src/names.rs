@@ -26,7 +26,7 @@ pub(crate) use snake_case_names;
 #[cfg(test)]
 mod tests {
     use crate::alert::{AlertSource, AlertStatus, Severity};
-    use crate::dispatch::DispatchStatus;
+    use crate::instruction::InstructionStatus;
     use crate::reports::{ActionStatus, RunStatus};
     use crate::task::TaskStatus;
 
@@ -70,11 +70,11 @@ mod tests {
             TaskStatus::Cancelled,
         ]);
         same(&[
-            DispatchStatus::Issued,
-            DispatchStatus::Delivered,
-            DispatchStatus::Succeeded,
-            DispatchStatus::Failed,
-            DispatchStatus::TimedOut,
+            InstructionStatus::Issued,
+            InstructionStatus::Delivered,
+            InstructionStatus::Succeeded,
+            InstructionStatus::Failed,
+            InstructionStatus::TimedOut,
         ]);
     }
 }

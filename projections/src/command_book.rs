@@ -6,8 +6,8 @@ use std::sync::{PoisonError, RwLock};
 
 use agentledger_domain::Aggregate;
 use agentledger_domain::codec::{CodecError, decode_if};
-use agentledger_domain::dispatch::{Dispatch, DispatchEvent, DispatchStatus};
 use agentledger_domain::ids::{AgentId, TenantId};
+use agentledger_domain::instruction::{Instruction, InstructionEvent, InstructionStatus};
 use agentledger_store::RecordedEvent;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -23,7 +23,7 @@ pub struct CommandSummary {
     pub agent_id: AgentId,
     pub command: String,
     pub args: serde_json::Value,
-    pub status: DispatchStatus,
+    pub status: InstructionStatus,
     pub issued_at: DateTime<Utc>,
     pub deadline: DateTime<Utc>,
     pub exit_code: Option<i32>,
@@ -48,7 +48,7 @@ impl CommandBook {
     pub fn pending(&self, agent: AgentId) -> Vec<CommandSummary> {
         self.of_agent(
             agent,
-            |c| c.status == DispatchStatus::Issued,
+            |c| c.status == InstructionStatus::Issued,
             usize::MAX,
             false,
         )
@@ -80,26 +80,26 @@ impl CommandBook {
 
 impl Apply for CommandBook {
     fn apply(&self, event: &RecordedEvent) -> Result<(), CodecError> {
-        let Some(command_id) = Dispatch::CATEGORY
+        let Some(command_id) = Instruction::CATEGORY
             .id_in(&event.stream_id)
             .and_then(|id| id.parse().ok())
         else {
             return Ok(());
         };
-        let Some(dispatch_event) =
-            decode_if::<DispatchEvent>(&event.event_type, event.schema_version, &event.payload)?
+        let Some(instruction_event) =
+            decode_if::<InstructionEvent>(&event.event_type, event.schema_version, &event.payload)?
         else {
             return Ok(());
         };
         let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
-        if let DispatchEvent::CommandIssued {
+        if let InstructionEvent::CommandIssued {
             tenant_id,
             agent_id,
             command,
             args,
             deadline,
             ..
-        } = &dispatch_event
+        } = &instruction_event
         {
             inner
                 .by_agent
@@ -114,7 +114,7 @@ impl Apply for CommandBook {
                     agent_id: *agent_id,
                     command: command.clone(),
                     args: args.clone(),
-                    status: DispatchStatus::Issued,
+                    status: InstructionStatus::Issued,
                     issued_at: event.occurred_at,
                     deadline: *deadline,
                     exit_code: None,
@@ -127,20 +127,21 @@ impl Apply for CommandBook {
             return Ok(());
         };
         summary.position = event.position;
-        match dispatch_event {
-            DispatchEvent::CommandDelivered => summary.status = DispatchStatus::Delivered,
-            DispatchEvent::CommandFinished {
+        match instruction_event {
+            InstructionEvent::CommandDelivered => summary.status = InstructionStatus::Delivered,
+            InstructionEvent::CommandFinished {
                 success, exit_code, ..
             } => {
                 summary.status = if success {
-                    DispatchStatus::Succeeded
+                    InstructionStatus::Succeeded
                 } else {
-                    DispatchStatus::Failed
+                    InstructionStatus::Failed
                 };
                 summary.exit_code = exit_code;
             }
-            DispatchEvent::CommandTimedOut => summary.status = DispatchStatus::TimedOut,
-            DispatchEvent::CommandIssued { .. } | DispatchEvent::CommandOutputAppended { .. } => {}
+            InstructionEvent::CommandTimedOut => summary.status = InstructionStatus::TimedOut,
+            InstructionEvent::CommandIssued { .. }
+            | InstructionEvent::CommandOutputAppended { .. } => {}
         }
         Ok(())
     }

@@ -2,8 +2,8 @@
 //! the output it streamed and its result.
 
 use agentledger_domain::Aggregate;
-use agentledger_domain::dispatch::{Dispatch, DispatchEvent, DispatchStatus};
 use agentledger_domain::ids::{AgentId, TenantId};
+use agentledger_domain::instruction::{Instruction, InstructionEvent, InstructionStatus};
 use agentledger_store::{Database, on_database};
 use serde::Serialize;
 
@@ -24,16 +24,16 @@ impl Projection for CommandHistory {
 
 sql_projection!(CommandHistory, |_this, conn, events| {
     for event in events {
-        let Some(command_id) = Dispatch::CATEGORY.id_in(&event.stream_id) else {
+        let Some(command_id) = Instruction::CATEGORY.id_in(&event.stream_id) else {
             continue;
         };
-        let Some(dispatch) = decode_event::<DispatchEvent>(event)? else {
+        let Some(instruction) = decode_event::<InstructionEvent>(event)? else {
             continue;
         };
         let at = event.occurred_at.timestamp_micros();
-        let status = |s: DispatchStatus| s.to_string();
-        match dispatch {
-            DispatchEvent::CommandIssued {
+        let status = |s: InstructionStatus| s.to_string();
+        match instruction {
+            InstructionEvent::CommandIssued {
                 tenant_id,
                 agent_id,
                 command,
@@ -54,36 +54,36 @@ sql_projection!(CommandHistory, |_this, conn, events| {
                 .bind(command)
                 .bind(args.to_string())
                 .bind(template_id.map(|t| t.to_string()))
-                .bind(status(DispatchStatus::Issued))
+                .bind(status(InstructionStatus::Issued))
                 .bind(at)
                 .bind(deadline.timestamp_micros())
                 .bind(event.position as i64)
                 .execute(&mut *conn)
                 .await?;
             }
-            DispatchEvent::CommandDelivered => {
+            InstructionEvent::CommandDelivered => {
                 sqlx::query("UPDATE rm_commands SET status = $1 WHERE command_id = $2")
-                    .bind(status(DispatchStatus::Delivered))
+                    .bind(status(InstructionStatus::Delivered))
                     .bind(command_id)
                     .execute(&mut *conn)
                     .await?;
             }
-            DispatchEvent::CommandOutputAppended { chunk, .. } => {
+            InstructionEvent::CommandOutputAppended { chunk, .. } => {
                 sqlx::query("UPDATE rm_commands SET streamed_output = streamed_output || $1 WHERE command_id = $2")
                     .bind(chunk)
                     .bind(command_id)
                     .execute(&mut *conn)
                     .await?;
             }
-            DispatchEvent::CommandFinished {
+            InstructionEvent::CommandFinished {
                 success,
                 exit_code,
                 output,
             } => {
                 let done = if success {
-                    DispatchStatus::Succeeded
+                    InstructionStatus::Succeeded
                 } else {
-                    DispatchStatus::Failed
+                    InstructionStatus::Failed
                 };
                 sqlx::query(
                     "UPDATE rm_commands SET status = $1, finished_us = $2, success = $3, exit_code = $4, output = $5 \
@@ -98,11 +98,11 @@ sql_projection!(CommandHistory, |_this, conn, events| {
                 .execute(&mut *conn)
                 .await?;
             }
-            DispatchEvent::CommandTimedOut => {
+            InstructionEvent::CommandTimedOut => {
                 sqlx::query(
                     "UPDATE rm_commands SET status = $1, finished_us = $2 WHERE command_id = $3",
                 )
-                .bind(status(DispatchStatus::TimedOut))
+                .bind(status(InstructionStatus::TimedOut))
                 .bind(at)
                 .bind(command_id)
                 .execute(&mut *conn)

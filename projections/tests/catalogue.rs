@@ -13,8 +13,8 @@ use agentledger_domain::budget::{BatchEvent, BudgetEvent, Limits};
 use agentledger_domain::cache::CacheEvent;
 use agentledger_domain::codec::encode;
 use agentledger_domain::dedup::DedupEvent;
-use agentledger_domain::dispatch::{DispatchEvent, OutputStream, TemplateEvent};
 use agentledger_domain::ids::{AgentId, ApiKeyId, TaskId, TenantId};
+use agentledger_domain::instruction::{InstructionEvent, OutputStream, TemplateEvent};
 use agentledger_domain::reports::{ActionStatus, ReportEvent, RunStatus};
 use agentledger_domain::task::{NewTask, TaskEvent};
 use agentledger_domain::tenant::{InstallationEvent, TenantEvent};
@@ -63,7 +63,7 @@ fn enums_reading(event: &RecordedEvent) -> usize {
         reads::<BatchEvent>(event),
         reads::<CacheEvent>(event),
         reads::<DedupEvent>(event),
-        reads::<DispatchEvent>(event),
+        reads::<InstructionEvent>(event),
         reads::<TemplateEvent>(event),
         reads::<ReportEvent>(event),
         reads::<TaskEvent>(event),
@@ -221,7 +221,7 @@ fn every_declared_event_type_decodes_through_the_read_models_path() {
         },
     ]));
     covered.extend(round_trip(vec![
-        DispatchEvent::CommandIssued {
+        InstructionEvent::CommandIssued {
             tenant_id: TenantId::new(),
             agent_id: agent,
             command: "restart".into(),
@@ -230,18 +230,18 @@ fn every_declared_event_type_decodes_through_the_read_models_path() {
             template_id: Some(Uuid::now_v7()),
             deadline: at(),
         },
-        DispatchEvent::CommandDelivered,
-        DispatchEvent::CommandOutputAppended {
+        InstructionEvent::CommandDelivered,
+        InstructionEvent::CommandOutputAppended {
             stream: OutputStream::Stderr,
             chunk: "line".into(),
             seq: 3,
         },
-        DispatchEvent::CommandFinished {
+        InstructionEvent::CommandFinished {
             success: false,
             exit_code: Some(2),
             output: None,
         },
-        DispatchEvent::CommandTimedOut,
+        InstructionEvent::CommandTimedOut,
     ]));
     covered.extend(round_trip(vec![
         TemplateEvent::CommandTemplateCreated {

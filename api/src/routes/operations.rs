@@ -8,7 +8,6 @@ use agentledger_projections::operation_log::{Operation, Summary};
 use axum::Json as Reply;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::extract::Query;
@@ -36,27 +35,23 @@ list_query! {
         /// Admins may read another tenant.
         pub tenant_id: Option<TenantId>,
     }
+    /// The filters of the operation log without its paging: a summary covers
+    /// every operation that matches.
+    unpaged pub struct SummaryQuery;
 }
 
-/// The filters of the operation log without its paging: a summary covers
-/// every operation that matches.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct SummaryQuery {
-    pub agent_id: Option<AgentId>,
-    pub action: Option<String>,
-    pub resource_type: Option<String>,
-    /// `success` or `failed`.
-    pub status: Option<String>,
-    /// RFC 3339, inclusive.
-    pub from: Option<DateTime<Utc>>,
-    /// RFC 3339, exclusive.
-    pub to: Option<DateTime<Utc>>,
-    /// Admins may read another tenant.
-    pub tenant_id: Option<TenantId>,
-    /// Wait (at most 5 s) until the log up to this position is in the read model.
-    pub min_position: Option<u64>,
+impl OperationQuery {
+    fn filter(self) -> operations::Filter {
+        operations::Filter {
+            agent_id: self.agent_id,
+            action: self.action,
+            resource_type: self.resource_type,
+            status: self.status,
+            from: self.from,
+            to: self.to,
+            tenant_id: self.tenant_id,
+        }
+    }
 }
 
 /// A page of the operation log, as the document names it.
@@ -78,17 +73,8 @@ async fn operations(
     Query(q): Query<OperationQuery>,
 ) -> Result<Reply<OperationPage>, Problem> {
     let list = q.list();
-    let filter = operations::Filter {
-        agent_id: q.agent_id,
-        action: q.action,
-        resource_type: q.resource_type,
-        status: q.status,
-        from: q.from,
-        to: q.to,
-        tenant_id: q.tenant_id,
-    };
     Ok(Reply(
-        operations::list(&state, &operator, filter, list).await?,
+        operations::list(&state, &operator, q.filter(), list).await?,
     ))
 }
 
@@ -106,15 +92,8 @@ async fn operations_summary(
     operator: Operator,
     Query(q): Query<SummaryQuery>,
 ) -> Result<Reply<Summary>, Problem> {
-    let filter = operations::Filter {
-        agent_id: q.agent_id,
-        action: q.action,
-        resource_type: q.resource_type,
-        status: q.status,
-        from: q.from,
-        to: q.to,
-        tenant_id: q.tenant_id,
-    };
-    let found = operations::summary(&state, &operator, filter, q.min_position).await?;
+    let q = OperationQuery::from(q);
+    let min_position = q.min_position;
+    let found = operations::summary(&state, &operator, q.filter(), min_position).await?;
     Ok(Reply(found.value))
 }

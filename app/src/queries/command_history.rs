@@ -6,8 +6,8 @@ use agentledger_projections::command_history::{self as model, CommandHistory, Co
 
 use crate::app::App;
 use crate::caller::Operator;
-use crate::dispatch::agent_seen_by;
 use crate::error::AppError;
+use crate::instructions::agent_seen_by;
 use crate::queries::{ListParams, Page};
 
 /// The agent's commands newest first, of one status (`issued`,

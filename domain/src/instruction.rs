@@ -1,5 +1,10 @@
-//! Commands sent to an agent (pull model): issued by an operator, delivered
+//! Instructions to an agent (pull model): issued by an operator, delivered
 //! once when the agent polls, reported on, finished, or timed out.
+//!
+//! The API and the log call them commands (`/commands`, stream `command-<id>`,
+//! events `Command*`), names that clients and stored events already carry; in
+//! the code "command" means only what an aggregate decides on, so the
+//! aggregate is `Instruction`.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,7 +21,7 @@ pub const MAX_OUTPUT_BYTES: usize = 64 * 1024;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum DispatchStatus {
+pub enum InstructionStatus {
     #[default]
     Issued,
     Delivered,
@@ -25,13 +30,13 @@ pub enum DispatchStatus {
     TimedOut,
 }
 
-impl DispatchStatus {
+impl InstructionStatus {
     pub fn is_final(self) -> bool {
         matches!(self, Self::Succeeded | Self::Failed | Self::TimedOut)
     }
 }
 
-crate::names::snake_case_names!(DispatchStatus {
+crate::names::snake_case_names!(InstructionStatus {
     Issued => "issued",
     Delivered => "delivered",
     Succeeded => "succeeded",
@@ -48,18 +53,18 @@ pub enum OutputStream {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Dispatch {
+pub struct Instruction {
     pub exists: bool,
     pub tenant_id: TenantId,
     pub agent_id: AgentId,
-    pub status: DispatchStatus,
+    pub status: InstructionStatus,
     pub deadline: Option<DateTime<Utc>>,
     /// Sequence number the next output chunk gets.
     pub next_chunk: u64,
 }
 
 #[derive(Debug, Clone)]
-pub enum DispatchCommand {
+pub enum InstructionCommand {
     Issue {
         tenant_id: TenantId,
         agent_id: AgentId,
@@ -90,12 +95,12 @@ pub enum DispatchCommand {
     Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames, strum::EnumDiscriminants,
 )]
 #[strum_discriminants(
-    name(DispatchEventType),
+    name(InstructionEventType),
     derive(Hash, strum::IntoStaticStr, strum::VariantArray),
     strum(const_into_str)
 )]
 #[serde(tag = "type", content = "data")]
-pub enum DispatchEvent {
+pub enum InstructionEvent {
     CommandIssued {
         tenant_id: TenantId,
         agent_id: AgentId,
@@ -119,8 +124,12 @@ pub enum DispatchEvent {
     CommandTimedOut,
 }
 
-impl Dispatch {
-    fn require(&self, action: &'static str, allowed: &[DispatchStatus]) -> Result<(), DomainError> {
+impl Instruction {
+    fn require(
+        &self,
+        action: &'static str,
+        allowed: &[InstructionStatus],
+    ) -> Result<(), DomainError> {
         if !self.exists {
             return Err(DomainError::NotFound("command"));
         }
@@ -165,9 +174,9 @@ pub fn validate_command(
     Ok(())
 }
 
-impl Aggregate for Dispatch {
-    type Command = DispatchCommand;
-    type Event = DispatchEvent;
+impl Aggregate for Instruction {
+    type Command = InstructionCommand;
+    type Event = InstructionEvent;
     type Id = uuid::Uuid;
     const STREAM_PREFIX: &'static str = "command";
     const ENTITY: &'static str = "command";
@@ -176,10 +185,13 @@ impl Aggregate for Dispatch {
         self.exists.then_some(self.tenant_id)
     }
 
-    fn decide(state: &Self, command: DispatchCommand) -> Result<Vec<DispatchEvent>, DomainError> {
-        use DispatchCommand as C;
-        use DispatchEvent as E;
-        use DispatchStatus as S;
+    fn decide(
+        state: &Self,
+        command: InstructionCommand,
+    ) -> Result<Vec<InstructionEvent>, DomainError> {
+        use InstructionCommand as C;
+        use InstructionEvent as E;
+        use InstructionStatus as S;
         match command {
             C::Issue {
                 tenant_id,
@@ -264,8 +276,8 @@ impl Aggregate for Dispatch {
         }
     }
 
-    fn evolve(mut state: Self, event: &DispatchEvent) -> Self {
-        use DispatchEvent as E;
+    fn evolve(mut state: Self, event: &InstructionEvent) -> Self {
+        use InstructionEvent as E;
         match event {
             E::CommandIssued {
                 tenant_id,
@@ -276,19 +288,19 @@ impl Aggregate for Dispatch {
                 state.exists = true;
                 state.tenant_id = *tenant_id;
                 state.agent_id = *agent_id;
-                state.status = DispatchStatus::Issued;
+                state.status = InstructionStatus::Issued;
                 state.deadline = Some(*deadline);
             }
-            E::CommandDelivered => state.status = DispatchStatus::Delivered,
+            E::CommandDelivered => state.status = InstructionStatus::Delivered,
             E::CommandOutputAppended { seq, .. } => state.next_chunk = seq + 1,
             E::CommandFinished { success, .. } => {
                 state.status = if *success {
-                    DispatchStatus::Succeeded
+                    InstructionStatus::Succeeded
                 } else {
-                    DispatchStatus::Failed
+                    InstructionStatus::Failed
                 };
             }
-            E::CommandTimedOut => state.status = DispatchStatus::TimedOut,
+            E::CommandTimedOut => state.status = InstructionStatus::TimedOut,
         }
         state
     }
@@ -467,10 +479,10 @@ mod tests {
         DateTime::from_timestamp(1_800_000_000 + seconds, 0).unwrap_or_default()
     }
 
-    fn issued(agent: AgentId) -> Dispatch {
-        let events = Dispatch::decide(
-            &Dispatch::default(),
-            DispatchCommand::Issue {
+    fn issued(agent: AgentId) -> Instruction {
+        let events = Instruction::decide(
+            &Instruction::default(),
+            InstructionCommand::Issue {
                 tenant_id: TenantId::new(),
                 agent_id: agent,
                 command: "restart".into(),
@@ -480,27 +492,27 @@ mod tests {
                 at: at(0),
             },
         );
-        Dispatch::fold(&events.unwrap_or_default())
+        Instruction::fold(&events.unwrap_or_default())
     }
 
     fn then(
-        state: Dispatch,
-        command: DispatchCommand,
-    ) -> Result<(Dispatch, Vec<DispatchEvent>), DomainError> {
-        let events = Dispatch::decide(&state, command)?;
-        Ok((events.iter().fold(state, Dispatch::evolve), events))
+        state: Instruction,
+        command: InstructionCommand,
+    ) -> Result<(Instruction, Vec<InstructionEvent>), DomainError> {
+        let events = Instruction::decide(&state, command)?;
+        Ok((events.iter().fold(state, Instruction::evolve), events))
     }
 
     #[test]
     fn a_command_is_delivered_once_then_reported_and_finished() {
         let agent = AgentId::new();
-        let (state, events) = then(issued(agent), DispatchCommand::Deliver).unwrap_or_default();
-        assert_eq!(events, vec![DispatchEvent::CommandDelivered]);
+        let (state, events) = then(issued(agent), InstructionCommand::Deliver).unwrap_or_default();
+        assert_eq!(events, vec![InstructionEvent::CommandDelivered]);
         assert_eq!(
-            then(state.clone(), DispatchCommand::Deliver).map(|r| r.1),
+            then(state.clone(), InstructionCommand::Deliver).map(|r| r.1),
             Ok(vec![])
         );
-        let out = |chunk: &str| DispatchCommand::AppendOutput {
+        let out = |chunk: &str| InstructionCommand::AppendOutput {
             agent_id: agent,
             stream: OutputStream::Stdout,
             chunk: chunk.into(),
@@ -509,22 +521,22 @@ mod tests {
         let (state, second) = then(state, out("b")).unwrap_or_default();
         assert!(matches!(
             first[..],
-            [DispatchEvent::CommandOutputAppended { seq: 0, .. }]
+            [InstructionEvent::CommandOutputAppended { seq: 0, .. }]
         ));
         assert!(matches!(
             second[..],
-            [DispatchEvent::CommandOutputAppended { seq: 1, .. }]
+            [InstructionEvent::CommandOutputAppended { seq: 1, .. }]
         ));
-        let finish = DispatchCommand::Finish {
+        let finish = InstructionCommand::Finish {
             agent_id: agent,
             success: false,
             exit_code: Some(2),
             output: None,
         };
         let (state, _) = then(state, finish.clone()).unwrap_or_default();
-        assert_eq!(state.status, DispatchStatus::Failed);
+        assert_eq!(state.status, InstructionStatus::Failed);
         assert!(matches!(
-            Dispatch::decide(&state, finish),
+            Instruction::decide(&state, finish),
             Err(DomainError::InvalidTransition { state, .. }) if state == "failed"
         ));
     }
@@ -532,22 +544,22 @@ mod tests {
     #[test]
     fn only_delivered_commands_take_output_and_only_from_their_agent() {
         let agent = AgentId::new();
-        let out = |a| DispatchCommand::AppendOutput {
+        let out = |a| InstructionCommand::AppendOutput {
             agent_id: a,
             stream: OutputStream::Stderr,
             chunk: "x".into(),
         };
         assert!(matches!(
-            Dispatch::decide(&issued(agent), out(agent)),
+            Instruction::decide(&issued(agent), out(agent)),
             Err(DomainError::InvalidTransition { .. })
         ));
-        let (delivered, _) = then(issued(agent), DispatchCommand::Deliver).unwrap_or_default();
+        let (delivered, _) = then(issued(agent), InstructionCommand::Deliver).unwrap_or_default();
         assert_eq!(
-            Dispatch::decide(&delivered, out(AgentId::new())),
+            Instruction::decide(&delivered, out(AgentId::new())),
             Err(DomainError::NotFound("command"))
         );
         assert_eq!(
-            Dispatch::decide(&Dispatch::default(), DispatchCommand::Deliver),
+            Instruction::decide(&Instruction::default(), InstructionCommand::Deliver),
             Err(DomainError::NotFound("command"))
         );
     }
@@ -557,24 +569,24 @@ mod tests {
         let agent = AgentId::new();
         let state = issued(agent);
         assert_eq!(
-            Dispatch::decide(&state, DispatchCommand::TimeOut { at: at(29) }),
+            Instruction::decide(&state, InstructionCommand::TimeOut { at: at(29) }),
             Ok(vec![])
         );
         let (timed_out, events) =
-            then(state, DispatchCommand::TimeOut { at: at(30) }).unwrap_or_default();
-        assert_eq!(events, vec![DispatchEvent::CommandTimedOut]);
-        assert_eq!(timed_out.status, DispatchStatus::TimedOut);
+            then(state, InstructionCommand::TimeOut { at: at(30) }).unwrap_or_default();
+        assert_eq!(events, vec![InstructionEvent::CommandTimedOut]);
+        assert_eq!(timed_out.status, InstructionStatus::TimedOut);
         assert_eq!(
-            Dispatch::decide(&timed_out, DispatchCommand::TimeOut { at: at(60) }),
+            Instruction::decide(&timed_out, InstructionCommand::TimeOut { at: at(60) }),
             Ok(vec![])
         );
-        assert!(Dispatch::decide(&timed_out, DispatchCommand::Deliver).is_err());
+        assert!(Instruction::decide(&timed_out, InstructionCommand::Deliver).is_err());
     }
 
     #[test]
     fn issuing_validates_the_command() {
         for (command, timeout) in [("", 10), ("x", 0), ("x", MAX_TIMEOUT_SECONDS + 1)] {
-            let issue = DispatchCommand::Issue {
+            let issue = InstructionCommand::Issue {
                 tenant_id: TenantId::new(),
                 agent_id: AgentId::new(),
                 command: command.into(),
@@ -584,7 +596,7 @@ mod tests {
                 at: at(0),
             };
             assert!(matches!(
-                Dispatch::decide(&Dispatch::default(), issue),
+                Instruction::decide(&Instruction::default(), issue),
                 Err(DomainError::Invalid(_))
             ));
         }

@@ -5,13 +5,13 @@
 use std::time::Duration;
 
 use agentledger_commands::CommandError;
-use agentledger_commands::dispatch::{What, issue as issue_to, template};
+use agentledger_commands::instructions::{What, issue as issue_to, template};
 use agentledger_domain::Aggregate;
 use agentledger_domain::agent::Agent;
-use agentledger_domain::dispatch::{
-    CommandTemplate, Dispatch, DispatchCommand, OutputStream, TemplateCommand,
-};
 use agentledger_domain::ids::AgentId;
+use agentledger_domain::instruction::{
+    CommandTemplate, Instruction, InstructionCommand, OutputStream, TemplateCommand,
+};
 use agentledger_store::RecordedEvent;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -78,8 +78,8 @@ pub async fn detail(
     caller: &Caller,
     command_id: Uuid,
 ) -> Result<Vec<RecordedEvent>, AppError> {
-    app.load_visible::<Dispatch>(caller, command_id).await?;
-    let stream = Dispatch::stream_id(command_id);
+    app.load_visible::<Instruction>(caller, command_id).await?;
+    let stream = Instruction::stream_id(command_id);
     Ok(app.store.read_stream(&stream, 0, 10_000).await?)
 }
 
@@ -110,7 +110,7 @@ pub async fn poll(app: &App, agent: &AgentCaller) -> Result<Polled, AppError> {
     for pending in app.command_book.pending(agent.agent_id) {
         let executed = match app
             .handler
-            .run::<Dispatch>(&ctx, pending.command_id, DispatchCommand::Deliver)
+            .run::<Instruction>(&ctx, pending.command_id, InstructionCommand::Deliver)
             .await
         {
             Ok(executed) => executed,
@@ -146,14 +146,14 @@ pub async fn output(
     stream: OutputStream,
     chunk: String,
 ) -> Result<u64, AppError> {
-    let command = DispatchCommand::AppendOutput {
+    let command = InstructionCommand::AppendOutput {
         agent_id: agent.agent_id,
         stream,
         chunk,
     };
     Ok(app
         .handler
-        .run::<Dispatch>(&agent.context(), command_id, command)
+        .run::<Instruction>(&agent.context(), command_id, command)
         .await?
         .position)
 }
@@ -167,7 +167,7 @@ pub async fn finish(
     exit_code: Option<i32>,
     output: Option<String>,
 ) -> Result<u64, AppError> {
-    let command = DispatchCommand::Finish {
+    let command = InstructionCommand::Finish {
         agent_id: agent.agent_id,
         success,
         exit_code,
@@ -175,7 +175,7 @@ pub async fn finish(
     };
     Ok(app
         .handler
-        .run::<Dispatch>(&agent.context(), command_id, command)
+        .run::<Instruction>(&agent.context(), command_id, command)
         .await?
         .position)
 }

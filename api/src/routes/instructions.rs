@@ -1,10 +1,10 @@
 //! Commands to agents, pull model: operators issue them (directly or from a
 //! template), agents poll, report output and a result. History per agent.
 
-use agentledger_app::dispatch;
+use agentledger_app::instructions;
 use agentledger_app::queries::{Page, command_history};
-use agentledger_domain::dispatch::OutputStream;
 use agentledger_domain::ids::AgentId;
+use agentledger_domain::instruction::OutputStream;
 use agentledger_projections::command_history::CommandRow;
 use agentledger_store::RecordedEvent;
 use axum::Json as Reply;
@@ -70,13 +70,13 @@ async fn issue_command(
     Path(agent_id): Path<AgentId>,
     Json(body): Json<IssueCommand>,
 ) -> Result<(StatusCode, Reply<CommandIssued>), Problem> {
-    let asked = dispatch::Request {
+    let asked = instructions::Request {
         command: body.command,
         args: body.args,
         timeout_seconds: body.timeout_seconds,
         template_id: body.template_id,
     };
-    let (command_id, position) = dispatch::issue(&state, &operator, agent_id, asked).await?;
+    let (command_id, position) = instructions::issue(&state, &operator, agent_id, asked).await?;
     Ok((
         StatusCode::CREATED,
         Reply(CommandIssued {
@@ -139,7 +139,7 @@ async fn detail(
     caller: Caller,
     Path(command_id): Path<Uuid>,
 ) -> Result<Reply<CommandDetail>, Problem> {
-    let events = dispatch::detail(&state, &caller, command_id).await?;
+    let events = instructions::detail(&state, &caller, command_id).await?;
     Ok(Reply(CommandDetail { command_id, events }))
 }
 
@@ -177,7 +177,7 @@ async fn poll(
     State(state): State<AppState>,
     caller: AgentCaller,
 ) -> Result<Reply<PollAnswer>, Problem> {
-    let polled = dispatch::poll(&state, &caller).await?;
+    let polled = instructions::poll(&state, &caller).await?;
     let commands = polled
         .commands
         .into_iter()
@@ -220,7 +220,8 @@ async fn output(
     Path(command_id): Path<Uuid>,
     Json(body): Json<Output>,
 ) -> Result<Reply<Done>, Problem> {
-    let position = dispatch::output(&state, &caller, command_id, body.stream, body.chunk).await?;
+    let position =
+        instructions::output(&state, &caller, command_id, body.stream, body.chunk).await?;
     Ok(Reply(Done { position }))
 }
 
@@ -249,7 +250,7 @@ async fn result(
     Path(command_id): Path<Uuid>,
     Json(body): Json<Outcome>,
 ) -> Result<Reply<Done>, Problem> {
-    let position = dispatch::finish(
+    let position = instructions::finish(
         &state,
         &caller,
         command_id,
@@ -272,7 +273,7 @@ pub struct TemplateBody {
     pub timeout_seconds: Option<u32>,
 }
 
-impl From<TemplateBody> for dispatch::TemplateRequest {
+impl From<TemplateBody> for instructions::TemplateRequest {
     fn from(body: TemplateBody) -> Self {
         Self {
             name: body.name,
@@ -303,7 +304,8 @@ async fn create_template(
     operator: Operator,
     Json(body): Json<TemplateBody>,
 ) -> Result<(StatusCode, Reply<TemplateCreated>), Problem> {
-    let (template_id, position) = dispatch::create_template(&state, &operator, body.into()).await?;
+    let (template_id, position) =
+        instructions::create_template(&state, &operator, body.into()).await?;
     Ok((
         StatusCode::CREATED,
         Reply(TemplateCreated {
@@ -329,7 +331,8 @@ async fn update_template(
     Path(template_id): Path<Uuid>,
     Json(body): Json<TemplateBody>,
 ) -> Result<Reply<Done>, Problem> {
-    let position = dispatch::update_template(&state, &operator, template_id, body.into()).await?;
+    let position =
+        instructions::update_template(&state, &operator, template_id, body.into()).await?;
     Ok(Reply(Done { position }))
 }
 
@@ -347,7 +350,7 @@ async fn delete_template(
     operator: Operator,
     Path(template_id): Path<Uuid>,
 ) -> Result<Reply<Done>, Problem> {
-    let position = dispatch::delete_template(&state, &operator, template_id).await?;
+    let position = instructions::delete_template(&state, &operator, template_id).await?;
     Ok(Reply(Done { position }))
 }
 
@@ -374,7 +377,7 @@ async fn template_detail(
     operator: Operator,
     Path(template_id): Path<Uuid>,
 ) -> Result<Reply<TemplateView>, Problem> {
-    let t = dispatch::template_detail(&state, &operator, template_id).await?;
+    let t = instructions::template_detail(&state, &operator, template_id).await?;
     Ok(Reply(TemplateView {
         template_id,
         name: t.name,

@@ -2,8 +2,10 @@
 //! poll, output, results and timeouts; and the templates themselves.
 
 use agentledger_domain::agent::Agent;
-use agentledger_domain::dispatch::{CommandTemplate, Dispatch, DispatchCommand, TemplateCommand};
 use agentledger_domain::ids::AgentId;
+use agentledger_domain::instruction::{
+    CommandTemplate, Instruction, InstructionCommand, TemplateCommand,
+};
 use agentledger_domain::{Aggregate, DomainError};
 use serde_json::Value;
 use uuid::Uuid;
@@ -55,7 +57,7 @@ pub async fn issue(
         }
     };
     let command_id = Uuid::now_v7();
-    let issue = DispatchCommand::Issue {
+    let issue = InstructionCommand::Issue {
         tenant_id: agent.tenant_id,
         agent_id,
         command,
@@ -69,7 +71,7 @@ pub async fn issue(
         ..ctx.clone()
     };
     let executed = handler
-        .execute::<Dispatch>(&Dispatch::stream_id(command_id), &ctx, issue)
+        .execute::<Instruction>(&Instruction::stream_id(command_id), &ctx, issue)
         .await?;
     Ok((command_id, executed.position))
 }
