@@ -25,7 +25,8 @@ use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode};
 use axum::response::IntoResponse;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -347,10 +348,17 @@ fn connection(
             response
         }
     });
-    let connection = hyper::server::conn::http1::Builder::new()
+    // HTTP/1.1 only, through the builder whose connections can be upgraded
+    // (WebSocket feeds take theirs over after the 101) and still be watched
+    // for a graceful shutdown.
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+    builder
+        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .keep_alive(keep_alive)
-        .serve_connection(io, service);
+        .keep_alive(keep_alive);
+    let connection = builder
+        .serve_connection_with_upgrades(io, service)
+        .into_owned();
     (connection, activity)
 }

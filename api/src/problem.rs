@@ -122,6 +122,18 @@ impl Problem {
     }
 }
 
+/// A plain request to the WebSocket route: it must ask for the upgrade.
+impl From<axum::extract::ws::rejection::WebSocketUpgradeRejection> for Problem {
+    fn from(rejection: axum::extract::ws::rejection::WebSocketUpgradeRejection) -> Self {
+        Self::new(
+            StatusCode::UPGRADE_REQUIRED,
+            "websocket-required",
+            "This route speaks WebSocket",
+        )
+        .detail(rejection.body_text())
+    }
+}
+
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.detail {

@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::runs::routes())
         .merge(routes::agent_stats::routes())
         .merge(routes::read_lists::routes())
+        .merge(routes::live::routes())
         .routes(utoipa_axum::routes!(crate::metrics::render))
         .split_for_parts();
     crate::openapi::complete(&mut api);

@@ -41,6 +41,7 @@ pub struct App {
     /// How far the reactors got, and where they stopped if they did.
     pub reactors_progress: Progress,
     pub metrics: crate::metrics::Metrics,
+    pub live_feeds: crate::live::FeedSlots,
 }
 
 /// A new in-memory model, following the log from its start.
@@ -85,6 +86,7 @@ impl App {
         );
         tasks.push(runner);
         let (reactors, reactors_progress) = Reporter::new();
+        let live_feeds = crate::live::FeedSlots::new(limits.live_feeds);
         let app = Self {
             handler: Handler::new(store.clone()),
             store,
@@ -102,6 +104,7 @@ impl App {
             read_models: Arc::new(read_models),
             reactors_progress,
             metrics,
+            live_feeds,
         };
         (app, tasks, reactors)
     }

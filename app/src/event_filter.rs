@@ -49,6 +49,7 @@ impl EventQuery<'_> {
         Ok(EventFilter {
             event_types,
             tenant_id: scope.map(|t| t.0).or(self.tenant_id),
+            stream_id: None,
             actor_kind: self.actor_kind,
             actor_id: self.actor_id.map(str::to_owned),
             correlation_id: self.correlation_id,

@@ -98,13 +98,42 @@ pub struct Polled {
     pub position: u64,
 }
 
-/// Notes the agent as seen and hands over the commands waiting for it.
-pub async fn poll(app: &App, agent: &AgentCaller) -> Result<Polled, AppError> {
+/// The longest a poll may wait for a command to be issued.
+pub const MAX_WAIT: Duration = Duration::from_secs(30);
+
+/// Notes the agent as seen and hands over the commands waiting for it. With
+/// none waiting, it waits up to `wait` (at most [`MAX_WAIT`]) for one to be
+/// issued and hands that over as soon as the command book has it.
+pub async fn poll(app: &App, agent: &AgentCaller, wait: Duration) -> Result<Polled, AppError> {
     agent.require("commands:poll")?;
-    let mut position = agent.seen(app).await?;
+    if wait > MAX_WAIT {
+        return Err(AppError::BadRequest(format!(
+            "a poll waits at most {} seconds",
+            MAX_WAIT.as_secs()
+        )));
+    }
+    let deadline = tokio::time::Instant::now() + wait;
+    let seen = agent.seen(app).await?;
     app.settle(&app.command_book_progress, BOOK_CATCH_UP)
         .await?;
-    position = position.max(app.command_book_progress.position());
+    loop {
+        let book = app.command_book_progress.position();
+        let polled = deliver(app, agent, seen.max(book)).await?;
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if !polled.commands.is_empty() || left.is_zero() {
+            return Ok(polled);
+        }
+        // The book moves with every event of the log; each move is one
+        // look at this agent's pending commands, in memory.
+        if !app.command_book_progress.wait_for(book + 1, left).await {
+            return Ok(polled);
+        }
+    }
+}
+
+/// Hands over the commands the book holds for the agent, marking each
+/// delivered; `position` is what the answer reflects so far.
+async fn deliver(app: &App, agent: &AgentCaller, mut position: u64) -> Result<Polled, AppError> {
     let ctx = agent.context();
     let mut commands = Vec::new();
     for pending in app.command_book.pending(agent.agent_id) {

@@ -14,6 +14,7 @@ pub mod exports;
 pub mod idempotency;
 pub mod instructions;
 pub mod limits;
+pub mod live;
 pub mod metrics;
 pub mod operators;
 pub mod presence;

@@ -27,6 +27,8 @@ pub struct LimitsConfig {
     pub failures_per_address: u32,
     /// Refreshes of one agent's tokens (a refresh appends an event).
     pub refreshes_per_agent: u32,
+    /// Live feeds (SSE and WebSocket) open at once.
+    pub live_feeds: usize,
 }
 
 impl Default for LimitsConfig {
@@ -35,6 +37,7 @@ impl Default for LimitsConfig {
             login_failures_per_agent_and_address: 10,
             failures_per_address: 30,
             refreshes_per_agent: 10,
+            live_feeds: 512,
         }
     }
 }

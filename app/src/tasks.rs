@@ -6,13 +6,18 @@ use std::time::Duration;
 
 use agentledger_commands::Loaded;
 use agentledger_commands::tasks::{self as handlers, Created, claim_first, created_as};
+use agentledger_domain::Aggregate;
 use agentledger_domain::ids::TaskId;
-use agentledger_domain::task::{NewTask, Task, TaskCommand};
+use agentledger_domain::task::{NewTask, Task, TaskCommand, TaskEvent};
+use agentledger_projections::engine::decode_event;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::app::App;
 use crate::caller::{AgentCaller, Caller, Operator};
 use crate::error::AppError;
+use crate::queries::{ListParams, Page};
 
 /// How long a poll waits for the task queue to catch up with the log.
 const QUEUE_CATCH_UP: Duration = Duration::from_secs(2);
@@ -68,6 +73,65 @@ pub async fn detail(app: &App, caller: &Caller, task_id: TaskId) -> Result<Seen,
         ..
     } = app.load_visible::<Task>(caller, task_id).await?;
     Ok(Seen { task, version })
+}
+
+/// One piece of a task's output, as its agent reported it with a progress
+/// report.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputChunk {
+    /// The report's version in the task's stream: chunks are in this order.
+    pub seq: u64,
+    pub text: String,
+    pub reported_at: DateTime<Utc>,
+    /// The report's log position (the `id` of the same event on the live stream).
+    pub position: u64,
+}
+
+/// Events of a task's stream read per look at the store.
+const OUTPUT_READ: usize = 512;
+
+/// The task's output in the order it was reported, from after `cursor` (a
+/// chunk's `seq`).
+pub async fn output(
+    app: &App,
+    caller: &Caller,
+    task_id: TaskId,
+    list: ListParams,
+) -> Result<Page<OutputChunk>, AppError> {
+    let limit = list.page_size()?;
+    let wanted = usize::try_from(limit).unwrap_or(usize::MAX);
+    let loaded = app.load_visible::<Task>(caller, task_id).await?;
+    let stream = Task::stream_id(task_id);
+    let mut from = list.cursor.map_or(0, |c| c.max(0).unsigned_abs() + 1);
+    let mut chunks = Vec::new();
+    while chunks.len() < wanted {
+        let events = app.store.read_stream(&stream, from, OUTPUT_READ).await?;
+        let Some(last) = events.last() else { break };
+        from = last.stream_version + 1;
+        for event in &events {
+            if let Some(TaskEvent::TaskProgressed {
+                output_chunk: Some(text),
+                ..
+            }) = decode_event::<TaskEvent>(event)?
+            {
+                chunks.push(OutputChunk {
+                    seq: event.stream_version,
+                    text,
+                    reported_at: event.occurred_at,
+                    position: event.position,
+                });
+                if chunks.len() == wanted {
+                    break;
+                }
+            }
+        }
+        if events.len() < OUTPUT_READ {
+            break;
+        }
+    }
+    let seq = |c: &OutputChunk| i64::try_from(c.seq).unwrap_or(i64::MAX);
+    Ok(Page::new(chunks, limit, loaded.position, seq))
 }
 
 /// Cancels a task; the position of the cancellation.

@@ -147,6 +147,15 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u32).range(1..)
     )]
     pub refresh_per_minute: u32,
+    /// Live feeds (`/api/v1/stream` and `/api/v1/ws`) open at once; past it
+    /// a new one is answered 503.
+    #[arg(
+        long,
+        env = "AGENTLEDGER_MAX_LIVE_FEEDS",
+        default_value_t = 512,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub max_live_feeds: u32,
     /// Most connections served at once; past it a client is answered 503.
     /// The process's file limit must hold them (raised to the hard limit if
     /// needed; start-up fails if it cannot). Default: 1024, or what the file
@@ -493,6 +502,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         login_failures_per_agent_and_address: args.login_failures_per_minute,
         failures_per_address: args.login_failures_per_address_per_minute,
         refreshes_per_agent: args.refresh_per_minute,
+        live_feeds: args.max_live_feeds as usize,
     };
     let mut runtime = Runtime::start(storage, &jwt_secret, limits);
     if let Some((tenant_id, key)) =

@@ -483,6 +483,15 @@ pub async fn read_all_filters_by_actor_correlation_and_time(db: &dyn StoreFactor
             actor_id: Some("nobody".into()),
             ..EventFilter::default()
         },
+        EventFilter {
+            stream_id: Some("audit-1".into()),
+            ..EventFilter::default()
+        },
+        EventFilter {
+            stream_id: Some("audit-2".into()),
+            actor_kind: Some(ActorKind::Agent),
+            ..EventFilter::default()
+        },
     ];
     for filter in &filters {
         let expected: Vec<u64> = all

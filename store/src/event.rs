@@ -125,6 +125,8 @@ impl AppendOutcome {
 pub struct EventFilter {
     pub event_types: Vec<String>,
     pub tenant_id: Option<Uuid>,
+    /// One stream's events only.
+    pub stream_id: Option<String>,
     /// Who caused the event: its kind, its id, or both.
     pub actor_kind: Option<ActorKind>,
     pub actor_id: Option<String>,
@@ -140,6 +142,10 @@ impl EventFilter {
     pub fn matches(&self, event: &RecordedEvent) -> bool {
         (self.event_types.is_empty() || self.event_types.contains(&event.event_type))
             && self.tenant_id.is_none_or(|t| t == event.tenant_id)
+            && self
+                .stream_id
+                .as_ref()
+                .is_none_or(|s| *s == event.stream_id)
             && self.actor_kind.is_none_or(|k| k == event.actor.kind)
             && self.actor_id.as_ref().is_none_or(|a| *a == event.actor.id)
             && self

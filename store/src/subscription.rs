@@ -79,6 +79,7 @@ impl Subscription {
     }
 
     /// The next event, waiting for it if the subscription is at the head.
+    /// Cancel-safe: dropped before it returns, it has moved past nothing.
     pub async fn next(&mut self) -> Result<RecordedEvent, StoreError> {
         loop {
             if let Some(event) = self.buffer.pop_front() {
@@ -110,6 +111,12 @@ impl Subscription {
         }
         let n = max.min(self.buffer.len());
         Ok(self.buffer.drain(..n).collect())
+    }
+
+    /// The newest head this process has announced: a lower bound of the
+    /// log's head, read without a query.
+    pub fn announced_head(&self) -> Position {
+        *self.head.borrow()
     }
 
     /// The position the next delivered event will have at least.

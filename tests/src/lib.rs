@@ -2,6 +2,8 @@
 //! real database, and a small client that checks every error is a problem
 //! document.
 
+pub mod live;
+
 use std::net::SocketAddr;
 
 use agentledger_api::connections::Limits;

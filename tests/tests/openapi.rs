@@ -77,6 +77,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/audit/verify"),
     ("get", "/api/v1/streams/{stream_id}/state"),
     ("get", "/api/v1/exports/{dataset}"),
+    ("get", "/api/v1/tasks/{task_id}/output"),
+    ("get", "/api/v1/stream"),
+    ("get", "/api/v1/ws"),
     ("get", "/metrics"),
 ];
 

@@ -162,22 +162,35 @@ pub struct PollAnswer {
     pub position: u64,
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PollQuery {
+    /// With no command waiting, hold the request up to this many seconds
+    /// and answer as soon as one is issued (long poll); 0 when absent.
+    #[param(minimum = 0, maximum = 30)]
+    pub wait: Option<u64>,
+}
+
 /// Refreshes the heartbeat and hands over the commands waiting for this
-/// agent, each exactly once.
+/// agent, each exactly once; with `wait`, waits for one to be issued.
 #[utoipa::path(
     get,
     path = "/api/v1/agents/me/commands",
     operation_id = "poll_commands",
     tag = "commands",
     summary = "Poll for commands (also a heartbeat)",
+    params(PollQuery),
     responses((status = 200, description = "The commands to run now (possibly none)", body = PollAnswer), crate::openapi::Problems),
     security(("agent_token" = [])),
 )]
 async fn poll(
     State(state): State<AppState>,
     caller: AgentCaller,
+    Query(q): Query<PollQuery>,
 ) -> Result<Reply<PollAnswer>, Problem> {
-    let polled = instructions::poll(&state, &caller).await?;
+    let wait = std::time::Duration::from_secs(q.wait.unwrap_or(0));
+    let polled = instructions::poll(&state, &caller, wait).await?;
     let commands = polled
         .commands
         .into_iter()

@@ -6,6 +6,7 @@ pub mod dashboard;
 pub mod exports;
 pub mod health;
 pub mod instructions;
+pub mod live;
 pub mod operations;
 pub mod operators;
 pub mod read_lists;

@@ -2,7 +2,8 @@
 //! agents, reported on and finished by the claiming agent.
 
 use agentledger_app::event_filter::comma_list;
-use agentledger_app::tasks::{self, Claim, TaskRequest};
+use agentledger_app::queries::{ListParams, Page};
+use agentledger_app::tasks::{self, Claim, OutputChunk, TaskRequest};
 use agentledger_commands::tasks::Created;
 use agentledger_domain::ids::{AgentId, TaskId, TenantId};
 use agentledger_domain::task::{Task, TaskStatus};
@@ -24,6 +25,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_task))
         .routes(routes!(task_detail))
+        .routes(routes!(task_output))
         .routes(routes!(cancel))
         .routes(routes!(retry_task))
         .routes(routes!(progress))
@@ -148,6 +150,47 @@ async fn task_detail(
 ) -> Result<Reply<TaskView>, Problem> {
     let seen = tasks::detail(&state, &caller, task_id).await?;
     Ok(Reply(view(task_id, seen.task, seen.version)))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct OutputQuery {
+    /// The `next_cursor` of the previous page: the chunks after it.
+    pub cursor: Option<i64>,
+    /// Chunks per page, 1 to 500 (50 when absent).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+}
+
+/// A page of a task's output, as the document names it.
+type OutputPage = Page<OutputChunk>;
+
+/// The output chunks the task's agent sent with its progress reports, in
+/// the order they were reported. The live stream (`/api/v1/stream?stream=task-{id}`)
+/// delivers the same reports as they arrive.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks/{task_id}/output",
+    operation_id = "task_output",
+    tag = "tasks",
+    summary = "A task's output, first chunk first",
+    params(("task_id" = uuid::Uuid, Path), OutputQuery),
+    responses((status = 200, description = "A page of the output", body = OutputPage), crate::openapi::Problems),
+    security(("operator_key" = []), ("agent_token" = [])),
+)]
+async fn task_output(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(task_id): Path<TaskId>,
+    Query(q): Query<OutputQuery>,
+) -> Result<Reply<OutputPage>, Problem> {
+    let list = ListParams {
+        cursor: q.cursor,
+        limit: q.limit,
+        min_position: None,
+    };
+    Ok(Reply(tasks::output(&state, &caller, task_id, list).await?))
 }
 
 #[derive(Debug, utoipa::ToSchema, Default, Deserialize)]

@@ -36,11 +36,12 @@ impl ListParams {
     }
 }
 
-/// One page of a list, with the cursor of the next (older) one.
+/// One page of a list, with the cursor of the next one (read-model lists go
+/// from newest to older, a task's output from its first chunk on).
 #[derive(Debug, Clone, Serialize)]
 pub struct Page<T> {
     pub items: Vec<T>,
-    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<i64>,
     /// How far the read model has applied the log.
     pub position: u64,
@@ -113,6 +114,10 @@ mod schema {
         const PAGE: &'static str = "CommandPage";
     }
 
+    impl Listed for crate::tasks::OutputChunk {
+        const PAGE: &'static str = "OutputPage";
+    }
+
     fn int64() -> Option<SchemaFormat> {
         Some(SchemaFormat::KnownFormat(KnownFormat::Int64))
     }
@@ -123,7 +128,7 @@ mod schema {
                 .schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
                 .format(int64())
                 .description(Some(
-                    "Pass as `cursor` for the next (older) page; absent on the last page.",
+                    "Pass as `cursor` for the next page; absent on the last page.",
                 ));
             let position = ObjectBuilder::new()
                 .schema_type(Type::Integer)

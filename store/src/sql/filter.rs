@@ -1,6 +1,6 @@
 //! The `WHERE` clauses of `read_all`, built once for every SQL backend. Only
 //! the filters that are set become clauses, so each query can use the index
-//! that fits it (by tenant, actor or correlation id) instead of a plan that
+//! that fits it (by tenant, stream, actor or correlation id) instead of a plan that
 //! must serve every combination.
 
 use chrono::{DateTime, Utc};
@@ -19,6 +19,9 @@ where
 {
     if let Some(tenant) = filter.tenant_id {
         q.push(" AND tenant_id = ").push_bind(tenant);
+    }
+    if let Some(stream) = &filter.stream_id {
+        q.push(" AND stream_id = ").push_bind(stream.clone());
     }
     if !filter.event_types.is_empty() {
         q.push(" AND event_type IN (");
