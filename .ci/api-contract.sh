@@ -2,7 +2,8 @@
 # The API contract, checked against a running server the way its users meet
 # it: the document served at /openapi.json must validate
 # (openapi-spec-validator), a Python client generated from it
-# (openapi-python-client) must carry an agent's day, and Schemathesis (every
+# (openapi-python-client) must carry an agent's day, webhook deliveries must
+# verify with the Standard Webhooks library for Python, and Schemathesis (every
 # default check, a bounded number of examples) must find nothing, once with
 # the admin key and once with an agent token. Any failure fails the run.
 #
@@ -18,6 +19,7 @@ pins=(
   openapi-spec-validator==0.9.0
   openapi-python-client==0.29.1
   schemathesis==4.32.5
+  standardwebhooks==1.1.0
 )
 # Examples per operation and phase: enough to reach every parameter, few
 # enough that both runs take a minute or two.
@@ -61,7 +63,7 @@ fi
 step "starting agentledger serve"
 # Port 0: the server picks a free loopback port and logs which.
 NO_COLOR=1 RUST_LOG=${RUST_LOG:-warn,agentledger::cli=info} \
-  "$binary" serve --database-url "sqlite://$work/contract.db" --listen 127.0.0.1:0 \
+  "$binary" serve --database-url "sqlite://$work/contract.db" --listen 127.0.0.1:0 --allow-loopback-targets \
   >"$work/server.log" 2>&1 &
 server_pid=$!
 base=
@@ -115,6 +117,10 @@ generate_and_fly() {
     PYTHONPATH="$work/client" "$venv/bin/python" "$root/.ci/contract_flow.py" flow "$base"
 }
 check "generated client" generate_and_fly
+
+# -- webhook signatures -------------------------------------------------------------
+step "webhook deliveries verified by the Standard Webhooks library for Python"
+check "webhook signatures (standardwebhooks)" "$venv/bin/python" "$root/.ci/webhook_receiver.py" "$base" "$admin_key"
 
 # -- Schemathesis ----------------------------------------------------------------
 export SCHEMATHESIS_HOOKS=$root/.ci/schemathesis_hooks.py

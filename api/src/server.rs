@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::instructions::routes())
         .merge(routes::alerts::routes())
         .merge(routes::webhooks::routes())
+        .merge(routes::deliveries::routes())
         .merge(routes::operations::routes())
         .merge(routes::dashboard::routes())
         .merge(routes::runs::routes())

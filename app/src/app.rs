@@ -10,6 +10,7 @@ use agentledger_projections::command_book::CommandBook;
 use agentledger_projections::engine::{self, Projection};
 use agentledger_projections::follower::{Apply, Progress, Reporter, follow};
 use agentledger_projections::task_queue::TaskQueue;
+use agentledger_projections::webhook_deliveries::DeliveryQueue;
 use agentledger_store::{Database, EventStore, IdempotencyStore, Storage};
 use tokio::task::JoinHandle;
 
@@ -42,6 +43,19 @@ pub struct App {
     pub reactors_progress: Progress,
     pub metrics: crate::metrics::Metrics,
     pub live_feeds: crate::live::FeedSlots,
+    /// Which addresses the server may call on a tenant's behalf.
+    pub address_policy: agentledger_domain::address::AddressPolicy,
+    /// The webhook deliveries still to be made.
+    pub delivery_queue: Arc<DeliveryQueue>,
+    pub delivery_queue_progress: Progress,
+    /// How far the reactor scheduling deliveries got.
+    pub deliveries_progress: Progress,
+}
+
+/// Where the reactors report, until they are started.
+pub(crate) struct Reporters {
+    pub reactors: Reporter,
+    pub deliveries: Reporter,
 }
 
 /// A new in-memory model, following the log from its start.
@@ -65,7 +79,7 @@ impl App {
         storage: Storage,
         jwt_secret: &[u8],
         limits: LimitsConfig,
-    ) -> (Self, Vec<JoinHandle<()>>, Reporter) {
+    ) -> (Self, Vec<JoinHandle<()>>, Reporters) {
         let store = storage.events;
         let mut tasks = Vec::new();
         let (task_queue, task_queue_progress) =
@@ -75,6 +89,8 @@ impl App {
             followed::<CommandBook>(&store, "command_book", &mut tasks);
         let (cache_index, cache_index_progress) =
             followed::<CacheIndex>(&store, "cache_index", &mut tasks);
+        let (delivery_queue, delivery_queue_progress) =
+            followed::<DeliveryQueue>(&store, "delivery_queue", &mut tasks);
         let metrics = crate::metrics::Metrics::new()
             .unwrap_or_else(|e| panic!("metric names are valid: {e}"));
         let observer = metrics.projection_observer();
@@ -86,6 +102,7 @@ impl App {
         );
         tasks.push(runner);
         let (reactors, reactors_progress) = Reporter::new();
+        let (deliveries, deliveries_progress) = Reporter::new();
         let live_feeds = crate::live::FeedSlots::new(limits.live_feeds);
         let app = Self {
             handler: Handler::new(store.clone()),
@@ -105,8 +122,19 @@ impl App {
             reactors_progress,
             metrics,
             live_feeds,
+            address_policy: limits.address_policy,
+            delivery_queue,
+            delivery_queue_progress,
+            deliveries_progress,
         };
-        (app, tasks, reactors)
+        (
+            app,
+            tasks,
+            Reporters {
+                reactors,
+                deliveries,
+            },
+        )
     }
 
     /// The progress of the persistent read model `projection`.
@@ -162,7 +190,9 @@ impl App {
             ("task_queue", &self.task_queue_progress),
             ("command_book", &self.command_book_progress),
             ("cache_index", &self.cache_index_progress),
+            ("delivery_queue", &self.delivery_queue_progress),
             (crate::reactors::NAME, &self.reactors_progress),
+            (crate::deliveries::schedule::NAME, &self.deliveries_progress),
         ];
         models.extend(self.read_models.iter().map(|(n, p)| (*n, p)));
         models

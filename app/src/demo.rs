@@ -9,18 +9,23 @@ use agentledger_commands::instructions::{What, issue};
 use agentledger_commands::operators::{bootstrap, create_api_key, create_tenant};
 use agentledger_commands::reports::{record_actions, record_llm_run};
 use agentledger_commands::tasks::{Created, claim_first, create};
+use agentledger_commands::webhooks::{Subscription, subscribe};
 use agentledger_commands::{CommandError, Context, Handler};
+use agentledger_domain::address::AddressPolicy;
 use agentledger_domain::api_key::Role;
 use agentledger_domain::budget::Limits;
 use agentledger_domain::ids::{AgentId, ApiKeyId, TaskId, TenantId};
 use agentledger_domain::instruction::{Instruction, InstructionCommand, OutputStream};
 use agentledger_domain::reports::{ActionReport, ActionStatus, RunReport, RunStatus};
 use agentledger_domain::task::{NewTask, Task, TaskCommand};
+use agentledger_domain::webhook::Manager;
 use agentledger_domain::{Actor, ActorKind};
+use agentledger_store::Database;
 use chrono::{DateTime, Duration, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
+use uuid::Uuid;
 
 /// The preset agents: name, kind, app type of their runs, actions they take.
 const PRESETS: &[(&str, &str, &str, &[&str])] = &[
@@ -94,7 +99,12 @@ fn agent_ctx(tenant: TenantId, agent: AgentId, at: DateTime<Utc>) -> Context {
     }
 }
 
-pub async fn seed(handler: &Handler, days: u32, seed: u64) -> Result<Seeded, CommandError> {
+pub async fn seed(
+    handler: &Handler,
+    database: &Database,
+    days: u32,
+    seed: u64,
+) -> Result<Seeded, CommandError> {
     let mut rng = StdRng::seed_from_u64(seed);
     let admin_key = bootstrap(handler).await?.map(|(_, key)| key.key);
     let tenant_id = TenantId::new();
@@ -143,6 +153,25 @@ pub async fn seed(handler: &Handler, days: u32, seed: u64) -> Result<Seeded, Com
         };
         agents.push(register(handler, &operator, new).await?.agent_id);
     }
+    // Alerts and failed tasks go to a receiver that is not there: a server
+    // running meanwhile shows the deliveries failing and being retried.
+    let webhook_id = Uuid::now_v7();
+    let secret = crate::webhooks::signing_secret();
+    agentledger_store::secrets::save_webhook_secret(database, webhook_id, &secret).await?;
+    let hook = Subscription {
+        webhook_id,
+        url: "https://hooks.example.com/agentledger-demo".into(),
+        event_types: vec!["AlertRaised".into(), "TaskFailed".into()],
+        secret,
+    };
+    subscribe(
+        handler,
+        &operator,
+        Manager::Operator,
+        hook,
+        AddressPolicy::default(),
+    )
+    .await?;
 
     let (mut actions, mut runs, mut tasks, mut commands) = (0, 0, 0, 0);
     let start = Utc::now() - Duration::days(i64::from(days));

@@ -7,6 +7,7 @@ pub mod app;
 pub mod audit;
 pub mod budgets;
 pub mod caller;
+pub mod deliveries;
 pub mod demo;
 pub mod error;
 pub mod event_filter;

@@ -29,6 +29,8 @@ pub struct LimitsConfig {
     pub refreshes_per_agent: u32,
     /// Live feeds (SSE and WebSocket) open at once.
     pub live_feeds: usize,
+    /// Which addresses the server may call on a tenant's behalf (webhooks).
+    pub address_policy: agentledger_domain::address::AddressPolicy,
 }
 
 impl Default for LimitsConfig {
@@ -38,6 +40,7 @@ impl Default for LimitsConfig {
             failures_per_address: 30,
             refreshes_per_agent: 10,
             live_feeds: 512,
+            address_policy: agentledger_domain::address::AddressPolicy::default(),
         }
     }
 }

@@ -31,47 +31,64 @@ pub const NAME: &str = "alerts_and_batches";
 const SAVE_EVERY_EVENTS: u64 = 1000;
 const SAVE_EVERY: Duration = Duration::from_secs(1);
 
-/// The reactors stopped before the event at `position`: the policy cannot
-/// read it, and passing over it could leave an alert unraised or the
-/// policy's limits and zones wrong from there on.
+/// A reactor stopped before the event at `position`: it cannot read it,
+/// and passing over it could leave a reaction undone (an alert unraised, a
+/// delivery unscheduled) or its state wrong from there on.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "the reactors cannot read the event at position {position} ({event_type}, {event_id}): {source}"
+    "the reactor {reactor} cannot read the event at position {position} ({event_type}, {event_id}): {source}"
 )]
 struct Undecodable {
+    reactor: &'static str,
     position: Position,
     event_type: String,
     event_id: uuid::Uuid,
     source: CodecError,
 }
 
-/// Runs the reactors until the runtime stops; `progress` tells how far they
-/// got and where they stopped.
-pub fn spawn(state: App, progress: Reporter) -> JoinHandle<()> {
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A consumer of the log that acts on it, with a state it saves beside its
+/// checkpoint.
+#[async_trait::async_trait]
+pub(crate) trait Reactor: Sized + Send + Sync + 'static {
+    /// Its name in `reactor_checkpoints`, `/ready` and `/metrics`.
+    const NAME: &'static str;
+
+    /// Where it goes on from and with what state: what it saved, or where
+    /// it starts when it never saved.
+    async fn resume(
+        app: &App,
+        saved: Option<(Position, String)>,
+    ) -> Result<(Position, Self), BoxError>;
+
+    /// Its state, as saved with the checkpoint.
+    fn saved(&self) -> Result<String, serde_json::Error>;
+
+    /// Reacts to one event; an error when it cannot decode it, before
+    /// anything is done for it.
+    async fn react(&mut self, app: &App, event: &RecordedEvent) -> Result<(), CodecError>;
+}
+
+/// Runs `R` until the runtime stops; `progress` tells how far it got and
+/// where it stopped.
+pub(crate) fn spawn<R: Reactor>(app: App, progress: Reporter) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            if let Err(e) = run(&state, &progress).await {
-                tracing::warn!(error = %e, "reactors stopped; starting again from their checkpoint");
+            if let Err(e) = run::<R>(&app, &progress).await {
+                tracing::warn!(reactor = R::NAME, error = %e, "reactor stopped; starting again from its checkpoint");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
     })
 }
 
-async fn run(
-    state: &App,
-    progress: &Reporter,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let (mut position, mut policy) = match reactor_checkpoint::load(&state.database, NAME).await? {
-        Some((position, saved)) => {
-            let saved: PolicyState = serde_json::from_str(&saved)?;
-            (position, AlertPolicy::from_state(saved))
-        }
-        None => (0, AlertPolicy::default()),
-    };
+async fn run<R: Reactor>(app: &App, progress: &Reporter) -> Result<(), BoxError> {
+    let saved = reactor_checkpoint::load(&app.database, R::NAME).await?;
+    let (mut position, mut reactor) = R::resume(app, saved).await?;
     progress.moved_to(position);
     let mut saved = (position, Instant::now());
-    let mut subscription = state
+    let mut subscription = app
         .store
         .subscribe_all(position + 1, EventFilter::default());
     loop {
@@ -80,7 +97,7 @@ async fn run(
             match tokio::time::timeout(SAVE_EVERY, subscription.next()).await {
                 Ok(next) => next?,
                 Err(_) => {
-                    save(state, position, &policy).await?;
+                    save(app, position, &reactor).await?;
                     saved = (position, Instant::now());
                     continue;
                 }
@@ -91,19 +108,20 @@ async fn run(
         let mut batch = vec![first];
         batch.extend(subscription.next_batch(255).await?);
         for event in &batch {
-            if let Err(source) = react(state, &mut policy, event).await {
+            if let Err(source) = reactor.react(app, event).await {
                 // What came before it is done: saved, a restart does not
                 // react to it again while this one is retried.
                 if position > saved.0 {
-                    save(state, position, &policy).await?;
+                    save(app, position, &reactor).await?;
                 }
                 let stopped = Undecodable {
+                    reactor: R::NAME,
                     position: event.position,
                     event_type: event.event_type.clone(),
                     event_id: event.event_id,
                     source,
                 };
-                tracing::error!(position = event.position, error = %stopped, "reactors stopped");
+                tracing::error!(position = event.position, error = %stopped, "reactor stopped");
                 progress.applied(position);
                 progress.stalled(stopped.to_string());
                 return Err(stopped.into());
@@ -112,73 +130,89 @@ async fn run(
         }
         progress.applied(position);
         if position - saved.0 >= SAVE_EVERY_EVENTS || saved.1.elapsed() >= SAVE_EVERY {
-            save(state, position, &policy).await?;
+            save(app, position, &reactor).await?;
             saved = (position, Instant::now());
         }
     }
 }
 
-async fn save(
-    state: &App,
-    position: Position,
-    policy: &AlertPolicy,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let json = serde_json::to_string(&policy.state())?;
-    reactor_checkpoint::save(&state.database, NAME, position, &json).await?;
+async fn save<R: Reactor>(app: &App, position: Position, reactor: &R) -> Result<(), BoxError> {
+    let json = reactor.saved()?;
+    reactor_checkpoint::save(&app.database, R::NAME, position, &json).await?;
     Ok(())
 }
 
-/// Reacts to one event; an error when the policy cannot decode it, before
-/// anything is done for it.
-async fn react(
-    state: &App,
-    policy: &mut AlertPolicy,
-    event: &RecordedEvent,
-) -> Result<(), CodecError> {
-    let seen = Seen {
-        event_id: event.event_id,
-        stream_id: &event.stream_id,
-        event_type: &event.event_type,
-        schema_version: event.schema_version,
-        payload: &event.payload,
-        tenant_id: TenantId(event.tenant_id),
-        occurred_at: event.occurred_at,
-    };
-    for alert in policy.observe(&seen)? {
-        let ctx = Context::reaction(
-            alert.tenant_id,
-            "alert-policy",
-            event.event_id,
-            event.correlation_id,
-        );
-        persist("raise alert", event, || {
-            alerts::raise(&state.handler, &ctx, alert.clone())
+/// The alert policy, which raises alerts, and the batch reactor, which
+/// finishes creating the tasks of confirmed batches.
+pub(crate) struct AlertsAndBatches(AlertPolicy);
+
+#[async_trait::async_trait]
+impl Reactor for AlertsAndBatches {
+    const NAME: &'static str = NAME;
+
+    async fn resume(
+        _app: &App,
+        saved: Option<(Position, String)>,
+    ) -> Result<(Position, Self), BoxError> {
+        Ok(match saved {
+            Some((position, saved)) => {
+                let saved: PolicyState = serde_json::from_str(&saved)?;
+                (position, Self(AlertPolicy::from_state(saved)))
+            }
+            None => (0, Self(AlertPolicy::default())),
         })
-        .await;
     }
-    if event.event_type == BatchEventType::BatchConfirmed.into_str()
-        && let Some(batch_id) = Batch::CATEGORY
-            .id_in(&event.stream_id)
-            .and_then(|id| id.parse().ok())
-    {
-        let ctx = Context::reaction(
-            TenantId(event.tenant_id),
-            "batch-reactor",
-            event.event_id,
-            event.correlation_id,
-        );
-        persist("create batch tasks", event, || {
-            budgets::create_batch_tasks(&state.handler, &ctx, batch_id)
-        })
-        .await;
+
+    fn saved(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(&self.0.state())
     }
-    Ok(())
+
+    async fn react(&mut self, state: &App, event: &RecordedEvent) -> Result<(), CodecError> {
+        let seen = Seen {
+            event_id: event.event_id,
+            stream_id: &event.stream_id,
+            event_type: &event.event_type,
+            schema_version: event.schema_version,
+            payload: &event.payload,
+            tenant_id: TenantId(event.tenant_id),
+            occurred_at: event.occurred_at,
+        };
+        for alert in self.0.observe(&seen)? {
+            let ctx = Context::reaction(
+                alert.tenant_id,
+                "alert-policy",
+                event.event_id,
+                event.correlation_id,
+            );
+            persist("raise alert", event, || {
+                alerts::raise(&state.handler, &ctx, alert.clone())
+            })
+            .await;
+        }
+        if event.event_type == BatchEventType::BatchConfirmed.into_str()
+            && let Some(batch_id) = Batch::CATEGORY
+                .id_in(&event.stream_id)
+                .and_then(|id| id.parse().ok())
+        {
+            let ctx = Context::reaction(
+                TenantId(event.tenant_id),
+                "batch-reactor",
+                event.event_id,
+                event.correlation_id,
+            );
+            persist("create batch tasks", event, || {
+                budgets::create_batch_tasks(&state.handler, &ctx, batch_id)
+            })
+            .await;
+        }
+        Ok(())
+    }
 }
 
 /// Runs a reaction until it is decided. A store that fails or a stream that
 /// keeps changing is retried with a growing pause: moving on would lose the
 /// reaction until the next restart. A domain refusal is final and logged.
-async fn persist<T, F, Fut>(what: &str, cause: &RecordedEvent, mut reaction: F)
+pub(crate) async fn persist<T, F, Fut>(what: &str, cause: &RecordedEvent, mut reaction: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, CommandError>>,

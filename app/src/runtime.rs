@@ -6,18 +6,18 @@ use std::time::Duration;
 use agentledger_store::Storage;
 use tokio::task::JoinHandle;
 
-use agentledger_projections::follower::Reporter;
-
-use crate::app::App;
+use crate::app::{App, Reporters};
+use crate::deliveries::DeliverySettings;
 use crate::limits::LimitsConfig;
 
 /// The workers' settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Workers {
     /// An online agent silent this long is marked offline.
     pub offline_after: Duration,
     /// How often overdue commands are looked for.
     pub command_timeout_check: Duration,
+    pub deliveries: DeliverySettings,
 }
 
 impl Default for Workers {
@@ -25,6 +25,7 @@ impl Default for Workers {
         Self {
             offline_after: Duration::from_secs(120),
             command_timeout_check: Duration::from_secs(1),
+            deliveries: DeliverySettings::default(),
         }
     }
 }
@@ -35,7 +36,7 @@ pub struct Runtime {
     app: App,
     tasks: Vec<JoinHandle<()>>,
     /// Where the reactors report, until they are started.
-    reactors: Option<Reporter>,
+    reactors: Option<Reporters>,
 }
 
 impl Runtime {
@@ -67,9 +68,18 @@ impl Runtime {
             crate::timeouts::spawn_command_timeouts(app.clone(), workers.command_timeout_check),
         ]);
         // Started once: a second call starts the other workers again only.
-        if let Some(reporter) = self.reactors.take() {
-            self.tasks
-                .push(crate::reactors::spawn(app.clone(), reporter));
+        if let Some(reporters) = self.reactors.take() {
+            self.tasks.extend([
+                crate::reactors::spawn::<crate::reactors::AlertsAndBatches>(
+                    app.clone(),
+                    reporters.reactors,
+                ),
+                crate::reactors::spawn::<crate::deliveries::schedule::Scheduler>(
+                    app.clone(),
+                    reporters.deliveries,
+                ),
+                crate::deliveries::spawn_worker(app.clone(), workers.deliveries),
+            ]);
         }
         self.tasks.extend(crate::stalls::spawn(app));
     }

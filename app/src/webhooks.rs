@@ -6,9 +6,13 @@
 use std::time::Duration;
 
 use agentledger_commands::Context;
-use agentledger_commands::webhooks::{invalidate_cache, store_cache_entry, subscribe};
+use agentledger_commands::webhooks::{
+    Subscription, invalidate_cache, store_cache_entry, subscribe,
+};
 use agentledger_domain::webhook::{Manager, Webhook, WebhookCommand};
 use agentledger_projections::cache_index::CacheEntry;
+use base64::Engine;
+use rand::RngCore;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -19,16 +23,8 @@ use crate::error::AppError;
 /// How long a cache read or invalidation waits for the index to see the log.
 const INDEX_CATCH_UP: Duration = Duration::from_secs(2);
 
-/// A new subscription: its id, its signing secret (shown once) and the
-/// position of its event.
-pub struct Subscribed {
-    pub webhook_id: Uuid,
-    pub secret: String,
-    pub position: u64,
-}
-
 /// The caller as a manager of subscriptions.
-fn manager(caller: &Caller) -> Result<(Context, Manager), AppError> {
+pub(crate) fn manager(caller: &Caller) -> Result<(Context, Manager), AppError> {
     match caller {
         Caller::Operator(op) => {
             op.require_commands()?;
@@ -41,6 +37,27 @@ fn manager(caller: &Caller) -> Result<(Context, Manager), AppError> {
     }
 }
 
+/// A signing secret as Standard Webhooks writes them: `whsec_` and the
+/// base64 of 32 random bytes.
+pub(crate) fn signing_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
+}
+
+/// A new subscription: its id, its signing secret (shown once) and the
+/// position of its event.
+pub struct Subscribed {
+    pub webhook_id: Uuid,
+    pub secret: String,
+    pub position: u64,
+}
+
+/// Subscribes `url` to `event_types`. The secret is stored before the
+/// subscription exists, so no delivery of it can find none.
 pub async fn create(
     app: &App,
     caller: &Caller,
@@ -48,8 +65,16 @@ pub async fn create(
     event_types: Vec<String>,
 ) -> Result<Subscribed, AppError> {
     let (ctx, by) = manager(caller)?;
-    let (webhook_id, secret, position) =
-        subscribe(&app.handler, &ctx, by, url, event_types).await?;
+    let webhook_id = Uuid::now_v7();
+    let secret = signing_secret();
+    agentledger_store::secrets::save_webhook_secret(&app.database, webhook_id, &secret).await?;
+    let asked = Subscription {
+        webhook_id,
+        url,
+        event_types,
+        secret: secret.clone(),
+    };
+    let position = subscribe(&app.handler, &ctx, by, asked, app.address_policy).await?;
     Ok(Subscribed {
         webhook_id,
         secret,
@@ -70,6 +95,7 @@ pub async fn update(
         url,
         event_types,
         by,
+        policy: app.address_policy,
     };
     Ok(app
         .handler

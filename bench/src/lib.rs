@@ -65,10 +65,10 @@ pub async fn seed(
     };
     let seeders: Vec<_> = (0..tenants)
         .map(|i| {
-            let handler = handler.clone();
-            tokio::spawn(
-                async move { agentledger_app::demo::seed(&handler, days, u64::from(i)).await },
-            )
+            let (handler, database) = (handler.clone(), storage.database.clone());
+            tokio::spawn(async move {
+                agentledger_app::demo::seed(&handler, &database, days, u64::from(i)).await
+            })
         })
         .collect();
     let mut result = Ok(());

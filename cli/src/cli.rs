@@ -7,7 +7,10 @@ use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use agentledger_api::{AppState, start};
+use agentledger_app::deliveries::DeliverySettings;
 use agentledger_app::{Runtime, Workers};
+use agentledger_domain::address::AddressPolicy;
+use agentledger_domain::delivery::RetrySchedule;
 
 use crate::bench::BenchCommand;
 
@@ -156,6 +159,23 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u32).range(1..)
     )]
     pub max_live_feeds: u32,
+    /// Lets webhooks (and other URLs the server calls) reach loopback
+    /// addresses, for a receiver on this machine in tests and local setups.
+    /// Private ranges and the metadata service stay refused. Off by default.
+    #[arg(long, env = "AGENTLEDGER_ALLOW_LOOPBACK_TARGETS")]
+    pub allow_loopback_targets: bool,
+    /// Seconds to wait before each attempt of a webhook delivery, comma-separated
+    /// (a round has as many attempts as there are waits; each wait varies by up to a tenth).
+    #[arg(
+        long,
+        env = "AGENTLEDGER_WEBHOOK_RETRY_SECONDS",
+        default_value = "0,5,300,1800,7200,18000,36000,36000",
+        value_parser = retry_schedule
+    )]
+    pub webhook_retry_seconds: RetrySchedule,
+    /// Seconds a webhook receiver has to answer.
+    #[arg(long, env = "AGENTLEDGER_WEBHOOK_TIMEOUT_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub webhook_timeout_seconds: u64,
     /// Most connections served at once; past it a client is answered 503.
     /// The process's file limit must hold them (raised to the hard limit if
     /// needed; start-up fails if it cannot). Default: 1024, or what the file
@@ -456,7 +476,13 @@ async fn demo(args: DemoArgs) -> Result<(), CliError> {
     let storage = open_storage(&args.database.database_url).await?;
     let store = storage.events.clone();
     let handler = agentledger_commands::Handler::new(store.clone());
-    let seeded = agentledger_app::demo::seed(&handler, args.days.clamp(1, 90), args.seed).await?;
+    let seeded = agentledger_app::demo::seed(
+        &handler,
+        &storage.database,
+        args.days.clamp(1, 90),
+        args.seed,
+    )
+    .await?;
     store.close().await;
     if let Some(key) = seeded.admin_key {
         println!("admin API key: {key}");
@@ -503,6 +529,9 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         failures_per_address: args.login_failures_per_address_per_minute,
         refreshes_per_agent: args.refresh_per_minute,
         live_feeds: args.max_live_feeds as usize,
+        address_policy: AddressPolicy {
+            allow_loopback: args.allow_loopback_targets,
+        },
     };
     let mut runtime = Runtime::start(storage, &jwt_secret, limits);
     if let Some((tenant_id, key)) =
@@ -516,6 +545,10 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     }
     runtime.start_workers(Workers {
         offline_after: std::time::Duration::from_secs(args.offline_after_seconds.max(1)),
+        deliveries: DeliverySettings {
+            retry: args.webhook_retry_seconds.clone(),
+            timeout: std::time::Duration::from_secs(args.webhook_timeout_seconds),
+        },
         ..Default::default()
     });
     let server = start(AppState::from(runtime.app().clone()), args.listen)
@@ -573,6 +606,21 @@ fn redact(url: &str) -> String {
             }
         }
         _ => url.to_owned(),
+    }
+}
+
+/// `0,5,300`: the waits of a retry schedule, in seconds.
+fn retry_schedule(text: &str) -> Result<RetrySchedule, String> {
+    let waits: Result<Vec<u64>, _> = text.split(',').map(|w| w.trim().parse::<u64>()).collect();
+    match waits {
+        Ok(waits)
+            if !waits.is_empty() && waits.len() <= 20 && waits.iter().all(|w| *w <= 7 * 86_400) =>
+        {
+            Ok(RetrySchedule(waits))
+        }
+        _ => {
+            Err("1 to 20 whole numbers of seconds, each at most a week, separated by commas".into())
+        }
     }
 }
 

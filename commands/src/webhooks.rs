@@ -1,5 +1,6 @@
 //! Webhook subscriptions and agents' cache entries.
 
+use agentledger_domain::address::AddressPolicy;
 use agentledger_domain::cache::{CACHE, invalidate, store_entry};
 use agentledger_domain::ids::AgentId;
 use agentledger_domain::webhook::{Manager, Webhook, WebhookCommand};
@@ -9,27 +10,38 @@ use uuid::Uuid;
 
 use crate::error::CommandError;
 use crate::handler::{Context, Handler};
-use crate::secrets::{random_secret, sha256_hex};
+use crate::secrets::sha256_hex;
 
 /// A new subscription; its signing secret is returned here only.
+/// What a new subscription is: its id and signing secret are the caller's,
+/// which keeps the secret where deliveries can read it.
+pub struct Subscription {
+    pub webhook_id: Uuid,
+    pub url: String,
+    pub event_types: Vec<String>,
+    pub secret: String,
+}
+
+/// Creates the subscription; the position of its event.
 pub async fn subscribe(
     handler: &Handler,
     ctx: &Context,
     by: Manager,
-    url: String,
-    event_types: Vec<String>,
-) -> Result<(Uuid, String, u64), CommandError> {
-    let webhook_id = Uuid::now_v7();
-    let secret = random_secret();
+    asked: Subscription,
+    policy: AddressPolicy,
+) -> Result<u64, CommandError> {
     let command = WebhookCommand::Create {
         tenant_id: ctx.tenant_id,
-        url,
-        event_types,
-        secret_hash: sha256_hex(&secret),
+        url: asked.url,
+        event_types: asked.event_types,
+        secret_hash: sha256_hex(&asked.secret),
         by,
+        policy,
     };
-    let executed = handler.run::<Webhook>(ctx, webhook_id, command).await?;
-    Ok((webhook_id, secret, executed.position))
+    let executed = handler
+        .run::<Webhook>(ctx, asked.webhook_id, command)
+        .await?;
+    Ok(executed.position)
 }
 
 pub fn cache_stream(ctx: &Context) -> String {

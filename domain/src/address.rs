@@ -11,6 +11,63 @@ use crate::error::DomainError;
 
 pub const MAX_URL_BYTES: usize = 2000;
 
+/// Which addresses outbound calls may reach. The default is the policy
+/// described above; the only loosening is loopback, for a receiver on the
+/// same machine in tests and local setups (`serve --allow-loopback-targets`),
+/// never private ranges or the metadata service.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AddressPolicy {
+    pub allow_loopback: bool,
+}
+
+impl AddressPolicy {
+    /// Whether a worker may connect to `ip`.
+    pub fn allows(self, ip: IpAddr) -> bool {
+        is_global(ip) || (self.allow_loopback && is_loopback(ip))
+    }
+
+    /// [`check_url`] under this policy.
+    pub fn check_url(self, what: &str, raw: &str) -> Result<url::Url, DomainError> {
+        let refuse = |why: &str| DomainError::invalid(format!("{what} refused: {why}"));
+        if raw.len() > MAX_URL_BYTES {
+            return Err(refuse("longer than 2000 bytes"));
+        }
+        let url = url::Url::parse(raw).map_err(|_| refuse("not a valid URL"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(refuse("only http and https are allowed"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(refuse("credentials in the url are not allowed"));
+        }
+        let allowed = match url.host() {
+            None => return Err(refuse("no host")),
+            Some(url::Host::Ipv4(ip)) => self.allows(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => self.allows(IpAddr::V6(ip)),
+            Some(url::Host::Domain(host)) => {
+                let loopback_name = self.allow_loopback
+                    && host.trim_end_matches('.').eq_ignore_ascii_case("localhost");
+                if is_internal_name(host) && !loopback_name {
+                    return Err(refuse("internal host name"));
+                }
+                true
+            }
+        };
+        if !allowed {
+            return Err(refuse("the address is not globally reachable"));
+        }
+        Ok(url)
+    }
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
 /// Checks an outbound URL and returns it parsed. `what` names the field in
 /// the refusal ("webhook url", "callback_url", …).
 ///
@@ -21,32 +78,7 @@ pub const MAX_URL_BYTES: usize = 2000;
 /// checked by name only: what they resolve to can change at any time, so the
 /// worker that calls the URL must check the addresses it connects to.
 pub fn check_url(what: &str, raw: &str) -> Result<url::Url, DomainError> {
-    let refuse = |why: &str| DomainError::invalid(format!("{what} refused: {why}"));
-    if raw.len() > MAX_URL_BYTES {
-        return Err(refuse("longer than 2000 bytes"));
-    }
-    let url = url::Url::parse(raw).map_err(|_| refuse("not a valid URL"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(refuse("only http and https are allowed"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(refuse("credentials in the url are not allowed"));
-    }
-    let allowed = match url.host() {
-        None => return Err(refuse("no host")),
-        Some(url::Host::Ipv4(ip)) => is_global(IpAddr::V4(ip)),
-        Some(url::Host::Ipv6(ip)) => is_global(IpAddr::V6(ip)),
-        Some(url::Host::Domain(host)) => {
-            if is_internal_name(host) {
-                return Err(refuse("internal host name"));
-            }
-            true
-        }
-    };
-    if !allowed {
-        return Err(refuse("the address is not globally reachable"));
-    }
-    Ok(url)
+    AddressPolicy::default().check_url(what, raw)
 }
 
 fn is_internal_name(host: &str) -> bool {

@@ -70,6 +70,7 @@ catalogue!(
     crate::budget::BatchEvent,
     crate::cache::CacheEvent,
     crate::dedup::DedupEvent,
+    crate::delivery::DeliveryEvent,
     crate::instruction::InstructionEvent,
     crate::instruction::TemplateEvent,
     crate::reports::ReportEvent,

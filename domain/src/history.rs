@@ -92,6 +92,7 @@ aggregates!(
     crate::instruction::Instruction,
     crate::instruction::CommandTemplate,
     crate::dedup::DedupReservation,
+    crate::delivery::Delivery,
     crate::tenant::Installation,
 );
 

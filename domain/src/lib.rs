@@ -15,6 +15,7 @@ pub mod calendar;
 pub mod catalogue;
 pub mod codec;
 pub mod dedup;
+pub mod delivery;
 pub mod error;
 pub mod event;
 pub mod history;

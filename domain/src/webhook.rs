@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::address;
+use crate::address::AddressPolicy;
 use crate::aggregate::Aggregate;
 use crate::catalogue;
 use crate::error::DomainError;
@@ -23,6 +23,8 @@ pub struct Webhook {
     pub event_types: Vec<String>,
     /// The agent that subscribed it; `None` for an operator's.
     pub owner: Option<AgentId>,
+    /// Why deliveries to it stopped, while they are stopped.
+    pub disabled: Option<String>,
 }
 
 /// Who manages a subscription: an operator manages every one of the tenant,
@@ -52,13 +54,28 @@ pub enum WebhookCommand {
         event_types: Vec<String>,
         secret_hash: String,
         by: Manager,
+        policy: AddressPolicy,
     },
     Update {
         url: String,
         event_types: Vec<String>,
         by: Manager,
+        policy: AddressPolicy,
     },
     Delete {
+        by: Manager,
+    },
+    /// Stops deliveries: the receiver answered 410 Gone (`by` is `None`),
+    /// or its manager asked.
+    Disable {
+        reason: String,
+        by: Option<Manager>,
+    },
+    Enable {
+        by: Manager,
+    },
+    /// Asks for a test delivery to this subscription alone.
+    Ping {
         by: Manager,
     },
 }
@@ -88,6 +105,12 @@ pub enum WebhookEvent {
         event_types: Vec<String>,
     },
     WebhookDeleted,
+    WebhookDisabled {
+        reason: String,
+    },
+    WebhookEnabled,
+    /// Delivered to this subscription only, whatever it subscribed to.
+    WebhookPinged,
 }
 
 /// A subscription names event types of the catalogue: a misspelt one would
@@ -130,11 +153,12 @@ impl Aggregate for Webhook {
                 event_types,
                 secret_hash,
                 by,
+                policy,
             } => {
                 if state.exists {
                     return Err(DomainError::AlreadyExists("webhook"));
                 }
-                address::check_url(URL_FIELD, &url)?;
+                policy.check_url(URL_FIELD, &url)?;
                 check_types(&event_types)?;
                 Ok(vec![WebhookEvent::WebhookSubscribed {
                     tenant_id,
@@ -151,11 +175,12 @@ impl Aggregate for Webhook {
                 url,
                 event_types,
                 by,
+                policy,
             } => {
                 if !state.exists || state.deleted || !state.managed_by(by) {
                     return Err(DomainError::NotFound("webhook"));
                 }
-                address::check_url(URL_FIELD, &url)?;
+                policy.check_url(URL_FIELD, &url)?;
                 check_types(&event_types)?;
                 Ok(vec![WebhookEvent::WebhookUpdated { url, event_types }])
             }
@@ -164,6 +189,38 @@ impl Aggregate for Webhook {
                     return Err(DomainError::NotFound("webhook"));
                 }
                 Ok(vec![WebhookEvent::WebhookDeleted])
+            }
+            WebhookCommand::Disable { reason, by } => {
+                if !state.exists || state.deleted || by.is_some_and(|m| !state.managed_by(m)) {
+                    return Err(DomainError::NotFound("webhook"));
+                }
+                if state.disabled.is_some() {
+                    return Ok(vec![]);
+                }
+                crate::text::check_text("reason", Some(&reason), 1000)?;
+                Ok(vec![WebhookEvent::WebhookDisabled { reason }])
+            }
+            WebhookCommand::Enable { by } => {
+                if !state.exists || state.deleted || !state.managed_by(by) {
+                    return Err(DomainError::NotFound("webhook"));
+                }
+                if state.disabled.is_none() {
+                    return Ok(vec![]);
+                }
+                Ok(vec![WebhookEvent::WebhookEnabled])
+            }
+            WebhookCommand::Ping { by } => {
+                if !state.exists || state.deleted || !state.managed_by(by) {
+                    return Err(DomainError::NotFound("webhook"));
+                }
+                if state.disabled.is_some() {
+                    return Err(DomainError::InvalidTransition {
+                        entity: "webhook",
+                        action: "ping",
+                        state: "disabled".into(),
+                    });
+                }
+                Ok(vec![WebhookEvent::WebhookPinged])
             }
         }
     }
@@ -188,6 +245,9 @@ impl Aggregate for Webhook {
                 state.event_types = event_types.clone();
             }
             WebhookEvent::WebhookDeleted => state.deleted = true,
+            WebhookEvent::WebhookDisabled { reason } => state.disabled = Some(reason.clone()),
+            WebhookEvent::WebhookEnabled => state.disabled = None,
+            WebhookEvent::WebhookPinged => {}
         }
         state
     }
@@ -205,7 +265,7 @@ mod tests {
             "https://93.184.216.34/",
             "https://[2606:4700::1111]/",
         ] {
-            assert!(address::check_url(URL_FIELD, url).is_ok(), "{url}");
+            assert!(crate::address::check_url(URL_FIELD, url).is_ok(), "{url}");
         }
     }
 
@@ -241,12 +301,71 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    address::check_url(URL_FIELD, url),
+                    crate::address::check_url(URL_FIELD, url),
                     Err(DomainError::Invalid(_))
                 ),
                 "{url} must be refused"
             );
         }
+    }
+
+    #[test]
+    fn loopback_is_allowed_only_when_the_policy_says_and_nothing_else_is() {
+        let loopback = AddressPolicy {
+            allow_loopback: true,
+        };
+        for url in [
+            "http://127.0.0.1:8080/",
+            "http://localhost:9/",
+            "http://[::1]/",
+        ] {
+            assert!(loopback.check_url(URL_FIELD, url).is_ok(), "{url}");
+            assert!(crate::address::check_url(URL_FIELD, url).is_err(), "{url}");
+        }
+        for url in [
+            "http://10.1.2.3/",
+            "http://169.254.169.254/",
+            "http://printer/",
+            "http://app.localhost/",
+        ] {
+            assert!(loopback.check_url(URL_FIELD, url).is_err(), "{url}");
+        }
+    }
+
+    #[test]
+    fn a_disabled_subscription_is_enabled_again_and_pings_only_while_enabled() {
+        use crate::testing::given;
+        let subscribed = WebhookEvent::WebhookSubscribed {
+            tenant_id: TenantId::new(),
+            url: "https://hooks.example.com/a".into(),
+            event_types: vec!["TaskFailed".into()],
+            secret_hash: "h".into(),
+            owner: None,
+        };
+        let gone = WebhookEvent::WebhookDisabled {
+            reason: "the receiver answered 410 Gone".into(),
+        };
+        given::<Webhook>([subscribed.clone()])
+            .when(WebhookCommand::Disable {
+                reason: "the receiver answered 410 Gone".into(),
+                by: None,
+            })
+            .then([gone.clone()]);
+        given::<Webhook>([subscribed.clone(), gone.clone()])
+            .when(WebhookCommand::Ping {
+                by: Manager::Operator,
+            })
+            .then_refused(|e| matches!(e, DomainError::InvalidTransition { .. }));
+        given::<Webhook>([subscribed.clone(), gone])
+            .when(WebhookCommand::Enable {
+                by: Manager::Operator,
+            })
+            .then([WebhookEvent::WebhookEnabled]);
+        given::<Webhook>([subscribed])
+            .when(WebhookCommand::Ping {
+                by: Manager::Agent(AgentId::new()),
+            })
+            .then_refused(|e| matches!(e, DomainError::NotFound(_)));
     }
 
     #[test]
@@ -257,6 +376,7 @@ mod tests {
             event_types: types.iter().map(|t| t.to_string()).collect(),
             secret_hash: "h".into(),
             by: Manager::Operator,
+            policy: AddressPolicy::default(),
         };
         assert!(
             Webhook::decide(&Webhook::default(), create(&["TaskFailed", "AlertRaised"])).is_ok()
@@ -279,6 +399,7 @@ mod tests {
                 event_types: vec!["TaskFailed".into()],
                 secret_hash: "h".into(),
                 by: Manager::Agent(mine),
+                policy: AddressPolicy::default(),
             },
         );
         let state = Webhook::fold(&created.unwrap_or_default());
@@ -286,6 +407,7 @@ mod tests {
             url: "https://hooks.example.com/b".into(),
             event_types: vec!["TaskFailed".into()],
             by,
+            policy: AddressPolicy::default(),
         };
         assert_eq!(
             Webhook::decide(&state, update(Manager::Agent(other))),
@@ -317,6 +439,7 @@ mod tests {
             event_types: vec!["AlertRaised".into()],
             secret_hash: "h".into(),
             by: Manager::Operator,
+            policy: AddressPolicy::default(),
         };
         let state =
             Webhook::fold(&Webhook::decide(&Webhook::default(), create).unwrap_or_default());
@@ -324,6 +447,7 @@ mod tests {
             url: "http://10.0.0.1/".into(),
             event_types: vec!["X".into()],
             by: Manager::Operator,
+            policy: AddressPolicy::default(),
         };
         assert!(matches!(
             Webhook::decide(&state, bad),
@@ -333,6 +457,7 @@ mod tests {
             url: "https://hooks.example.com/b".into(),
             event_types: vec![],
             by: Manager::Operator,
+            policy: AddressPolicy::default(),
         };
         assert!(matches!(
             Webhook::decide(&state, none),
@@ -348,6 +473,7 @@ mod tests {
                         event_types: vec!["AlertRaised".into()],
                         secret_hash: "h".into(),
                         by: Manager::Operator,
+                        policy: AddressPolicy::default(),
                     },
                 )
                 .unwrap_or_default(),

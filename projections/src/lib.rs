@@ -16,6 +16,7 @@ pub mod run_log;
 pub mod task_queue;
 pub mod tasks;
 pub mod usage;
+pub mod webhook_deliveries;
 pub mod webhooks_and_cache;
 pub mod wire;
 pub mod zones;

@@ -66,7 +66,22 @@ sql_projection!(WebhooksAndCache, |_this, conn, events| {
                         .execute(&mut *conn)
                         .await?;
                 }
-                None => {}
+                Some(WebhookEvent::WebhookDisabled { reason }) => {
+                    sqlx::query("UPDATE rm_webhooks SET disabled_reason = $1, updated_us = $2 WHERE webhook_id = $3")
+                        .bind(reason)
+                        .bind(at)
+                        .bind(webhook_id)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Some(WebhookEvent::WebhookEnabled) => {
+                    sqlx::query("UPDATE rm_webhooks SET disabled_reason = NULL, updated_us = $1 WHERE webhook_id = $2")
+                        .bind(at)
+                        .bind(webhook_id)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Some(WebhookEvent::WebhookPinged) | None => {}
             }
         } else if CACHE.holds(&event.stream_id) {
             match decode_event::<CacheEvent>(event)? {
@@ -123,6 +138,9 @@ pub struct WebhookRow {
     /// The agent that made it; absent for an operator's.
     #[cfg_attr(feature = "openapi", schema(format = Uuid))]
     pub owner_agent_id: Option<String>,
+    /// Why deliveries to it are stopped (the receiver answered 410, or a
+    /// manager disabled it); absent while they go on.
+    pub disabled_reason: Option<String>,
     #[serde(rename = "created_at", serialize_with = "crate::wire::instant")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_us: i64,
@@ -131,26 +149,41 @@ pub struct WebhookRow {
     pub updated_us: i64,
 }
 
+/// A row of `rm_webhooks`: id, url, event types (JSON), created, updated,
+/// owner, why disabled.
+type StoredWebhook = (
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+);
+
 /// The tenant's webhook subscriptions, by id; only `owner`'s when given.
 pub async fn webhooks(
     db: &Database,
     tenant: TenantId,
     owner: Option<AgentId>,
 ) -> Result<Vec<WebhookRow>, ProjectionError> {
-    let rows: Vec<(String, String, String, i64, i64, Option<String>)> = on_database!(db, p => sqlx::query_as(
-        "SELECT webhook_id, url, event_types, created_us, updated_us, owner_agent_id FROM rm_webhooks \
+    let rows: Vec<StoredWebhook> = on_database!(db, p => sqlx::query_as(
+        "SELECT webhook_id, url, event_types, created_us, updated_us, owner_agent_id, disabled_reason FROM rm_webhooks \
          WHERE tenant_id = $1 AND (CAST($2 AS TEXT) IS NULL OR owner_agent_id = $2) ORDER BY webhook_id"
     ).bind(tenant.to_string()).bind(owner.map(|o| o.to_string())).fetch_all(p).await?);
     Ok(rows
         .into_iter()
         .map(
-            |(webhook_id, url, types, created_us, updated_us, owner_agent_id)| WebhookRow {
-                webhook_id,
-                url,
-                event_types: serde_json::from_str(&types).unwrap_or_default(),
-                owner_agent_id,
-                created_us,
-                updated_us,
+            |(webhook_id, url, types, created_us, updated_us, owner_agent_id, disabled_reason)| {
+                WebhookRow {
+                    webhook_id,
+                    url,
+                    event_types: serde_json::from_str(&types).unwrap_or_default(),
+                    owner_agent_id,
+                    disabled_reason,
+                    created_us,
+                    updated_us,
+                }
             },
         )
         .collect())

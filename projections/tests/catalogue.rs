@@ -13,6 +13,7 @@ use agentledger_domain::budget::{BatchEvent, BudgetEvent, Limits};
 use agentledger_domain::cache::CacheEvent;
 use agentledger_domain::codec::encode;
 use agentledger_domain::dedup::DedupEvent;
+use agentledger_domain::delivery::{DeliveryEvent, FailedAttempt};
 use agentledger_domain::ids::{AgentId, ApiKeyId, TaskId, TenantId};
 use agentledger_domain::instruction::{InstructionEvent, OutputStream, TemplateEvent};
 use agentledger_domain::reports::{ActionStatus, ReportEvent, RunStatus};
@@ -63,6 +64,7 @@ fn enums_reading(event: &RecordedEvent) -> usize {
         reads::<BatchEvent>(event),
         reads::<CacheEvent>(event),
         reads::<DedupEvent>(event),
+        reads::<DeliveryEvent>(event),
         reads::<InstructionEvent>(event),
         reads::<TemplateEvent>(event),
         reads::<ReportEvent>(event),
@@ -337,6 +339,49 @@ fn every_declared_event_type_decodes_through_the_read_models_path() {
             event_types: vec![],
         },
         WebhookEvent::WebhookDeleted,
+        WebhookEvent::WebhookDisabled {
+            reason: "the receiver answered 410 Gone".into(),
+        },
+        WebhookEvent::WebhookEnabled,
+        WebhookEvent::WebhookPinged,
+    ]));
+    let failure = FailedAttempt {
+        status_code: Some(503),
+        error: "the receiver answered 503".into(),
+        duration_ms: 40,
+    };
+    covered.extend(round_trip(vec![
+        DeliveryEvent::WebhookDeliveryScheduled {
+            tenant_id: TenantId::new(),
+            webhook_id: Uuid::now_v7(),
+            event_id: Uuid::now_v7(),
+            event_position: 7,
+            event_type: "TaskFailed".into(),
+            due_at: at(),
+        },
+        DeliveryEvent::WebhookDeliveryAttempted {
+            attempt: 1,
+            at: at(),
+        },
+        DeliveryEvent::WebhookDeliverySucceeded {
+            attempt: 1,
+            status_code: 204,
+            duration_ms: 12,
+        },
+        DeliveryEvent::WebhookDeliveryFailed {
+            attempt: 1,
+            failure: failure.clone(),
+            next_attempt_at: at(),
+        },
+        DeliveryEvent::WebhookDeliveryExhausted {
+            attempt: 8,
+            failure,
+            gone: false,
+        },
+        DeliveryEvent::WebhookDeliveryRedelivered { due_at: at() },
+        DeliveryEvent::WebhookDeliveryCancelled {
+            reason: "the subscription was deleted".into(),
+        },
     ]));
 
     covered.sort_unstable();

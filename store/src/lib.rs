@@ -13,6 +13,7 @@ pub mod integrity;
 #[cfg(feature = "testing")]
 pub mod memory;
 mod open;
+pub mod secrets;
 pub mod sql;
 mod subscription;
 mod tail;

@@ -3,13 +3,17 @@
 //! document.
 
 pub mod live;
+pub mod receiver;
 
 use std::net::SocketAddr;
 
 use agentledger_api::connections::Limits;
 use agentledger_api::{AppState, start};
+use agentledger_app::deliveries::DeliverySettings;
 use agentledger_app::limits::LimitsConfig;
 use agentledger_app::{Runtime, Workers};
+use agentledger_domain::address::AddressPolicy;
+use agentledger_domain::delivery::RetrySchedule;
 use agentledger_store::conformance::test_config;
 use agentledger_store::testing::TestDatabase;
 use reqwest::{Method, StatusCode};
@@ -17,6 +21,15 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 pub const JWT_SECRET: &[u8] = b"test-secret-test-secret-test-secret!";
+
+/// How a test server is set up beyond its database.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub connections: Limits,
+    /// Webhook deliveries to loopback receivers, with this retry schedule;
+    /// `None`: the default policy (loopback refused) and schedule.
+    pub loopback_deliveries: Option<RetrySchedule>,
+}
 
 pub struct TestServer {
     pub base: String,
@@ -27,18 +40,28 @@ pub struct TestServer {
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     runtime: Option<Runtime>,
+    options: Options,
     // Dropped last: the database outlives the server using it.
     _db: TestDatabase,
 }
 
 impl TestServer {
     pub async fn start(db: TestDatabase) -> Self {
-        Self::start_with(db, None, Limits::default()).await
+        Self::start_with(db, None, Options::default()).await
     }
 
     /// A server that holds connections as `limits` say.
     pub async fn start_with_limits(db: TestDatabase, limits: Limits) -> Self {
-        Self::start_with(db, None, limits).await
+        let options = Options {
+            connections: limits,
+            ..Options::default()
+        };
+        Self::start_with(db, None, options).await
+    }
+
+    /// A server set up as `options` say.
+    pub async fn start_with_options(db: TestDatabase, options: Options) -> Self {
+        Self::start_with(db, None, options).await
     }
 
     /// Stops this server and starts a new one on the same database, as after
@@ -52,15 +75,22 @@ impl TestServer {
         }
         let admin_key = std::mem::take(&mut self.admin_key);
         let db = std::mem::replace(&mut self._db, TestDatabase::sqlite());
-        Self::start_with(db, Some(admin_key), Limits::default()).await
+        let options = self.options.clone();
+        Self::start_with(db, Some(admin_key), options).await
     }
 
-    async fn start_with(db: TestDatabase, admin_key: Option<String>, limits: Limits) -> Self {
+    async fn start_with(db: TestDatabase, admin_key: Option<String>, options: Options) -> Self {
         let storage = match db.open(test_config()).await {
             Ok(storage) => storage,
             Err(e) => panic!("open store: {e}"),
         };
-        let mut runtime = Runtime::start(storage, JWT_SECRET, LimitsConfig::default());
+        let settings = LimitsConfig {
+            address_policy: AddressPolicy {
+                allow_loopback: options.loopback_deliveries.is_some(),
+            },
+            ..LimitsConfig::default()
+        };
+        let mut runtime = Runtime::start(storage, JWT_SECRET, settings);
         let admin_key = match (
             agentledger_commands::operators::bootstrap(&runtime.app().handler).await,
             admin_key,
@@ -73,11 +103,15 @@ impl TestServer {
         let workers = Workers {
             offline_after: std::time::Duration::from_secs(1),
             command_timeout_check: std::time::Duration::from_millis(200),
+            deliveries: DeliverySettings {
+                retry: options.loopback_deliveries.clone().unwrap_or_default(),
+                timeout: std::time::Duration::from_secs(2),
+            },
         };
         runtime.start_workers(workers);
         let state = AppState::from(runtime.app().clone());
         let server = match start(state.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await {
-            Ok(server) => server.with_limits(limits),
+            Ok(server) => server.with_limits(options.connections),
             Err(e) => panic!("bind: {e}"),
         };
         let base = format!("http://{}", server.local_addr());
@@ -92,6 +126,7 @@ impl TestServer {
             state,
             shutdown: Some(tx),
             runtime: Some(runtime),
+            options,
             _db: db,
         }
     }

@@ -80,6 +80,18 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/tasks/{task_id}/output"),
     ("get", "/api/v1/stream"),
     ("get", "/api/v1/ws"),
+    ("get", "/api/v1/webhooks/{webhook_id}/deliveries"),
+    (
+        "get",
+        "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}",
+    ),
+    (
+        "post",
+        "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+    ),
+    ("post", "/api/v1/webhooks/{webhook_id}/ping"),
+    ("post", "/api/v1/webhooks/{webhook_id}/disable"),
+    ("post", "/api/v1/webhooks/{webhook_id}/enable"),
     ("get", "/metrics"),
 ];
 

@@ -1212,7 +1212,7 @@ mod equivalence {
 
     pub async fn every_read_model_rebuilds_to_the_same_contents(server: TestServer) {
         let state = &server.state;
-        agentledger_app::demo::seed(&state.handler, 2, 11)
+        agentledger_app::demo::seed(&state.handler, &state.database, 2, 11)
             .await
             .unwrap_or_else(|e| panic!("demo: {e}"));
         random_workload(&server, 5, 300).await;

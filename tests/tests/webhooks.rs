@@ -9,7 +9,12 @@ async fn webhooks_refuse_internal_addresses_and_stay_in_their_tenant(server: Tes
     let body = json!({ "url": "https://hooks.example.com/agentledger", "event_types": ["AlertRaised", "TaskFailed"] });
     let (status, created) = server.post("/api/v1/webhooks", &op, &body).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
-    assert_eq!(created["secret"].as_str().map(str::len), Some(64));
+    // Standard Webhooks' form: `whsec_` and the base64 of 32 bytes.
+    let secret = created["secret"].as_str().unwrap_or_default();
+    assert!(
+        secret.starts_with("whsec_") && secret.len() == 6 + 44,
+        "{secret}"
+    );
     let id = created["webhook_id"]
         .as_str()
         .unwrap_or_default()

@@ -3,6 +3,7 @@ pub mod agents;
 pub mod alerts;
 pub mod audit;
 pub mod dashboard;
+pub mod deliveries;
 pub mod exports;
 pub mod health;
 pub mod instructions;

@@ -118,6 +118,10 @@ mod schema {
         const PAGE: &'static str = "OutputPage";
     }
 
+    impl Listed for agentledger_projections::webhook_deliveries::DeliveryRow {
+        const PAGE: &'static str = "DeliveryPage";
+    }
+
     fn int64() -> Option<SchemaFormat> {
         Some(SchemaFormat::KnownFormat(KnownFormat::Int64))
     }

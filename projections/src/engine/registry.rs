@@ -15,5 +15,6 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(crate::command_history::CommandHistory),
         Arc::new(crate::usage::Usage),
         Arc::new(crate::webhooks_and_cache::WebhooksAndCache),
+        Arc::new(crate::webhook_deliveries::WebhookDeliveries),
     ]
 }

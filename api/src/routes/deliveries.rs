@@ -1,0 +1,178 @@
+//! Webhook deliveries: each subscription's, with status codes and timings;
+//! one delivery's attempts; sending one again, a test ping, and stopping
+//! and restarting a subscription's deliveries.
+
+use agentledger_app::caller::Caller;
+use agentledger_app::deliveries;
+use agentledger_app::queries::Page;
+use agentledger_projections::webhook_deliveries::DeliveryRow;
+use agentledger_store::RecordedEvent;
+use axum::Json as Reply;
+use axum::extract::State;
+use serde::Deserialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::extract::{Json, Path, Query};
+use crate::problem::Problem;
+use crate::read_model::list_query;
+use crate::routes::operators::Done;
+use crate::state::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(delivery_list))
+        .routes(routes!(delivery_attempts))
+        .routes(routes!(redeliver))
+        .routes(routes!(ping))
+        .routes(routes!(disable))
+        .routes(routes!(enable))
+}
+
+list_query! {
+    pub struct DeliveryQuery {
+        /// `pending`, `in_flight`, `succeeded`, `exhausted` or `cancelled`.
+        pub status: Option<String>,
+    }
+}
+
+/// A page of deliveries, as the document names it.
+type DeliveryPage = Page<DeliveryRow>;
+
+/// The subscription's deliveries, newest first: status, attempts, the last
+/// status code, error and duration, and when the next attempt is due.
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks/{webhook_id}/deliveries",
+    operation_id = "webhook_deliveries",
+    tag = "webhooks",
+    summary = "A webhook's deliveries, newest first",
+    params(("webhook_id" = uuid::Uuid, Path), DeliveryQuery),
+    responses((status = 200, description = "A page of deliveries", body = DeliveryPage), crate::openapi::Problems),
+    security(("operator_key" = []), ("agent_token" = [])),
+)]
+async fn delivery_list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(webhook_id): Path<Uuid>,
+    Query(q): Query<DeliveryQuery>,
+) -> Result<Reply<DeliveryPage>, Problem> {
+    let list = q.list();
+    Ok(Reply(
+        deliveries::list(&state, &caller, webhook_id, q.status.as_deref(), list).await?,
+    ))
+}
+
+/// One delivery's stream: its scheduling, each attempt (recorded before it
+/// was made) and each outcome.
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}",
+    operation_id = "webhook_delivery_attempts",
+    tag = "webhooks",
+    summary = "A delivery and its attempts",
+    params(("webhook_id" = uuid::Uuid, Path), ("delivery_id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The delivery's events, oldest first", body = Vec<RecordedEvent>), crate::openapi::Problems),
+    security(("operator_key" = []), ("agent_token" = [])),
+)]
+async fn delivery_attempts(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((webhook_id, delivery_id)): Path<(Uuid, Uuid)>,
+) -> Result<Reply<Vec<RecordedEvent>>, Problem> {
+    Ok(Reply(
+        deliveries::attempts(&state, &caller, webhook_id, delivery_id).await?,
+    ))
+}
+
+/// Sends the delivery again under the same `webhook-id`, with a new round
+/// of attempts (refused while an attempt is in flight).
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+    operation_id = "webhook_redeliver",
+    tag = "webhooks",
+    summary = "Send a delivery again",
+    params(("webhook_id" = uuid::Uuid, Path), ("delivery_id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "Scheduled", body = Done), crate::openapi::Problems),
+    security(("operator_key" = []), ("agent_token" = [])),
+)]
+async fn redeliver(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((webhook_id, delivery_id)): Path<(Uuid, Uuid)>,
+) -> Result<Reply<Done>, Problem> {
+    let position = deliveries::redeliver(&state, &caller, webhook_id, delivery_id).await?;
+    Ok(Reply(Done { position }))
+}
+
+/// Records a `WebhookPinged` event, delivered to this subscription alone
+/// whatever it subscribed to: a test of the receiver and its verification.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/{webhook_id}/ping",
+    operation_id = "webhook_ping",
+    tag = "webhooks",
+    summary = "Send a test delivery",
+    params(("webhook_id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The ping's position", body = Done), crate::openapi::Problems),
+    security(("operator_key" = []), ("agent_token" = [])),
+)]
+async fn ping(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(webhook_id): Path<Uuid>,
+) -> Result<Reply<Done>, Problem> {
+    let position = deliveries::ping(&state, &caller, webhook_id).await?;
+    Ok(Reply(Done { position }))
+}
+
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisableWebhook {
+    /// Why, for whoever looks at the subscription later.
+    pub reason: String,
+}
+
+/// Stops deliveries: events from now on are not delivered and waiting
+/// deliveries are cancelled. A receiver answering 410 Gone does the same.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/{webhook_id}/disable",
+    operation_id = "webhook_disable",
+    tag = "webhooks",
+    summary = "Stop a webhook's deliveries",
+    params(("webhook_id" = uuid::Uuid, Path)),
+    request_body = DisableWebhook,
+    responses((status = 200, description = "Disabled", body = Done), crate::openapi::Problems),
+    security(("operator_key" = []), ("agent_token" = [])),
+)]
+async fn disable(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(webhook_id): Path<Uuid>,
+    Json(body): Json<DisableWebhook>,
+) -> Result<Reply<Done>, Problem> {
+    let position = deliveries::disable(&state, &caller, webhook_id, body.reason).await?;
+    Ok(Reply(Done { position }))
+}
+
+/// Starts deliveries again, for events that commit from now on.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/{webhook_id}/enable",
+    operation_id = "webhook_enable",
+    tag = "webhooks",
+    summary = "Restart a webhook's deliveries",
+    params(("webhook_id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "Enabled", body = Done), crate::openapi::Problems),
+    security(("operator_key" = []), ("agent_token" = [])),
+)]
+async fn enable(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(webhook_id): Path<Uuid>,
+) -> Result<Reply<Done>, Problem> {
+    let position = deliveries::enable(&state, &caller, webhook_id).await?;
+    Ok(Reply(Done { position }))
+}

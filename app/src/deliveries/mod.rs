@@ -1,0 +1,155 @@
+//! Webhook delivery: a reactor schedules a delivery for each event a
+//! subscription asks for ([`schedule`]), a worker makes them ([`worker`],
+//! over HTTP with [`send`]), and every step is an event of the delivery's
+//! stream (`domain::delivery`), so deliveries are audited and survive
+//! restarts. What operators and agents do with them is here: list a
+//! subscription's deliveries, send one again, ping, disable and enable.
+
+pub mod schedule;
+mod send;
+mod worker;
+
+use std::time::Duration;
+
+use agentledger_domain::delivery::{Delivery, DeliveryCommand, RetrySchedule};
+use agentledger_domain::webhook::{Webhook, WebhookCommand};
+use agentledger_projections::webhook_deliveries::{self as model, DeliveryRow, WebhookDeliveries};
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::caller::Caller;
+use crate::error::AppError;
+use crate::queries::{ListParams, Page};
+use crate::webhooks::manager;
+
+pub(crate) use worker::spawn as spawn_worker;
+
+/// How deliveries are made.
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    /// The waits before each attempt of a round.
+    pub retry: RetrySchedule,
+    /// How long a receiver has to answer.
+    pub timeout: Duration,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self {
+            retry: RetrySchedule::default(),
+            timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// A subscription's deliveries, newest first; of one status (`pending`,
+/// `in_flight`, `succeeded`, `exhausted`, `cancelled`) or all.
+pub async fn list(
+    app: &App,
+    caller: &Caller,
+    webhook_id: Uuid,
+    status: Option<&str>,
+    list: ListParams,
+) -> Result<Page<DeliveryRow>, AppError> {
+    let webhook = app.load_visible::<Webhook>(caller, webhook_id).await?.state;
+    let limit = list.page_size()?;
+    let progress = app.caught_up(&WebhookDeliveries, list.min_position).await?;
+    let items = model::list(
+        &app.database,
+        webhook.tenant_id,
+        webhook_id,
+        status,
+        list.cursor,
+        limit,
+    )
+    .await?;
+    Ok(Page::new(items, limit, progress.position(), |d| d.seq))
+}
+
+/// A delivery of the subscription: its whole stream (scheduling, every
+/// attempt and its outcome).
+pub async fn attempts(
+    app: &App,
+    caller: &Caller,
+    webhook_id: Uuid,
+    delivery_id: Uuid,
+) -> Result<Vec<agentledger_store::RecordedEvent>, AppError> {
+    of_webhook(app, caller, webhook_id, delivery_id).await?;
+    let stream = <Delivery as agentledger_domain::Aggregate>::stream_id(delivery_id);
+    Ok(app.store.read_stream(&stream, 0, 10_000).await?)
+}
+
+/// The delivery, if it is one of a subscription the caller may see.
+async fn of_webhook(
+    app: &App,
+    caller: &Caller,
+    webhook_id: Uuid,
+    delivery_id: Uuid,
+) -> Result<Delivery, AppError> {
+    app.load_visible::<Webhook>(caller, webhook_id).await?;
+    let delivery = app.handler.load::<Delivery>(delivery_id).await?.state;
+    if delivery.exists && delivery.webhook_id == webhook_id {
+        Ok(delivery)
+    } else {
+        Err(AppError::NotFound("delivery not found".into()))
+    }
+}
+
+/// Sends a delivery again, under the same id, with a new round of
+/// attempts; the position of the request.
+pub async fn redeliver(
+    app: &App,
+    caller: &Caller,
+    webhook_id: Uuid,
+    delivery_id: Uuid,
+) -> Result<u64, AppError> {
+    let (ctx, _) = manager(caller)?;
+    of_webhook(app, caller, webhook_id, delivery_id).await?;
+    let command = DeliveryCommand::Redeliver {
+        at: agentledger_store::now(),
+    };
+    Ok(app
+        .handler
+        .run::<Delivery>(&ctx, delivery_id, command)
+        .await?
+        .position)
+}
+
+/// Asks for a test delivery (`WebhookPinged`) to this subscription alone.
+pub async fn ping(app: &App, caller: &Caller, webhook_id: Uuid) -> Result<u64, AppError> {
+    let (ctx, by) = manager(caller)?;
+    Ok(app
+        .handler
+        .run::<Webhook>(&ctx, webhook_id, WebhookCommand::Ping { by })
+        .await?
+        .position)
+}
+
+/// Stops deliveries to the subscription (waiting ones are cancelled when due).
+pub async fn disable(
+    app: &App,
+    caller: &Caller,
+    webhook_id: Uuid,
+    reason: String,
+) -> Result<u64, AppError> {
+    let (ctx, by) = manager(caller)?;
+    let command = WebhookCommand::Disable {
+        reason,
+        by: Some(by),
+    };
+    Ok(app
+        .handler
+        .run::<Webhook>(&ctx, webhook_id, command)
+        .await?
+        .position)
+}
+
+/// Starts deliveries again, for events from now on.
+pub async fn enable(app: &App, caller: &Caller, webhook_id: Uuid) -> Result<u64, AppError> {
+    let (ctx, by) = manager(caller)?;
+    Ok(app
+        .handler
+        .run::<Webhook>(&ctx, webhook_id, WebhookCommand::Enable { by })
+        .await?
+        .position)
+}

@@ -1,0 +1,385 @@
+//! Webhook delivery over HTTP to a real receiver on loopback (the test
+//! server allows loopback targets, with a short retry schedule): signatures
+//! checked with the receiver's own HMAC, retries on schedule under one
+//! `webhook-id`, `Retry-After`, 410 disabling the subscription, redirects not
+//! followed, a hanging receiver timed out, and a restart mid-retry.
+
+use std::time::Duration;
+
+use agentledger_domain::delivery::RetrySchedule;
+use agentledger_store::testing::TestDatabase;
+use agentledger_tests::receiver::{Receiver, Reply};
+use agentledger_tests::{Options, TestServer};
+use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// A server delivering to loopback, with the waits of `schedule`.
+async fn server(db: TestDatabase, schedule: &[u64]) -> TestServer {
+    let options = Options {
+        loopback_deliveries: Some(RetrySchedule(schedule.to_vec())),
+        ..Options::default()
+    };
+    TestServer::start_with_options(db, options).await
+}
+
+/// Subscribes `url` to `types`: (webhook id, secret).
+async fn subscribe(server: &TestServer, key: &str, url: &str, types: &[&str]) -> (String, String) {
+    let (status, made) = server
+        .post(
+            "/api/v1/webhooks",
+            key,
+            &json!({ "url": url, "event_types": types }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let secret = made["secret"].as_str().unwrap_or_default().to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    (
+        made["webhook_id"].as_str().unwrap_or_default().to_owned(),
+        secret,
+    )
+}
+
+/// `POST /api/v1/webhooks/{id}/{action}` without a body: its status.
+async fn on_webhook(server: &TestServer, key: &str, webhook_id: &str, action: &str) -> StatusCode {
+    let path = format!("/api/v1/webhooks/{webhook_id}/{action}");
+    server.post(&path, key, &json!(null)).await.0
+}
+
+async fn create_task(server: &TestServer, key: &str) -> (String, u64) {
+    let (status, created) = server
+        .post("/api/v1/tasks", key, &json!({ "task_type": "hooked" }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    (
+        created["task_id"].as_str().unwrap_or_default().to_owned(),
+        created["position"].as_u64().unwrap_or_default(),
+    )
+}
+
+/// The subscription's deliveries once every model has the log up to now.
+async fn deliveries(server: &TestServer, key: &str, webhook_id: &str) -> Vec<Value> {
+    server.models_reach(None).await;
+    let (status, page) = server
+        .get(&format!("/api/v1/webhooks/{webhook_id}/deliveries"), key)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page["items"].as_array().cloned().unwrap_or_default()
+}
+
+/// Waits (at most 20 s) until the subscription's newest delivery has `status`.
+async fn settled(server: &TestServer, key: &str, webhook_id: &str, status: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let list = deliveries(server, key, webhook_id).await;
+        if let Some(newest) = list.first()
+            && newest["status"] == status
+        {
+            return newest.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no delivery became {status}: {list:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn attempts(
+    server: &TestServer,
+    key: &str,
+    webhook_id: &str,
+    delivery_id: &str,
+) -> Vec<Value> {
+    let (status, events) = server
+        .get(
+            &format!("/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}"),
+            key,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{events}");
+    events.as_array().cloned().unwrap_or_default()
+}
+
+fn types(events: &[Value]) -> Vec<&str> {
+    events
+        .iter()
+        .filter_map(|e| e["event_type"].as_str())
+        .collect()
+}
+
+async fn deliveries_are_signed_as_the_standard_says_and_listed(db: TestDatabase) {
+    let server = server(db, &[0]).await;
+    let (receiver, base) = Receiver::start().await;
+    let (_, op) = server.tenant("hooks").await;
+    let (_, other) = server.tenant("other").await;
+    let (webhook_id, secret) =
+        subscribe(&server, &op, &format!("{base}/in"), &["TaskCreated"]).await;
+    let (task_id, _) = create_task(&server, &op).await;
+
+    let got = receiver.wait_for(1).await;
+    let delivery = &got[0];
+    assert_eq!(delivery.path, "/in");
+    assert!(
+        delivery.signed_with(&secret),
+        "the signature verifies: {delivery:?}"
+    );
+    assert!(!delivery.signed_with("whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="));
+    let sent_at: i64 = delivery
+        .header("webhook-timestamp")
+        .parse()
+        .unwrap_or_default();
+    assert!((Utc::now().timestamp() - sent_at).abs() < 60);
+    assert_eq!(delivery.header("content-type"), "application/json");
+    let body = delivery.json();
+    assert_eq!(body["type"], "TaskCreated");
+    assert_eq!(body["data"]["stream_id"], json!(format!("task-{task_id}")));
+    assert!(
+        body["timestamp"]
+            .as_str()
+            .is_some_and(|t| t.parse::<DateTime<Utc>>().is_ok())
+    );
+
+    let listed = settled(&server, &op, &webhook_id, "succeeded").await;
+    assert_eq!(listed["delivery_id"], json!(delivery.header("webhook-id")));
+    assert_eq!(
+        (
+            listed["attempts"].clone(),
+            listed["last_status_code"].clone()
+        ),
+        (json!(1), json!(204))
+    );
+    assert_eq!(listed["event_type"], "TaskCreated");
+    let delivery_id = listed["delivery_id"].as_str().unwrap_or_default();
+    let stream = attempts(&server, &op, &webhook_id, delivery_id).await;
+    assert_eq!(
+        types(&stream),
+        [
+            "WebhookDeliveryScheduled",
+            "WebhookDeliveryAttempted",
+            "WebhookDeliverySucceeded"
+        ]
+    );
+
+    // A ping goes to this subscription alone, whatever it subscribed to.
+    let status = on_webhook(&server, &op, &webhook_id, "ping").await;
+    assert_eq!(status, StatusCode::OK);
+    let got = receiver.wait_for(2).await;
+    assert_eq!(got[1].json()["type"], "WebhookPinged");
+    assert!(got[1].signed_with(&secret));
+
+    // Redelivery: the same id, a new round.
+    let path = format!("/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver");
+    let (status, _) = server.post(&path, &op, &json!(null)).await;
+    assert_eq!(status, StatusCode::OK);
+    let got = receiver.wait_for(3).await;
+    assert_eq!(got[2].header("webhook-id"), delivery_id);
+    assert_eq!(got[2].json(), got[0].json(), "the same event");
+
+    // Another tenant sees none of it.
+    for path in [
+        format!("/api/v1/webhooks/{webhook_id}/deliveries"),
+        format!("/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}"),
+    ] {
+        let (status, _) = server.get(&path, &other).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let (status, _) = server.post(&path, &other, &json!(null)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn failures_are_retried_on_schedule_under_one_id_and_gone_disables(db: TestDatabase) {
+    let server = server(db, &[0, 1, 2, 2]).await;
+    let (receiver, base) = Receiver::start().await;
+    let (_, op) = server.tenant("retries").await;
+    let (webhook_id, secret) =
+        subscribe(&server, &op, &format!("{base}/in"), &["TaskCreated"]).await;
+    receiver.script([
+        Reply::Status(500),
+        Reply::RetryAfter(503, 3),
+        Reply::Status(200),
+    ]);
+    create_task(&server, &op).await;
+
+    let got = receiver.wait_for(3).await;
+    let ids: Vec<String> = got.iter().map(|r| r.header("webhook-id")).collect();
+    assert!(
+        ids.iter().all(|id| *id == ids[0]),
+        "one id for every attempt: {ids:?}"
+    );
+    assert!(got.iter().all(|r| r.signed_with(&secret)));
+    let listed = settled(&server, &op, &webhook_id, "succeeded").await;
+    assert_eq!(listed["attempts"], json!(3));
+    let stream = attempts(&server, &op, &webhook_id, &ids[0]).await;
+    assert_eq!(
+        types(&stream),
+        [
+            "WebhookDeliveryScheduled",
+            "WebhookDeliveryAttempted",
+            "WebhookDeliveryFailed",
+            "WebhookDeliveryAttempted",
+            "WebhookDeliveryFailed",
+            "WebhookDeliveryAttempted",
+            "WebhookDeliverySucceeded",
+        ]
+    );
+    // The waits: 1 s (give or take a tenth) after the first failure, and the
+    // 3 s the receiver asked for after the second (more than the schedule's 2).
+    let time = |e: &Value, field: &str| {
+        e["payload"][field]
+            .as_str()
+            .and_then(|t| t.parse::<DateTime<Utc>>().ok())
+            .unwrap_or_default()
+    };
+    for (failed, wait_ms) in [(2, 1000), (4, 3000)] {
+        let waited = time(&stream[failed], "next_attempt_at")
+            - stream[failed]["occurred_at"]
+                .as_str()
+                .and_then(|t| t.parse::<DateTime<Utc>>().ok())
+                .unwrap_or_default();
+        let waited = waited.num_milliseconds();
+        assert!(
+            (wait_ms * 9 / 10 - 50..=wait_ms * 11 / 10 + 50).contains(&waited),
+            "waited {waited} ms where the schedule says {wait_ms}: {}",
+            stream[failed]
+        );
+        assert_eq!(
+            stream[failed]["payload"]["failure"]["status_code"],
+            json!(if failed == 2 { 500 } else { 503 })
+        );
+    }
+
+    // 410: no more attempts, and the subscription stops.
+    receiver.script([Reply::Status(410)]);
+    create_task(&server, &op).await;
+    receiver.wait_for(4).await;
+    let gone = settled(&server, &op, &webhook_id, "exhausted").await;
+    assert_eq!(
+        (gone["attempts"].clone(), gone["last_status_code"].clone()),
+        (json!(1), json!(410))
+    );
+    let (_, listed) = server.get("/api/v1/webhooks", &op).await;
+    let reason = listed[0]["disabled_reason"].clone();
+    assert!(
+        reason.as_str().is_some_and(|r| r.contains("410")),
+        "{listed}"
+    );
+    create_task(&server, &op).await;
+    assert_eq!(
+        deliveries(&server, &op, &webhook_id).await.len(),
+        2,
+        "none while disabled"
+    );
+    let status = on_webhook(&server, &op, &webhook_id, "ping").await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    let status = on_webhook(&server, &op, &webhook_id, "enable").await;
+    assert_eq!(status, StatusCode::OK);
+    create_task(&server, &op).await;
+    receiver.wait_for(5).await;
+    assert_eq!(
+        settled(&server, &op, &webhook_id, "succeeded").await["attempts"],
+        json!(1)
+    );
+    assert_eq!(
+        receiver.received().len(),
+        5,
+        "the task made while disabled was not sent"
+    );
+}
+
+async fn redirects_are_not_followed_and_a_silent_receiver_times_out(db: TestDatabase) {
+    let server = server(db, &[0]).await;
+    let (receiver, base) = Receiver::start().await;
+    let (_, op) = server.tenant("odd receivers").await;
+    let (webhook_id, _) = subscribe(&server, &op, &format!("{base}/in"), &["TaskCreated"]).await;
+
+    receiver.script([Reply::Redirect("/elsewhere")]);
+    create_task(&server, &op).await;
+    let moved = settled(&server, &op, &webhook_id, "exhausted").await;
+    assert_eq!(moved["last_status_code"], json!(302));
+    assert!(
+        moved["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("redirects are not followed"))
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        receiver.received().iter().all(|r| r.path == "/in"),
+        "the redirect was not followed"
+    );
+
+    // The test server gives receivers 2 s.
+    receiver.script([Reply::Hang(Duration::from_secs(5))]);
+    create_task(&server, &op).await;
+    let silent = loop {
+        let list = deliveries(&server, &op, &webhook_id).await;
+        if list.len() == 2 && list[0]["status"] == "exhausted" {
+            break list[0].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(silent["last_status_code"], Value::Null);
+    assert!(
+        silent["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no answer within 2 s")),
+        "{silent}"
+    );
+}
+
+async fn a_restart_between_attempts_loses_no_delivery(db: TestDatabase) {
+    let server = server(db, &[0, 2]).await;
+    let (receiver, base) = Receiver::start().await;
+    let (_, op) = server.tenant("restarts").await;
+    let (webhook_id, secret) =
+        subscribe(&server, &op, &format!("{base}/in"), &["TaskCreated"]).await;
+    receiver.script([Reply::Status(500)]);
+    create_task(&server, &op).await;
+    receiver.wait_for(1).await;
+    settled(&server, &op, &webhook_id, "pending").await;
+
+    let server = server.restart().await;
+    let got = receiver.wait_for(2).await;
+    assert_eq!(got[0].header("webhook-id"), got[1].header("webhook-id"));
+    assert!(got[1].signed_with(&secret));
+    let done = settled(&server, &op, &webhook_id, "succeeded").await;
+    assert_eq!(done["attempts"], json!(2));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        receiver.received().len(),
+        2,
+        "nothing sent twice after the restart"
+    );
+}
+
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(agentledger_store::testing::TestDatabase::sqlite()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(db) = agentledger_store::testing::TestDatabase::postgres(stringify!($name)).await {
+                        super::$name(db).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both!(
+    deliveries_are_signed_as_the_standard_says_and_listed,
+    failures_are_retried_on_schedule_under_one_id_and_gone_disables,
+    redirects_are_not_followed_and_a_silent_receiver_times_out,
+    a_restart_between_attempts_loses_no_delivery,
+);
