@@ -27,26 +27,9 @@ def map_body(context, body):
 
 
 # Schemathesis fills path parameters with values it saw in responses, `null`
-# included (`task_id` of a task skipped as a duplicate is `null`, with
-# `duplicate_of` naming the task that holds the key). A path segment cannot
+# included (an optional id a response leaves `null`). A path segment cannot
 # be null and the document never says one is, so such cases are dropped
 # rather than sent as the text `null`.
 @schemathesis.hook
 def filter_path_parameters(context, path_parameters):
     return all(value is not None for value in (path_parameters or {}).values())
-
-
-# A long poll (`GET /api/v1/agents/me/commands?wait=N`) holds its answer up to
-# N seconds when no command is waiting, as documented; generated cases would
-# spend up to 30 s each doing just that. Waits above one second are sent as
-# one second: the route is still called with every other generated value
-# (and `wait` with non-integers and out-of-range numbers, which it refuses).
-@schemathesis.hook
-def map_query(context, query):
-    if not isinstance(query, dict):
-        return query
-    wait = query.get("wait")
-    if isinstance(wait, int) and not isinstance(wait, bool) and 1 < wait <= 30:
-        query = dict(query)
-        query["wait"] = 1
-    return query

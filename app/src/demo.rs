@@ -157,7 +157,7 @@ pub async fn seed(
     // running meanwhile shows the deliveries failing and being retried.
     let webhook_id = Uuid::now_v7();
     let secret = crate::webhooks::signing_secret();
-    agentledger_store::secrets::save_webhook_secret(database, webhook_id, &secret).await?;
+    agentledger_store::secrets::save_signing_secret(database, webhook_id, &secret).await?;
     let hook = Subscription {
         webhook_id,
         url: "https://hooks.example.com/agentledger-demo".into(),
@@ -262,7 +262,7 @@ pub async fn seed(
                     retry_of: None,
                 };
                 let Created::Task { task_id, .. } =
-                    create(handler, &op, TaskId::new(), task).await?
+                    create(handler, &op, TaskId::new(), task, AddressPolicy::default()).await?
                 else {
                     continue;
                 };

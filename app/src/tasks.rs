@@ -7,7 +7,7 @@ use std::time::Duration;
 use agentledger_commands::Loaded;
 use agentledger_commands::tasks::{self as handlers, Created, claim_first, created_as};
 use agentledger_domain::Aggregate;
-use agentledger_domain::ids::TaskId;
+use agentledger_domain::ids::{TaskId, TenantId};
 use agentledger_domain::task::{NewTask, Task, TaskCommand, TaskEvent};
 use agentledger_projections::engine::decode_event;
 use chrono::{DateTime, Utc};
@@ -56,7 +56,20 @@ pub async fn create(app: &App, caller: &Caller, asked: TaskRequest) -> Result<Cr
         forced: asked.forced,
         retry_of: None,
     };
-    Ok(handlers::create(&app.handler, &ctx, TaskId::new(), task).await?)
+    Ok(handlers::create(&app.handler, &ctx, TaskId::new(), task, app.address_policy).await?)
+}
+
+/// The secret the tenant's task callbacks are signed with (Standard
+/// Webhooks, as webhook deliveries are), made on first use.
+pub async fn callback_secret(app: &App, tenant: TenantId) -> Result<String, AppError> {
+    let fresh = crate::webhooks::signing_secret();
+    Ok(agentledger_store::secrets::signing_secret_or(&app.database, tenant.0, &fresh).await?)
+}
+
+/// The tenant's callback signing secret, for an operator who may run commands.
+pub async fn callback_secret_for(app: &App, operator: &Operator) -> Result<String, AppError> {
+    operator.require_commands()?;
+    callback_secret(app, operator.tenant_id).await
 }
 
 /// A task and its version, as one the caller may see.
@@ -157,7 +170,13 @@ pub async fn retry(
     task_id: TaskId,
 ) -> Result<(TaskId, u64), AppError> {
     operator.require_commands()?;
-    Ok(handlers::retry(&app.handler, &operator.context(), task_id).await?)
+    Ok(handlers::retry(
+        &app.handler,
+        &operator.context(),
+        task_id,
+        app.address_policy,
+    )
+    .await?)
 }
 
 /// The calling agent's report on a task it claimed; the position of it.

@@ -67,7 +67,7 @@ pub async fn create(
     let (ctx, by) = manager(caller)?;
     let webhook_id = Uuid::now_v7();
     let secret = signing_secret();
-    agentledger_store::secrets::save_webhook_secret(&app.database, webhook_id, &secret).await?;
+    agentledger_store::secrets::save_signing_secret(&app.database, webhook_id, &secret).await?;
     let asked = Subscription {
         webhook_id,
         url,

@@ -1,6 +1,7 @@
 //! Tenant budgets and batch runs: estimate, then confirm into one task per
 //! (app type, member) pair.
 
+use agentledger_domain::address::AddressPolicy;
 use agentledger_domain::budget::{Batch, BatchCommand, Budget, Limits};
 use agentledger_domain::ids::TaskId;
 use agentledger_domain::task::{NewTask, Task, TaskCommand};
@@ -99,7 +100,15 @@ async fn create_tasks(
             retry_of: None,
         };
         match handler
-            .execute::<Task>(&Task::stream_id(*task_id), &ctx, TaskCommand::Create(task))
+            .execute::<Task>(
+                &Task::stream_id(*task_id),
+                &ctx,
+                TaskCommand::Create {
+                    task,
+                    // Batch tasks call no URL.
+                    policy: AddressPolicy::default(),
+                },
+            )
             .await
         {
             Ok(executed) => position = position.max(executed.position),

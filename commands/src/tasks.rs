@@ -1,6 +1,7 @@
 //! Creating tasks (with dedup keys), claiming them, and moving them through
 //! their lifecycle.
 
+use agentledger_domain::address::AddressPolicy;
 use agentledger_domain::codec::decode;
 use agentledger_domain::dedup::{DedupEvent, DedupReservation, Reserve};
 use agentledger_domain::ids::{AgentId, TaskId};
@@ -35,9 +36,10 @@ pub async fn create(
     ctx: &Context,
     task_id: TaskId,
     task: NewTask,
+    policy: AddressPolicy,
 ) -> Result<Created, CommandError> {
     // Validate before reserving: a refused task must not hold its dedup key.
-    agentledger_domain::task::validate_new(&task)?;
+    agentledger_domain::task::validate_new(&task, policy)?;
     if let Some(key) = task.dedup_key.clone() {
         let tenant = handler.load::<Tenant>(ctx.tenant_id).await?.state;
         let window = if tenant.exists {
@@ -64,7 +66,11 @@ pub async fn create(
         }
     }
     let executed = handler
-        .execute::<Task>(&Task::stream_id(task_id), ctx, TaskCommand::Create(task))
+        .execute::<Task>(
+            &Task::stream_id(task_id),
+            ctx,
+            TaskCommand::Create { task, policy },
+        )
         .await?;
     Ok(Created::Task {
         task_id,
@@ -123,6 +129,7 @@ pub async fn retry(
     handler: &Handler,
     ctx: &Context,
     task_id: TaskId,
+    policy: AddressPolicy,
 ) -> Result<(TaskId, u64), CommandError> {
     let stream = Task::stream_id(task_id);
     let old = handler.load_stream::<Task>(&stream).await?.state;
@@ -151,7 +158,11 @@ pub async fn retry(
         ..ctx.clone()
     };
     match handler
-        .execute::<Task>(&Task::stream_id(new_id), ctx, TaskCommand::Create(task))
+        .execute::<Task>(
+            &Task::stream_id(new_id),
+            ctx,
+            TaskCommand::Create { task, policy },
+        )
         .await
     {
         Ok(_) | Err(CommandError::Domain(DomainError::AlreadyExists(_))) => {}

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use agentledger_commands::{CommandError, Context, Handler};
+use agentledger_domain::address::AddressPolicy;
 use agentledger_domain::budget::{Budget, Limits};
 use agentledger_domain::ids::TenantId;
 use agentledger_domain::task::{NewTask, Task, TaskCommand};
@@ -137,7 +138,10 @@ async fn events_belong_to_the_aggregates_tenant_whoever_causes_them() {
         .execute::<Task>(
             &stream,
             &Context::system(theirs, "test"),
-            TaskCommand::Create(new_task(theirs)),
+            TaskCommand::Create {
+                task: new_task(theirs),
+                policy: AddressPolicy::default(),
+            },
         )
         .await;
     assert!(created.is_ok(), "{created:?}");
@@ -163,7 +167,10 @@ async fn a_caller_scoped_to_a_tenant_does_not_see_another_tenants_aggregate() {
         .execute::<Task>(
             &stream,
             &Context::system(theirs, "test"),
-            TaskCommand::Create(new_task(theirs)),
+            TaskCommand::Create {
+                task: new_task(theirs),
+                policy: AddressPolicy::default(),
+            },
         )
         .await;
     assert!(created.is_ok(), "{created:?}");

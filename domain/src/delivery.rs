@@ -1,5 +1,6 @@
-//! Webhook deliveries: one per event a subscription asks for, sent until the
-//! receiver answers 2xx or the retry schedule runs out. Every attempt is
+//! Deliveries: one per event a webhook subscription asks for, and one per
+//! ending of a task that named a `callback_url`, sent until the receiver
+//! answers 2xx or the retry schedule runs out. Every attempt is
 //! recorded before it is made and its outcome after, so a server that dies
 //! mid-attempt leaves a delivery that the next one finds in flight, records
 //! as interrupted and retries on schedule: at least once, always under the
@@ -11,7 +12,7 @@ use uuid::Uuid;
 
 use crate::aggregate::Aggregate;
 use crate::error::DomainError;
-use crate::ids::TenantId;
+use crate::ids::{TaskId, TenantId};
 
 /// How long an attempt may be in flight before it counts as interrupted:
 /// the receiver's timeout and some room for recording the outcome.
@@ -63,11 +64,27 @@ crate::names::snake_case_names!(DeliveryStatus {
     Cancelled => "cancelled",
 });
 
+/// Where a delivery goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Endpoint {
+    /// A webhook subscription's URL, signed with its secret.
+    Webhook(Uuid),
+    /// A task's `callback_url`, signed with its tenant's callback secret.
+    Callback(TaskId),
+}
+
+impl Default for Endpoint {
+    fn default() -> Self {
+        Self::Webhook(Uuid::nil())
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Delivery {
     pub exists: bool,
     pub tenant_id: TenantId,
-    pub webhook_id: Uuid,
+    pub endpoint: Endpoint,
     pub event_id: Uuid,
     pub event_position: u64,
     pub event_type: String,
@@ -81,6 +98,25 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    fn scheduled(
+        tenant_id: TenantId,
+        endpoint: Endpoint,
+        (event_id, event_position, event_type): (Uuid, u64, &str),
+        due_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            exists: true,
+            tenant_id,
+            endpoint,
+            event_id,
+            event_position,
+            event_type: event_type.to_owned(),
+            status: DeliveryStatus::Pending,
+            next_attempt_at: Some(due_at),
+            ..Self::default()
+        }
+    }
+
     /// Whether an attempt may start at `now`: pending and due, or in flight
     /// for longer than the lease (the server making it stopped).
     pub fn is_due(&self, now: DateTime<Utc>) -> bool {
@@ -111,7 +147,7 @@ pub struct FailedAttempt {
 pub enum DeliveryCommand {
     Schedule {
         tenant_id: TenantId,
-        webhook_id: Uuid,
+        endpoint: Endpoint,
         event_id: Uuid,
         event_position: u64,
         event_type: String,
@@ -158,6 +194,15 @@ pub enum DeliveryEvent {
     WebhookDeliveryScheduled {
         tenant_id: TenantId,
         webhook_id: Uuid,
+        event_id: Uuid,
+        event_position: u64,
+        event_type: String,
+        due_at: DateTime<Utc>,
+    },
+    /// The ending of a task, to its `callback_url`.
+    CallbackDeliveryScheduled {
+        tenant_id: TenantId,
+        task_id: TaskId,
         event_id: Uuid,
         event_position: u64,
         event_type: String,
@@ -236,7 +281,7 @@ impl Aggregate for Delivery {
         match command {
             C::Schedule {
                 tenant_id,
-                webhook_id,
+                endpoint,
                 event_id,
                 event_position,
                 event_type,
@@ -246,13 +291,23 @@ impl Aggregate for Delivery {
                 if state.exists {
                     return Ok(vec![]);
                 }
-                Ok(vec![E::WebhookDeliveryScheduled {
-                    tenant_id,
-                    webhook_id,
-                    event_id,
-                    event_position,
-                    event_type,
-                    due_at: at,
+                Ok(vec![match endpoint {
+                    Endpoint::Webhook(webhook_id) => E::WebhookDeliveryScheduled {
+                        tenant_id,
+                        webhook_id,
+                        event_id,
+                        event_position,
+                        event_type,
+                        due_at: at,
+                    },
+                    Endpoint::Callback(task_id) => E::CallbackDeliveryScheduled {
+                        tenant_id,
+                        task_id,
+                        event_id,
+                        event_position,
+                        event_type,
+                        due_at: at,
+                    },
                 }])
             }
             C::Attempt { at } => {
@@ -327,14 +382,27 @@ impl Aggregate for Delivery {
                 event_type,
                 due_at,
             } => {
-                state.exists = true;
-                state.tenant_id = *tenant_id;
-                state.webhook_id = *webhook_id;
-                state.event_id = *event_id;
-                state.event_position = *event_position;
-                state.event_type = event_type.clone();
-                state.status = DeliveryStatus::Pending;
-                state.next_attempt_at = Some(*due_at);
+                state = Self::scheduled(
+                    *tenant_id,
+                    Endpoint::Webhook(*webhook_id),
+                    (*event_id, *event_position, event_type),
+                    *due_at,
+                );
+            }
+            E::CallbackDeliveryScheduled {
+                tenant_id,
+                task_id,
+                event_id,
+                event_position,
+                event_type,
+                due_at,
+            } => {
+                state = Self::scheduled(
+                    *tenant_id,
+                    Endpoint::Callback(*task_id),
+                    (*event_id, *event_position, event_type),
+                    *due_at,
+                );
             }
             E::WebhookDeliveryAttempted { attempt, at } => {
                 state.status = DeliveryStatus::InFlight;
@@ -494,7 +562,7 @@ mod tests {
     fn a_delivery_is_scheduled_once_however_often_its_event_is_read() {
         let schedule = || DeliveryCommand::Schedule {
             tenant_id: TenantId(Uuid::nil()),
-            webhook_id: Uuid::nil(),
+            endpoint: Endpoint::Webhook(Uuid::nil()),
             event_id: Uuid::nil(),
             event_position: 7,
             event_type: "AlertRaised".into(),
@@ -506,6 +574,30 @@ mod tests {
         given::<Delivery>([scheduled()])
             .when(schedule())
             .then_nothing_happens();
+    }
+
+    #[test]
+    fn a_tasks_callback_is_scheduled_to_the_task() {
+        let task_id = TaskId::new();
+        let callback = given_no_events::<Delivery>()
+            .when(DeliveryCommand::Schedule {
+                tenant_id: TenantId(Uuid::nil()),
+                endpoint: Endpoint::Callback(task_id),
+                event_id: Uuid::nil(),
+                event_position: 9,
+                event_type: "TaskCompleted".into(),
+                at: at(0),
+            })
+            .then([DeliveryEvent::CallbackDeliveryScheduled {
+                tenant_id: TenantId(Uuid::nil()),
+                task_id,
+                event_id: Uuid::nil(),
+                event_position: 9,
+                event_type: "TaskCompleted".into(),
+                due_at: at(0),
+            }]);
+        assert_eq!(callback.endpoint, Endpoint::Callback(task_id));
+        assert!(callback.is_due(at(0)));
     }
 
     #[test]

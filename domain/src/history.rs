@@ -162,8 +162,14 @@ mod tests {
     #[test]
     fn a_prefix_of_the_stream_gives_the_state_at_that_point() {
         // Given a task created then claimed
-        let created =
-            Task::decide(&Task::default(), TaskCommand::Create(new_task())).unwrap_or_default();
+        let created = Task::decide(
+            &Task::default(),
+            TaskCommand::Create {
+                task: new_task(),
+                policy: crate::address::AddressPolicy::default(),
+            },
+        )
+        .unwrap_or_default();
         let after_create = Task::fold(&created);
         let claimed = Task::decide(
             &after_create,

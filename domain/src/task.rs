@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::address::AddressPolicy;
 use crate::aggregate::Aggregate;
 use crate::error::DomainError;
 use crate::ids::{AgentId, TaskId, TenantId};
@@ -45,11 +46,17 @@ pub struct Task {
     pub progress: u8,
     pub retry_of: Option<TaskId>,
     pub retried_as: Option<TaskId>,
+    /// Called when the task ends.
+    pub callback_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub enum TaskCommand {
-    Create(NewTask),
+    Create {
+        task: NewTask,
+        /// The outbound address policy its `callback_url` must pass.
+        policy: AddressPolicy,
+    },
     Claim {
         agent_id: AgentId,
     },
@@ -126,7 +133,7 @@ pub enum TaskEvent {
     },
 }
 
-pub fn validate_new(task: &NewTask) -> Result<(), DomainError> {
+pub fn validate_new(task: &NewTask, policy: AddressPolicy) -> Result<(), DomainError> {
     DomainError::check_label("task type", &task.task_type)?;
     if task.input.to_string().len() > MAX_INPUT_BYTES {
         return Err(DomainError::invalid(format!(
@@ -134,7 +141,7 @@ pub fn validate_new(task: &NewTask) -> Result<(), DomainError> {
         )));
     }
     if let Some(url) = &task.callback_url {
-        crate::address::check_url("callback_url", url)?;
+        policy.check_url("callback_url", url)?;
     }
     if task
         .dedup_key
@@ -192,11 +199,11 @@ impl Aggregate for Task {
         use TaskCommand as C;
         use TaskEvent as E;
         match command {
-            C::Create(task) => {
+            C::Create { task, policy } => {
                 if state.exists {
                     return Err(DomainError::AlreadyExists("task"));
                 }
-                validate_new(&task)?;
+                validate_new(&task, policy)?;
                 Ok(vec![E::TaskCreated(task)])
             }
             C::Claim { agent_id } => {
@@ -309,6 +316,7 @@ impl Aggregate for Task {
                 state.priority = task.priority;
                 state.status = TaskStatus::Pending;
                 state.retry_of = task.retry_of;
+                state.callback_url.clone_from(&task.callback_url);
             }
             E::TaskClaimed { agent_id } => {
                 state.status = TaskStatus::Claimed;
@@ -390,7 +398,10 @@ mod tests {
     fn a_created_task_is_pending() {
         let asked = new_task();
         let task = given_no_events::<Task>()
-            .when(TaskCommand::Create(asked.clone()))
+            .when(TaskCommand::Create {
+                task: asked.clone(),
+                policy: AddressPolicy::default(),
+            })
             .then([TaskEvent::TaskCreated(asked)]);
         assert_eq!((task.status, task.progress), (TaskStatus::Pending, 0));
     }
@@ -515,7 +526,13 @@ mod tests {
             Err(DomainError::NotFound("task"))
         );
         assert_eq!(
-            Task::decide(&in_status(Pending, agent), TaskCommand::Create(new_task())),
+            Task::decide(
+                &in_status(Pending, agent),
+                TaskCommand::Create {
+                    task: new_task(),
+                    policy: AddressPolicy::default(),
+                }
+            ),
             Err(DomainError::AlreadyExists("task"))
         );
     }
@@ -553,7 +570,13 @@ mod tests {
         let mut bad = new_task();
         bad.task_type = String::new();
         assert!(matches!(
-            Task::decide(&Task::default(), TaskCommand::Create(bad)),
+            Task::decide(
+                &Task::default(),
+                TaskCommand::Create {
+                    task: bad,
+                    policy: AddressPolicy::default(),
+                }
+            ),
             Err(DomainError::Invalid(_))
         ));
         for url in ["ftp://x", "http://169.254.169.254/", "http://[::7f00:1]/"] {
@@ -561,7 +584,13 @@ mod tests {
             bad.callback_url = Some(url.into());
             assert!(
                 matches!(
-                    Task::decide(&Task::default(), TaskCommand::Create(bad)),
+                    Task::decide(
+                        &Task::default(),
+                        TaskCommand::Create {
+                            task: bad,
+                            policy: AddressPolicy::default(),
+                        }
+                    ),
                     Err(DomainError::Invalid(_))
                 ),
                 "{url}"
@@ -569,7 +598,16 @@ mod tests {
         }
         let mut public = new_task();
         public.callback_url = Some("https://hooks.example.com/done".into());
-        assert!(Task::decide(&Task::default(), TaskCommand::Create(public)).is_ok());
+        assert!(
+            Task::decide(
+                &Task::default(),
+                TaskCommand::Create {
+                    task: public,
+                    policy: AddressPolicy::default(),
+                }
+            )
+            .is_ok()
+        );
         let agent = AgentId::new();
         let task = in_status(TaskStatus::Claimed, agent);
         let over = TaskCommand::ReportProgress {

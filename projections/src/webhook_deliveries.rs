@@ -1,5 +1,5 @@
-//! Webhook deliveries: each as it stands (status, attempts, the last
-//! outcome, when the next attempt is due), listed per subscription; and the
+//! Deliveries: each as it stands (status, attempts, the last outcome, when
+//! the next attempt is due), listed per subscription or per task; and the
 //! deliveries still to be made, in memory, for the worker that makes them.
 
 use std::collections::HashMap;
@@ -7,8 +7,10 @@ use std::sync::{PoisonError, RwLock};
 
 use agentledger_domain::Aggregate;
 use agentledger_domain::codec::{CodecError, decode_if};
-use agentledger_domain::delivery::{Delivery, DeliveryEvent, DeliveryStatus};
-use agentledger_domain::ids::TenantId;
+use agentledger_domain::delivery::{
+    Delivery, DeliveryEvent, DeliveryEventType, DeliveryStatus, Endpoint,
+};
+use agentledger_domain::ids::{TaskId, TenantId};
 use agentledger_store::{Database, RecordedEvent, on_database};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -43,21 +45,37 @@ sql_projection!(WebhookDeliveries, |_this, conn, events| {
         use DeliveryEvent as E;
         match delivery {
             E::WebhookDeliveryScheduled {
-                webhook_id,
+                webhook_id: endpoint_id,
+                event_id,
+                event_position,
+                event_type,
+                due_at,
+                ..
+            }
+            | E::CallbackDeliveryScheduled {
+                task_id: TaskId(endpoint_id),
                 event_id,
                 event_position,
                 event_type,
                 due_at,
                 ..
             } => {
+                let kind = if event.event_type
+                    == DeliveryEventType::CallbackDeliveryScheduled.into_str()
+                {
+                    CALLBACK
+                } else {
+                    WEBHOOK
+                };
                 sqlx::query(
-                    "INSERT INTO rm_webhook_deliveries (delivery_id, tenant_id, webhook_id, event_id, event_type, \
-                     event_position, status, attempts, next_attempt_us, created_us, updated_us, seq) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $9, $10) ON CONFLICT (delivery_id) DO NOTHING",
+                    "INSERT INTO rm_webhook_deliveries (delivery_id, tenant_id, endpoint_kind, endpoint_id, event_id, \
+                     event_type, event_position, status, attempts, next_attempt_us, created_us, updated_us, seq) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, $10, $11) ON CONFLICT (delivery_id) DO NOTHING",
                 )
                 .bind(delivery_id)
                 .bind(event.tenant_id.to_string())
-                .bind(webhook_id.to_string())
+                .bind(kind)
+                .bind(endpoint_id.to_string())
                 .bind(event_id.to_string())
                 .bind(event_type)
                 .bind(i64::try_from(event_position).unwrap_or(i64::MAX))
@@ -192,22 +210,31 @@ pub struct DeliveryRow {
     pub seq: i64,
 }
 
-/// A subscription's deliveries, newest first, before `before` (a `seq`).
+const WEBHOOK: &str = "webhook";
+const CALLBACK: &str = "callback";
+
+/// The deliveries to `endpoint` (a subscription's, or a task's callbacks),
+/// newest first, before `before` (a `seq`).
 pub async fn list(
     db: &Database,
     tenant: TenantId,
-    webhook_id: Uuid,
+    endpoint: Endpoint,
     status: Option<&str>,
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<DeliveryRow>, ProjectionError> {
+    let (kind, id) = match endpoint {
+        Endpoint::Webhook(id) => (WEBHOOK, id),
+        Endpoint::Callback(TaskId(id)) => (CALLBACK, id),
+    };
     Ok(on_database!(db, p => sqlx::query_as::<_, DeliveryRow>(
         "SELECT delivery_id, event_id, event_type, event_position, status, attempts, last_status_code, \
          last_error, last_duration_ms, next_attempt_us, created_us, updated_us, seq FROM rm_webhook_deliveries \
-         WHERE tenant_id = $1 AND webhook_id = $2 AND (CAST($3 AS TEXT) IS NULL OR status = $3) \
-         AND (CAST($4 AS BIGINT) IS NULL OR seq < $4) ORDER BY seq DESC LIMIT $5"
+         WHERE tenant_id = $1 AND endpoint_kind = $2 AND endpoint_id = $3 \
+         AND (CAST($4 AS TEXT) IS NULL OR status = $4) \
+         AND (CAST($5 AS BIGINT) IS NULL OR seq < $5) ORDER BY seq DESC LIMIT $6"
     )
-    .bind(tenant.to_string()).bind(webhook_id.to_string()).bind(status).bind(before).bind(limit)
+    .bind(tenant.to_string()).bind(kind).bind(id.to_string()).bind(status).bind(before).bind(limit)
     .fetch_all(p)
     .await?))
 }

@@ -359,6 +359,14 @@ fn every_declared_event_type_decodes_through_the_read_models_path() {
             event_type: "TaskFailed".into(),
             due_at: at(),
         },
+        DeliveryEvent::CallbackDeliveryScheduled {
+            tenant_id: TenantId::new(),
+            task_id: TaskId::new(),
+            event_id: Uuid::now_v7(),
+            event_position: 8,
+            event_type: "TaskCompleted".into(),
+            due_at: at(),
+        },
         DeliveryEvent::WebhookDeliveryAttempted {
             attempt: 1,
             at: at(),

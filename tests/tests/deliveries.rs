@@ -58,21 +58,35 @@ async fn create_task(server: &TestServer, key: &str) -> (String, u64) {
     )
 }
 
-/// The subscription's deliveries once every model has the log up to now.
-async fn deliveries(server: &TestServer, key: &str, webhook_id: &str) -> Vec<Value> {
+/// The deliveries listed at `path` once every model has the log up to now.
+async fn listed(server: &TestServer, key: &str, path: &str) -> Vec<Value> {
     server.models_reach(None).await;
-    let (status, page) = server
-        .get(&format!("/api/v1/webhooks/{webhook_id}/deliveries"), key)
-        .await;
+    let (status, page) = server.get(path, key).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     page["items"].as_array().cloned().unwrap_or_default()
 }
 
+/// The subscription's deliveries once every model has the log up to now.
+async fn deliveries(server: &TestServer, key: &str, webhook_id: &str) -> Vec<Value> {
+    listed(
+        server,
+        key,
+        &format!("/api/v1/webhooks/{webhook_id}/deliveries"),
+    )
+    .await
+}
+
 /// Waits (at most 20 s) until the subscription's newest delivery has `status`.
 async fn settled(server: &TestServer, key: &str, webhook_id: &str, status: &str) -> Value {
+    let path = format!("/api/v1/webhooks/{webhook_id}/deliveries");
+    newest_becomes(server, key, &path, status).await
+}
+
+/// Waits (at most 20 s) until the newest delivery listed at `path` has `status`.
+async fn newest_becomes(server: &TestServer, key: &str, path: &str, status: &str) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let list = deliveries(server, key, webhook_id).await;
+        let list = listed(server, key, path).await;
         if let Some(newest) = list.first()
             && newest["status"] == status
         {
@@ -354,6 +368,77 @@ async fn a_restart_between_attempts_loses_no_delivery(db: TestDatabase) {
     );
 }
 
+async fn a_task_calls_back_when_it_ends(db: TestDatabase) {
+    let server = server(db, &[0]).await;
+    let (receiver, base) = Receiver::start().await;
+    let (_, op) = server.tenant("callbacks").await;
+    let (_, other) = server.tenant("other").await;
+    let agent = server.agent(&op, &["tasks:claim"], 600).await;
+    let asked = json!({ "task_type": "called", "callback_url": format!("{base}/done") });
+    let (status, created) = server.post("/api/v1/tasks", &op, &asked).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let task_id = created["task_id"].as_str().unwrap_or_default().to_owned();
+    let (status, _) = server
+        .get("/api/v1/agents/me/tasks/next", &agent.token)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = server
+        .post(
+            &format!("/api/v1/tasks/{task_id}/complete"),
+            &agent.token,
+            &json!({ "result": { "answer": 42 } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let got = receiver.wait_for(1).await;
+    let (status, secret) = server.get("/api/v1/callbacks/secret", &op).await;
+    assert_eq!(status, StatusCode::OK, "{secret}");
+    let secret = secret["secret"].as_str().unwrap_or_default();
+    assert!(
+        got[0].signed_with(secret),
+        "signed with the tenant's callback secret"
+    );
+    assert_eq!(got[0].path, "/done");
+    let body = got[0].json();
+    assert_eq!(body["type"], "TaskCompleted");
+    assert_eq!(body["data"]["stream_id"], json!(format!("task-{task_id}")));
+    assert_eq!(body["data"]["payload"]["result"], json!({ "answer": 42 }));
+
+    let callbacks = format!("/api/v1/tasks/{task_id}/callbacks");
+    let done = newest_becomes(&server, &op, &callbacks, "succeeded").await;
+    assert_eq!(done["delivery_id"], json!(got[0].header("webhook-id")));
+    let (status, _) = server.get(&callbacks, &other).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another tenant's task");
+    let (_, theirs) = server.get("/api/v1/callbacks/secret", &other).await;
+    assert_ne!(
+        theirs["secret"].as_str(),
+        Some(secret),
+        "a secret per tenant"
+    );
+
+    // A task without a callback calls nothing when it ends.
+    let (status, plain) = server
+        .post("/api/v1/tasks", &op, &json!({ "task_type": "quiet" }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let plain_id = plain["task_id"].as_str().unwrap_or_default();
+    let (status, _) = server
+        .post(
+            &format!("/api/v1/tasks/{plain_id}/cancel"),
+            &op,
+            &json!(null),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        listed(&server, &op, &format!("/api/v1/tasks/{plain_id}/callbacks"))
+            .await
+            .is_empty()
+    );
+    assert_eq!(receiver.received().len(), 1);
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -382,4 +467,5 @@ on_both!(
     failures_are_retried_on_schedule_under_one_id_and_gone_disables,
     redirects_are_not_followed_and_a_silent_receiver_times_out,
     a_restart_between_attempts_loses_no_delivery,
+    a_task_calls_back_when_it_ends,
 );

@@ -92,6 +92,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/webhooks/{webhook_id}/ping"),
     ("post", "/api/v1/webhooks/{webhook_id}/disable"),
     ("post", "/api/v1/webhooks/{webhook_id}/enable"),
+    ("get", "/api/v1/tasks/{task_id}/callbacks"),
+    ("get", "/api/v1/callbacks/secret"),
     ("get", "/metrics"),
 ];
 

@@ -2,14 +2,15 @@
 //! one delivery's attempts; sending one again, a test ping, and stopping
 //! and restarting a subscription's deliveries.
 
-use agentledger_app::caller::Caller;
+use agentledger_app::caller::{Caller, Operator};
 use agentledger_app::deliveries;
 use agentledger_app::queries::Page;
+use agentledger_domain::ids::TaskId;
 use agentledger_projections::webhook_deliveries::DeliveryRow;
 use agentledger_store::RecordedEvent;
 use axum::Json as Reply;
 use axum::extract::State;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -27,6 +28,61 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(ping))
         .routes(routes!(disable))
         .routes(routes!(enable))
+        .routes(routes!(task_callbacks))
+        .routes(routes!(callback_secret))
+}
+
+list_query! {
+    pub struct CallbackQuery {}
+}
+
+/// The deliveries of the task's ending to its `callback_url`, newest first
+/// (a retried task's callbacks are the retry's own).
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks/{task_id}/callbacks",
+    operation_id = "task_callbacks",
+    tag = "tasks",
+    summary = "A task's callbacks",
+    params(("task_id" = uuid::Uuid, Path), CallbackQuery),
+    responses((status = 200, description = "A page of deliveries", body = DeliveryPage), crate::openapi::Problems),
+    security(("operator_key" = []), ("agent_token" = [])),
+)]
+async fn task_callbacks(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(task_id): Path<TaskId>,
+    Query(q): Query<CallbackQuery>,
+) -> Result<Reply<DeliveryPage>, Problem> {
+    Ok(Reply(
+        deliveries::callbacks(&state, &caller, task_id, q.list()).await?,
+    ))
+}
+
+#[derive(Debug, utoipa::ToSchema, Serialize)]
+pub struct CallbackSecret {
+    /// `whsec_…`: task callbacks of this tenant are signed with it, as
+    /// webhook deliveries are with their subscription's.
+    pub secret: String,
+}
+
+/// The secret the tenant's task callbacks are signed with (made on first
+/// use), for operators who may run commands.
+#[utoipa::path(
+    get,
+    path = "/api/v1/callbacks/secret",
+    operation_id = "callback_secret",
+    tag = "tasks",
+    summary = "The signing secret of task callbacks",
+    responses((status = 200, description = "The secret", body = CallbackSecret), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
+async fn callback_secret(
+    State(state): State<AppState>,
+    operator: Operator,
+) -> Result<Reply<CallbackSecret>, Problem> {
+    let secret = agentledger_app::tasks::callback_secret_for(&state, &operator).await?;
+    Ok(Reply(CallbackSecret { secret }))
 }
 
 list_query! {

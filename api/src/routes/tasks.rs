@@ -50,9 +50,12 @@ pub struct CreateTask {
 
 #[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
 pub struct TaskCreated {
+    /// Absent when no task was created.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub task_id: Option<TaskId>,
     /// True when the dedup key was held: no task was created.
     pub skipped_duplicate: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub duplicate_of: Option<TaskId>,
     pub position: u64,
 }

@@ -11,7 +11,9 @@ mod worker;
 
 use std::time::Duration;
 
-use agentledger_domain::delivery::{Delivery, DeliveryCommand, RetrySchedule};
+use agentledger_domain::delivery::{Delivery, DeliveryCommand, Endpoint, RetrySchedule};
+use agentledger_domain::ids::{TaskId, TenantId};
+use agentledger_domain::task::Task;
 use agentledger_domain::webhook::{Webhook, WebhookCommand};
 use agentledger_projections::webhook_deliveries::{self as model, DeliveryRow, WebhookDeliveries};
 use uuid::Uuid;
@@ -52,17 +54,37 @@ pub async fn list(
     list: ListParams,
 ) -> Result<Page<DeliveryRow>, AppError> {
     let webhook = app.load_visible::<Webhook>(caller, webhook_id).await?.state;
+    page(
+        app,
+        webhook.tenant_id,
+        Endpoint::Webhook(webhook_id),
+        status,
+        list,
+    )
+    .await
+}
+
+/// The callbacks of a task the caller may see, newest first.
+pub async fn callbacks(
+    app: &App,
+    caller: &Caller,
+    task_id: TaskId,
+    list: ListParams,
+) -> Result<Page<DeliveryRow>, AppError> {
+    let task = app.load_visible::<Task>(caller, task_id).await?.state;
+    page(app, task.tenant_id, Endpoint::Callback(task_id), None, list).await
+}
+
+async fn page(
+    app: &App,
+    tenant: TenantId,
+    endpoint: Endpoint,
+    status: Option<&str>,
+    list: ListParams,
+) -> Result<Page<DeliveryRow>, AppError> {
     let limit = list.page_size()?;
     let progress = app.caught_up(&WebhookDeliveries, list.min_position).await?;
-    let items = model::list(
-        &app.database,
-        webhook.tenant_id,
-        webhook_id,
-        status,
-        list.cursor,
-        limit,
-    )
-    .await?;
+    let items = model::list(&app.database, tenant, endpoint, status, list.cursor, limit).await?;
     Ok(Page::new(items, limit, progress.position(), |d| d.seq))
 }
 
@@ -88,7 +110,7 @@ async fn of_webhook(
 ) -> Result<Delivery, AppError> {
     app.load_visible::<Webhook>(caller, webhook_id).await?;
     let delivery = app.handler.load::<Delivery>(delivery_id).await?.state;
-    if delivery.exists && delivery.webhook_id == webhook_id {
+    if delivery.exists && delivery.endpoint == Endpoint::Webhook(webhook_id) {
         Ok(delivery)
     } else {
         Err(AppError::NotFound("delivery not found".into()))

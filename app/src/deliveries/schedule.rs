@@ -1,5 +1,5 @@
-//! The reactor that turns each event a subscription asks for into a
-//! delivery. It keeps the subscriptions as of its position in the log
+//! The reactor that turns each event a subscription asks for, and each
+//! ending of a task that named a `callback_url`, into a delivery. It keeps the subscriptions as of its position in the log
 //! (saved with its checkpoint), so a subscription receives exactly the
 //! events that commit while it exists and is enabled, and the deliveries'
 //! ids derive from the subscription and the event: re-reading the log after
@@ -8,8 +8,9 @@
 use agentledger_commands::{Context, derived_id};
 use agentledger_domain::Aggregate;
 use agentledger_domain::codec::{CodecError, decode_if};
-use agentledger_domain::delivery::{Delivery, DeliveryCommand, Subscribers};
-use agentledger_domain::ids::TenantId;
+use agentledger_domain::delivery::{Delivery, DeliveryCommand, Endpoint, Subscribers};
+use agentledger_domain::ids::{TaskId, TenantId};
+use agentledger_domain::task::{Task, TaskEvent};
 use agentledger_domain::webhook::{Webhook, WebhookEvent};
 use agentledger_store::{EventFilter, Position, RecordedEvent};
 use strum::VariantNames;
@@ -23,9 +24,50 @@ pub const NAME: &str = "webhook_deliveries";
 
 pub(crate) struct Scheduler(Subscribers);
 
-/// The delivery of `event_id` to `webhook_id`: the same pair, the same id.
-pub fn delivery_id(webhook_id: Uuid, event_id: Uuid) -> Uuid {
-    derived_id(&format!("delivery:{webhook_id}:{event_id}"))
+/// The delivery of `event_id` to `endpoint`: the same pair, the same id.
+pub fn delivery_id(endpoint: Endpoint, event_id: Uuid) -> Uuid {
+    match endpoint {
+        Endpoint::Webhook(webhook_id) => derived_id(&format!("delivery:{webhook_id}:{event_id}")),
+        Endpoint::Callback(task_id) => derived_id(&format!("callback:{task_id}:{event_id}")),
+    }
+}
+
+/// The task whose ending `event` is, if it asked for a callback.
+async fn ended_with_callback(
+    app: &App,
+    event: &RecordedEvent,
+) -> Result<Option<TaskId>, CodecError> {
+    let Some(task_id) = Task::CATEGORY
+        .id_in(&event.stream_id)
+        .and_then(|id| id.parse::<Uuid>().ok())
+        .map(TaskId)
+    else {
+        return Ok(None);
+    };
+    let ended = decode_if::<TaskEvent>(&event.event_type, event.schema_version, &event.payload)?
+        .is_some_and(|e| {
+            matches!(
+                e,
+                TaskEvent::TaskCompleted { .. }
+                    | TaskEvent::TaskFailed { .. }
+                    | TaskEvent::TaskCancelled { .. }
+            )
+        });
+    if !ended {
+        return Ok(None);
+    }
+    // The URL is set when the task is created and never changes.
+    let mut pause = std::time::Duration::from_millis(100);
+    loop {
+        match app.handler.load::<Task>(task_id).await {
+            Ok(loaded) => return Ok(loaded.state.callback_url.is_some().then_some(task_id)),
+            Err(e) => {
+                tracing::warn!(task = %task_id, error = %e, "cannot load the task for its callback; retrying in {pause:?}");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(30));
+            }
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -74,22 +116,32 @@ impl Reactor for Scheduler {
         }
         let pinged = follow(&mut self.0, event)?;
         let tenant = TenantId(event.tenant_id);
-        let targets = match pinged {
-            Some(webhook_id) => vec![webhook_id],
-            None => self.0.of(tenant, &event.event_type),
+        let mut targets: Vec<Endpoint> = match pinged {
+            Some(webhook_id) => vec![Endpoint::Webhook(webhook_id)],
+            None => self
+                .0
+                .of(tenant, &event.event_type)
+                .into_iter()
+                .map(Endpoint::Webhook)
+                .collect(),
         };
-        for webhook_id in targets {
+        targets.extend(
+            ended_with_callback(app, event)
+                .await?
+                .map(Endpoint::Callback),
+        );
+        for endpoint in targets {
             let ctx = Context::reaction(tenant, NAME, event.event_id, event.correlation_id);
             let command = DeliveryCommand::Schedule {
                 tenant_id: tenant,
-                webhook_id,
+                endpoint,
                 event_id: event.event_id,
                 event_position: event.position,
                 event_type: event.event_type.clone(),
                 at: ctx.at,
             };
-            let id = delivery_id(webhook_id, event.event_id);
-            persist("schedule a webhook delivery", event, || {
+            let id = delivery_id(endpoint, event.event_id);
+            persist("schedule a delivery", event, || {
                 app.handler.run::<Delivery>(&ctx, id, command.clone())
             })
             .await;

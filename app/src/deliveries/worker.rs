@@ -9,8 +9,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use agentledger_commands::{CommandError, Context};
-use agentledger_domain::delivery::{Delivery, DeliveryCommand, FailedAttempt};
+use agentledger_domain::delivery::{Delivery, DeliveryCommand, Endpoint, FailedAttempt};
+use agentledger_domain::task::Task;
 use agentledger_domain::webhook::{Webhook, WebhookCommand};
+use agentledger_store::secrets::signing_secret;
 use agentledger_store::{EventFilter, RecordedEvent};
 use chrono::Utc;
 use rand::Rng;
@@ -22,6 +24,7 @@ use uuid::Uuid;
 use super::DeliverySettings;
 use super::send::{Answer, Sender};
 use crate::app::App;
+use crate::error::AppError;
 
 /// Attempts in flight at once, from this server.
 const CONCURRENT: usize = 16;
@@ -118,39 +121,14 @@ async fn attempt(
         record(app, &ctx, id, fail(lost, None, false)).await;
         return;
     }
-    let webhook = match app.handler.load::<Webhook>(delivery.webhook_id).await {
-        Ok(loaded) => loaded.state,
-        Err(e) => {
-            tracing::warn!(delivery = %id, error = %e, "cannot load the subscription; retrying later");
-            return;
-        }
-    };
-    let cancelled = if !webhook.exists || webhook.deleted {
-        Some("the subscription was deleted".to_owned())
-    } else {
-        webhook
-            .disabled
-            .as_ref()
-            .map(|reason| format!("the subscription is disabled: {reason}"))
-    };
-    if let Some(reason) = cancelled {
-        record(app, &ctx, id, DeliveryCommand::Cancel { reason }).await;
-        return;
-    }
-    let secret = match agentledger_store::secrets::webhook_secret(
-        &app.database,
-        delivery.webhook_id,
-    )
-    .await
-    {
-        Ok(Some(secret)) => secret,
-        Ok(None) => {
-            let reason = "the subscription has no signing secret (it was made before deliveries were signed); subscribe again".to_owned();
+    let (url, secret) = match target(app, &delivery).await {
+        Ok(Target::Send { url, secret }) => (url, secret),
+        Ok(Target::Cancel(reason)) => {
             record(app, &ctx, id, DeliveryCommand::Cancel { reason }).await;
             return;
         }
         Err(e) => {
-            tracing::warn!(delivery = %id, error = %e, "cannot read the signing secret; retrying later");
+            tracing::warn!(delivery = %id, error = %e, "cannot read where the delivery goes; retrying later");
             return;
         }
     };
@@ -183,7 +161,7 @@ async fn attempt(
         }
     };
     match sender
-        .send(&webhook.url, &id.to_string(), &secret, body, Utc::now())
+        .send(&url, &id.to_string(), &secret, body, Utc::now())
         .await
     {
         Answer::Accepted {
@@ -207,19 +185,55 @@ async fn attempt(
             gone,
         } => {
             record(app, &ctx, id, fail(failure, retry_after, gone)).await;
-            if gone {
+            if let (true, Endpoint::Webhook(webhook_id)) = (gone, delivery.endpoint) {
                 let disable = WebhookCommand::Disable {
                     reason: "the receiver answered 410 Gone".into(),
                     by: None,
                 };
-                if let Err(e) = app
-                    .handler
-                    .run::<Webhook>(&ctx, delivery.webhook_id, disable)
-                    .await
-                {
-                    tracing::warn!(webhook = %delivery.webhook_id, error = %e, "cannot disable the subscription");
+                if let Err(e) = app.handler.run::<Webhook>(&ctx, webhook_id, disable).await {
+                    tracing::warn!(webhook = %webhook_id, error = %e, "cannot disable the subscription");
                 }
             }
+        }
+    }
+}
+
+/// Where a delivery goes now, or why it goes nowhere.
+enum Target {
+    Send { url: String, secret: String },
+    Cancel(String),
+}
+
+async fn target(app: &App, delivery: &Delivery) -> Result<Target, AppError> {
+    match delivery.endpoint {
+        Endpoint::Webhook(webhook_id) => {
+            let webhook = app.handler.load::<Webhook>(webhook_id).await?.state;
+            if !webhook.exists || webhook.deleted {
+                return Ok(Target::Cancel("the subscription was deleted".into()));
+            }
+            if let Some(reason) = &webhook.disabled {
+                return Ok(Target::Cancel(format!(
+                    "the subscription is disabled: {reason}"
+                )));
+            }
+            Ok(match signing_secret(&app.database, webhook_id).await? {
+                Some(secret) => Target::Send {
+                    url: webhook.url,
+                    secret,
+                },
+                None => Target::Cancel(
+                    "the subscription has no signing secret (it was made before deliveries were signed); subscribe again"
+                        .into(),
+                ),
+            })
+        }
+        Endpoint::Callback(task_id) => {
+            let task = app.handler.load::<Task>(task_id).await?.state;
+            let Some(url) = task.callback_url else {
+                return Ok(Target::Cancel("the task has no callback_url".into()));
+            };
+            let secret = crate::tasks::callback_secret(app, delivery.tenant_id).await?;
+            Ok(Target::Send { url, secret })
         }
     }
 }
