@@ -25,6 +25,7 @@ pub mod raw_append;
 pub mod reactors;
 pub mod read_your_writes;
 pub mod readiness;
+pub(crate) mod relevance;
 pub mod reports;
 pub mod runtime;
 pub mod stalls;

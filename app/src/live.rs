@@ -11,15 +11,9 @@
 //! concerns them: their own stream, the commands issued to them and the
 //! tasks they hold.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use agentledger_domain::Aggregate;
-use agentledger_domain::agent::Agent;
 use agentledger_domain::catalogue;
-use agentledger_domain::ids::{AgentId, TaskId};
-use agentledger_domain::instruction::Instruction;
-use agentledger_domain::task::{Task, TaskEventType};
 use agentledger_store::{EventFilter, Position, RecordedEvent, Subscription};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
@@ -28,13 +22,11 @@ use crate::app::App;
 use crate::caller::Caller;
 use crate::error::AppError;
 use crate::event_filter::MAX_TYPES;
+use crate::relevance::Relevance;
 
 /// How far (in log positions) a client that was live may fall behind the
 /// head before its feed ends with a place to resume from.
 pub const MAX_LAG: u64 = 50_000;
-/// Streams whose relevance to an agent a feed remembers; past this it
-/// forgets them all and looks again.
-const REMEMBERED_STREAMS: usize = 4096;
 
 /// How many feeds may be open at once, over SSE and WebSocket together.
 #[derive(Clone)]
@@ -57,7 +49,13 @@ pub struct FeedRequest<'a> {
     /// The last position the client has; the feed starts after it. `None`:
     /// only events that commit from now on.
     pub after: Option<Position>,
+    /// The credentials the feed was opened with, checked again every
+    /// [`RECHECK`]: a feed ends when its token expires or its key is revoked.
+    pub credentials: &'a str,
 }
+
+/// How often an open feed checks its credentials again.
+pub const RECHECK: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What a feed hands out next.
 #[derive(Debug)]
@@ -85,6 +83,8 @@ pub struct Feed {
     /// The event being looked at, kept here across an await so that a
     /// caller that gives up on `next` (to send a ping, say) loses nothing.
     pending: Option<RecordedEvent>,
+    credentials: String,
+    checked_at: tokio::time::Instant,
     _slot: OwnedSemaphorePermit,
 }
 
@@ -105,11 +105,8 @@ impl App {
                 "at most {MAX_TYPES} event types at once"
             )));
         }
-        if let Some(unknown) = event_types.iter().find(|t| !catalogue::is_known(t)) {
-            return Err(AppError::Unprocessable(format!(
-                "`{unknown}` is not an event type of the catalogue"
-            )));
-        }
+        catalogue::check_known("types", &event_types)
+            .map_err(|e| AppError::Unprocessable(e.to_string()))?;
         if let Some(stream) = asked.stream
             && !stream.contains('-')
         {
@@ -137,6 +134,8 @@ impl App {
             opened_at: head,
             live: after >= head,
             pending: None,
+            credentials: asked.credentials.to_owned(),
+            checked_at: tokio::time::Instant::now(),
             _slot: slot,
         })
     }
@@ -147,9 +146,21 @@ impl Feed {
     /// Cancel-safe: dropped before it returns, it loses no event.
     pub async fn next(&mut self) -> Result<FeedItem, AppError> {
         loop {
+            if self.checked_at.elapsed() >= RECHECK {
+                // Expired, revoked or disabled since the feed opened: it
+                // ends with the problem the caller would get now.
+                self.app.caller(&self.credentials, Uuid::nil()).await?;
+                self.checked_at = tokio::time::Instant::now();
+            }
             let event = match self.pending.take() {
                 Some(event) => event,
-                None => self.subscription.next().await?,
+                None => {
+                    let wait = RECHECK.saturating_sub(self.checked_at.elapsed());
+                    match tokio::time::timeout(wait, self.subscription.next()).await {
+                        Ok(next) => next?,
+                        Err(_) => continue,
+                    }
+                }
             };
             let behind = self
                 .subscription
@@ -180,55 +191,5 @@ impl Feed {
     /// The last position handed out or passed over.
     pub fn last_position(&self) -> Position {
         self.last
-    }
-}
-
-/// Which streams concern one agent: its own, the commands issued to it and
-/// the tasks it holds. Commands never change hands, so the answer for a
-/// command stream is kept; a task's holder changes only when it is claimed,
-/// so a claim makes the feed look again.
-struct Relevance {
-    agent: AgentId,
-    known: HashMap<String, bool>,
-}
-
-impl Relevance {
-    fn new(agent: AgentId) -> Self {
-        Self {
-            agent,
-            known: HashMap::new(),
-        }
-    }
-
-    async fn concerns(&mut self, app: &App, event: &RecordedEvent) -> Result<bool, AppError> {
-        let stream = event.stream_id.as_str();
-        if Agent::CATEGORY.id_in(stream) == Some(self.agent.to_string().as_str()) {
-            return Ok(true);
-        }
-        let claimed = Task::CATEGORY.holds(stream)
-            && event.event_type == TaskEventType::TaskClaimed.into_str();
-        if !claimed && let Some(known) = self.known.get(stream) {
-            return Ok(*known);
-        }
-        let concerns = if let Some(id) = Instruction::CATEGORY.id_in(stream) {
-            match id.parse::<Uuid>() {
-                Ok(id) => app.handler.load::<Instruction>(id).await?.state.agent_id == self.agent,
-                Err(_) => false,
-            }
-        } else if let Some(id) = Task::CATEGORY.id_in(stream) {
-            match id.parse::<Uuid>() {
-                Ok(id) => {
-                    app.handler.load::<Task>(TaskId(id)).await?.state.claimed_by == Some(self.agent)
-                }
-                Err(_) => false,
-            }
-        } else {
-            false
-        };
-        if self.known.len() >= REMEMBERED_STREAMS {
-            self.known.clear();
-        }
-        self.known.insert(stream.to_owned(), concerns);
-        Ok(concerns)
     }
 }

@@ -85,7 +85,13 @@ pub(crate) fn spawn<R: Reactor>(app: App, progress: Reporter) -> JoinHandle<()> 
 
 async fn run<R: Reactor>(app: &App, progress: &Reporter) -> Result<(), BoxError> {
     let saved = reactor_checkpoint::load(&app.database, R::NAME).await?;
+    let first_start = saved.is_none();
     let (mut position, mut reactor) = R::resume(app, saved).await?;
+    // Where a first start begins is saved at once: a restart before the
+    // first event must not begin again somewhere else.
+    if first_start {
+        save(app, position, &reactor).await?;
+    }
     progress.moved_to(position);
     let mut saved = (position, Instant::now());
     let mut subscription = app
@@ -212,21 +218,37 @@ impl Reactor for AlertsAndBatches {
 /// Runs a reaction until it is decided. A store that fails or a stream that
 /// keeps changing is retried with a growing pause: moving on would lose the
 /// reaction until the next restart. A domain refusal is final and logged.
-pub(crate) async fn persist<T, F, Fut>(what: &str, cause: &RecordedEvent, mut reaction: F)
+pub(crate) async fn persist<T, F, Fut>(what: &str, cause: &RecordedEvent, reaction: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, CommandError>>,
 {
+    let refused = |e: &CommandError| matches!(e, CommandError::Domain(_));
+    if let Err(e) = retrying(what, reaction, refused).await {
+        tracing::warn!(cause = %cause.event_id, error = %e, "{what}: refused");
+    }
+}
+
+/// Runs `attempt` until it succeeds or fails with an error `is_final` calls
+/// final, pausing between tries from 100 ms up to 30 s: what a worker must
+/// not skip waits for a store that fails, rather than being lost.
+pub(crate) async fn retrying<T, E, F, Fut>(
+    what: &str,
+    mut attempt: F,
+    is_final: impl Fn(&E) -> bool,
+) -> Result<T, E>
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
     let mut pause = Duration::from_millis(100);
     loop {
-        match reaction().await {
-            Ok(_) => return,
-            Err(CommandError::Domain(e)) => {
-                tracing::warn!(cause = %cause.event_id, error = %e, "{what}: refused");
-                return;
-            }
+        match attempt().await {
+            Ok(done) => return Ok(done),
+            Err(e) if is_final(&e) => return Err(e),
             Err(e) => {
-                tracing::warn!(cause = %cause.event_id, error = %e, "{what} failed; retrying in {pause:?}");
+                tracing::warn!(error = %e, "{what} failed; retrying in {pause:?}");
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(30));
             }

@@ -164,8 +164,9 @@ pub struct ServeArgs {
     /// Private ranges and the metadata service stay refused. Off by default.
     #[arg(long, env = "AGENTLEDGER_ALLOW_LOOPBACK_TARGETS")]
     pub allow_loopback_targets: bool,
-    /// Seconds to wait before each attempt of a webhook delivery, comma-separated
-    /// (a round has as many attempts as there are waits; each wait varies by up to a tenth).
+    /// Seconds to wait before each attempt of a webhook delivery, comma-separated:
+    /// a delivery has as many attempts as there are waits, the first made at once
+    /// whatever its wait; each later wait varies by up to a tenth.
     #[arg(
         long,
         env = "AGENTLEDGER_WEBHOOK_RETRY_SECONDS",
@@ -174,7 +175,8 @@ pub struct ServeArgs {
     )]
     pub webhook_retry_seconds: RetrySchedule,
     /// Seconds a webhook receiver has to answer.
-    #[arg(long, env = "AGENTLEDGER_WEBHOOK_TIMEOUT_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=300))]
+    /// At most 45, so an attempt's outcome is recorded within its 60 s lease.
+    #[arg(long, env = "AGENTLEDGER_WEBHOOK_TIMEOUT_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=45))]
     pub webhook_timeout_seconds: u64,
     /// Most connections served at once; past it a client is answered 503.
     /// The process's file limit must hold them (raised to the hard limit if

@@ -84,6 +84,23 @@ pub fn is_known(event_type: &str) -> bool {
     types().contains(&event_type)
 }
 
+/// Refuses a list naming a type outside the catalogue, naming the first
+/// such (without control characters, at most 100 of them): a misspelt
+/// type would never match anything, and nobody would know why.
+pub fn check_known(what: &str, types: &[String]) -> Result<(), crate::DomainError> {
+    match types.iter().find(|t| !is_known(t)) {
+        Some(unknown) => Err(crate::DomainError::invalid(format!(
+            "{what}: `{}` is not an event type of agentledger",
+            unknown
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(100)
+                .collect::<String>()
+        ))),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

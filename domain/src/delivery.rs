@@ -12,15 +12,21 @@ use uuid::Uuid;
 
 use crate::aggregate::Aggregate;
 use crate::error::DomainError;
-use crate::ids::{TaskId, TenantId};
+use crate::ids::{AgentId, TaskId, TenantId};
 
 /// How long an attempt may be in flight before it counts as interrupted:
-/// the receiver's timeout and some room for recording the outcome.
+/// the receiver's timeout (at most [`MAX_TIMEOUT_SECONDS`]) and room for
+/// recording the outcome.
 pub const ATTEMPT_LEASE_SECONDS: i64 = 60;
+/// The longest a receiver may be given to answer, well inside the lease.
+pub const MAX_TIMEOUT_SECONDS: u64 = 45;
 /// The longest a receiver's `Retry-After` may push the next attempt.
 pub const MAX_RETRY_AFTER_SECONDS: u64 = 24 * 3600;
 
-/// The waits before each attempt: the first is usually 0 (at once).
+/// The waits before each attempt of a round, in seconds. A delivery's first
+/// attempt is made as soon as it is scheduled, so the first wait counts only
+/// for a round started by a redelivery (which is also at once): it is
+/// there to say how many attempts a round has.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetrySchedule(pub Vec<u64>);
 
@@ -117,8 +123,8 @@ impl Delivery {
         }
     }
 
-    /// Whether an attempt may start at `now`: pending and due, or in flight
-    /// for longer than the lease (the server making it stopped).
+    /// Whether an attempt may start at `now`: pending and due. (One in
+    /// flight past its lease is first recorded as interrupted.)
     pub fn is_due(&self, now: DateTime<Utc>) -> bool {
         match self.status {
             DeliveryStatus::Pending => self.next_attempt_at.is_none_or(|t| t <= now),
@@ -156,11 +162,17 @@ pub enum DeliveryCommand {
     Attempt {
         at: DateTime<Utc>,
     },
+    /// Attempt `attempt` was answered 2xx.
     Succeed {
+        attempt: u32,
         status_code: u16,
         duration_ms: u64,
     },
+    /// Attempt `attempt` failed; with `interrupted`, it is the server that
+    /// made it that stopped, which only a lease run out at `at` can show.
     Fail {
+        attempt: u32,
+        interrupted: bool,
         failure: FailedAttempt,
         /// The receiver asked for this many seconds before the next try.
         retry_after: Option<u64>,
@@ -254,11 +266,12 @@ fn next_attempt(
 ) -> Option<DateTime<Utc>> {
     let wait = schedule.wait_before(state.round_attempts + 1)?;
     let jitter = i64::from(jitter_permille.clamp(-100, 100));
-    let wait_ms = i64::try_from(wait).unwrap_or(i64::MAX / 2000) * 1000;
-    let jittered = wait_ms + wait_ms * jitter / 1000;
+    let wait_ms = i64::try_from(wait).unwrap_or(i64::MAX).saturating_mul(1000);
+    let jittered = wait_ms.saturating_add(wait_ms / 1000 * jitter);
     let asked_ms = retry_after.map_or(0, |s| s.min(MAX_RETRY_AFTER_SECONDS) * 1000);
     let wait_ms = jittered.max(i64::try_from(asked_ms).unwrap_or(0));
-    Some(at + Duration::milliseconds(wait_ms))
+    // Past what a date can hold, the schedule has no more attempts.
+    at.checked_add_signed(Duration::try_milliseconds(wait_ms)?)
 }
 
 impl Aggregate for Delivery {
@@ -320,10 +333,14 @@ impl Aggregate for Delivery {
                 }])
             }
             C::Succeed {
+                attempt,
                 status_code,
                 duration_ms,
             } => {
-                if state.status != DeliveryStatus::InFlight {
+                // An outcome is of one attempt: a late one, after its
+                // attempt was taken for interrupted and made again, is not
+                // the new attempt's.
+                if state.status != DeliveryStatus::InFlight || state.attempts != attempt {
                     return Err(transition(state, "finish"));
                 }
                 Ok(vec![E::WebhookDeliverySucceeded {
@@ -333,6 +350,8 @@ impl Aggregate for Delivery {
                 }])
             }
             C::Fail {
+                attempt,
+                interrupted,
                 failure,
                 retry_after,
                 gone,
@@ -340,7 +359,10 @@ impl Aggregate for Delivery {
                 jitter_permille,
                 at,
             } => {
-                if state.status != DeliveryStatus::InFlight {
+                if state.status != DeliveryStatus::InFlight
+                    || state.attempts != attempt
+                    || (interrupted && !state.is_interrupted(at))
+                {
                     return Err(transition(state, "finish"));
                 }
                 let next = next_attempt(state, retry_after, &schedule, jitter_permille, at);
@@ -455,6 +477,9 @@ struct Subscriber {
     event_types: Vec<String>,
     #[serde(default)]
     disabled: bool,
+    /// The agent that made it: it receives only what concerns that agent.
+    #[serde(default)]
+    owner: Option<AgentId>,
 }
 
 impl Subscribers {
@@ -465,6 +490,7 @@ impl Subscribers {
             E::WebhookSubscribed {
                 tenant_id,
                 event_types,
+                owner,
                 ..
             } => {
                 self.active.insert(
@@ -473,6 +499,7 @@ impl Subscribers {
                         tenant_id: *tenant_id,
                         event_types: event_types.clone(),
                         disabled: false,
+                        owner: *owner,
                     },
                 );
             }
@@ -498,8 +525,9 @@ impl Subscribers {
         self.active.get(&webhook_id).is_some_and(|s| !s.disabled)
     }
 
-    /// The subscriptions an event of `tenant` and `event_type` goes to.
-    pub fn of(&self, tenant: TenantId, event_type: &str) -> Vec<Uuid> {
+    /// The subscriptions an event of `tenant` and `event_type` goes to,
+    /// each with the agent that made it (whose concerns bound what it gets).
+    pub fn of(&self, tenant: TenantId, event_type: &str) -> Vec<(Uuid, Option<AgentId>)> {
         self.active
             .iter()
             .filter(|(_, s)| {
@@ -507,7 +535,7 @@ impl Subscribers {
                     && s.tenant_id == tenant
                     && s.event_types.iter().any(|t| t == event_type)
             })
-            .map(|(id, _)| *id)
+            .map(|(id, s)| (*id, s.owner))
             .collect()
     }
 }
@@ -549,6 +577,8 @@ mod tests {
 
     fn fail(status_code: u16, retry_after: Option<u64>, seconds: i64) -> DeliveryCommand {
         DeliveryCommand::Fail {
+            attempt: 1,
+            interrupted: false,
             failure: refused(status_code),
             retry_after,
             gone: status_code == 410,
@@ -633,13 +663,18 @@ mod tests {
                 });
             }
         }
-        let exhausted = given::<Delivery>(history)
-            .when(fail(503, None, 900_000))
-            .then([DeliveryEvent::WebhookDeliveryExhausted {
-                attempt: 8,
-                failure: refused(503),
-                gone: false,
-            }]);
+        let mut last = fail(503, None, 900_000);
+        if let DeliveryCommand::Fail { attempt, .. } = &mut last {
+            *attempt = 8;
+        }
+        let exhausted =
+            given::<Delivery>(history)
+                .when(last)
+                .then([DeliveryEvent::WebhookDeliveryExhausted {
+                    attempt: 8,
+                    failure: refused(503),
+                    gone: false,
+                }]);
         assert_eq!(exhausted.status, DeliveryStatus::Exhausted);
     }
 
@@ -689,6 +724,71 @@ mod tests {
         let delivery = Delivery::fold(&[scheduled(), attempted(1, 0)]);
         assert!(!delivery.is_interrupted(at(ATTEMPT_LEASE_SECONDS - 1)));
         assert!(delivery.is_interrupted(at(ATTEMPT_LEASE_SECONDS)));
+        let interrupt = |seconds| DeliveryCommand::Fail {
+            attempt: 1,
+            interrupted: true,
+            failure: FailedAttempt {
+                status_code: None,
+                error: "interrupted".into(),
+                duration_ms: 0,
+            },
+            retry_after: None,
+            gone: false,
+            schedule: RetrySchedule::default(),
+            jitter_permille: 0,
+            at: at(seconds),
+        };
+        // Another server's attempt still within its lease is not taken for lost.
+        given::<Delivery>([scheduled(), attempted(1, 0)])
+            .when(interrupt(ATTEMPT_LEASE_SECONDS - 1))
+            .then_refused(|e| matches!(e, DomainError::InvalidTransition { .. }));
+        given::<Delivery>([scheduled(), attempted(1, 0)])
+            .when(interrupt(ATTEMPT_LEASE_SECONDS))
+            .then_events(|events| {
+                assert!(matches!(
+                    events,
+                    [DeliveryEvent::WebhookDeliveryFailed { attempt: 1, .. }]
+                ));
+            });
+    }
+
+    #[test]
+    fn an_outcome_counts_only_for_its_own_attempt() {
+        let retried = [
+            scheduled(),
+            attempted(1, 0),
+            DeliveryEvent::WebhookDeliveryFailed {
+                attempt: 1,
+                failure: refused(500),
+                next_attempt_at: at(5),
+            },
+            attempted(2, 5),
+        ];
+        given::<Delivery>(retried.clone())
+            .when(DeliveryCommand::Succeed {
+                attempt: 1,
+                status_code: 200,
+                duration_ms: 70_000,
+            })
+            .then_refused(|e| matches!(e, DomainError::InvalidTransition { .. }));
+        given::<Delivery>(retried)
+            .when(DeliveryCommand::Succeed {
+                attempt: 2,
+                status_code: 200,
+                duration_ms: 3,
+            })
+            .then([DeliveryEvent::WebhookDeliverySucceeded {
+                attempt: 2,
+                status_code: 200,
+                duration_ms: 3,
+            }]);
+    }
+
+    #[test]
+    fn a_schedule_past_what_a_date_holds_ends() {
+        let delivery = Delivery::fold(&[scheduled(), attempted(1, 0)]);
+        let forever = RetrySchedule(vec![0, u64::MAX]);
+        assert_eq!(next_attempt(&delivery, None, &forever, 100, at(0)), None);
     }
 
     #[test]

@@ -121,17 +121,7 @@ fn check_types(types: &[String]) -> Result<(), DomainError> {
             "event_types needs 1 to {MAX_EVENT_TYPES} names"
         )));
     }
-    if let Some(unknown) = types.iter().find(|t| !catalogue::is_known(t)) {
-        return Err(DomainError::invalid(format!(
-            "event_types: `{}` is not an event type of agentledger",
-            unknown
-                .chars()
-                .filter(|c| !c.is_control())
-                .take(100)
-                .collect::<String>()
-        )));
-    }
-    Ok(())
+    catalogue::check_known("event_types", types)
 }
 
 impl Aggregate for Webhook {

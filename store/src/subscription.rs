@@ -127,7 +127,14 @@ impl Subscription {
     async fn fill(&mut self) -> Result<bool, StoreError> {
         let local = self.tail.read(self.next, self.page_size, &self.filter);
         let page = match local {
-            Some(page) => page,
+            // What the tail looked at and did not match is passed for good:
+            // a feed that matches little moves with the log, instead of
+            // asking the database again at every commit once it falls out
+            // of the tail.
+            Some((page, scanned)) => {
+                self.next = self.next.max(scanned + 1);
+                page
+            }
             // Past all this process committed: only another process's appends
             // could be there, and those are looked for on the poll.
             None if !self.poll_store && self.next > *self.head.borrow() => Vec::new(),

@@ -41,16 +41,17 @@ impl Tail {
             .clear();
     }
 
-    /// Up to `limit` events at or after `from` that match `filter`, or `None`
-    /// when the tail cannot say: it does not reach back to `from`, or `from`
-    /// is past everything it holds (another process may have appended since;
-    /// only the database knows).
+    /// Up to `limit` events at or after `from` that match `filter`, and the
+    /// last position looked at (every event up to it that matches is in
+    /// the page); or `None` when the tail cannot say: it does not reach back
+    /// to `from`, or `from` is past everything it holds (another process may
+    /// have appended since; only the database knows).
     pub fn read(
         &self,
         from: Position,
         limit: usize,
         filter: &EventFilter,
-    ) -> Option<Vec<RecordedEvent>> {
+    ) -> Option<(Vec<RecordedEvent>, Position)> {
         let tail = self.events.read().unwrap_or_else(PoisonError::into_inner);
         let first = tail.front()?.position;
         let last = tail.back()?.position;
@@ -58,13 +59,18 @@ impl Tail {
             return None;
         }
         let start = usize::try_from(from - first).ok()?;
-        Some(
-            tail.range(start..)
-                .filter(|e| filter.matches(e))
-                .take(limit)
-                .cloned()
-                .collect(),
-        )
+        let mut page = Vec::new();
+        let mut scanned = from.saturating_sub(1);
+        for event in tail.range(start..) {
+            if page.len() == limit {
+                break;
+            }
+            scanned = event.position;
+            if filter.matches(event) {
+                page.push(event.clone());
+            }
+        }
+        Some((page, scanned))
     }
 }
 
@@ -98,8 +104,8 @@ mod tests {
         }
     }
 
-    fn positions(events: Option<Vec<RecordedEvent>>) -> Option<Vec<Position>> {
-        events.map(|e| e.iter().map(|e| e.position).collect())
+    fn positions(events: Option<(Vec<RecordedEvent>, Position)>) -> Option<Vec<Position>> {
+        events.map(|(e, _)| e.iter().map(|e| e.position).collect())
     }
 
     #[test]
@@ -117,6 +123,19 @@ mod tests {
             ..EventFilter::default()
         };
         assert_eq!(positions(tail.read(11, 10, &even)), Some(vec![12, 14]));
+        // A filter that matches little still says how far it looked.
+        let none = EventFilter {
+            event_types: vec!["Neither".into()],
+            ..EventFilter::default()
+        };
+        assert_eq!(
+            tail.read(11, 10, &none).map(|(_, scanned)| scanned),
+            Some(15)
+        );
+        assert_eq!(
+            tail.read(11, 2, &even).map(|(_, scanned)| scanned),
+            Some(14)
+        );
         // Another process appended 16 and 17: what this one holds starts over.
         tail.extend(17, (18..=18).map(event).collect());
         assert_eq!(positions(tail.read(15, 10, &all)), None);

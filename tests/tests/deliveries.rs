@@ -439,6 +439,43 @@ async fn a_task_calls_back_when_it_ends(db: TestDatabase) {
     assert_eq!(receiver.received().len(), 1);
 }
 
+async fn an_agents_subscription_gets_only_what_concerns_it(db: TestDatabase) {
+    let server = server(db, &[0]).await;
+    let (receiver, base) = Receiver::start().await;
+    let (_, op) = server.tenant("agent hooks").await;
+    let x = server
+        .agent(&op, &["webhooks:manage", "commands:poll"], 600)
+        .await;
+    let y = server.agent(&op, &["commands:poll"], 600).await;
+    let (webhook_id, secret) =
+        subscribe(&server, &x.token, &format!("{base}/x"), &["CommandIssued"]).await;
+    let issue = |agent: &str| {
+        (
+            format!("/api/v1/agents/{agent}/commands"),
+            json!({ "command": "restart" }),
+        )
+    };
+    let (path, body) = issue(&y.agent_id);
+    let (status, _) = server.post(&path, &op, &body).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (path, body) = issue(&x.agent_id);
+    let (status, to_x) = server.post(&path, &op, &body).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let got = receiver.wait_for(1).await;
+    assert!(got[0].signed_with(&secret));
+    assert_eq!(
+        got[0].json()["data"]["stream_id"],
+        json!(format!(
+            "command-{}",
+            to_x["command_id"].as_str().unwrap_or_default()
+        ))
+    );
+    server.models_reach(None).await;
+    assert_eq!(deliveries(&server, &x.token, &webhook_id).await.len(), 1);
+    assert_eq!(receiver.received().len(), 1, "nothing of another agent's");
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -468,4 +505,5 @@ on_both!(
     redirects_are_not_followed_and_a_silent_receiver_times_out,
     a_restart_between_attempts_loses_no_delivery,
     a_task_calls_back_when_it_ends,
+    an_agents_subscription_gets_only_what_concerns_it,
 );

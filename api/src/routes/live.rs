@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use crate::auth::bearer_of;
 use crate::extract::Query;
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -119,6 +120,7 @@ async fn stream(
         stream: q.stream.as_deref(),
         correlation_id: q.correlation_id,
         after,
+        credentials: bearer_of(&headers).unwrap_or_default(),
     };
     let feed = state.open_feed(&caller, asked).await?;
     Ok(Sse::new(sse_events(feed))
@@ -214,12 +216,14 @@ pub enum LiveMessage {
 async fn websocket(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, Problem> {
-    Ok(upgrade?.on_upgrade(move |socket| serve_socket(state, caller, socket)))
+    let credentials = bearer_of(&headers).unwrap_or_default().to_owned();
+    Ok(upgrade?.on_upgrade(move |socket| serve_socket(state, caller, credentials, socket)))
 }
 
-async fn serve_socket(state: AppState, caller: Caller, socket: WebSocket) {
+async fn serve_socket(state: AppState, caller: Caller, credentials: String, socket: WebSocket) {
     let (mut sink, mut incoming) = socket.split();
     let first = tokio::time::timeout(FIRST_MESSAGE, incoming.next()).await;
     let asked = match first {
@@ -242,6 +246,7 @@ async fn serve_socket(state: AppState, caller: Caller, socket: WebSocket) {
                 stream: asked.stream.as_deref(),
                 correlation_id: asked.correlation_id,
                 after: asked.resume_after,
+                credentials: &credentials,
             };
             let after = request.after;
             state

@@ -5,11 +5,13 @@
 //! ids derive from the subscription and the event: re-reading the log after
 //! a crash, or on a second server, schedules nothing twice.
 
-use agentledger_commands::{Context, derived_id};
+use agentledger_commands::{CommandError, Context, derived_id};
 use agentledger_domain::Aggregate;
 use agentledger_domain::codec::{CodecError, decode_if};
 use agentledger_domain::delivery::{Delivery, DeliveryCommand, Endpoint, Subscribers};
-use agentledger_domain::ids::{TaskId, TenantId};
+use std::collections::HashMap;
+
+use agentledger_domain::ids::{AgentId, TaskId, TenantId};
 use agentledger_domain::task::{Task, TaskEvent};
 use agentledger_domain::webhook::{Webhook, WebhookEvent};
 use agentledger_store::{EventFilter, Position, RecordedEvent};
@@ -17,12 +19,18 @@ use strum::VariantNames;
 use uuid::Uuid;
 
 use crate::app::App;
-use crate::reactors::{BoxError, Reactor, persist};
+use crate::reactors::{BoxError, Reactor, persist, retrying};
+use crate::relevance::Relevance;
 
 /// Its name in `reactor_checkpoints`, `/ready` and `/metrics`.
 pub const NAME: &str = "webhook_deliveries";
 
-pub(crate) struct Scheduler(Subscribers);
+pub(crate) struct Scheduler {
+    subscribers: Subscribers,
+    /// What concerns each agent that made a subscription, remembered
+    /// between events (not saved: it is read from the aggregates again).
+    agents: HashMap<AgentId, Relevance>,
+}
 
 /// The delivery of `event_id` to `endpoint`: the same pair, the same id.
 pub fn delivery_id(endpoint: Endpoint, event_id: Uuid) -> Uuid {
@@ -56,17 +64,19 @@ async fn ended_with_callback(
     if !ended {
         return Ok(None);
     }
-    // The URL is set when the task is created and never changes.
-    let mut pause = std::time::Duration::from_millis(100);
-    loop {
-        match app.handler.load::<Task>(task_id).await {
-            Ok(loaded) => return Ok(loaded.state.callback_url.is_some().then_some(task_id)),
-            Err(e) => {
-                tracing::warn!(task = %task_id, error = %e, "cannot load the task for its callback; retrying in {pause:?}");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(std::time::Duration::from_secs(30));
-            }
-        }
+    // The URL is set when the task is created and never changes. A task
+    // stream this build cannot read stops the reactor, loudly.
+    let is_codec = |e: &CommandError| matches!(e, CommandError::Codec(_));
+    match retrying(
+        "load a task for its callback",
+        || app.handler.load::<Task>(task_id),
+        is_codec,
+    )
+    .await
+    {
+        Ok(loaded) => Ok(loaded.state.callback_url.is_some().then_some(task_id)),
+        Err(CommandError::Codec(e)) => Err(e),
+        Err(_) => Ok(None),
     }
 }
 
@@ -81,7 +91,7 @@ impl Reactor for Scheduler {
         saved: Option<(Position, String)>,
     ) -> Result<(Position, Self), BoxError> {
         if let Some((position, saved)) = saved {
-            return Ok((position, Self(serde_json::from_str(&saved)?)));
+            return Ok((position, Self::new(serde_json::from_str(&saved)?)));
         }
         let head = app.store.head_position().await?;
         let filter = EventFilter {
@@ -101,11 +111,11 @@ impl Reactor for Scheduler {
                 follow(&mut subscribers, event)?;
             }
         }
-        Ok((head, Self(subscribers)))
+        Ok((head, Self::new(subscribers)))
     }
 
     fn saved(&self) -> Result<String, serde_json::Error> {
-        serde_json::to_string(&self.0)
+        serde_json::to_string(&self.subscribers)
     }
 
     async fn react(&mut self, app: &App, event: &RecordedEvent) -> Result<(), CodecError> {
@@ -114,17 +124,23 @@ impl Reactor for Scheduler {
         if Delivery::CATEGORY.holds(&event.stream_id) {
             return Ok(());
         }
-        let pinged = follow(&mut self.0, event)?;
+        let pinged = follow(&mut self.subscribers, event)?;
         let tenant = TenantId(event.tenant_id);
-        let mut targets: Vec<Endpoint> = match pinged {
-            Some(webhook_id) => vec![Endpoint::Webhook(webhook_id)],
-            None => self
-                .0
-                .of(tenant, &event.event_type)
-                .into_iter()
-                .map(Endpoint::Webhook)
-                .collect(),
-        };
+        let mut targets: Vec<Endpoint> = Vec::new();
+        match pinged {
+            Some(webhook_id) => targets.push(Endpoint::Webhook(webhook_id)),
+            None => {
+                for (webhook_id, owner) in self.subscribers.of(tenant, &event.event_type) {
+                    // An agent's subscription gets what its live feed would show.
+                    if let Some(agent) = owner
+                        && !self.concerns(app, agent, event).await
+                    {
+                        continue;
+                    }
+                    targets.push(Endpoint::Webhook(webhook_id));
+                }
+            }
+        }
         targets.extend(
             ended_with_callback(app, event)
                 .await?
@@ -147,6 +163,34 @@ impl Reactor for Scheduler {
             .await;
         }
         Ok(())
+    }
+}
+
+impl Scheduler {
+    fn new(subscribers: Subscribers) -> Self {
+        Self {
+            subscribers,
+            agents: HashMap::new(),
+        }
+    }
+
+    /// Whether `event` concerns `agent`, asking until the store answers.
+    async fn concerns(&mut self, app: &App, agent: AgentId, event: &RecordedEvent) -> bool {
+        let relevance = self
+            .agents
+            .entry(agent)
+            .or_insert_with(|| Relevance::new(agent));
+        loop {
+            // Retried here rather than through `retrying`: the relevance
+            // borrows mutably across the await.
+            match relevance.concerns(app, event).await {
+                Ok(concerns) => return concerns,
+                Err(e) => {
+                    tracing::warn!(agent = %agent, error = %e, "cannot tell whether an event concerns an agent; retrying");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
     }
 }
 

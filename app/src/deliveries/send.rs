@@ -131,7 +131,9 @@ impl Sender {
                     None,
                 );
             }
-            Err(e) => return refused(describe(&e), None),
+            // Without the URL: the error is recorded in the log, and a
+            // URL's query string may hold what its owner keeps private.
+            Err(e) => return refused(describe(&e.without_url()), None),
         };
         let status = response.status();
         let retry_after = response

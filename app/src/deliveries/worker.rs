@@ -25,6 +25,7 @@ use super::DeliverySettings;
 use super::send::{Answer, Sender};
 use crate::app::App;
 use crate::error::AppError;
+use crate::reactors::retrying;
 
 /// Attempts in flight at once, from this server.
 const CONCURRENT: usize = 16;
@@ -33,6 +34,8 @@ const ROUND: usize = 256;
 /// How long the worker waits for the queue to move before looking again:
 /// retries fall due with time, not with events.
 const LOOK_EVERY: Duration = Duration::from_millis(250);
+/// The shortest time between two looks.
+const LOOK_AT_MOST: Duration = Duration::from_millis(50);
 const ACTOR: &str = "webhook-delivery";
 
 pub(crate) fn spawn(app: App, settings: DeliverySettings) -> JoinHandle<()> {
@@ -44,6 +47,12 @@ pub(crate) fn spawn(app: App, settings: DeliverySettings) -> JoinHandle<()> {
                 return;
             }
         };
+        // Until the queue has the log as it is now, an attempt another
+        // server finished long ago would look in flight, and one it makes
+        // now would look lost.
+        while !caught_up(&app).await {
+            tokio::time::sleep(LOOK_EVERY).await;
+        }
         let settings = Arc::new(settings);
         let busy: Arc<Mutex<HashSet<Uuid>>> = Arc::default();
         let slots = Arc::new(Semaphore::new(CONCURRENT));
@@ -69,16 +78,27 @@ pub(crate) fn spawn(app: App, settings: DeliverySettings) -> JoinHandle<()> {
                     drop(slot);
                 });
             }
+            // The queue moves with every event of the log: look again when
+            // it moved, but not more often than every `LOOK_AT_MOST`, so a
+            // busy log costs a few looks a second, not one per event.
             let seen = app.delivery_queue_progress.position();
-            if !app
-                .delivery_queue_progress
+            tokio::time::sleep(LOOK_AT_MOST).await;
+            app.delivery_queue_progress
                 .wait_for(seen + 1, LOOK_EVERY)
-                .await
-            {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+                .await;
         }
     })
+}
+
+/// Whether the queue has applied the log up to its head.
+async fn caught_up(app: &App) -> bool {
+    match app.store.head_position().await {
+        Ok(head) => app.delivery_queue_progress.position() >= head,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the head of the log");
+            false
+        }
+    }
 }
 
 async fn attempt(
@@ -101,30 +121,41 @@ async fn attempt(
             }
         }
     };
-    let ctx = Context::system(delivery.tenant_id, ACTOR);
-    let now = agentledger_store::now();
-    let fail =
-        |failure: FailedAttempt, retry_after: Option<u64>, gone: bool| DeliveryCommand::Fail {
+    let fail = |attempt: u32,
+                interrupted: bool,
+                failure: FailedAttempt,
+                retry_after: Option<u64>,
+                gone: bool| {
+        DeliveryCommand::Fail {
+            attempt,
+            interrupted,
             failure,
             retry_after,
             gone,
             schedule: settings.retry.clone(),
             jitter_permille: rand::rng().random_range(-100..=100),
             at: agentledger_store::now(),
-        };
-    if delivery.is_interrupted(now) {
+        }
+    };
+    if delivery.is_interrupted(agentledger_store::now()) {
         let lost = FailedAttempt {
             status_code: None,
             error: "the attempt was interrupted: the server making it stopped".into(),
             duration_ms: 0,
         };
-        record(app, &ctx, id, fail(lost, None, false)).await;
+        record(
+            app,
+            &delivery,
+            id,
+            fail(delivery.attempts, true, lost, None, false),
+        )
+        .await;
         return;
     }
     let (url, secret) = match target(app, &delivery).await {
         Ok(Target::Send { url, secret }) => (url, secret),
         Ok(Target::Cancel(reason)) => {
-            record(app, &ctx, id, DeliveryCommand::Cancel { reason }).await;
+            record(app, &delivery, id, DeliveryCommand::Cancel { reason }).await;
             return;
         }
         Err(e) => {
@@ -132,10 +163,22 @@ async fn attempt(
             return;
         }
     };
+    // Read before the claim: a store that fails now leaves the delivery
+    // waiting, not failed.
+    let body = match event_of(app, &delivery).await {
+        Ok(Some(event)) => body(&event),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(delivery = %id, error = %e, "cannot read the event; retrying later");
+            return;
+        }
+    };
     // The claim: of several servers, the one whose attempt is recorded sends.
+    let ctx = Context::system(delivery.tenant_id, ACTOR);
+    let attempt = delivery.attempts + 1;
     match app
         .handler
-        .run::<Delivery>(&ctx, id, DeliveryCommand::Attempt { at: now })
+        .run::<Delivery>(&ctx, id, DeliveryCommand::Attempt { at: ctx.at })
         .await
     {
         Ok(_) => {}
@@ -145,20 +188,23 @@ async fn attempt(
             return;
         }
     }
-    let body = match event_of(app, &delivery).await {
-        Some(event) => body(&event),
-        None => {
-            let missing = FailedAttempt {
-                status_code: None,
-                error: format!(
-                    "the event at position {} is not in the log",
-                    delivery.event_position
-                ),
-                duration_ms: 0,
-            };
-            record(app, &ctx, id, fail(missing, None, true)).await;
-            return;
-        }
+    let Some(body) = body else {
+        let missing = FailedAttempt {
+            status_code: None,
+            error: format!(
+                "the event at position {} is not in the log",
+                delivery.event_position
+            ),
+            duration_ms: 0,
+        };
+        record(
+            app,
+            &delivery,
+            id,
+            fail(attempt, false, missing, None, false),
+        )
+        .await;
+        return;
     };
     match sender
         .send(&url, &id.to_string(), &secret, body, Utc::now())
@@ -168,28 +214,31 @@ async fn attempt(
             status_code,
             duration_ms,
         } => {
-            record(
-                app,
-                &ctx,
-                id,
-                DeliveryCommand::Succeed {
-                    status_code,
-                    duration_ms,
-                },
-            )
-            .await;
+            let succeed = DeliveryCommand::Succeed {
+                attempt,
+                status_code,
+                duration_ms,
+            };
+            record(app, &delivery, id, succeed).await;
         }
         Answer::Refused {
             failure,
             retry_after,
             gone,
         } => {
-            record(app, &ctx, id, fail(failure, retry_after, gone)).await;
+            record(
+                app,
+                &delivery,
+                id,
+                fail(attempt, false, failure, retry_after, gone),
+            )
+            .await;
             if let (true, Endpoint::Webhook(webhook_id)) = (gone, delivery.endpoint) {
                 let disable = WebhookCommand::Disable {
                     reason: "the receiver answered 410 Gone".into(),
                     by: None,
                 };
+                let ctx = Context::system(delivery.tenant_id, ACTOR);
                 if let Err(e) = app.handler.run::<Webhook>(&ctx, webhook_id, disable).await {
                     tracing::warn!(webhook = %webhook_id, error = %e, "cannot disable the subscription");
                 }
@@ -238,46 +287,41 @@ async fn target(app: &App, delivery: &Delivery) -> Result<Target, AppError> {
     }
 }
 
-/// The delivered event, read back from the log.
-async fn event_of(app: &App, delivery: &Delivery) -> Option<RecordedEvent> {
+/// The delivered event, read back from the log; `None` when it is not there.
+async fn event_of(app: &App, delivery: &Delivery) -> Result<Option<RecordedEvent>, AppError> {
     let found = app
         .store
         .read_all(delivery.event_position, 1, &EventFilter::default())
-        .await
-        .ok()?;
-    found
+        .await?;
+    Ok(found
         .into_iter()
         .next()
-        .filter(|e| e.event_id == delivery.event_id)
+        .filter(|e| e.event_id == delivery.event_id))
 }
 
 /// What the receiver gets: the Standard Webhooks shape, with the event as
-/// the audit routes show it in `data`.
-pub(crate) fn body(event: &RecordedEvent) -> Vec<u8> {
+/// the audit routes show it in `data`; `None` if it cannot be written.
+pub(crate) fn body(event: &RecordedEvent) -> Option<Vec<u8>> {
     let body = json!({
         "type": event.event_type,
         "timestamp": event.occurred_at,
         "data": event,
     });
-    serde_json::to_vec(&body).unwrap_or_default()
+    serde_json::to_vec(&body).ok()
 }
 
 /// Records an outcome until it is recorded: lost, the delivery would stay in
-/// flight until its lease ends and be sent again.
-async fn record(app: &App, ctx: &Context, id: Uuid, command: DeliveryCommand) {
-    let mut pause = Duration::from_millis(100);
-    loop {
-        match app.handler.run::<Delivery>(ctx, id, command.clone()).await {
-            Ok(_) => return,
-            Err(CommandError::Domain(e)) => {
-                tracing::warn!(delivery = %id, error = %e, "delivery outcome refused");
-                return;
-            }
-            Err(e) => {
-                tracing::warn!(delivery = %id, error = %e, "cannot record a delivery outcome; retrying in {pause:?}");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(30));
-            }
-        }
+/// flight until its lease ends and be sent again. Each try is stamped with
+/// the time it is made; a refusal (the attempt is no longer this one's) is
+/// final.
+async fn record(app: &App, delivery: &Delivery, id: Uuid, command: DeliveryCommand) {
+    let decide = || {
+        let ctx = Context::system(delivery.tenant_id, ACTOR);
+        let command = command.clone();
+        async move { app.handler.run::<Delivery>(&ctx, id, command).await }
+    };
+    let refused = |e: &CommandError| matches!(e, CommandError::Domain(_));
+    if let Err(e) = retrying("record a delivery outcome", decide, refused).await {
+        tracing::warn!(delivery = %id, error = %e, "delivery outcome refused");
     }
 }
