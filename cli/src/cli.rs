@@ -178,6 +178,10 @@ pub struct ServeArgs {
     /// At most 45, so an attempt's outcome is recorded within its 60 s lease.
     #[arg(long, env = "AGENTLEDGER_WEBHOOK_TIMEOUT_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=45))]
     pub webhook_timeout_seconds: u64,
+    /// Hours after which a subscription whose every delivery has failed
+    /// (none succeeding since) is disabled, with an alert.
+    #[arg(long, env = "AGENTLEDGER_WEBHOOK_DISABLE_AFTER_HOURS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=8760))]
+    pub webhook_disable_after_hours: u64,
     /// Most connections served at once; past it a client is answered 503.
     /// The process's file limit must hold them (raised to the hard limit if
     /// needed; start-up fails if it cannot). Default: 1024, or what the file
@@ -550,6 +554,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         deliveries: DeliverySettings {
             retry: args.webhook_retry_seconds.clone(),
             timeout: std::time::Duration::from_secs(args.webhook_timeout_seconds),
+            disable_after: std::time::Duration::from_secs(args.webhook_disable_after_hours * 3600),
         },
         ..Default::default()
     });

@@ -25,6 +25,8 @@ pub enum AlertSource {
     Budget,
     /// A read model that stopped at an event it cannot apply.
     ReadModel,
+    /// A webhook subscription the server stopped delivering to.
+    Webhook,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -49,6 +51,7 @@ crate::names::snake_case_names!(AlertSource {
     Agent => "agent",
     Budget => "budget",
     ReadModel => "read_model",
+    Webhook => "webhook",
 });
 
 crate::names::snake_case_names!(AlertStatus {

@@ -22,6 +22,7 @@ use crate::ids::TenantId;
 use crate::reports::{RUNS, ReportEvent, ReportEventType};
 use crate::task::{Task, TaskEvent, TaskEventType};
 use crate::tenant::{Tenant, TenantEvent, TenantEventType};
+use crate::webhook::{Webhook, WebhookEvent, WebhookEventType};
 
 /// One event as the policy sees it.
 pub struct Seen<'a> {
@@ -47,6 +48,7 @@ const OBSERVED: &[&str] = &[
     AgentEventType::AgentWentOffline.into_str(),
     TenantEventType::TenantTimeZoneSet.into_str(),
     BudgetEventType::BudgetSet.into_str(),
+    WebhookEventType::WebhookDisabled.into_str(),
 ];
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -223,6 +225,19 @@ impl AlertPolicy {
             && let Some(BudgetEvent::BudgetSet(limits)) = seen.decode()?
         {
             self.limits.insert(seen.tenant_id, limits);
+        } else if let Some(webhook_id) = Webhook::CATEGORY.id_in(seen.stream_id)
+            && let Some(WebhookEvent::WebhookDisabled {
+                reason,
+                automatic: true,
+            }) = seen.decode()?
+        {
+            return Ok(vec![alert(
+                AlertSource::Webhook,
+                Severity::Warning,
+                format!("webhook {webhook_id} disabled"),
+                reason,
+                format!("webhook:{}", seen.event_id),
+            )]);
         }
         Ok(vec![])
     }

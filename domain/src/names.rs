@@ -55,6 +55,7 @@ mod tests {
             AlertSource::Agent,
             AlertSource::Budget,
             AlertSource::ReadModel,
+            AlertSource::Webhook,
         ]);
         same(&[
             AlertStatus::Pending,

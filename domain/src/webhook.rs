@@ -107,6 +107,10 @@ pub enum WebhookEvent {
     WebhookDeleted,
     WebhookDisabled {
         reason: String,
+        /// Stopped by the server (the receiver answered 410, or kept
+        /// failing), not by its manager: an alert is raised.
+        #[serde(default)]
+        automatic: bool,
     },
     WebhookEnabled,
     /// Delivered to this subscription only, whatever it subscribed to.
@@ -188,7 +192,10 @@ impl Aggregate for Webhook {
                     return Ok(vec![]);
                 }
                 crate::text::check_text("reason", Some(&reason), 1000)?;
-                Ok(vec![WebhookEvent::WebhookDisabled { reason }])
+                Ok(vec![WebhookEvent::WebhookDisabled {
+                    reason,
+                    automatic: by.is_none(),
+                }])
             }
             WebhookCommand::Enable { by } => {
                 if !state.exists || state.deleted || !state.managed_by(by) {
@@ -235,7 +242,7 @@ impl Aggregate for Webhook {
                 state.event_types = event_types.clone();
             }
             WebhookEvent::WebhookDeleted => state.deleted = true,
-            WebhookEvent::WebhookDisabled { reason } => state.disabled = Some(reason.clone()),
+            WebhookEvent::WebhookDisabled { reason, .. } => state.disabled = Some(reason.clone()),
             WebhookEvent::WebhookEnabled => state.disabled = None,
             WebhookEvent::WebhookPinged => {}
         }
@@ -334,6 +341,7 @@ mod tests {
         };
         let gone = WebhookEvent::WebhookDisabled {
             reason: "the receiver answered 410 Gone".into(),
+            automatic: true,
         };
         given::<Webhook>([subscribed.clone()])
             .when(WebhookCommand::Disable {

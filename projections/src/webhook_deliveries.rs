@@ -244,6 +244,9 @@ pub async fn list(
 #[derive(Default)]
 pub struct DeliveryQueue {
     open: RwLock<HashMap<Uuid, Delivery>>,
+    /// Per subscription, since when its deliveries have failed without one
+    /// succeeding in between.
+    failing: RwLock<HashMap<Uuid, DateTime<Utc>>>,
 }
 
 impl DeliveryQueue {
@@ -259,6 +262,16 @@ impl DeliveryQueue {
         due.sort_by_key(|(_, d)| d.next_attempt_at.or(d.in_flight_since));
         due.truncate(limit);
         due
+    }
+
+    /// Since when deliveries to `webhook_id` have failed with none
+    /// succeeding since.
+    pub fn failing_since(&self, webhook_id: Uuid) -> Option<DateTime<Utc>> {
+        self.failing
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&webhook_id)
+            .copied()
     }
 
     /// How many deliveries are still to be made.
@@ -289,6 +302,21 @@ impl Apply for DeliveryQueue {
         };
         let mut open = self.open.write().unwrap_or_else(PoisonError::into_inner);
         let state = Delivery::evolve(open.remove(&id).unwrap_or_default(), &delivery);
+        // A delivery followed again from a redelivery on does not know its
+        // subscription here; the worker loads it.
+        if let (true, Endpoint::Webhook(webhook_id)) = (state.exists, state.endpoint) {
+            let mut failing = self.failing.write().unwrap_or_else(PoisonError::into_inner);
+            match &delivery {
+                DeliveryEvent::WebhookDeliverySucceeded { .. } => {
+                    failing.remove(&webhook_id);
+                }
+                DeliveryEvent::WebhookDeliveryFailed { .. }
+                | DeliveryEvent::WebhookDeliveryExhausted { .. } => {
+                    failing.entry(webhook_id).or_insert(event.occurred_at);
+                }
+                _ => {}
+            }
+        }
         if matches!(
             state.status,
             DeliveryStatus::Pending | DeliveryStatus::InFlight

@@ -66,7 +66,7 @@ sql_projection!(WebhooksAndCache, |_this, conn, events| {
                         .execute(&mut *conn)
                         .await?;
                 }
-                Some(WebhookEvent::WebhookDisabled { reason }) => {
+                Some(WebhookEvent::WebhookDisabled { reason, .. }) => {
                     sqlx::query("UPDATE rm_webhooks SET disabled_reason = $1, updated_us = $2 WHERE webhook_id = $3")
                         .bind(reason)
                         .bind(at)

@@ -341,6 +341,7 @@ fn every_declared_event_type_decodes_through_the_read_models_path() {
         WebhookEvent::WebhookDeleted,
         WebhookEvent::WebhookDisabled {
             reason: "the receiver answered 410 Gone".into(),
+            automatic: true,
         },
         WebhookEvent::WebhookEnabled,
         WebhookEvent::WebhookPinged,

@@ -29,6 +29,9 @@ pub struct Options {
     /// Webhook deliveries to loopback receivers, with this retry schedule;
     /// `None`: the default policy (loopback refused) and schedule.
     pub loopback_deliveries: Option<RetrySchedule>,
+    /// How long a subscription may fail before it is disabled; the
+    /// default when `None`.
+    pub disable_after: Option<std::time::Duration>,
 }
 
 pub struct TestServer {
@@ -106,6 +109,9 @@ impl TestServer {
             deliveries: DeliverySettings {
                 retry: options.loopback_deliveries.clone().unwrap_or_default(),
                 timeout: std::time::Duration::from_secs(2),
+                disable_after: options
+                    .disable_after
+                    .unwrap_or(DeliverySettings::default().disable_after),
             },
         };
         runtime.start_workers(workers);

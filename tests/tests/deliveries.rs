@@ -476,6 +476,63 @@ async fn an_agents_subscription_gets_only_what_concerns_it(db: TestDatabase) {
     assert_eq!(receiver.received().len(), 1, "nothing of another agent's");
 }
 
+async fn a_subscription_failing_for_too_long_is_disabled_with_an_alert(db: TestDatabase) {
+    let options = Options {
+        loopback_deliveries: Some(RetrySchedule(vec![0, 1, 1, 1, 1, 1])),
+        disable_after: Some(Duration::from_secs(2)),
+        ..Options::default()
+    };
+    let server = TestServer::start_with_options(db, options).await;
+    let (receiver, base) = Receiver::start().await;
+    receiver.script((0..10).map(|_| Reply::Status(503)));
+    let (_, op) = server.tenant("failing").await;
+    let (webhook_id, _) = subscribe(&server, &op, &format!("{base}/down"), &["TaskCreated"]).await;
+    create_task(&server, &op).await;
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let reason = loop {
+        let (_, listed) = server.get("/api/v1/webhooks", &op).await;
+        if let Some(reason) = listed[0]["disabled_reason"].as_str() {
+            break reason.to_owned();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not disabled: {listed}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        reason.contains("every delivery has failed since"),
+        "{reason}"
+    );
+    // Its waiting delivery is cancelled, not sent again.
+    settled(&server, &op, &webhook_id, "cancelled").await;
+    server.models_reach(None).await;
+    let alerts = server.raised_alerts().await;
+    assert!(
+        alerts.iter().any(|a| a["source"] == "webhook"
+            && a["title"].as_str().is_some_and(|t| t.contains(&webhook_id))),
+        "{alerts:?}"
+    );
+    // A subscription disabled by its manager raises none.
+    let (other_id, _) = subscribe(&server, &op, &format!("{base}/other"), &["TaskCreated"]).await;
+    let (status, _) = server
+        .post(
+            &format!("/api/v1/webhooks/{other_id}/disable"),
+            &op,
+            &json!({ "reason": "maintenance" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    server.models_reach(None).await;
+    let after = server.raised_alerts().await;
+    assert!(
+        !after
+            .iter()
+            .any(|a| a["title"].as_str().is_some_and(|t| t.contains(&other_id)))
+    );
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -506,4 +563,5 @@ on_both!(
     a_restart_between_attempts_loses_no_delivery,
     a_task_calls_back_when_it_ends,
     an_agents_subscription_gets_only_what_concerns_it,
+    a_subscription_failing_for_too_long_is_disabled_with_an_alert,
 );

@@ -33,6 +33,9 @@ pub struct DeliverySettings {
     pub retry: RetrySchedule,
     /// How long a receiver has to answer.
     pub timeout: Duration,
+    /// A subscription whose deliveries have failed this long, none
+    /// succeeding, is disabled (and an alert raised).
+    pub disable_after: Duration,
 }
 
 impl Default for DeliverySettings {
@@ -40,6 +43,7 @@ impl Default for DeliverySettings {
         Self {
             retry: RetrySchedule::default(),
             timeout: Duration::from_secs(15),
+            disable_after: Duration::from_secs(5 * 24 * 3600),
         }
     }
 }

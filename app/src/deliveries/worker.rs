@@ -233,11 +233,11 @@ async fn attempt(
                 fail(attempt, false, failure, retry_after, gone),
             )
             .await;
-            if let (true, Endpoint::Webhook(webhook_id)) = (gone, delivery.endpoint) {
-                let disable = WebhookCommand::Disable {
-                    reason: "the receiver answered 410 Gone".into(),
-                    by: None,
-                };
+            let Endpoint::Webhook(webhook_id) = delivery.endpoint else {
+                return;
+            };
+            if let Some(reason) = why_disable(app, settings, webhook_id, gone) {
+                let disable = WebhookCommand::Disable { reason, by: None };
                 let ctx = Context::system(delivery.tenant_id, ACTOR);
                 if let Err(e) = app.handler.run::<Webhook>(&ctx, webhook_id, disable).await {
                     tracing::warn!(webhook = %webhook_id, error = %e, "cannot disable the subscription");
@@ -245,6 +245,29 @@ async fn attempt(
             }
         }
     }
+}
+
+/// Why the subscription should stop after a failure, if it should: its
+/// receiver answered 410, or every delivery to it has failed for
+/// `disable_after`.
+fn why_disable(
+    app: &App,
+    settings: &DeliverySettings,
+    webhook_id: Uuid,
+    gone: bool,
+) -> Option<String> {
+    if gone {
+        return Some("the receiver answered 410 Gone".into());
+    }
+    let since = app.delivery_queue.failing_since(webhook_id)?;
+    let failing = (Utc::now() - since).to_std().ok()?;
+    (failing >= settings.disable_after).then(|| {
+        format!(
+            "every delivery has failed since {} (for {} s or more)",
+            since.to_rfc3339(),
+            settings.disable_after.as_secs()
+        )
+    })
 }
 
 /// Where a delivery goes now, or why it goes nowhere.
