@@ -82,6 +82,22 @@ pub async fn create(
     })
 }
 
+/// Decides `command` (made for the caller as a manager) on a subscription;
+/// the position of its event. Every change of a subscription goes this way.
+pub(crate) async fn decide(
+    app: &App,
+    caller: &Caller,
+    webhook_id: Uuid,
+    command: impl FnOnce(Manager) -> WebhookCommand,
+) -> Result<u64, AppError> {
+    let (ctx, by) = manager(caller)?;
+    Ok(app
+        .handler
+        .run::<Webhook>(&ctx, webhook_id, command(by))
+        .await?
+        .position)
+}
+
 /// Changes a subscription's address and event types; the position of the change.
 pub async fn update(
     app: &App,
@@ -90,29 +106,19 @@ pub async fn update(
     url: String,
     event_types: Vec<String>,
 ) -> Result<u64, AppError> {
-    let (ctx, by) = manager(caller)?;
-    let command = WebhookCommand::Update {
+    let policy = app.address_policy;
+    decide(app, caller, webhook_id, |by| WebhookCommand::Update {
         url,
         event_types,
         by,
-        policy: app.address_policy,
-    };
-    Ok(app
-        .handler
-        .run::<Webhook>(&ctx, webhook_id, command)
-        .await?
-        .position)
+        policy,
+    })
+    .await
 }
 
 /// Deletes a subscription; the position of the deletion.
 pub async fn delete(app: &App, caller: &Caller, webhook_id: Uuid) -> Result<u64, AppError> {
-    let (ctx, by) = manager(caller)?;
-    let command = WebhookCommand::Delete { by };
-    Ok(app
-        .handler
-        .run::<Webhook>(&ctx, webhook_id, command)
-        .await?
-        .position)
+    decide(app, caller, webhook_id, |by| WebhookCommand::Delete { by }).await
 }
 
 /// A live subscription the caller may see: an operator's tenant's, or one

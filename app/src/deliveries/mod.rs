@@ -22,7 +22,7 @@ use crate::app::App;
 use crate::caller::Caller;
 use crate::error::AppError;
 use crate::queries::{ListParams, Page};
-use crate::webhooks::manager;
+use crate::webhooks::{decide, manager};
 
 pub(crate) use worker::spawn as spawn_worker;
 
@@ -143,12 +143,7 @@ pub async fn redeliver(
 
 /// Asks for a test delivery (`WebhookPinged`) to this subscription alone.
 pub async fn ping(app: &App, caller: &Caller, webhook_id: Uuid) -> Result<u64, AppError> {
-    let (ctx, by) = manager(caller)?;
-    Ok(app
-        .handler
-        .run::<Webhook>(&ctx, webhook_id, WebhookCommand::Ping { by })
-        .await?
-        .position)
+    decide(app, caller, webhook_id, |by| WebhookCommand::Ping { by }).await
 }
 
 /// Stops deliveries to the subscription (waiting ones are cancelled when due).
@@ -158,24 +153,14 @@ pub async fn disable(
     webhook_id: Uuid,
     reason: String,
 ) -> Result<u64, AppError> {
-    let (ctx, by) = manager(caller)?;
-    let command = WebhookCommand::Disable {
+    decide(app, caller, webhook_id, |by| WebhookCommand::Disable {
         reason,
         by: Some(by),
-    };
-    Ok(app
-        .handler
-        .run::<Webhook>(&ctx, webhook_id, command)
-        .await?
-        .position)
+    })
+    .await
 }
 
 /// Starts deliveries again, for events from now on.
 pub async fn enable(app: &App, caller: &Caller, webhook_id: Uuid) -> Result<u64, AppError> {
-    let (ctx, by) = manager(caller)?;
-    Ok(app
-        .handler
-        .run::<Webhook>(&ctx, webhook_id, WebhookCommand::Enable { by })
-        .await?
-        .position)
+    decide(app, caller, webhook_id, |by| WebhookCommand::Enable { by }).await
 }
