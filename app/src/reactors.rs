@@ -242,11 +242,32 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, E>>,
 {
+    let is_final = &is_final;
+    insisting(what, || {
+        let tried = attempt();
+        async move {
+            match tried.await {
+                Ok(done) => Ok(Ok(done)),
+                Err(e) if is_final(&e) => Ok(Err(e)),
+                Err(e) => Err(e),
+            }
+        }
+    })
+    .await
+}
+
+/// Runs `attempt` until it succeeds, however often it fails, pausing as
+/// [`retrying`] does: a read a worker cannot go on without.
+pub(crate) async fn insisting<T, E, F, Fut>(what: &str, mut attempt: F) -> T
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
     let mut pause = Duration::from_millis(100);
     loop {
         match attempt().await {
-            Ok(done) => return Ok(done),
-            Err(e) if is_final(&e) => return Err(e),
+            Ok(done) => return done,
             Err(e) => {
                 tracing::warn!(error = %e, "{what} failed; retrying in {pause:?}");
                 tokio::time::sleep(pause).await;

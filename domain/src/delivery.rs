@@ -158,6 +158,9 @@ pub enum DeliveryCommand {
         event_position: u64,
         event_type: String,
         at: DateTime<Utc>,
+        /// Asked for by a replay: a delivery made before that is no longer
+        /// on its way is sent again.
+        replay: bool,
     },
     Attempt {
         at: DateTime<Utc>,
@@ -299,10 +302,20 @@ impl Aggregate for Delivery {
                 event_position,
                 event_type,
                 at,
+                replay,
             } => {
-                // Scheduled again by a reactor re-reading the log: nothing new.
+                // Scheduled again by a reactor re-reading the log: nothing
+                // new. Replayed: sent again unless it is on its way.
                 if state.exists {
-                    return Ok(vec![]);
+                    let on_its_way = matches!(
+                        state.status,
+                        DeliveryStatus::Pending | DeliveryStatus::InFlight
+                    );
+                    return Ok(if replay && !on_its_way {
+                        vec![E::WebhookDeliveryRedelivered { due_at: at }]
+                    } else {
+                        vec![]
+                    });
                 }
                 Ok(vec![match endpoint {
                     Endpoint::Webhook(webhook_id) => E::WebhookDeliveryScheduled {
@@ -516,13 +529,22 @@ impl Subscribers {
                     s.disabled = matches!(event, E::WebhookDisabled { .. });
                 }
             }
-            E::WebhookPinged => {}
+            E::WebhookPinged | E::WebhookReplayRequested { .. } => {}
         }
     }
 
     /// Whether deliveries to `webhook_id` are made (it exists and is enabled).
     pub fn delivers_to(&self, webhook_id: Uuid) -> bool {
         self.active.get(&webhook_id).is_some_and(|s| !s.disabled)
+    }
+
+    /// What `webhook_id` asks for, and the agent that made it, while
+    /// deliveries to it are made.
+    pub fn asks(&self, webhook_id: Uuid) -> Option<(&[String], Option<AgentId>)> {
+        self.active
+            .get(&webhook_id)
+            .filter(|s| !s.disabled)
+            .map(|s| (s.event_types.as_slice(), s.owner))
     }
 
     /// The subscriptions an event of `tenant` and `event_type` goes to,
@@ -588,21 +610,47 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_delivery_is_scheduled_once_however_often_its_event_is_read() {
-        let schedule = || DeliveryCommand::Schedule {
+    fn schedule(replay: bool, seconds: i64) -> DeliveryCommand {
+        DeliveryCommand::Schedule {
             tenant_id: TenantId(Uuid::nil()),
             endpoint: Endpoint::Webhook(Uuid::nil()),
             event_id: Uuid::nil(),
             event_position: 7,
             event_type: "AlertRaised".into(),
-            at: at(0),
-        };
+            at: at(seconds),
+            replay,
+        }
+    }
+
+    #[test]
+    fn a_delivery_is_scheduled_once_however_often_its_event_is_read() {
         given_no_events::<Delivery>()
-            .when(schedule())
+            .when(schedule(false, 0))
             .then([scheduled()]);
         given::<Delivery>([scheduled()])
-            .when(schedule())
+            .when(schedule(false, 0))
+            .then_nothing_happens();
+    }
+
+    #[test]
+    fn a_replay_sends_again_what_is_no_longer_on_its_way_under_the_same_id() {
+        let succeeded = DeliveryEvent::WebhookDeliverySucceeded {
+            attempt: 1,
+            status_code: 204,
+            duration_ms: 3,
+        };
+        given_no_events::<Delivery>()
+            .when(schedule(true, 0))
+            .then([scheduled()]);
+        let again = given::<Delivery>([scheduled(), attempted(1, 1), succeeded])
+            .when(schedule(true, 50))
+            .then([DeliveryEvent::WebhookDeliveryRedelivered { due_at: at(50) }]);
+        assert!(again.is_due(at(50)) && again.event_id == Uuid::nil());
+        given::<Delivery>([scheduled()])
+            .when(schedule(true, 50))
+            .then_nothing_happens();
+        given::<Delivery>([scheduled(), attempted(1, 1)])
+            .when(schedule(true, 50))
             .then_nothing_happens();
     }
 
@@ -617,6 +665,7 @@ mod tests {
                 event_position: 9,
                 event_type: "TaskCompleted".into(),
                 at: at(0),
+                replay: false,
             })
             .then([DeliveryEvent::CallbackDeliveryScheduled {
                 tenant_id: TenantId(Uuid::nil()),

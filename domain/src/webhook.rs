@@ -1,6 +1,7 @@
 //! Webhook subscriptions. Their URLs follow the outbound address policy in
 //! [`crate::address`].
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::address::AddressPolicy;
@@ -44,6 +45,23 @@ impl Webhook {
             Manager::Agent(agent) => self.owner == Some(agent),
         }
     }
+
+    /// A delivery asked for by `by` (a ping, a replay) is made only to a
+    /// subscription it manages that is enabled: a disabled one would
+    /// cancel it unsent.
+    fn check_deliverable(&self, by: Manager, action: &'static str) -> Result<(), DomainError> {
+        if !self.exists || self.deleted || !self.managed_by(by) {
+            return Err(DomainError::NotFound("webhook"));
+        }
+        if self.disabled.is_some() {
+            return Err(DomainError::InvalidTransition {
+                entity: "webhook",
+                action,
+                state: "disabled".into(),
+            });
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +94,13 @@ pub enum WebhookCommand {
     },
     /// Asks for a test delivery to this subscription alone.
     Ping {
+        by: Manager,
+    },
+    /// Asks for the events recorded from `from` to `to` (both included)
+    /// that the subscription asks for to be delivered to it again.
+    Replay {
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
         by: Manager,
     },
 }
@@ -115,6 +140,13 @@ pub enum WebhookEvent {
     WebhookEnabled,
     /// Delivered to this subscription only, whatever it subscribed to.
     WebhookPinged,
+    /// The events recorded from `from` to `to` (both included) and before
+    /// this one that the subscription asks for, delivered again: under
+    /// their first delivery's id when they had one, scheduled now when not.
+    WebhookReplayRequested {
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    },
 }
 
 /// A subscription names event types of the catalogue: a misspelt one would
@@ -207,17 +239,15 @@ impl Aggregate for Webhook {
                 Ok(vec![WebhookEvent::WebhookEnabled])
             }
             WebhookCommand::Ping { by } => {
-                if !state.exists || state.deleted || !state.managed_by(by) {
-                    return Err(DomainError::NotFound("webhook"));
-                }
-                if state.disabled.is_some() {
-                    return Err(DomainError::InvalidTransition {
-                        entity: "webhook",
-                        action: "ping",
-                        state: "disabled".into(),
-                    });
-                }
+                state.check_deliverable(by, "ping")?;
                 Ok(vec![WebhookEvent::WebhookPinged])
+            }
+            WebhookCommand::Replay { from, to, by } => {
+                state.check_deliverable(by, "replay")?;
+                if from > to {
+                    return Err(DomainError::invalid("`from` must not be after `to`"));
+                }
+                Ok(vec![WebhookEvent::WebhookReplayRequested { from, to }])
             }
         }
     }
@@ -244,7 +274,7 @@ impl Aggregate for Webhook {
             WebhookEvent::WebhookDeleted => state.deleted = true,
             WebhookEvent::WebhookDisabled { reason, .. } => state.disabled = Some(reason.clone()),
             WebhookEvent::WebhookEnabled => state.disabled = None,
-            WebhookEvent::WebhookPinged => {}
+            WebhookEvent::WebhookPinged | WebhookEvent::WebhookReplayRequested { .. } => {}
         }
         state
     }
@@ -329,16 +359,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_disabled_subscription_is_enabled_again_and_pings_only_while_enabled() {
-        use crate::testing::given;
-        let subscribed = WebhookEvent::WebhookSubscribed {
+    /// An operator's subscription to `TaskFailed`.
+    fn subscribed() -> WebhookEvent {
+        WebhookEvent::WebhookSubscribed {
             tenant_id: TenantId::new(),
             url: "https://hooks.example.com/a".into(),
             event_types: vec!["TaskFailed".into()],
             secret_hash: "h".into(),
             owner: None,
-        };
+        }
+    }
+
+    #[test]
+    fn a_disabled_subscription_is_enabled_again_and_pings_only_while_enabled() {
+        use crate::testing::given;
+        let subscribed = subscribed();
         let gone = WebhookEvent::WebhookDisabled {
             reason: "the receiver answered 410 Gone".into(),
             automatic: true,
@@ -364,6 +399,35 @@ mod tests {
                 by: Manager::Agent(AgentId::new()),
             })
             .then_refused(|e| matches!(e, DomainError::NotFound(_)));
+    }
+
+    #[test]
+    fn a_replay_names_a_range_in_order_of_an_enabled_subscription_its_caller_manages() {
+        use crate::testing::given;
+        let at = |s: i64| DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::seconds(s);
+        let subscribed = subscribed();
+        let replay = |from, to, by| WebhookCommand::Replay { from, to, by };
+        given::<Webhook>([subscribed.clone()])
+            .when(replay(at(10), at(20), Manager::Operator))
+            .then([WebhookEvent::WebhookReplayRequested {
+                from: at(10),
+                to: at(20),
+            }]);
+        given::<Webhook>([subscribed.clone()])
+            .when(replay(at(20), at(10), Manager::Operator))
+            .then_refused(|e| matches!(e, DomainError::Invalid(_)));
+        given::<Webhook>([subscribed.clone()])
+            .when(replay(at(10), at(20), Manager::Agent(AgentId::new())))
+            .then_refused(|e| matches!(e, DomainError::NotFound(_)));
+        given::<Webhook>([
+            subscribed,
+            WebhookEvent::WebhookDisabled {
+                reason: "maintenance".into(),
+                automatic: false,
+            },
+        ])
+        .when(replay(at(10), at(20), Manager::Operator))
+        .then_refused(|e| matches!(e, DomainError::InvalidTransition { .. }));
     }
 
     #[test]

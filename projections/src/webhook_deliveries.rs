@@ -251,7 +251,8 @@ pub struct DeliveryQueue {
 
 impl DeliveryQueue {
     /// Deliveries whose attempt may start at `now`: due, or in flight past
-    /// the lease (the server making them stopped), soonest first.
+    /// the lease (the server making them stopped), soonest first, then in
+    /// log order.
     pub fn due(&self, now: DateTime<Utc>, limit: usize) -> Vec<(Uuid, Delivery)> {
         let open = self.open.read().unwrap_or_else(PoisonError::into_inner);
         let mut due: Vec<(Uuid, Delivery)> = open
@@ -259,7 +260,7 @@ impl DeliveryQueue {
             .filter(|(_, d)| d.is_due(now) || d.is_interrupted(now))
             .map(|(id, d)| (*id, d.clone()))
             .collect();
-        due.sort_by_key(|(_, d)| d.next_attempt_at.or(d.in_flight_since));
+        due.sort_by_key(|(_, d)| (d.next_attempt_at.or(d.in_flight_since), d.event_position));
         due.truncate(limit);
         due
     }

@@ -81,7 +81,8 @@ sql_projection!(WebhooksAndCache, |_this, conn, events| {
                         .execute(&mut *conn)
                         .await?;
                 }
-                Some(WebhookEvent::WebhookPinged) | None => {}
+                Some(WebhookEvent::WebhookPinged | WebhookEvent::WebhookReplayRequested { .. })
+                | None => {}
             }
         } else if CACHE.holds(&event.stream_id) {
             match decode_event::<CacheEvent>(event)? {

@@ -345,6 +345,10 @@ fn every_declared_event_type_decodes_through_the_read_models_path() {
         },
         WebhookEvent::WebhookEnabled,
         WebhookEvent::WebhookPinged,
+        WebhookEvent::WebhookReplayRequested {
+            from: at(),
+            to: at(),
+        },
     ]));
     let failure = FailedAttempt {
         status_code: Some(503),

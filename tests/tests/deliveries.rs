@@ -2,7 +2,8 @@
 //! server allows loopback targets, with a short retry schedule): signatures
 //! checked with the receiver's own HMAC, retries on schedule under one
 //! `webhook-id`, `Retry-After`, 410 disabling the subscription, redirects not
-//! followed, a hanging receiver timed out, and a restart mid-retry.
+//! followed, a hanging receiver timed out, a restart mid-retry, and a time
+//! range replayed.
 
 use std::time::Duration;
 
@@ -533,6 +534,110 @@ async fn a_subscription_failing_for_too_long_is_disabled_with_an_alert(db: TestD
     );
 }
 
+async fn a_time_range_is_replayed_under_the_first_ids(db: TestDatabase) {
+    let server = server(db, &[0]).await;
+    let (receiver, base) = Receiver::start().await;
+    let (_, op) = server.tenant("replays").await;
+    let (_, other) = server.tenant("bystander").await;
+    let pause = || tokio::time::sleep(Duration::from_millis(20));
+    let task_of = |got: &agentledger_tests::receiver::Received| {
+        got.json()["data"]["stream_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+
+    let start = Utc::now();
+    pause().await;
+    let (before, _) = create_task(&server, &op).await;
+    create_task(&server, &other).await;
+    pause().await;
+    let (webhook_id, secret) =
+        subscribe(&server, &op, &format!("{base}/in"), &["TaskCreated"]).await;
+    let (delivered, _) = create_task(&server, &op).await;
+    let first = receiver.wait_for(1).await;
+    assert_eq!(task_of(&first[0]), format!("task-{delivered}"));
+    settled(&server, &op, &webhook_id, "succeeded").await;
+    let body = json!({ "reason": "receiver down for maintenance" });
+    let (status, _) = server
+        .post(
+            &format!("/api/v1/webhooks/{webhook_id}/disable"),
+            &op,
+            &body,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (missed, _) = create_task(&server, &op).await;
+    pause().await;
+    let middle = Utc::now();
+    pause().await;
+    create_task(&server, &op).await;
+    let replay = format!("/api/v1/webhooks/{webhook_id}/replay");
+    let range = json!({ "from": start, "to": middle });
+
+    // A disabled subscription would cancel what it is sent: refused.
+    let (status, problem) = server.post(&replay, &op, &range).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(
+        on_webhook(&server, &op, &webhook_id, "enable").await,
+        StatusCode::OK
+    );
+
+    let (status, done) = server.post(&replay, &op, &range).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    // Deliveries are made side by side: their order is not promised.
+    let got = receiver.wait_for(4).await;
+    let mut replayed: Vec<String> = got[1..].iter().map(task_of).collect();
+    replayed.sort();
+    let mut expected = [&before, &delivered, &missed].map(|t| format!("task-{t}"));
+    expected.sort();
+    assert_eq!(
+        replayed, expected,
+        "the range's events of this tenant, and no other"
+    );
+    assert!(got.iter().all(|d| d.signed_with(&secret)));
+    let again = got[1..]
+        .iter()
+        .find(|d| task_of(d) == format!("task-{delivered}"));
+    assert_eq!(
+        again.map(|d| d.header("webhook-id")),
+        Some(first[0].header("webhook-id")),
+        "a delivered event is sent again under its first id"
+    );
+    assert_eq!(again.map(|d| d.json()), Some(first[0].json()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.received().len(), 4, "nothing after the range");
+    let listed = deliveries(&server, &op, &webhook_id).await;
+    assert_eq!(listed.len(), 3, "one delivery per event: {listed:?}");
+
+    // Bad ranges and other callers change nothing.
+    let backwards = json!({ "from": middle, "to": start });
+    for (key, body, expected) in [
+        (&op, backwards, StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            &op,
+            json!({ "from": "2026-13-01T00:00:00Z", "to": middle }),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            &op,
+            json!({ "from": "\u{0}", "to": middle }),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            &op,
+            json!({ "from": start }),
+            StatusCode::BAD_REQUEST,
+        ),
+        (&other, range.clone(), StatusCode::NOT_FOUND),
+    ] {
+        let (status, problem) = server.post(&replay, key, &body).await;
+        assert_eq!(status, expected, "{body}: {problem}");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.received().len(), 4);
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -564,4 +669,5 @@ on_both!(
     a_task_calls_back_when_it_ends,
     an_agents_subscription_gets_only_what_concerns_it,
     a_subscription_failing_for_too_long_is_disabled_with_an_alert,
+    a_time_range_is_replayed_under_the_first_ids,
 );

@@ -1,5 +1,5 @@
 //! Webhook deliveries: each subscription's, with status codes and timings;
-//! one delivery's attempts; sending one again, a test ping, and stopping
+//! one delivery's attempts; sending one again, replaying a time range, a test ping, and stopping
 //! and restarting a subscription's deliveries.
 
 use agentledger_app::caller::{Caller, Operator};
@@ -10,6 +10,7 @@ use agentledger_projections::webhook_deliveries::DeliveryRow;
 use agentledger_store::RecordedEvent;
 use axum::Json as Reply;
 use axum::extract::State;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -26,6 +27,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(delivery_attempts))
         .routes(routes!(redeliver))
         .routes(routes!(ping))
+        .routes(routes!(replay))
         .routes(routes!(disable))
         .routes(routes!(enable))
         .routes(routes!(task_callbacks))
@@ -180,6 +182,42 @@ async fn ping(
     Path(webhook_id): Path<Uuid>,
 ) -> Result<Reply<Done>, Problem> {
     let position = deliveries::ping(&state, &caller, webhook_id).await?;
+    Ok(Reply(Done { position }))
+}
+
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRange {
+    /// The first instant whose events are sent again (RFC 3339).
+    pub from: DateTime<Utc>,
+    /// The last instant whose events are sent again (RFC 3339), included.
+    pub to: DateTime<Utc>,
+}
+
+/// Sends again the events recorded from `from` to `to` (both included) that
+/// the subscription asks for now, in log order: an event delivered before
+/// under the id of its first delivery (a receiver deduplicating on
+/// `webhook-id` sees it once), one it never got (recorded before it was
+/// made, or while it was disabled) as a new delivery. Deliveries still on
+/// their way are left as they are. The subscription must be enabled.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/{webhook_id}/replay",
+    operation_id = "webhook_replay",
+    tag = "webhooks",
+    summary = "Send a time range's events again",
+    params(("webhook_id" = uuid::Uuid, Path)),
+    request_body = ReplayRange,
+    responses((status = 200, description = "The request's position; deliveries follow", body = Done), crate::openapi::Problems),
+    security(("operator_key" = []), ("agent_token" = [])),
+)]
+async fn replay(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(webhook_id): Path<Uuid>,
+    Json(range): Json<ReplayRange>,
+) -> Result<Reply<Done>, Problem> {
+    let position = deliveries::replay(&state, &caller, webhook_id, range.from, range.to).await?;
     Ok(Reply(Done { position }))
 }
 

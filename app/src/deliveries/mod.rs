@@ -3,13 +3,16 @@
 //! over HTTP with [`send`]), and every step is an event of the delivery's
 //! stream (`domain::delivery`), so deliveries are audited and survive
 //! restarts. What operators and agents do with them is here: list a
-//! subscription's deliveries, send one again, ping, disable and enable.
+//! subscription's deliveries, send one again, replay a time range, ping,
+//! disable and enable.
 
 pub mod schedule;
 mod send;
 mod worker;
 
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use agentledger_domain::delivery::{Delivery, DeliveryCommand, Endpoint, RetrySchedule};
 use agentledger_domain::ids::{TaskId, TenantId};
@@ -144,6 +147,24 @@ pub async fn redeliver(
 /// Asks for a test delivery (`WebhookPinged`) to this subscription alone.
 pub async fn ping(app: &App, caller: &Caller, webhook_id: Uuid) -> Result<u64, AppError> {
     decide(app, caller, webhook_id, |by| WebhookCommand::Ping { by }).await
+}
+
+/// Asks for the events recorded from `from` to `to` that the subscription
+/// asks for to be delivered to it again (`WebhookReplayRequested`): each
+/// under its first delivery's id, or a new one for an event it never got.
+pub async fn replay(
+    app: &App,
+    caller: &Caller,
+    webhook_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<u64, AppError> {
+    decide(app, caller, webhook_id, |by| WebhookCommand::Replay {
+        from,
+        to,
+        by,
+    })
+    .await
 }
 
 /// Stops deliveries to the subscription (waiting ones are cancelled when due).

@@ -1,5 +1,6 @@
 //! The reactor that turns each event a subscription asks for, and each
-//! ending of a task that named a `callback_url`, into a delivery. It keeps the subscriptions as of its position in the log
+//! ending of a task that named a `callback_url`, into a delivery; and a
+//! subscription's request to replay a time range into deliveries again. It keeps the subscriptions as of its position in the log
 //! (saved with its checkpoint), so a subscription receives exactly the
 //! events that commit while it exists and is enabled, and the deliveries'
 //! ids derive from the subscription and the event: re-reading the log after
@@ -14,12 +15,13 @@ use std::collections::HashMap;
 use agentledger_domain::ids::{AgentId, TaskId, TenantId};
 use agentledger_domain::task::{Task, TaskEvent};
 use agentledger_domain::webhook::{Webhook, WebhookEvent};
-use agentledger_store::{EventFilter, Position, RecordedEvent};
+use agentledger_store::{AsOf, EventFilter, Position, RecordedEvent};
+use chrono::{DateTime, Utc};
 use strum::VariantNames;
 use uuid::Uuid;
 
 use crate::app::App;
-use crate::reactors::{BoxError, Reactor, persist, retrying};
+use crate::reactors::{BoxError, Reactor, insisting, persist, retrying};
 use crate::relevance::Relevance;
 
 /// Its name in `reactor_checkpoints`, `/ready` and `/metrics`.
@@ -124,12 +126,19 @@ impl Reactor for Scheduler {
         if Delivery::CATEGORY.holds(&event.stream_id) {
             return Ok(());
         }
-        let pinged = follow(&mut self.subscribers, event)?;
+        let asked = follow(&mut self.subscribers, event)?;
         let tenant = TenantId(event.tenant_id);
         let mut targets: Vec<Endpoint> = Vec::new();
-        match pinged {
-            Some(webhook_id) => targets.push(Endpoint::Webhook(webhook_id)),
-            None => {
+        match asked {
+            Asked::Ping(webhook_id) => targets.push(Endpoint::Webhook(webhook_id)),
+            Asked::Replay {
+                webhook_id,
+                from,
+                to,
+            } => {
+                return self.replay(app, event, webhook_id, (from, to)).await;
+            }
+            Asked::Nothing => {
                 for (webhook_id, owner) in self.subscribers.of(tenant, &event.event_type) {
                     // An agent's subscription gets what its live feed would show.
                     if let Some(agent) = owner
@@ -147,23 +156,37 @@ impl Reactor for Scheduler {
                 .map(Endpoint::Callback),
         );
         for endpoint in targets {
-            let ctx = Context::reaction(tenant, NAME, event.event_id, event.correlation_id);
-            let command = DeliveryCommand::Schedule {
-                tenant_id: tenant,
-                endpoint,
-                event_id: event.event_id,
-                event_position: event.position,
-                event_type: event.event_type.clone(),
-                at: ctx.at,
-            };
-            let id = delivery_id(endpoint, event.event_id);
-            persist("schedule a delivery", event, || {
-                app.handler.run::<Delivery>(&ctx, id, command.clone())
-            })
-            .await;
+            schedule(app, event, event, endpoint, false).await;
         }
         Ok(())
     }
+}
+
+/// Schedules the delivery of `event` to `endpoint`, because of `cause`
+/// (the event itself, or the request to replay it).
+async fn schedule(
+    app: &App,
+    cause: &RecordedEvent,
+    event: &RecordedEvent,
+    endpoint: Endpoint,
+    replay: bool,
+) {
+    let tenant = TenantId(event.tenant_id);
+    let ctx = Context::reaction(tenant, NAME, cause.event_id, cause.correlation_id);
+    let command = DeliveryCommand::Schedule {
+        tenant_id: tenant,
+        endpoint,
+        event_id: event.event_id,
+        event_position: event.position,
+        event_type: event.event_type.clone(),
+        at: ctx.at,
+        replay,
+    };
+    let id = delivery_id(endpoint, event.event_id);
+    persist("schedule a delivery", cause, || {
+        app.handler.run::<Delivery>(&ctx, id, command.clone())
+    })
+    .await;
 }
 
 impl Scheduler {
@@ -192,27 +215,99 @@ impl Scheduler {
             }
         }
     }
+
+    /// Delivers again to `webhook_id` what it asks for now among the events
+    /// recorded in `range` before the request (`cause`), in log order, by the
+    /// rules an event that commits follows. Read page by page; re-read after
+    /// a crash, a delivery sent since is sent once more, under its id, as
+    /// at-least-once allows.
+    async fn replay(
+        &mut self,
+        app: &App,
+        cause: &RecordedEvent,
+        webhook_id: Uuid,
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
+    ) -> Result<(), CodecError> {
+        let Some((event_types, owner)) = self.subscribers.asks(webhook_id) else {
+            return Ok(());
+        };
+        let filter = EventFilter {
+            event_types: event_types.to_vec(),
+            tenant_id: Some(cause.tenant_id),
+            ..EventFilter::default()
+        };
+        let from_time = AsOf::Time(from);
+        let start = insisting("find where a replay starts", || {
+            from_time.resolve(app.store.as_ref())
+        })
+        .await
+        .unwrap_or_default()
+        .max(1);
+        let mut next = start;
+        while next < cause.position {
+            let page = insisting("read events to replay", || {
+                app.store.read_all(next, 500, &filter)
+            })
+            .await;
+            let Some(last) = page.last() else { break };
+            next = last.position + 1;
+            for event in &page {
+                if event.position >= cause.position || event.recorded_at > to {
+                    return Ok(());
+                }
+                if event.recorded_at < from || Delivery::CATEGORY.holds(&event.stream_id) {
+                    continue;
+                }
+                if let Some(agent) = owner
+                    && !self.concerns(app, agent, event).await
+                {
+                    continue;
+                }
+                schedule(app, cause, event, Endpoint::Webhook(webhook_id), true).await;
+            }
+        }
+        Ok(())
+    }
 }
 
-/// Follows a subscription's event; the subscription when it was pinged
-/// (and delivers).
-fn follow(
-    subscribers: &mut Subscribers,
-    event: &RecordedEvent,
-) -> Result<Option<Uuid>, CodecError> {
+/// What a subscription's event asks of the scheduler besides following it.
+enum Asked {
+    Nothing,
+    /// A test delivery to this subscription.
+    Ping(Uuid),
+    /// Events of a time range delivered again to this subscription.
+    Replay {
+        webhook_id: Uuid,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    },
+}
+
+/// Follows a subscription's event; what it asks for, if the subscription
+/// is still delivered to.
+fn follow(subscribers: &mut Subscribers, event: &RecordedEvent) -> Result<Asked, CodecError> {
     let Some(webhook_id) = Webhook::CATEGORY
         .id_in(&event.stream_id)
         .and_then(|id| id.parse::<Uuid>().ok())
     else {
-        return Ok(None);
+        return Ok(Asked::Nothing);
     };
     let Some(webhook_event) =
         decode_if::<WebhookEvent>(&event.event_type, event.schema_version, &event.payload)?
     else {
-        return Ok(None);
+        return Ok(Asked::Nothing);
     };
     subscribers.apply(webhook_id, &webhook_event);
-    Ok((matches!(webhook_event, WebhookEvent::WebhookPinged)
-        && subscribers.delivers_to(webhook_id))
-    .then_some(webhook_id))
+    if !subscribers.delivers_to(webhook_id) {
+        return Ok(Asked::Nothing);
+    }
+    Ok(match webhook_event {
+        WebhookEvent::WebhookPinged => Asked::Ping(webhook_id),
+        WebhookEvent::WebhookReplayRequested { from, to } => Asked::Replay {
+            webhook_id,
+            from,
+            to,
+        },
+        _ => Asked::Nothing,
+    })
 }
