@@ -34,6 +34,8 @@ pub struct Received {
     pub path: String,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    /// What the receiver answered (after the wait, for a hang).
+    pub answered: StatusCode,
 }
 
 impl Received {
@@ -133,14 +135,6 @@ impl Receiver {
     }
 
     async fn answer(&self, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-        self.received
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(Received {
-                path: uri.path().to_owned(),
-                headers,
-                body: body.to_vec(),
-            });
         let reply = self
             .script
             .lock()
@@ -148,15 +142,29 @@ impl Receiver {
             .pop_front()
             .unwrap_or(Reply::Status(204));
         let status = |code: u16| StatusCode::from_u16(code).unwrap_or(StatusCode::IM_A_TEAPOT);
+        let answered = match reply {
+            Reply::Status(code) | Reply::RetryAfter(code, _) => status(code),
+            Reply::Redirect(_) => StatusCode::FOUND,
+            Reply::Hang(_) => StatusCode::NO_CONTENT,
+        };
+        self.received
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Received {
+                path: uri.path().to_owned(),
+                headers,
+                body: body.to_vec(),
+                answered,
+            });
         match reply {
-            Reply::Status(code) => status(code).into_response(),
-            Reply::RetryAfter(code, seconds) => {
-                (status(code), [("retry-after", seconds.to_string())]).into_response()
+            Reply::Status(_) => answered.into_response(),
+            Reply::RetryAfter(_, seconds) => {
+                (answered, [("retry-after", seconds.to_string())]).into_response()
             }
-            Reply::Redirect(path) => (StatusCode::FOUND, [("location", path)]).into_response(),
+            Reply::Redirect(path) => (answered, [("location", path)]).into_response(),
             Reply::Hang(time) => {
                 tokio::time::sleep(time).await;
-                StatusCode::NO_CONTENT.into_response()
+                answered.into_response()
             }
         }
     }

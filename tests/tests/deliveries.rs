@@ -624,11 +624,7 @@ async fn a_time_range_is_replayed_under_the_first_ids(db: TestDatabase) {
             json!({ "from": "\u{0}", "to": middle }),
             StatusCode::BAD_REQUEST,
         ),
-        (
-            &op,
-            json!({ "from": start }),
-            StatusCode::BAD_REQUEST,
-        ),
+        (&op, json!({ "from": start }), StatusCode::BAD_REQUEST),
         (&other, range.clone(), StatusCode::NOT_FOUND),
     ] {
         let (status, problem) = server.post(&replay, key, &body).await;

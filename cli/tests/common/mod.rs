@@ -13,9 +13,16 @@ pub struct Server {
     pub admin_key: Option<String>,
 }
 
+#[allow(dead_code)] // not every test binary starts it without options
 pub async fn start_server(url: &str) -> Server {
+    start_server_with(url, &[]).await
+}
+
+/// Starts `agentledger serve` on a free port of loopback with `options` too.
+pub async fn start_server_with(url: &str, options: &[&str]) -> Server {
     let mut child = match Command::new(env!("CARGO_BIN_EXE_agentledger"))
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(options)
         .env("AGENTLEDGER_DATABASE_URL", url)
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
