@@ -36,8 +36,9 @@ pub struct Server {
 }
 
 /// Starts `agentledger serve` on `database_url`, which must hold no ledger
-/// yet: the admin key the server prints for a new ledger is the bench's way in.
-pub async fn start_server(database_url: &str, group_commit: bool) -> Result<Server, BenchError> {
+/// yet, with `options` besides: the admin key the server prints for a new
+/// ledger is the bench's way in.
+pub async fn start_server(database_url: &str, options: &[&str]) -> Result<Server, BenchError> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map_err(|e| BenchError::Load(format!("no free port: {e}")))?
@@ -48,12 +49,10 @@ pub async fn start_server(database_url: &str, group_commit: bool) -> Result<Serv
     command
         .args(["serve", "--database-url", database_url, "--listen"])
         .arg(format!("127.0.0.1:{port}"))
+        .args(options)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .kill_on_drop(true);
-    if !group_commit {
-        command.arg("--no-group-commit");
-    }
     let mut child = command
         .spawn()
         .map_err(|e| BenchError::Load(format!("cannot start the server: {e}")))?;
@@ -97,8 +96,9 @@ pub async fn start_server(database_url: &str, group_commit: bool) -> Result<Serv
 
 /// A logged-in agent with a connection of its own.
 pub struct Agent {
-    client: reqwest::Client,
-    token: String,
+    pub client: reqwest::Client,
+    pub token: String,
+    pub agent_id: uuid::Uuid,
 }
 
 #[derive(Deserialize)]
@@ -117,13 +117,13 @@ struct Recorded {
     position: u64,
 }
 
-fn load_error(what: &str) -> impl Fn(reqwest::Error) -> BenchError + '_ {
+pub(crate) fn load_error(what: &str) -> impl Fn(reqwest::Error) -> BenchError + '_ {
     move |e| BenchError::Load(format!("{what}: {e}"))
 }
 
 /// Sends a setup request and reads its JSON answer; any failure, or an
 /// answer that is not a success, stops the bench saying `what` failed.
-async fn answer<T: serde::de::DeserializeOwned>(
+pub(crate) async fn answer<T: serde::de::DeserializeOwned>(
     request: reqwest::RequestBuilder,
     what: &str,
 ) -> Result<T, BenchError> {
@@ -137,11 +137,20 @@ async fn answer<T: serde::de::DeserializeOwned>(
         .map_err(load_error(what))
 }
 
-/// Registers `count` agents allowed the most calls per minute the API
-/// accepts, and logs each in.
-pub async fn enlist(server: &Server, count: usize) -> Result<Vec<Agent>, BenchError> {
+/// What the ingest load's agents may do: report actions and runs.
+pub const REPORTING: &[&str] = &["actions:write", "runs:write", "batch"];
+
+/// Registers the agents numbered `numbers` with `permissions`, allowed the
+/// most calls per minute the API accepts, and logs each in (from the
+/// loopback address its number gives it: a second group numbered after the
+/// first logs in from addresses of its own).
+pub async fn enlist(
+    server: &Server,
+    numbers: std::ops::Range<usize>,
+    permissions: &[&str],
+) -> Result<Vec<Agent>, BenchError> {
     let admin = reqwest::Client::new();
-    let agents = futures::stream::iter(0..count)
+    let agents = futures::stream::iter(numbers)
         .map(|i| {
             let admin = admin.clone();
             async move {
@@ -151,7 +160,7 @@ pub async fn enlist(server: &Server, count: usize) -> Result<Vec<Agent>, BenchEr
                         .bearer_auth(&server.admin_key)
                         .json(&json!({
                             "name": format!("load-{i}"), "kind": "load",
-                            "permissions": ["actions:write", "runs:write", "batch"],
+                            "permissions": permissions,
                             "rate_limit_per_minute": 100_000,
                         })),
                     "registering an agent",
@@ -173,6 +182,7 @@ pub async fn enlist(server: &Server, count: usize) -> Result<Vec<Agent>, BenchEr
                 Ok::<_, BenchError>(Agent {
                     client,
                     token: issued.access_token,
+                    agent_id: registered.agent_id,
                 })
             }
         })

@@ -8,6 +8,7 @@ use std::time::Instant;
 pub mod grow;
 pub mod ingest;
 pub mod peers;
+pub mod push;
 
 use agentledger_commands::{CommandError, Handler};
 use agentledger_domain::ids::TenantId;

@@ -2,6 +2,7 @@
 //! generators of `agentledger-bench`.
 
 use agentledger_bench::peers::{self, Peer};
+use agentledger_bench::push;
 use agentledger_bench::{BATCHES, WRITERS, ingest};
 use agentledger_store::{Storage, StoreConfig};
 use clap::Subcommand;
@@ -76,6 +77,36 @@ pub enum BenchCommand {
         /// The server (and the ceiling) commit each append on its own.
         #[arg(long)]
         no_group_commit: bool,
+    },
+    /// What flows out: starts `serve` (loopback webhook targets allowed) on a
+    /// new database in a child process and measures, one after the other,
+    /// event-to-client latency of `--subscribers` SSE feeds under a paced
+    /// load of `--rate` events/s; webhook deliveries per second of a backlog
+    /// to a receiver on loopback; and command-to-agent latency with
+    /// `--waiting` agents in long polls.
+    Push {
+        /// The server's database; it must hold no ledger yet.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[arg(long, default_value_t = 100)]
+        subscribers: usize,
+        /// Events per second of the load under the feeds.
+        #[arg(long, default_value_t = 1000.0)]
+        rate: f64,
+        /// Seconds of that load.
+        #[arg(long, default_value_t = 20.0)]
+        seconds: f64,
+        /// Agents posting the load (paced) and the backlog (batches of 100).
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        /// Seconds of posting the webhook backlog.
+        #[arg(long, default_value_t = 2.0)]
+        backlog_seconds: f64,
+        #[arg(long, default_value_t = 100)]
+        waiting: usize,
+        /// Commands issued to the waiting agents.
+        #[arg(long, default_value_t = 500)]
+        commands: usize,
     },
     /// On PostgreSQL: agentledger's store against plain INSERTs of the same
     /// rows (the floor) and the Message DB design (a `write_message` function
@@ -261,8 +292,13 @@ pub async fn run(command: BenchCommand) -> Result<(), CliError> {
                 .events
                 .close()
                 .await;
-            let server = ingest::start_server(&database.database_url, !no_group_commit).await?;
-            let agents = ingest::enlist(&server, most).await?;
+            let options: &[&str] = if no_group_commit {
+                &["--no-group-commit"]
+            } else {
+                &[]
+            };
+            let server = ingest::start_server(&database.database_url, options).await?;
+            let agents = ingest::enlist(&server, 0..most, ingest::REPORTING).await?;
             println!(
                 "group commit {}",
                 if no_group_commit { "off" } else { "on" }
@@ -335,6 +371,83 @@ pub async fn run(command: BenchCommand) -> Result<(), CliError> {
                     );
                 }
             }
+            Ok(())
+        }
+        BenchCommand::Push {
+            database,
+            subscribers,
+            rate,
+            seconds,
+            connections,
+            backlog_seconds,
+            waiting,
+            commands,
+        } => {
+            let (connections, waiting) = (connections.max(1), waiting.max(1));
+            ingest::check_loopback(connections + waiting)?;
+            agentledger_store::open(&database.database_url, bench_config(true))
+                .await?
+                .events
+                .close()
+                .await;
+            let server =
+                ingest::start_server(&database.database_url, &["--allow-loopback-targets"]).await?;
+            let reporters = ingest::enlist(&server, 0..connections, ingest::REPORTING).await?;
+            let pollers =
+                ingest::enlist(&server, connections..connections + waiting, push::POLLING).await?;
+
+            let feeds = push::feed_latency(&server, &reporters, subscribers, rate, seconds).await?;
+            println!(
+                "live feeds: {} SSE clients, paced load of {:.0} events/s for {seconds} s over {connections} connections \
+                 ({} load errors)",
+                feeds.subscribers, feeds.rate, feeds.load_errors
+            );
+            println!(
+                "| events recorded | delivered to clients | of expected | p50 ms | p99 ms | p99.9 ms |"
+            );
+            println!("| ---: | ---: | ---: | ---: | ---: | ---: |");
+            let expected = feeds.events * feeds.subscribers as u64;
+            println!(
+                "| {} | {} | {:.4} | {} |",
+                feeds.events,
+                feeds.delivered,
+                feeds.delivered as f64 / expected.max(1) as f64,
+                feeds.latency.cells()
+            );
+
+            let hooks = push::webhook_throughput(&server, &reporters, backlog_seconds).await?;
+            println!();
+            println!(
+                "webhooks: a backlog posted for {backlog_seconds} s, delivered to a receiver on loopback"
+            );
+            println!(
+                "| events | delivered | repeated | seconds | deliveries/s | p50 ms | p99 ms | p99.9 ms |"
+            );
+            println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+            println!(
+                "| {} | {} | {} | {:.1} | {:.0} | {} |",
+                hooks.events,
+                hooks.delivered,
+                hooks.repeated,
+                hooks.seconds,
+                hooks.per_second(),
+                hooks.latency.cells()
+            );
+
+            let commanded = push::command_latency(&server, &pollers, commands).await?;
+            println!();
+            println!(
+                "commands: issued one at a time to {} agents each waiting in a long poll",
+                commanded.waiting
+            );
+            println!("| issued | received | p50 ms | p99 ms | p99.9 ms |");
+            println!("| ---: | ---: | ---: | ---: | ---: |");
+            println!(
+                "| {} | {} | {} |",
+                commanded.issued,
+                commanded.received,
+                commanded.latency.cells()
+            );
             Ok(())
         }
         BenchCommand::Peers { database, seconds } => {
