@@ -103,7 +103,8 @@ impl App {
         tasks.push(runner);
         let (reactors, reactors_progress) = Reporter::new();
         let (deliveries, deliveries_progress) = Reporter::new();
-        let live_feeds = crate::live::FeedSlots::new(limits.live_feeds);
+        let live_feeds =
+            crate::live::FeedSlots::new(limits.live_feeds, limits.live_feeds_per_tenant);
         let app = Self {
             handler: Handler::new(store.clone()),
             store,

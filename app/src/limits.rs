@@ -29,6 +29,8 @@ pub struct LimitsConfig {
     pub refreshes_per_agent: u32,
     /// Live feeds (SSE and WebSocket) open at once.
     pub live_feeds: usize,
+    /// Of those, how many one tenant may hold.
+    pub live_feeds_per_tenant: usize,
     /// Which addresses the server may call on a tenant's behalf (webhooks).
     pub address_policy: agentledger_domain::address::AddressPolicy,
 }
@@ -40,6 +42,7 @@ impl Default for LimitsConfig {
             failures_per_address: 30,
             refreshes_per_agent: 10,
             live_feeds: 512,
+            live_feeds_per_tenant: 128,
             address_policy: agentledger_domain::address::AddressPolicy::default(),
         }
     }

@@ -11,9 +11,11 @@
 //! concerns them: their own stream, the commands issued to them and the
 //! tasks they hold.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use agentledger_domain::catalogue;
+use agentledger_domain::ids::TenantId;
 use agentledger_store::{EventFilter, Position, RecordedEvent, Subscription};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
@@ -28,13 +30,61 @@ use crate::relevance::Relevance;
 /// head before its feed ends with a place to resume from.
 pub const MAX_LAG: u64 = 50_000;
 
-/// How many feeds may be open at once, over SSE and WebSocket together.
+/// How many feeds may be open at once, over SSE and WebSocket together:
+/// in all, and per tenant, so one tenant cannot take every slot.
 #[derive(Clone)]
-pub struct FeedSlots(Arc<Semaphore>);
+pub struct FeedSlots {
+    all: Arc<Semaphore>,
+    per_tenant: usize,
+    held: Arc<Mutex<HashMap<TenantId, usize>>>,
+}
 
 impl FeedSlots {
-    pub fn new(max: usize) -> Self {
-        Self(Arc::new(Semaphore::new(max)))
+    pub fn new(max: usize, per_tenant: usize) -> Self {
+        Self {
+            all: Arc::new(Semaphore::new(max)),
+            per_tenant,
+            held: Arc::default(),
+        }
+    }
+
+    fn take(&self, tenant: TenantId) -> Result<FeedSlot, AppError> {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = held.entry(tenant).or_default();
+        if *count >= self.per_tenant {
+            return Err(AppError::Unavailable(format!(
+                "this tenant holds as many live feeds as one may ({}); close one or retry later",
+                self.per_tenant
+            )));
+        }
+        let permit = self.all.clone().try_acquire_owned().map_err(|_| {
+            AppError::Unavailable("the server holds as many live feeds as it may".into())
+        })?;
+        *count += 1;
+        Ok(FeedSlot {
+            _permit: permit,
+            tenant,
+            held: self.held.clone(),
+        })
+    }
+}
+
+/// A feed's place among the open ones, given back when dropped.
+struct FeedSlot {
+    _permit: OwnedSemaphorePermit,
+    tenant: TenantId,
+    held: Arc<Mutex<HashMap<TenantId, usize>>>,
+}
+
+impl Drop for FeedSlot {
+    fn drop(&mut self) {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = held.get_mut(&self.tenant) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                held.remove(&self.tenant);
+            }
+        }
     }
 }
 
@@ -85,7 +135,7 @@ pub struct Feed {
     pending: Option<RecordedEvent>,
     credentials: String,
     checked_at: tokio::time::Instant,
-    _slot: OwnedSemaphorePermit,
+    _slot: FeedSlot,
 }
 
 impl App {
@@ -114,9 +164,7 @@ impl App {
                 "`stream` names one stream, `<category>-<id>`".into(),
             ));
         }
-        let slot = self.live_feeds.0.clone().try_acquire_owned().map_err(|_| {
-            AppError::Unavailable("the server holds as many live feeds as it may".into())
-        })?;
+        let slot = self.live_feeds.take(tenant)?;
         let head = self.store.head_position().await?;
         let after = asked.after.unwrap_or(head);
         let filter = EventFilter {

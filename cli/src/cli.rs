@@ -159,6 +159,15 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u32).range(1..)
     )]
     pub max_live_feeds: u32,
+    /// Of those, how many one tenant may hold; past it that tenant's new
+    /// feed is answered 503.
+    #[arg(
+        long,
+        env = "AGENTLEDGER_MAX_LIVE_FEEDS_PER_TENANT",
+        default_value_t = 128,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub max_live_feeds_per_tenant: u32,
     /// Lets webhooks (and other URLs the server calls) reach loopback
     /// addresses, for a receiver on this machine in tests and local setups.
     /// Private ranges and the metadata service stay refused. Off by default.
@@ -535,6 +544,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         failures_per_address: args.login_failures_per_address_per_minute,
         refreshes_per_agent: args.refresh_per_minute,
         live_feeds: args.max_live_feeds as usize,
+        live_feeds_per_tenant: args.max_live_feeds_per_tenant as usize,
         address_policy: AddressPolicy {
             allow_loopback: args.allow_loopback_targets,
         },

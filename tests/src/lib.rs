@@ -32,6 +32,8 @@ pub struct Options {
     /// How long a subscription may fail before it is disabled; the
     /// default when `None`.
     pub disable_after: Option<std::time::Duration>,
+    /// Live feeds open at once, in all and per tenant; the defaults when `None`.
+    pub live_feeds: Option<(usize, usize)>,
 }
 
 pub struct TestServer {
@@ -87,11 +89,17 @@ impl TestServer {
             Ok(storage) => storage,
             Err(e) => panic!("open store: {e}"),
         };
+        let defaults = LimitsConfig::default();
+        let (live_feeds, live_feeds_per_tenant) = options
+            .live_feeds
+            .unwrap_or((defaults.live_feeds, defaults.live_feeds_per_tenant));
         let settings = LimitsConfig {
             address_policy: AddressPolicy {
                 allow_loopback: options.loopback_deliveries.is_some(),
             },
-            ..LimitsConfig::default()
+            live_feeds,
+            live_feeds_per_tenant,
+            ..defaults
         };
         let mut runtime = Runtime::start(storage, JWT_SECRET, settings);
         let admin_key = match (

@@ -375,6 +375,71 @@ async fn a_websocket_feed_resumes_and_refuses_like_the_sse_one(server: TestServe
     }
 }
 
+/// One tenant cannot take every feed slot: past its share its next feed is
+/// refused (503), another tenant's is not until all are taken, and a closed
+/// feed gives its slot back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feed_slots_are_shared_between_tenants() {
+    let options = agentledger_tests::Options {
+        live_feeds: Some((3, 2)),
+        ..agentledger_tests::Options::default()
+    };
+    let server =
+        TestServer::start_with_options(agentledger_store::testing::TestDatabase::sqlite(), options)
+            .await;
+    let (_, a) = server.tenant("greedy").await;
+    let (_, b) = server.tenant("patient").await;
+    let open = |key: String| {
+        let request = server
+            .http
+            .get(server.url("/api/v1/stream"))
+            .bearer_auth(key)
+            .timeout(Duration::from_secs(10));
+        async move {
+            let response = request.send().await.unwrap_or_else(|e| panic!("{e}"));
+            let status = response.status();
+            if status.is_success() {
+                (status, Some(response), Value::Null)
+            } else {
+                (status, None, response.json().await.unwrap_or_default())
+            }
+        }
+    };
+    let (_, first_of_a, _) = open(a.clone()).await;
+    let (_, _second_of_a, _) = open(a.clone()).await;
+    let (status, _, problem) = open(a.clone()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("this tenant")),
+        "{problem}"
+    );
+    let (status, _first_of_b, _) = open(b.clone()).await;
+    assert_eq!(status, StatusCode::OK, "another tenant still gets one");
+    let (status, _, problem) = open(b.clone()).await;
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "all taken: {problem}"
+    );
+
+    drop(first_of_a);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, opened, _) = open(b.clone()).await;
+        if opened.is_some() {
+            break;
+        }
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a closed feed gives its slot back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 on_every_backend!(
     reconnecting_with_the_last_id_misses_nothing_and_repeats_nothing,
     a_feed_shows_only_the_callers_tenant_and_an_agent_only_its_own,
