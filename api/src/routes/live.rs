@@ -31,6 +31,13 @@ use crate::state::AppState;
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// How long a WebSocket client has to say what it wants.
 const FIRST_MESSAGE: Duration = Duration::from_secs(10);
+/// The largest message a WebSocket client may send: a Subscribe is small,
+/// and the client sends nothing else that is read.
+const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
+/// How long one message to a WebSocket client may take to go out: a client
+/// that reads nothing for this long is let go (it resumes from its last
+/// position), so it does not hold a feed slot for ever.
+const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -197,9 +204,10 @@ pub enum LiveMessage {
 
 /// The same feed as `/api/v1/stream` over a WebSocket: the client's first
 /// message (a Subscribe, within 10 s) chooses the filters and where to
-/// resume; every message after is a LiveMessage. Sends are awaited, so a
-/// slow client slows its own feed and nothing else; the server pings every
-/// 15 s.
+/// resume (at most 64 KiB); every message after is a LiveMessage. Sends are
+/// awaited, so a slow client slows its own feed and nothing else; one that
+/// takes no message for 60 s is disconnected (it resumes from its last
+/// position). The server pings every 15 s.
 #[utoipa::path(
     get,
     path = "/api/v1/ws",
@@ -220,7 +228,10 @@ async fn websocket(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, Problem> {
     let credentials = bearer_of(&headers).unwrap_or_default().to_owned();
-    Ok(upgrade?.on_upgrade(move |socket| serve_socket(state, caller, credentials, socket)))
+    Ok(upgrade?
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |socket| serve_socket(state, caller, credentials, socket)))
 }
 
 async fn serve_socket(state: AppState, caller: Caller, credentials: String, socket: WebSocket) {
@@ -298,7 +309,7 @@ async fn serve_socket(state: AppState, caller: Caller, credentials: String, sock
                 Err(e) => LiveMessage::Error { problem: Problem::from(e) },
             },
             _ = ping.tick() => {
-                if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
+                if deliver(&mut sink, Message::Ping(Vec::new().into())).await.is_err() {
                     return;
                 }
                 continue;
@@ -316,10 +327,19 @@ async fn serve_socket(state: AppState, caller: Caller, credentials: String, sock
     }
 }
 
-async fn send(
-    sink: &mut futures::stream::SplitSink<WebSocket, Message>,
-    message: &LiveMessage,
-) -> Result<(), axum::Error> {
+type Sink = futures::stream::SplitSink<WebSocket, Message>;
+
+async fn send(sink: &mut Sink, message: &LiveMessage) -> Result<(), Gone> {
     let text = serde_json::to_string(message).unwrap_or_default();
-    sink.send(Message::Text(text.into())).await
+    deliver(sink, Message::Text(text.into())).await
+}
+
+/// The client is gone, or took more than [`SEND_TIMEOUT`] to take a message.
+struct Gone;
+
+async fn deliver(sink: &mut Sink, message: Message) -> Result<(), Gone> {
+    match tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) | Err(_) => Err(Gone),
+    }
 }
