@@ -118,7 +118,12 @@ pub async fn update(
 
 /// Deletes a subscription; the position of the deletion.
 pub async fn delete(app: &App, caller: &Caller, webhook_id: Uuid) -> Result<u64, AppError> {
-    decide(app, caller, webhook_id, |by| WebhookCommand::Delete { by }).await
+    let position = decide(app, caller, webhook_id, |by| WebhookCommand::Delete { by }).await?;
+    // After the event: forgotten first, a refused delete would leave a live
+    // subscription that cannot sign. Its waiting deliveries are cancelled
+    // without it. A crash in between leaves a secret no one uses.
+    agentledger_store::secrets::delete_signing_secret(&app.database, webhook_id).await?;
+    Ok(position)
 }
 
 /// A live subscription the caller may see: an operator's tenant's, or one

@@ -29,6 +29,17 @@ pub async fn save_signing_secret(
     Ok(())
 }
 
+/// Forgets `owner`'s secret: its subscription is gone.
+pub async fn delete_signing_secret(db: &Database, owner: Uuid) -> Result<(), StoreError> {
+    let _turn = db.write_turn().await;
+    on_database!(db, p => sqlx::query("DELETE FROM signing_secrets WHERE owner_id = $1")
+        .bind(owner.to_string())
+        .execute(p)
+        .await
+        .map(|_| ())?);
+    Ok(())
+}
+
 /// `owner`'s secret, if it has one.
 pub async fn signing_secret(db: &Database, owner: Uuid) -> Result<Option<String>, StoreError> {
     let row: Option<(String,)> = on_database!(db, p => sqlx::query_as(

@@ -74,11 +74,19 @@ async fn webhooks_refuse_internal_addresses_and_stay_in_their_tenant(server: Tes
         StatusCode::NOT_FOUND,
         "agents manage only the subscriptions they made, not an operator's"
     );
+    let kept =
+        |id: uuid::Uuid| agentledger_store::secrets::signing_secret(&server.state.database, id);
+    let webhook_id = id.parse().unwrap_or_default();
+    assert!(matches!(kept(webhook_id).await, Ok(Some(_))));
     assert_eq!(
         server.call(Method::DELETE, &path, Some(&op), None).await.0,
         StatusCode::OK
     );
     assert_eq!(server.get(&path, &op).await.0, StatusCode::NOT_FOUND);
+    assert!(
+        matches!(kept(webhook_id).await, Ok(None)),
+        "a deleted subscription's secret is forgotten"
+    );
     let plain = server.agent(&op, &[], 600).await;
     assert_eq!(
         server.post("/api/v1/webhooks", &plain.token, &body).await.0,
