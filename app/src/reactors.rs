@@ -68,6 +68,11 @@ pub(crate) trait Reactor: Sized + Send + Sync + 'static {
     /// Reacts to one event; an error when it cannot decode it, before
     /// anything is done for it.
     async fn react(&mut self, app: &App, event: &RecordedEvent) -> Result<(), CodecError>;
+
+    /// Finishes the reactions it left running: called before its position
+    /// moves past them, so a saved checkpoint never passes a reaction that
+    /// is not done.
+    async fn settle(&mut self) {}
 }
 
 /// Runs `R` until the runtime stops; `progress` tells how far it got and
@@ -117,6 +122,7 @@ async fn run<R: Reactor>(app: &App, progress: &Reporter) -> Result<(), BoxError>
             if let Err(source) = reactor.react(app, event).await {
                 // What came before it is done: saved, a restart does not
                 // react to it again while this one is retried.
+                reactor.settle().await;
                 if position > saved.0 {
                     save(app, position, &reactor).await?;
                 }
@@ -134,6 +140,7 @@ async fn run<R: Reactor>(app: &App, progress: &Reporter) -> Result<(), BoxError>
             }
             position = event.position;
         }
+        reactor.settle().await;
         progress.applied(position);
         if position - saved.0 >= SAVE_EVERY_EVENTS || saved.1.elapsed() >= SAVE_EVERY {
             save(app, position, &reactor).await?;

@@ -11,6 +11,7 @@ use agentledger_domain::Aggregate;
 use agentledger_domain::codec::{CodecError, decode_if};
 use agentledger_domain::delivery::{Delivery, DeliveryCommand, Endpoint, Subscribers};
 use std::collections::HashMap;
+use tokio::task::JoinSet;
 
 use agentledger_domain::ids::{AgentId, TaskId, TenantId};
 use agentledger_domain::task::{Task, TaskEvent};
@@ -32,7 +33,13 @@ pub(crate) struct Scheduler {
     /// What concerns each agent that made a subscription, remembered
     /// between events (not saved: it is read from the aggregates again).
     agents: HashMap<AgentId, Relevance>,
+    /// Deliveries being scheduled, each its own stream: side by side, so
+    /// their appends share commits, and finished before the position moves.
+    scheduling: JoinSet<()>,
 }
+
+/// How many deliveries are scheduled at once.
+const SCHEDULING_AT_ONCE: usize = 64;
 
 /// The delivery of `event_id` to `endpoint`: the same pair, the same id.
 pub fn delivery_id(endpoint: Endpoint, event_id: Uuid) -> Uuid {
@@ -156,37 +163,18 @@ impl Reactor for Scheduler {
                 .map(Endpoint::Callback),
         );
         for endpoint in targets {
-            schedule(app, event, event, endpoint, false).await;
+            self.schedule(app, event, event, endpoint, false).await;
         }
         Ok(())
     }
-}
 
-/// Schedules the delivery of `event` to `endpoint`, because of `cause`
-/// (the event itself, or the request to replay it).
-async fn schedule(
-    app: &App,
-    cause: &RecordedEvent,
-    event: &RecordedEvent,
-    endpoint: Endpoint,
-    replay: bool,
-) {
-    let tenant = TenantId(event.tenant_id);
-    let ctx = Context::reaction(tenant, NAME, cause.event_id, cause.correlation_id);
-    let command = DeliveryCommand::Schedule {
-        tenant_id: tenant,
-        endpoint,
-        event_id: event.event_id,
-        event_position: event.position,
-        event_type: event.event_type.clone(),
-        at: ctx.at,
-        replay,
-    };
-    let id = delivery_id(endpoint, event.event_id);
-    persist("schedule a delivery", cause, || {
-        app.handler.run::<Delivery>(&ctx, id, command.clone())
-    })
-    .await;
+    async fn settle(&mut self) {
+        while let Some(done) = self.scheduling.join_next().await {
+            if let Err(e) = done {
+                tracing::error!(error = %e, "scheduling a delivery stopped");
+            }
+        }
+    }
 }
 
 impl Scheduler {
@@ -194,7 +182,45 @@ impl Scheduler {
         Self {
             subscribers,
             agents: HashMap::new(),
+            scheduling: JoinSet::new(),
         }
+    }
+
+    /// Starts scheduling the delivery of `event` to `endpoint`, because of
+    /// `cause` (the event itself, or the request to replay it), once fewer
+    /// than [`SCHEDULING_AT_ONCE`] are under way.
+    async fn schedule(
+        &mut self,
+        app: &App,
+        cause: &RecordedEvent,
+        event: &RecordedEvent,
+        endpoint: Endpoint,
+        replay: bool,
+    ) {
+        while self.scheduling.len() >= SCHEDULING_AT_ONCE {
+            if let Some(Err(e)) = self.scheduling.join_next().await {
+                tracing::error!(error = %e, "scheduling a delivery stopped");
+            }
+        }
+        let tenant = TenantId(event.tenant_id);
+        let ctx = Context::reaction(tenant, NAME, cause.event_id, cause.correlation_id);
+        let command = DeliveryCommand::Schedule {
+            tenant_id: tenant,
+            endpoint,
+            event_id: event.event_id,
+            event_position: event.position,
+            event_type: event.event_type.clone(),
+            at: ctx.at,
+            replay,
+        };
+        let id = delivery_id(endpoint, event.event_id);
+        let (app, cause) = (app.clone(), cause.clone());
+        self.scheduling.spawn(async move {
+            persist("schedule a delivery", &cause, || {
+                app.handler.run::<Delivery>(&ctx, id, command.clone())
+            })
+            .await;
+        });
     }
 
     /// Whether `event` concerns `agent`, asking until the store answers.
@@ -228,6 +254,9 @@ impl Scheduler {
         webhook_id: Uuid,
         (from, to): (DateTime<Utc>, DateTime<Utc>),
     ) -> Result<(), CodecError> {
+        // Deliveries of events before the request are scheduled first, so
+        // the replay finds them and sends them again under their ids.
+        self.settle().await;
         let Some((event_types, owner)) = self.subscribers.asks(webhook_id) else {
             return Ok(());
         };
@@ -263,7 +292,8 @@ impl Scheduler {
                 {
                     continue;
                 }
-                schedule(app, cause, event, Endpoint::Webhook(webhook_id), true).await;
+                self.schedule(app, cause, event, Endpoint::Webhook(webhook_id), true)
+                    .await;
             }
         }
         Ok(())
