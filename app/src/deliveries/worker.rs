@@ -4,7 +4,7 @@
 //! records how it went. An attempt that a stopped server left in flight is
 //! recorded as interrupted and retried on schedule.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use agentledger_store::{EventFilter, RecordedEvent};
 use chrono::Utc;
 use rand::Rng;
 use serde_json::json;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
@@ -56,9 +56,23 @@ pub(crate) fn spawn(app: App, settings: DeliverySettings) -> JoinHandle<()> {
         let settings = Arc::new(settings);
         let busy: Arc<Mutex<HashSet<Uuid>>> = Arc::default();
         let slots = Arc::new(Semaphore::new(CONCURRENT));
+        let freed = Arc::new(Notify::new());
+        // Due deliveries taken from the queue, handed to slots as they free:
+        // a look at the queue sorts every open delivery, so it is made once
+        // for many attempts, not once per attempt.
+        let mut waiting: VecDeque<(Uuid, Delivery)> = VecDeque::new();
+        let mut looked = tokio::time::Instant::now();
         loop {
-            for (id, delivery) in app.delivery_queue.due(Utc::now(), ROUND) {
+            if waiting.is_empty() || looked.elapsed() >= LOOK_EVERY {
+                waiting = app.delivery_queue.due(Utc::now(), ROUND).into();
+                looked = tokio::time::Instant::now();
+            }
+            while let Some((id, _)) = waiting.front() {
                 let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    break;
+                };
+                let id = *id;
+                let Some((_, delivery)) = waiting.pop_front() else {
                     break;
                 };
                 if !busy
@@ -68,24 +82,36 @@ pub(crate) fn spawn(app: App, settings: DeliverySettings) -> JoinHandle<()> {
                 {
                     continue;
                 }
-                let (app, sender, settings, busy) =
-                    (app.clone(), sender.clone(), settings.clone(), busy.clone());
+                let (app, sender, settings, busy, freed) = (
+                    app.clone(),
+                    sender.clone(),
+                    settings.clone(),
+                    busy.clone(),
+                    freed.clone(),
+                );
                 tokio::spawn(async move {
                     attempt(&app, &sender, &settings, id, delivery).await;
                     busy.lock()
                         .unwrap_or_else(PoisonError::into_inner)
                         .remove(&id);
                     drop(slot);
+                    freed.notify_one();
                 });
             }
-            // The queue moves with every event of the log: look again when
-            // it moved, but not more often than every `LOOK_AT_MOST`, so a
-            // busy log costs a few looks a second, not one per event.
-            let seen = app.delivery_queue_progress.position();
-            tokio::time::sleep(LOOK_AT_MOST).await;
-            app.delivery_queue_progress
-                .wait_for(seen + 1, LOOK_EVERY)
-                .await;
+            if waiting.is_empty() {
+                // The queue moves with every event of the log: look again
+                // when it moved, but not more often than every
+                // `LOOK_AT_MOST`, so a busy log costs a few looks a second,
+                // not one per event.
+                let seen = app.delivery_queue_progress.position();
+                tokio::time::sleep(LOOK_AT_MOST).await;
+                app.delivery_queue_progress
+                    .wait_for(seen + 1, LOOK_EVERY)
+                    .await;
+            } else {
+                // Every slot is taken: the next goes when one frees.
+                let _ = tokio::time::timeout(LOOK_EVERY, freed.notified()).await;
+            }
         }
     })
 }
@@ -175,19 +201,20 @@ async fn attempt(
     };
     // The claim: of several servers, the one whose attempt is recorded sends.
     let ctx = Context::system(delivery.tenant_id, ACTOR);
-    let attempt = delivery.attempts + 1;
-    match app
+    // The attempt's number is the stream's, not the queue's (which may be
+    // a moment behind).
+    let attempt = match app
         .handler
         .run::<Delivery>(&ctx, id, DeliveryCommand::Attempt { at: ctx.at })
         .await
     {
-        Ok(_) => {}
+        Ok(claimed) => claimed.state.attempts,
         Err(CommandError::Domain(_) | CommandError::Contention(_)) => return,
         Err(e) => {
             tracing::warn!(delivery = %id, error = %e, "cannot record the attempt; retrying later");
             return;
         }
-    }
+    };
     let Some(body) = body else {
         let missing = FailedAttempt {
             status_code: None,
