@@ -90,6 +90,7 @@ const ROUTES: &[(&str, &str)] = &[
         "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
     ),
     ("post", "/api/v1/webhooks/{webhook_id}/ping"),
+    ("post", "/api/v1/webhooks/{webhook_id}/replay"),
     ("post", "/api/v1/webhooks/{webhook_id}/disable"),
     ("post", "/api/v1/webhooks/{webhook_id}/enable"),
     ("get", "/api/v1/tasks/{task_id}/callbacks"),
