@@ -32,6 +32,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::alerts::routes())
         .merge(routes::webhooks::routes())
         .merge(routes::deliveries::routes())
+        .merge(routes::tools::routes())
+        .merge(routes::workflows::routes())
         .merge(routes::operations::routes())
         .merge(routes::dashboard::routes())
         .merge(routes::runs::routes())

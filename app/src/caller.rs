@@ -115,6 +115,16 @@ pub enum Caller {
     Agent(AgentCaller),
 }
 
+impl Caller {
+    /// The caller's own tenant: an operator's key's, an agent's.
+    pub fn tenant_id(&self) -> TenantId {
+        match self {
+            Caller::Operator(op) => op.tenant_id,
+            Caller::Agent(agent) => agent.agent.tenant_id,
+        }
+    }
+}
+
 const OPERATORS_ONLY: &str = "this route is for operators' API keys";
 const AGENTS_ONLY: &str = "this route is for agents' access tokens";
 

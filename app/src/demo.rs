@@ -18,7 +18,11 @@ use agentledger_domain::ids::{AgentId, ApiKeyId, TaskId, TenantId};
 use agentledger_domain::instruction::{Instruction, InstructionCommand, OutputStream};
 use agentledger_domain::reports::{ActionReport, ActionStatus, RunReport, RunStatus};
 use agentledger_domain::task::{NewTask, Task, TaskCommand};
+use agentledger_domain::tool::{Tool, ToolCommand, ToolDefinition, ToolKind};
 use agentledger_domain::webhook::Manager;
+use agentledger_domain::workflow::{
+    Edge, Step, StepAction, Workflow, WorkflowCommand, WorkflowSpec,
+};
 use agentledger_domain::{Actor, ActorKind};
 use agentledger_store::Database;
 use chrono::{DateTime, Duration, Utc};
@@ -99,6 +103,106 @@ fn agent_ctx(tenant: TenantId, agent: AgentId, at: DateTime<Utc>) -> Context {
     }
 }
 
+fn demo_tools() -> [ToolDefinition; 2] {
+    [
+        ToolDefinition {
+            name: "moderation-lookup".into(),
+            description: "Looks up a post's moderation history".into(),
+            input_schema: serde_json::json!({
+                "type": "object",
+                "properties": { "post_id": { "type": "string" } },
+                "required": ["post_id"]
+            }),
+            kind: ToolKind::Http,
+            endpoint: "https://tools.example.com/moderation/lookup".into(),
+            auth_ref: Some("moderation-api-key".into()),
+        },
+        ToolDefinition {
+            name: "knowledge-base".into(),
+            description: "The support team's knowledge base, as an MCP server".into(),
+            input_schema: serde_json::json!({ "type": "object" }),
+            kind: ToolKind::Mcp,
+            endpoint: "https://mcp.example.com/knowledge".into(),
+            auth_ref: None,
+        },
+    ]
+}
+
+/// A step done by an agent of `kind`.
+fn agent_step(key: &str, kind: &str, input: serde_json::Value, timeout_seconds: u32) -> Step {
+    Step {
+        key: key.into(),
+        action: StepAction::Agent {
+            agent_kind: kind.into(),
+            task_type: key.into(),
+        },
+        input,
+        timeout_seconds,
+        retries: 1,
+    }
+}
+
+fn edge(from: &str, to: &str) -> Edge {
+    Edge {
+        from: from.into(),
+        to: to.into(),
+    }
+}
+
+/// The demo's workflows, each as the versions it publishes, done by the
+/// preset agents' kinds.
+fn demo_workflows(lookup: Uuid) -> [(&'static str, Vec<WorkflowSpec>); 2] {
+    use serde_json::json;
+    let escalation = WorkflowSpec {
+        steps: vec![
+            Step {
+                key: "history".into(),
+                action: StepAction::Tool { tool_id: lookup },
+                input: json!({ "post_id": "$input.post_id" }),
+                timeout_seconds: 30,
+                retries: 2,
+            },
+            agent_step(
+                "review",
+                "moderator",
+                json!({ "post_id": "$input.post_id", "history": "$steps.history.output" }),
+                600,
+            ),
+            agent_step(
+                "reply",
+                "generator",
+                json!({ "decision": "$steps.review.output.decision" }),
+                300,
+            ),
+        ],
+        edges: vec![edge("history", "review"), edge("review", "reply")],
+    };
+    let digest = WorkflowSpec {
+        steps: vec![
+            agent_step("gather", "analyst", json!({ "week": "$input.week" }), 900),
+            agent_step(
+                "write",
+                "generator",
+                json!({ "facts": "$steps.gather.output" }),
+                1800,
+            ),
+        ],
+        edges: vec![edge("gather", "write")],
+    };
+    let mut reviewed = digest.clone();
+    reviewed.steps.push(agent_step(
+        "check",
+        "moderator",
+        json!({ "draft": "$steps.write.output" }),
+        600,
+    ));
+    reviewed.edges.push(edge("write", "check"));
+    [
+        ("moderation escalation", vec![escalation]),
+        ("weekly digest", vec![digest, reviewed]),
+    ]
+}
+
 pub async fn seed(
     handler: &Handler,
     database: &Database,
@@ -172,6 +276,47 @@ pub async fn seed(
         AddressPolicy::default(),
     )
     .await?;
+
+    // Tools the demo agents would call: one HTTP endpoint, one MCP server
+    // (neither is there; a test of either records the failure).
+    let mut tools = Vec::new();
+    for definition in demo_tools() {
+        let command = ToolCommand::Register {
+            tenant_id,
+            definition,
+            policy: AddressPolicy::default(),
+        };
+        let tool_id = Uuid::now_v7();
+        handler.run::<Tool>(&operator, tool_id, command).await?;
+        tools.push(tool_id);
+    }
+    // Two workflows: one published once, one published, changed and
+    // published again (so its versions differ).
+    for (name, versions) in demo_workflows(tools[0]) {
+        let workflow_id = Uuid::now_v7();
+        let mut drafts = versions.into_iter();
+        let Some(first) = drafts.next() else { continue };
+        let create = WorkflowCommand::Create {
+            tenant_id,
+            name: name.into(),
+            draft: first,
+        };
+        handler
+            .run::<Workflow>(&operator, workflow_id, create)
+            .await?;
+        handler
+            .run::<Workflow>(&operator, workflow_id, WorkflowCommand::Publish)
+            .await?;
+        for draft in drafts {
+            let edit = WorkflowCommand::EditDraft { draft };
+            handler
+                .run::<Workflow>(&operator, workflow_id, edit)
+                .await?;
+            handler
+                .run::<Workflow>(&operator, workflow_id, WorkflowCommand::Publish)
+                .await?;
+        }
+    }
 
     let (mut actions, mut runs, mut tasks, mut commands) = (0, 0, 0, 0);
     let start = Utc::now() - Duration::days(i64::from(days));

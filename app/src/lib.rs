@@ -18,6 +18,7 @@ pub mod limits;
 pub mod live;
 pub mod metrics;
 pub mod operators;
+mod outbound;
 pub mod presence;
 pub mod queries;
 mod ranges;
@@ -31,8 +32,10 @@ pub mod runtime;
 pub mod stalls;
 pub mod tasks;
 pub mod timeouts;
+pub mod tools;
 pub mod visible;
 pub mod webhooks;
+pub mod workflows;
 
 pub use app::App;
 pub use caller::{AgentCaller, Caller, Operator};

@@ -105,6 +105,18 @@ impl Visible for Alert {
     }
 }
 
+impl Visible for agentledger_domain::tool::Tool {
+    fn live(&self) -> bool {
+        self.exists
+    }
+}
+
+impl Visible for agentledger_domain::workflow::Workflow {
+    fn live(&self) -> bool {
+        self.exists
+    }
+}
+
 impl Visible for CommandTemplate {
     fn live(&self) -> bool {
         self.exists && !self.deleted

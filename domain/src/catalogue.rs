@@ -77,7 +77,9 @@ catalogue!(
     crate::task::TaskEvent,
     crate::tenant::TenantEvent,
     crate::tenant::InstallationEvent,
+    crate::tool::ToolEvent,
     crate::webhook::WebhookEvent,
+    crate::workflow::WorkflowEvent,
 );
 
 pub fn is_known(event_type: &str) -> bool {

@@ -28,8 +28,10 @@ pub mod task;
 pub mod tenant;
 pub mod testing;
 pub mod text;
+pub mod tool;
 pub mod upcast;
 pub mod webhook;
+pub mod workflow;
 
 pub use actor::{Actor, ActorKind, ParseActorKindError};
 pub use aggregate::Aggregate;

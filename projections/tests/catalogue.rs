@@ -19,8 +19,10 @@ use agentledger_domain::instruction::{InstructionEvent, OutputStream, TemplateEv
 use agentledger_domain::reports::{ActionStatus, ReportEvent, RunStatus};
 use agentledger_domain::task::{NewTask, TaskEvent};
 use agentledger_domain::tenant::{InstallationEvent, TenantEvent};
+use agentledger_domain::tool::{OfferedTool, ToolDefinition, ToolEvent, ToolKind, ToolTest};
 use agentledger_domain::upcast::current_version;
 use agentledger_domain::webhook::WebhookEvent;
+use agentledger_domain::workflow::{Step, StepAction, WorkflowEvent, WorkflowSpec};
 use agentledger_domain::{Actor, Event, catalogue};
 use agentledger_projections::engine::decode_event;
 use agentledger_store::RecordedEvent;
@@ -72,6 +74,8 @@ fn enums_reading(event: &RecordedEvent) -> usize {
         reads::<TenantEvent>(event),
         reads::<InstallationEvent>(event),
         reads::<WebhookEvent>(event),
+        reads::<ToolEvent>(event),
+        reads::<WorkflowEvent>(event),
     ]
     .into_iter()
     .filter(|read| *read)
@@ -395,6 +399,69 @@ fn every_declared_event_type_decodes_through_the_read_models_path() {
         DeliveryEvent::WebhookDeliveryCancelled {
             reason: "the subscription was deleted".into(),
         },
+    ]));
+    let definition = ToolDefinition {
+        name: "weather".into(),
+        description: "Today's weather".into(),
+        input_schema: json!({ "type": "object" }),
+        kind: ToolKind::Mcp,
+        endpoint: "https://mcp.example.com/weather".into(),
+        auth_ref: None,
+    };
+    covered.extend(round_trip(vec![
+        ToolEvent::ToolRegistered {
+            tenant_id: TenantId::new(),
+            definition: definition.clone(),
+        },
+        ToolEvent::ToolUpdated {
+            version: 2,
+            definition,
+        },
+        ToolEvent::ToolDisabled {
+            reason: "provider outage".into(),
+        },
+        ToolEvent::ToolEnabled,
+        ToolEvent::ToolTested {
+            test: ToolTest {
+                version: 2,
+                succeeded: true,
+                duration_ms: 40,
+                status_code: None,
+                input: None,
+                excerpt: None,
+                offered: Some(vec![OfferedTool {
+                    name: "forecast".into(),
+                    description: Some("The next days".into()),
+                    input_schema: json!({ "type": "object" }),
+                }]),
+                error: None,
+                at: at(),
+            },
+        },
+    ]));
+    let spec = WorkflowSpec {
+        steps: vec![Step {
+            key: "fetch".into(),
+            action: StepAction::Tool {
+                tool_id: Uuid::now_v7(),
+            },
+            input: json!({ "city": "$input.city" }),
+            timeout_seconds: 30,
+            retries: 2,
+        }],
+        edges: vec![],
+    };
+    covered.extend(round_trip(vec![
+        WorkflowEvent::WorkflowCreated {
+            tenant_id: TenantId::new(),
+            name: "digest".into(),
+            draft: spec.clone(),
+        },
+        WorkflowEvent::WorkflowDraftEdited {
+            draft: spec.clone(),
+        },
+        WorkflowEvent::WorkflowPublished { version: 1, spec },
+        WorkflowEvent::WorkflowArchived,
     ]));
 
     covered.sort_unstable();

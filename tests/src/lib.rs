@@ -3,6 +3,7 @@
 //! document.
 
 pub mod live;
+pub mod mcp;
 pub mod receiver;
 
 use std::net::SocketAddr;
@@ -336,6 +337,33 @@ impl Drop for TestServer {
             let _ = tx.send(());
         }
     }
+}
+
+/// Runs each named `async fn(TestDatabase)` once on SQLite and once on
+/// PostgreSQL (when `AGENTLEDGER_TEST_POSTGRES_URL` is set), for tests that
+/// start their server themselves (with options, or more than once).
+#[macro_export]
+macro_rules! on_every_database {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(agentledger_store::testing::TestDatabase::sqlite()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(db) = agentledger_store::testing::TestDatabase::postgres(stringify!($name)).await {
+                        super::$name(db).await;
+                    }
+                }
+            )*
+        }
+    };
 }
 
 /// Runs each named async fn (taking a `TestServer`) once per backend.

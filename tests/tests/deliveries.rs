@@ -634,30 +634,7 @@ async fn a_time_range_is_replayed_under_the_first_ids(db: TestDatabase) {
     assert_eq!(receiver.received().len(), 4);
 }
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(agentledger_store::testing::TestDatabase::sqlite()).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(db) = agentledger_store::testing::TestDatabase::postgres(stringify!($name)).await {
-                        super::$name(db).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-
-on_both!(
+agentledger_tests::on_every_database!(
     deliveries_are_signed_as_the_standard_says_and_listed,
     failures_are_retried_on_schedule_under_one_id_and_gone_disables,
     redirects_are_not_followed_and_a_silent_receiver_times_out,

@@ -15,4 +15,6 @@ pub mod reports;
 pub mod runs;
 pub mod streams;
 pub mod tasks;
+pub mod tools;
 pub mod webhooks;
+pub mod workflows;

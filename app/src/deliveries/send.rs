@@ -4,20 +4,15 @@
 //! `id.timestamp.body` under the subscription's secret). Only 2xx counts;
 //! redirects are not followed; the receiver has `timeout` to answer.
 //!
-//! The address policy is applied where the connection is made: the client
-//! resolves names only through [`PolicyResolver`], which hands it the
-//! addresses the policy allows and nothing else, so the address connected
-//! to is one that was checked (no second lookup), and a URL naming an IP
-//! literal (which needs no lookup) is checked before the request.
+//! The address policy is applied where the connection is made (the client
+//! is [`crate::outbound::client`]), and a URL naming an IP literal (which
+//! needs no lookup) is checked before the request.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agentledger_domain::address::AddressPolicy;
 use agentledger_domain::delivery::FailedAttempt;
 use chrono::{DateTime, Utc};
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use standardwebhooks::{HEADER_WEBHOOK_ID, HEADER_WEBHOOK_SIGNATURE, HEADER_WEBHOOK_TIMESTAMP};
 
@@ -36,32 +31,6 @@ pub(crate) enum Answer {
     },
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("{host} resolves to no address the outbound policy allows")]
-struct RefusedAddress {
-    host: String,
-}
-
-/// Resolves names for the delivery client, keeping only the addresses the
-/// policy allows.
-struct PolicyResolver(AddressPolicy);
-
-impl Resolve for PolicyResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let policy = self.0;
-        Box::pin(async move {
-            let host = name.as_str().to_owned();
-            let found = tokio::net::lookup_host((host.as_str(), 0)).await?;
-            let allowed: Vec<SocketAddr> = found.filter(|a| policy.allows(a.ip())).collect();
-            if allowed.is_empty() {
-                return Err(Box::new(RefusedAddress { host }).into());
-            }
-            let addrs: Addrs = Box::new(allowed.into_iter());
-            Ok(addrs)
-        })
-    }
-}
-
 pub(crate) struct Sender {
     client: reqwest::Client,
     policy: AddressPolicy,
@@ -70,13 +39,11 @@ pub(crate) struct Sender {
 
 impl Sender {
     pub(crate) fn new(policy: AddressPolicy, timeout: Duration) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(timeout)
-            .no_proxy()
-            .dns_resolver(Arc::new(PolicyResolver(policy)))
-            .user_agent(concat!("agentledger-webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let client = crate::outbound::client(
+            policy,
+            timeout,
+            concat!("agentledger-webhooks/", env!("CARGO_PKG_VERSION")),
+        )?;
         Ok(Self {
             client,
             policy,
@@ -133,7 +100,7 @@ impl Sender {
             }
             // Without the URL: the error is recorded in the log, and a
             // URL's query string may hold what its owner keeps private.
-            Err(e) => return refused(describe(&e.without_url()), None),
+            Err(e) => return refused(crate::outbound::describe(&e.without_url()), None),
         };
         let status = response.status();
         let retry_after = response
@@ -171,19 +138,6 @@ fn millis(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The error and its causes, which is where reqwest says what went wrong
-/// (a refused address, a refused connection, a TLS failure).
-fn describe(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// `Retry-After` as seconds from `now`: a number of seconds or an HTTP date.
 fn retry_after_seconds(value: &str, now: DateTime<Utc>) -> Option<u64> {
     let value = value.trim();
@@ -197,25 +151,6 @@ fn retry_after_seconds(value: &str, now: DateTime<Utc>) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn names_resolve_only_to_addresses_the_policy_allows() {
-        let name = |host: &str| host.parse::<Name>().unwrap_or_else(|e| panic!("{e}"));
-        let strict = PolicyResolver(AddressPolicy::default());
-        let refused = strict.resolve(name("localhost")).await;
-        assert!(refused.is_err_and(|e| {
-            e.to_string()
-                .contains("no address the outbound policy allows")
-        }));
-        let loopback = PolicyResolver(AddressPolicy {
-            allow_loopback: true,
-        });
-        let allowed: Vec<SocketAddr> = match loopback.resolve(name("localhost")).await {
-            Ok(addrs) => addrs.collect(),
-            Err(e) => panic!("{e}"),
-        };
-        assert!(!allowed.is_empty() && allowed.iter().all(|a| a.ip().is_loopback()));
-    }
 
     #[tokio::test]
     async fn an_ip_literal_is_checked_before_any_connection() {

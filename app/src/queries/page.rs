@@ -122,6 +122,14 @@ mod schema {
         const PAGE: &'static str = "DeliveryPage";
     }
 
+    impl Listed for agentledger_projections::tools::ToolRow {
+        const PAGE: &'static str = "ToolPage";
+    }
+
+    impl Listed for agentledger_projections::workflows::WorkflowRow {
+        const PAGE: &'static str = "WorkflowPage";
+    }
+
     fn int64() -> Option<SchemaFormat> {
         Some(SchemaFormat::KnownFormat(KnownFormat::Int64))
     }

@@ -16,5 +16,7 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(crate::usage::Usage),
         Arc::new(crate::webhooks_and_cache::WebhooksAndCache),
         Arc::new(crate::webhook_deliveries::WebhookDeliveries),
+        Arc::new(crate::tools::Tools),
+        Arc::new(crate::workflows::Workflows),
     ]
 }
