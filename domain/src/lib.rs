@@ -18,6 +18,7 @@ pub mod dedup;
 pub mod delivery;
 pub mod error;
 pub mod event;
+pub mod execution;
 pub mod history;
 pub mod ids;
 pub mod instruction;

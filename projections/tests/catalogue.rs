@@ -14,6 +14,7 @@ use agentledger_domain::cache::CacheEvent;
 use agentledger_domain::codec::encode;
 use agentledger_domain::dedup::DedupEvent;
 use agentledger_domain::delivery::{DeliveryEvent, FailedAttempt};
+use agentledger_domain::execution::ExecutionEvent;
 use agentledger_domain::ids::{AgentId, ApiKeyId, TaskId, TenantId};
 use agentledger_domain::instruction::{InstructionEvent, OutputStream, TemplateEvent};
 use agentledger_domain::reports::{ActionStatus, ReportEvent, RunStatus};
@@ -76,6 +77,7 @@ fn enums_reading(event: &RecordedEvent) -> usize {
         reads::<WebhookEvent>(event),
         reads::<ToolEvent>(event),
         reads::<WorkflowEvent>(event),
+        reads::<ExecutionEvent>(event),
     ]
     .into_iter()
     .filter(|read| *read)
@@ -460,8 +462,47 @@ fn every_declared_event_type_decodes_through_the_read_models_path() {
         WorkflowEvent::WorkflowDraftEdited {
             draft: spec.clone(),
         },
-        WorkflowEvent::WorkflowPublished { version: 1, spec },
+        WorkflowEvent::WorkflowPublished {
+            version: 1,
+            spec: spec.clone(),
+        },
         WorkflowEvent::WorkflowArchived,
+    ]));
+    covered.extend(round_trip(vec![
+        ExecutionEvent::ExecutionStarted {
+            tenant_id: TenantId::new(),
+            workflow_id: Uuid::now_v7(),
+            version: 1,
+            spec,
+            input: json!({ "city": "Porto" }),
+        },
+        ExecutionEvent::StepStarted {
+            step: "fetch".into(),
+            attempt: 1,
+            input: json!({ "city": "Porto" }),
+            deadline: at(),
+        },
+        ExecutionEvent::StepSucceeded {
+            step: "fetch".into(),
+            attempt: 1,
+            output: json!({ "sunny": true }),
+        },
+        ExecutionEvent::StepFailed {
+            step: "fetch".into(),
+            attempt: 1,
+            error: "503".into(),
+            retried: true,
+        },
+        ExecutionEvent::ExecutionPaused,
+        ExecutionEvent::ExecutionResumed,
+        ExecutionEvent::ExecutionCompleted,
+        ExecutionEvent::ExecutionFailed {
+            step: "fetch".into(),
+            error: "503".into(),
+        },
+        ExecutionEvent::ExecutionCancelled {
+            reason: "not needed".into(),
+        },
     ]));
 
     covered.sort_unstable();
