@@ -186,12 +186,27 @@ pub async fn test(
             let answer = client.post(&definition.endpoint).json(&input).send().await;
             test.input = Some(input);
             match answer {
-                Ok(response) => {
+                Ok(mut response) => {
                     let status = response.status();
                     test.status_code = Some(status.as_u16());
-                    test.succeeded = status.is_success();
-                    let body = response.bytes().await.unwrap_or_default();
+                    // Only the start of the body is kept, so only that much
+                    // is read: a tool cannot make the server hold more.
+                    let mut body = Vec::new();
+                    let read = loop {
+                        if body.len() >= MAX_EXCERPT_BYTES {
+                            break Ok(());
+                        }
+                        match response.chunk().await {
+                            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                            Ok(None) => break Ok(()),
+                            Err(e) => break Err(e),
+                        }
+                    };
                     test.excerpt = Some(excerpt(&body));
+                    match read {
+                        Ok(()) => test.succeeded = status.is_success(),
+                        Err(e) => test.error = Some(clean(&crate::outbound::describe(&e))),
+                    }
                 }
                 Err(e) => test.error = Some(clean(&crate::outbound::describe(&e))),
             }
@@ -252,10 +267,13 @@ async fn offered(client: reqwest::Client, endpoint: &str) -> Result<Vec<OfferedT
         .into_iter()
         .take(MAX_OFFERED)
         .map(|tool| {
-            let mut schema = Value::Object((*tool.input_schema).clone());
-            if agentledger_domain::text::check_strings(&schema).is_err() {
-                schema = Value::Object(serde_json::Map::new());
-            }
+            let schema = Value::Object((*tool.input_schema).clone());
+            let kept = agentledger_domain::tool::check_offered_schema(&schema);
+            // What cannot be kept is said, not dropped without a word.
+            let schema = match kept {
+                Ok(()) => schema,
+                Err(e) => serde_json::json!({ "not_kept": clean(&e.to_string()) }),
+            };
             OfferedTool {
                 name: clean(&tool.name),
                 description: tool.description.as_deref().map(clean),
@@ -265,21 +283,9 @@ async fn offered(client: reqwest::Client, endpoint: &str) -> Result<Vec<OfferedT
         .collect())
 }
 
-/// What another server sent, fit to be kept: control characters other than
-/// tab and line breaks replaced, at most [`MAX_EXCERPT_BYTES`].
+/// What another server sent, fit to be kept (at most [`MAX_EXCERPT_BYTES`]).
 fn clean(text: &str) -> String {
-    let mut kept = String::new();
-    for c in text.chars() {
-        if kept.len() + c.len_utf8() > MAX_EXCERPT_BYTES {
-            break;
-        }
-        kept.push(if c.is_control() && !matches!(c, '\t' | '\n' | '\r') {
-            char::REPLACEMENT_CHARACTER
-        } else {
-            c
-        });
-    }
-    kept
+    agentledger_domain::text::clean(text, MAX_EXCERPT_BYTES)
 }
 
 /// The start of an answer's body, as text.

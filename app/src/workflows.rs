@@ -4,6 +4,7 @@
 
 use agentledger_commands::CommandError;
 use agentledger_domain::DomainError;
+use agentledger_domain::ids::TenantId;
 use agentledger_domain::tool::Tool;
 use agentledger_domain::workflow::{
     SpecDiff, StepAction, Workflow, WorkflowCommand, WorkflowSpec, diff,
@@ -28,9 +29,15 @@ pub struct Published {
     pub position: u64,
 }
 
-/// Each tool a step names must be one of the operator's tenant's, and
-/// enabled: a workflow naming another tenant's would run it for them.
-async fn check_tools(app: &App, operator: &Operator, spec: &WorkflowSpec) -> Result<(), AppError> {
+/// Each tool a step names must be one of the workflow's tenant's, and
+/// enabled: a workflow naming another tenant's would run it for them (an
+/// operator who sees every tenant could otherwise name any).
+async fn check_tools(
+    app: &App,
+    operator: &Operator,
+    tenant: TenantId,
+    spec: &WorkflowSpec,
+) -> Result<(), AppError> {
     for step in &spec.steps {
         if let StepAction::Tool { tool_id } = step.action {
             let refused = |why: &str| {
@@ -40,6 +47,9 @@ async fn check_tools(app: &App, operator: &Operator, spec: &WorkflowSpec) -> Res
                 ))))
             };
             match app.load_visible::<Tool>(operator, tool_id).await {
+                Ok(tool) if tool.state.tenant_id != tenant => {
+                    return Err(refused("is not one of this tenant's"));
+                }
                 Ok(tool) if tool.state.disabled.is_some() => return Err(refused("is disabled")),
                 Ok(_) => {}
                 Err(AppError::NotFound(_)) => return Err(refused("is not one of this tenant's")),
@@ -57,7 +67,7 @@ pub async fn create(
     draft: WorkflowSpec,
 ) -> Result<Created, AppError> {
     operator.require_commands()?;
-    check_tools(app, operator, &draft).await?;
+    check_tools(app, operator, operator.tenant_id, &draft).await?;
     let workflow_id = Uuid::now_v7();
     let command = WorkflowCommand::Create {
         tenant_id: operator.tenant_id,
@@ -84,7 +94,8 @@ pub async fn edit_draft(
     draft: WorkflowSpec,
 ) -> Result<u64, AppError> {
     operator.require_commands()?;
-    check_tools(app, operator, &draft).await?;
+    let workflow = app.load_visible::<Workflow>(operator, workflow_id).await?;
+    check_tools(app, operator, workflow.state.tenant_id, &draft).await?;
     Ok(app
         .handler
         .run::<Workflow>(
@@ -106,7 +117,13 @@ pub async fn publish(
 ) -> Result<Published, AppError> {
     operator.require_commands()?;
     let workflow = app.load_visible::<Workflow>(operator, workflow_id).await?;
-    check_tools(app, operator, &workflow.state.draft).await?;
+    check_tools(
+        app,
+        operator,
+        workflow.state.tenant_id,
+        &workflow.state.draft,
+    )
+    .await?;
     let done = app
         .handler
         .run::<Workflow>(&operator.context(), workflow_id, WorkflowCommand::Publish)

@@ -32,6 +32,11 @@ impl AddressPolicy {
         if raw.len() > MAX_URL_BYTES {
             return Err(refuse("longer than 2000 bytes"));
         }
+        // The URL parser drops leading and trailing control characters and
+        // spaces, so a URL holding one would pass and be stored as given.
+        if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(refuse("control characters and spaces are not allowed"));
+        }
         let url = url::Url::parse(raw).map_err(|_| refuse("not a valid URL"))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(refuse("only http and https are allowed"));
@@ -213,6 +218,23 @@ fn is_global_v6(ip: Ipv6Addr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_and_spaces_are_refused_where_the_parser_would_drop_them() {
+        for url in [
+            "\u{0}https://hooks.example.com/x",
+            "https://hooks.example.com/x\u{0}",
+            " https://hooks.example.com/x",
+            "https://hooks.example.com/x\n",
+            "https://hooks.example.com/a\u{7f}b",
+        ] {
+            assert!(
+                matches!(check_url("url", url), Err(DomainError::Invalid(why)) if why.contains("control")),
+                "{url:?}"
+            );
+        }
+        assert!(check_url("url", "https://hooks.example.com/x").is_ok());
+    }
 
     #[test]
     fn the_tables_hold_networks_not_hosts() {

@@ -19,6 +19,8 @@ use crate::workflow::{Source, WorkflowSpec, source};
 
 /// The largest input or output an execution keeps, as JSON text.
 pub const MAX_VALUE_BYTES: usize = 256 * 1024;
+/// How much of a step's error an execution keeps.
+pub const MAX_ERROR_BYTES: usize = 4000;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -171,13 +173,25 @@ fn at_path<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
 }
 
 /// A step's input with every mapping replaced by what it names; an error
-/// naming the first mapping that names nothing.
+/// naming the first mapping that names nothing, or saying the input would
+/// exceed [`MAX_VALUE_BYTES`] (a mapping copies what it names, so a few
+/// bytes of template can name a lot).
 pub fn resolve(
     template: &Value,
     input: &Value,
     outputs: &BTreeMap<String, Value>,
 ) -> Result<Value, String> {
-    Ok(match template {
+    let mut budget = MAX_VALUE_BYTES;
+    resolve_within(template, input, outputs, &mut budget)
+}
+
+fn resolve_within(
+    template: &Value,
+    input: &Value,
+    outputs: &BTreeMap<String, Value>,
+    budget: &mut usize,
+) -> Result<Value, String> {
+    let resolved = match template {
         Value::String(text) => match source(text) {
             None => template.clone(),
             Some(Err(why)) => return Err(why),
@@ -190,19 +204,35 @@ pub fn resolve(
                 .cloned()
                 .ok_or_else(|| format!("`{text}` names nothing in `{step}`'s output"))?,
         },
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|v| resolve(v, input, outputs))
-                .collect::<Result<_, _>>()?,
-        ),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| Ok((k.clone(), resolve(v, input, outputs)?)))
-                .collect::<Result<_, String>>()?,
-        ),
+        Value::Array(items) => {
+            return Ok(Value::Array(
+                items
+                    .iter()
+                    .map(|v| resolve_within(v, input, outputs, budget))
+                    .collect::<Result<_, _>>()?,
+            ));
+        }
+        Value::Object(map) => {
+            let mut resolved = serde_json::Map::new();
+            for (k, v) in map {
+                spend(budget, &Value::String(k.clone()))?;
+                resolved.insert(k.clone(), resolve_within(v, input, outputs, budget)?);
+            }
+            return Ok(Value::Object(resolved));
+        }
         other => other.clone(),
-    })
+    };
+    spend(budget, &resolved)?;
+    Ok(resolved)
+}
+
+/// Takes `value`'s size out of what a step's input may still hold.
+fn spend(budget: &mut usize, value: &Value) -> Result<(), String> {
+    let size = serde_json::to_vec(value).map_or(usize::MAX, |b| b.len());
+    *budget = budget
+        .checked_sub(size)
+        .ok_or_else(|| format!("the step's input would exceed {MAX_VALUE_BYTES} bytes"))?;
+    Ok(())
 }
 
 fn check_value(what: &str, value: &Value) -> Result<(), DomainError> {
@@ -262,10 +292,13 @@ impl Execution {
             let Some(step) = self.spec.steps.iter().find(|s| s.key == key) else {
                 continue;
             };
+            // A step failed and retried waits like one never started, and
+            // starts with its next attempt.
+            let attempt = self.steps.get(key).map_or(0, |run| run.attempt) + 1;
             match resolve(&step.input, &self.input, &outputs) {
                 Ok(input) => events.push(ExecutionEvent::StepStarted {
                     step: key.to_owned(),
-                    attempt: 1,
+                    attempt,
                     input,
                     deadline: at + Duration::seconds(i64::from(step.timeout_seconds)),
                 }),
@@ -280,14 +313,10 @@ impl Execution {
         events
     }
 
-    /// The events of attempt `attempt` of `step` failing with `error` at `at`.
-    fn fail_step(
-        &self,
-        step: &str,
-        attempt: u32,
-        error: String,
-        at: DateTime<Utc>,
-    ) -> Vec<ExecutionEvent> {
+    /// The events of attempt `attempt` of `step` failing with `error`: the
+    /// step waits for its next attempt while its retries last (started by
+    /// [`Execution::advance`], so not while paused), else the execution fails.
+    fn fail_step(&self, step: &str, attempt: u32, error: String) -> Vec<ExecutionEvent> {
         let Some(spec) = self.spec.steps.iter().find(|s| s.key == step) else {
             return vec![];
         };
@@ -298,17 +327,7 @@ impl Execution {
             error: error.clone(),
             retried,
         }];
-        if retried {
-            // The same input as the attempt before: the steps it maps from
-            // have not changed.
-            let input = resolve(&spec.input, &self.input, &self.outputs()).unwrap_or_default();
-            events.push(ExecutionEvent::StepStarted {
-                step: step.to_owned(),
-                attempt: attempt + 1,
-                input,
-                deadline: at + Duration::seconds(i64::from(spec.timeout_seconds)),
-            });
-        } else {
+        if !retried {
             events.push(ExecutionEvent::ExecutionFailed {
                 step: step.to_owned(),
                 error,
@@ -342,9 +361,7 @@ fn then_advance(
     mut events: Vec<ExecutionEvent>,
     at: DateTime<Utc>,
 ) -> Vec<ExecutionEvent> {
-    let after = events
-        .iter()
-        .fold(state.clone(), Execution::evolve);
+    let after = events.iter().fold(state.clone(), Execution::evolve);
     if !after.status.is_over() {
         events.extend(after.advance(at));
     }
@@ -380,6 +397,7 @@ impl Aggregate for Execution {
                 if state.exists {
                     return Err(DomainError::AlreadyExists("execution"));
                 }
+                spec.check()?;
                 check_value("input", &input)?;
                 let started = E::ExecutionStarted {
                     tenant_id,
@@ -399,13 +417,19 @@ impl Aggregate for Execution {
                 if state.status.is_over() || !state.current(&step, attempt)? {
                     return Ok(vec![]);
                 }
-                check_value("output", &output)?;
-                let succeeded = E::StepSucceeded {
-                    step,
-                    attempt,
-                    output,
+                // An output the execution cannot keep fails the attempt,
+                // saying why, rather than leaving it to time out.
+                let events = match check_value("output", &output) {
+                    Ok(()) => vec![E::StepSucceeded {
+                        step,
+                        attempt,
+                        output,
+                    }],
+                    Err(e) => {
+                        state.fail_step(&step, attempt, format!("the output was refused: {e}"))
+                    }
                 };
-                Ok(then_advance(state, vec![succeeded], at))
+                Ok(then_advance(state, events, at))
             }
             C::StepFailed {
                 step,
@@ -416,8 +440,12 @@ impl Aggregate for Execution {
                 if state.status.is_over() || !state.current(&step, attempt)? {
                     return Ok(vec![]);
                 }
-                crate::text::check_text("error", Some(&error), 4000)?;
-                Ok(state.fail_step(&step, attempt, error, at))
+                let error = crate::text::clean(&error, MAX_ERROR_BYTES);
+                Ok(then_advance(
+                    state,
+                    state.fail_step(&step, attempt, error),
+                    at,
+                ))
             }
             C::TimeOut { at } => {
                 if state.status.is_over() {
@@ -446,10 +474,13 @@ impl Aggregate for Execution {
                         break;
                     }
                     let error = format!("no result within {timeout} s");
-                    for event in now.fail_step(&step, attempt, error, at) {
+                    for event in now.fail_step(&step, attempt, error) {
                         now = Execution::evolve(now, &event);
                         events.push(event);
                     }
+                }
+                if !events.is_empty() && !now.status.is_over() {
+                    events.extend(now.advance(at));
                 }
                 Ok(events)
             }
@@ -518,9 +549,18 @@ impl Aggregate for Execution {
                     run.deadline = None;
                 }
             }
-            E::StepFailed { step, error, .. } => {
+            E::StepFailed {
+                step,
+                error,
+                retried,
+                ..
+            } => {
                 if let Some(run) = state.steps.get_mut(step) {
-                    run.status = StepStatus::Failed;
+                    run.status = if *retried {
+                        StepStatus::Waiting
+                    } else {
+                        StepStatus::Failed
+                    };
                     run.error = Some(error.clone());
                     run.deadline = None;
                 }
@@ -811,6 +851,81 @@ mod tests {
                 reason: "again".into(),
             })
             .then_nothing_happens();
+    }
+
+    #[test]
+    fn paused_a_failed_step_waits_for_its_retry_until_resumed() {
+        let history = [
+            started(),
+            step_started("fetch", 1, json!({ "url": "https://example.com/post" }), 0),
+            ExecutionEvent::ExecutionPaused,
+        ];
+        let failed = ExecutionEvent::StepFailed {
+            step: "fetch".into(),
+            attempt: 1,
+            error: "503 from the site".into(),
+            retried: true,
+        };
+        given::<Execution>(history.clone())
+            .when(ExecutionCommand::StepFailed {
+                step: "fetch".into(),
+                attempt: 1,
+                error: "503 from the site".into(),
+                at: at(10),
+            })
+            .then([failed.clone()]);
+        given::<Execution>(history)
+            .and(failed)
+            .when(ExecutionCommand::Resume { at: at(20) })
+            .then([
+                ExecutionEvent::ExecutionResumed,
+                step_started("fetch", 2, json!({ "url": "https://example.com/post" }), 20),
+            ]);
+    }
+
+    #[test]
+    fn a_report_the_execution_cannot_keep_fails_the_attempt_saying_why() {
+        let running = [
+            started(),
+            step_started("fetch", 1, json!({ "url": "https://example.com/post" }), 0),
+        ];
+        given::<Execution>(running.clone())
+            .when(ExecutionCommand::StepSucceeded {
+                step: "fetch".into(),
+                attempt: 1,
+                output: json!({ "body": "bad\u{0}byte" }),
+                at: at(5),
+            })
+            .then_events(|events| {
+                assert!(
+                    matches!(&events[0], ExecutionEvent::StepFailed { error, retried: true, .. } if error.contains("output was refused")),
+                    "{events:?}"
+                );
+            });
+        given::<Execution>(running)
+            .when(ExecutionCommand::StepFailed {
+                step: "fetch".into(),
+                attempt: 1,
+                error: format!("bad\u{0}{}", "x".repeat(10_000)),
+                at: at(5),
+            })
+            .then_events(|events| {
+                assert!(
+                    matches!(&events[0], ExecutionEvent::StepFailed { error, .. } if !error.contains('\u{0}') && error.len() <= MAX_ERROR_BYTES),
+                    "{events:?}"
+                );
+            });
+    }
+
+    #[test]
+    fn a_mapping_cannot_blow_an_input_up() {
+        let big = json!({ "text": "x".repeat(MAX_VALUE_BYTES / 2) });
+        let outputs = BTreeMap::new();
+        assert!(
+            resolve(&json!(["$input", "$input"]), &big, &outputs)
+                .is_err_and(|e| e.contains("exceed"))
+        );
+        assert!(resolve(&json!(["$input"]), &big, &outputs).is_ok());
     }
 
     #[test]

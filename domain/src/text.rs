@@ -111,6 +111,24 @@ fn first_bad(value: &Value, path: &mut Vec<String>) -> Option<char> {
     }
 }
 
+/// Text another system sent, fit to keep: control characters other than
+/// tab and line breaks replaced with U+FFFD, at most `max` bytes (cut
+/// between characters).
+pub fn clean(text: &str, max: usize) -> String {
+    let mut kept = String::new();
+    for c in text.chars() {
+        if kept.len() + c.len_utf8() > max {
+            break;
+        }
+        kept.push(if allowed_in_text(c) {
+            c
+        } else {
+            char::REPLACEMENT_CHARACTER
+        });
+    }
+    kept
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

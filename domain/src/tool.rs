@@ -203,6 +203,17 @@ pub fn check_schema(schema: &Value) -> Result<(), DomainError> {
         .map_err(|e| DomainError::invalid(format!("input_schema cannot be used: {e}")))
 }
 
+/// A schema an MCP server offers, fit to be kept in a test: small, its
+/// strings following the text rule.
+pub fn check_offered_schema(schema: &Value) -> Result<(), DomainError> {
+    if serde_json::to_vec(schema).map_or(usize::MAX, |b| b.len()) > MAX_SCHEMA_BYTES {
+        return Err(DomainError::invalid(format!(
+            "the schema exceeds {MAX_SCHEMA_BYTES} bytes"
+        )));
+    }
+    crate::text::check_strings(schema)
+}
+
 /// Refuses `input` that does not follow `schema`, naming where.
 pub fn check_input(schema: &Value, input: &Value) -> Result<(), DomainError> {
     let validator = jsonschema::validator_for(schema)
@@ -279,6 +290,24 @@ impl Aggregate for Tool {
                 }
                 for text in [&test.excerpt, &test.error].into_iter().flatten() {
                     crate::text::check_text("test", Some(text), 2 * MAX_EXCERPT_BYTES)?;
+                }
+                if let Some(input) = &test.input {
+                    crate::text::check_strings(input)?;
+                }
+                let offered = test.offered.as_deref().unwrap_or_default();
+                if offered.len() > MAX_OFFERED {
+                    return Err(DomainError::invalid(format!(
+                        "a test keeps at most {MAX_OFFERED} offered tools"
+                    )));
+                }
+                for tool in offered {
+                    crate::text::check_text("offered tool", Some(&tool.name), MAX_EXCERPT_BYTES)?;
+                    crate::text::check_text(
+                        "offered tool",
+                        tool.description.as_deref(),
+                        MAX_EXCERPT_BYTES,
+                    )?;
+                    check_offered_schema(&tool.input_schema)?;
                 }
                 Ok(vec![ToolEvent::ToolTested { test }])
             }

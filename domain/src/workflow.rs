@@ -81,8 +81,23 @@ pub enum Source<'a> {
     Output { step: &'a str, path: Vec<&'a str> },
 }
 
-/// The mapping a string of a step's input names, if it is one.
+/// The mapping a string of a step's input names, if it is one; an error
+/// for one that starts like a mapping but is not whole (an empty part of
+/// its path, say), which would only fail when the step runs.
 pub fn source(text: &str) -> Option<Result<Source<'_>, String>> {
+    let found = mapping(text)?;
+    let empty = match &found {
+        Ok(Source::Input(path)) | Ok(Source::Output { path, .. }) => path.contains(&""),
+        Err(_) => false,
+    };
+    Some(if empty {
+        Err(format!("`{text}`: a path has no empty part"))
+    } else {
+        found
+    })
+}
+
+fn mapping(text: &str) -> Option<Result<Source<'_>, String>> {
     if let Some(rest) = text.strip_prefix("$input") {
         return Some(match rest {
             "" => Ok(Source::Input(Vec::new())),
@@ -614,9 +629,16 @@ mod tests {
         let mut backwards = pipeline();
         backwards.steps[0].input = json!({ "x": "$steps.publish.output" });
         refused(backwards);
-        let mut malformed = pipeline();
-        malformed.steps[1].input = json!({ "x": "$steps.fetch.result" });
-        refused(malformed);
+        for broken in [
+            "$steps.fetch.result",
+            "$input.",
+            "$steps.fetch.output..body",
+            "$inputs",
+        ] {
+            let mut malformed = pipeline();
+            malformed.steps[1].input = json!({ "x": broken });
+            refused(malformed);
+        }
         let mut forever = pipeline();
         forever.steps[0].timeout_seconds = 0;
         refused(forever);

@@ -152,6 +152,15 @@ async fn tools_are_versioned_listed_and_kept_to_their_tenant(db: TestDatabase) {
             weather("http://10.0.0.8/tool"),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
+        // The URL parser would drop these and the raw string be stored.
+        (
+            weather("\u{0}https://tools.example.com/x"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            weather("https://tools.example.com/x\n"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         (unknown_field, StatusCode::BAD_REQUEST),
         (json!({ "name": "x" }), StatusCode::BAD_REQUEST),
     ] {

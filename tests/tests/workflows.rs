@@ -252,6 +252,17 @@ async fn drafts_that_cannot_run_are_refused_with_the_reason(server: TestServer) 
         );
     }
 
+    // An operator who sees every tenant still cannot name another
+    // tenant's tool in a workflow of its own.
+    let (status, problem) = server
+        .post(
+            "/api/v1/workflows",
+            &server.admin_key,
+            &json!({ "name": "borrowed", "draft": draft(&theirs) }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+
     // A tool disabled after the draft was written stops the publication.
     let (_, made) = server
         .post(
