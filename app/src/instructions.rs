@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use agentledger_commands::CommandError;
 use agentledger_commands::instructions::{What, issue as issue_to, template};
-use agentledger_domain::Aggregate;
 use agentledger_domain::agent::Agent;
 use agentledger_domain::ids::AgentId;
 use agentledger_domain::instruction::{
@@ -78,9 +77,7 @@ pub async fn detail(
     caller: &Caller,
     command_id: Uuid,
 ) -> Result<Vec<RecordedEvent>, AppError> {
-    app.load_visible::<Instruction>(caller, command_id).await?;
-    let stream = Instruction::stream_id(command_id);
-    Ok(app.store.read_stream(&stream, 0, 10_000).await?)
+    app.visible_stream::<Instruction>(caller, command_id).await
 }
 
 /// A command handed to its agent.

@@ -38,18 +38,13 @@ pub async fn register(
     operator: &Operator,
     definition: ToolDefinition,
 ) -> Result<Registered, AppError> {
-    operator.require_commands()?;
     let tool_id = Uuid::now_v7();
     let command = ToolCommand::Register {
         tenant_id: operator.tenant_id,
         definition,
         policy: app.address_policy,
     };
-    let position = app
-        .handler
-        .run::<Tool>(&operator.context(), tool_id, command)
-        .await?
-        .position;
+    let position = decide(app, operator, tool_id, command).await?;
     Ok(Registered { tool_id, position })
 }
 
@@ -109,9 +104,7 @@ pub async fn history(
     caller: &Caller,
     tool_id: Uuid,
 ) -> Result<Vec<RecordedEvent>, AppError> {
-    app.load_visible::<Tool>(caller, tool_id).await?;
-    let stream = <Tool as agentledger_domain::Aggregate>::stream_id(tool_id);
-    Ok(app.store.read_stream(&stream, 0, 10_000).await?)
+    app.visible_stream::<Tool>(caller, tool_id).await
 }
 
 /// The caller's tenant's tools, newest first; of one kind (`http`, `mcp`)

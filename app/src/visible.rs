@@ -71,7 +71,36 @@ pub trait Visible: Aggregate {
     }
 }
 
+/// The most events a stream read whole hands out.
+const WHOLE_STREAM: usize = 10_000;
+
 impl App {
+    /// The stream of the aggregate named `id`, oldest first: what a history
+    /// shows once the caller has been found to see it.
+    pub async fn whole_stream<A: Aggregate>(
+        &self,
+        id: A::Id,
+    ) -> Result<Vec<agentledger_store::RecordedEvent>, AppError> {
+        Ok(self
+            .store
+            .read_stream(&A::stream_id(id), 0, WHOLE_STREAM)
+            .await?)
+    }
+
+    /// The stream of the aggregate named `id`, if it is live and `viewer`
+    /// may see it.
+    pub async fn visible_stream<A: Visible>(
+        &self,
+        viewer: &(impl Viewer + Sync),
+        id: A::Id,
+    ) -> Result<Vec<agentledger_store::RecordedEvent>, AppError>
+    where
+        A::Id: Copy,
+    {
+        self.load_visible::<A>(viewer, id).await?;
+        self.whole_stream::<A>(id).await
+    }
+
     /// The aggregate named `id`, if it is live and `viewer` may see it.
     pub async fn load_visible<A: Visible>(
         &self,

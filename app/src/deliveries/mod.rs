@@ -104,8 +104,7 @@ pub async fn attempts(
     delivery_id: Uuid,
 ) -> Result<Vec<agentledger_store::RecordedEvent>, AppError> {
     of_webhook(app, caller, webhook_id, delivery_id).await?;
-    let stream = <Delivery as agentledger_domain::Aggregate>::stream_id(delivery_id);
-    Ok(app.store.read_stream(&stream, 0, 10_000).await?)
+    app.whole_stream::<Delivery>(delivery_id).await
 }
 
 /// The delivery, if it is one of a subscription the caller may see.
