@@ -50,12 +50,15 @@ pub struct App {
     pub delivery_queue_progress: Progress,
     /// How far the reactor scheduling deliveries got.
     pub deliveries_progress: Progress,
+    /// How far the execution engine got.
+    pub executions_progress: Progress,
 }
 
 /// Where the reactors report, until they are started.
 pub(crate) struct Reporters {
     pub reactors: Reporter,
     pub deliveries: Reporter,
+    pub executions: Reporter,
 }
 
 /// A new in-memory model, following the log from its start.
@@ -103,6 +106,7 @@ impl App {
         tasks.push(runner);
         let (reactors, reactors_progress) = Reporter::new();
         let (deliveries, deliveries_progress) = Reporter::new();
+        let (executions, executions_progress) = Reporter::new();
         let live_feeds =
             crate::live::FeedSlots::new(limits.live_feeds, limits.live_feeds_per_tenant);
         let app = Self {
@@ -127,6 +131,7 @@ impl App {
             delivery_queue,
             delivery_queue_progress,
             deliveries_progress,
+            executions_progress,
         };
         (
             app,
@@ -134,6 +139,7 @@ impl App {
             Reporters {
                 reactors,
                 deliveries,
+                executions,
             },
         )
     }
@@ -194,6 +200,7 @@ impl App {
             ("delivery_queue", &self.delivery_queue_progress),
             (crate::reactors::NAME, &self.reactors_progress),
             (crate::deliveries::schedule::NAME, &self.deliveries_progress),
+            (crate::executions::engine::NAME, &self.executions_progress),
         ];
         models.extend(self.read_models.iter().map(|(n, p)| (*n, p)));
         models

@@ -3,6 +3,8 @@
 //! through the same command handlers the API uses, with times spread over the
 //! last days.
 
+mod executions;
+
 use agentledger_commands::agents::{NewAgent, register};
 use agentledger_commands::budgets::set_limits;
 use agentledger_commands::instructions::{What, issue};
@@ -84,6 +86,7 @@ pub struct Seeded {
     pub runs: usize,
     pub tasks: usize,
     pub commands: usize,
+    pub executions: usize,
     pub head: u64,
 }
 
@@ -157,7 +160,10 @@ fn demo_workflows(lookup: Uuid) -> [(&'static str, Vec<WorkflowSpec>); 2] {
         steps: vec![
             Step {
                 key: "history".into(),
-                action: StepAction::Tool { tool_id: lookup },
+                action: StepAction::Tool {
+                    tool_id: lookup,
+                    mcp_tool: None,
+                },
                 input: json!({ "post_id": "$input.post_id" }),
                 timeout_seconds: 30,
                 retries: 2,
@@ -292,6 +298,7 @@ pub async fn seed(
     }
     // Two workflows: one published once, one published, changed and
     // published again (so its versions differ).
+    let mut published = Vec::new();
     for (name, versions) in demo_workflows(tools[0]) {
         let workflow_id = Uuid::now_v7();
         let mut drafts = versions.into_iter();
@@ -316,12 +323,31 @@ pub async fn seed(
                 .run::<Workflow>(&operator, workflow_id, WorkflowCommand::Publish)
                 .await?;
         }
+        let workflow = handler.load::<Workflow>(workflow_id).await?.state;
+        if let Some(spec) = workflow.versions.last() {
+            published.push(executions::Published {
+                workflow_id,
+                version: u32::try_from(workflow.versions.len()).unwrap_or(u32::MAX),
+                spec: spec.clone(),
+            });
+        }
     }
+    let kinds: Vec<(AgentId, &str)> = agents
+        .iter()
+        .zip(PRESETS)
+        .map(|(agent, (_, kind, _, _))| (*agent, *kind))
+        .collect();
+    let executions = match published.as_slice() {
+        [escalation, digest] => {
+            executions::seed(handler, &operator, tenant_id, digest, escalation, &kinds).await?
+        }
+        _ => 0,
+    };
 
     let (mut actions, mut runs, mut tasks, mut commands) = (0, 0, 0, 0);
     let start = Utc::now() - Duration::days(i64::from(days));
     for day in 0..i64::from(days) {
-        for (index, (_, _, app_type, verbs)) in PRESETS.iter().enumerate() {
+        for (index, (_, kind, app_type, verbs)) in PRESETS.iter().enumerate() {
             let agent = agents[index];
             // Busier on weekdays, and a bad day in the middle of the week.
             let busy = rng.random_range(25..45);
@@ -384,6 +410,7 @@ pub async fn seed(
                     session_id: Some(format!("s-{}", rng.random_range(1..500))),
                     prompt: None,
                     response: None,
+                    task_id: None,
                 };
                 let ctx = agent_ctx(tenant_id, agent, at_minute(start, minute(&mut rng)));
                 record_llm_run(handler, &ctx, agent, run).await?;
@@ -405,6 +432,8 @@ pub async fn seed(
                     dedup_key: None,
                     forced: false,
                     retry_of: None,
+                    agent_kind: None,
+                    step: None,
                 };
                 let Created::Task { task_id, .. } =
                     create(handler, &op, TaskId::new(), task, AddressPolicy::default()).await?
@@ -413,7 +442,7 @@ pub async fn seed(
                 };
                 tasks += 1;
                 let work = agent_ctx(tenant_id, agent, created_at + Duration::minutes(1));
-                if claim_first(handler, &work, agent, [task_id])
+                if claim_first(handler, &work, agent, kind, [task_id])
                     .await?
                     .is_none()
                 {
@@ -504,6 +533,7 @@ pub async fn seed(
         runs,
         tasks,
         commands,
+        executions,
         head,
     })
 }

@@ -11,6 +11,7 @@ pub mod deliveries;
 pub mod demo;
 pub mod error;
 pub mod event_filter;
+pub mod executions;
 pub mod exports;
 pub mod idempotency;
 pub mod instructions;

@@ -2,8 +2,11 @@
 //! atomically) with `actions:write` (and `batch`), and LLM runs with
 //! `runs:write`.
 
+use agentledger_commands::CommandError;
 use agentledger_commands::reports::{record_actions, record_llm_run, record_single_action};
+use agentledger_domain::DomainError;
 use agentledger_domain::reports::{ActionReport, RunReport};
+use agentledger_domain::task::Task;
 use agentledger_store::{AppendOutcome, Committed};
 
 use crate::app::App;
@@ -37,6 +40,20 @@ pub async fn actions(
 
 pub async fn run(app: &App, agent: &AgentCaller, report: RunReport) -> Result<Committed, AppError> {
     agent.require("runs:write")?;
+    if let Some(task_id) = report.task_id {
+        // Its cost counts towards the task's execution: only a task the
+        // agent holds may be named, or an agent could charge another's.
+        let task = app.handler.load::<Task>(task_id).await?.state;
+        if !task.exists
+            || task.tenant_id != agent.agent.tenant_id
+            || task.claimed_by != Some(agent.agent_id)
+        {
+            return Err(CommandError::Domain(DomainError::invalid(
+                "task_id names no task this agent has claimed",
+            ))
+            .into());
+        }
+    }
     let outcome = record_llm_run(&app.handler, &agent.context(), agent.agent_id, report).await?;
     first(outcome)
 }

@@ -15,8 +15,8 @@ use crate::limits::LimitsConfig;
 pub struct Workers {
     /// An online agent silent this long is marked offline.
     pub offline_after: Duration,
-    /// How often overdue commands are looked for.
-    pub command_timeout_check: Duration,
+    /// How often overdue commands and execution steps are looked for.
+    pub deadline_check: Duration,
     pub deliveries: DeliverySettings,
 }
 
@@ -24,7 +24,7 @@ impl Default for Workers {
     fn default() -> Self {
         Self {
             offline_after: Duration::from_secs(120),
-            command_timeout_check: Duration::from_secs(1),
+            deadline_check: Duration::from_secs(1),
             deliveries: DeliverySettings::default(),
         }
     }
@@ -65,7 +65,8 @@ impl Runtime {
         self.tasks.extend([
             crate::presence::spawn_monitor(app.clone(), workers.offline_after),
             crate::idempotency::spawn_pruner(app.idempotency.clone()),
-            crate::timeouts::spawn_command_timeouts(app.clone(), workers.command_timeout_check),
+            crate::timeouts::spawn_command_timeouts(app.clone(), workers.deadline_check),
+            crate::executions::spawn_deadlines(app.clone(), workers.deadline_check),
         ]);
         // Started once: a second call starts the other workers again only.
         if let Some(reporters) = self.reactors.take() {
@@ -79,6 +80,10 @@ impl Runtime {
                     reporters.deliveries,
                 ),
                 crate::deliveries::spawn_worker(app.clone(), workers.deliveries),
+                crate::reactors::spawn::<crate::executions::engine::Engine>(
+                    app.clone(),
+                    reporters.executions,
+                ),
             ]);
         }
         self.tasks.extend(crate::stalls::spawn(app));

@@ -55,6 +55,8 @@ pub async fn create(app: &App, caller: &Caller, asked: TaskRequest) -> Result<Cr
         dedup_key: asked.dedup_key,
         forced: asked.forced,
         retry_of: None,
+        agent_kind: None,
+        step: None,
     };
     Ok(handlers::create(&app.handler, &ctx, TaskId::new(), task, app.address_policy).await?)
 }
@@ -243,7 +245,7 @@ pub enum Claim {
     /// The task is the calling agent's now.
     Task {
         task_id: TaskId,
-        task: Task,
+        task: Box<Task>,
         version: Option<u64>,
         input: Value,
         position: u64,
@@ -268,20 +270,26 @@ pub async fn claim_next(
     };
     let ctx = agent.context();
     loop {
-        let candidates = app
-            .task_queue
-            .candidates(agent.agent.tenant_id, types, CANDIDATES);
+        let candidates =
+            app.task_queue
+                .candidates(agent.agent.tenant_id, types, &agent.agent.kind, CANDIDATES);
         if candidates.is_empty() {
             return Ok(none());
         }
         let exhausted = candidates.len() < CANDIDATES;
-        if let Some((task_id, executed)) =
-            claim_first(&app.handler, &ctx, agent.agent_id, candidates).await?
+        if let Some((task_id, executed)) = claim_first(
+            &app.handler,
+            &ctx,
+            agent.agent_id,
+            &agent.agent.kind,
+            candidates,
+        )
+        .await?
         {
             let input = created_as(&app.handler, task_id).await?.input;
             return Ok(Claim::Task {
                 task_id,
-                task: executed.state,
+                task: Box::new(executed.state),
                 version: executed.version,
                 input,
                 position: executed.position,

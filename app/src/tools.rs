@@ -233,9 +233,12 @@ pub async fn test(
     Ok(test)
 }
 
-/// The tools the MCP server at `endpoint` offers, asked over streamable
-/// HTTP through `client`.
-async fn offered(client: reqwest::Client, endpoint: &str) -> Result<Vec<OfferedTool>, String> {
+/// A session with the MCP server at `endpoint`, over streamable HTTP
+/// through `client`, the handshake done.
+pub(crate) async fn mcp_session(
+    client: reqwest::Client,
+    endpoint: &str,
+) -> Result<rmcp::service::RunningService<rmcp::RoleClient, rmcp::model::ClientConfig>, String> {
     use rmcp::ServiceExt;
     use rmcp::model::{ClientCapabilities, ClientConfig, Implementation};
     use rmcp::transport::StreamableHttpClientTransport;
@@ -249,10 +252,15 @@ async fn offered(client: reqwest::Client, endpoint: &str) -> Result<Vec<OfferedT
         ClientCapabilities::default(),
         Implementation::new("agentledger", env!("CARGO_PKG_VERSION")),
     );
-    let session = info
-        .serve(transport)
+    info.serve(transport)
         .await
-        .map_err(|e| format!("the MCP handshake failed: {e}"))?;
+        .map_err(|e| format!("the MCP handshake failed: {e}"))
+}
+
+/// The tools the MCP server at `endpoint` offers, asked over streamable
+/// HTTP through `client`.
+async fn offered(client: reqwest::Client, endpoint: &str) -> Result<Vec<OfferedTool>, String> {
+    let session = mcp_session(client, endpoint).await?;
     let listed = session.list_all_tools().await;
     let _ = session.cancel().await;
     let tools = listed.map_err(|e| format!("listing the server's tools failed: {e}"))?;

@@ -146,6 +146,12 @@ impl Visible for agentledger_domain::workflow::Workflow {
     }
 }
 
+impl Visible for agentledger_domain::execution::Execution {
+    fn live(&self) -> bool {
+        self.exists
+    }
+}
+
 impl Visible for CommandTemplate {
     fn live(&self) -> bool {
         self.exists && !self.deleted

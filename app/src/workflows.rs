@@ -5,7 +5,7 @@
 use agentledger_commands::CommandError;
 use agentledger_domain::DomainError;
 use agentledger_domain::ids::TenantId;
-use agentledger_domain::tool::Tool;
+use agentledger_domain::tool::{Tool, ToolKind};
 use agentledger_domain::workflow::{
     SpecDiff, StepAction, Workflow, WorkflowCommand, WorkflowSpec, diff,
 };
@@ -32,14 +32,15 @@ pub struct Published {
 /// Each tool a step names must be one of the workflow's tenant's, and
 /// enabled: a workflow naming another tenant's would run it for them (an
 /// operator who sees every tenant could otherwise name any).
-async fn check_tools(
+pub(crate) async fn check_tools(
     app: &App,
     operator: &Operator,
     tenant: TenantId,
     spec: &WorkflowSpec,
 ) -> Result<(), AppError> {
     for step in &spec.steps {
-        if let StepAction::Tool { tool_id } = step.action {
+        if let StepAction::Tool { tool_id, mcp_tool } = &step.action {
+            let tool_id = *tool_id;
             let refused = |why: &str| {
                 AppError::from(CommandError::Domain(DomainError::invalid(format!(
                     "step `{}` names tool {tool_id}, which {why}",
@@ -51,7 +52,18 @@ async fn check_tools(
                     return Err(refused("is not one of this tenant's"));
                 }
                 Ok(tool) if tool.state.disabled.is_some() => return Err(refused("is disabled")),
-                Ok(_) => {}
+                // An MCP server offers several tools: the step says which.
+                Ok(tool) => match (tool.state.definition.kind, mcp_tool) {
+                    (ToolKind::Mcp, None) => {
+                        return Err(refused(
+                            "is an MCP server: the step names its tool in `mcp_tool`",
+                        ));
+                    }
+                    (ToolKind::Http, Some(_)) => {
+                        return Err(refused("is an HTTP tool: `mcp_tool` is for MCP servers"));
+                    }
+                    _ => {}
+                },
                 Err(AppError::NotFound(_)) => return Err(refused("is not one of this tenant's")),
                 Err(e) => return Err(e),
             }

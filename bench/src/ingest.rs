@@ -216,6 +216,7 @@ fn report(n: u64, batch: usize) -> (&'static str, serde_json::Value, u64) {
             session_id: None,
             prompt: None,
             response: None,
+            task_id: None,
         };
         ("runs", json!(run), 1)
     } else if batch > 1 {

@@ -503,13 +503,14 @@ async fn demo(args: DemoArgs) -> Result<(), CliError> {
         println!("admin API key: {key}");
     }
     println!(
-        "demo tenant {} seeded: {} agents, {} actions, {} LLM runs, {} tasks, {} commands; log head at {}",
+        "demo tenant {} seeded: {} agents, {} actions, {} LLM runs, {} tasks, {} commands, {} executions; log head at {}",
         seeded.tenant_id,
         seeded.agents,
         seeded.actions,
         seeded.runs,
         seeded.tasks,
         seeded.commands,
+        seeded.executions,
         seeded.head
     );
     println!(

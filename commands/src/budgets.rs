@@ -98,6 +98,8 @@ async fn create_tasks(
             dedup_key: None,
             forced: true,
             retry_of: None,
+            agent_kind: None,
+            step: None,
         };
         match handler
             .execute::<Task>(

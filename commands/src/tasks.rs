@@ -85,16 +85,20 @@ pub async fn claim_first(
     handler: &Handler,
     ctx: &Context,
     agent_id: AgentId,
+    agent_kind: &str,
     candidates: impl IntoIterator<Item = TaskId>,
 ) -> Result<Option<(TaskId, Executed<Task>)>, CommandError> {
     for task_id in candidates {
-        match handler
-            .run::<Task>(ctx, task_id, TaskCommand::Claim { agent_id })
-            .await
-        {
+        let claim = TaskCommand::Claim {
+            agent_id,
+            agent_kind: agent_kind.to_owned(),
+        };
+        match handler.run::<Task>(ctx, task_id, claim).await {
             Ok(executed) => return Ok(Some((task_id, executed))),
             Err(CommandError::Domain(
-                DomainError::InvalidTransition { .. } | DomainError::NotFound(_),
+                DomainError::InvalidTransition { .. }
+                | DomainError::NotFound(_)
+                | DomainError::Forbidden(_),
             )) => continue,
             Err(e) => return Err(e),
         }
@@ -150,6 +154,8 @@ pub async fn retry(
         forced: true,
         retry_of: Some(task_id),
         dedup_key: None,
+        // A copy made by hand is not an attempt of the execution's step.
+        step: None,
         ..created
     };
     // The retry belongs to the old task's tenant, also when an admin asks for it.

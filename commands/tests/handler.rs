@@ -125,6 +125,8 @@ fn new_task(tenant: TenantId) -> NewTask {
         dedup_key: None,
         forced: false,
         retry_of: None,
+        agent_kind: None,
+        step: None,
     }
 }
 

@@ -348,6 +348,7 @@ mod tests {
             session_id: None,
             prompt: None,
             response: None,
+            task_id: None,
         }
     }
 

@@ -35,6 +35,21 @@ pub enum ExecutionStatus {
     Cancelled,
 }
 
+crate::names::snake_case_names!(ExecutionStatus {
+    Running => "running",
+    Paused => "paused",
+    Completed => "completed",
+    Failed => "failed",
+    Cancelled => "cancelled",
+});
+
+crate::names::snake_case_names!(StepStatus {
+    Waiting => "waiting",
+    Running => "running",
+    Succeeded => "succeeded",
+    Failed => "failed",
+});
+
 impl ExecutionStatus {
     pub fn is_over(self) -> bool {
         matches!(self, Self::Completed | Self::Failed | Self::Cancelled)

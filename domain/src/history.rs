@@ -156,6 +156,8 @@ mod tests {
             dedup_key: None,
             forced: false,
             retry_of: None,
+            agent_kind: None,
+            step: None,
         }
     }
 
@@ -175,6 +177,7 @@ mod tests {
             &after_create,
             TaskCommand::Claim {
                 agent_id: AgentId::new(),
+                agent_kind: "k".into(),
             },
         )
         .unwrap_or_default();

@@ -26,6 +26,7 @@ pub(crate) use snake_case_names;
 #[cfg(test)]
 mod tests {
     use crate::alert::{AlertSource, AlertStatus, Severity};
+    use crate::execution::{ExecutionStatus, StepStatus};
     use crate::instruction::InstructionStatus;
     use crate::reports::{ActionStatus, RunStatus};
     use crate::task::TaskStatus;
@@ -76,6 +77,19 @@ mod tests {
             InstructionStatus::Succeeded,
             InstructionStatus::Failed,
             InstructionStatus::TimedOut,
+        ]);
+        same(&[
+            ExecutionStatus::Running,
+            ExecutionStatus::Paused,
+            ExecutionStatus::Completed,
+            ExecutionStatus::Failed,
+            ExecutionStatus::Cancelled,
+        ]);
+        same(&[
+            StepStatus::Waiting,
+            StepStatus::Running,
+            StepStatus::Succeeded,
+            StepStatus::Failed,
         ]);
     }
 }

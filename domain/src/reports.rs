@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::DomainError;
-use crate::ids::AgentId;
+use crate::ids::{AgentId, TaskId};
 use crate::stream::Category;
 use crate::text;
 
@@ -105,6 +105,11 @@ pub struct RunReport {
     pub session_id: Option<String>,
     pub prompt: Option<String>,
     pub response: Option<String>,
+    /// The task the run was made for, which the reporting agent holds: its
+    /// tokens and cost count towards the task's execution, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Uuid))]
+    pub task_id: Option<TaskId>,
 }
 
 #[derive(
@@ -143,6 +148,8 @@ pub enum ReportEvent {
         session_id: Option<String>,
         prompt: Option<String>,
         response: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task_id: Option<TaskId>,
     },
 }
 
@@ -231,6 +238,7 @@ pub fn record_run(agent_id: AgentId, r: RunReport) -> Result<ReportEvent, Domain
         session_id: r.session_id,
         prompt: r.prompt,
         response: r.response,
+        task_id: r.task_id,
     })
 }
 
@@ -267,6 +275,7 @@ mod tests {
             session_id: None,
             prompt: None,
             response: None,
+            task_id: None,
         }
     }
 

@@ -48,6 +48,20 @@ pub struct Task {
     pub retried_as: Option<TaskId>,
     /// Called when the task ends.
     pub callback_url: Option<String>,
+    /// Only an agent of this kind may claim it.
+    pub agent_kind: Option<String>,
+    /// The attempt of an execution's step this task does.
+    pub step: Option<StepAttempt>,
+}
+
+/// An attempt of a step of an execution, which a task does: its ending is
+/// reported to the execution.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepAttempt {
+    pub execution_id: uuid::Uuid,
+    pub step: String,
+    pub attempt: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -59,6 +73,9 @@ pub enum TaskCommand {
     },
     Claim {
         agent_id: AgentId,
+        /// The claiming agent's kind: a task meant for another kind is not
+        /// its to claim.
+        agent_kind: String,
     },
     ReportProgress {
         agent_id: AgentId,
@@ -94,6 +111,12 @@ pub struct NewTask {
     pub dedup_key: Option<String>,
     pub forced: bool,
     pub retry_of: Option<TaskId>,
+    /// Only an agent of this kind may claim it (any agent when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_kind: Option<String>,
+    /// The attempt of an execution's step this task does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<StepAttempt>,
 }
 
 #[derive(
@@ -135,6 +158,9 @@ pub enum TaskEvent {
 
 pub fn validate_new(task: &NewTask, policy: AddressPolicy) -> Result<(), DomainError> {
     DomainError::check_label("task type", &task.task_type)?;
+    if let Some(kind) = &task.agent_kind {
+        DomainError::check_label("agent kind", kind)?;
+    }
     if task.input.to_string().len() > MAX_INPUT_BYTES {
         return Err(DomainError::invalid(format!(
             "task input exceeds {MAX_INPUT_BYTES} bytes"
@@ -206,8 +232,16 @@ impl Aggregate for Task {
                 validate_new(&task, policy)?;
                 Ok(vec![E::TaskCreated(task)])
             }
-            C::Claim { agent_id } => {
+            C::Claim {
+                agent_id,
+                agent_kind,
+            } => {
                 state.transition("claim", &[TaskStatus::Pending])?;
+                if state.agent_kind.as_ref().is_some_and(|k| *k != agent_kind) {
+                    return Err(DomainError::Forbidden(
+                        "the task is meant for agents of another kind".into(),
+                    ));
+                }
                 Ok(vec![E::TaskClaimed { agent_id }])
             }
             C::ReportProgress {
@@ -317,6 +351,8 @@ impl Aggregate for Task {
                 state.status = TaskStatus::Pending;
                 state.retry_of = task.retry_of;
                 state.callback_url.clone_from(&task.callback_url);
+                state.agent_kind.clone_from(&task.agent_kind);
+                state.step.clone_from(&task.step);
             }
             E::TaskClaimed { agent_id } => {
                 state.status = TaskStatus::Claimed;
@@ -355,6 +391,8 @@ mod tests {
             dedup_key: None,
             forced: false,
             retry_of: None,
+            agent_kind: None,
+            step: None,
         }
     }
 
@@ -458,6 +496,7 @@ mod tests {
                 vec![Pending],
                 Box::new(|| TaskCommand::Claim {
                     agent_id: AgentId::new(),
+                    agent_kind: "k".into(),
                 }),
             ),
             (
@@ -522,7 +561,13 @@ mod tests {
             }
         }
         assert_eq!(
-            Task::decide(&Task::default(), TaskCommand::Claim { agent_id: agent }),
+            Task::decide(
+                &Task::default(),
+                TaskCommand::Claim {
+                    agent_id: agent,
+                    agent_kind: "k".into()
+                }
+            ),
             Err(DomainError::NotFound("task"))
         );
         assert_eq!(

@@ -30,8 +30,14 @@ pub enum StepAction {
         agent_kind: String,
         task_type: String,
     },
-    /// A call of one of the tenant's tools.
-    Tool { tool_id: Uuid },
+    /// A call of one of the tenant's tools: an HTTP tool is sent the
+    /// step's input; an MCP server is asked to call its tool `mcp_tool`
+    /// with the step's input as arguments.
+    Tool {
+        tool_id: Uuid,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mcp_tool: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -271,6 +277,13 @@ impl WorkflowSpec {
             {
                 crate::text::check_name("agent_kind", agent_kind, 100)?;
                 crate::text::check_name("task_type", task_type, 100)?;
+            }
+            if let StepAction::Tool {
+                mcp_tool: Some(name),
+                ..
+            } = &step.action
+            {
+                crate::text::check_name("mcp_tool", name, 200)?;
             }
             crate::text::check_strings(&step.input)?;
         }

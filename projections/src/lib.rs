@@ -8,6 +8,7 @@ pub mod command_book;
 pub mod command_history;
 pub mod dashboard;
 pub mod engine;
+pub mod executions;
 pub mod follower;
 pub mod operation_log;
 pub mod point_in_time;

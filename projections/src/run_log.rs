@@ -33,7 +33,7 @@ sql_projection!(RunLog, |_this, conn, events| {
         conn,
         "INSERT INTO rm_run_log (position, run_id, tenant_id, agent_id, app_type, trigger_type, member_id, model, \
          prompt_tokens, completion_tokens, cost_micros, latency_ms, status, error_message, session_id, prompt, \
-         response, occurred_at_us) ",
+         response, occurred_at_us, task_id) ",
         rows,
         " ON CONFLICT (position) DO NOTHING",
         |row, (event, run)| {
@@ -52,6 +52,7 @@ sql_projection!(RunLog, |_this, conn, events| {
                 session_id,
                 prompt,
                 response,
+                task_id,
             } = run
             else {
                 return; // only runs were kept above
@@ -73,7 +74,8 @@ sql_projection!(RunLog, |_this, conn, events| {
                 .push_bind(session_id.as_deref())
                 .push_bind(prompt.as_deref())
                 .push_bind(response.as_deref())
-                .push_bind(event.occurred_at.timestamp_micros());
+                .push_bind(event.occurred_at.timestamp_micros())
+                .push_bind(task_id.map(|t| t.to_string()));
         }
     );
     Ok(())
@@ -111,6 +113,9 @@ pub struct Run {
     pub status: String,
     pub error_message: Option<String>,
     pub session_id: Option<String>,
+    /// The task the run was made for, as the agent said.
+    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
+    pub task_id: Option<String>,
     #[serde(rename = "occurred_at", serialize_with = "crate::wire::instant")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub occurred_at_us: i64,
@@ -127,7 +132,7 @@ pub struct RunDetail {
 }
 
 const COLUMNS: &str = "position, run_id, agent_id, app_type, trigger_type, member_id, model, prompt_tokens, \
-     completion_tokens, cost_micros, latency_ms, status, error_message, session_id, occurred_at_us";
+     completion_tokens, cost_micros, latency_ms, status, error_message, session_id, task_id, occurred_at_us";
 
 pub async fn list(
     db: &Database,

@@ -21,25 +21,37 @@ pub struct TaskQueue {
     inner: RwLock<Inner>,
 }
 
+/// A pending task: its id, type and the kind of agent it is for.
+type Pending = (TaskId, String, Option<String>);
+
 #[derive(Default)]
 struct Inner {
-    pending: HashMap<TenantId, BTreeMap<Order, (TaskId, String)>>,
+    pending: HashMap<TenantId, BTreeMap<Order, Pending>>,
     index: HashMap<TaskId, (TenantId, Order)>,
 }
 
 impl TaskQueue {
     /// Up to `limit` pending tasks of the tenant, in claim order, of one of
-    /// `types` (any type when empty).
-    pub fn candidates(&self, tenant: TenantId, types: &[String], limit: usize) -> Vec<TaskId> {
+    /// `types` (any type when empty), that an agent of `kind` may claim.
+    pub fn candidates(
+        &self,
+        tenant: TenantId,
+        types: &[String],
+        kind: &str,
+        limit: usize,
+    ) -> Vec<TaskId> {
         let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
         let Some(queue) = inner.pending.get(&tenant) else {
             return Vec::new();
         };
         queue
             .values()
-            .filter(|(_, task_type)| types.is_empty() || types.contains(task_type))
+            .filter(|(_, task_type, for_kind)| {
+                (types.is_empty() || types.contains(task_type))
+                    && for_kind.as_deref().is_none_or(|k| k == kind)
+            })
             .take(limit)
-            .map(|(id, _)| *id)
+            .map(|(id, _, _)| *id)
             .collect()
     }
 
@@ -78,7 +90,7 @@ impl Apply for TaskQueue {
                     .pending
                     .entry(task.tenant_id)
                     .or_default()
-                    .insert(order, (task_id, task.task_type));
+                    .insert(order, (task_id, task.task_type, task.agent_kind));
                 inner.index.insert(task_id, (task.tenant_id, order));
             }
             TaskEvent::TaskClaimed { .. }
@@ -136,6 +148,8 @@ mod tests {
             dedup_key: None,
             forced: false,
             retry_of: None,
+            agent_kind: None,
+            step: None,
         })
     }
 
@@ -154,11 +168,14 @@ mod tests {
         apply(5, ids[4], &created(t1, "a", 1));
 
         assert_eq!(
-            queue.candidates(t1, &[], 10),
+            queue.candidates(t1, &[], "k", 10),
             vec![ids[1], ids[2], ids[0], ids[4]]
         );
-        assert_eq!(queue.candidates(t1, &["a".into()], 2), vec![ids[2], ids[0]]);
-        assert_eq!(queue.candidates(t2, &["b".into()], 10), vec![]);
+        assert_eq!(
+            queue.candidates(t1, &["a".into()], "k", 2),
+            vec![ids[2], ids[0]]
+        );
+        assert_eq!(queue.candidates(t2, &["b".into()], "k", 10), vec![]);
 
         apply(
             6,
@@ -168,7 +185,29 @@ mod tests {
             },
         );
         apply(7, ids[0], &TaskEvent::TaskCancelled { reason: None });
-        assert_eq!(queue.candidates(t1, &[], 10), vec![ids[2], ids[4]]);
+        assert_eq!(queue.candidates(t1, &[], "k", 10), vec![ids[2], ids[4]]);
         assert_eq!(queue.len(), 3);
+    }
+
+    #[test]
+    fn a_task_for_one_kind_of_agent_is_offered_to_that_kind_alone() {
+        let queue = TaskQueue::default();
+        let tenant = TenantId::new();
+        let (any, writers) = (TaskId::new(), TaskId::new());
+        let mut for_writers = created(tenant, "a", 1);
+        if let TaskEvent::TaskCreated(task) = &mut for_writers {
+            task.agent_kind = Some("writer".into());
+        }
+        assert!(queue.apply(&recorded(1, writers, &for_writers)).is_ok());
+        assert!(
+            queue
+                .apply(&recorded(2, any, &created(tenant, "a", 1)))
+                .is_ok()
+        );
+        assert_eq!(
+            queue.candidates(tenant, &[], "writer", 10),
+            vec![writers, any]
+        );
+        assert_eq!(queue.candidates(tenant, &[], "reviewer", 10), vec![any]);
     }
 }

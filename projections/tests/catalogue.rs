@@ -114,6 +114,12 @@ fn new_task() -> NewTask {
         dedup_key: Some("k".into()),
         forced: false,
         retry_of: Some(TaskId::new()),
+        agent_kind: Some("moderator".into()),
+        step: Some(agentledger_domain::task::StepAttempt {
+            execution_id: uuid::Uuid::now_v7(),
+            step: "review".into(),
+            attempt: 2,
+        }),
     }
 }
 
@@ -294,6 +300,7 @@ fn every_declared_event_type_decodes_through_the_read_models_path() {
             session_id: None,
             prompt: None,
             response: None,
+            task_id: Some(TaskId::new()),
         },
     ]));
     covered.extend(round_trip(vec![
@@ -446,6 +453,7 @@ fn every_declared_event_type_decodes_through_the_read_models_path() {
             key: "fetch".into(),
             action: StepAction::Tool {
                 tool_id: Uuid::now_v7(),
+                mcp_tool: Some("forecast".into()),
             },
             input: json!({ "city": "$input.city" }),
             timeout_seconds: 30,

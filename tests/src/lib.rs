@@ -114,7 +114,7 @@ impl TestServer {
         // Short timeouts, so tests see agents go offline and commands time out.
         let workers = Workers {
             offline_after: std::time::Duration::from_secs(1),
-            command_timeout_check: std::time::Duration::from_millis(200),
+            deadline_check: std::time::Duration::from_millis(200),
             deliveries: DeliverySettings {
                 retry: options.loopback_deliveries.clone().unwrap_or_default(),
                 timeout: std::time::Duration::from_secs(2),
@@ -197,7 +197,19 @@ impl TestServer {
         permissions: &[&str],
         rate_limit: u32,
     ) -> TestAgent {
-        let body = json!({ "name": "test-agent", "kind": "worker", "permissions": permissions, "rate_limit_per_minute": rate_limit });
+        self.agent_of_kind(operator_key, "worker", permissions, rate_limit)
+            .await
+    }
+
+    /// [`TestServer::agent`], of the kind `kind`.
+    pub async fn agent_of_kind(
+        &self,
+        operator_key: &str,
+        kind: &str,
+        permissions: &[&str],
+        rate_limit: u32,
+    ) -> TestAgent {
+        let body = json!({ "name": "test-agent", "kind": kind, "permissions": permissions, "rate_limit_per_minute": rate_limit });
         let (status, registered) = self.post("/api/v1/agents", operator_key, &body).await;
         assert_eq!(status, StatusCode::CREATED, "{registered}");
         let agent_id = registered["agent_id"]

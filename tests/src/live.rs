@@ -10,6 +10,8 @@ use eventsource_stream::{Event, Eventsource};
 use futures::{Stream, StreamExt};
 use reqwest::StatusCode;
 use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::TestServer;
 
@@ -86,4 +88,38 @@ pub async fn tenant_positions(server: &TestServer, tenant_id: &str, after: u64) 
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     events.iter().map(|e| e.position).collect()
+}
+
+/// An open WebSocket feed, spoken with `tokio-tungstenite`.
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens the WebSocket feed with `token`.
+pub async fn websocket(server: &TestServer, token: &str) -> Socket {
+    let url = server.url("/api/v1/ws").replacen("http", "ws", 1);
+    let mut request = url.into_client_request().unwrap_or_else(|e| panic!("{e}"));
+    let bearer = format!("Bearer {token}");
+    request.headers_mut().insert(
+        "authorization",
+        bearer.parse().unwrap_or_else(|e| panic!("{e}")),
+    );
+    let (socket, response) = tokio_tungstenite::connect_async(request)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(response.status().as_u16(), 101);
+    socket
+}
+
+/// The next JSON message, skipping pings; `None` when the socket closed.
+pub async fn receive(socket: &mut Socket) -> Option<Value> {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(20), socket.next())
+            .await
+            .unwrap_or_else(|_| panic!("no message within 20 s"))?;
+        match message.unwrap_or_else(|e| panic!("{e}")) {
+            Message::Text(text) => return serde_json::from_str(text.as_str()).ok(),
+            Message::Close(_) => return None,
+            _ => {}
+        }
+    }
 }

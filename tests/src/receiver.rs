@@ -26,6 +26,10 @@ pub enum Reply {
     Redirect(&'static str),
     /// No answer for this long.
     Hang(Duration),
+    /// The status with this JSON body.
+    Json(u16, Value),
+    /// [`Reply::Json`] after this long.
+    LateJson(Duration, u16, Value),
 }
 
 /// One request the receiver got.
@@ -143,7 +147,10 @@ impl Receiver {
             .unwrap_or(Reply::Status(204));
         let status = |code: u16| StatusCode::from_u16(code).unwrap_or(StatusCode::IM_A_TEAPOT);
         let answered = match reply {
-            Reply::Status(code) | Reply::RetryAfter(code, _) => status(code),
+            Reply::Status(code)
+            | Reply::RetryAfter(code, _)
+            | Reply::Json(code, _)
+            | Reply::LateJson(_, code, _) => status(code),
             Reply::Redirect(_) => StatusCode::FOUND,
             Reply::Hang(_) => StatusCode::NO_CONTENT,
         };
@@ -158,6 +165,11 @@ impl Receiver {
             });
         match reply {
             Reply::Status(_) => answered.into_response(),
+            Reply::Json(_, body) => (answered, axum::Json(body)).into_response(),
+            Reply::LateJson(time, _, body) => {
+                tokio::time::sleep(time).await;
+                (answered, axum::Json(body)).into_response()
+            }
             Reply::RetryAfter(_, seconds) => {
                 (answered, [("retry-after", seconds.to_string())]).into_response()
             }

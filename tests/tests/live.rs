@@ -4,13 +4,12 @@
 
 use std::time::Duration;
 
-use agentledger_tests::live::{Sse, position, tenant_positions};
+use agentledger_tests::live::{Sse, position, receive, tenant_positions, websocket};
 use agentledger_tests::{TestServer, on_every_backend};
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 fn action(verb: &str) -> Value {
     json!({ "action": verb, "resource_type": "post", "status": "success" })
@@ -278,38 +277,6 @@ async fn a_waiting_agent_gets_a_command_as_soon_as_it_is_issued(server: TestServ
             )
             .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{wrong}: {problem}");
-    }
-}
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn websocket(server: &TestServer, token: &str) -> Socket {
-    let url = server.url("/api/v1/ws").replacen("http", "ws", 1);
-    let mut request = url.into_client_request().unwrap_or_else(|e| panic!("{e}"));
-    let bearer = format!("Bearer {token}");
-    request.headers_mut().insert(
-        "authorization",
-        bearer.parse().unwrap_or_else(|e| panic!("{e}")),
-    );
-    let (socket, response) = tokio_tungstenite::connect_async(request)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(response.status().as_u16(), 101);
-    socket
-}
-
-/// The next JSON message, skipping pings; `None` when the socket closed.
-async fn receive(socket: &mut Socket) -> Option<Value> {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(20), socket.next())
-            .await
-            .unwrap_or_else(|_| panic!("no message within 20 s"))?;
-        match message.unwrap_or_else(|e| panic!("{e}")) {
-            Message::Text(text) => return serde_json::from_str(text.as_str()).ok(),
-            Message::Close(_) => return None,
-            _ => {}
-        }
     }
 }
 

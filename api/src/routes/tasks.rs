@@ -6,7 +6,7 @@ use agentledger_app::queries::{ListParams, Page};
 use agentledger_app::tasks::{self, Claim, OutputChunk, TaskRequest};
 use agentledger_commands::tasks::Created;
 use agentledger_domain::ids::{AgentId, TaskId, TenantId};
-use agentledger_domain::task::{Task, TaskStatus};
+use agentledger_domain::task::{StepAttempt, Task, TaskStatus};
 use axum::Json as Reply;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -119,6 +119,12 @@ pub struct TaskView {
     pub progress: u8,
     pub retry_of: Option<TaskId>,
     pub retried_as: Option<TaskId>,
+    /// Only agents of this kind may claim it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_kind: Option<String>,
+    /// The attempt of an execution's step it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<StepAttempt>,
     pub version: Option<u64>,
 }
 
@@ -133,6 +139,8 @@ fn view(task_id: TaskId, task: Task, version: Option<u64>) -> TaskView {
         progress: task.progress,
         retry_of: task.retry_of,
         retried_as: task.retried_as,
+        agent_kind: task.agent_kind,
+        step: task.step,
         version,
     }
 }
@@ -400,7 +408,7 @@ async fn next_task(
             input,
             position,
         } => Reply(Claimed {
-            task: view(task_id, task, version),
+            task: view(task_id, *task, version),
             input,
             position,
         })

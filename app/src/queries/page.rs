@@ -130,6 +130,10 @@ mod schema {
         const PAGE: &'static str = "WorkflowPage";
     }
 
+    impl Listed for agentledger_projections::executions::ExecutionRow {
+        const PAGE: &'static str = "ExecutionPage";
+    }
+
     fn int64() -> Option<SchemaFormat> {
         Some(SchemaFormat::KnownFormat(KnownFormat::Int64))
     }

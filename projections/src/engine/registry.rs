@@ -18,5 +18,6 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(crate::webhook_deliveries::WebhookDeliveries),
         Arc::new(crate::tools::Tools),
         Arc::new(crate::workflows::Workflows),
+        Arc::new(crate::executions::Executions),
     ]
 }

@@ -1,0 +1,467 @@
+//! The execution engine: a process manager that follows the log and does
+//! what executions decide. A step started for an agent becomes a task (its
+//! id derived from the execution, the step and the attempt, so re-reading
+//! the log creates nothing twice) that only agents of the step's kind may
+//! claim; a step started for a tool is a call of it. The ending of a task,
+//! or of a call, is reported back to the execution, which decides what
+//! follows. An attempt that failed or timed out, and every attempt of an
+//! execution that ended, has its open task cancelled. Deadlines are watched
+//! by [`spawn_deadlines`].
+//!
+//! A tool call under way when the server stops is made again after the
+//! restart if the engine had not saved its position past the step's start;
+//! if it had, the attempt times out at its deadline and is retried as the
+//! step says. So a tool may be called more than once for one attempt: an
+//! HTTP tool is sent an `Idempotency-Key` naming the attempt, the same on
+//! every call of it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use agentledger_commands::tasks::create as create_task;
+use agentledger_commands::{CommandError, Context, derived_id};
+use agentledger_domain::Aggregate;
+use agentledger_domain::DomainError;
+use agentledger_domain::codec::{CodecError, decode_if};
+use agentledger_domain::execution::{
+    Execution, ExecutionCommand, ExecutionEvent, MAX_ERROR_BYTES, StepStatus,
+};
+use agentledger_domain::ids::{TaskId, TenantId};
+use agentledger_domain::task::{NewTask, StepAttempt, Task, TaskCommand, TaskEvent, TaskStatus};
+use agentledger_domain::tool::Tool;
+use agentledger_domain::workflow::StepAction;
+use agentledger_store::{Position, RecordedEvent};
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use super::calls;
+use crate::app::App;
+use crate::reactors::{BoxError, Reactor, persist, retrying};
+
+/// Its name in `reactor_checkpoints`, `/ready` and `/metrics`.
+pub const NAME: &str = "executions";
+const USER_AGENT: &str = concat!("agentledger-executions/", env!("CARGO_PKG_VERSION"));
+/// Tool calls under way at once, from this server.
+const CALLS_AT_ONCE: usize = 64;
+/// The longest any call may take (a step's own timeout is shorter).
+const LONGEST_CALL: Duration = Duration::from_secs(24 * 3600);
+
+/// The task that does attempt `attempt` of `step` of `execution_id`.
+pub fn task_id(execution_id: Uuid, step: &str, attempt: u32) -> TaskId {
+    TaskId(derived_id(&format!(
+        "execution-task:{execution_id}:{step}:{attempt}"
+    )))
+}
+
+/// The task that does attempt `attempt` of `step` of `execution_id`, for
+/// agents of `agent_kind`: its id and what it is created with.
+pub(crate) fn step_task(
+    tenant: TenantId,
+    execution_id: Uuid,
+    (step, attempt): (&str, u32),
+    (agent_kind, task_type): (&str, &str),
+    input: Value,
+) -> (TaskId, NewTask) {
+    let task = NewTask {
+        tenant_id: tenant,
+        task_type: task_type.to_owned(),
+        input,
+        priority: 0,
+        callback_url: None,
+        dedup_key: None,
+        forced: false,
+        retry_of: None,
+        agent_kind: Some(agent_kind.to_owned()),
+        step: Some(StepAttempt {
+            execution_id,
+            step: step.to_owned(),
+            attempt,
+        }),
+    };
+    (task_id(execution_id, step, attempt), task)
+}
+
+/// The `Idempotency-Key` of the calls of attempt `attempt` of `step`.
+fn call_key(execution_id: Uuid, step: &str, attempt: u32) -> Uuid {
+    derived_id(&format!("execution-call:{execution_id}:{step}:{attempt}"))
+}
+
+pub(crate) struct Engine {
+    /// `None` when the outbound client cannot be built: tool steps then
+    /// fail saying so.
+    client: Option<reqwest::Client>,
+    calls: Arc<Semaphore>,
+}
+
+/// The id in `event`'s stream, if it is one of `A`'s.
+fn id_of<A: Aggregate>(event: &RecordedEvent) -> Option<Uuid> {
+    A::CATEGORY
+        .id_in(&event.stream_id)
+        .and_then(|id| id.parse().ok())
+}
+
+fn is_codec(e: &CommandError) -> bool {
+    matches!(e, CommandError::Codec(_))
+}
+
+/// `A` as its stream holds it now, asking until the store answers; an
+/// error only when the stream cannot be read by this build.
+async fn load<A: Aggregate>(app: &App, id: A::Id) -> Result<A, CodecError>
+where
+    A::Id: Copy,
+{
+    match retrying(
+        "load for the execution engine",
+        || app.handler.load::<A>(id),
+        is_codec,
+    )
+    .await
+    {
+        Ok(loaded) => Ok(loaded.state),
+        Err(CommandError::Codec(e)) => Err(e),
+        // Only a codec error is final.
+        Err(_) => Ok(A::default()),
+    }
+}
+
+#[async_trait::async_trait]
+impl Reactor for Engine {
+    const NAME: &'static str = NAME;
+
+    /// From the start of the log on a first start: executions are few and
+    /// their ids derived, so nothing is done twice.
+    async fn resume(
+        app: &App,
+        saved: Option<(Position, String)>,
+    ) -> Result<(Position, Self), BoxError> {
+        let client = crate::outbound::client(app.address_policy, LONGEST_CALL, USER_AGENT)
+            .inspect_err(|e| {
+                tracing::error!(error = %e, "the tool client cannot be built; tool steps will fail");
+            })
+            .ok();
+        let engine = Self {
+            client,
+            calls: Arc::new(Semaphore::new(CALLS_AT_ONCE)),
+        };
+        Ok((saved.map_or(0, |(position, _)| position), engine))
+    }
+
+    fn saved(&self) -> Result<String, serde_json::Error> {
+        Ok("{}".into())
+    }
+
+    async fn react(&mut self, app: &App, event: &RecordedEvent) -> Result<(), CodecError> {
+        if let Some(execution_id) = id_of::<Execution>(event) {
+            let Some(happened) = decode_if::<ExecutionEvent>(
+                &event.event_type,
+                event.schema_version,
+                &event.payload,
+            )?
+            else {
+                return Ok(());
+            };
+            match happened {
+                ExecutionEvent::StepStarted {
+                    step,
+                    attempt,
+                    input,
+                    ..
+                } => {
+                    self.start_step(app, event, execution_id, &step, attempt, input)
+                        .await?;
+                }
+                ExecutionEvent::StepFailed {
+                    step,
+                    attempt,
+                    error,
+                    ..
+                } => {
+                    let reason = format!("the step's attempt {attempt} ended: {error}");
+                    cancel_task(app, event, task_id(execution_id, &step, attempt), reason).await?;
+                }
+                ExecutionEvent::ExecutionFailed { .. }
+                | ExecutionEvent::ExecutionCancelled { .. } => {
+                    let execution = load::<Execution>(app, execution_id).await?;
+                    for (step, run) in &execution.steps {
+                        if run.status == StepStatus::Running {
+                            let id = task_id(execution_id, step, run.attempt);
+                            cancel_task(app, event, id, "the execution ended".into()).await?;
+                        }
+                    }
+                }
+                _ => {}
+            }
+            return Ok(());
+        }
+        if let Some(task) = id_of::<Task>(event) {
+            report_task(app, event, TaskId(task)).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Engine {
+    /// Does attempt `attempt` of `step`, if it is still the one under way:
+    /// a task for an agent step, a call for a tool step.
+    async fn start_step(
+        &self,
+        app: &App,
+        cause: &RecordedEvent,
+        execution_id: Uuid,
+        step: &str,
+        attempt: u32,
+        input: Value,
+    ) -> Result<(), CodecError> {
+        let execution = load::<Execution>(app, execution_id).await?;
+        let current = execution
+            .steps
+            .get(step)
+            .is_some_and(|run| run.status == StepStatus::Running && run.attempt == attempt);
+        let Some(spec) = execution.spec.steps.iter().find(|s| s.key == step) else {
+            return Ok(());
+        };
+        if !current || execution.status.is_over() {
+            return Ok(());
+        }
+        let tenant = execution.tenant_id;
+        let ctx = Context::reaction(tenant, NAME, cause.event_id, cause.correlation_id);
+        match &spec.action {
+            StepAction::Agent {
+                agent_kind,
+                task_type,
+            } => {
+                let (id, task) = step_task(
+                    tenant,
+                    execution_id,
+                    (step, attempt),
+                    (agent_kind, task_type),
+                    input,
+                );
+                let refused = |e: &CommandError| matches!(e, CommandError::Domain(_));
+                let created = retrying(
+                    "create a step's task",
+                    || create_task(&app.handler, &ctx, id, task.clone(), app.address_policy),
+                    refused,
+                )
+                .await;
+                match created {
+                    Ok(_) | Err(CommandError::Domain(DomainError::AlreadyExists(_))) => {}
+                    // A task that cannot be made fails the attempt, saying why.
+                    Err(e) => {
+                        let error = format!("the step's task cannot be created: {e}");
+                        report(app, &ctx, cause, execution_id, step, attempt, Err(error)).await;
+                    }
+                }
+            }
+            StepAction::Tool { tool_id, mcp_tool } => {
+                let tool = load::<Tool>(app, *tool_id).await?;
+                let refused = if !tool.exists || tool.tenant_id != tenant {
+                    Some("the tool is not one of this tenant's".to_owned())
+                } else {
+                    tool.disabled
+                        .as_ref()
+                        .map(|why| format!("the tool is disabled: {why}"))
+                };
+                let checked = app
+                    .address_policy
+                    .check_url("tool endpoint", &tool.definition.endpoint)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string());
+                let client = self.client.clone().ok_or("the tool client cannot be built");
+                let (client, timeout) = match (refused, checked, client) {
+                    (Some(why), _, _) | (None, Err(why), _) => {
+                        report(app, &ctx, cause, execution_id, step, attempt, Err(why)).await;
+                        return Ok(());
+                    }
+                    (None, Ok(()), Err(why)) => {
+                        report(
+                            app,
+                            &ctx,
+                            cause,
+                            execution_id,
+                            step,
+                            attempt,
+                            Err(why.into()),
+                        )
+                        .await;
+                        return Ok(());
+                    }
+                    (None, Ok(()), Ok(client)) => {
+                        (client, Duration::from_secs(u64::from(spec.timeout_seconds)))
+                    }
+                };
+                let Ok(slot) = self.calls.clone().acquire_owned().await else {
+                    return Ok(());
+                };
+                let (app, cause, step) = (app.clone(), cause.clone(), step.to_owned());
+                let mcp_tool = mcp_tool.clone();
+                // Not awaited: a call may take as long as its step allows,
+                // and the engine goes on meanwhile.
+                tokio::spawn(async move {
+                    let attempt_key = call_key(execution_id, &step, attempt);
+                    let output = calls::call(
+                        &client,
+                        &tool.definition,
+                        mcp_tool.as_deref(),
+                        input,
+                        timeout,
+                        attempt_key,
+                    )
+                    .await;
+                    report(&app, &ctx, &cause, execution_id, &step, attempt, output).await;
+                    drop(slot);
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Tells the execution how attempt `attempt` of `step` went.
+async fn report(
+    app: &App,
+    ctx: &Context,
+    cause: &RecordedEvent,
+    execution_id: Uuid,
+    step: &str,
+    attempt: u32,
+    outcome: Result<Value, String>,
+) {
+    let at = agentledger_store::now();
+    let command = match outcome {
+        Ok(output) => ExecutionCommand::StepSucceeded {
+            step: step.to_owned(),
+            attempt,
+            output,
+            at,
+        },
+        Err(error) => ExecutionCommand::StepFailed {
+            step: step.to_owned(),
+            attempt,
+            error: agentledger_domain::text::clean(&error, MAX_ERROR_BYTES),
+            at,
+        },
+    };
+    persist("report a step to its execution", cause, || {
+        app.handler
+            .run::<Execution>(ctx, execution_id, command.clone())
+    })
+    .await;
+}
+
+/// Cancels the task, if it is still open.
+async fn cancel_task(
+    app: &App,
+    cause: &RecordedEvent,
+    task_id: TaskId,
+    reason: String,
+) -> Result<(), CodecError> {
+    let task = load::<Task>(app, task_id).await?;
+    let open = [
+        TaskStatus::Pending,
+        TaskStatus::Claimed,
+        TaskStatus::Processing,
+    ];
+    if !task.exists || !open.contains(&task.status) {
+        return Ok(());
+    }
+    let ctx = Context::reaction(task.tenant_id, NAME, cause.event_id, cause.correlation_id);
+    let reason = agentledger_domain::text::clean(&reason, 1000);
+    persist("cancel a step's task", cause, || {
+        app.handler.run::<Task>(
+            &ctx,
+            task_id,
+            TaskCommand::Cancel {
+                reason: Some(reason.clone()),
+            },
+        )
+    })
+    .await;
+    Ok(())
+}
+
+/// Reports the ending of a task that does an attempt of a step to its
+/// execution.
+async fn report_task(app: &App, event: &RecordedEvent, id: TaskId) -> Result<(), CodecError> {
+    let Some(happened) =
+        decode_if::<TaskEvent>(&event.event_type, event.schema_version, &event.payload)?
+    else {
+        return Ok(());
+    };
+    let outcome = match happened {
+        TaskEvent::TaskCompleted { result, .. } => Ok(result),
+        TaskEvent::TaskFailed { error, .. } => Err(format!("the agent failed the task: {error}")),
+        TaskEvent::TaskCancelled { reason } => Err(format!(
+            "the task was cancelled{}",
+            reason.map(|r| format!(": {r}")).unwrap_or_default()
+        )),
+        _ => return Ok(()),
+    };
+    let task = load::<Task>(app, id).await?;
+    let Some(step) = task.step else {
+        return Ok(());
+    };
+    // The execution's events carry its id as correlation id, whoever's
+    // request ended the task.
+    let correlation = Some(step.execution_id);
+    let ctx = Context::reaction(task.tenant_id, NAME, event.event_id, correlation);
+    report(
+        app,
+        &ctx,
+        event,
+        step.execution_id,
+        &step.step,
+        step.attempt,
+        outcome,
+    )
+    .await;
+    Ok(())
+}
+
+/// Executions timed out per look at most; the rest wait for the next.
+const DEADLINES_PER_LOOK: i64 = 500;
+
+/// Times out, once every `period`, the attempts past their deadline. Due
+/// executions are read from the executions read model, so a restart reads
+/// them where they are; `TimeOut` is the execution's own decision (nothing
+/// unless an attempt under way is past its deadline), so a model that lags
+/// or two servers doing this at once time nothing out twice.
+pub(crate) fn spawn_deadlines(app: App, period: Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(period);
+        loop {
+            ticks.tick().await;
+            let now = agentledger_store::now();
+            let due = match agentledger_projections::executions::overdue(
+                &app.database,
+                now.timestamp_micros(),
+                DEADLINES_PER_LOOK,
+            )
+            .await
+            {
+                Ok(due) => due,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the executions' deadlines");
+                    continue;
+                }
+            };
+            for (tenant, execution) in due {
+                let (Ok(tenant), Ok(execution_id)) =
+                    (tenant.parse::<Uuid>(), execution.parse::<Uuid>())
+                else {
+                    continue;
+                };
+                let ctx = Context::system(TenantId(tenant), "execution-deadlines");
+                if let Err(e) = app
+                    .handler
+                    .run::<Execution>(&ctx, execution_id, ExecutionCommand::TimeOut { at: now })
+                    .await
+                {
+                    tracing::warn!(%execution_id, error = %e, "cannot time out an execution's step");
+                }
+            }
+        }
+    })
+}
