@@ -52,6 +52,8 @@ pub struct App {
     pub deliveries_progress: Progress,
     /// How far the execution engine got.
     pub executions_progress: Progress,
+    /// The tool calls the execution engine has under way.
+    pub tool_calls: Arc<crate::executions::UnderWay>,
 }
 
 /// Where the reactors report, until they are started.
@@ -132,6 +134,7 @@ impl App {
             delivery_queue_progress,
             deliveries_progress,
             executions_progress,
+            tool_calls: Arc::default(),
         };
         (
             app,

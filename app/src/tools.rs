@@ -234,10 +234,12 @@ pub async fn test(
 }
 
 /// A session with the MCP server at `endpoint`, over streamable HTTP
-/// through `client`, the handshake done.
+/// through `client`, the handshake done; no answer of the server larger
+/// than `max_answer` bytes is read.
 pub(crate) async fn mcp_session(
     client: reqwest::Client,
     endpoint: &str,
+    max_answer: usize,
 ) -> Result<rmcp::service::RunningService<rmcp::RoleClient, rmcp::model::ClientConfig>, String> {
     use rmcp::ServiceExt;
     use rmcp::model::{ClientCapabilities, ClientConfig, Implementation};
@@ -246,7 +248,10 @@ pub(crate) async fn mcp_session(
 
     let transport = StreamableHttpClientTransport::with_client(
         client,
-        StreamableHttpClientTransportConfig::with_uri(endpoint.to_owned()),
+        StreamableHttpClientTransportConfig::with_uri(endpoint.to_owned())
+            .max_json_response_size(max_answer)
+            .max_sse_event_size(max_answer)
+            .max_error_response_size(MAX_EXCERPT_BYTES),
     );
     let info = ClientConfig::new(
         ClientCapabilities::default(),
@@ -260,7 +265,8 @@ pub(crate) async fn mcp_session(
 /// The tools the MCP server at `endpoint` offers, asked over streamable
 /// HTTP through `client`.
 async fn offered(client: reqwest::Client, endpoint: &str) -> Result<Vec<OfferedTool>, String> {
-    let session = mcp_session(client, endpoint).await?;
+    // 500 tools with their schemas fit easily.
+    let session = mcp_session(client, endpoint, 4 * 1024 * 1024).await?;
     let listed = session.list_all_tools().await;
     let _ = session.cancel().await;
     let tools = listed.map_err(|e| format!("listing the server's tools failed: {e}"))?;

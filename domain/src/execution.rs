@@ -76,6 +76,8 @@ pub struct StepRun {
     pub deadline: Option<DateTime<Utc>>,
     pub output: Option<Value>,
     pub error: Option<String>,
+    /// Whether the tool call of the attempt under way was made.
+    pub called: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -114,6 +116,14 @@ pub enum ExecutionCommand {
         error: String,
         at: DateTime<Utc>,
     },
+    /// The caller is about to call the tool of attempt `attempt` of `step`:
+    /// the first to ask makes the call; a second (another server, or the
+    /// engine re-reading the log after a restart) does not, and an
+    /// attempt whose call was cut short times out.
+    StartCall {
+        step: String,
+        attempt: u32,
+    },
     /// Fails every attempt under way whose deadline has passed at `at`.
     TimeOut {
         at: DateTime<Utc>,
@@ -151,6 +161,11 @@ pub enum ExecutionEvent {
         attempt: u32,
         input: Value,
         deadline: DateTime<Utc>,
+    },
+    /// The tool of attempt `attempt` of `step` is being called.
+    ToolCallStarted {
+        step: String,
+        attempt: u32,
     },
     StepSucceeded {
         step: String,
@@ -462,6 +477,17 @@ impl Aggregate for Execution {
                     at,
                 ))
             }
+            C::StartCall { step, attempt } => {
+                if state.status.is_over() || !state.current(&step, attempt)? {
+                    return Ok(vec![]);
+                }
+                let called = state.steps.get(&step).is_some_and(|run| run.called);
+                Ok(if called {
+                    vec![]
+                } else {
+                    vec![E::ToolCallStarted { step, attempt }]
+                })
+            }
             C::TimeOut { at } => {
                 if state.status.is_over() {
                     return Ok(vec![]);
@@ -555,6 +581,12 @@ impl Aggregate for Execution {
                     run.status = StepStatus::Running;
                     run.attempt = *attempt;
                     run.deadline = Some(*deadline);
+                    run.called = false;
+                }
+            }
+            E::ToolCallStarted { step, .. } => {
+                if let Some(run) = state.steps.get_mut(step) {
+                    run.called = true;
                 }
             }
             E::StepSucceeded { step, output, .. } => {
@@ -830,6 +862,49 @@ mod tests {
                 },
                 step_started("fetch", 2, json!({ "url": "https://example.com/post" }), 60),
             ]);
+    }
+
+    #[test]
+    fn a_tool_call_is_made_once_per_attempt() {
+        let first = step_started("fetch", 1, json!({ "url": "https://example.com/post" }), 0);
+        let start = || ExecutionCommand::StartCall {
+            step: "fetch".into(),
+            attempt: 1,
+        };
+        given::<Execution>([started(), first.clone()])
+            .when(start())
+            .then([ExecutionEvent::ToolCallStarted {
+                step: "fetch".into(),
+                attempt: 1,
+            }]);
+        let called = ExecutionEvent::ToolCallStarted {
+            step: "fetch".into(),
+            attempt: 1,
+        };
+        given::<Execution>([started(), first.clone(), called.clone()])
+            .when(start())
+            .then_nothing_happens();
+        // Its next attempt is called afresh; the old one no more.
+        let retried = ExecutionEvent::StepFailed {
+            step: "fetch".into(),
+            attempt: 1,
+            error: "no result within 60 s".into(),
+            retried: true,
+        };
+        let second = step_started("fetch", 2, json!({ "url": "https://example.com/post" }), 60);
+        let history = [started(), first, called, retried, second];
+        given::<Execution>(history.clone())
+            .when(start())
+            .then_nothing_happens();
+        given::<Execution>(history)
+            .when(ExecutionCommand::StartCall {
+                step: "fetch".into(),
+                attempt: 2,
+            })
+            .then([ExecutionEvent::ToolCallStarted {
+                step: "fetch".into(),
+                attempt: 2,
+            }]);
     }
 
     #[test]

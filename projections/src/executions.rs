@@ -135,7 +135,7 @@ sql_projection!(Executions, |_this, conn, events| {
                     } => {
                         sqlx::query(
                             "UPDATE rm_execution_steps SET status = 'running', attempts = $1, input = $2, \
-                             output = NULL, started_us = $3, ended_us = NULL, deadline_us = $4 \
+                             output = NULL, task_id = NULL, started_us = $3, ended_us = NULL, deadline_us = $4 \
                              WHERE execution_id = $5 AND step = $6",
                         )
                         .bind(i64::from(attempt))
@@ -148,6 +148,8 @@ sql_projection!(Executions, |_this, conn, events| {
                         .await?;
                         continue;
                     }
+                    // The call itself shows in the step's times and outcome.
+                    ExecutionEvent::ToolCallStarted { .. } => continue,
                     ExecutionEvent::StepSucceeded { step, output, .. } => {
                         sqlx::query(
                             "UPDATE rm_execution_steps SET status = 'succeeded', output = $1, ended_us = $2, \
@@ -418,16 +420,17 @@ pub async fn detail(
 }
 
 /// Executions with an attempt whose deadline is at or before `now_us`: the
-/// tenant and execution of each, at most `limit`.
+/// tenant and execution of each, at most `limit`, the longest overdue first.
 pub async fn overdue(
     db: &Database,
     now_us: i64,
     limit: i64,
 ) -> Result<Vec<(String, String)>, ProjectionError> {
     Ok(on_database!(db, p => sqlx::query_as::<_, (String, String)>(
-        "SELECT DISTINCT e.tenant_id, s.execution_id FROM rm_execution_steps s \
+        "SELECT e.tenant_id, s.execution_id FROM rm_execution_steps s \
          JOIN rm_executions e ON e.execution_id = s.execution_id \
-         WHERE s.deadline_us IS NOT NULL AND s.deadline_us <= $1 LIMIT $2"
+         WHERE s.deadline_us IS NOT NULL AND s.deadline_us <= $1 \
+         GROUP BY e.tenant_id, s.execution_id ORDER BY MIN(s.deadline_us) LIMIT $2"
     )
     .bind(now_us)
     .bind(limit)

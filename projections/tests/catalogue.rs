@@ -490,6 +490,10 @@ fn every_declared_event_type_decodes_through_the_read_models_path() {
             input: json!({ "city": "Porto" }),
             deadline: at(),
         },
+        ExecutionEvent::ToolCallStarted {
+            step: "fetch".into(),
+            attempt: 1,
+        },
         ExecutionEvent::StepSucceeded {
             step: "fetch".into(),
             attempt: 1,

@@ -93,7 +93,9 @@ async fn call_mcp(
     let Value::Object(arguments) = input else {
         return Err("an MCP tool's arguments are an object".into());
     };
-    let session = crate::tools::mcp_session(client.clone(), endpoint).await?;
+    // An output is at most MAX_VALUE_BYTES; the answer around it (JSON-RPC,
+    // content blocks beside structured content) is allowed four times that.
+    let session = crate::tools::mcp_session(client.clone(), endpoint, 4 * MAX_VALUE_BYTES).await?;
     let params = CallToolRequestParams::new(name.to_owned()).with_arguments(arguments);
     let called = session.call_tool(params).await;
     let _ = session.cancel().await;

@@ -8,14 +8,15 @@
 //! execution that ended, has its open task cancelled. Deadlines are watched
 //! by [`spawn_deadlines`].
 //!
-//! A tool call under way when the server stops is made again after the
-//! restart if the engine had not saved its position past the step's start;
-//! if it had, the attempt times out at its deadline and is retried as the
-//! step says. So a tool may be called more than once for one attempt: an
-//! HTTP tool is sent an `Idempotency-Key` naming the attempt, the same on
-//! every call of it.
+//! A tool is called at most once per attempt: the engine claims the call
+//! on the execution first (`StartCall`, recorded as `ToolCallStarted`), so
+//! neither a second server nor the engine re-reading the log after a
+//! restart calls it again. A call cut short by a stop leaves its attempt
+//! to time out at its deadline and be retried as the step says (as a
+//! worker lost mid-activity is in other workflow engines). HTTP tools are
+//! sent an `Idempotency-Key` naming the attempt all the same, for a
+//! network layer that retries.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use agentledger_commands::tasks::create as create_task;
@@ -24,15 +25,14 @@ use agentledger_domain::Aggregate;
 use agentledger_domain::DomainError;
 use agentledger_domain::codec::{CodecError, decode_if};
 use agentledger_domain::execution::{
-    Execution, ExecutionCommand, ExecutionEvent, MAX_ERROR_BYTES, StepStatus,
+    Execution, ExecutionCommand, ExecutionEvent, ExecutionEventType, MAX_ERROR_BYTES, StepStatus,
 };
 use agentledger_domain::ids::{TaskId, TenantId};
 use agentledger_domain::task::{NewTask, StepAttempt, Task, TaskCommand, TaskEvent, TaskStatus};
 use agentledger_domain::tool::Tool;
 use agentledger_domain::workflow::StepAction;
-use agentledger_store::{Position, RecordedEvent};
+use agentledger_store::{EventFilter, Position, RecordedEvent};
 use serde_json::Value;
-use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
@@ -43,8 +43,6 @@ use crate::reactors::{BoxError, Reactor, persist, retrying};
 /// Its name in `reactor_checkpoints`, `/ready` and `/metrics`.
 pub const NAME: &str = "executions";
 const USER_AGENT: &str = concat!("agentledger-executions/", env!("CARGO_PKG_VERSION"));
-/// Tool calls under way at once, from this server.
-const CALLS_AT_ONCE: usize = 64;
 /// The longest any call may take (a step's own timeout is shorter).
 const LONGEST_CALL: Duration = Duration::from_secs(24 * 3600);
 
@@ -92,7 +90,26 @@ pub(crate) struct Engine {
     /// `None` when the outbound client cannot be built: tool steps then
     /// fail saying so.
     client: Option<reqwest::Client>,
-    calls: Arc<Semaphore>,
+}
+
+/// The context of what the engine does because of `cause` for the
+/// execution: its events carry the execution's id as correlation id,
+/// whoever's request (or timeout) caused them.
+fn reaction(tenant: TenantId, cause: &RecordedEvent, execution_id: Uuid) -> Context {
+    Context::reaction(tenant, NAME, cause.event_id, Some(execution_id))
+}
+
+/// Where a first start begins: before the first execution the log holds,
+/// or at the head when it holds none (read before looking, so an execution
+/// started meanwhile comes after it).
+async fn first_start(app: &App) -> Result<Position, BoxError> {
+    let head = app.store.head_position().await?;
+    let filter = EventFilter {
+        event_types: vec![ExecutionEventType::ExecutionStarted.into_str().to_owned()],
+        ..EventFilter::default()
+    };
+    let first = app.store.read_all(1, 1, &filter).await?;
+    Ok(first.first().map_or(head, |e| e.position.saturating_sub(1)))
 }
 
 /// The id in `event`'s stream, if it is one of `A`'s.
@@ -130,8 +147,6 @@ where
 impl Reactor for Engine {
     const NAME: &'static str = NAME;
 
-    /// From the start of the log on a first start: executions are few and
-    /// their ids derived, so nothing is done twice.
     async fn resume(
         app: &App,
         saved: Option<(Position, String)>,
@@ -141,11 +156,12 @@ impl Reactor for Engine {
                 tracing::error!(error = %e, "the tool client cannot be built; tool steps will fail");
             })
             .ok();
-        let engine = Self {
-            client,
-            calls: Arc::new(Semaphore::new(CALLS_AT_ONCE)),
+        let engine = Self { client };
+        let position = match saved {
+            Some((position, _)) => position,
+            None => first_start(app).await?,
         };
-        Ok((saved.map_or(0, |(position, _)| position), engine))
+        Ok((position, engine))
     }
 
     fn saved(&self) -> Result<String, serde_json::Error> {
@@ -178,16 +194,20 @@ impl Reactor for Engine {
                     error,
                     ..
                 } => {
+                    app.tool_calls.abort(&(execution_id, step.clone(), attempt));
                     let reason = format!("the step's attempt {attempt} ended: {error}");
-                    cancel_task(app, event, task_id(execution_id, &step, attempt), reason).await?;
+                    let id = task_id(execution_id, &step, attempt);
+                    cancel_task(app, event, execution_id, id, reason).await?;
                 }
                 ExecutionEvent::ExecutionFailed { .. }
                 | ExecutionEvent::ExecutionCancelled { .. } => {
+                    app.tool_calls.abort_all(execution_id);
                     let execution = load::<Execution>(app, execution_id).await?;
                     for (step, run) in &execution.steps {
                         if run.status == StepStatus::Running {
                             let id = task_id(execution_id, step, run.attempt);
-                            cancel_task(app, event, id, "the execution ended".into()).await?;
+                            let reason = "the execution ended".to_owned();
+                            cancel_task(app, event, execution_id, id, reason).await?;
                         }
                     }
                 }
@@ -226,7 +246,7 @@ impl Engine {
             return Ok(());
         }
         let tenant = execution.tenant_id;
-        let ctx = Context::reaction(tenant, NAME, cause.event_id, cause.correlation_id);
+        let ctx = reaction(tenant, cause, execution_id);
         match &spec.action {
             StepAction::Agent {
                 agent_kind,
@@ -292,27 +312,47 @@ impl Engine {
                         (client, Duration::from_secs(u64::from(spec.timeout_seconds)))
                     }
                 };
-                let Ok(slot) = self.calls.clone().acquire_owned().await else {
-                    return Ok(());
+                // The first to claim the call makes it; not derived from the
+                // cause, so a claim decided again after a restart finds it made.
+                let claim = Context {
+                    derive_event_ids: false,
+                    ..ctx.clone()
                 };
-                let (app, cause, step) = (app.clone(), cause.clone(), step.to_owned());
+                let start_call = ExecutionCommand::StartCall {
+                    step: step.to_owned(),
+                    attempt,
+                };
+                let refused = |e: &CommandError| matches!(e, CommandError::Domain(_));
+                let claimed = retrying(
+                    "claim a tool call",
+                    || {
+                        app.handler
+                            .run::<Execution>(&claim, execution_id, start_call.clone())
+                    },
+                    refused,
+                )
+                .await;
+                if !claimed.is_ok_and(|done| !done.events.is_empty()) {
+                    return Ok(());
+                }
+                let (app2, cause, step) = (app.clone(), cause.clone(), step.to_owned());
                 let mcp_tool = mcp_tool.clone();
+                let attempt_key = call_key(execution_id, &step, attempt);
                 // Not awaited: a call may take as long as its step allows,
                 // and the engine goes on meanwhile.
-                tokio::spawn(async move {
-                    let attempt_key = call_key(execution_id, &step, attempt);
-                    let output = calls::call(
-                        &client,
-                        &tool.definition,
-                        mcp_tool.as_deref(),
-                        input,
-                        timeout,
-                        attempt_key,
-                    )
-                    .await;
-                    report(&app, &ctx, &cause, execution_id, &step, attempt, output).await;
-                    drop(slot);
-                });
+                app.tool_calls
+                    .spawn(tenant, (execution_id, step.clone(), attempt), async move {
+                        let output = calls::call(
+                            &client,
+                            &tool.definition,
+                            mcp_tool.as_deref(),
+                            input,
+                            timeout,
+                            attempt_key,
+                        )
+                        .await;
+                        report(&app2, &ctx, &cause, execution_id, &step, attempt, output).await;
+                    });
             }
         }
         Ok(())
@@ -355,6 +395,7 @@ async fn report(
 async fn cancel_task(
     app: &App,
     cause: &RecordedEvent,
+    execution_id: Uuid,
     task_id: TaskId,
     reason: String,
 ) -> Result<(), CodecError> {
@@ -367,7 +408,7 @@ async fn cancel_task(
     if !task.exists || !open.contains(&task.status) {
         return Ok(());
     }
-    let ctx = Context::reaction(task.tenant_id, NAME, cause.event_id, cause.correlation_id);
+    let ctx = reaction(task.tenant_id, cause, execution_id);
     let reason = agentledger_domain::text::clean(&reason, 1000);
     persist("cancel a step's task", cause, || {
         app.handler.run::<Task>(
@@ -403,10 +444,7 @@ async fn report_task(app: &App, event: &RecordedEvent, id: TaskId) -> Result<(),
     let Some(step) = task.step else {
         return Ok(());
     };
-    // The execution's events carry its id as correlation id, whoever's
-    // request ended the task.
-    let correlation = Some(step.execution_id);
-    let ctx = Context::reaction(task.tenant_id, NAME, event.event_id, correlation);
+    let ctx = reaction(task.tenant_id, event, step.execution_id);
     report(
         app,
         &ctx,
@@ -453,7 +491,10 @@ pub(crate) fn spawn_deadlines(app: App, period: Duration) -> JoinHandle<()> {
                 else {
                     continue;
                 };
-                let ctx = Context::system(TenantId(tenant), "execution-deadlines");
+                let ctx = Context {
+                    correlation_id: Some(execution_id),
+                    ..Context::system(TenantId(tenant), "execution-deadlines")
+                };
                 if let Err(e) = app
                     .handler
                     .run::<Execution>(&ctx, execution_id, ExecutionCommand::TimeOut { at: now })

@@ -6,6 +6,7 @@
 
 mod calls;
 pub mod engine;
+mod under_way;
 
 use agentledger_commands::CommandError;
 use agentledger_domain::DomainError;
@@ -24,6 +25,7 @@ use crate::error::AppError;
 use crate::queries::{ListParams, Page};
 
 pub(crate) use engine::spawn_deadlines;
+pub use under_way::UnderWay;
 
 /// A started execution: its id and the position of its start.
 pub struct Started {
