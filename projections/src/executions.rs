@@ -12,7 +12,7 @@ use agentledger_domain::workflow::StepAction;
 use agentledger_store::{Database, RecordedEvent, on_database};
 use serde::Serialize;
 
-use crate::engine::{Projection, ProjectionError, decode_event};
+use crate::engine::{CAP, Projection, ProjectionError, clamp, decode_event};
 use crate::sql_projection;
 
 pub struct Executions;
@@ -25,10 +25,6 @@ impl Projection for Executions {
     fn tables(&self) -> &'static [&'static str] {
         &["rm_executions", "rm_execution_steps", "rm_execution_tasks"]
     }
-}
-
-fn clamp(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// What one event changes in the model, as statements both backends run.
@@ -76,6 +72,23 @@ fn change(event: &RecordedEvent) -> Result<Change<'_>, ProjectionError> {
         });
     }
     Ok(Change::None)
+}
+
+/// The update charging a run's tokens ($1, $2) and cost ($3) to the rows
+/// `filter` names, each sum stopping at `CAP` as every model's does.
+fn charge_sql(table: &str, filter: &str) -> String {
+    let add = |column: &str, value: &str| {
+        format!(
+            "{column} = CASE WHEN {column} + {value} > {CAP} THEN {CAP} ELSE {column} + {value} END"
+        )
+    };
+    format!(
+        "UPDATE {table} SET {}, {}, {}, {} WHERE {filter}",
+        add("prompt_tokens", "$1"),
+        add("completion_tokens", "$2"),
+        add("cost_micros", "$3"),
+        add("runs", "1")
+    )
 }
 
 sql_projection!(Executions, |_this, conn, events| {
@@ -265,29 +278,20 @@ sql_projection!(Executions, |_this, conn, events| {
                 else {
                     continue;
                 };
-                sqlx::query(
-                    "UPDATE rm_executions SET prompt_tokens = prompt_tokens + $1, \
-                     completion_tokens = completion_tokens + $2, cost_micros = cost_micros + $3, \
-                     runs = runs + 1 WHERE execution_id = $4",
-                )
-                .bind(prompt_tokens)
-                .bind(completion_tokens)
-                .bind(cost_micros)
-                .bind(&execution_id)
-                .execute(&mut *conn)
-                .await?;
-                sqlx::query(
-                    "UPDATE rm_execution_steps SET prompt_tokens = prompt_tokens + $1, \
-                     completion_tokens = completion_tokens + $2, cost_micros = cost_micros + $3, \
-                     runs = runs + 1 WHERE execution_id = $4 AND step = $5",
-                )
-                .bind(prompt_tokens)
-                .bind(completion_tokens)
-                .bind(cost_micros)
-                .bind(&execution_id)
-                .bind(&step)
-                .execute(&mut *conn)
-                .await?;
+                for (table, filter) in [
+                    ("rm_executions", "execution_id = $4"),
+                    ("rm_execution_steps", "execution_id = $4 AND step = $5"),
+                ] {
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(charge_sql(table, filter)))
+                        .bind(prompt_tokens)
+                        .bind(completion_tokens)
+                        .bind(cost_micros)
+                        .bind(&execution_id);
+                    if table == "rm_execution_steps" {
+                        query = query.bind(&step);
+                    }
+                    query.execute(&mut *conn).await?;
+                }
             }
         }
     }

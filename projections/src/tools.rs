@@ -47,7 +47,7 @@ sql_projection!(Tools, |_this, conn, events| {
                 .bind(&definition.auth_ref)
                 .bind(definition.input_schema.to_string())
                 .bind(at)
-                .bind(i64::try_from(event.position).unwrap_or(i64::MAX))
+                .bind(crate::engine::clamp(event.position))
                 .execute(&mut *conn)
                 .await?;
             }

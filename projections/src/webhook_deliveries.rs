@@ -78,11 +78,11 @@ sql_projection!(WebhookDeliveries, |_this, conn, events| {
                 .bind(endpoint_id.to_string())
                 .bind(event_id.to_string())
                 .bind(event_type)
-                .bind(i64::try_from(event_position).unwrap_or(i64::MAX))
+                .bind(crate::engine::clamp(event_position))
                 .bind(status(DeliveryStatus::Pending))
                 .bind(due_at.timestamp_micros())
                 .bind(at)
-                .bind(i64::try_from(event.position).unwrap_or(i64::MAX))
+                .bind(crate::engine::clamp(event.position))
                 .execute(&mut *conn)
                 .await?;
             }

@@ -47,7 +47,7 @@ sql_projection!(Workflows, |_this, conn, events| {
                 .bind(name)
                 .bind(count(draft.steps.len()))
                 .bind(at)
-                .bind(i64::try_from(event.position).unwrap_or(i64::MAX))
+                .bind(crate::engine::clamp(event.position))
                 .execute(&mut *conn)
                 .await?;
             }
