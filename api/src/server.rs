@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::tools::routes())
         .merge(routes::workflows::routes())
         .merge(routes::executions::routes())
+        .merge(routes::directory::routes())
         .merge(routes::operations::routes())
         .merge(routes::dashboard::routes())
         .merge(routes::runs::routes())

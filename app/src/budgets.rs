@@ -4,7 +4,7 @@
 use agentledger_commands::budgets;
 use agentledger_domain::Aggregate;
 use agentledger_domain::alert::{Alert, AlertCommand};
-use agentledger_domain::budget::{BatchCommand, BatchEvent, Budget, Limits};
+use agentledger_domain::budget::{BatchCommand, BatchEvent, Budget, BudgetCommand, Limits};
 use agentledger_domain::ids::TaskId;
 use agentledger_domain::reports::MAX_TOKENS;
 use agentledger_store::RecordedEvent;
@@ -54,20 +54,29 @@ pub async fn limits(app: &App, operator: &Operator) -> Result<Limits, AppError> 
     Ok(budget.limits)
 }
 
-/// Sets the operator's tenant's limits; the position of the change.
-pub async fn set_limits(app: &App, operator: &Operator, limits: Limits) -> Result<u64, AppError> {
+/// Sets the operator's tenant's limits (`Set`: all of them; `Change`: those
+/// named); the position of the change.
+pub async fn set_limits(
+    app: &App,
+    operator: &Operator,
+    command: BudgetCommand,
+) -> Result<u64, AppError> {
     operator.require_commands()?;
-    for tokens in [limits.daily_tokens, limits.monthly_tokens]
-        .into_iter()
-        .flatten()
-    {
+    let tokens = match command {
+        BudgetCommand::Set(limits) => [limits.daily_tokens, limits.monthly_tokens],
+        BudgetCommand::Change(changes) => [
+            changes.daily_tokens.flatten(),
+            changes.monthly_tokens.flatten(),
+        ],
+    };
+    for tokens in tokens.into_iter().flatten() {
         if tokens > MAX_TOKEN_LIMIT {
             return Err(AppError::Unprocessable(format!(
                 "token limits are at most {MAX_TOKEN_LIMIT}"
             )));
         }
     }
-    let executed = budgets::set_limits(&app.handler, &operator.context(), limits).await?;
+    let executed = budgets::set_limits(&app.handler, &operator.context(), command).await?;
     Ok(executed.position)
 }
 

@@ -15,7 +15,7 @@ use agentledger_commands::webhooks::{Subscription, subscribe};
 use agentledger_commands::{CommandError, Context, Handler};
 use agentledger_domain::address::AddressPolicy;
 use agentledger_domain::api_key::Role;
-use agentledger_domain::budget::Limits;
+use agentledger_domain::budget::{BudgetCommand, Limits};
 use agentledger_domain::ids::{AgentId, ApiKeyId, TaskId, TenantId};
 use agentledger_domain::instruction::{Instruction, InstructionCommand, OutputStream};
 use agentledger_domain::reports::{ActionReport, ActionStatus, RunReport, RunStatus};
@@ -244,12 +244,12 @@ pub async fn seed(
     set_limits(
         handler,
         &operator,
-        Limits {
+        BudgetCommand::Set(Limits {
             daily_tokens: Some(180_000),
             monthly_tokens: Some(8_000_000),
             daily_cost_micros: None,
             monthly_cost_micros: Some(150_000_000),
-        },
+        }),
     )
     .await?;
 

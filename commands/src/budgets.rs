@@ -2,7 +2,7 @@
 //! (app type, member) pair.
 
 use agentledger_domain::address::AddressPolicy;
-use agentledger_domain::budget::{Batch, BatchCommand, Budget, Limits};
+use agentledger_domain::budget::{Batch, BatchCommand, Budget, BudgetCommand};
 use agentledger_domain::ids::TaskId;
 use agentledger_domain::task::{NewTask, Task, TaskCommand};
 use agentledger_domain::{Aggregate, DomainError};
@@ -15,13 +15,14 @@ use crate::handler::{Context, Executed, Handler, derived_id};
 /// The task type batch confirmations create.
 pub const BATCH_TASK_TYPE: &str = "batch_run";
 
+/// Sets the tenant's limits, or changes some of them.
 pub async fn set_limits(
     handler: &Handler,
     ctx: &Context,
-    limits: Limits,
+    command: BudgetCommand,
 ) -> Result<Executed<Budget>, CommandError> {
     handler
-        .execute::<Budget>(&Budget::stream_id(ctx.tenant_id), ctx, limits)
+        .execute::<Budget>(&Budget::stream_id(ctx.tenant_id), ctx, command)
         .await
 }
 

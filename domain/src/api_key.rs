@@ -20,6 +20,13 @@ pub enum Role {
     Auditor,
 }
 
+crate::names::snake_case_names!(Role {
+    Admin => "admin",
+    Operator => "operator",
+    Viewer => "viewer",
+    Auditor => "auditor",
+});
+
 impl Role {
     pub fn can_run_commands(self) -> bool {
         matches!(self, Role::Admin | Role::Operator)

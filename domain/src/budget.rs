@@ -22,9 +22,42 @@ pub struct Limits {
     pub monthly_cost_micros: Option<i64>,
 }
 
+/// A change of some of a budget's limits: a field left `None` keeps its
+/// limit, `Some(None)` removes it, `Some(Some(n))` sets it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LimitChanges {
+    pub daily_tokens: Option<Option<u64>>,
+    pub monthly_tokens: Option<Option<u64>>,
+    pub daily_cost_micros: Option<Option<i64>>,
+    pub monthly_cost_micros: Option<Option<i64>>,
+}
+
+impl Limits {
+    /// These limits with `changes` made.
+    pub fn changed(self, changes: LimitChanges) -> Limits {
+        Limits {
+            daily_tokens: changes.daily_tokens.unwrap_or(self.daily_tokens),
+            monthly_tokens: changes.monthly_tokens.unwrap_or(self.monthly_tokens),
+            daily_cost_micros: changes.daily_cost_micros.unwrap_or(self.daily_cost_micros),
+            monthly_cost_micros: changes
+                .monthly_cost_micros
+                .unwrap_or(self.monthly_cost_micros),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Budget {
     pub limits: Limits,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum BudgetCommand {
+    /// Replaces every limit: one left out is no limit.
+    Set(Limits),
+    /// Changes the limits named and keeps the others, decided on the budget
+    /// as it stands (two changes at once both count).
+    Change(LimitChanges),
 }
 
 #[derive(
@@ -41,13 +74,17 @@ pub enum BudgetEvent {
 }
 
 impl Aggregate for Budget {
-    type Command = Limits;
+    type Command = BudgetCommand;
     type Event = BudgetEvent;
     type Id = crate::ids::TenantId;
     const STREAM_PREFIX: &'static str = "budget";
     const ENTITY: &'static str = "budget";
 
-    fn decide(state: &Self, limits: Limits) -> Result<Vec<BudgetEvent>, DomainError> {
+    fn decide(state: &Self, command: BudgetCommand) -> Result<Vec<BudgetEvent>, DomainError> {
+        let limits = match command {
+            BudgetCommand::Set(limits) => limits,
+            BudgetCommand::Change(changes) => state.limits.changed(changes),
+        };
         let zero_tokens = [limits.daily_tokens, limits.monthly_tokens].contains(&Some(0));
         let bad_cost = [limits.daily_cost_micros, limits.monthly_cost_micros]
             .iter()
@@ -240,6 +277,7 @@ pub fn budget_alert_subject(tenant: TenantId, measure: &str, period: &str, perce
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::given;
 
     fn at(minutes: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + minutes * 60, 0).unwrap_or_default()
@@ -307,7 +345,7 @@ mod tests {
             ..Limits::default()
         };
         assert!(matches!(
-            Budget::decide(&Budget::default(), zero),
+            Budget::decide(&Budget::default(), BudgetCommand::Set(zero)),
             Err(DomainError::Invalid(_))
         ));
         let limits = Limits {
@@ -315,12 +353,51 @@ mod tests {
             monthly_cost_micros: Some(5_000_000),
             ..Limits::default()
         };
-        let state = Budget::fold(&Budget::decide(&Budget::default(), limits).unwrap_or_default());
+        let set = BudgetCommand::Set(limits);
+        let state = Budget::fold(&Budget::decide(&Budget::default(), set).unwrap_or_default());
         assert_eq!(state.limits, limits);
         assert_eq!(
-            Budget::decide(&state, limits),
+            Budget::decide(&state, set),
             Ok(vec![]),
             "setting the same limits appends nothing"
         );
+    }
+
+    #[test]
+    fn a_change_keeps_the_limits_it_does_not_name_and_a_set_replaces_them_all() {
+        let limits = Limits {
+            daily_tokens: Some(1000),
+            monthly_tokens: Some(20_000),
+            daily_cost_micros: Some(1_000_000),
+            monthly_cost_micros: Some(5_000_000),
+        };
+        let raise_daily = LimitChanges {
+            daily_tokens: Some(Some(2000)),
+            monthly_cost_micros: Some(None),
+            ..LimitChanges::default()
+        };
+        given::<Budget>([BudgetEvent::BudgetSet(limits)])
+            .when(BudgetCommand::Change(raise_daily))
+            .then([BudgetEvent::BudgetSet(Limits {
+                daily_tokens: Some(2000),
+                monthly_cost_micros: None,
+                ..limits
+            })]);
+        given::<Budget>([BudgetEvent::BudgetSet(limits)])
+            .when(BudgetCommand::Change(LimitChanges::default()))
+            .then_nothing_happens();
+        let only_daily = Limits {
+            daily_tokens: Some(2000),
+            ..Limits::default()
+        };
+        given::<Budget>([BudgetEvent::BudgetSet(limits)])
+            .when(BudgetCommand::Set(only_daily))
+            .then([BudgetEvent::BudgetSet(only_daily)]);
+        given::<Budget>([BudgetEvent::BudgetSet(limits)])
+            .when(BudgetCommand::Change(LimitChanges {
+                monthly_tokens: Some(Some(0)),
+                ..LimitChanges::default()
+            }))
+            .then_refused(|e| matches!(e, DomainError::Invalid(_)));
     }
 }

@@ -4,11 +4,11 @@
 //!
 //! ```
 //! use agentledger_domain::testing::given;
-//! use agentledger_domain::budget::{Budget, BudgetEvent, Limits};
+//! use agentledger_domain::budget::{Budget, BudgetCommand, BudgetEvent, Limits};
 //!
 //! let limits = Limits { daily_tokens: Some(1000), ..Limits::default() };
 //! given::<Budget>([BudgetEvent::BudgetSet(limits)])
-//!     .when(limits)
+//!     .when(BudgetCommand::Set(limits))
 //!     .then_nothing_happens();
 //! ```
 

@@ -69,13 +69,14 @@ sql_projection!(AgentStats, |_this, conn, events| {
                 Some(AgentEvent::AgentRegistered { name, kind, .. }) => {
                     sqlx::query(
                         "INSERT INTO rm_agent_stats (agent_id, tenant_id, name, kind, online, enabled, last_seen_us, total_ops, \
-                         success_ops, failed_ops, confidence_sum, confidence_count) \
-                         VALUES ($1, $2, $3, $4, 0, 1, NULL, 0, 0, 0, 0, 0) ON CONFLICT (agent_id) DO NOTHING",
+                         success_ops, failed_ops, confidence_sum, confidence_count, seq) \
+                         VALUES ($1, $2, $3, $4, 0, 1, NULL, 0, 0, 0, 0, 0, $5) ON CONFLICT (agent_id) DO NOTHING",
                     )
                     .bind(agent_id)
                     .bind(event.tenant_id.to_string())
                     .bind(name)
                     .bind(kind)
+                    .bind(crate::engine::clamp(event.position))
                     .execute(&mut *conn)
                     .await?;
                     None
@@ -386,5 +387,76 @@ pub async fn online(db: &Database) -> Result<Vec<(AgentId, TenantId)>, Projectio
         .filter_map(|(agent, tenant)| {
             Some((AgentId(agent.parse().ok()?), TenantId(tenant.parse().ok()?)))
         })
+        .collect())
+}
+
+/// An agent in a list.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentRow {
+    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
+    pub agent_id: String,
+    pub name: String,
+    pub kind: String,
+    pub online: bool,
+    pub enabled: bool,
+    #[serde(rename = "last_seen_at", serialize_with = "crate::wire::maybe_instant")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub last_seen_us: Option<i64>,
+    pub total_operations: i64,
+    pub failed_operations: i64,
+    /// The position of its registration: the key the list is paged by.
+    pub seq: i64,
+}
+
+/// What a list of agents keeps.
+#[derive(Debug, Clone, Default)]
+pub struct AgentFilter {
+    pub tenant_id: TenantId,
+    pub enabled: Option<bool>,
+    pub online: Option<bool>,
+    pub kind: Option<String>,
+}
+
+/// The tenant's agents, newest first, before `before` (a `seq`).
+pub async fn list(
+    db: &Database,
+    filter: &AgentFilter,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AgentRow>, ProjectionError> {
+    type Listed = (String, String, String, i64, i64, Option<i64>, i64, i64, i64);
+    let flag = |b: Option<bool>| b.map(i64::from);
+    let rows: Vec<Listed> = on_database!(db, p => sqlx::query_as(
+        "SELECT agent_id, name, kind, online, enabled, last_seen_us, total_ops, failed_ops, seq \
+         FROM rm_agent_stats WHERE tenant_id = $1 \
+         AND (CAST($2 AS BIGINT) IS NULL OR enabled = $2) \
+         AND (CAST($3 AS BIGINT) IS NULL OR online = $3) \
+         AND (CAST($4 AS TEXT) IS NULL OR kind = $4) \
+         AND (CAST($5 AS BIGINT) IS NULL OR seq < $5) ORDER BY seq DESC LIMIT $6"
+    )
+    .bind(filter.tenant_id.to_string())
+    .bind(flag(filter.enabled))
+    .bind(flag(filter.online))
+    .bind(filter.kind.as_deref())
+    .bind(before)
+    .bind(limit)
+    .fetch_all(p)
+    .await?);
+    Ok(rows
+        .into_iter()
+        .map(
+            |(agent_id, name, kind, online, enabled, last_seen_us, total, failed, seq)| AgentRow {
+                agent_id,
+                name,
+                kind,
+                online: online != 0,
+                enabled: enabled != 0,
+                last_seen_us,
+                total_operations: total,
+                failed_operations: failed,
+                seq,
+            },
+        )
         .collect())
 }

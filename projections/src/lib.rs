@@ -7,6 +7,7 @@ pub mod cache_index;
 pub mod command_book;
 pub mod command_history;
 pub mod dashboard;
+pub mod directory;
 pub mod engine;
 pub mod executions;
 pub mod follower;

@@ -261,6 +261,44 @@ async fn budgets_alert_at_80_and_100_percent_once(server: TestServer) {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // PATCH changes the limits sent, removes those sent as null, keeps the
+    // rest; PUT replaces them all.
+    let budget = |body: Value, method: Method| {
+        let server = &server;
+        let op = op.clone();
+        async move {
+            server
+                .call(method, "/api/v1/budget", Some(&op), Some(&body))
+                .await
+        }
+    };
+    let (status, _) = budget(
+        json!({ "monthly_tokens": 90_000, "monthly_cost_usd": null }),
+        Method::PATCH,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, limits) = server.get("/api/v1/budget", &op).await;
+    assert_eq!(
+        limits,
+        json!({ "daily_tokens": 1000, "monthly_tokens": 90_000, "daily_cost_usd": null, "monthly_cost_usd": null })
+    );
+    for refused in [
+        json!({ "daily_tokens": 0 }),
+        json!({ "daily_cost_usd": -1.0 }),
+        json!({ "weekly_tokens": 5 }),
+    ] {
+        let (status, problem) = budget(refused.clone(), Method::PATCH).await;
+        assert!(status.is_client_error(), "{refused}: {status} {problem}");
+    }
+    let (status, _) = budget(json!({ "daily_cost_usd": 2.5 }), Method::PUT).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, limits) = server.get("/api/v1/budget", &op).await;
+    assert_eq!(
+        limits,
+        json!({ "daily_tokens": null, "monthly_tokens": null, "daily_cost_usd": 2.5, "monthly_cost_usd": null })
+    );
 }
 
 async fn batches_are_estimated_then_confirmed_once(server: TestServer) {

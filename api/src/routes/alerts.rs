@@ -2,7 +2,7 @@
 
 use agentledger_app::budgets;
 use agentledger_domain::alert::{AlertCommand, AlertStatus};
-use agentledger_domain::budget::Limits;
+use agentledger_domain::budget::{BudgetCommand, LimitChanges, Limits};
 use agentledger_domain::ids::{TaskId, TenantId};
 use agentledger_projections::wire::dollars;
 use axum::Json as Reply;
@@ -24,7 +24,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(alert_detail))
         .routes(routes!(acknowledge))
         .routes(routes!(ignore))
-        .routes(routes!(budget, set_budget))
+        .routes(routes!(budget, set_budget, change_budget))
         .routes(routes!(estimate))
         .routes(routes!(confirm))
 }
@@ -177,6 +177,8 @@ fn micros(usd: Option<f64>) -> Result<Option<i64>, Problem> {
     }
 }
 
+/// Replaces the budget wholly: a limit left out is no limit (`PATCH`
+/// changes only the limits sent).
 #[utoipa::path(
     put,
     path = "/api/v1/budget",
@@ -197,7 +199,66 @@ async fn set_budget(
         daily_cost_micros: micros(body.daily_cost_usd)?,
         monthly_cost_micros: micros(body.monthly_cost_usd)?,
     };
-    let position = budgets::set_limits(&state, &operator, limits).await?;
+    let command = BudgetCommand::Set(limits);
+    let position = budgets::set_limits(&state, &operator, command).await?;
+    Ok(Reply(Done { position }))
+}
+
+/// A present field, `null` included, as `Some`: told apart from one left out.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Changes to a tenant's limits, as a JSON merge patch (RFC 7396): a limit
+/// sent is set, one sent as `null` is removed, one left out is kept.
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetChanges {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 9_007_199_254_740_991_i64)]
+    pub daily_tokens: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 9_007_199_254_740_991_i64)]
+    pub monthly_tokens: Option<Option<u64>>,
+    /// US dollars, 0 to 1e9.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>, minimum = 0, maximum = 1_000_000_000)]
+    pub daily_cost_usd: Option<Option<f64>>,
+    /// US dollars, 0 to 1e9.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>, minimum = 0, maximum = 1_000_000_000)]
+    pub monthly_cost_usd: Option<Option<f64>>,
+}
+
+/// Changes the limits sent and keeps the others; decided on the budget as it
+/// stands, so two changes at once both count.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/budget",
+    tag = "budgets",
+    summary = "Change some of the tenant's limits",
+    request_body = BudgetChanges,
+    responses((status = 200, description = "Changed", body = Done), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
+async fn change_budget(
+    State(state): State<AppState>,
+    operator: Operator,
+    Json(body): Json<BudgetChanges>,
+) -> Result<Reply<Done>, Problem> {
+    let cost = |change: Option<Option<f64>>| change.map(micros).transpose();
+    let changes = LimitChanges {
+        daily_tokens: body.daily_tokens,
+        monthly_tokens: body.monthly_tokens,
+        daily_cost_micros: cost(body.daily_cost_usd)?,
+        monthly_cost_micros: cost(body.monthly_cost_usd)?,
+    };
+    let command = BudgetCommand::Change(changes);
+    let position = budgets::set_limits(&state, &operator, command).await?;
     Ok(Reply(Done { position }))
 }
 

@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod audit;
 pub mod dashboard;
 pub mod deliveries;
+pub mod directory;
 pub mod executions;
 pub mod exports;
 pub mod health;

@@ -6,6 +6,7 @@
 pub mod agent_stats;
 pub mod command_history;
 pub mod dashboard;
+pub mod directory;
 pub mod operations;
 mod page;
 pub mod runs;

@@ -134,6 +134,22 @@ mod schema {
         const PAGE: &'static str = "ExecutionPage";
     }
 
+    impl Listed for agentledger_projections::agent_stats::AgentRow {
+        const PAGE: &'static str = "AgentPage";
+    }
+
+    impl Listed for agentledger_projections::directory::TemplateRow {
+        const PAGE: &'static str = "TemplatePage";
+    }
+
+    impl Listed for agentledger_projections::directory::TenantRow {
+        const PAGE: &'static str = "TenantPage";
+    }
+
+    impl Listed for agentledger_projections::directory::ApiKeyRow {
+        const PAGE: &'static str = "ApiKeyPage";
+    }
+
     fn int64() -> Option<SchemaFormat> {
         Some(SchemaFormat::KnownFormat(KnownFormat::Int64))
     }

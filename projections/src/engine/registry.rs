@@ -19,5 +19,6 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(crate::tools::Tools),
         Arc::new(crate::workflows::Workflows),
         Arc::new(crate::executions::Executions),
+        Arc::new(crate::directory::Directory),
     ]
 }
