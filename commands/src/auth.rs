@@ -232,6 +232,8 @@ pub async fn login(
     let ctx = agent_context(agent_id, agent.tenant_id, at, correlation_id);
     let failure = if !verify_password(secret, agent.secret_hash.clone()).await {
         Some((LoginFailure::WrongSecret, "wrong secret"))
+    } else if agent.retired.is_some() {
+        Some((LoginFailure::AgentDisabled, "agent retired"))
     } else if !agent.enabled {
         Some((LoginFailure::AgentDisabled, "agent disabled"))
     } else {

@@ -39,6 +39,8 @@ pub struct Agent {
     pub secret_hash: String,
     pub enabled: bool,
     pub online: bool,
+    /// Why it was retired, once it is: final, its history kept.
+    pub retired: Option<String>,
     /// Refresh-token families by id (UUIDv7, so ordered oldest first).
     pub sessions: BTreeMap<Uuid, Session>,
 }
@@ -65,6 +67,19 @@ impl Agent {
             Ok(())
         } else {
             Err(DomainError::NotFound("agent"))
+        }
+    }
+
+    /// Exists and is not retired: a retired agent changes no more.
+    fn require_active(&self, action: &'static str) -> Result<(), DomainError> {
+        self.require_exists()?;
+        match &self.retired {
+            None => Ok(()),
+            Some(_) => Err(DomainError::InvalidTransition {
+                entity: "agent",
+                action,
+                state: "retired".into(),
+            }),
         }
     }
 
@@ -99,6 +114,14 @@ pub enum AgentCommand {
         reason: String,
     },
     Enable,
+    Rename {
+        name: String,
+    },
+    /// Retires it for good: it cannot log in or be enabled again, and its
+    /// history stays.
+    Retire {
+        reason: String,
+    },
     /// A successful authentication opens a session (a refresh-token family).
     StartSession {
         session_id: Uuid,
@@ -157,6 +180,12 @@ pub enum AgentEvent {
         reason: String,
     },
     AgentEnabled,
+    AgentRenamed {
+        name: String,
+    },
+    AgentRetired {
+        reason: String,
+    },
     AgentAuthenticated {
         session_id: Uuid,
         refresh_hash: String,
@@ -249,14 +278,14 @@ impl Aggregate for Agent {
                 }])
             }
             C::RotateSecret { secret_hash } => {
-                state.require_exists()?;
+                state.require_active("rotate the secret of")?;
                 Ok(vec![E::AgentSecretRotated { secret_hash }])
             }
             C::ChangePermissions {
                 permissions,
                 rate_limit_per_minute,
             } => {
-                state.require_exists()?;
+                state.require_active("change the permissions of")?;
                 validate_profile(&permissions, rate_limit_per_minute)?;
                 let permissions: BTreeSet<String> = permissions.into_iter().collect();
                 if permissions == state.permissions
@@ -278,11 +307,29 @@ impl Aggregate for Agent {
                 })
             }
             C::Enable => {
-                state.require_exists()?;
+                state.require_active("enable")?;
                 Ok(if state.enabled {
                     vec![]
                 } else {
                     vec![E::AgentEnabled]
+                })
+            }
+            C::Rename { name } => {
+                state.require_active("rename")?;
+                DomainError::check_label("name", &name)?;
+                Ok(if name == state.name {
+                    vec![]
+                } else {
+                    vec![E::AgentRenamed { name }]
+                })
+            }
+            C::Retire { reason } => {
+                state.require_exists()?;
+                crate::text::check_name("reason", &reason, 1000)?;
+                Ok(if state.retired.is_some() {
+                    vec![]
+                } else {
+                    vec![E::AgentRetired { reason }]
                 })
             }
             C::StartSession {
@@ -398,6 +445,15 @@ impl Aggregate for Agent {
                 }
             }
             E::AgentEnabled => state.enabled = true,
+            E::AgentRenamed { name } => state.name.clone_from(name),
+            E::AgentRetired { reason } => {
+                state.retired = Some(reason.clone());
+                state.enabled = false;
+                state.online = false;
+                for session in state.sessions.values_mut() {
+                    session.revoked = true;
+                }
+            }
             E::AgentAuthenticated {
                 session_id,
                 refresh_hash,
@@ -480,6 +536,55 @@ mod tests {
             expires_at: at() + Duration::days(30),
             at: at(),
         }
+    }
+
+    #[test]
+    fn a_retired_agent_keeps_its_history_and_changes_no_more() {
+        use crate::testing::given as given_events;
+        given_events::<Agent>([registered()])
+            .when(AgentCommand::Rename {
+                name: "moderator-2".into(),
+            })
+            .then([AgentEvent::AgentRenamed {
+                name: "moderator-2".into(),
+            }]);
+        given_events::<Agent>([registered()])
+            .when(AgentCommand::Rename {
+                name: "bad\u{0}name".into(),
+            })
+            .then_refused(|e| matches!(e, DomainError::Invalid(_)));
+        let retired = AgentEvent::AgentRetired {
+            reason: "replaced".into(),
+        };
+        let state = given_events::<Agent>([registered(), session(Uuid::now_v7(), "r0")])
+            .when(AgentCommand::Retire {
+                reason: "replaced".into(),
+            })
+            .then([retired.clone()]);
+        assert!(!state.enabled && state.sessions.values().all(|s| s.revoked));
+        for command in [
+            AgentCommand::Enable,
+            AgentCommand::Rename { name: "x".into() },
+            AgentCommand::RotateSecret {
+                secret_hash: "h1".into(),
+            },
+        ] {
+            given_events::<Agent>([registered(), retired.clone()])
+                .when(command)
+                .then_refused(|e| matches!(e, DomainError::InvalidTransition { .. }));
+        }
+        given_events::<Agent>([registered(), retired.clone()])
+            .when(AgentCommand::StartSession {
+                session_id: Uuid::now_v7(),
+                refresh_hash: "r1".into(),
+                expires_at: at() + Duration::days(30),
+            })
+            .then_refused(|e| matches!(e, DomainError::Forbidden(_)));
+        given_events::<Agent>([registered(), retired])
+            .when(AgentCommand::Retire {
+                reason: "again".into(),
+            })
+            .then_nothing_happens();
     }
 
     #[test]

@@ -32,9 +32,10 @@ CREATE TABLE rm_command_templates (
 CREATE INDEX rm_command_templates_by_tenant ON rm_command_templates (tenant_id, seq);
 
 -- Agents are listed from their stats, paged by the position of their
--- registration: the model starts over and counts the log again when the
+-- registration, with when they were retired: the model starts over and counts the log again when the
 -- server starts (the log is the truth; nothing is lost).
 ALTER TABLE rm_agent_stats ADD COLUMN seq BIGINT;
+ALTER TABLE rm_agent_stats ADD COLUMN retired_us BIGINT;
 CREATE INDEX rm_agent_stats_by_seq ON rm_agent_stats (tenant_id, seq);
 DELETE FROM rm_agent_stats;
 DELETE FROM rm_agent_daily_ops;

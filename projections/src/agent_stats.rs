@@ -85,6 +85,24 @@ sql_projection!(AgentStats, |_this, conn, events| {
                 Some(AgentEvent::AgentWentOffline { .. }) => Some((SET_ONLINE, 0)),
                 Some(AgentEvent::AgentEnabled) => Some((SET_ENABLED, 1)),
                 Some(AgentEvent::AgentDisabled { .. }) => Some((SET_ENABLED, 0)),
+                Some(AgentEvent::AgentRenamed { name }) => {
+                    sqlx::query("UPDATE rm_agent_stats SET name = $1 WHERE agent_id = $2")
+                        .bind(name)
+                        .bind(agent_id)
+                        .execute(&mut *conn)
+                        .await?;
+                    None
+                }
+                Some(AgentEvent::AgentRetired { .. }) => {
+                    sqlx::query(
+                        "UPDATE rm_agent_stats SET enabled = 0, online = 0, retired_us = $1 WHERE agent_id = $2",
+                    )
+                    .bind(event.occurred_at.timestamp_micros())
+                    .bind(agent_id)
+                    .execute(&mut *conn)
+                    .await?;
+                    None
+                }
                 _ => None,
             };
             if let Some((sql, value)) = update {
@@ -405,6 +423,10 @@ pub struct AgentRow {
     pub last_seen_us: Option<i64>,
     pub total_operations: i64,
     pub failed_operations: i64,
+    /// When it was retired; absent while it is not.
+    #[serde(rename = "retired_at", serialize_with = "crate::wire::maybe_instant")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub retired_us: Option<i64>,
     /// The position of its registration: the key the list is paged by.
     pub seq: i64,
 }
@@ -425,10 +447,21 @@ pub async fn list(
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<AgentRow>, ProjectionError> {
-    type Listed = (String, String, String, i64, i64, Option<i64>, i64, i64, i64);
+    type Listed = (
+        String,
+        String,
+        String,
+        i64,
+        i64,
+        Option<i64>,
+        i64,
+        i64,
+        Option<i64>,
+        i64,
+    );
     let flag = |b: Option<bool>| b.map(i64::from);
     let rows: Vec<Listed> = on_database!(db, p => sqlx::query_as(
-        "SELECT agent_id, name, kind, online, enabled, last_seen_us, total_ops, failed_ops, seq \
+        "SELECT agent_id, name, kind, online, enabled, last_seen_us, total_ops, failed_ops, retired_us, seq \
          FROM rm_agent_stats WHERE tenant_id = $1 \
          AND (CAST($2 AS BIGINT) IS NULL OR enabled = $2) \
          AND (CAST($3 AS BIGINT) IS NULL OR online = $3) \
@@ -446,7 +479,18 @@ pub async fn list(
     Ok(rows
         .into_iter()
         .map(
-            |(agent_id, name, kind, online, enabled, last_seen_us, total, failed, seq)| AgentRow {
+            |(
+                agent_id,
+                name,
+                kind,
+                online,
+                enabled,
+                last_seen_us,
+                total,
+                failed,
+                retired_us,
+                seq,
+            )| AgentRow {
                 agent_id,
                 name,
                 kind,
@@ -455,6 +499,7 @@ pub async fn list(
                 last_seen_us,
                 total_operations: total,
                 failed_operations: failed,
+                retired_us,
                 seq,
             },
         )

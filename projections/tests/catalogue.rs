@@ -144,6 +144,8 @@ fn every_declared_event_type_decodes_through_the_read_models_path() {
             rate_limit_per_minute: 1,
         },
         AgentEvent::AgentDisabled { reason: "r".into() },
+        AgentEvent::AgentRenamed { name: "n2".into() },
+        AgentEvent::AgentRetired { reason: "r".into() },
         AgentEvent::AgentEnabled,
         AgentEvent::AgentAuthenticated {
             session_id: Uuid::now_v7(),

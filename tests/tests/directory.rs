@@ -95,6 +95,63 @@ async fn agents_and_templates_are_listed_with_filters_and_pages(server: TestServ
     let (status, _) = server.get("/api/v1/agents?online=maybe", &op).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
+    // Renamed and retired: a retired agent keeps its history, cannot log in
+    // or be enabled again, and another tenant cannot retire it.
+    let path = format!("/api/v1/agents/{first}");
+    let (status, _) = server
+        .post(
+            &format!("{path}/rename"),
+            &op,
+            &json!({ "name": "first-renamed" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, problem) = server
+        .post(
+            &format!("{path}/rename"),
+            &op,
+            &json!({ "name": "bad\u{7}" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let (status, _) = server.call(Method::DELETE, &path, Some(&other), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let body = json!({ "reason": "replaced by a newer model" });
+    for _ in 0..2 {
+        let (status, _) = server
+            .call(Method::DELETE, &path, Some(&op), Some(&body))
+            .await;
+        assert_eq!(status, StatusCode::OK, "retiring again changes nothing");
+    }
+    let (status, _) = server
+        .post(&format!("{path}/enable"), &op, &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, agent) = server.get(&path, &op).await;
+    assert_eq!(
+        (status, agent["retired"].clone()),
+        (StatusCode::OK, json!("replaced by a newer model"))
+    );
+    let at = head(&server).await;
+    let page = list(&server, "/api/v1/agents?enabled=false", &op, at).await;
+    let retired = items(&page)
+        .into_iter()
+        .find(|a| a["agent_id"] == json!(first))
+        .unwrap_or_default();
+    assert_eq!(retired["name"], "first-renamed");
+    assert!(retired["retired_at"].is_string(), "{retired}");
+    let (status, stream) = server
+        .get(
+            &format!("/api/v1/streams/agent-{first}/events"),
+            &server.admin_key,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        stream["events"][0]["event_type"], "AgentRegistered",
+        "history kept"
+    );
+
     // Templates: a deleted one is no longer listed.
     let mut templates = Vec::new();
     for name in ["restart", "report"] {
@@ -166,7 +223,34 @@ async fn admins_list_tenants_and_keys_without_secrets(server: TestServer) {
     }
 }
 
+async fn a_retired_agent_cannot_log_in_and_its_tokens_stop(server: TestServer) {
+    let (_, op) = server.tenant("retiring").await;
+    let agent = server.agent(&op, &["actions:write"], 600).await;
+    let (status, _) = server.get("/api/v1/agents/me", &agent.token).await;
+    assert_eq!(status, StatusCode::OK);
+    let path = format!("/api/v1/agents/{}", agent.agent_id);
+    let (status, _) = server.call(Method::DELETE, &path, Some(&op), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = server.get("/api/v1/agents/me", &agent.token).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "its token stopped at once"
+    );
+    let login = json!({ "agent_id": agent.agent_id, "secret": agent.secret });
+    let (status, _) = server
+        .call(Method::POST, "/api/v1/agents/auth", None, Some(&login))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let refresh = json!({ "refresh_token": agent.refresh_token });
+    let (status, _) = server
+        .call(Method::POST, "/api/v1/agents/refresh", None, Some(&refresh))
+        .await;
+    assert!(status.is_client_error(), "{status}");
+}
+
 on_every_backend!(
     agents_and_templates_are_listed_with_filters_and_pages,
     admins_list_tenants_and_keys_without_secrets,
+    a_retired_agent_cannot_log_in_and_its_tokens_stop,
 );

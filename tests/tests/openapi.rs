@@ -108,6 +108,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/workflows/{workflow_id}/versions/{version}"),
     ("get", "/api/v1/workflows/{workflow_id}/diff"),
     ("get", "/api/v1/agents"),
+    ("post", "/api/v1/agents/{agent_id}/rename"),
+    ("delete", "/api/v1/agents/{agent_id}"),
     ("patch", "/api/v1/budget"),
     ("get", "/api/v1/command-templates"),
     ("get", "/api/v1/tenants"),

@@ -32,6 +32,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(change_permissions))
         .routes(routes!(disable))
         .routes(routes!(enable))
+        .routes(routes!(rename))
+        .routes(routes!(retire))
 }
 
 #[derive(Debug, utoipa::ToSchema, Deserialize)]
@@ -98,6 +100,9 @@ pub struct AgentView {
     pub rate_limit_per_minute: u32,
     pub enabled: bool,
     pub online: bool,
+    /// Why it was retired, once it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retired: Option<String>,
 }
 
 fn view(agent_id: AgentId, agent: &Agent) -> AgentView {
@@ -110,6 +115,7 @@ fn view(agent_id: AgentId, agent: &Agent) -> AgentView {
         rate_limit_per_minute: agent.rate_limit_per_minute,
         enabled: agent.enabled,
         online: agent.online,
+        retired: agent.retired.clone(),
     }
 }
 
@@ -339,4 +345,61 @@ async fn heartbeat(
 ) -> Result<Reply<Done>, Problem> {
     let executed = caller.seen(&state).await?;
     Ok(Reply(Done { position: executed }))
+}
+
+#[derive(Debug, utoipa::ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewName {
+    pub name: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/agents/{agent_id}/rename",
+    operation_id = "rename_agent",
+    tag = "agents",
+    summary = "Rename an agent",
+    params(("agent_id" = uuid::Uuid, Path)),
+    request_body = NewName,
+    responses((status = 200, description = "Renamed", body = Done), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
+async fn rename(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(agent_id): Path<AgentId>,
+    Json(body): Json<NewName>,
+) -> Result<Reply<Done>, Problem> {
+    let command = AgentCommand::Rename { name: body.name };
+    let position = agents::manage(&state, &operator, agent_id, command).await?;
+    Ok(Reply(Done { position }))
+}
+
+/// Retires the agent for good: its tokens stop working at once, it cannot
+/// log in or be enabled again, and its history stays (it is still read,
+/// audited and exported).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/agents/{agent_id}",
+    operation_id = "retire_agent",
+    tag = "agents",
+    summary = "Retire an agent",
+    params(("agent_id" = uuid::Uuid, Path)),
+    request_body(content = Option<Reason>, description = "Optional"),
+    responses((status = 200, description = "Retired", body = Done), crate::openapi::Problems),
+    security(("operator_key" = [])),
+)]
+async fn retire(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(agent_id): Path<AgentId>,
+    body: Option<Json<Reason>>,
+) -> Result<Reply<Done>, Problem> {
+    let reason = body
+        .map(|Json(r)| r.reason)
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "retired by an operator".into());
+    let command = AgentCommand::Retire { reason };
+    let position = agents::manage(&state, &operator, agent_id, command).await?;
+    Ok(Reply(Done { position }))
 }
