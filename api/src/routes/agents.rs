@@ -213,6 +213,15 @@ pub struct Reason {
     pub reason: String,
 }
 
+impl Reason {
+    /// The reason an optional body gives, or `otherwise` when it gives none.
+    pub fn or(body: Option<Json<Reason>>, otherwise: &str) -> String {
+        body.map(|Json(r)| r.reason)
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| otherwise.to_owned())
+    }
+}
+
 #[utoipa::path(
     post,
     path = "/api/v1/agents/{agent_id}/disable",
@@ -395,10 +404,7 @@ async fn retire(
     Path(agent_id): Path<AgentId>,
     body: Option<Json<Reason>>,
 ) -> Result<Reply<Done>, Problem> {
-    let reason = body
-        .map(|Json(r)| r.reason)
-        .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| "retired by an operator".into());
+    let reason = Reason::or(body, "retired by an operator");
     let command = AgentCommand::Retire { reason };
     let position = agents::manage(&state, &operator, agent_id, command).await?;
     Ok(Reply(Done { position }))

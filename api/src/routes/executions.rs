@@ -159,10 +159,7 @@ async fn cancel(
     Path(execution_id): Path<Uuid>,
     body: Option<Json<Reason>>,
 ) -> Result<Reply<Done>, Problem> {
-    let reason = body
-        .map(|Json(r)| r.reason)
-        .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| "cancelled by an operator".into());
+    let reason = Reason::or(body, "cancelled by an operator");
     let position = executions::cancel(&state, &operator, execution_id, reason).await?;
     Ok(Reply(Done { position }))
 }
