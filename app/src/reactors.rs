@@ -203,9 +203,7 @@ impl Reactor for AlertsAndBatches {
             .await;
         }
         if event.event_type == BatchEventType::BatchConfirmed.into_str()
-            && let Some(batch_id) = Batch::CATEGORY
-                .id_in(&event.stream_id)
-                .and_then(|id| id.parse().ok())
+            && let Some(batch_id) = id_of::<Batch>(event)
         {
             let ctx = Context::reaction(
                 TenantId(event.tenant_id),
@@ -219,6 +217,35 @@ impl Reactor for AlertsAndBatches {
             .await;
         }
         Ok(())
+    }
+}
+
+/// The id in `event`'s stream, if it is one of `A`'s.
+pub(crate) fn id_of<A: Aggregate>(event: &RecordedEvent) -> Option<uuid::Uuid> {
+    A::CATEGORY
+        .id_in(&event.stream_id)
+        .and_then(|id| id.parse().ok())
+}
+
+/// `A` as its stream holds it now, asking until the store answers: an
+/// error only when the stream cannot be read by this build, which stops
+/// the reactor before the event, loudly.
+pub(crate) async fn load<A: Aggregate>(app: &App, id: A::Id) -> Result<A, CodecError>
+where
+    A::Id: Copy,
+{
+    let is_codec = |e: &CommandError| matches!(e, CommandError::Codec(_));
+    match retrying(
+        "load an aggregate for a reactor",
+        || app.handler.load::<A>(id),
+        is_codec,
+    )
+    .await
+    {
+        Ok(loaded) => Ok(loaded.state),
+        Err(CommandError::Codec(e)) => Err(e),
+        // Only a codec error is final.
+        Err(_) => Ok(A::default()),
     }
 }
 

@@ -6,7 +6,7 @@
 //! ids derive from the subscription and the event: re-reading the log after
 //! a crash, or on a second server, schedules nothing twice.
 
-use agentledger_commands::{CommandError, Context, derived_id};
+use agentledger_commands::{Context, derived_id};
 use agentledger_domain::Aggregate;
 use agentledger_domain::codec::{CodecError, decode_if};
 use agentledger_domain::delivery::{Delivery, DeliveryCommand, Endpoint, Subscribers};
@@ -22,7 +22,7 @@ use strum::VariantNames;
 use uuid::Uuid;
 
 use crate::app::App;
-use crate::reactors::{BoxError, Reactor, insisting, persist, retrying};
+use crate::reactors::{BoxError, Reactor, id_of, insisting, load, persist};
 use crate::relevance::Relevance;
 
 /// Its name in `reactor_checkpoints`, `/ready` and `/metrics`.
@@ -54,11 +54,7 @@ async fn ended_with_callback(
     app: &App,
     event: &RecordedEvent,
 ) -> Result<Option<TaskId>, CodecError> {
-    let Some(task_id) = Task::CATEGORY
-        .id_in(&event.stream_id)
-        .and_then(|id| id.parse::<Uuid>().ok())
-        .map(TaskId)
-    else {
+    let Some(task_id) = id_of::<Task>(event).map(TaskId) else {
         return Ok(None);
     };
     let ended = decode_if::<TaskEvent>(&event.event_type, event.schema_version, &event.payload)?
@@ -73,20 +69,9 @@ async fn ended_with_callback(
     if !ended {
         return Ok(None);
     }
-    // The URL is set when the task is created and never changes. A task
-    // stream this build cannot read stops the reactor, loudly.
-    let is_codec = |e: &CommandError| matches!(e, CommandError::Codec(_));
-    match retrying(
-        "load a task for its callback",
-        || app.handler.load::<Task>(task_id),
-        is_codec,
-    )
-    .await
-    {
-        Ok(loaded) => Ok(loaded.state.callback_url.is_some().then_some(task_id)),
-        Err(CommandError::Codec(e)) => Err(e),
-        Err(_) => Ok(None),
-    }
+    // The URL is set when the task is created and never changes.
+    let task = load::<Task>(app, task_id).await?;
+    Ok(task.callback_url.is_some().then_some(task_id))
 }
 
 #[async_trait::async_trait]
@@ -316,10 +301,7 @@ enum Asked {
 /// Follows a subscription's event; what it asks for, if the subscription
 /// is still delivered to.
 fn follow(subscribers: &mut Subscribers, event: &RecordedEvent) -> Result<Asked, CodecError> {
-    let Some(webhook_id) = Webhook::CATEGORY
-        .id_in(&event.stream_id)
-        .and_then(|id| id.parse::<Uuid>().ok())
-    else {
+    let Some(webhook_id) = id_of::<Webhook>(event) else {
         return Ok(Asked::Nothing);
     };
     let Some(webhook_event) =

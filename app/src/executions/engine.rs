@@ -21,7 +21,6 @@ use std::time::Duration;
 
 use agentledger_commands::tasks::create as create_task;
 use agentledger_commands::{CommandError, Context, derived_id};
-use agentledger_domain::Aggregate;
 use agentledger_domain::DomainError;
 use agentledger_domain::codec::{CodecError, decode_if};
 use agentledger_domain::execution::{
@@ -38,7 +37,7 @@ use uuid::Uuid;
 
 use super::calls;
 use crate::app::App;
-use crate::reactors::{BoxError, Reactor, persist, retrying};
+use crate::reactors::{BoxError, Reactor, id_of, load, persist, retrying};
 
 /// Its name in `reactor_checkpoints`, `/ready` and `/metrics`.
 pub const NAME: &str = "executions";
@@ -110,37 +109,6 @@ async fn first_start(app: &App) -> Result<Position, BoxError> {
     };
     let first = app.store.read_all(1, 1, &filter).await?;
     Ok(first.first().map_or(head, |e| e.position.saturating_sub(1)))
-}
-
-/// The id in `event`'s stream, if it is one of `A`'s.
-fn id_of<A: Aggregate>(event: &RecordedEvent) -> Option<Uuid> {
-    A::CATEGORY
-        .id_in(&event.stream_id)
-        .and_then(|id| id.parse().ok())
-}
-
-fn is_codec(e: &CommandError) -> bool {
-    matches!(e, CommandError::Codec(_))
-}
-
-/// `A` as its stream holds it now, asking until the store answers; an
-/// error only when the stream cannot be read by this build.
-async fn load<A: Aggregate>(app: &App, id: A::Id) -> Result<A, CodecError>
-where
-    A::Id: Copy,
-{
-    match retrying(
-        "load for the execution engine",
-        || app.handler.load::<A>(id),
-        is_codec,
-    )
-    .await
-    {
-        Ok(loaded) => Ok(loaded.state),
-        Err(CommandError::Codec(e)) => Err(e),
-        // Only a codec error is final.
-        Err(_) => Ok(A::default()),
-    }
 }
 
 #[async_trait::async_trait]
