@@ -5,11 +5,14 @@ use agentledger_app::AppError;
 use agentledger_commands::CommandError;
 use agentledger_commands::reports::BatchRefused;
 use agentledger_domain::DomainError;
+use agentledger_domain::budget::{BudgetScope, Measure, Period};
 use agentledger_domain::reports::MAX_BATCH;
 use agentledger_projections::engine::ProjectionError;
+use agentledger_projections::wire::dollars;
 use agentledger_store::StoreError;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -256,6 +259,15 @@ impl From<AppError> for Problem {
             AppError::Unauthorized(detail) => Problem::unauthorized(detail),
             AppError::Forbidden(detail) => Problem::forbidden(detail),
             AppError::RateLimited(wait) => Problem::too_many_requests(wait),
+            AppError::OverBudget {
+                ref scope,
+                period,
+                measure,
+                used,
+                limit,
+                until,
+                wait,
+            } => over_budget(scope, period, measure, used, limit, until, wait),
             AppError::PastHead { head, .. } => {
                 Problem::unprocessable(err.to_string()).with("head_position", head)
             }
@@ -272,6 +284,49 @@ impl From<AppError> for Problem {
             }
         }
     }
+}
+
+/// A budget's hard stop: which budget, how far it is spent (money in US
+/// dollars, as everywhere), and when it lifts, also as `Retry-After`.
+fn over_budget(
+    scope: &BudgetScope,
+    period: Period,
+    measure: Measure,
+    used: i64,
+    limit: i128,
+    until: DateTime<Utc>,
+    wait: std::time::Duration,
+) -> Problem {
+    let (used, limit): (Value, Value) = match measure {
+        Measure::Tokens => (used.into(), (limit as f64).into()),
+        Measure::Cost => (dollars(used).into(), (limit as f64 / 1e6).into()),
+    };
+    let budget = format!(
+        "{} {} {} budget",
+        scope.owner(),
+        period.adjective(),
+        measure.as_str()
+    );
+    let mut problem = Problem::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "budget-exhausted",
+        "A budget is spent",
+    )
+    .detail(format!(
+        "{budget} is spent ({used} of {limit}): no task claims or run reports until {} or until the limit is raised",
+        until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    ))
+    .with("budget", serde_json::to_value(scope).unwrap_or(Value::Null))
+    .with("period", period.adjective())
+    .with("measure", measure.as_str())
+    .with("used", used)
+    .with("limit", limit)
+    .with(
+        "lifts_at",
+        until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    );
+    problem.retry_after = Some(wait.as_secs().max(1));
+    problem
 }
 
 impl From<BatchRefused> for Problem {

@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::tasks::routes())
         .merge(routes::instructions::routes())
         .merge(routes::alerts::routes())
+        .merge(routes::budgets::routes())
         .merge(routes::webhooks::routes())
         .merge(routes::deliveries::routes())
         .merge(routes::tools::routes())

@@ -54,6 +54,8 @@ pub struct App {
     pub executions_progress: Progress,
     /// The tool calls the execution engine has under way.
     pub tool_calls: Arc<crate::executions::UnderWay>,
+    /// The time budgets' days and months are read at.
+    pub clock: crate::clock::Clock,
 }
 
 /// Where the reactors report, until they are started.
@@ -135,6 +137,7 @@ impl App {
             deliveries_progress,
             executions_progress,
             tool_calls: Arc::default(),
+            clock: crate::clock::Clock::default(),
         };
         (
             app,

@@ -1,10 +1,14 @@
-//! Alerts (operators acknowledge or ignore them), the tenant's budget, and
-//! batch runs estimated against it and confirmed into tasks.
+//! Alerts (operators acknowledge or ignore them), budgets (the tenant's,
+//! its agents', its models'), and batch runs estimated against them and
+//! confirmed into tasks.
 
 use agentledger_commands::budgets;
 use agentledger_domain::Aggregate;
+use agentledger_domain::agent::Agent;
 use agentledger_domain::alert::{Alert, AlertCommand};
-use agentledger_domain::budget::{BatchCommand, BatchEvent, Budget, BudgetCommand, Limits};
+use agentledger_domain::budget::{
+    BatchCommand, BatchEvent, Budget, BudgetCommand, BudgetScope, Limits, Rule,
+};
 use agentledger_domain::ids::TaskId;
 use agentledger_domain::reports::MAX_TOKENS;
 use agentledger_store::RecordedEvent;
@@ -48,26 +52,41 @@ pub async fn handle_alert(
     Ok(executed.position)
 }
 
-/// The operator's tenant's limits.
-pub async fn limits(app: &App, operator: &Operator) -> Result<Limits, AppError> {
+/// A budget of the operator's tenant: its own (no limits while none is
+/// set), or an agent's or a model's (not found while none is set).
+pub async fn budget(app: &App, operator: &Operator, scope: BudgetScope) -> Result<Rule, AppError> {
+    if let BudgetScope::Agent { agent_id } = scope {
+        app.load_visible::<Agent>(operator, agent_id).await?;
+    }
     let budget = app.handler.load::<Budget>(operator.tenant_id).await?.state;
-    Ok(budget.limits)
+    match budget.rules.get(&scope) {
+        Some(rule) => Ok(rule.clone()),
+        None if scope == BudgetScope::Tenant => Ok(Rule::warning(Limits::default())),
+        None => Err(AppError::NotFound("no such budget".into())),
+    }
 }
 
-/// Sets the operator's tenant's limits (`Set`: all of them; `Change`: those
-/// named); the position of the change.
-pub async fn set_limits(
+/// Sets, changes or removes a budget of the operator's tenant; the position
+/// of the change.
+pub async fn change(
     app: &App,
     operator: &Operator,
     command: BudgetCommand,
 ) -> Result<u64, AppError> {
     operator.require_commands()?;
-    let tokens = match command {
-        BudgetCommand::Set(limits) => [limits.daily_tokens, limits.monthly_tokens],
-        BudgetCommand::Change(changes) => [
-            changes.daily_tokens.flatten(),
-            changes.monthly_tokens.flatten(),
-        ],
+    let (scope, tokens) = match &command {
+        BudgetCommand::Set { scope, rule } => (
+            scope,
+            [rule.limits.daily_tokens, rule.limits.monthly_tokens],
+        ),
+        BudgetCommand::Change { scope, changes } => (
+            scope,
+            [
+                changes.limits.daily_tokens.flatten(),
+                changes.limits.monthly_tokens.flatten(),
+            ],
+        ),
+        BudgetCommand::Remove { scope } => (scope, [None, None]),
     };
     for tokens in tokens.into_iter().flatten() {
         if tokens > MAX_TOKEN_LIMIT {
@@ -76,7 +95,11 @@ pub async fn set_limits(
             )));
         }
     }
-    let executed = budgets::set_limits(&app.handler, &operator.context(), command).await?;
+    // Only an agent of the tenant, so no id of another can be probed.
+    if let BudgetScope::Agent { agent_id } = scope {
+        app.load_visible::<Agent>(operator, *agent_id).await?;
+    }
+    let executed = budgets::change(&app.handler, &operator.context(), command).await?;
     Ok(executed.position)
 }
 

@@ -6,7 +6,7 @@
 mod executions;
 
 use agentledger_commands::agents::{NewAgent, register};
-use agentledger_commands::budgets::set_limits;
+use agentledger_commands::budgets;
 use agentledger_commands::instructions::{What, issue};
 use agentledger_commands::operators::{bootstrap, create_api_key, create_tenant};
 use agentledger_commands::reports::{record_actions, record_llm_run};
@@ -15,7 +15,9 @@ use agentledger_commands::webhooks::{Subscription, subscribe};
 use agentledger_commands::{CommandError, Context, Handler};
 use agentledger_domain::address::AddressPolicy;
 use agentledger_domain::api_key::Role;
-use agentledger_domain::budget::{BudgetCommand, Limits};
+use agentledger_domain::budget::{
+    BudgetCommand, BudgetScope, DEFAULT_THRESHOLDS_PERCENT, Limits, Rule,
+};
 use agentledger_domain::ids::{AgentId, ApiKeyId, TaskId, TenantId};
 use agentledger_domain::instruction::{Instruction, InstructionCommand, OutputStream};
 use agentledger_domain::reports::{ActionReport, ActionStatus, RunReport, RunStatus};
@@ -104,6 +106,38 @@ fn agent_ctx(tenant: TenantId, agent: AgentId, at: DateTime<Utc>) -> Context {
         at,
         derive_event_ids: false,
     }
+}
+
+/// A daily token budget per agent (the administrator's stops at its
+/// limit), and a monthly cost cap on the largest model.
+fn demo_budgets(agents: &[AgentId]) -> Vec<BudgetCommand> {
+    let mut budgets: Vec<BudgetCommand> = agents
+        .iter()
+        .enumerate()
+        .map(|(i, agent_id)| BudgetCommand::Set {
+            scope: BudgetScope::Agent {
+                agent_id: *agent_id,
+            },
+            rule: Rule {
+                limits: Limits {
+                    daily_tokens: Some(if i + 1 == agents.len() { 5_000 } else { 60_000 }),
+                    ..Limits::default()
+                },
+                thresholds_percent: DEFAULT_THRESHOLDS_PERCENT.to_vec(),
+                hard_stop: i + 1 == agents.len(),
+            },
+        })
+        .collect();
+    budgets.push(BudgetCommand::Set {
+        scope: BudgetScope::Model {
+            model: MODELS[MODELS.len() - 1].into(),
+        },
+        rule: Rule::warning(Limits {
+            monthly_cost_micros: Some(60_000_000),
+            ..Limits::default()
+        }),
+    });
+    budgets
 }
 
 fn demo_tools() -> [ToolDefinition; 2] {
@@ -241,17 +275,17 @@ pub async fn seed(
         actor: Actor::new(ActorKind::Operator, "demo"),
         ..system.clone()
     };
-    set_limits(
-        handler,
-        &operator,
-        BudgetCommand::Set(Limits {
-            daily_tokens: Some(180_000),
-            monthly_tokens: Some(8_000_000),
-            daily_cost_micros: None,
-            monthly_cost_micros: Some(150_000_000),
-        }),
-    )
-    .await?;
+    let tenant_limits = Limits {
+        daily_tokens: Some(180_000),
+        monthly_tokens: Some(8_000_000),
+        daily_cost_micros: None,
+        monthly_cost_micros: Some(150_000_000),
+    };
+    let budget = BudgetCommand::Set {
+        scope: BudgetScope::Tenant,
+        rule: Rule::warning(tenant_limits),
+    };
+    budgets::change(handler, &operator, budget).await?;
 
     let mut agents = Vec::new();
     for (name, kind, _, _) in PRESETS {
@@ -262,6 +296,9 @@ pub async fn seed(
             rate_limit_per_minute: 600,
         };
         agents.push(register(handler, &operator, new).await?.agent_id);
+    }
+    for budget in demo_budgets(&agents) {
+        budgets::change(handler, &operator, budget).await?;
     }
     // Alerts and failed tasks go to a receiver that is not there: a server
     // running meanwhile shows the deliveries failing and being retried.

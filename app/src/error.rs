@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use agentledger_commands::CommandError;
 use agentledger_commands::reports::BatchRefused;
+use agentledger_domain::budget::{BudgetScope, Measure, Period};
 use agentledger_domain::history::HistoryError;
 use agentledger_export::ExportError;
 use agentledger_projections::engine::ProjectionError;
 use agentledger_store::StoreError;
+use chrono::{DateTime, Utc};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -59,6 +61,23 @@ pub enum AppError {
     /// The caller's budget is spent; it may try again after this long.
     #[error("retry in {} s", .0.as_secs())]
     RateLimited(Duration),
+    /// A budget that stops at its limit has reached it: the agent may claim
+    /// and report again when the period ends (`wait`) or the limit is raised.
+    #[error(
+        "{} {} {} budget is spent: {used} of {limit} used; it lifts at {until} or when the limit is raised",
+        scope.owner(),
+        period.adjective(),
+        measure.as_str()
+    )]
+    OverBudget {
+        scope: BudgetScope,
+        period: Period,
+        measure: Measure,
+        used: i64,
+        limit: i128,
+        until: DateTime<Utc>,
+        wait: Duration,
+    },
     /// A `min_position` no command handed out: the log ends before it.
     #[error("`min_position` {wanted} is past the end of the log")]
     PastHead { wanted: u64, head: u64 },

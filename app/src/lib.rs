@@ -5,8 +5,10 @@
 pub mod agents;
 pub mod app;
 pub mod audit;
+pub mod budget_stop;
 pub mod budgets;
 pub mod caller;
+pub mod clock;
 pub mod deliveries;
 pub mod demo;
 pub mod error;

@@ -40,6 +40,13 @@ pub async fn actions(
 
 pub async fn run(app: &App, agent: &AgentCaller, report: RunReport) -> Result<Committed, AppError> {
     agent.require("runs:write")?;
+    crate::budget_stop::within_budgets(
+        app,
+        agent.agent.tenant_id,
+        agent.agent_id,
+        Some(&report.model),
+    )
+    .await?;
     if let Some(task_id) = report.task_id {
         // Its cost counts towards the task's execution: only a task the
         // agent holds may be named, or an agent could charge another's.

@@ -1,4 +1,4 @@
-//! Tenant budgets and batch runs: estimate, then confirm into one task per
+//! Budgets and batch runs: estimate, then confirm into one task per
 //! (app type, member) pair.
 
 use agentledger_domain::address::AddressPolicy;
@@ -15,8 +15,8 @@ use crate::handler::{Context, Executed, Handler, derived_id};
 /// The task type batch confirmations create.
 pub const BATCH_TASK_TYPE: &str = "batch_run";
 
-/// Sets the tenant's limits, or changes some of them.
-pub async fn set_limits(
+/// Sets, changes or removes one of the tenant's budgets.
+pub async fn change(
     handler: &Handler,
     ctx: &Context,
     command: BudgetCommand,

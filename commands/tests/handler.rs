@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use agentledger_commands::{CommandError, Context, Handler};
 use agentledger_domain::address::AddressPolicy;
-use agentledger_domain::budget::{Budget, BudgetCommand, Limits};
+use agentledger_domain::budget::{Budget, BudgetCommand, BudgetScope, Limits, Rule};
 use agentledger_domain::ids::TenantId;
 use agentledger_domain::task::{NewTask, Task, TaskCommand};
 use agentledger_domain::{Actor, Aggregate, DomainError};
@@ -101,11 +101,18 @@ async fn a_command_that_lost_a_race_is_decided_again_on_the_new_state() {
     let stream = Budget::stream_id(tenant);
 
     let executed = handler
-        .execute::<Budget>(&stream, &ctx, BudgetCommand::Set(limits(9)))
+        .execute::<Budget>(
+            &stream,
+            &ctx,
+            BudgetCommand::Set {
+                scope: BudgetScope::Tenant,
+                rule: Rule::warning(limits(9)),
+            },
+        )
         .await
         .unwrap_or_else(|e| panic!("the retry should land: {e}"));
 
-    assert_eq!(executed.state.limits, limits(9));
+    assert_eq!(executed.state.tenant_limits(), limits(9));
     let stored = store.read_stream(&stream, 0, 10).await.unwrap_or_default();
     let actors: Vec<&str> = stored.iter().map(|e| e.actor.id.as_str()).collect();
     assert_eq!(

@@ -13,7 +13,8 @@ use crate::agent::{Agent, AgentEvent, AgentEventType};
 use crate::aggregate::Aggregate;
 use crate::alert::{AlertSource, RaisedAlert, Severity};
 use crate::budget::{
-    Budget, BudgetEvent, BudgetEventType, Limits, THRESHOLDS_PERCENT, budget_alert_subject,
+    Budget, BudgetEvent, BudgetEventType, BudgetScope, FIRST_THRESHOLDS_PERCENT, Limits, Period,
+    Rule, budget_alert_subject,
 };
 use crate::calendar;
 use crate::codec::{CodecError, decode_if};
@@ -48,6 +49,8 @@ const OBSERVED: &[&str] = &[
     AgentEventType::AgentWentOffline.into_str(),
     TenantEventType::TenantTimeZoneSet.into_str(),
     BudgetEventType::BudgetSet.into_str(),
+    BudgetEventType::BudgetRuleSet.into_str(),
+    BudgetEventType::BudgetRuleRemoved.into_str(),
     WebhookEventType::WebhookDisabled.into_str(),
 ];
 
@@ -61,39 +64,66 @@ struct Usage {
 /// a restart goes on from there instead of replaying the whole log.
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PolicyState {
+    /// Tenant budgets set with `BudgetSet` (saved before budgets had
+    /// scopes): read back as such, never written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     limits: Vec<(TenantId, Limits)>,
+    #[serde(default)]
+    rules: Vec<(TenantId, BudgetScope, Rule)>,
     /// Tenants that count days in a time zone other than UTC.
     #[serde(default)]
     zones: Vec<(TenantId, String)>,
-    /// (tenant, period, tokens, cost in micros)
+    /// The tenant's own use: (tenant, period, tokens, cost in micros)
     usage: Vec<(TenantId, String, u64, i64)>,
+    /// The use of agents and models with a budget: (tenant, budget key,
+    /// period, tokens, cost in micros)
+    #[serde(default)]
+    scoped_usage: Vec<(TenantId, String, String, u64, i64)>,
 }
 
-/// Periods of usage kept per tenant: the newest days and months. An event
-/// of an older period (a late report) counts from zero there; any alert it
-/// repeats has the id of the first and is not raised twice.
+/// Periods of usage kept per tenant and budget: the newest days and months.
+/// An event of an older period (a late report) counts from zero there; any
+/// alert it repeats has the id of the first and is not raised twice.
 const KEPT_DAYS: usize = 3;
 const KEPT_MONTHS: usize = 2;
+/// The key of the tenant's own use among its budgets' ([`BudgetScope::key`]).
+const TENANT: &str = "tenant";
 
 #[derive(Debug, Default, PartialEq)]
 pub struct AlertPolicy {
-    limits: HashMap<TenantId, Limits>,
+    rules: HashMap<(TenantId, BudgetScope), Rule>,
     zones: HashMap<TenantId, String>,
-    /// Per tenant and period ("2026-11-23" or "2026-11").
-    usage: HashMap<(TenantId, String), Usage>,
+    /// Per tenant, budget key and period ("2026-11-23" or "2026-11"). The
+    /// tenant's use is always counted; an agent's or a model's from when it
+    /// has a budget.
+    usage: HashMap<(TenantId, String, String), Usage>,
 }
 
 impl AlertPolicy {
     pub fn from_state(state: PolicyState) -> Self {
+        let first = state.limits.into_iter().map(|(tenant, limits)| {
+            let (scope, rule) = BudgetEvent::BudgetSet(limits).rule();
+            (tenant, scope, rule)
+        });
+        let rules = state
+            .rules
+            .into_iter()
+            .map(|(tenant, scope, rule)| (tenant, scope, Some(rule)));
+        let tenant_usage = state
+            .usage
+            .into_iter()
+            .map(|(tenant, period, t, c)| (tenant, TENANT.to_owned(), period, t, c));
         Self {
-            limits: state.limits.into_iter().collect(),
+            rules: first
+                .chain(rules)
+                .filter_map(|(tenant, scope, rule)| rule.map(|r| ((tenant, scope), r)))
+                .collect(),
             zones: state.zones.into_iter().collect(),
-            usage: state
-                .usage
-                .into_iter()
-                .map(|(tenant, period, tokens, cost_micros)| {
+            usage: tenant_usage
+                .chain(state.scoped_usage)
+                .map(|(tenant, key, period, tokens, cost_micros)| {
                     (
-                        (tenant, period),
+                        (tenant, key, period),
                         Usage {
                             tokens,
                             cost_micros,
@@ -104,42 +134,58 @@ impl AlertPolicy {
         }
     }
 
-    /// The state to save: every tenant's limits and its recent usage.
+    /// The state to save: every budget and its recent usage.
     pub fn state(&self) -> PolicyState {
         let mut usage: Vec<_> = self
             .usage
             .iter()
-            .map(|((tenant, period), u)| (*tenant, period.clone(), u.tokens, u.cost_micros))
+            .map(|((tenant, key, period), u)| {
+                (
+                    *tenant,
+                    key.clone(),
+                    period.clone(),
+                    u.tokens,
+                    u.cost_micros,
+                )
+            })
             .collect();
-        // Newest first within each tenant and period length (day or month).
-        usage.sort_by(|a, b| (a.0, a.1.len()).cmp(&(b.0, b.1.len())).then(b.1.cmp(&a.1)));
-        let mut kept = Vec::with_capacity(usage.len());
-        let mut run = (None, 0, 0);
-        for entry in usage {
-            let group = (Some(entry.0), entry.1.len());
-            run = if (run.0, run.1) == group {
-                (run.0, run.1, run.2 + 1)
-            } else {
-                (group.0, group.1, 1)
-            };
-            let keep = if entry.1.len() == 7 {
+        // Newest first within each tenant, budget and period length (day
+        // or month).
+        usage.sort_by(|a, b| {
+            (a.0, &a.1, a.2.len())
+                .cmp(&(b.0, &b.1, b.2.len()))
+                .then(b.2.cmp(&a.2))
+        });
+        let mut state = PolicyState::default();
+        let mut run = 0;
+        let mut group = None;
+        for (tenant, key, period, tokens, cost) in usage {
+            let this = Some((tenant, key.clone(), period.len()));
+            run = if group == this { run + 1 } else { 1 };
+            group = this;
+            let keep = if period.len() == 7 {
                 KEPT_MONTHS
             } else {
                 KEPT_DAYS
             };
-            if run.2 <= keep {
-                kept.push(entry);
+            if run > keep {
+                continue;
+            }
+            if key == TENANT {
+                state.usage.push((tenant, period, tokens, cost));
+            } else {
+                state.scoped_usage.push((tenant, key, period, tokens, cost));
             }
         }
-        let mut limits: Vec<_> = self.limits.iter().map(|(t, l)| (*t, *l)).collect();
-        limits.sort_by_key(|(t, _)| *t);
-        let mut zones: Vec<_> = self.zones.iter().map(|(t, z)| (*t, z.clone())).collect();
-        zones.sort();
-        PolicyState {
-            limits,
-            zones,
-            usage: kept,
-        }
+        state.rules = self
+            .rules
+            .iter()
+            .map(|((t, scope), rule)| (*t, scope.clone(), rule.clone()))
+            .collect();
+        state.rules.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        state.zones = self.zones.iter().map(|(t, z)| (*t, z.clone())).collect();
+        state.zones.sort();
+        state
     }
 
     /// The alerts `seen` causes. A payload of an observed type that does
@@ -163,6 +209,7 @@ impl AlertPolicy {
         // appended by hand to some other stream is not the fact it names.
         if RUNS.holds(seen.stream_id)
             && let Some(ReportEvent::LlmRunRecorded {
+                agent_id,
                 app_type,
                 model,
                 status,
@@ -173,11 +220,18 @@ impl AlertPolicy {
                 ..
             }) = seen.decode()?
         {
-            let mut alerts = self.count_usage(
-                seen,
-                prompt_tokens.saturating_add(completion_tokens),
-                cost_micros,
-            );
+            let scopes = [
+                BudgetScope::Tenant,
+                BudgetScope::Agent { agent_id },
+                BudgetScope::Model {
+                    model: model.clone(),
+                },
+            ];
+            let tokens = prompt_tokens.saturating_add(completion_tokens);
+            let mut alerts = Vec::new();
+            for scope in scopes {
+                alerts.extend(self.count_usage(seen, scope, tokens, cost_micros));
+            }
             if status.is_failure() {
                 alerts.push(alert(
                     AlertSource::LlmRun,
@@ -222,9 +276,12 @@ impl AlertPolicy {
                 None => self.zones.remove(&seen.tenant_id),
             };
         } else if Budget::CATEGORY.holds(seen.stream_id)
-            && let Some(BudgetEvent::BudgetSet(limits)) = seen.decode()?
+            && let Some(event) = seen.decode::<BudgetEvent>()?
         {
-            self.limits.insert(seen.tenant_id, limits);
+            match event.rule() {
+                (scope, Some(rule)) => self.rules.insert((seen.tenant_id, scope), rule),
+                (scope, None) => self.rules.remove(&(seen.tenant_id, scope)),
+            };
         } else if let Some(webhook_id) = Webhook::CATEGORY.id_in(seen.stream_id)
             && let Some(WebhookEvent::WebhookDisabled {
                 reason,
@@ -242,34 +299,38 @@ impl AlertPolicy {
         Ok(vec![])
     }
 
-    /// Adds a run's usage to its day and month; alerts for every threshold
-    /// this run crossed.
-    fn count_usage(&mut self, seen: &Seen<'_>, tokens: u64, cost_micros: i64) -> Vec<RaisedAlert> {
-        let limits = self
-            .limits
-            .get(&seen.tenant_id)
-            .copied()
-            .unwrap_or_default();
+    /// Adds a run's usage to the day and month of one of the budgets it
+    /// counts toward; alerts for every threshold this run crossed there.
+    fn count_usage(
+        &mut self,
+        seen: &Seen<'_>,
+        scope: BudgetScope,
+        tokens: u64,
+        cost_micros: i64,
+    ) -> Vec<RaisedAlert> {
+        let rule = self.rules.get(&(seen.tenant_id, scope.clone())).cloned();
+        // The tenant's use is counted without a budget (one may be set
+        // mid-period); another's only with one, or the saved state would
+        // grow with every agent and model.
+        if rule.is_none() && scope != BudgetScope::Tenant {
+            return vec![];
+        }
+        let rule = rule.unwrap_or_else(|| Rule {
+            limits: Limits::default(),
+            thresholds_percent: FIRST_THRESHOLDS_PERCENT.to_vec(),
+            hard_stop: false,
+        });
         let zone = calendar::zone(self.zones.get(&seen.tenant_id).map(String::as_str));
-        let periods = [
-            (
-                "daily",
-                calendar::day(zone, seen.occurred_at),
-                limits.daily_tokens,
-                limits.daily_cost_micros,
-            ),
-            (
-                "monthly",
-                calendar::month(zone, seen.occurred_at),
-                limits.monthly_tokens,
-                limits.monthly_cost_micros,
-            ),
-        ];
+        let key = scope.key();
         let mut alerts = Vec::new();
-        for (name, period, token_limit, cost_limit) in periods {
+        for period in [Period::Day, Period::Month] {
+            let name = match period {
+                Period::Day => calendar::day(zone, seen.occurred_at),
+                Period::Month => calendar::month(zone, seen.occurred_at),
+            };
             let usage = self
                 .usage
-                .entry((seen.tenant_id, period.clone()))
+                .entry((seen.tenant_id, key.clone(), name.clone()))
                 .or_default();
             let before = *usage;
             // Saturating: the log is input, and a stored absurd value must not
@@ -277,51 +338,78 @@ impl AlertPolicy {
             usage.tokens = usage.tokens.saturating_add(tokens);
             usage.cost_micros = usage.cost_micros.saturating_add(cost_micros);
             let after = *usage;
-            let measures = [
-                (
-                    "tokens",
-                    token_limit.map(|l| (before.tokens as f64, after.tokens as f64, l as f64)),
-                ),
-                (
-                    "cost",
-                    cost_limit.map(|l| {
-                        (
-                            before.cost_micros as f64,
-                            after.cost_micros as f64,
-                            l as f64,
-                        )
-                    }),
-                ),
-            ];
-            for (measure, values) in measures {
-                let Some((before, after, limit)) = values else {
+            for (limit_period, measure, limit) in rule.limits.each() {
+                let Some(limit) = limit.filter(|_| limit_period == period) else {
                     continue;
                 };
-                for percent in THRESHOLDS_PERCENT {
-                    let line = limit * f64::from(percent) / 100.0;
-                    if before < line && after >= line {
-                        alerts.push(RaisedAlert {
-                            tenant_id: seen.tenant_id,
-                            source: AlertSource::Budget,
-                            severity: if percent >= 100 {
-                                Severity::Critical
-                            } else {
-                                Severity::Warning
-                            },
-                            title: format!("{percent}% of the {name} {measure} budget used"),
-                            detail: format!("{after} of {limit} in {period}"),
-                            subject: budget_alert_subject(
-                                seen.tenant_id,
-                                &format!("{name}-{measure}"),
-                                &period,
-                                percent,
-                            ),
-                        });
+                let (was, is) = match measure {
+                    crate::budget::Measure::Tokens => {
+                        (i128::from(before.tokens), i128::from(after.tokens))
+                    }
+                    crate::budget::Measure::Cost => (
+                        i128::from(before.cost_micros),
+                        i128::from(after.cost_micros),
+                    ),
+                };
+                let shares = rule.thresholds_percent.iter().copied().chain([100]);
+                for percent in shares {
+                    // Whole numbers: `used * 100 >= limit * percent` is
+                    // exact where a float share would not be.
+                    let line = limit * i128::from(percent);
+                    if was * 100 < line && is * 100 >= line {
+                        alerts.push(budget_alert(
+                            seen, &scope, &rule, period, measure, &name, percent, is, limit,
+                        ));
                     }
                 }
             }
         }
         alerts
+    }
+}
+
+/// The alert for a budget's use crossing `percent` of a limit.
+#[allow(clippy::too_many_arguments)]
+fn budget_alert(
+    seen: &Seen<'_>,
+    scope: &BudgetScope,
+    rule: &Rule,
+    period: Period,
+    measure: crate::budget::Measure,
+    name: &str,
+    percent: u8,
+    used: i128,
+    limit: i128,
+) -> RaisedAlert {
+    let what = format!(
+        "{} {} {} budget",
+        scope.owner(),
+        period.adjective(),
+        measure.as_str()
+    );
+    let reached = percent >= 100;
+    let title = match (reached, rule.hard_stop) {
+        (true, true) => format!("{what} reached: stopped until the period ends"),
+        (true, false) => format!("{what} reached"),
+        (false, _) => format!("{percent}% of {what} used"),
+    };
+    RaisedAlert {
+        tenant_id: seen.tenant_id,
+        source: AlertSource::Budget,
+        severity: if reached {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        },
+        title,
+        detail: format!("{used} of {limit} in {name}"),
+        subject: budget_alert_subject(
+            seen.tenant_id,
+            scope,
+            &format!("{}-{}", period.adjective(), measure.as_str()),
+            name,
+            percent,
+        ),
     }
 }
 
@@ -524,7 +612,10 @@ mod tests {
         assert!(observe(&mut policy, t, "runs-a", &run(700, RunStatus::Success), 1).is_empty());
         let at_80 = observe(&mut policy, t, "runs-a", &run(150, RunStatus::Success), 1);
         assert_eq!(at_80.len(), 1);
-        assert!(at_80[0].title.starts_with("80% of the daily tokens"));
+        assert_eq!(
+            at_80[0].title,
+            "80% of the tenant's daily tokens budget used"
+        );
         // One run jumping past 100% of the day raises the 100% alert only once.
         let at_100 = observe(&mut policy, t, "runs-a", &run(500, RunStatus::Success), 1);
         assert_eq!(
@@ -576,5 +667,84 @@ mod tests {
         assert!(alerts[0].detail.ends_with("in 2026-11-02"), "{alerts:?}");
         let restored = AlertPolicy::from_state(policy.state());
         assert_eq!(restored, policy);
+    }
+
+    #[test]
+    fn an_agents_budget_warns_at_its_own_thresholds_once_each_and_says_it_stops() {
+        // Given an agent with a daily budget of 1000 tokens that warns at
+        // 50% and stops at the limit, and another agent without one
+        let mut policy = AlertPolicy::default();
+        let t = TenantId::new();
+        let agent = AgentId::new();
+        let budget = BudgetEvent::BudgetRuleSet {
+            scope: BudgetScope::Agent { agent_id: agent },
+            limits: Limits {
+                daily_tokens: Some(1000),
+                ..Limits::default()
+            },
+            thresholds_percent: vec![50],
+            hard_stop: true,
+        };
+        observe(&mut policy, t, "budget-x", &budget, 1);
+        let run_of = |who: AgentId, tokens: u64| {
+            let mut event = run(tokens, RunStatus::Success);
+            if let ReportEvent::LlmRunRecorded { agent_id, .. } = &mut event {
+                *agent_id = who;
+            }
+            event
+        };
+        // When its runs cross 50% and then the limit
+        let half = observe(&mut policy, t, "runs-a", &run_of(agent, 600), 1);
+        let titles: Vec<_> = half.iter().map(|a| a.title.clone()).collect();
+        assert_eq!(
+            titles,
+            [format!("50% of agent {agent}'s daily tokens budget used")]
+        );
+        assert!(observe(&mut policy, t, "runs-a", &run_of(agent, 100), 1).is_empty());
+        let full = observe(&mut policy, t, "runs-a", &run_of(agent, 400), 1);
+        assert_eq!(
+            full.iter()
+                .map(|a| (a.severity, a.title.clone()))
+                .collect::<Vec<_>>(),
+            [(
+                Severity::Critical,
+                format!(
+                    "agent {agent}'s daily tokens budget reached: stopped until the period ends"
+                )
+            )]
+        );
+        // Then another agent's runs count toward no budget of its own
+        assert!(observe(&mut policy, t, "runs-b", &run_of(AgentId::new(), 5000), 1).is_empty());
+        // And the agent's use survives a save, so the next day starts over
+        let mut restored = AlertPolicy::from_state(policy.state());
+        assert_eq!(restored, policy);
+        assert!(observe(&mut restored, t, "runs-a", &run_of(agent, 100), 1).is_empty());
+        assert_eq!(
+            observe(&mut restored, t, "runs-a", &run_of(agent, 500), 2).len(),
+            1
+        );
+        // Removed, it warns no more
+        let removed = BudgetEvent::BudgetRuleRemoved {
+            scope: BudgetScope::Agent { agent_id: agent },
+        };
+        observe(&mut restored, t, "budget-x", &removed, 3);
+        assert!(observe(&mut restored, t, "runs-a", &run_of(agent, 5000), 3).is_empty());
+    }
+
+    #[test]
+    fn a_state_saved_before_budgets_had_scopes_reads_as_the_tenants_budget() {
+        let t = TenantId::new();
+        let saved = serde_json::json!({
+            "limits": [[t, {"daily_tokens": 100, "monthly_tokens": null,
+                            "daily_cost_micros": null, "monthly_cost_micros": null}]],
+            "usage": [[t, "2026-11-01", 70, 0]],
+        });
+        let state: PolicyState = serde_json::from_value(saved).unwrap_or_default();
+        let mut policy = AlertPolicy::from_state(state);
+        let alerts = observe(&mut policy, t, "runs-a", &run(15, RunStatus::Success), 1);
+        assert_eq!(
+            alerts.iter().map(|a| a.title.as_str()).collect::<Vec<_>>(),
+            ["80% of the tenant's daily tokens budget used"]
+        );
     }
 }

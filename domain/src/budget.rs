@@ -1,14 +1,22 @@
-//! Token and cost budgets per tenant, and batch runs estimated against them.
+//! Token and cost budgets, of the tenant, of one agent or of one model, and
+//! batch runs estimated against them.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::Aggregate;
 use crate::error::DomainError;
-use crate::ids::{TaskId, TenantId};
+use crate::ids::{AgentId, TaskId, TenantId};
 
-/// Shares of a budget at which an alert is raised.
-pub const THRESHOLDS_PERCENT: [u8; 2] = [80, 100];
+/// Shares of a budget at which an alert is raised when none are chosen;
+/// reaching the limit itself always alerts.
+pub const DEFAULT_THRESHOLDS_PERCENT: [u8; 3] = [50, 80, 95];
+/// The warnings of a budget set before they could be chosen (`BudgetSet`).
+pub const FIRST_THRESHOLDS_PERCENT: [u8; 1] = [80];
+/// Warning thresholds a budget may have.
+pub const MAX_THRESHOLDS: usize = 5;
 /// How long a batch estimate can be confirmed.
 pub const BATCH_VALIDITY_MINUTES: i64 = 10;
 pub const MAX_BATCH_PAIRS: usize = 10_000;
@@ -44,20 +52,199 @@ impl Limits {
                 .unwrap_or(self.monthly_cost_micros),
         }
     }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Limits::default()
+    }
+
+    /// Each limit with the period and measure it caps, as whole numbers
+    /// (tokens, or micro-dollars).
+    pub fn each(&self) -> [(Period, Measure, Option<i128>); 4] {
+        [
+            (
+                Period::Day,
+                Measure::Tokens,
+                self.daily_tokens.map(i128::from),
+            ),
+            (
+                Period::Month,
+                Measure::Tokens,
+                self.monthly_tokens.map(i128::from),
+            ),
+            (
+                Period::Day,
+                Measure::Cost,
+                self.daily_cost_micros.map(i128::from),
+            ),
+            (
+                Period::Month,
+                Measure::Cost,
+                self.monthly_cost_micros.map(i128::from),
+            ),
+        ]
+    }
 }
 
+/// The calendar period a limit counts over, in the tenant's time zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Period {
+    Day,
+    Month,
+}
+
+impl Period {
+    /// As the API and alert titles name it.
+    pub fn adjective(self) -> &'static str {
+        match self {
+            Period::Day => "daily",
+            Period::Month => "monthly",
+        }
+    }
+}
+
+/// What a limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Measure {
+    Tokens,
+    Cost,
+}
+
+impl Measure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Measure::Tokens => "tokens",
+            Measure::Cost => "cost",
+        }
+    }
+}
+
+/// Whose use a budget caps: the whole tenant's, one agent's, or every run
+/// of one model.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BudgetScope {
+    Tenant,
+    Agent { agent_id: AgentId },
+    Model { model: String },
+}
+
+impl BudgetScope {
+    /// The key a read model files the budget under: `tenant`,
+    /// `agent:<id>` or `model:<name>`.
+    pub fn key(&self) -> String {
+        match self {
+            BudgetScope::Tenant => "tenant".into(),
+            BudgetScope::Agent { agent_id } => format!("agent:{agent_id}"),
+            BudgetScope::Model { model } => format!("model:{model}"),
+        }
+    }
+
+    /// The budget's name in a sentence: "the tenant's daily tokens budget".
+    pub fn owner(&self) -> String {
+        match self {
+            BudgetScope::Tenant => "the tenant's".into(),
+            BudgetScope::Agent { agent_id } => format!("agent {agent_id}'s"),
+            BudgetScope::Model { model } => format!("model {model}'s"),
+        }
+    }
+}
+
+/// A budget: its limits, the shares of them that warn, and whether
+/// reaching one stops the agents it covers until the period rolls over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rule {
+    pub limits: Limits,
+    pub thresholds_percent: Vec<u8>,
+    pub hard_stop: bool,
+}
+
+impl Rule {
+    /// Limits with the default thresholds and no stop.
+    pub fn warning(limits: Limits) -> Rule {
+        Rule {
+            limits,
+            thresholds_percent: DEFAULT_THRESHOLDS_PERCENT.to_vec(),
+            hard_stop: false,
+        }
+    }
+
+    /// Thresholds sorted, each once: the same warnings however they were
+    /// written.
+    fn normalized(mut self) -> Rule {
+        self.thresholds_percent.sort_unstable();
+        self.thresholds_percent.dedup();
+        self
+    }
+
+    fn check(&self) -> Result<(), DomainError> {
+        let limits = self.limits;
+        let zero_tokens = [limits.daily_tokens, limits.monthly_tokens].contains(&Some(0));
+        let bad_cost = [limits.daily_cost_micros, limits.monthly_cost_micros]
+            .iter()
+            .flatten()
+            .any(|c| *c <= 0);
+        if zero_tokens || bad_cost {
+            return Err(DomainError::invalid(
+                "limits must be positive (leave one out for no limit)",
+            ));
+        }
+        if self.thresholds_percent.len() > MAX_THRESHOLDS
+            || self
+                .thresholds_percent
+                .iter()
+                .any(|p| !(1..=99).contains(p))
+        {
+            return Err(DomainError::invalid(format!(
+                "thresholds_percent holds at most {MAX_THRESHOLDS} shares of 1 to 99 (reaching the limit always alerts)"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A change of some of a budget's settings; `None` keeps one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleChanges {
+    pub limits: LimitChanges,
+    pub thresholds_percent: Option<Vec<u8>>,
+    pub hard_stop: Option<bool>,
+}
+
+/// Every budget of a tenant, one stream: changes to any of them are
+/// decided in order.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Budget {
-    pub limits: Limits,
+    pub rules: BTreeMap<BudgetScope, Rule>,
 }
 
-#[derive(Debug, Clone, Copy)]
+impl Budget {
+    /// The tenant-wide limits (none when it has no budget).
+    pub fn tenant_limits(&self) -> Limits {
+        self.rules
+            .get(&BudgetScope::Tenant)
+            .map(|r| r.limits)
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone)]
 pub enum BudgetCommand {
-    /// Replaces every limit: one left out is no limit.
-    Set(Limits),
-    /// Changes the limits named and keeps the others, decided on the budget
-    /// as it stands (two changes at once both count).
-    Change(LimitChanges),
+    /// Replaces a budget wholly: a limit left out is no limit.
+    Set {
+        scope: BudgetScope,
+        rule: Rule,
+    },
+    /// Changes the settings named and keeps the others, decided on the
+    /// budget as it stands (two changes at once both count). A budget not
+    /// set yet starts from no limits and the default thresholds.
+    Change {
+        scope: BudgetScope,
+        changes: RuleChanges,
+    },
+    Remove {
+        scope: BudgetScope,
+    },
 }
 
 #[derive(
@@ -70,7 +257,49 @@ pub enum BudgetCommand {
 )]
 #[serde(tag = "type", content = "data")]
 pub enum BudgetEvent {
+    /// The tenant's limits, as they were set before budgets had scopes,
+    /// thresholds and stops: warning at [`FIRST_THRESHOLDS_PERCENT`], never
+    /// stopping. No longer appended; stored ones keep that meaning.
     BudgetSet(Limits),
+    BudgetRuleSet {
+        scope: BudgetScope,
+        limits: Limits,
+        thresholds_percent: Vec<u8>,
+        hard_stop: bool,
+    },
+    BudgetRuleRemoved {
+        scope: BudgetScope,
+    },
+}
+
+impl BudgetEvent {
+    /// The budget this event sets, or `None` when it removes it.
+    pub fn rule(&self) -> (BudgetScope, Option<Rule>) {
+        match self {
+            BudgetEvent::BudgetSet(limits) => (
+                BudgetScope::Tenant,
+                (!limits.is_empty()).then(|| Rule {
+                    limits: *limits,
+                    thresholds_percent: FIRST_THRESHOLDS_PERCENT.to_vec(),
+                    hard_stop: false,
+                }),
+            ),
+            BudgetEvent::BudgetRuleSet {
+                scope,
+                limits,
+                thresholds_percent,
+                hard_stop,
+            } => (
+                scope.clone(),
+                Some(Rule {
+                    limits: *limits,
+                    thresholds_percent: thresholds_percent.clone(),
+                    hard_stop: *hard_stop,
+                }),
+            ),
+            BudgetEvent::BudgetRuleRemoved { scope } => (scope.clone(), None),
+        }
+    }
 }
 
 impl Aggregate for Budget {
@@ -81,30 +310,60 @@ impl Aggregate for Budget {
     const ENTITY: &'static str = "budget";
 
     fn decide(state: &Self, command: BudgetCommand) -> Result<Vec<BudgetEvent>, DomainError> {
-        let limits = match command {
-            BudgetCommand::Set(limits) => limits,
-            BudgetCommand::Change(changes) => state.limits.changed(changes),
+        let (scope, rule) = match command {
+            BudgetCommand::Set { scope, rule } => (scope, rule),
+            BudgetCommand::Change { scope, changes } => {
+                let now = state
+                    .rules
+                    .get(&scope)
+                    .cloned()
+                    .unwrap_or_else(|| Rule::warning(Limits::default()));
+                let rule = Rule {
+                    limits: now.limits.changed(changes.limits),
+                    thresholds_percent: changes
+                        .thresholds_percent
+                        .unwrap_or(now.thresholds_percent),
+                    hard_stop: changes.hard_stop.unwrap_or(now.hard_stop),
+                };
+                (scope, rule)
+            }
+            BudgetCommand::Remove { scope } => {
+                return if state.rules.contains_key(&scope) {
+                    Ok(vec![BudgetEvent::BudgetRuleRemoved { scope }])
+                } else {
+                    Err(DomainError::NotFound("budget"))
+                };
+            }
         };
-        let zero_tokens = [limits.daily_tokens, limits.monthly_tokens].contains(&Some(0));
-        let bad_cost = [limits.daily_cost_micros, limits.monthly_cost_micros]
-            .iter()
-            .flatten()
-            .any(|c| *c <= 0);
-        if zero_tokens || bad_cost {
+        if let BudgetScope::Model { model } = &scope {
+            DomainError::check_label("model", model)?;
+        }
+        let rule = rule.normalized();
+        rule.check()?;
+        // No limit left is no budget: the tenant's may be emptied (as it
+        // always could), an agent's or model's is removed instead.
+        if rule.limits.is_empty() && scope != BudgetScope::Tenant {
             return Err(DomainError::invalid(
-                "limits must be positive (leave one out for no limit)",
+                "a budget needs a limit (DELETE removes it)",
             ));
         }
-        Ok(if state.limits == limits {
+        Ok(if state.rules.get(&scope) == Some(&rule) {
             vec![]
         } else {
-            vec![BudgetEvent::BudgetSet(limits)]
+            vec![BudgetEvent::BudgetRuleSet {
+                scope,
+                limits: rule.limits,
+                thresholds_percent: rule.thresholds_percent,
+                hard_stop: rule.hard_stop,
+            }]
         })
     }
 
     fn evolve(mut state: Self, event: &BudgetEvent) -> Self {
-        let BudgetEvent::BudgetSet(limits) = event;
-        state.limits = *limits;
+        match event.rule() {
+            (scope, Some(rule)) => state.rules.insert(scope, rule),
+            (scope, None) => state.rules.remove(&scope),
+        };
         state
     }
 }
@@ -267,17 +526,30 @@ impl Aggregate for Batch {
     }
 }
 
-/// The id of the alert for `tenant` crossing `percent` of a budget in `period`
-/// (`2026-11-23` or `2026-11`): one alert per threshold and period, however
-/// often the runs behind it are replayed.
-pub fn budget_alert_subject(tenant: TenantId, measure: &str, period: &str, percent: u8) -> String {
-    format!("budget:{tenant}:{measure}:{period}:{percent}")
+/// The id of the alert for a budget of `tenant` crossing `percent` of a
+/// limit in `period` (`2026-11-23` or `2026-11`): one alert per budget,
+/// threshold and period, however often the runs behind it are replayed.
+/// The tenant's own budget keeps the subject it always had.
+pub fn budget_alert_subject(
+    tenant: TenantId,
+    scope: &BudgetScope,
+    measure: &str,
+    period: &str,
+    percent: u8,
+) -> String {
+    match scope {
+        BudgetScope::Tenant => format!("budget:{tenant}:{measure}:{period}:{percent}"),
+        other => format!(
+            "budget:{tenant}:{}:{measure}:{period}:{percent}",
+            other.key()
+        ),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::given;
+    use crate::testing::{given, given_no_events};
 
     fn at(minutes: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + minutes * 60, 0).unwrap_or_default()
@@ -344,23 +616,40 @@ mod tests {
             daily_tokens: Some(0),
             ..Limits::default()
         };
-        assert!(matches!(
-            Budget::decide(&Budget::default(), BudgetCommand::Set(zero)),
-            Err(DomainError::Invalid(_))
-        ));
+        given_no_events::<Budget>()
+            .when(set(BudgetScope::Tenant, Rule::warning(zero)))
+            .then_refused(|e| matches!(e, DomainError::Invalid(_)));
         let limits = Limits {
             daily_tokens: Some(1000),
             monthly_cost_micros: Some(5_000_000),
             ..Limits::default()
         };
-        let set = BudgetCommand::Set(limits);
-        let state = Budget::fold(&Budget::decide(&Budget::default(), set).unwrap_or_default());
-        assert_eq!(state.limits, limits);
-        assert_eq!(
-            Budget::decide(&state, set),
-            Ok(vec![]),
-            "setting the same limits appends nothing"
-        );
+        given::<Budget>([rule_set(BudgetScope::Tenant, Rule::warning(limits))])
+            .when(set(BudgetScope::Tenant, Rule::warning(limits)))
+            .then_nothing_happens();
+    }
+
+    fn set(scope: BudgetScope, rule: Rule) -> BudgetCommand {
+        BudgetCommand::Set { scope, rule }
+    }
+
+    fn rule_set(scope: BudgetScope, rule: Rule) -> BudgetEvent {
+        BudgetEvent::BudgetRuleSet {
+            scope,
+            limits: rule.limits,
+            thresholds_percent: rule.thresholds_percent,
+            hard_stop: rule.hard_stop,
+        }
+    }
+
+    fn change(limits: LimitChanges) -> BudgetCommand {
+        BudgetCommand::Change {
+            scope: BudgetScope::Tenant,
+            changes: RuleChanges {
+                limits,
+                ..RuleChanges::default()
+            },
+        }
     }
 
     #[test]
@@ -376,28 +665,131 @@ mod tests {
             monthly_cost_micros: Some(None),
             ..LimitChanges::default()
         };
+        // A tenant budget set before thresholds existed warns at 80%.
+        let first = Rule {
+            limits,
+            thresholds_percent: FIRST_THRESHOLDS_PERCENT.to_vec(),
+            hard_stop: false,
+        };
         given::<Budget>([BudgetEvent::BudgetSet(limits)])
-            .when(BudgetCommand::Change(raise_daily))
-            .then([BudgetEvent::BudgetSet(Limits {
-                daily_tokens: Some(2000),
-                monthly_cost_micros: None,
-                ..limits
-            })]);
+            .when(change(raise_daily))
+            .then([rule_set(
+                BudgetScope::Tenant,
+                Rule {
+                    limits: Limits {
+                        daily_tokens: Some(2000),
+                        monthly_cost_micros: None,
+                        ..limits
+                    },
+                    ..first.clone()
+                },
+            )]);
         given::<Budget>([BudgetEvent::BudgetSet(limits)])
-            .when(BudgetCommand::Change(LimitChanges::default()))
+            .when(change(LimitChanges::default()))
             .then_nothing_happens();
         let only_daily = Limits {
             daily_tokens: Some(2000),
             ..Limits::default()
         };
         given::<Budget>([BudgetEvent::BudgetSet(limits)])
-            .when(BudgetCommand::Set(only_daily))
-            .then([BudgetEvent::BudgetSet(only_daily)]);
+            .when(set(BudgetScope::Tenant, Rule::warning(only_daily)))
+            .then([rule_set(BudgetScope::Tenant, Rule::warning(only_daily))]);
         given::<Budget>([BudgetEvent::BudgetSet(limits)])
-            .when(BudgetCommand::Change(LimitChanges {
+            .when(change(LimitChanges {
                 monthly_tokens: Some(Some(0)),
                 ..LimitChanges::default()
             }))
             .then_refused(|e| matches!(e, DomainError::Invalid(_)));
+    }
+
+    #[test]
+    fn agents_and_models_have_budgets_of_their_own_beside_the_tenants() {
+        let agent = BudgetScope::Agent {
+            agent_id: AgentId::new(),
+        };
+        let model = BudgetScope::Model {
+            model: "model-large".into(),
+        };
+        let daily = Limits {
+            daily_tokens: Some(1000),
+            ..Limits::default()
+        };
+        let stopping = Rule {
+            limits: daily,
+            thresholds_percent: vec![95, 50, 80, 50],
+            hard_stop: true,
+        };
+        // Thresholds are kept sorted and once each.
+        given::<Budget>([rule_set(BudgetScope::Tenant, Rule::warning(daily))])
+            .when(set(agent.clone(), stopping.clone()))
+            .then([rule_set(
+                agent.clone(),
+                Rule {
+                    thresholds_percent: vec![50, 80, 95],
+                    ..stopping.clone()
+                },
+            )]);
+        // A change of one budget's stop keeps its limits and thresholds.
+        given::<Budget>([rule_set(model.clone(), Rule::warning(daily))])
+            .when(BudgetCommand::Change {
+                scope: model.clone(),
+                changes: RuleChanges {
+                    hard_stop: Some(true),
+                    ..RuleChanges::default()
+                },
+            })
+            .then([rule_set(
+                model.clone(),
+                Rule {
+                    hard_stop: true,
+                    ..Rule::warning(daily)
+                },
+            )]);
+        given::<Budget>([rule_set(model.clone(), Rule::warning(daily))])
+            .when(BudgetCommand::Remove {
+                scope: model.clone(),
+            })
+            .then([BudgetEvent::BudgetRuleRemoved {
+                scope: model.clone(),
+            }]);
+    }
+
+    #[test]
+    fn a_budget_needs_a_limit_sensible_thresholds_and_a_model_name() {
+        let agent = BudgetScope::Agent {
+            agent_id: AgentId::new(),
+        };
+        let refused = |e: &DomainError| matches!(e, DomainError::Invalid(_));
+        given_no_events::<Budget>()
+            .when(set(agent.clone(), Rule::warning(Limits::default())))
+            .then_refused(refused);
+        let daily = Limits {
+            daily_tokens: Some(1000),
+            ..Limits::default()
+        };
+        for thresholds in [vec![0], vec![100], vec![10, 20, 30, 40, 50, 60]] {
+            given_no_events::<Budget>()
+                .when(set(
+                    agent.clone(),
+                    Rule {
+                        thresholds_percent: thresholds,
+                        ..Rule::warning(daily)
+                    },
+                ))
+                .then_refused(refused);
+        }
+        for model in ["", "model\u{0}x", &"m".repeat(101)] {
+            given_no_events::<Budget>()
+                .when(set(
+                    BudgetScope::Model {
+                        model: model.into(),
+                    },
+                    Rule::warning(daily),
+                ))
+                .then_refused(refused);
+        }
+        given_no_events::<Budget>()
+            .when(BudgetCommand::Remove { scope: agent })
+            .then_refused(|e| matches!(e, DomainError::NotFound("budget")));
     }
 }

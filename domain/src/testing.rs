@@ -4,11 +4,11 @@
 //!
 //! ```
 //! use agentledger_domain::testing::given;
-//! use agentledger_domain::budget::{Budget, BudgetCommand, BudgetEvent, Limits};
+//! use agentledger_domain::budget::{Budget, BudgetCommand, BudgetEvent, BudgetScope, Limits, Rule};
 //!
 //! let limits = Limits { daily_tokens: Some(1000), ..Limits::default() };
 //! given::<Budget>([BudgetEvent::BudgetSet(limits)])
-//!     .when(BudgetCommand::Set(limits))
+//!     .when(BudgetCommand::Change { scope: BudgetScope::Tenant, changes: Default::default() })
 //!     .then_nothing_happens();
 //! ```
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use agentledger_domain::Aggregate;
 use agentledger_domain::alert::{Alert, AlertEvent, AlertEventType, AlertStatus};
-use agentledger_domain::budget::{BudgetEvent, BudgetEventType};
+use agentledger_domain::budget::{BudgetEvent, BudgetEventType, BudgetScope};
 use agentledger_domain::calendar;
 use agentledger_domain::ids::TenantId;
 use agentledger_domain::reports::{ReportEvent, ReportEventType, RunStatus};
@@ -55,6 +55,8 @@ const TYPES: &[&str] = &[
     AlertEventType::AlertAcknowledged.into_str(),
     AlertEventType::AlertIgnored.into_str(),
     BudgetEventType::BudgetSet.into_str(),
+    BudgetEventType::BudgetRuleSet.into_str(),
+    BudgetEventType::BudgetRuleRemoved.into_str(),
 ];
 
 sql_projection!(Dashboard, |_this, conn, events| {
@@ -146,7 +148,12 @@ sql_projection!(Dashboard, |_this, conn, events| {
                 }
                 None => continue,
             }
-        } else if let Some(BudgetEvent::BudgetSet(limits)) = decode_event::<BudgetEvent>(event)? {
+        } else if let Some(budget) = decode_event::<BudgetEvent>(event)?
+            && let (BudgetScope::Tenant, rule) = budget.rule()
+        {
+            // The tenant's own budget; agents' and models' are listed from
+            // the budgets model.
+            let limits = rule.map(|r| r.limits).unwrap_or_default();
             sqlx::query(
                 "INSERT INTO rm_budgets (tenant_id, daily_tokens, monthly_tokens, daily_cost_micros, monthly_cost_micros) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id) DO UPDATE SET daily_tokens = excluded.daily_tokens, \
@@ -359,7 +366,7 @@ fn totals(date: &str, rows: &[DailyRow]) -> DayTotals {
     }
 }
 
-fn budget_use(used: i64, limit: Option<i64>) -> BudgetUse {
+pub fn budget_use(used: i64, limit: Option<i64>) -> BudgetUse {
     BudgetUse {
         used,
         limit,
@@ -367,7 +374,7 @@ fn budget_use(used: i64, limit: Option<i64>) -> BudgetUse {
     }
 }
 
-fn cost_use(used: i64, limit: Option<i64>) -> CostUse {
+pub fn cost_use(used: i64, limit: Option<i64>) -> CostUse {
     CostUse {
         used,
         limit,

@@ -3,6 +3,7 @@
 //! in-memory models pollers use (task queue, command book, cache index).
 
 pub mod agent_stats;
+pub mod budgets;
 pub mod cache_index;
 pub mod command_book;
 pub mod command_history;

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use agentledger_domain::budget::BudgetScope;
 use agentledger_domain::calendar;
 use agentledger_domain::ids::TenantId;
 use agentledger_domain::reports::{ReportEvent, ReportEventType};
@@ -167,6 +168,36 @@ pub async fn history(
         on_database!(db, p => sqlx::query_as::<_, UsageRow>(sqlx::AssertSqlSafe(sql.clone()))
         .bind(tenant.to_string()).bind(from).bind(to)
         .fetch_all(p)
+        .await?),
+    )
+}
+
+/// Tokens and cost (micro-dollars) the tenant spent from `from` to `to`
+/// (both `YYYY-MM-DD`, inclusive), in all or by the agent or model `scope`
+/// names.
+pub async fn spent(
+    db: &Database,
+    tenant: TenantId,
+    scope: &BudgetScope,
+    from: &str,
+    to: &str,
+) -> Result<(i64, i64), ProjectionError> {
+    let (agent, model) = match scope {
+        BudgetScope::Tenant => (None, None),
+        BudgetScope::Agent { agent_id } => (Some(agent_id.to_string()), None),
+        BudgetScope::Model { model } => (None, Some(model.as_str())),
+    };
+    let sql = format!(
+        "SELECT {} AS tokens, {} AS cost_micros FROM rm_usage \
+         WHERE tenant_id = $1 AND day >= $2 AND day <= $3 \
+         AND (CAST($4 AS TEXT) IS NULL OR agent_id = $4) AND (CAST($5 AS TEXT) IS NULL OR model = $5)",
+        sum_capped_sql(db, "prompt_tokens + completion_tokens"),
+        sum_capped_sql(db, "cost_micros"),
+    );
+    Ok(
+        on_database!(db, p => sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(tenant.to_string()).bind(from).bind(to).bind(agent.clone()).bind(model)
+        .fetch_one(p)
         .await?),
     )
 }

@@ -9,7 +9,7 @@ use std::fmt::Debug;
 use agentledger_domain::agent::AgentEvent;
 use agentledger_domain::alert::{AlertEvent, AlertSource, RaisedAlert, Severity};
 use agentledger_domain::api_key::{ApiKeyEvent, Role};
-use agentledger_domain::budget::{BatchEvent, BudgetEvent, Limits};
+use agentledger_domain::budget::{BatchEvent, BudgetEvent, BudgetScope, Limits};
 use agentledger_domain::cache::CacheEvent;
 use agentledger_domain::codec::encode;
 use agentledger_domain::dedup::DedupEvent;
@@ -190,12 +190,28 @@ fn every_declared_event_type_decodes_through_the_read_models_path() {
         },
         ApiKeyEvent::ApiKeyRevoked,
     ]));
-    covered.extend(round_trip(vec![BudgetEvent::BudgetSet(Limits {
-        daily_tokens: Some(1000),
-        monthly_tokens: None,
-        daily_cost_micros: Some(5),
-        monthly_cost_micros: None,
-    })]));
+    covered.extend(round_trip(vec![
+        BudgetEvent::BudgetSet(Limits {
+            daily_tokens: Some(1000),
+            monthly_tokens: None,
+            daily_cost_micros: Some(5),
+            monthly_cost_micros: None,
+        }),
+        BudgetEvent::BudgetRuleSet {
+            scope: BudgetScope::Agent {
+                agent_id: AgentId::new(),
+            },
+            limits: Limits {
+                monthly_cost_micros: Some(7),
+                ..Limits::default()
+            },
+            thresholds_percent: vec![50, 90],
+            hard_stop: true,
+        },
+        BudgetEvent::BudgetRuleRemoved {
+            scope: BudgetScope::Model { model: "m".into() },
+        },
+    ]));
     covered.extend(round_trip(vec![
         BatchEvent::BatchEstimated {
             tenant_id: TenantId::new(),

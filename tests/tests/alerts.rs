@@ -230,7 +230,8 @@ async fn budgets_alert_at_80_and_100_percent_once(server: TestServer) {
     let (_, limits) = server.get("/api/v1/budget", &op).await;
     assert_eq!(
         limits,
-        json!({ "daily_tokens": 1000, "monthly_tokens": null, "daily_cost_usd": null, "monthly_cost_usd": 50.0 })
+        json!({ "daily_tokens": 1000, "monthly_tokens": null, "daily_cost_usd": null, "monthly_cost_usd": 50.0,
+                "thresholds_percent": [50, 80, 95], "hard_stop": false })
     );
     let agent = server.agent(&op, &["runs:write"], 600).await;
     let (_, me) = server.get("/api/v1/agents/me", &agent.token).await;
@@ -282,7 +283,8 @@ async fn budgets_alert_at_80_and_100_percent_once(server: TestServer) {
     let (_, limits) = server.get("/api/v1/budget", &op).await;
     assert_eq!(
         limits,
-        json!({ "daily_tokens": 1000, "monthly_tokens": 90_000, "daily_cost_usd": null, "monthly_cost_usd": null })
+        json!({ "daily_tokens": 1000, "monthly_tokens": 90_000, "daily_cost_usd": null, "monthly_cost_usd": null,
+                "thresholds_percent": [50, 80, 95], "hard_stop": false })
     );
     for refused in [
         json!({ "daily_tokens": 0 }),
@@ -297,7 +299,8 @@ async fn budgets_alert_at_80_and_100_percent_once(server: TestServer) {
     let (_, limits) = server.get("/api/v1/budget", &op).await;
     assert_eq!(
         limits,
-        json!({ "daily_tokens": null, "monthly_tokens": null, "daily_cost_usd": 2.5, "monthly_cost_usd": null })
+        json!({ "daily_tokens": null, "monthly_tokens": null, "daily_cost_usd": 2.5, "monthly_cost_usd": null,
+                "thresholds_percent": [50, 80, 95], "hard_stop": false })
     );
 }
 

@@ -1,10 +1,9 @@
-//! Alerts (operators acknowledge or ignore them), budgets and batch runs.
+//! Alerts (operators acknowledge or ignore them) and batch runs estimated
+//! against budgets.
 
 use agentledger_app::budgets;
 use agentledger_domain::alert::{AlertCommand, AlertStatus};
-use agentledger_domain::budget::{BudgetCommand, LimitChanges, Limits};
 use agentledger_domain::ids::{TaskId, TenantId};
-use agentledger_projections::wire::dollars;
 use axum::Json as Reply;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -24,7 +23,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(alert_detail))
         .routes(routes!(acknowledge))
         .routes(routes!(ignore))
-        .routes(routes!(budget, set_budget, change_budget))
         .routes(routes!(estimate))
         .routes(routes!(confirm))
 }
@@ -122,144 +120,6 @@ async fn ignore(
 ) -> Result<Reply<Done>, Problem> {
     let note = body.and_then(|Json(b)| b.note);
     handle(&state, &operator, alert_id, AlertCommand::Ignore { note }).await
-}
-
-#[utoipa::path(
-    get,
-    path = "/api/v1/budget",
-    tag = "budgets",
-    summary = "The tenant's budget",
-    responses((status = 200, description = "The tenant's budget", body = BudgetLimits), crate::openapi::Problems),
-    security(("operator_key" = [])),
-)]
-async fn budget(
-    State(state): State<AppState>,
-    operator: Operator,
-) -> Result<Reply<BudgetLimits>, Problem> {
-    let limits = budgets::limits(&state, &operator).await?;
-    Ok(Reply(BudgetLimits::from(limits)))
-}
-
-/// A tenant's limits, in the form they are set and read.
-#[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BudgetLimits {
-    /// Leave a limit out for none.
-    #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64)]
-    pub daily_tokens: Option<u64>,
-    #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64)]
-    pub monthly_tokens: Option<u64>,
-    /// US dollars, 0 to 1e9; stored as micro-dollars.
-    #[schema(minimum = 0, maximum = 1_000_000_000)]
-    pub daily_cost_usd: Option<f64>,
-    /// US dollars, 0 to 1e9.
-    #[schema(minimum = 0, maximum = 1_000_000_000)]
-    pub monthly_cost_usd: Option<f64>,
-}
-
-impl From<Limits> for BudgetLimits {
-    fn from(limits: Limits) -> Self {
-        BudgetLimits {
-            daily_tokens: limits.daily_tokens,
-            monthly_tokens: limits.monthly_tokens,
-            daily_cost_usd: limits.daily_cost_micros.map(dollars),
-            monthly_cost_usd: limits.monthly_cost_micros.map(dollars),
-        }
-    }
-}
-
-fn micros(usd: Option<f64>) -> Result<Option<i64>, Problem> {
-    match usd {
-        Some(v) if !v.is_finite() || !(0.0..=1e9).contains(&v) => {
-            Err(Problem::bad_request("cost limits are 0 to 1e9 dollars"))
-        }
-        other => Ok(other.map(|v| (v * 1e6).round() as i64)),
-    }
-}
-
-/// Replaces the budget wholly: a limit left out is no limit (`PATCH`
-/// changes only the limits sent).
-#[utoipa::path(
-    put,
-    path = "/api/v1/budget",
-    tag = "budgets",
-    summary = "Set the tenant's budget",
-    request_body = BudgetLimits,
-    responses((status = 200, description = "Set", body = Done), crate::openapi::Problems),
-    security(("operator_key" = [])),
-)]
-async fn set_budget(
-    State(state): State<AppState>,
-    operator: Operator,
-    Json(body): Json<BudgetLimits>,
-) -> Result<Reply<Done>, Problem> {
-    let limits = Limits {
-        daily_tokens: body.daily_tokens,
-        monthly_tokens: body.monthly_tokens,
-        daily_cost_micros: micros(body.daily_cost_usd)?,
-        monthly_cost_micros: micros(body.monthly_cost_usd)?,
-    };
-    let command = BudgetCommand::Set(limits);
-    let position = budgets::set_limits(&state, &operator, command).await?;
-    Ok(Reply(Done { position }))
-}
-
-/// A present field, `null` included, as `Some`: told apart from one left out.
-fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
-
-/// Changes to a tenant's limits, as a JSON merge patch (RFC 7396): a limit
-/// sent is set, one sent as `null` is removed, one left out is kept.
-#[derive(Debug, utoipa::ToSchema, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BudgetChanges {
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<u64>, minimum = 1, maximum = 9_007_199_254_740_991_i64)]
-    pub daily_tokens: Option<Option<u64>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<u64>, minimum = 1, maximum = 9_007_199_254_740_991_i64)]
-    pub monthly_tokens: Option<Option<u64>>,
-    /// US dollars, 0 to 1e9.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<f64>, minimum = 0, maximum = 1_000_000_000)]
-    pub daily_cost_usd: Option<Option<f64>>,
-    /// US dollars, 0 to 1e9.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<f64>, minimum = 0, maximum = 1_000_000_000)]
-    pub monthly_cost_usd: Option<Option<f64>>,
-}
-
-/// Changes the limits sent and keeps the others; decided on the budget as it
-/// stands, so two changes at once both count.
-#[utoipa::path(
-    patch,
-    path = "/api/v1/budget",
-    tag = "budgets",
-    summary = "Change some of the tenant's limits",
-    request_body = BudgetChanges,
-    responses((status = 200, description = "Changed", body = Done), crate::openapi::Problems),
-    security(("operator_key" = [])),
-)]
-async fn change_budget(
-    State(state): State<AppState>,
-    operator: Operator,
-    Json(body): Json<BudgetChanges>,
-) -> Result<Reply<Done>, Problem> {
-    let cost = |change: Option<Option<f64>>| change.map(micros).transpose();
-    let changes = LimitChanges {
-        daily_tokens: body.daily_tokens,
-        monthly_tokens: body.monthly_tokens,
-        daily_cost_micros: cost(body.daily_cost_usd)?,
-        monthly_cost_micros: cost(body.monthly_cost_usd)?,
-    };
-    let command = BudgetCommand::Change(changes);
-    let position = budgets::set_limits(&state, &operator, command).await?;
-    Ok(Reply(Done { position }))
 }
 
 #[derive(Debug, utoipa::ToSchema, Deserialize)]

@@ -2,6 +2,7 @@ pub mod agent_stats;
 pub mod agents;
 pub mod alerts;
 pub mod audit;
+pub mod budgets;
 pub mod dashboard;
 pub mod deliveries;
 pub mod directory;

@@ -4,6 +4,7 @@
 //! and the log position that reflects.
 
 pub mod agent_stats;
+pub mod budgets;
 pub mod command_history;
 pub mod dashboard;
 pub mod directory;

@@ -150,6 +150,10 @@ mod schema {
         const PAGE: &'static str = "ApiKeyPage";
     }
 
+    impl Listed for crate::queries::budgets::BudgetStatus {
+        const PAGE: &'static str = "BudgetPage";
+    }
+
     fn int64() -> Option<SchemaFormat> {
         Some(SchemaFormat::KnownFormat(KnownFormat::Int64))
     }

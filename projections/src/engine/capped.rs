@@ -42,7 +42,9 @@ pub fn add_capped_sql(table: &str, columns: &[&str]) -> String {
 /// exact while the sum is below 2^53, which is the cap).
 pub fn sum_capped_sql(db: &Database, column: &str) -> String {
     match db {
-        Database::Postgres(_) => format!("CAST(LEAST(SUM({column}), {CAP}) AS BIGINT)"),
+        Database::Postgres(_) => {
+            format!("CAST(LEAST(COALESCE(SUM({column}), 0), {CAP}) AS BIGINT)")
+        }
         Database::Sqlite(..) => format!("CAST(MIN(TOTAL({column}), {CAP}) AS INTEGER)"),
     }
 }

@@ -19,6 +19,9 @@ pub enum ProjectionError {
         position: Position,
         source: agentledger_domain::codec::CodecError,
     },
+    /// A row the model holds that does not read back as what it stood for.
+    #[error("read model row: {0}")]
+    Row(String),
     #[error("no projection named `{0}`")]
     Unknown(String),
     #[error("the read model was reset to position {checkpoint}; reading again from there")]

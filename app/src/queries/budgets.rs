@@ -1,0 +1,87 @@
+//! Every budget of a tenant with its use in the tenant's current day and
+//! month, and whether it holds its agents back.
+
+use agentledger_domain::budget::BudgetScope;
+use agentledger_domain::ids::TenantId;
+use agentledger_projections::budgets::{self as model, BudgetRow, Budgets};
+use agentledger_projections::dashboard::{BudgetUse, CostUse, budget_use, cost_use};
+use serde::Serialize;
+
+use crate::app::App;
+use crate::budget_stop::standing;
+use crate::caller::Operator;
+use crate::error::AppError;
+use crate::queries::{ListParams, Page};
+
+/// A budget and how much of it is used.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize)]
+pub struct BudgetStatus {
+    pub scope: BudgetScope,
+    /// Shares of a limit that raise a warning alert; reaching it always alerts.
+    pub thresholds_percent: Vec<u8>,
+    /// Whether reaching a limit stops the agents under it (task claims and
+    /// run reports answer 429) until the period ends or the limit is raised.
+    pub hard_stop: bool,
+    /// The tenant's day and month the use is counted in.
+    pub day: String,
+    pub month: String,
+    pub daily_tokens: BudgetUse,
+    pub monthly_tokens: BudgetUse,
+    pub daily_cost_usd: CostUse,
+    pub monthly_cost_usd: CostUse,
+    /// A limit is reached (and, with `hard_stop`, its agents are stopped).
+    pub reached: bool,
+    #[serde(
+        rename = "updated_at",
+        serialize_with = "agentledger_projections::wire::instant"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub updated_us: i64,
+    /// The position of its first setting: the key the list is paged by.
+    pub seq: i64,
+}
+
+/// The tenant's budgets, newest first, each with its use now.
+pub async fn budgets(
+    app: &App,
+    operator: &Operator,
+    tenant_id: Option<TenantId>,
+    list: ListParams,
+) -> Result<Page<BudgetStatus>, AppError> {
+    let tenant = operator.tenant_to_read(tenant_id)?;
+    let limit = list.page_size()?;
+    let progress = app.caught_up(&Budgets, list.min_position).await?;
+    let rows = model::list(&app.database, tenant, list.cursor, limit).await?;
+    let at = app.clock.now();
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows {
+        items.push(status(app, tenant, row, at).await?);
+    }
+    Ok(Page::new(items, limit, progress.position(), |b| b.seq))
+}
+
+async fn status(
+    app: &App,
+    tenant: TenantId,
+    row: BudgetRow,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<BudgetStatus, AppError> {
+    let standing = standing(app, tenant, &row.scope, at).await?;
+    let limits = row.rule.limits;
+    let tokens = |n: Option<u64>| n.map(agentledger_projections::engine::clamp);
+    Ok(BudgetStatus {
+        reached: standing.reached(&limits).is_some(),
+        daily_tokens: budget_use(standing.today.0, tokens(limits.daily_tokens)),
+        monthly_tokens: budget_use(standing.this_month.0, tokens(limits.monthly_tokens)),
+        daily_cost_usd: cost_use(standing.today.1, limits.daily_cost_micros),
+        monthly_cost_usd: cost_use(standing.this_month.1, limits.monthly_cost_micros),
+        day: standing.day,
+        month: standing.month,
+        scope: row.scope,
+        thresholds_percent: row.rule.thresholds_percent,
+        hard_stop: row.rule.hard_stop,
+        updated_us: row.updated_us,
+        seq: row.seq,
+    })
+}
