@@ -25,15 +25,79 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(progress))
 }
 
+// The fields of `LifecycleAction` and the timeout side by side, spelled out
+// rather than flattened in: the schema of a flattened action would be `allOf`
+// one of several objects and an object, which generated clients cannot read.
+
 /// The action, named by `action` with its fields beside it, and how long
-/// the agent has to carry it out.
+/// the agent has to carry it out: `timeout_seconds`, 1 to 86400, 1800 (30
+/// minutes) when absent.
 #[derive(Debug, utoipa::ToSchema, Deserialize)]
-pub struct IssueLifecycle {
-    #[serde(flatten)]
-    pub action: LifecycleAction,
-    /// 1800 (30 minutes) when absent.
-    #[schema(minimum = 1, maximum = 86_400)]
-    pub timeout_seconds: Option<u32>,
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum IssueLifecycle {
+    Start {
+        #[schema(minimum = 1, maximum = 86_400)]
+        timeout_seconds: Option<u32>,
+    },
+    Stop {
+        #[schema(minimum = 1, maximum = 86_400)]
+        timeout_seconds: Option<u32>,
+    },
+    Restart {
+        #[schema(minimum = 1, maximum = 86_400)]
+        timeout_seconds: Option<u32>,
+    },
+    /// Install `version`: the agent downloads `package_url` (the server never
+    /// fetches it) and installs it only if its SHA-256 is `checksum`.
+    Upgrade {
+        /// 1 to 64 characters, no control character.
+        version: String,
+        /// An absolute `https` or `http` URL of at most 2048 bytes, without
+        /// credentials.
+        package_url: String,
+        /// `sha256:` and 64 hexadecimal digits.
+        checksum: String,
+        #[schema(minimum = 1, maximum = 86_400)]
+        timeout_seconds: Option<u32>,
+    },
+    /// Replace the agent's certificate (and chain): PEM `CERTIFICATE` blocks
+    /// only, at most 64 KiB; a private key is refused.
+    UpdateCertificate {
+        certificate_pem: String,
+        #[schema(minimum = 1, maximum = 86_400)]
+        timeout_seconds: Option<u32>,
+    },
+}
+
+impl IssueLifecycle {
+    /// The action and the timeout asked for.
+    fn into_parts(self) -> (LifecycleAction, Option<u32>) {
+        match self {
+            Self::Start { timeout_seconds } => (LifecycleAction::Start, timeout_seconds),
+            Self::Stop { timeout_seconds } => (LifecycleAction::Stop, timeout_seconds),
+            Self::Restart { timeout_seconds } => (LifecycleAction::Restart, timeout_seconds),
+            Self::Upgrade {
+                version,
+                package_url,
+                checksum,
+                timeout_seconds,
+            } => (
+                LifecycleAction::Upgrade {
+                    version,
+                    package_url,
+                    checksum,
+                },
+                timeout_seconds,
+            ),
+            Self::UpdateCertificate {
+                certificate_pem,
+                timeout_seconds,
+            } => (
+                LifecycleAction::UpdateCertificate { certificate_pem },
+                timeout_seconds,
+            ),
+        }
+    }
 }
 
 /// Issued as a command named after the action (`upgrade`…) with the
@@ -57,14 +121,9 @@ async fn issue_lifecycle(
     Path(agent_id): Path<AgentId>,
     Json(body): Json<IssueLifecycle>,
 ) -> Result<(StatusCode, Reply<CommandIssued>), Problem> {
-    let (command_id, position) = instructions::issue_lifecycle(
-        &state,
-        &operator,
-        agent_id,
-        body.action,
-        body.timeout_seconds,
-    )
-    .await?;
+    let (action, timeout_seconds) = body.into_parts();
+    let (command_id, position) =
+        instructions::issue_lifecycle(&state, &operator, agent_id, action, timeout_seconds).await?;
     Ok((
         StatusCode::CREATED,
         Reply(CommandIssued {
