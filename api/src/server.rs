@@ -29,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::reports::routes())
         .merge(routes::tasks::routes())
         .merge(routes::instructions::routes())
+        .merge(routes::lifecycle::routes())
         .merge(routes::alerts::routes())
         .merge(routes::budgets::routes())
         .merge(routes::webhooks::routes())

@@ -1,6 +1,7 @@
-//! Commands to agents, pull model: operators issue them (directly or from a
-//! template); agents with `commands:poll` take them when they poll, each
-//! exactly once, and report output and a result on their own commands only.
+//! Commands to agents, pull model: operators issue them (directly, from a
+//! template, or as a typed lifecycle action); agents with `commands:poll`
+//! take them when they poll, each exactly once, and report output, progress
+//! (lifecycle commands) and a result on their own commands only.
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use agentledger_domain::ids::AgentId;
 use agentledger_domain::instruction::{
     CommandTemplate, Instruction, InstructionCommand, OutputStream, TemplateCommand,
 };
+use agentledger_domain::lifecycle::LifecycleAction;
 use agentledger_store::RecordedEvent;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -24,6 +26,9 @@ use crate::error::AppError;
 const BOOK_CATCH_UP: Duration = Duration::from_secs(2);
 /// When a command or template does not say how long it may run.
 pub const DEFAULT_TIMEOUT_SECONDS: u32 = 300;
+/// When a lifecycle command does not say: an upgrade downloads and installs
+/// a package, which takes longer than most commands.
+pub const DEFAULT_LIFECYCLE_TIMEOUT_SECONDS: u32 = 1800;
 
 /// What an operator asks for: a command of its own, or a stored template
 /// (with arguments over the template's).
@@ -61,6 +66,23 @@ pub async fn issue(
     Ok(issue_to(&app.handler, &operator.context(), agent_id, what).await?)
 }
 
+/// Issues a lifecycle command to `agent_id`: its id and position. Like any
+/// command it waits for the agent's poll, which hands over the action.
+pub async fn issue_lifecycle(
+    app: &App,
+    operator: &Operator,
+    agent_id: AgentId,
+    action: LifecycleAction,
+    timeout_seconds: Option<u32>,
+) -> Result<(Uuid, u64), AppError> {
+    operator.require_commands()?;
+    let what = What::Lifecycle {
+        action,
+        timeout_seconds: timeout_seconds.unwrap_or(DEFAULT_LIFECYCLE_TIMEOUT_SECONDS),
+    };
+    Ok(issue_to(&app.handler, &operator.context(), agent_id, what).await?)
+}
+
 /// The agent, if it exists in a tenant the operator sees.
 pub async fn agent_seen_by(
     app: &App,
@@ -85,6 +107,8 @@ pub struct Delivered {
     pub command_id: Uuid,
     pub command: String,
     pub args: Value,
+    /// The typed action of a lifecycle command.
+    pub action: Option<LifecycleAction>,
     pub deadline: DateTime<Utc>,
 }
 
@@ -157,6 +181,7 @@ async fn deliver(app: &App, agent: &AgentCaller, mut position: u64) -> Result<Po
                 command_id: pending.command_id,
                 command: pending.command,
                 args: pending.args,
+                action: pending.action,
                 deadline: pending.deadline,
             });
         }
@@ -176,6 +201,27 @@ pub async fn output(
         agent_id: agent.agent_id,
         stream,
         chunk,
+    };
+    Ok(app
+        .handler
+        .run::<Instruction>(&agent.context(), command_id, command)
+        .await?
+        .position)
+}
+
+/// How far the agent got with its own lifecycle command (delivered, not
+/// finished); its position.
+pub async fn progress(
+    app: &App,
+    agent: &AgentCaller,
+    command_id: Uuid,
+    stage: String,
+    percent: u8,
+) -> Result<u64, AppError> {
+    let command = InstructionCommand::ReportProgress {
+        agent_id: agent.agent_id,
+        stage,
+        percent,
     };
     Ok(app
         .handler

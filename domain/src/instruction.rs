@@ -5,6 +5,9 @@
 //! events `Command*`), names that clients and stored events already carry; in
 //! the code "command" means only what an aggregate decides on, so the
 //! aggregate is `Instruction`.
+//!
+//! Lifecycle commands (`crate::lifecycle`) are instructions too, issued with
+//! a typed action; only they take progress reports from their agent.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,6 +17,7 @@ use uuid::Uuid;
 use crate::aggregate::Aggregate;
 use crate::error::DomainError;
 use crate::ids::{AgentId, TenantId};
+use crate::lifecycle::{LifecycleAction, check_progress};
 
 pub const MAX_TIMEOUT_SECONDS: u32 = 24 * 3600;
 pub const MAX_OUTPUT_BYTES: usize = 64 * 1024;
@@ -61,6 +65,17 @@ pub struct Instruction {
     pub deadline: Option<DateTime<Utc>>,
     /// Sequence number the next output chunk gets.
     pub next_chunk: u64,
+    /// Issued with a lifecycle action: only such a command reports progress.
+    pub lifecycle: bool,
+    /// The latest progress its agent reported.
+    pub progress: Option<Progress>,
+}
+
+/// How far an agent got with a lifecycle command, in its own words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    pub stage: String,
+    pub percent: u8,
 }
 
 #[derive(Debug, Clone)]
@@ -74,11 +89,24 @@ pub enum InstructionCommand {
         template_id: Option<Uuid>,
         at: DateTime<Utc>,
     },
+    /// A command whose name and arguments are the action's.
+    IssueLifecycle {
+        tenant_id: TenantId,
+        agent_id: AgentId,
+        action: LifecycleAction,
+        timeout_seconds: u32,
+        at: DateTime<Utc>,
+    },
     Deliver,
     AppendOutput {
         agent_id: AgentId,
         stream: OutputStream,
         chunk: String,
+    },
+    ReportProgress {
+        agent_id: AgentId,
+        stage: String,
+        percent: u8,
     },
     Finish {
         agent_id: AgentId,
@@ -109,12 +137,22 @@ pub enum InstructionEvent {
         timeout_seconds: u32,
         template_id: Option<Uuid>,
         deadline: DateTime<Utc>,
+        /// The lifecycle action, for a lifecycle command; `command` and
+        /// `args` are its name and fields, so readers that know only those
+        /// read it as any other command. Absent from every other command,
+        /// and from commands stored before there were lifecycle commands.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        action: Option<LifecycleAction>,
     },
     CommandDelivered,
     CommandOutputAppended {
         stream: OutputStream,
         chunk: String,
         seq: u64,
+    },
+    CommandProgressReported {
+        stage: String,
+        percent: u8,
     },
     CommandFinished {
         success: bool,
@@ -166,6 +204,10 @@ pub fn validate_command(
             "args exceed {MAX_OUTPUT_BYTES} bytes"
         )));
     }
+    check_timeout(timeout_seconds)
+}
+
+fn check_timeout(timeout_seconds: u32) -> Result<(), DomainError> {
     if !(1..=MAX_TIMEOUT_SECONDS).contains(&timeout_seconds) {
         return Err(DomainError::invalid(format!(
             "timeout_seconds must be 1 to {MAX_TIMEOUT_SECONDS}"
@@ -215,6 +257,33 @@ impl Aggregate for Instruction {
                     timeout_seconds,
                     template_id,
                     deadline,
+                    action: None,
+                }])
+            }
+            C::IssueLifecycle {
+                tenant_id,
+                agent_id,
+                action,
+                timeout_seconds,
+                at,
+            } => {
+                if state.exists {
+                    return Err(DomainError::AlreadyExists("command"));
+                }
+                // The action's own rules bound its size (a certificate may
+                // be 64 KiB), not the limit on a plain command's args.
+                let args = action.args()?;
+                check_timeout(timeout_seconds)?;
+                let deadline = at + Duration::seconds(i64::from(timeout_seconds));
+                Ok(vec![E::CommandIssued {
+                    tenant_id,
+                    agent_id,
+                    command: action.name().to_owned(),
+                    args,
+                    timeout_seconds,
+                    template_id: None,
+                    deadline,
+                    action: Some(action),
                 }])
             }
             C::Deliver => {
@@ -243,6 +312,28 @@ impl Aggregate for Instruction {
                     chunk,
                     seq: state.next_chunk,
                 }])
+            }
+            C::ReportProgress {
+                agent_id,
+                stage,
+                percent,
+            } => {
+                // Another agent is told the command does not exist, whatever
+                // its state: it must not learn of others' commands.
+                if !state.exists {
+                    return Err(DomainError::NotFound("command"));
+                }
+                state.require_target(agent_id)?;
+                // Not before delivery (the agent cannot know of it yet) and
+                // not once it is over.
+                state.require("report progress on", &[S::Delivered])?;
+                if !state.lifecycle {
+                    return Err(DomainError::invalid(
+                        "progress is reported on lifecycle commands only",
+                    ));
+                }
+                check_progress(&stage, percent)?;
+                Ok(vec![E::CommandProgressReported { stage, percent }])
             }
             C::Finish {
                 agent_id,
@@ -283,6 +374,7 @@ impl Aggregate for Instruction {
                 tenant_id,
                 agent_id,
                 deadline,
+                action,
                 ..
             } => {
                 state.exists = true;
@@ -290,9 +382,16 @@ impl Aggregate for Instruction {
                 state.agent_id = *agent_id;
                 state.status = InstructionStatus::Issued;
                 state.deadline = Some(*deadline);
+                state.lifecycle = action.is_some();
             }
             E::CommandDelivered => state.status = InstructionStatus::Delivered,
             E::CommandOutputAppended { seq, .. } => state.next_chunk = seq + 1,
+            E::CommandProgressReported { stage, percent } => {
+                state.progress = Some(Progress {
+                    stage: stage.clone(),
+                    percent: *percent,
+                });
+            }
             E::CommandFinished { success, .. } => {
                 state.status = if *success {
                     InstructionStatus::Succeeded
@@ -636,5 +735,342 @@ mod tests {
             CommandTemplate::decide(&state, TemplateCommand::Delete),
             Err(DomainError::NotFound("command template"))
         );
+    }
+}
+
+/// Lifecycle commands and their progress, given/when/then.
+#[cfg(test)]
+mod lifecycle_commands {
+    use serde_json::json;
+
+    use super::*;
+    use crate::codec::{decode, encode};
+    use crate::lifecycle::{MAX_STAGE_BYTES, TEST_CERTIFICATE, TEST_FINGERPRINT};
+    use crate::testing::{Given, given, given_no_events};
+
+    const PACKAGE: &str = "https://downloads.example.com/agent-2.4.1.tar.gz";
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + seconds, 0).unwrap_or_default()
+    }
+
+    fn checksum() -> String {
+        format!("sha256:{}", "e3".repeat(32))
+    }
+
+    fn upgrade() -> LifecycleAction {
+        LifecycleAction::Upgrade {
+            version: "2.4.1".into(),
+            package_url: PACKAGE.into(),
+            checksum: checksum(),
+        }
+    }
+
+    fn issue(tenant: TenantId, agent: AgentId, action: LifecycleAction) -> InstructionCommand {
+        InstructionCommand::IssueLifecycle {
+            tenant_id: tenant,
+            agent_id: agent,
+            action,
+            timeout_seconds: 600,
+            at: at(0),
+        }
+    }
+
+    /// What issuing `upgrade()` to `agent` at 0, with 600 s to run, records.
+    fn upgrade_issued(tenant: TenantId, agent: AgentId) -> InstructionEvent {
+        InstructionEvent::CommandIssued {
+            tenant_id: tenant,
+            agent_id: agent,
+            command: "upgrade".into(),
+            args: json!({ "version": "2.4.1", "package_url": PACKAGE, "checksum": checksum() }),
+            timeout_seconds: 600,
+            template_id: None,
+            deadline: at(600),
+            action: Some(upgrade()),
+        }
+    }
+
+    fn delivered(agent: AgentId) -> Given<Instruction> {
+        given::<Instruction>([
+            upgrade_issued(TenantId::new(), agent),
+            InstructionEvent::CommandDelivered,
+        ])
+    }
+
+    fn report(agent: AgentId, stage: &str, percent: u8) -> InstructionCommand {
+        InstructionCommand::ReportProgress {
+            agent_id: agent,
+            stage: stage.into(),
+            percent,
+        }
+    }
+
+    fn progressed(stage: &str, percent: u8) -> InstructionEvent {
+        InstructionEvent::CommandProgressReported {
+            stage: stage.into(),
+            percent,
+        }
+    }
+
+    fn finished(success: bool) -> InstructionEvent {
+        InstructionEvent::CommandFinished {
+            success,
+            exit_code: None,
+            output: None,
+        }
+    }
+
+    #[test]
+    fn a_lifecycle_command_is_issued_under_its_name_with_its_fields_and_typed_action() {
+        let (tenant, agent) = (TenantId::new(), AgentId::new());
+        let state = given_no_events::<Instruction>()
+            .when(issue(tenant, agent, upgrade()))
+            .then([upgrade_issued(tenant, agent)]);
+        assert!(state.lifecycle);
+        assert_eq!(
+            (state.status, state.deadline, state.progress),
+            (InstructionStatus::Issued, Some(at(600)), None)
+        );
+        given::<Instruction>([upgrade_issued(tenant, agent)])
+            .when(issue(tenant, agent, LifecycleAction::Start))
+            .then_refused(|e| *e == DomainError::AlreadyExists("command"));
+    }
+
+    #[test]
+    fn start_stop_and_restart_carry_no_args() {
+        for (action, name) in [
+            (LifecycleAction::Start, "start"),
+            (LifecycleAction::Stop, "stop"),
+            (LifecycleAction::Restart, "restart"),
+        ] {
+            given_no_events::<Instruction>()
+                .when(issue(TenantId::new(), AgentId::new(), action))
+                .then_events(|events| {
+                    assert!(
+                        matches!(
+                            &events[..],
+                            [InstructionEvent::CommandIssued { command, args, action: Some(_), .. }]
+                                if command == name && *args == json!({})
+                        ),
+                        "{events:?}"
+                    );
+                });
+        }
+    }
+
+    #[test]
+    fn a_certificate_update_records_the_fingerprint_and_never_a_key() {
+        let certificate = |pem: &str| LifecycleAction::UpdateCertificate {
+            certificate_pem: pem.into(),
+        };
+        given_no_events::<Instruction>()
+            .when(issue(
+                TenantId::new(),
+                AgentId::new(),
+                certificate(TEST_CERTIFICATE),
+            ))
+            .then_events(|events| {
+                assert!(
+                    matches!(
+                        &events[..],
+                        [InstructionEvent::CommandIssued {
+                            command,
+                            args,
+                            action: Some(LifecycleAction::UpdateCertificate { .. }),
+                            ..
+                        }] if command == "update_certificate"
+                            && args["fingerprint"] == json!(TEST_FINGERPRINT)
+                            && args["certificates"] == json!(1)
+                    ),
+                    "{events:?}"
+                );
+            });
+        let with_key = format!(
+            "{TEST_CERTIFICATE}-----BEGIN PRIVATE KEY-----\nMAMCAQE=\n-----END PRIVATE KEY-----\n"
+        );
+        given_no_events::<Instruction>()
+            .when(issue(
+                TenantId::new(),
+                AgentId::new(),
+                certificate(&with_key),
+            ))
+            .then_refused(|e| matches!(e, DomainError::Invalid(m) if m.contains("private key")));
+    }
+
+    #[test]
+    fn a_lifecycle_command_with_a_bad_action_or_timeout_is_refused() {
+        let upgrade_with = |package_url: &str, checksum: &str| LifecycleAction::Upgrade {
+            version: "2.4.1".into(),
+            package_url: package_url.into(),
+            checksum: checksum.into(),
+        };
+        for action in [
+            upgrade_with(PACKAGE, "sha256:abc"),
+            upgrade_with("ftp://downloads.example.com/agent.tar.gz", &checksum()),
+            upgrade_with(PACKAGE, &format!("sha256:{}", "zz".repeat(32))),
+        ] {
+            given_no_events::<Instruction>()
+                .when(issue(TenantId::new(), AgentId::new(), action))
+                .then_refused(|e| matches!(e, DomainError::Invalid(_)));
+        }
+        for timeout_seconds in [0, MAX_TIMEOUT_SECONDS + 1] {
+            given_no_events::<Instruction>()
+                .when(InstructionCommand::IssueLifecycle {
+                    tenant_id: TenantId::new(),
+                    agent_id: AgentId::new(),
+                    action: LifecycleAction::Restart,
+                    timeout_seconds,
+                    at: at(0),
+                })
+                .then_refused(
+                    |e| matches!(e, DomainError::Invalid(m) if m.contains("timeout_seconds")),
+                );
+        }
+    }
+
+    #[test]
+    fn the_agent_reports_progress_on_its_delivered_command_and_the_latest_is_kept() {
+        let agent = AgentId::new();
+        let state = delivered(agent)
+            .when(report(agent, "download", 30))
+            .then([progressed("download", 30)]);
+        assert_eq!(
+            state.progress,
+            Some(Progress {
+                stage: "download".into(),
+                percent: 30
+            })
+        );
+        let state = delivered(agent)
+            .and(progressed("download", 30))
+            .when(report(agent, "install", 80))
+            .then([progressed("install", 80)]);
+        assert_eq!(
+            (state.status, state.progress),
+            (
+                InstructionStatus::Delivered,
+                Some(Progress {
+                    stage: "install".into(),
+                    percent: 80
+                })
+            )
+        );
+        // A percent is the agent's figure for its stage: a new stage may
+        // start lower than the last one ended.
+        delivered(agent)
+            .and(progressed("install", 80))
+            .when(report(agent, "verify", 0))
+            .then([progressed("verify", 0)]);
+        delivered(agent)
+            .when(report(agent, "done", 100))
+            .then([progressed("done", 100)]);
+    }
+
+    #[test]
+    fn another_agent_is_told_the_command_does_not_exist_whatever_its_state() {
+        let (agent, other) = (AgentId::new(), AgentId::new());
+        delivered(agent)
+            .when(report(other, "download", 10))
+            .then_refused(|e| *e == DomainError::NotFound("command"));
+        delivered(agent)
+            .and(finished(true))
+            .when(report(other, "download", 10))
+            .then_refused(|e| *e == DomainError::NotFound("command"));
+        given::<Instruction>([upgrade_issued(TenantId::new(), agent)])
+            .when(report(other, "download", 10))
+            .then_refused(|e| *e == DomainError::NotFound("command"));
+        given_no_events::<Instruction>()
+            .when(report(agent, "download", 10))
+            .then_refused(|e| *e == DomainError::NotFound("command"));
+    }
+
+    #[test]
+    fn progress_comes_after_delivery_and_before_the_end() {
+        let agent = AgentId::new();
+        given::<Instruction>([upgrade_issued(TenantId::new(), agent)])
+            .when(report(agent, "download", 10))
+            .then_refused(
+                |e| matches!(e, DomainError::InvalidTransition { state, .. } if state == "issued"),
+            );
+        for (end, status) in [
+            (finished(true), "succeeded"),
+            (finished(false), "failed"),
+            (InstructionEvent::CommandTimedOut, "timed_out"),
+        ] {
+            delivered(agent)
+                .and(end)
+                .when(report(agent, "install", 90))
+                .then_refused(|e| {
+                    matches!(
+                        e,
+                        DomainError::InvalidTransition { action: "report progress on", state, .. }
+                            if state == status
+                    )
+                });
+        }
+    }
+
+    #[test]
+    fn progress_is_reported_on_lifecycle_commands_only() {
+        let agent = AgentId::new();
+        let plain = InstructionEvent::CommandIssued {
+            tenant_id: TenantId::new(),
+            agent_id: agent,
+            command: "restart".into(),
+            args: json!({}),
+            timeout_seconds: 30,
+            template_id: None,
+            deadline: at(30),
+            action: None,
+        };
+        given::<Instruction>([plain, InstructionEvent::CommandDelivered])
+            .when(report(agent, "download", 10))
+            .then_refused(|e| matches!(e, DomainError::Invalid(m) if m.contains("lifecycle")));
+    }
+
+    #[test]
+    fn a_progress_report_names_its_stage_and_stays_within_100_percent() {
+        let agent = AgentId::new();
+        let long = "s".repeat(MAX_STAGE_BYTES + 1);
+        for (stage, percent) in [
+            ("download", 101),
+            ("download", 255),
+            ("", 10),
+            ("   ", 10),
+            ("down\u{0}load", 10),
+            ("down\nload", 10),
+            (long.as_str(), 10),
+        ] {
+            delivered(agent)
+                .when(report(agent, stage, percent))
+                .then_refused(|e| matches!(e, DomainError::Invalid(_)));
+        }
+    }
+
+    #[test]
+    fn a_command_stored_before_lifecycle_commands_reads_as_a_plain_one() {
+        let payload = json!({
+            "tenant_id": TenantId::new(),
+            "agent_id": AgentId::new(),
+            "command": "restart",
+            "args": { "service": "web" },
+            "timeout_seconds": 30,
+            "template_id": null,
+            "deadline": at(30)
+        });
+        let event = match decode::<InstructionEvent>("CommandIssued", 1, &payload) {
+            Ok(event) => event,
+            Err(e) => panic!("a stored command no longer decodes: {e}"),
+        };
+        assert!(matches!(
+            &event,
+            InstructionEvent::CommandIssued { action: None, .. }
+        ));
+        assert!(!Instruction::fold([&event]).lifecycle);
+        // And a plain command is still stored without the field.
+        match encode(&event) {
+            Ok((_, stored)) => assert_eq!(stored, payload),
+            Err(e) => panic!("{e}"),
+        }
     }
 }

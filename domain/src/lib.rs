@@ -22,6 +22,7 @@ pub mod execution;
 pub mod history;
 pub mod ids;
 pub mod instruction;
+pub mod lifecycle;
 mod names;
 pub mod reports;
 pub mod stream;

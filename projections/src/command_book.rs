@@ -8,6 +8,7 @@ use agentledger_domain::Aggregate;
 use agentledger_domain::codec::{CodecError, decode_if};
 use agentledger_domain::ids::{AgentId, TenantId};
 use agentledger_domain::instruction::{Instruction, InstructionEvent, InstructionStatus};
+use agentledger_domain::lifecycle::LifecycleAction;
 use agentledger_store::RecordedEvent;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -23,6 +24,8 @@ pub struct CommandSummary {
     pub agent_id: AgentId,
     pub command: String,
     pub args: serde_json::Value,
+    /// The typed action of a lifecycle command.
+    pub action: Option<LifecycleAction>,
     pub status: InstructionStatus,
     pub issued_at: DateTime<Utc>,
     pub deadline: DateTime<Utc>,
@@ -98,6 +101,7 @@ impl Apply for CommandBook {
             command,
             args,
             deadline,
+            action,
             ..
         } = &instruction_event
         {
@@ -114,6 +118,7 @@ impl Apply for CommandBook {
                     agent_id: *agent_id,
                     command: command.clone(),
                     args: args.clone(),
+                    action: action.clone(),
                     status: InstructionStatus::Issued,
                     issued_at: event.occurred_at,
                     deadline: *deadline,
@@ -141,7 +146,8 @@ impl Apply for CommandBook {
             }
             InstructionEvent::CommandTimedOut => summary.status = InstructionStatus::TimedOut,
             InstructionEvent::CommandIssued { .. }
-            | InstructionEvent::CommandOutputAppended { .. } => {}
+            | InstructionEvent::CommandOutputAppended { .. }
+            | InstructionEvent::CommandProgressReported { .. } => {}
         }
         Ok(())
     }

@@ -1,5 +1,6 @@
 //! Command history (S2): every command sent to an agent, newest first, with
-//! the output it streamed and its result.
+//! the output it streamed, the latest progress of a lifecycle command, and
+//! its result.
 
 use agentledger_domain::Aggregate;
 use agentledger_domain::ids::{AgentId, TenantId};
@@ -75,6 +76,16 @@ sql_projection!(CommandHistory, |_this, conn, events| {
                     .execute(&mut *conn)
                     .await?;
             }
+            InstructionEvent::CommandProgressReported { stage, percent } => {
+                sqlx::query(
+                    "UPDATE rm_commands SET progress_stage = $1, progress_percent = $2 WHERE command_id = $3",
+                )
+                .bind(stage)
+                .bind(i64::from(percent))
+                .bind(command_id)
+                .execute(&mut *conn)
+                .await?;
+            }
             InstructionEvent::CommandFinished {
                 success,
                 exit_code,
@@ -143,6 +154,12 @@ pub struct CommandRow {
     pub output: Option<String>,
     /// Every chunk streamed while it ran, in order.
     pub streamed_output: String,
+    /// The stage a lifecycle command's agent last reported; absent before
+    /// its first report and for other commands. Every report is in the
+    /// command's detail.
+    pub progress_stage: Option<String>,
+    /// The percent reported with that stage, 0 to 100.
+    pub progress_percent: Option<i64>,
     /// The position of the command's issue: the cursor of the list.
     pub position: i64,
 }
@@ -158,7 +175,7 @@ pub async fn list(
 ) -> Result<Vec<CommandRow>, ProjectionError> {
     Ok(on_database!(db, p => sqlx::query_as::<_, CommandRow>(
         "SELECT command_id, agent_id, command, args, template_id, status, issued_us, deadline_us, finished_us, \
-         success, exit_code, output, streamed_output, position FROM rm_commands \
+         success, exit_code, output, streamed_output, progress_stage, progress_percent, position FROM rm_commands \
          WHERE tenant_id = $1 AND agent_id = $2 AND (CAST($3 AS TEXT) IS NULL OR status = $3) \
          AND (CAST($4 AS BIGINT) IS NULL OR position < $4) ORDER BY position DESC LIMIT $5"
     )

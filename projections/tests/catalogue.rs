@@ -17,6 +17,7 @@ use agentledger_domain::delivery::{DeliveryEvent, FailedAttempt};
 use agentledger_domain::execution::ExecutionEvent;
 use agentledger_domain::ids::{AgentId, ApiKeyId, TaskId, TenantId};
 use agentledger_domain::instruction::{InstructionEvent, OutputStream, TemplateEvent};
+use agentledger_domain::lifecycle::LifecycleAction;
 use agentledger_domain::reports::{ActionStatus, ReportEvent, RunStatus};
 use agentledger_domain::task::{NewTask, TaskEvent};
 use agentledger_domain::tenant::{InstallationEvent, TenantEvent};
@@ -261,12 +262,17 @@ fn every_declared_event_type_decodes_through_the_read_models_path() {
             timeout_seconds: 30,
             template_id: Some(Uuid::now_v7()),
             deadline: at(),
+            action: None,
         },
         InstructionEvent::CommandDelivered,
         InstructionEvent::CommandOutputAppended {
             stream: OutputStream::Stderr,
             chunk: "line".into(),
             seq: 3,
+        },
+        InstructionEvent::CommandProgressReported {
+            stage: "download".into(),
+            percent: 30,
         },
         InstructionEvent::CommandFinished {
             success: false,
@@ -275,6 +281,21 @@ fn every_declared_event_type_decodes_through_the_read_models_path() {
         },
         InstructionEvent::CommandTimedOut,
     ]));
+    // A lifecycle command is a command of the same type, with its action.
+    round_trip(vec![InstructionEvent::CommandIssued {
+        tenant_id: TenantId::new(),
+        agent_id: agent,
+        command: "upgrade".into(),
+        args: json!({ "version": "2.4.1" }),
+        timeout_seconds: 600,
+        template_id: None,
+        deadline: at(),
+        action: Some(LifecycleAction::Upgrade {
+            version: "2.4.1".into(),
+            package_url: "https://downloads.example.com/agent.tar.gz".into(),
+            checksum: format!("sha256:{}", "ab".repeat(32)),
+        }),
+    }]);
     covered.extend(round_trip(vec![
         TemplateEvent::CommandTemplateCreated {
             tenant_id: TenantId::new(),

@@ -41,6 +41,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/agents/me/commands"),
     ("post", "/api/v1/agents/me/commands/{command_id}/output"),
     ("post", "/api/v1/agents/me/commands/{command_id}/result"),
+    ("post", "/api/v1/agents/{agent_id}/lifecycle"),
+    ("post", "/api/v1/agents/me/commands/{command_id}/progress"),
     ("post", "/api/v1/command-templates"),
     ("put", "/api/v1/command-templates/{template_id}"),
     ("delete", "/api/v1/command-templates/{template_id}"),

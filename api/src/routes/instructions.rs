@@ -5,6 +5,7 @@ use agentledger_app::instructions;
 use agentledger_app::queries::{Page, command_history};
 use agentledger_domain::ids::AgentId;
 use agentledger_domain::instruction::OutputStream;
+use agentledger_domain::lifecycle::LifecycleAction;
 use agentledger_projections::command_history::CommandRow;
 use agentledger_store::RecordedEvent;
 use axum::Json as Reply;
@@ -148,6 +149,9 @@ pub struct Delivered {
     pub command_id: Uuid,
     pub command: String,
     pub args: Value,
+    /// A lifecycle command's typed action; absent from other commands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<LifecycleAction>,
     pub deadline: chrono::DateTime<chrono::Utc>,
 }
 
@@ -198,6 +202,7 @@ async fn poll(
             command_id: d.command_id,
             command: d.command,
             args: d.args,
+            action: d.action,
             deadline: d.deadline,
         })
         .collect();

@@ -10,6 +10,7 @@ pub mod executions;
 pub mod exports;
 pub mod health;
 pub mod instructions;
+pub mod lifecycle;
 pub mod live;
 pub mod operations;
 pub mod operators;
