@@ -23,6 +23,7 @@ pub mod history;
 pub mod ids;
 pub mod instruction;
 mod names;
+pub mod preset;
 pub mod reports;
 pub mod stream;
 pub mod task;
