@@ -16,6 +16,7 @@ pub mod catalogue;
 pub mod codec;
 pub mod dedup;
 pub mod delivery;
+pub mod enrollment;
 pub mod error;
 pub mod event;
 pub mod execution;
