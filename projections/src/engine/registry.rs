@@ -20,5 +20,6 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(crate::workflows::Workflows),
         Arc::new(crate::executions::Executions),
         Arc::new(crate::directory::Directory),
+        Arc::new(crate::enrollment_tokens::EnrollmentTokens),
     ]
 }
