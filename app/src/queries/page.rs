@@ -150,6 +150,10 @@ mod schema {
         const PAGE: &'static str = "ApiKeyPage";
     }
 
+    impl Listed for agentledger_projections::enrollment_tokens::EnrollmentTokenRow {
+        const PAGE: &'static str = "EnrollmentTokenPage";
+    }
+
     fn int64() -> Option<SchemaFormat> {
         Some(SchemaFormat::KnownFormat(KnownFormat::Int64))
     }
