@@ -333,6 +333,22 @@ mod tests {
     }
 
     #[test]
+    fn refused_enrollments_spend_the_addresss_failures_as_logins_do() {
+        let config = LimitsConfig::default();
+        let limits = Limits::new(config);
+        let (here, there): (IpAddr, IpAddr) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
+        for _ in 0..config.failures_per_address {
+            match limits.enroll_attempt(here) {
+                Ok(attempt) => limits.failed(attempt),
+                Err(wait) => panic!("refused within the budget: {wait:?}"),
+            }
+        }
+        assert!(limits.enroll_attempt(here).is_err());
+        assert!(limits.login_attempt(AgentId::new(), here).is_err());
+        assert!(limits.enroll_attempt(there).is_ok());
+    }
+
+    #[test]
     fn a_budget_refills_one_unit_per_interval_and_forgets_whole_keys() {
         let budget = Budget::<u32>::per_minute(6);
         let start = Instant::now();
