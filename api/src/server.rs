@@ -26,6 +26,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::exports::routes())
         .merge(routes::operators::routes())
         .merge(routes::agents::routes())
+        .merge(routes::enrollment::routes())
+        .merge(routes::presets::routes())
         .merge(routes::reports::routes())
         .merge(routes::tasks::routes())
         .merge(routes::instructions::routes())

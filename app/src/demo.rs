@@ -7,6 +7,7 @@ mod executions;
 
 use agentledger_commands::agents::{NewAgent, register};
 use agentledger_commands::budgets;
+use agentledger_commands::enrollment::{NewToken, create_token};
 use agentledger_commands::instructions::{What, issue};
 use agentledger_commands::operators::{bootstrap, create_api_key, create_tenant};
 use agentledger_commands::reports::{record_actions, record_llm_run};
@@ -20,6 +21,7 @@ use agentledger_domain::budget::{
 };
 use agentledger_domain::ids::{AgentId, ApiKeyId, TaskId, TenantId};
 use agentledger_domain::instruction::{Instruction, InstructionCommand, OutputStream};
+use agentledger_domain::preset::PRESETS;
 use agentledger_domain::reports::{ActionReport, ActionStatus, RunReport, RunStatus};
 use agentledger_domain::task::{NewTask, Task, TaskCommand};
 use agentledger_domain::tool::{Tool, ToolCommand, ToolDefinition, ToolKind};
@@ -35,49 +37,8 @@ use rand::{Rng, SeedableRng};
 use serde_json::json;
 use uuid::Uuid;
 
-/// The preset agents: name, kind, app type of their runs, actions they take.
-const PRESETS: &[(&str, &str, &str, &[&str])] = &[
-    (
-        "content-moderator-ai",
-        "moderator",
-        "moderation",
-        &["approve_post", "reject_post", "flag_comment"],
-    ),
-    (
-        "content-generator-ai",
-        "generator",
-        "generation",
-        &["draft_article", "write_summary", "suggest_title"],
-    ),
-    (
-        "service-curator-ai",
-        "curator",
-        "curation",
-        &["rank_services", "merge_duplicates", "tag_service"],
-    ),
-    (
-        "analytics-ai",
-        "analyst",
-        "analytics",
-        &["build_report", "detect_anomaly", "forecast_usage"],
-    ),
-    (
-        "admin-ai",
-        "administrator",
-        "administration",
-        &["rotate_logs", "restart_worker", "clean_cache"],
-    ),
-];
 /// Neutral names: the demo stands for any provider's models.
 const MODELS: &[&str] = &["model-small", "model-medium", "model-large"];
-const PERMISSIONS: &[&str] = &[
-    "actions:write",
-    "runs:write",
-    "tasks:claim",
-    "commands:poll",
-    "batch",
-    "cache:write",
-];
 
 pub struct Seeded {
     pub tenant_id: TenantId,
@@ -288,11 +249,11 @@ pub async fn seed(
     budgets::change(handler, &operator, budget).await?;
 
     let mut agents = Vec::new();
-    for (name, kind, _, _) in PRESETS {
+    for preset in PRESETS {
         let new = NewAgent {
-            name: (*name).into(),
-            kind: (*kind).into(),
-            permissions: PERMISSIONS.iter().map(|p| (*p).to_string()).collect(),
+            name: preset.name.into(),
+            kind: preset.kind.into(),
+            permissions: preset.permissions(),
             rate_limit_per_minute: 600,
         };
         agents.push(register(handler, &operator, new).await?.agent_id);
@@ -300,6 +261,18 @@ pub async fn seed(
     for budget in demo_budgets(&agents) {
         budgets::change(handler, &operator, budget).await?;
     }
+    // More moderators may enrol themselves this week (the token itself is
+    // not kept: the demo has no one to hand it to).
+    let enrol_moderators = NewToken {
+        label: "more moderators".into(),
+        expires_at: operator.at + Duration::days(7),
+        max_uses: 10,
+        kind: None,
+        permissions: None,
+        rate_limit_per_minute: 600,
+        preset: Some("content-moderator-ai".into()),
+    };
+    create_token(handler, &operator, Uuid::now_v7(), enrol_moderators).await?;
     // Alerts and failed tasks go to a receiver that is not there: a server
     // running meanwhile shows the deliveries failing and being retried.
     let webhook_id = Uuid::now_v7();
@@ -372,7 +345,7 @@ pub async fn seed(
     let kinds: Vec<(AgentId, &str)> = agents
         .iter()
         .zip(PRESETS)
-        .map(|(agent, (_, kind, _, _))| (*agent, *kind))
+        .map(|(agent, preset)| (*agent, preset.kind))
         .collect();
     let executions = match published.as_slice() {
         [escalation, digest] => {
@@ -384,7 +357,8 @@ pub async fn seed(
     let (mut actions, mut runs, mut tasks, mut commands) = (0, 0, 0, 0);
     let start = Utc::now() - Duration::days(i64::from(days));
     for day in 0..i64::from(days) {
-        for (index, (_, kind, app_type, verbs)) in PRESETS.iter().enumerate() {
+        for (index, preset) in PRESETS.iter().enumerate() {
+            let (kind, app_type, verbs) = (preset.kind, preset.app_type, preset.actions);
             let agent = agents[index];
             // Busier on weekdays, and a bad day in the middle of the week.
             let busy = rng.random_range(25..45);
@@ -432,7 +406,7 @@ pub async fn seed(
                 let prompt_tokens: u32 = rng.random_range(300..2500);
                 let completion_tokens: u32 = rng.random_range(50..900);
                 let run = RunReport {
-                    app_type: (*app_type).into(),
+                    app_type: app_type.into(),
                     trigger_type: ["schedule", "webhook", "manual"][rng.random_range(0..3)].into(),
                     member_id: Some(format!("member-{}", rng.random_range(1..40))),
                     model: MODELS[rng.random_range(0..MODELS.len())].into(),
@@ -462,7 +436,7 @@ pub async fn seed(
                 };
                 let task = NewTask {
                     tenant_id,
-                    task_type: (*app_type).into(),
+                    task_type: app_type.into(),
                     input: json!({ "member_id": format!("member-{}", rng.random_range(1..40)) }),
                     priority: rng.random_range(0..5),
                     callback_url: None,

@@ -1,6 +1,7 @@
 //! Rate limits: each agent's own per-minute budget on every call; budgets of
-//! failed logins per agent and source address and of failed logins and
-//! refreshes per source address; and a budget of refreshes per agent.
+//! failed logins per agent and source address and of failed logins,
+//! refreshes and enrollments per source address; and a budget of refreshes
+//! per agent.
 //!
 //! Only failures spend the login budgets: many agents behind one address (a
 //! NAT, a restarted fleet) all log in, while guessing a secret stays slow.
@@ -23,7 +24,8 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 pub struct LimitsConfig {
     /// Failed logins for one agent id from one address.
     pub login_failures_per_agent_and_address: u32,
-    /// Failed logins and refreshes from one address, whatever the agent.
+    /// Failed logins, refreshes and enrollments from one address, whatever
+    /// the agent.
     pub failures_per_address: u32,
     /// Refreshes of one agent's tokens (a refresh appends an event).
     pub refreshes_per_agent: u32,
@@ -119,6 +121,17 @@ impl Limits {
             .check(&(agent, address), now)?;
         Ok(Attempt {
             agent: Some(agent),
+            address,
+        })
+    }
+
+    /// An enrollment from `address`, refused when the address has used up
+    /// its failures: tokens cannot be guessed, but each try costs a read of
+    /// the log, and anyone may send them.
+    pub fn enroll_attempt(&self, address: IpAddr) -> Result<Attempt, Duration> {
+        self.failures_by_address.check(&address, Instant::now())?;
+        Ok(Attempt {
+            agent: None,
             address,
         })
     }
@@ -317,6 +330,22 @@ mod tests {
                 .refresh_attempt(Some(AgentId::new()), [10, 0, 0, 2].into())
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn refused_enrollments_spend_the_addresss_failures_as_logins_do() {
+        let config = LimitsConfig::default();
+        let limits = Limits::new(config);
+        let (here, there): (IpAddr, IpAddr) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
+        for _ in 0..config.failures_per_address {
+            match limits.enroll_attempt(here) {
+                Ok(attempt) => limits.failed(attempt),
+                Err(wait) => panic!("refused within the budget: {wait:?}"),
+            }
+        }
+        assert!(limits.enroll_attempt(here).is_err());
+        assert!(limits.login_attempt(AgentId::new(), here).is_err());
+        assert!(limits.enroll_attempt(there).is_ok());
     }
 
     #[test]

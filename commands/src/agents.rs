@@ -59,7 +59,7 @@ pub async fn rotate_secret(
 }
 
 /// A fresh secret and its Argon2id hash.
-async fn new_secret() -> Result<(String, String), CommandError> {
+pub(crate) async fn new_secret() -> Result<(String, String), CommandError> {
     let secret = random_secret();
     let hash = hash_password(secret.clone()).await?;
     Ok((secret, hash))

@@ -120,7 +120,12 @@ pub fn format_token(prefix: &str, ids: &[Uuid], secret: &str) -> String {
     token
 }
 
-fn parse_token<'a>(prefix: &str, token: &'a str, ids: usize) -> Option<(Vec<Uuid>, &'a str)> {
+/// The ids and secret of a `<prefix>_<id>…_<secret>` token of `ids` ids.
+pub(crate) fn parse_token<'a>(
+    prefix: &str,
+    token: &'a str,
+    ids: usize,
+) -> Option<(Vec<Uuid>, &'a str)> {
     let mut parts = token.split('_');
     if parts.next()? != prefix {
         return None;

@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod auth;
 pub mod budgets;
 mod cache;
+pub mod enrollment;
 pub mod error;
 pub mod handler;
 pub mod instructions;

@@ -223,7 +223,13 @@ pub(crate) fn went_offline_v1(payload: &mut Value) -> Result<(), &'static str> {
     Ok(())
 }
 
-fn validate_profile(permissions: &[String], rate_limit_per_minute: u32) -> Result<(), DomainError> {
+/// Permissions must all be known (an operator grants nothing that does not
+/// exist) and the rate limit within bounds: for an agent registered, changed
+/// or enrolled by a token alike.
+pub(crate) fn validate_profile(
+    permissions: &[String],
+    rate_limit_per_minute: u32,
+) -> Result<(), DomainError> {
     if let Some(unknown) = permissions.iter().find(|p| !SCOPES.contains(&p.as_str())) {
         return Err(DomainError::invalid(format!(
             "unknown permission `{unknown}` (known: {})",

@@ -71,6 +71,7 @@ catalogue!(
     crate::cache::CacheEvent,
     crate::dedup::DedupEvent,
     crate::delivery::DeliveryEvent,
+    crate::enrollment::EnrollmentTokenEvent,
     crate::execution::ExecutionEvent,
     crate::instruction::InstructionEvent,
     crate::instruction::TemplateEvent,

@@ -1,7 +1,7 @@
 //! Any aggregate's state at any point of its history: the stream's events up
 //! to there, folded with the aggregate's own `evolve`, as JSON for auditors.
-//! Secrets the state keeps (hashes of agent secrets, API keys and refresh
-//! tokens) are left out of the JSON.
+//! Secrets the state keeps (hashes of agent secrets, API keys, enrollment
+//! tokens and refresh tokens) are left out of the JSON.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -94,6 +94,7 @@ aggregates!(
     crate::dedup::DedupReservation,
     crate::delivery::Delivery,
     crate::tenant::Installation,
+    crate::enrollment::EnrollmentToken,
 );
 
 /// "agent-, task-, … or system-".

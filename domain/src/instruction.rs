@@ -848,7 +848,7 @@ mod lifecycle_commands {
                 .then_events(|events| {
                     assert!(
                         matches!(
-                            &events[..],
+                            events,
                             [InstructionEvent::CommandIssued { command, args, action: Some(_), .. }]
                                 if command == name && *args == json!({})
                         ),
@@ -872,7 +872,7 @@ mod lifecycle_commands {
             .then_events(|events| {
                 assert!(
                     matches!(
-                        &events[..],
+                        events,
                         [InstructionEvent::CommandIssued {
                             command,
                             args,

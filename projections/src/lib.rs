@@ -10,6 +10,7 @@ pub mod command_history;
 pub mod dashboard;
 pub mod directory;
 pub mod engine;
+pub mod enrollment_tokens;
 pub mod executions;
 pub mod follower;
 pub mod operation_log;

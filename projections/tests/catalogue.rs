@@ -14,6 +14,7 @@ use agentledger_domain::cache::CacheEvent;
 use agentledger_domain::codec::encode;
 use agentledger_domain::dedup::DedupEvent;
 use agentledger_domain::delivery::{DeliveryEvent, FailedAttempt};
+use agentledger_domain::enrollment::EnrollmentTokenEvent;
 use agentledger_domain::execution::ExecutionEvent;
 use agentledger_domain::ids::{AgentId, ApiKeyId, TaskId, TenantId};
 use agentledger_domain::instruction::{InstructionEvent, OutputStream, TemplateEvent};
@@ -79,6 +80,7 @@ fn enums_reading(event: &RecordedEvent) -> usize {
         reads::<ToolEvent>(event),
         reads::<WorkflowEvent>(event),
         reads::<ExecutionEvent>(event),
+        reads::<EnrollmentTokenEvent>(event),
     ]
     .into_iter()
     .filter(|read| *read)
@@ -554,6 +556,22 @@ fn every_declared_event_type_decodes_through_the_read_models_path() {
         ExecutionEvent::ExecutionCancelled {
             reason: "not needed".into(),
         },
+    ]));
+
+    covered.extend(round_trip(vec![
+        EnrollmentTokenEvent::EnrollmentTokenCreated {
+            tenant_id: TenantId::new(),
+            label: "rollout".into(),
+            secret_hash: "h".into(),
+            expires_at: at(),
+            max_uses: 10,
+            kind: Some("analyst".into()),
+            permissions: vec!["runs:write".into()],
+            rate_limit_per_minute: 600,
+            preset: Some("analytics-ai".into()),
+        },
+        EnrollmentTokenEvent::EnrollmentTokenUsed { agent_id: agent },
+        EnrollmentTokenEvent::EnrollmentTokenRevoked,
     ]));
 
     covered.sort_unstable();

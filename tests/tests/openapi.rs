@@ -136,6 +136,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/webhooks/{webhook_id}/enable"),
     ("get", "/api/v1/tasks/{task_id}/callbacks"),
     ("get", "/api/v1/callbacks/secret"),
+    ("post", "/api/v1/agents/enroll"),
+    ("post", "/api/v1/enrollment-tokens"),
+    ("get", "/api/v1/enrollment-tokens"),
+    ("delete", "/api/v1/enrollment-tokens/{token_id}"),
+    ("get", "/api/v1/agent-presets"),
+    ("post", "/api/v1/agent-presets/{name}/agents"),
     ("get", "/metrics"),
 ];
 
@@ -144,6 +150,7 @@ const PUBLIC: &[&str] = &[
     "/ready",
     "/api/v1/agents/auth",
     "/api/v1/agents/refresh",
+    "/api/v1/agents/enroll",
     "/metrics",
 ];
 

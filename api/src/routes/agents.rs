@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use agentledger_app::agents;
+use agentledger_commands::agents::Registered;
 use agentledger_commands::auth::Tokens;
 use agentledger_domain::agent::{Agent, AgentCommand};
 use agentledger_domain::ids::{AgentId, TenantId};
@@ -56,6 +57,17 @@ pub struct AgentSecret {
     pub position: u64,
 }
 
+/// A new agent's answer: 201 with its id and secret, the secret left out of
+/// any stored idempotent replay.
+pub(crate) fn secret_shown_once(registered: Registered) -> Response {
+    let answer = AgentSecret {
+        agent_id: registered.agent_id,
+        secret: registered.secret,
+        position: registered.position,
+    };
+    withholding((StatusCode::CREATED, Reply(answer)), &["secret"])
+}
+
 #[utoipa::path(
     post,
     path = "/api/v1/agents",
@@ -79,15 +91,7 @@ async fn register_agent(
         body.rate_limit_per_minute,
     )
     .await?;
-    let answer = AgentSecret {
-        agent_id: registered.agent_id,
-        secret: registered.secret,
-        position: registered.position,
-    };
-    Ok(withholding(
-        (StatusCode::CREATED, Reply(answer)),
-        &["secret"],
-    ))
+    Ok(secret_shown_once(registered))
 }
 
 #[derive(Debug, utoipa::ToSchema, Serialize, Deserialize)]

@@ -71,7 +71,7 @@ pub struct AggregateState {
     path = "/api/v1/streams/{stream_id}/state",
     tag = "audit",
     summary = "An aggregate's state as of a position or time (admin, auditor)",
-    params(("stream_id" = String, Path, description = "An aggregate's stream: `agent-…`, `task-…`, `tenant-…`, `apikey-…`, `budget-…`, `batch-…`, `alert-…`, `webhook-…`, `delivery-…`, `command-…`, `cmdtemplate-…`, `taskdedup-…` or `system-…`; any other answers 422"), StateQuery),
+    params(("stream_id" = String, Path, description = "An aggregate's stream: `agent-…`, `task-…`, `tenant-…`, `apikey-…`, `budget-…`, `batch-…`, `alert-…`, `webhook-…`, `delivery-…`, `command-…`, `cmdtemplate-…`, `taskdedup-…`, `system-…` or `enrollment-…`; any other answers 422"), StateQuery),
     responses((status = 200, description = "The aggregate's state", body = AggregateState), crate::openapi::Problems),
     security(("operator_key" = [])),
 )]

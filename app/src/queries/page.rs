@@ -154,6 +154,10 @@ mod schema {
         const PAGE: &'static str = "BudgetPage";
     }
 
+    impl Listed for agentledger_projections::enrollment_tokens::EnrollmentTokenRow {
+        const PAGE: &'static str = "EnrollmentTokenPage";
+    }
+
     fn int64() -> Option<SchemaFormat> {
         Some(SchemaFormat::KnownFormat(KnownFormat::Int64))
     }

@@ -21,5 +21,6 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(crate::executions::Executions),
         Arc::new(crate::directory::Directory),
         Arc::new(crate::budgets::Budgets),
+        Arc::new(crate::enrollment_tokens::EnrollmentTokens),
     ]
 }
