@@ -7,7 +7,12 @@
 use std::time::Duration;
 
 use agentledger_commands::alerts::alert_id;
-use agentledger_tests::{TestAgent, TestServer, header, on_every_backend};
+use agentledger_domain::delivery::RetrySchedule;
+use agentledger_store::testing::TestDatabase;
+use agentledger_tests::receiver::Receiver;
+use agentledger_tests::{
+    Options, TestAgent, TestServer, header, on_every_backend, on_every_database,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -152,6 +157,8 @@ async fn an_agents_budget_stops_it_at_the_limit_until_the_day_ends_or_the_limit_
     assert_eq!(item["daily_tokens"]["used"], json!(1100));
     assert_eq!(item["reached"], json!(true));
     assert_eq!(item["day"], json!(day));
+    let (_, dashboard) = server.get("/api/v1/dashboard", &op).await;
+    assert_eq!(dashboard["budgets"][0]["scope"], item["scope"]);
 
     // Raising the limit lifts the stop; lowering it again stops the agent
     let raise = json!({ "daily_tokens": 5000 });
@@ -360,6 +367,48 @@ async fn budgets_refuse_bad_settings_other_tenants_and_viewers(server: TestServe
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// Beside the server every other test here gets: one that delivers to loopback.
+mod webhooks {
+    use super::*;
+
+    async fn budget_alerts_go_out_through_webhooks_like_every_alert(db: TestDatabase) {
+        let options = Options {
+            loopback_deliveries: Some(RetrySchedule(vec![0])),
+            ..Options::default()
+        };
+        let server = TestServer::start_with_options(db, options).await;
+        let (receiver, base) = Receiver::start().await;
+        let (_, op) = server.tenant("hooked").await;
+        let hook = json!({ "url": format!("{base}/alerts"), "event_types": ["AlertRaised"] });
+        let (status, made) = server.post("/api/v1/webhooks", &op, &hook).await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        let agent = server.agent(&op, &["runs:write"], 600).await;
+        let path = format!("/api/v1/agents/{}/budget", agent.agent_id);
+        let body = json!({ "daily_tokens": 100, "thresholds_percent": [50] });
+        let (status, _) = server
+            .call(Method::PUT, &path, Some(&op), Some(&body))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+
+        let (status, _) = report(&server, &agent, &run("m", 60, 0.0)).await;
+        assert_eq!(status, StatusCode::CREATED);
+
+        let got = receiver.wait_for(1).await;
+        let alert = got[0].json();
+        assert_eq!(alert["type"], "AlertRaised");
+        assert_eq!(alert["data"]["payload"]["source"], json!("budget"));
+        assert_eq!(
+            alert["data"]["payload"]["title"],
+            json!(format!(
+                "50% of agent {}'s daily tokens budget used",
+                agent.agent_id
+            ))
+        );
+    }
+
+    on_every_database!(budget_alerts_go_out_through_webhooks_like_every_alert);
 }
 
 on_every_backend!(

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use agentledger_app::caller::Operator;
+use agentledger_app::queries::budgets::BudgetStatus;
 use agentledger_app::queries::dashboard::{self as queries, Filter};
 use agentledger_domain::ids::TenantId;
 use agentledger_projections::dashboard::{AlertRow, DashboardView};
@@ -49,13 +50,19 @@ pub struct DashboardAnswer {
     /// With `as_of`: the moment the days were counted from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub as_of: Option<DateTime<Utc>>,
+    /// The tenant's budgets (its own, its agents', its models'), newest
+    /// first, at most 50, each with its use now (`GET /api/v1/budgets` pages
+    /// through all). Left out of a past dashboard, which shows the tenant's
+    /// own budget only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budgets: Option<Vec<BudgetStatus>>,
 }
 
 #[utoipa::path(
     get,
     path = "/api/v1/dashboard",
     tag = "read models",
-    summary = "Today, the 7-day trend, apps, health, recent alerts and budget, now or as of a past moment",
+    summary = "Today, the 7-day trend, apps, health, recent alerts and budgets, now or as of a past moment",
     params(DashboardQuery),
     responses((status = 200, description = "The dashboard", body = DashboardAnswer), crate::openapi::Problems),
     security(("operator_key" = [])),
@@ -70,6 +77,7 @@ async fn dashboard(
         dashboard: found.view,
         position: found.position,
         as_of: found.as_of,
+        budgets: found.budgets,
     }))
 }
 

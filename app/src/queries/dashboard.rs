@@ -15,6 +15,7 @@ use tokio::sync::Semaphore;
 use crate::app::App;
 use crate::caller::Operator;
 use crate::error::AppError;
+use crate::queries::budgets::{BudgetStatus, budgets};
 use crate::queries::{ListParams, Page};
 use crate::ranges::{as_of_in_log, time_range};
 
@@ -25,6 +26,10 @@ pub struct Dashboard {
     pub position: u64,
     /// For a past dashboard: the moment its days were counted from.
     pub as_of: Option<DateTime<Utc>>,
+    /// Now: the tenant's budgets (its own, its agents', its models'), the
+    /// newest first page of them, with their use. A past dashboard shows
+    /// the tenant's own budget only.
+    pub budgets: Option<Vec<BudgetStatus>>,
 }
 
 /// Past dashboards built at once by one server; more wait their turn, so
@@ -46,10 +51,12 @@ pub async fn dashboard(
     }
     let progress = app.caught_up(&model::Dashboard, min_position).await?;
     let view = model::read(&app.database, tenant, Utc::now()).await?;
+    let budgets = budgets(app, operator, Some(tenant), ListParams::default()).await?;
     Ok(Dashboard {
         view,
         position: progress.position(),
         as_of: None,
+        budgets: Some(budgets.items),
     })
 }
 
@@ -72,6 +79,7 @@ async fn past(app: &App, tenant: TenantId, as_of: AsOf) -> Result<Dashboard, App
         view: past.dashboard,
         position: past.position,
         as_of: Some(past.at),
+        budgets: None,
     })
 }
 
