@@ -7,6 +7,9 @@
 //! run that reaches a limit is recorded and those after it (once the model
 //! has counted it, milliseconds later) are refused.
 
+use agentledger_commands::Context;
+use agentledger_commands::alerts;
+use agentledger_domain::alert_policy::{Crossed, budget_alert};
 use agentledger_domain::budget::{BudgetScope, Limits, Measure, Period};
 use agentledger_domain::calendar;
 use agentledger_domain::ids::{AgentId, TenantId};
@@ -42,12 +45,12 @@ pub struct Reached {
 }
 
 impl Standing {
-    /// The first of `limits` this use has reached, if any.
-    pub fn reached(&self, limits: &Limits) -> Option<Reached> {
+    /// Every one of `limits` this use has reached.
+    pub fn reached(&self, limits: &Limits) -> Vec<Reached> {
         limits
             .each()
             .into_iter()
-            .find_map(|(period, measure, limit)| {
+            .filter_map(|(period, measure, limit)| {
                 let limit = limit?;
                 let ((tokens, cost), until) = match period {
                     Period::Day => (self.today, self.day_ends),
@@ -65,6 +68,14 @@ impl Standing {
                     until,
                 })
             })
+            .collect()
+    }
+
+    fn period_name(&self, period: Period) -> &str {
+        match period {
+            Period::Day => &self.day,
+            Period::Month => &self.month,
+        }
     }
 }
 
@@ -101,13 +112,18 @@ pub async fn standing(
 
 /// Refuses (429, with the budget named and when it lifts) an agent whose
 /// task claims and run reports a stopping budget holds back; `model` is the
-/// model of the run being reported.
+/// model of the run being reported. Of several limits reached, the one that
+/// lifts last is named, so a retry at `Retry-After` is not refused again by
+/// another. The refusal raises the budget's "reached" alert (the same alert
+/// the policy raises on the run that reached it: once per period), so a stop
+/// is announced even when the limit was lowered below what was already used.
 pub async fn within_budgets(
     app: &App,
-    tenant: TenantId,
+    ctx: &Context,
     agent_id: AgentId,
     model: Option<&str>,
 ) -> Result<(), AppError> {
+    let tenant = ctx.tenant_id;
     let mut scopes = vec![BudgetScope::Tenant, BudgetScope::Agent { agent_id }];
     if let Some(model) = model {
         scopes.push(BudgetScope::Model {
@@ -116,21 +132,49 @@ pub async fn within_budgets(
     }
     let stopping: Vec<BudgetRow> = model::stopping(&app.database, tenant, &scopes).await?;
     let at = app.clock.now();
+    let mut last: Option<(BudgetScope, Reached, String)> = None;
     for budget in stopping {
         let standing = standing(app, tenant, &budget.scope, at).await?;
-        if let Some(reached) = standing.reached(&budget.rule.limits) {
-            return Err(AppError::OverBudget {
-                scope: budget.scope,
-                period: reached.period,
-                measure: reached.measure,
-                used: reached.used,
-                limit: reached.limit,
-                until: reached.until,
-                wait: (reached.until - app.clock.now())
-                    .to_std()
-                    .unwrap_or_default(),
-            });
+        for reached in standing.reached(&budget.rule.limits) {
+            if last
+                .as_ref()
+                .is_none_or(|(_, r, _)| reached.until > r.until)
+            {
+                let name = standing.period_name(reached.period).to_owned();
+                last = Some((budget.scope.clone(), reached, name));
+            }
         }
     }
-    Ok(())
+    let Some((scope, reached, period_name)) = last else {
+        return Ok(());
+    };
+    let alert = budget_alert(
+        tenant,
+        &scope,
+        true,
+        Crossed {
+            period: reached.period,
+            measure: reached.measure,
+            period_name: &period_name,
+            percent: 100,
+            used: i128::from(reached.used),
+            limit: reached.limit,
+        },
+    );
+    // The refusal stands whether or not the alert could be written now; the
+    // next refusal tries again.
+    if let Err(e) = alerts::raise(&app.handler, ctx, alert).await {
+        tracing::warn!(error = %e, %tenant, "the alert of a spent budget was not raised");
+    }
+    Err(AppError::OverBudget {
+        scope,
+        period: reached.period,
+        measure: reached.measure,
+        used: reached.used,
+        limit: reached.limit,
+        until: reached.until,
+        wait: (reached.until - app.clock.now())
+            .to_std()
+            .unwrap_or_default(),
+    })
 }

@@ -9,7 +9,7 @@ use agentledger_domain::alert::{Alert, AlertCommand};
 use agentledger_domain::budget::{
     BatchCommand, BatchEvent, Budget, BudgetCommand, BudgetScope, Limits, Rule,
 };
-use agentledger_domain::ids::TaskId;
+use agentledger_domain::ids::{AgentId, TaskId};
 use agentledger_domain::reports::MAX_TOKENS;
 use agentledger_store::RecordedEvent;
 use chrono::{DateTime, Utc};
@@ -52,17 +52,34 @@ pub async fn handle_alert(
     Ok(executed.position)
 }
 
-/// A budget of the operator's tenant: its own (no limits while none is
-/// set), or an agent's or a model's (not found while none is set).
+/// A budget of the operator's tenant: its own, an agent's or a model's; one
+/// never set has no limits (and the default thresholds).
 pub async fn budget(app: &App, operator: &Operator, scope: BudgetScope) -> Result<Rule, AppError> {
     if let BudgetScope::Agent { agent_id } = scope {
-        app.load_visible::<Agent>(operator, agent_id).await?;
+        agent_of_tenant(app, operator, agent_id).await?;
     }
     let budget = app.handler.load::<Budget>(operator.tenant_id).await?.state;
-    match budget.rules.get(&scope) {
-        Some(rule) => Ok(rule.clone()),
-        None if scope == BudgetScope::Tenant => Ok(Rule::warning(Limits::default())),
-        None => Err(AppError::NotFound("no such budget".into())),
+    Ok(budget
+        .rules
+        .get(&scope)
+        .cloned()
+        .unwrap_or_else(|| Rule::warning(Limits::default())))
+}
+
+/// A budget is the operator's own tenant's, so its agent must be one of
+/// that tenant's too: any other is not found (an admin, who sees every
+/// tenant's agents, included), so no id of another can be probed or given a
+/// budget that would never apply.
+async fn agent_of_tenant(
+    app: &App,
+    operator: &Operator,
+    agent_id: AgentId,
+) -> Result<(), AppError> {
+    let agent = app.load_visible::<Agent>(operator, agent_id).await?.state;
+    if agent.tenant_id == operator.tenant_id {
+        Ok(())
+    } else {
+        Err(AppError::NotFound("agent not found".into()))
     }
 }
 
@@ -95,9 +112,8 @@ pub async fn change(
             )));
         }
     }
-    // Only an agent of the tenant, so no id of another can be probed.
     if let BudgetScope::Agent { agent_id } = scope {
-        app.load_visible::<Agent>(operator, *agent_id).await?;
+        agent_of_tenant(app, operator, *agent_id).await?;
     }
     let executed = budgets::change(&app.handler, &operator.context(), command).await?;
     Ok(executed.position)

@@ -40,13 +40,12 @@ pub async fn actions(
 
 pub async fn run(app: &App, agent: &AgentCaller, report: RunReport) -> Result<Committed, AppError> {
     agent.require("runs:write")?;
-    crate::budget_stop::within_budgets(
-        app,
-        agent.agent.tenant_id,
-        agent.agent_id,
-        Some(&report.model),
-    )
-    .await?;
+    // The model's name is read against budgets before the report is
+    // decided: checked first, so no name the report would refuse reaches
+    // the database.
+    DomainError::check_label("model", &report.model).map_err(CommandError::from)?;
+    let ctx = agent.context();
+    crate::budget_stop::within_budgets(app, &ctx, agent.agent_id, Some(&report.model)).await?;
     if let Some(task_id) = report.task_id {
         // Its cost counts towards the task's execution: only a task the
         // agent holds may be named, or an agent could charge another's.
@@ -61,7 +60,7 @@ pub async fn run(app: &App, agent: &AgentCaller, report: RunReport) -> Result<Co
             .into());
         }
     }
-    let outcome = record_llm_run(&app.handler, &agent.context(), agent.agent_id, report).await?;
+    let outcome = record_llm_run(&app.handler, &ctx, agent.agent_id, report).await?;
     first(outcome)
 }
 

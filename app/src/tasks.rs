@@ -263,7 +263,7 @@ pub async fn claim_next(
 ) -> Result<Claim, AppError> {
     agent.require("tasks:claim")?;
     let seen = agent.seen(app).await?;
-    crate::budget_stop::within_budgets(app, agent.agent.tenant_id, agent.agent_id, None).await?;
+    crate::budget_stop::within_budgets(app, &agent.context(), agent.agent_id, None).await?;
     // See every task created before this poll.
     app.settle(&app.task_queue_progress, QUEUE_CATCH_UP).await?;
     let none = || Claim::None {

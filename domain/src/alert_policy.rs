@@ -13,8 +13,8 @@ use crate::agent::{Agent, AgentEvent, AgentEventType};
 use crate::aggregate::Aggregate;
 use crate::alert::{AlertSource, RaisedAlert, Severity};
 use crate::budget::{
-    Budget, BudgetEvent, BudgetEventType, BudgetScope, FIRST_THRESHOLDS_PERCENT, Limits, Period,
-    Rule, budget_alert_subject,
+    Budget, BudgetEvent, BudgetEventType, BudgetScope, FIRST_THRESHOLDS_PERCENT, Limits, Measure,
+    Period, Rule, budget_alert_subject,
 };
 use crate::calendar;
 use crate::codec::{CodecError, decode_if};
@@ -279,9 +279,19 @@ impl AlertPolicy {
             && let Some(event) = seen.decode::<BudgetEvent>()?
         {
             match event.rule() {
-                (scope, Some(rule)) => self.rules.insert((seen.tenant_id, scope), rule),
-                (scope, None) => self.rules.remove(&(seen.tenant_id, scope)),
-            };
+                (scope, Some(rule)) => {
+                    self.rules.insert((seen.tenant_id, scope), rule);
+                }
+                (scope, None) => {
+                    self.rules.remove(&(seen.tenant_id, scope.clone()));
+                    // An agent's or model's use is counted for its budget only.
+                    if scope != BudgetScope::Tenant {
+                        let key = scope.key();
+                        self.usage
+                            .retain(|(tenant, k, _), _| *tenant != seen.tenant_id || *k != key);
+                    }
+                }
+            }
         } else if let Some(webhook_id) = Webhook::CATEGORY.id_in(seen.stream_id)
             && let Some(WebhookEvent::WebhookDisabled {
                 reason,
@@ -328,10 +338,11 @@ impl AlertPolicy {
                 Period::Day => calendar::day(zone, seen.occurred_at),
                 Period::Month => calendar::month(zone, seen.occurred_at),
             };
-            let usage = self
-                .usage
-                .entry((seen.tenant_id, key.clone(), name.clone()))
-                .or_default();
+            let slot = (seen.tenant_id, key.clone(), name.clone());
+            if !self.usage.contains_key(&slot) {
+                self.forget_old_periods(seen.tenant_id, &key, &name);
+            }
+            let usage = self.usage.entry(slot).or_default();
             let before = *usage;
             // Saturating: the log is input, and a stored absurd value must not
             // stop the policy.
@@ -343,10 +354,8 @@ impl AlertPolicy {
                     continue;
                 };
                 let (was, is) = match measure {
-                    crate::budget::Measure::Tokens => {
-                        (i128::from(before.tokens), i128::from(after.tokens))
-                    }
-                    crate::budget::Measure::Cost => (
+                    Measure::Tokens => (i128::from(before.tokens), i128::from(after.tokens)),
+                    Measure::Cost => (
                         i128::from(before.cost_micros),
                         i128::from(after.cost_micros),
                     ),
@@ -358,7 +367,17 @@ impl AlertPolicy {
                     let line = limit * i128::from(percent);
                     if was * 100 < line && is * 100 >= line {
                         alerts.push(budget_alert(
-                            seen, &scope, &rule, period, measure, &name, percent, is, limit,
+                            seen.tenant_id,
+                            &scope,
+                            rule.hard_stop,
+                            Crossed {
+                                period,
+                                measure,
+                                period_name: &name,
+                                percent,
+                                used: is,
+                                limit,
+                            },
                         ));
                     }
                 }
@@ -368,33 +387,77 @@ impl AlertPolicy {
     }
 }
 
-/// The alert for a budget's use crossing `percent` of a limit.
-#[allow(clippy::too_many_arguments)]
-fn budget_alert(
-    seen: &Seen<'_>,
+impl AlertPolicy {
+    /// Before a new period of a budget is counted: forgets all but the
+    /// newest of its kind (days or months), so memory holds what a saved
+    /// state would and does not grow with every day the server runs.
+    fn forget_old_periods(&mut self, tenant: TenantId, key: &str, new: &str) {
+        let keep = if new.len() == 7 {
+            KEPT_MONTHS
+        } else {
+            KEPT_DAYS
+        };
+        let mut periods: Vec<String> = self
+            .usage
+            .keys()
+            .filter(|(t, k, p)| *t == tenant && k == key && p.len() == new.len())
+            .map(|(_, _, p)| p.clone())
+            .collect();
+        periods.push(new.to_owned());
+        periods.sort_unstable_by(|a, b| b.cmp(a));
+        for old in periods.into_iter().skip(keep) {
+            self.usage.remove(&(tenant, key.to_owned(), old));
+        }
+    }
+}
+
+/// A line of a budget its use crossed: `percent` of the `period`'s
+/// `measure` limit, in the period named `period_name`.
+#[derive(Debug, Clone, Copy)]
+pub struct Crossed<'a> {
+    pub period: Period,
+    pub measure: Measure,
+    pub period_name: &'a str,
+    pub percent: u8,
+    pub used: i128,
+    pub limit: i128,
+}
+
+/// The alert for a budget's use crossing a line: the same alert (by its
+/// subject) whoever raises it, the policy on the run that crossed it or the
+/// hard stop on the first request it refuses.
+pub fn budget_alert(
+    tenant_id: TenantId,
     scope: &BudgetScope,
-    rule: &Rule,
-    period: Period,
-    measure: crate::budget::Measure,
-    name: &str,
-    percent: u8,
-    used: i128,
-    limit: i128,
+    hard_stop: bool,
+    crossed: Crossed<'_>,
 ) -> RaisedAlert {
+    let Crossed {
+        period,
+        measure,
+        period_name,
+        percent,
+        used,
+        limit,
+    } = crossed;
     let what = format!(
         "{} {} {} budget",
         scope.owner(),
         period.adjective(),
         measure.as_str()
     );
+    let amount = |n: i128| match measure {
+        Measure::Tokens => format!("{n} tokens"),
+        Measure::Cost => format!("${:.2}", n as f64 / 1e6),
+    };
     let reached = percent >= 100;
-    let title = match (reached, rule.hard_stop) {
+    let title = match (reached, hard_stop) {
         (true, true) => format!("{what} reached: stopped until the period ends"),
         (true, false) => format!("{what} reached"),
         (false, _) => format!("{percent}% of {what} used"),
     };
     RaisedAlert {
-        tenant_id: seen.tenant_id,
+        tenant_id,
         source: AlertSource::Budget,
         severity: if reached {
             Severity::Critical
@@ -402,12 +465,12 @@ fn budget_alert(
             Severity::Warning
         },
         title,
-        detail: format!("{used} of {limit} in {name}"),
+        detail: format!("{} of {} in {period_name}", amount(used), amount(limit)),
         subject: budget_alert_subject(
-            seen.tenant_id,
+            tenant_id,
             scope,
             &format!("{}-{}", period.adjective(), measure.as_str()),
-            name,
+            period_name,
             percent,
         ),
     }
@@ -576,6 +639,11 @@ mod tests {
         }
         // When it is saved and restored
         let state = policy.state();
+        assert_eq!(
+            AlertPolicy::from_state(state.clone()),
+            policy,
+            "memory keeps no more than a save does"
+        );
         let json = serde_json::to_string(&state).unwrap_or_default();
         let mut restored = AlertPolicy::from_state(serde_json::from_str(&json).unwrap_or_default());
         // Then only recent periods are kept, and the next run crosses the

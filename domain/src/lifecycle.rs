@@ -58,9 +58,10 @@ impl LifecycleAction {
     }
 
     /// Checks the action and gives the command's arguments, as the poll
-    /// hands them over and the history shows them: the action's fields and,
-    /// for a certificate, how many it holds and the SHA-256 fingerprint of
-    /// the first (the agent's own), so an operator can tell which one went.
+    /// hands them over and the history shows them: the action's fields, but
+    /// for a certificate (whose PEM the action carries) how many it holds
+    /// and the SHA-256 fingerprint of the first (the agent's own), so an
+    /// operator can tell which one went.
     pub fn args(&self) -> Result<Value, DomainError> {
         match self {
             Self::Start | Self::Stop | Self::Restart => Ok(json!({})),
@@ -80,8 +81,8 @@ impl LifecycleAction {
             }
             Self::UpdateCertificate { certificate_pem } => {
                 let read = certificates(certificate_pem)?;
+                // The PEM itself is the action's; once in the event is enough.
                 Ok(json!({
-                    "certificate_pem": certificate_pem,
                     "certificates": read.count,
                     "fingerprint": read.fingerprint
                 }))
@@ -398,7 +399,6 @@ mod tests {
         assert_eq!(
             certificate(&chain).args(),
             Ok(json!({
-                "certificate_pem": chain,
                 "certificates": 2,
                 "fingerprint": TEST_FINGERPRINT
             }))

@@ -20,6 +20,10 @@ impl Projection for EnrollmentTokens {
     fn tables(&self) -> &'static [&'static str] {
         &["rm_enrollment_tokens"]
     }
+
+    fn event_types(&self) -> &'static [&'static str] {
+        <EnrollmentTokenEvent as strum::VariantNames>::VARIANTS
+    }
 }
 
 sql_projection!(EnrollmentTokens, |_this, conn, events| {
@@ -54,7 +58,10 @@ sql_projection!(EnrollmentTokens, |_this, conn, events| {
                 .bind(tenant_id.to_string())
                 .bind(label)
                 .bind(kind)
-                .bind(serde_json::to_string(&permissions).unwrap_or_default())
+                .bind(
+                    serde_json::to_string(&permissions)
+                        .map_err(|e| ProjectionError::Row(format!("enrollment token {id}: {e}")))?,
+                )
                 .bind(i64::from(rate_limit_per_minute))
                 .bind(preset)
                 .bind(i64::from(max_uses))
@@ -151,7 +158,7 @@ struct Stored {
 impl Stored {
     /// As listed at `now_us`: whether it has expired depends on when it is
     /// asked, so it is settled here rather than stored.
-    fn listed(self, now_us: i64) -> EnrollmentTokenRow {
+    fn listed(self, now_us: i64) -> Result<EnrollmentTokenRow, ProjectionError> {
         // In the order the token itself refuses a use.
         let status = if self.revoked_us.is_some() {
             "revoked"
@@ -162,12 +169,18 @@ impl Stored {
         } else {
             "active"
         };
-        EnrollmentTokenRow {
+        let permissions = serde_json::from_str(&self.permissions).map_err(|e| {
+            ProjectionError::Row(format!(
+                "enrollment token {}: permissions: {e}",
+                self.token_id
+            ))
+        })?;
+        Ok(EnrollmentTokenRow {
             token_id: self.token_id,
             tenant_id: self.tenant_id,
             label: self.label,
             kind: self.kind,
-            permissions: serde_json::from_str(&self.permissions).unwrap_or_default(),
+            permissions,
             rate_limit_per_minute: self.rate_limit_per_minute,
             preset: self.preset,
             max_uses: self.max_uses,
@@ -179,7 +192,7 @@ impl Stored {
             last_used_us: self.last_used_us,
             revoked_us: self.revoked_us,
             seq: self.seq,
-        }
+        })
     }
 }
 
@@ -201,7 +214,7 @@ pub async fn list(
     .bind(tenant.to_string()).bind(before).bind(limit)
     .fetch_all(p)
     .await?);
-    Ok(rows.into_iter().map(|row| row.listed(now_us)).collect())
+    rows.into_iter().map(|row| row.listed(now_us)).collect()
 }
 
 #[cfg(test)]
@@ -229,15 +242,14 @@ mod tests {
 
     #[test]
     fn a_tokens_status_is_the_first_reason_it_enrolls_no_more() {
-        let status = |row: Stored, now| row.listed(now).status;
+        let status = |row: Stored, now| row.listed(now).map(|r| r.status).unwrap_or_default();
         assert_eq!(status(stored(1, None), 999), "active");
         assert_eq!(status(stored(2, None), 999), "used_up");
         assert_eq!(status(stored(2, None), 1_000), "expired");
         assert_eq!(status(stored(2, Some(5)), 1_000), "revoked");
-        let row = stored(1, None).listed(0);
-        assert_eq!(
-            (row.uses_left, row.permissions),
-            (1, vec!["runs:write".to_owned()])
-        );
+        let row = stored(1, None)
+            .listed(0)
+            .map(|r| (r.uses_left, r.permissions));
+        assert_eq!(row.ok(), Some((1, vec!["runs:write".to_owned()])));
     }
 }

@@ -258,10 +258,17 @@ async fn model_and_tenant_budgets_stop_what_they_cover(server: TestServer) {
     until(StatusCode::NO_CONTENT, || claim(&server, &agent)).await;
     let (status, _) = server.call(Method::DELETE, path, Some(&op), None).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = server.get(path, &op).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, gone) = server.get(path, &op).await;
+    assert_eq!(
+        (status, gone["monthly_cost_usd"].clone()),
+        (StatusCode::OK, Value::Null)
+    );
     let (status, _) = server.call(Method::DELETE, path, Some(&op), None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a DELETE repeated answers as the first"
+    );
 }
 
 async fn budgets_refuse_bad_settings_other_tenants_and_viewers(server: TestServer) {
@@ -305,6 +312,11 @@ async fn budgets_refuse_bad_settings_other_tenants_and_viewers(server: TestServe
             StatusCode::BAD_REQUEST,
         ),
         (json!({ "daily_cost_usd": -1 }), StatusCode::BAD_REQUEST),
+        (json!({ "daily_cost_usd": 0 }), StatusCode::BAD_REQUEST),
+        (
+            json!({ "daily_cost_usd": 1e-9 }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         (
             json!({ "daily_tokens": 5, "weekly": 1 }),
             StatusCode::BAD_REQUEST,
@@ -339,10 +351,24 @@ async fn budgets_refuse_bad_settings_other_tenants_and_viewers(server: TestServe
             "{model}: {problem}"
         );
     }
-    // No budget yet: the agent's is not found, the tenant's has no limits
-    assert_eq!(server.get(&path, &op).await.0, StatusCode::NOT_FOUND);
+    // No budget yet: no limits
+    let (_, unset) = server.get(&path, &op).await;
+    assert_eq!(
+        (unset["daily_tokens"].clone(), unset["hard_stop"].clone()),
+        (Value::Null, json!(false))
+    );
     let (_, tenant_budget) = server.get("/api/v1/budget", &op).await;
     assert_eq!(tenant_budget["daily_tokens"], Value::Null);
+    // An admin sees every tenant's agents, but a budget is of the admin's
+    // own tenant: another tenant's agent is not found there either
+    let body = json!({ "daily_tokens": 5 });
+    let (status, _) = server
+        .call(Method::PUT, &path, Some(&server.admin_key), Some(&body))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // A run report's model name is checked before any budget is looked up
+    let (status, problem) = report(&server, &agent, &run("a\u{0}b", 1, 0.0)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     // Viewers read and do not change
     let viewer = server.key(&tenant, "viewer").await;
     let body = json!({ "daily_tokens": 5 });

@@ -209,7 +209,8 @@ async fn start_stop_restart_and_a_certificate_travel_as_commands(server: TestSer
     assert_eq!(delivered[0]["action"], json!({ "action": "start" }));
     assert_eq!(
         delivered[3]["args"],
-        json!({ "certificate_pem": CERTIFICATE, "certificates": 1, "fingerprint": FINGERPRINT })
+        json!({ "certificates": 1, "fingerprint": FINGERPRINT }),
+        "the PEM is the action's, not repeated in the args"
     );
     assert_eq!(delivered[3]["action"], certificate);
 
@@ -275,6 +276,17 @@ async fn lifecycle_commands_refuse_what_breaks_their_rules(server: TestServer) {
         StatusCode::BAD_REQUEST,
         "an action the API does not know"
     );
+    for misspelt in [
+        json!({ "action": "restart", "timeout_second": 60 }),
+        json!({ "action": "restart", "certificate_pem": "x" }),
+    ] {
+        let (status, _) = server.post(&path, &op, &misspelt).await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "a field the action does not take: {misspelt}"
+        );
+    }
 
     let command_id = issue(&server, &op, &agent, &json!({ "action": "restart" })).await;
     let (status, problem) = report(&server, &agent, &command_id, "stopping", 10).await;

@@ -15,6 +15,7 @@ use agentledger_projections::wire::dollars;
 use axum::Json as Reply;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{Array, ArrayBuilder, ObjectBuilder, SchemaType, Type};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::extract::{Json, Path, Query};
@@ -55,16 +56,17 @@ pub struct BudgetLimits {
     pub daily_tokens: Option<u64>,
     #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64)]
     pub monthly_tokens: Option<u64>,
-    /// US dollars, 0 to 1e9; stored as micro-dollars.
-    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    /// US dollars, more than 0 and at most 1e9; stored as micro-dollars
+    /// (an amount under half a micro-dollar is refused).
+    #[schema(exclusive_minimum = 0, maximum = 1_000_000_000)]
     pub daily_cost_usd: Option<f64>,
-    /// US dollars, 0 to 1e9.
-    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    /// US dollars, more than 0 and at most 1e9.
+    #[schema(exclusive_minimum = 0, maximum = 1_000_000_000)]
     pub monthly_cost_usd: Option<f64>,
     /// Shares of a limit (1 to 99, at most 5) whose crossing raises a
     /// warning alert, once per period each; reaching the limit always
     /// raises a critical one. `[50, 80, 95]` when left out.
-    #[schema(max_items = 5, value_type = Option<Vec<u8>>)]
+    #[schema(schema_with = percents)]
     #[serde(default)]
     pub thresholds_percent: Option<Vec<u8>>,
     /// At a limit, stop the agents under the budget (their task claims and
@@ -104,11 +106,27 @@ impl BudgetLimits {
     }
 }
 
+/// The schema of `thresholds_percent`: at most five whole percents of 1 to
+/// 99, or `null`.
+fn percents() -> Array {
+    let percent = ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(1))
+        .maximum(Some(99));
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(percent)
+        .max_items(Some(5))
+        .build()
+}
+
+/// A cost limit in micro-dollars: more than 0 (none is left out, not 0),
+/// at most 1e9 dollars.
 fn micros(usd: Option<f64>) -> Result<Option<i64>, Problem> {
     match usd {
-        Some(v) if !v.is_finite() || !(0.0..=1e9).contains(&v) => {
-            Err(Problem::bad_request("cost limits are 0 to 1e9 dollars"))
-        }
+        Some(v) if !v.is_finite() || v <= 0.0 || v > 1e9 => Err(Problem::bad_request(
+            "cost limits are more than 0 and at most 1e9 dollars",
+        )),
         other => Ok(other.map(|v| (v * 1e6).round() as i64)),
     }
 }
@@ -133,16 +151,16 @@ pub struct BudgetChanges {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<u64>, minimum = 1, maximum = 9_007_199_254_740_991_i64)]
     pub monthly_tokens: Option<Option<u64>>,
-    /// US dollars, 0 to 1e9.
+    /// US dollars, more than 0 and at most 1e9.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<f64>, minimum = 0, maximum = 1_000_000_000)]
+    #[schema(value_type = Option<f64>, exclusive_minimum = 0, maximum = 1_000_000_000)]
     pub daily_cost_usd: Option<Option<f64>>,
-    /// US dollars, 0 to 1e9.
+    /// US dollars, more than 0 and at most 1e9.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<f64>, minimum = 0, maximum = 1_000_000_000)]
+    #[schema(value_type = Option<f64>, exclusive_minimum = 0, maximum = 1_000_000_000)]
     pub monthly_cost_usd: Option<Option<f64>>,
     /// Replaces the warning thresholds (`null` keeps them).
-    #[schema(max_items = 5, value_type = Option<Vec<u8>>)]
+    #[schema(schema_with = percents)]
     #[serde(default)]
     pub thresholds_percent: Option<Vec<u8>>,
     /// `null` keeps it.

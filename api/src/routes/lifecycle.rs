@@ -33,7 +33,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// the agent has to carry it out: `timeout_seconds`, 1 to 86400, 1800 (30
 /// minutes) when absent.
 #[derive(Debug, utoipa::ToSchema, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum IssueLifecycle {
     Start {
         #[schema(minimum = 1, maximum = 86_400)]

@@ -71,7 +71,7 @@ async fn status(
     let limits = row.rule.limits;
     let tokens = |n: Option<u64>| n.map(agentledger_projections::engine::clamp);
     Ok(BudgetStatus {
-        reached: standing.reached(&limits).is_some(),
+        reached: !standing.reached(&limits).is_empty(),
         daily_tokens: budget_use(standing.today.0, tokens(limits.daily_tokens)),
         monthly_tokens: budget_use(standing.this_month.0, tokens(limits.monthly_tokens)),
         daily_cost_usd: cost_use(standing.today.1, limits.daily_cost_micros),
