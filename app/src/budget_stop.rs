@@ -14,24 +14,44 @@ use agentledger_domain::budget::{BudgetScope, Limits, Measure, Period};
 use agentledger_domain::calendar;
 use agentledger_domain::ids::{AgentId, TenantId};
 use agentledger_projections::budgets::{self as model, BudgetRow};
-use agentledger_projections::usage::{self, spent};
+use agentledger_projections::usage::{self, Spent, spent};
 use chrono::{DateTime, Utc};
 
 use crate::app::App;
 use crate::error::AppError;
 
-/// A budget's use in the tenant's current day and month.
+/// The tenant's current day and month, and when each ends.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Standing {
+pub struct Calendar {
     /// `YYYY-MM-DD` and `YYYY-MM` in the tenant's zone.
     pub day: String,
     pub month: String,
-    /// (tokens, cost in micro-dollars)
-    pub today: (i64, i64),
-    pub this_month: (i64, i64),
-    /// When the day and the month end.
     pub day_ends: DateTime<Utc>,
     pub month_ends: DateTime<Utc>,
+}
+
+/// The tenant's day and month at `at`, in the zone usage counts days in.
+pub async fn calendar(
+    app: &App,
+    tenant: TenantId,
+    at: DateTime<Utc>,
+) -> Result<Calendar, AppError> {
+    let zone = agentledger_projections::zones::current(&app.database, usage::ZONES, tenant).await?;
+    Ok(Calendar {
+        day: calendar::day(zone, at),
+        month: calendar::month(zone, at),
+        day_ends: calendar::period_end(zone, at, false),
+        month_ends: calendar::period_end(zone, at, true),
+    })
+}
+
+/// A budget's use in the tenant's current day and month.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Standing {
+    pub calendar: Calendar,
+    /// (tokens, cost in micro-dollars)
+    pub today: Spent,
+    pub this_month: Spent,
 }
 
 /// A limit reached: which, how far, and until when it holds.
@@ -53,8 +73,8 @@ impl Standing {
             .filter_map(|(period, measure, limit)| {
                 let limit = limit?;
                 let ((tokens, cost), until) = match period {
-                    Period::Day => (self.today, self.day_ends),
-                    Period::Month => (self.this_month, self.month_ends),
+                    Period::Day => (self.today, self.calendar.day_ends),
+                    Period::Month => (self.this_month, self.calendar.month_ends),
                 };
                 let used = match measure {
                     Measure::Tokens => tokens,
@@ -73,40 +93,25 @@ impl Standing {
 
     fn period_name(&self, period: Period) -> &str {
         match period {
-            Period::Day => &self.day,
-            Period::Month => &self.month,
+            Period::Day => &self.calendar.day,
+            Period::Month => &self.calendar.month,
         }
     }
 }
 
-/// The use of the budget of `scope` at `at`, in the tenant's days.
-pub async fn standing(
+/// The use of the budget of `scope` in the tenant's current day and month.
+async fn standing(
     app: &App,
     tenant: TenantId,
     scope: &BudgetScope,
-    at: DateTime<Utc>,
+    calendar: &Calendar,
 ) -> Result<Standing, AppError> {
-    let zone = agentledger_projections::zones::current(&app.database, usage::ZONES, tenant).await?;
-    let day = calendar::day(zone, at);
-    let month = calendar::month(zone, at);
-    let db = &app.database;
-    let today = spent(db, tenant, scope, &day, &day).await?;
-    // Days sort as text: the month's all fall between these two.
-    let this_month = spent(
-        db,
-        tenant,
-        scope,
-        &format!("{month}-01"),
-        &format!("{month}-31"),
-    )
-    .await?;
+    let (today, this_month) =
+        spent(&app.database, tenant, scope, &calendar.month, &calendar.day).await?;
     Ok(Standing {
-        day,
-        month,
+        calendar: calendar.clone(),
         today,
         this_month,
-        day_ends: calendar::period_end(zone, at, false),
-        month_ends: calendar::period_end(zone, at, true),
     })
 }
 
@@ -131,10 +136,13 @@ pub async fn within_budgets(
         });
     }
     let stopping: Vec<BudgetRow> = model::stopping(&app.database, tenant, &scopes).await?;
-    let at = app.clock.now();
+    if stopping.is_empty() {
+        return Ok(());
+    }
+    let calendar = calendar(app, tenant, app.clock.now()).await?;
     let mut last: Option<(BudgetScope, Reached, String)> = None;
     for budget in stopping {
-        let standing = standing(app, tenant, &budget.scope, at).await?;
+        let standing = standing(app, tenant, &budget.scope, &calendar).await?;
         for reached in standing.reached(&budget.rule.limits) {
             if last
                 .as_ref()

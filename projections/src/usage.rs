@@ -172,32 +172,84 @@ pub async fn history(
     )
 }
 
-/// Tokens and cost (micro-dollars) the tenant spent from `from` to `to`
-/// (both `YYYY-MM-DD`, inclusive), in all or by the agent or model `scope`
-/// names.
+/// Tokens and cost (micro-dollars): (tokens, cost).
+pub type Spent = (i64, i64);
+
+/// Tokens and cost of the day `$4`, then of all the rows read (the month).
+fn day_and_month_sums(db: &Database) -> String {
+    [
+        "CASE WHEN day = $4 THEN prompt_tokens + completion_tokens ELSE 0 END",
+        "CASE WHEN day = $4 THEN cost_micros ELSE 0 END",
+        "prompt_tokens + completion_tokens",
+        "cost_micros",
+    ]
+    .map(|column| sum_capped_sql(db, column))
+    .join(", ")
+}
+
+/// What the tenant (or the one agent or model `scope` names) spent on `day`
+/// and in `month` (`YYYY-MM-DD`, `YYYY-MM`, the tenant's): one indexed range
+/// of the month's rows.
 pub async fn spent(
     db: &Database,
     tenant: TenantId,
     scope: &BudgetScope,
-    from: &str,
-    to: &str,
-) -> Result<(i64, i64), ProjectionError> {
+    month: &str,
+    day: &str,
+) -> Result<(Spent, Spent), ProjectionError> {
     let (agent, model) = match scope {
         BudgetScope::Tenant => (None, None),
         BudgetScope::Agent { agent_id } => (Some(agent_id.to_string()), None),
         BudgetScope::Model { model } => (None, Some(model.as_str())),
     };
     let sql = format!(
-        "SELECT {} AS tokens, {} AS cost_micros FROM rm_usage \
-         WHERE tenant_id = $1 AND day >= $2 AND day <= $3 \
-         AND (CAST($4 AS TEXT) IS NULL OR agent_id = $4) AND (CAST($5 AS TEXT) IS NULL OR model = $5)",
-        sum_capped_sql(db, "prompt_tokens + completion_tokens"),
-        sum_capped_sql(db, "cost_micros"),
+        "SELECT {} FROM rm_usage WHERE tenant_id = $1 AND day >= $2 AND day <= $3 \
+         AND (CAST($5 AS TEXT) IS NULL OR agent_id = $5) AND (CAST($6 AS TEXT) IS NULL OR model = $6)",
+        day_and_month_sums(db),
     );
-    Ok(
-        on_database!(db, p => sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql.clone()))
-        .bind(tenant.to_string()).bind(from).bind(to).bind(agent.clone()).bind(model)
+    // Days sort as text: the month's all fall between its first and a 31st.
+    let (first, last) = (format!("{month}-01"), format!("{month}-31"));
+    let (day_tokens, day_cost, month_tokens, month_cost): (i64, i64, i64, i64) = on_database!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(tenant.to_string()).bind(&first).bind(&last).bind(day).bind(agent.clone()).bind(model)
         .fetch_one(p)
-        .await?),
-    )
+        .await?);
+    Ok(((day_tokens, day_cost), (month_tokens, month_cost)))
+}
+
+/// What one agent spent on one model on `day` and in `month`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spending {
+    pub agent_id: String,
+    pub model: String,
+    pub today: Spent,
+    pub this_month: Spent,
+}
+
+/// What each agent of the tenant spent on each model on `day` and in
+/// `month`: every budget's use from one read.
+pub async fn spending(
+    db: &Database,
+    tenant: TenantId,
+    month: &str,
+    day: &str,
+) -> Result<Vec<Spending>, ProjectionError> {
+    let sql = format!(
+        "SELECT agent_id, model, {} FROM rm_usage \
+         WHERE tenant_id = $1 AND day >= $2 AND day <= $3 GROUP BY agent_id, model",
+        day_and_month_sums(db),
+    );
+    let (first, last) = (format!("{month}-01"), format!("{month}-31"));
+    let rows: Vec<(String, String, i64, i64, i64, i64)> = on_database!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(tenant.to_string()).bind(&first).bind(&last).bind(day)
+        .fetch_all(p)
+        .await?);
+    Ok(rows
+        .into_iter()
+        .map(|(agent_id, model, dt, dc, mt, mc)| Spending {
+            agent_id,
+            model,
+            today: (dt, dc),
+            this_month: (mt, mc),
+        })
+        .collect())
 }

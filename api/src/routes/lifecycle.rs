@@ -25,46 +25,29 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(progress))
 }
 
-// The fields of `LifecycleAction` and the timeout side by side, spelled out
-// rather than flattened in: the schema of a flattened action would be `allOf`
-// one of several objects and an object, which generated clients cannot read.
-
 /// The action, named by `action` with its fields beside it, and how long
 /// the agent has to carry it out: `timeout_seconds`, 1 to 86400, 1800 (30
-/// minutes) when absent.
-#[derive(Debug, utoipa::ToSchema, Deserialize)]
+/// minutes) when absent. Its schema is written out (`document` below).
+#[derive(Debug, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum IssueLifecycle {
     Start {
-        #[schema(minimum = 1, maximum = 86_400)]
         timeout_seconds: Option<u32>,
     },
     Stop {
-        #[schema(minimum = 1, maximum = 86_400)]
         timeout_seconds: Option<u32>,
     },
     Restart {
-        #[schema(minimum = 1, maximum = 86_400)]
         timeout_seconds: Option<u32>,
     },
-    /// Install `version`: the agent downloads `package_url` (the server never
-    /// fetches it) and installs it only if its SHA-256 is `checksum`.
     Upgrade {
-        /// 1 to 64 characters, no control character.
         version: String,
-        /// An absolute `https` or `http` URL of at most 2048 bytes, without
-        /// credentials.
         package_url: String,
-        /// `sha256:` and 64 hexadecimal digits.
         checksum: String,
-        #[schema(minimum = 1, maximum = 86_400)]
         timeout_seconds: Option<u32>,
     },
-    /// Replace the agent's certificate (and chain): PEM `CERTIFICATE` blocks
-    /// only, at most 64 KiB; a private key is refused.
     UpdateCertificate {
         certificate_pem: String,
-        #[schema(minimum = 1, maximum = 86_400)]
         timeout_seconds: Option<u32>,
     },
 }
@@ -96,6 +79,93 @@ impl IssueLifecycle {
                 LifecycleAction::UpdateCertificate { certificate_pem },
                 timeout_seconds,
             ),
+        }
+    }
+}
+
+/// The request's schema, written out: one object per action, each saying
+/// that no other field is taken (`additionalProperties: false`), as the
+/// server refuses one. A derived schema cannot say so of an enum's variants,
+/// and variants wrapping structs come out as `allOf`s generated clients and
+/// fuzzers cannot read.
+mod document {
+    use std::borrow::Cow;
+
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{
+        AdditionalProperties, Object, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
+    };
+    use utoipa::{PartialSchema, ToSchema};
+
+    use super::IssueLifecycle;
+
+    fn text(description: &str) -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(description))
+    }
+
+    fn action(name: &str, description: &str, fields: Vec<(&str, ObjectBuilder)>) -> Object {
+        let timeout = ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
+            .minimum(Some(1))
+            .maximum(Some(86_400))
+            .description(Some("Seconds the agent has, 1800 when absent"));
+        let mut object = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(description))
+            .property(
+                "action",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some([name])),
+            )
+            .required("action")
+            .property("timeout_seconds", timeout)
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        for (field, schema) in fields {
+            object = object.property(field, schema).required(field);
+        }
+        object.build()
+    }
+
+    impl PartialSchema for IssueLifecycle {
+        fn schema() -> RefOr<Schema> {
+            let upgrade = vec![
+                ("version", text("1 to 64 characters, no control character")),
+                (
+                    "package_url",
+                    text(
+                        "An absolute `https` or `http` URL of at most 2048 bytes, without credentials; only the agent fetches it",
+                    ),
+                ),
+                ("checksum", text("`sha256:` and 64 hexadecimal digits")),
+            ];
+            let certificate = vec![(
+                "certificate_pem",
+                text("PEM `CERTIFICATE` blocks only, at most 64 KiB; a private key is refused"),
+            )];
+            OneOfBuilder::new()
+                .item(action("start", "Start the agent", vec![]))
+                .item(action("stop", "Stop the agent", vec![]))
+                .item(action("restart", "Restart the agent", vec![]))
+                .item(action(
+                    "upgrade",
+                    "Install `version`: the agent downloads `package_url` and installs it only if its SHA-256 is `checksum`",
+                    upgrade,
+                ))
+                .item(action(
+                    "update_certificate",
+                    "Replace the agent's certificate (and chain)",
+                    certificate,
+                ))
+                .into()
+        }
+    }
+
+    impl ToSchema for IssueLifecycle {
+        fn name() -> Cow<'static, str> {
+            Cow::Borrowed("IssueLifecycle")
         }
     }
 }

@@ -5,10 +5,12 @@ use agentledger_domain::budget::BudgetScope;
 use agentledger_domain::ids::TenantId;
 use agentledger_projections::budgets::{self as model, BudgetRow, Budgets};
 use agentledger_projections::dashboard::{BudgetUse, CostUse, budget_use, cost_use};
+use agentledger_projections::engine::{add_capped, clamp};
+use agentledger_projections::usage::{self, Spending, Spent};
 use serde::Serialize;
 
 use crate::app::App;
-use crate::budget_stop::standing;
+use crate::budget_stop::{Calendar, Standing, calendar};
 use crate::caller::Operator;
 use crate::error::AppError;
 use crate::queries::{ListParams, Page};
@@ -53,35 +55,52 @@ pub async fn budgets(
     let limit = list.page_size()?;
     let progress = app.caught_up(&Budgets, list.min_position).await?;
     let rows = model::list(&app.database, tenant, list.cursor, limit).await?;
-    let at = app.clock.now();
-    let mut items = Vec::with_capacity(rows.len());
-    for row in rows {
-        items.push(status(app, tenant, row, at).await?);
-    }
+    let calendar = calendar(app, tenant, app.clock.now()).await?;
+    let spending = if rows.is_empty() {
+        vec![]
+    } else {
+        usage::spending(&app.database, tenant, &calendar.month, &calendar.day).await?
+    };
+    let items = rows
+        .into_iter()
+        .map(|row| status(row, &calendar, &spending))
+        .collect();
     Ok(Page::new(items, limit, progress.position(), |b| b.seq))
 }
 
-async fn status(
-    app: &App,
-    tenant: TenantId,
-    row: BudgetRow,
-    at: chrono::DateTime<chrono::Utc>,
-) -> Result<BudgetStatus, AppError> {
-    let standing = standing(app, tenant, &row.scope, at).await?;
+/// A budget with its use, summed from what each agent spent on each model.
+fn status(row: BudgetRow, calendar: &Calendar, spending: &[Spending]) -> BudgetStatus {
+    let under = |s: &&Spending| match &row.scope {
+        BudgetScope::Tenant => true,
+        BudgetScope::Agent { agent_id } => s.agent_id == agent_id.to_string(),
+        BudgetScope::Model { model } => s.model == *model,
+    };
+    let add = |a: Spent, b: Spent| (add_capped(a.0, b.0), add_capped(a.1, b.1));
+    let (today, this_month) = spending
+        .iter()
+        .filter(under)
+        .fold(((0, 0), (0, 0)), |(d, m), s| {
+            (add(d, s.today), add(m, s.this_month))
+        });
+    let standing = Standing {
+        calendar: calendar.clone(),
+        today,
+        this_month,
+    };
     let limits = row.rule.limits;
-    let tokens = |n: Option<u64>| n.map(agentledger_projections::engine::clamp);
-    Ok(BudgetStatus {
+    let tokens = |n: Option<u64>| n.map(clamp);
+    BudgetStatus {
         reached: !standing.reached(&limits).is_empty(),
-        daily_tokens: budget_use(standing.today.0, tokens(limits.daily_tokens)),
-        monthly_tokens: budget_use(standing.this_month.0, tokens(limits.monthly_tokens)),
-        daily_cost_usd: cost_use(standing.today.1, limits.daily_cost_micros),
-        monthly_cost_usd: cost_use(standing.this_month.1, limits.monthly_cost_micros),
-        day: standing.day,
-        month: standing.month,
+        daily_tokens: budget_use(today.0, tokens(limits.daily_tokens)),
+        monthly_tokens: budget_use(this_month.0, tokens(limits.monthly_tokens)),
+        daily_cost_usd: cost_use(today.1, limits.daily_cost_micros),
+        monthly_cost_usd: cost_use(this_month.1, limits.monthly_cost_micros),
+        day: calendar.day.clone(),
+        month: calendar.month.clone(),
         scope: row.scope,
         thresholds_percent: row.rule.thresholds_percent,
         hard_stop: row.rule.hard_stop,
         updated_us: row.updated_us,
         seq: row.seq,
-    })
+    }
 }
