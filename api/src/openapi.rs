@@ -81,7 +81,7 @@ pub enum Problems {
     Invalid(Problem),
     #[response(
         status = 429,
-        description = "Rate limited; see Retry-After",
+        description = "Rate limited (`/problems/rate-limited`), or, on an agent's task claims and run reports, a budget that stops at its limit is spent (`/problems/budget-exhausted`, naming it in `budget`, `period`, `measure`, `used`, `limit` and `lifts_at`); see Retry-After",
         content_type = "application/problem+json"
     )]
     RateLimited(Problem),

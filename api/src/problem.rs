@@ -298,8 +298,14 @@ fn over_budget(
     wait: std::time::Duration,
 ) -> Problem {
     let (used, limit): (Value, Value) = match measure {
-        Measure::Tokens => (used.into(), (limit as f64).into()),
+        Measure::Tokens => (used.into(), i64::try_from(limit).unwrap_or(i64::MAX).into()),
         Measure::Cost => (dollars(used).into(), (limit as f64 / 1e6).into()),
+    };
+    // A model's budget holds back reports of its runs; the others, an
+    // agent's task claims too.
+    let refused = match scope {
+        BudgetScope::Model { .. } => "no reports of its runs",
+        _ => "no task claims or run reports",
     };
     let budget = format!(
         "{} {} {} budget",
@@ -313,7 +319,7 @@ fn over_budget(
         "A budget is spent",
     )
     .detail(format!(
-        "{budget} is spent ({used} of {limit}): no task claims or run reports until {} or until the limit is raised",
+        "{budget} is spent ({used} of {limit}): {refused} until {} or until the limit is raised",
         until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     ))
     .with("budget", serde_json::to_value(scope).unwrap_or(Value::Null))

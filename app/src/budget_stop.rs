@@ -3,9 +3,10 @@
 //! task and reports no run while that budget's use is at the limit, until
 //! the tenant's day or month rolls over or an operator raises the limit.
 //!
-//! Use is read from the usage model, the figures the dashboard shows, so the
-//! run that reaches a limit is recorded and those after it (once the model
-//! has counted it, milliseconds later) are refused.
+//! Use is read from the usage model, the figures the dashboard shows, once
+//! it has caught up with the log: the run that reaches a limit is recorded
+//! and those after it are refused. Use is read, not reserved, so requests
+//! arriving at the same instant can all pass and go over the limit together.
 
 use agentledger_commands::Context;
 use agentledger_commands::alerts;
@@ -13,12 +14,19 @@ use agentledger_domain::alert_policy::{Crossed, budget_alert};
 use agentledger_domain::budget::{BudgetScope, Limits, Measure, Period};
 use agentledger_domain::calendar;
 use agentledger_domain::ids::{AgentId, TenantId};
-use agentledger_projections::budgets::{self as model, BudgetRow};
-use agentledger_projections::usage::{self, Spent, spent};
+use agentledger_projections::budgets::{self as model, BudgetRow, Budgets};
+use agentledger_projections::usage::{self, Spent, Usage, spent};
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 
 use crate::app::App;
 use crate::error::AppError;
+
+/// How long a request under a stopping budget waits for the budgets and
+/// usage models to reach the log's head before it is decided on what they
+/// hold.
+const CATCH_UP: Duration = Duration::from_secs(2);
 
 /// The tenant's current day and month, and when each ends.
 #[derive(Debug, Clone, PartialEq)]
@@ -135,10 +143,18 @@ pub async fn within_budgets(
             model: model.to_owned(),
         });
     }
-    let stopping: Vec<BudgetRow> = model::stopping(&app.database, tenant, &scopes).await?;
-    if stopping.is_empty() {
+    if model::stopping(&app.database, tenant, &scopes)
+        .await?
+        .is_empty()
+    {
         return Ok(());
     }
+    // A stopping budget applies: it and its use are read as of the log's
+    // head, so a run recorded or a limit changed just before this request
+    // counts (only requests at the same instant can pass together).
+    app.settle(&app.progress_of(&Budgets), CATCH_UP).await?;
+    app.settle(&app.progress_of(&Usage), CATCH_UP).await?;
+    let stopping: Vec<BudgetRow> = model::stopping(&app.database, tenant, &scopes).await?;
     let calendar = calendar(app, tenant, app.clock.now()).await?;
     let mut last: Option<(BudgetScope, Reached, String)> = None;
     for budget in stopping {

@@ -69,8 +69,9 @@ fn agent_ctx(tenant: TenantId, agent: AgentId, at: DateTime<Utc>) -> Context {
     }
 }
 
-/// A daily token budget per agent (the administrator's stops at its
-/// limit), and a monthly cost cap on the largest model.
+/// A daily token budget per agent (the administrator's stops at its limit,
+/// far above what the demo's agents use in a day), and a monthly cost cap on
+/// the largest model.
 fn demo_budgets(agents: &[AgentId]) -> Vec<BudgetCommand> {
     let mut budgets: Vec<BudgetCommand> = agents
         .iter()
@@ -81,7 +82,7 @@ fn demo_budgets(agents: &[AgentId]) -> Vec<BudgetCommand> {
             },
             rule: Rule {
                 limits: Limits {
-                    daily_tokens: Some(if i + 1 == agents.len() { 5_000 } else { 60_000 }),
+                    daily_tokens: Some(60_000),
                     ..Limits::default()
                 },
                 thresholds_percent: DEFAULT_THRESHOLDS_PERCENT.to_vec(),
@@ -257,9 +258,6 @@ pub async fn seed(
             rate_limit_per_minute: 600,
         };
         agents.push(register(handler, &operator, new).await?.agent_id);
-    }
-    for budget in demo_budgets(&agents) {
-        budgets::change(handler, &operator, budget).await?;
     }
     // More moderators may enrol themselves this week (the token itself is
     // not kept: the demo has no one to hand it to).
@@ -533,6 +531,12 @@ pub async fn seed(
                 commands += 1;
             }
         }
+    }
+    // Set once the history is written, as an operator would set them on a
+    // fleet already at work: the runs above were recorded without them, so
+    // none is shown spent beyond a stop it never had.
+    for budget in demo_budgets(&agents) {
+        budgets::change(handler, &operator, budget).await?;
     }
     let head = handler.store().head_position().await?;
     Ok(Seeded {

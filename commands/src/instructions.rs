@@ -44,6 +44,15 @@ pub async fn issue(
     if !agent.exists || ctx.tenant_scope.is_some_and(|t| Some(t) != agent.owner()) {
         return Err(DomainError::NotFound("agent").into());
     }
+    // A retired agent never polls again: a command to it could only time out.
+    if agent.retired.is_some() {
+        return Err(DomainError::InvalidTransition {
+            entity: "agent",
+            action: "command",
+            state: "retired".into(),
+        }
+        .into());
+    }
     let plain = |command: String, args: Value, timeout_seconds: u32, template_id: Option<Uuid>| {
         InstructionCommand::Issue {
             tenant_id: agent.tenant_id,

@@ -93,6 +93,13 @@ impl LifecycleAction {
 
 fn check_package_url(text: &str) -> Result<(), DomainError> {
     check_name("package_url", text, MAX_PACKAGE_URL_BYTES)?;
+    // The agent is handed the URL as written: one the parser would have to
+    // repair (a space escaped) is not the one it would fetch.
+    if text.chars().any(char::is_whitespace) {
+        return Err(DomainError::invalid(
+            "package_url must not hold whitespace (escape it: %20)",
+        ));
+    }
     let url = Url::parse(text)
         .map_err(|e| DomainError::invalid(format!("package_url is not an absolute URL: {e}")))?;
     if !matches!(url.scheme(), "https" | "http") {
@@ -364,6 +371,10 @@ mod tests {
             "https or http",
         );
         refused(&upgrade("1", "/relative/p.tar", &checksum), "absolute");
+        refused(
+            &upgrade("1", "https://x.example/ p.tar", &checksum),
+            "whitespace",
+        );
         refused(&upgrade("1", "", &checksum), "package_url");
         refused(
             &upgrade("1", "https://user:secret@x.example/p", &checksum),

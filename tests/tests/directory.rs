@@ -247,6 +247,14 @@ async fn a_retired_agent_cannot_log_in_and_its_tokens_stop(server: TestServer) {
         .call(Method::POST, "/api/v1/agents/refresh", None, Some(&refresh))
         .await;
     assert!(status.is_client_error(), "{status}");
+    // It is given no command it could never poll for
+    for (what, body) in [
+        ("commands", json!({ "command": "flush" })),
+        ("lifecycle", json!({ "action": "restart" })),
+    ] {
+        let (status, problem) = server.post(&format!("{path}/{what}"), &op, &body).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{what}: {problem}");
+    }
 }
 
 on_every_backend!(
