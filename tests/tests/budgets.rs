@@ -83,6 +83,8 @@ async fn an_agents_budget_stops_it_at_the_limit_until_the_day_ends_or_the_limit_
         .call(Method::PUT, &path, Some(&op), Some(&body))
         .await;
     assert_eq!(status, StatusCode::OK, "{set}");
+    // (which applies once the budgets model has it)
+    server.models_reach(set["position"].as_u64()).await;
     let (_, read) = server.get(&path, &op).await;
     assert_eq!(
         read,
@@ -229,6 +231,8 @@ async fn model_and_tenant_budgets_stop_what_they_cover(server: TestServer) {
     let body = json!({ "monthly_cost_usd": 0.01, "hard_stop": true });
     let (status, set) = server.call(Method::PUT, path, Some(&op), Some(&body)).await;
     assert_eq!(status, StatusCode::OK, "{set}");
+    // A budget applies once the budgets model has it: set before the runs
+    server.models_reach(set["position"].as_u64()).await;
     let (status, _) = report(&server, &agent, &run("model-x/large", 10, 0.02)).await;
     assert_eq!(status, StatusCode::CREATED);
     // The next report of the model is refused at once
