@@ -161,11 +161,13 @@ const TIME_ERRORS: [&str; 7] = [
 fn query_problem(rejection: &QueryRejection) -> Problem {
     let mut detail = rejection.body_text();
     // "from: premature end of input" leaves a client guessing; say what a
-    // time must look like.
+    // time must look like. The same words come from a day that does not
+    // read (usage's `from`), so both forms are named.
     if TIME_ERRORS.iter().any(|e| detail.contains(e)) {
         detail.push_str(
-            " (times are RFC 3339 date-times with an offset, such as 2026-12-01T00:00:00Z \
-             or 2026-12-01T09:30:00+01:00; a date alone is not a time)",
+            " (a time is an RFC 3339 date-time with an offset, such as 2026-12-01T00:00:00Z \
+             or 2026-12-01T09:30:00+01:00; a parameter the document gives as a date is a \
+             day alone, such as 2026-12-01)",
         );
     }
     Problem::new(

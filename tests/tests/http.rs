@@ -249,6 +249,16 @@ async fn a_time_in_another_format_is_refused_with_the_format_expected(server: Te
             "{path}: {problem}"
         );
     }
+    // A day that does not read is told the form a day has
+    let path = "/api/v1/usage?from=2026-12-07T00:00:00Z";
+    let (status, problem) = get(&server, path).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("a day alone, such as 2026-12-01")),
+        "{problem}"
+    );
 }
 
 on_every_backend!(
