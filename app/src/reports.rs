@@ -3,9 +3,9 @@
 //! `runs:write`.
 
 use agentledger_commands::CommandError;
-use agentledger_commands::reports::{record_actions, record_llm_run, record_single_action};
+use agentledger_commands::reports::{append_llm_run, record_actions, record_single_action};
 use agentledger_domain::DomainError;
-use agentledger_domain::reports::{ActionReport, RunReport};
+use agentledger_domain::reports::{ActionReport, RunReport, record_run};
 use agentledger_domain::task::Task;
 use agentledger_store::{AppendOutcome, Committed};
 
@@ -40,13 +40,13 @@ pub async fn actions(
 
 pub async fn run(app: &App, agent: &AgentCaller, report: RunReport) -> Result<Committed, AppError> {
     agent.require("runs:write")?;
-    // The model's name is read against budgets before the report is
-    // decided: checked first, so no name the report would refuse reaches
-    // the database.
-    DomainError::check_label("model", &report.model).map_err(CommandError::from)?;
+    // Decided before the budgets are read: a report the domain refuses is
+    // refused as such, and no name it would refuse reaches the database.
+    let (model, task_id) = (report.model.clone(), report.task_id);
+    let run = record_run(agent.agent_id, report).map_err(CommandError::from)?;
     let ctx = agent.context();
-    crate::budget_stop::within_budgets(app, &ctx, agent.agent_id, Some(&report.model)).await?;
-    if let Some(task_id) = report.task_id {
+    crate::budget_stop::within_budgets(app, &ctx, agent.agent_id, Some(&model)).await?;
+    if let Some(task_id) = task_id {
         // Its cost counts towards the task's execution: only a task the
         // agent holds may be named, or an agent could charge another's.
         let task = app.handler.load::<Task>(task_id).await?.state;
@@ -60,7 +60,7 @@ pub async fn run(app: &App, agent: &AgentCaller, report: RunReport) -> Result<Co
             .into());
         }
     }
-    let outcome = record_llm_run(&app.handler, &ctx, agent.agent_id, report).await?;
+    let outcome = append_llm_run(&app.handler, &ctx, agent.agent_id, run).await?;
     first(outcome)
 }
 

@@ -3,7 +3,7 @@
 use agentledger_domain::DomainError;
 use agentledger_domain::ids::AgentId;
 use agentledger_domain::reports::{
-    ACTIONS, ActionReport, MAX_BATCH, RUNS, RunReport, record_action, record_run,
+    ACTIONS, ActionReport, MAX_BATCH, RUNS, ReportEvent, RunReport, record_action, record_run,
 };
 use agentledger_store::AppendOutcome;
 
@@ -93,7 +93,18 @@ pub async fn record_llm_run(
     run: RunReport,
 ) -> Result<AppendOutcome, CommandError> {
     let event = record_run(agent_id, run)?;
+    append_llm_run(handler, ctx, agent_id, event).await
+}
+
+/// Appends a run report `record_run` decided (a caller that must look at
+/// the report before it is recorded decides it first).
+pub async fn append_llm_run(
+    handler: &Handler,
+    ctx: &Context,
+    agent_id: AgentId,
+    run: ReportEvent,
+) -> Result<AppendOutcome, CommandError> {
     handler
-        .append_facts(&runs_stream(agent_id), ctx, &[event])
+        .append_facts(&runs_stream(agent_id), ctx, &[run])
         .await
 }
