@@ -307,12 +307,7 @@ fn over_budget(
         BudgetScope::Model { .. } => "no reports of its runs",
         _ => "no task claims or run reports",
     };
-    let budget = format!(
-        "{} {} {} budget",
-        scope.owner(),
-        period.adjective(),
-        measure.as_str()
-    );
+    let budget = scope.limit_name(period, measure);
     let mut problem = Problem::new(
         StatusCode::TOO_MANY_REQUESTS,
         "budget-exhausted",

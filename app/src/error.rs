@@ -64,10 +64,8 @@ pub enum AppError {
     /// A budget that stops at its limit has reached it: the agent may claim
     /// and report again when the period ends (`wait`) or the limit is raised.
     #[error(
-        "{} {} {} budget is spent: {used} of {limit} used; it lifts at {until} or when the limit is raised",
-        scope.owner(),
-        period.adjective(),
-        measure.as_str()
+        "{} is spent: {used} of {limit} used; it lifts at {until} or when the limit is raised",
+        scope.limit_name(*period, *measure)
     )]
     OverBudget {
         scope: BudgetScope,

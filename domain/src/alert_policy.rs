@@ -440,12 +440,7 @@ pub fn budget_alert(
         used,
         limit,
     } = crossed;
-    let what = format!(
-        "{} {} {} budget",
-        scope.owner(),
-        period.adjective(),
-        measure.as_str()
-    );
+    let what = scope.limit_name(period, measure);
     let amount = |n: i128| match measure {
         Measure::Tokens => format!("{n} tokens"),
         Measure::Cost => format!("${:.2}", n as f64 / 1e6),

@@ -140,8 +140,20 @@ impl BudgetScope {
         }
     }
 
-    /// The budget's name in a sentence: "the tenant's daily tokens budget".
-    pub fn owner(&self) -> String {
+    /// One limit of this budget in a sentence, as alerts and refusals name
+    /// it: "the tenant's daily tokens budget", "agent <id>'s monthly cost
+    /// budget".
+    pub fn limit_name(&self, period: Period, measure: Measure) -> String {
+        format!(
+            "{} {} {} budget",
+            self.owner(),
+            period.adjective(),
+            measure.as_str()
+        )
+    }
+
+    /// Whose budget it is, in a sentence: "the tenant's", "agent <id>'s".
+    fn owner(&self) -> String {
         match self {
             BudgetScope::Tenant => "the tenant's".into(),
             BudgetScope::Agent { agent_id } => format!("agent {agent_id}'s"),
