@@ -13,5 +13,5 @@ pub mod routes;
 pub mod server;
 pub mod state;
 
-pub use server::{RunningServer, router, start};
+pub use server::{RunningServer, router, router_with, start};
 pub use state::AppState;

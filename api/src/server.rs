@@ -19,6 +19,12 @@ use crate::state::AppState;
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The API's routes and `more` (the web console's), behind the same layers:
+/// correlation ids, idempotent replays, body limits, tracing and metrics.
+pub fn router_with(state: AppState, more: Router<AppState>) -> Router {
     let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::health::routes())
         .merge(routes::streams::routes())
@@ -56,6 +62,7 @@ pub fn router(state: AppState) -> Router {
             get(move || std::future::ready(axum::Json(document.clone()))),
         )
         .merge(Scalar::with_url("/docs", api))
+        .merge(more)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::metrics::track,
@@ -87,12 +94,12 @@ pub struct RunningServer {
     limits: Limits,
 }
 
-/// Binds `addr` (port 0 picks a free port) and prepares the routes.
-pub async fn start(state: AppState, addr: SocketAddr) -> std::io::Result<RunningServer> {
+/// Binds `addr` (port 0 picks a free port) to serve `app` (a [`router`]).
+pub async fn start(app: Router, addr: SocketAddr) -> std::io::Result<RunningServer> {
     let listener = TcpListener::bind(addr).await?;
     Ok(RunningServer {
         listener,
-        app: router(state),
+        app,
         limits: Limits::default(),
     })
 }

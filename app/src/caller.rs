@@ -14,6 +14,7 @@ use crate::app::App;
 use crate::error::AppError;
 
 /// An operator, by API key.
+#[derive(Clone)]
 pub struct Operator {
     pub principal: Principal,
     pub role: Role,

@@ -9,6 +9,7 @@ pub mod budget_stop;
 pub mod budgets;
 pub mod caller;
 pub mod clock;
+pub mod console_sessions;
 pub mod deliveries;
 pub mod demo;
 pub mod enrollment;

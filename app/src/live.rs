@@ -101,7 +101,52 @@ pub struct FeedRequest<'a> {
     pub after: Option<Position>,
     /// The credentials the feed was opened with, checked again every
     /// [`RECHECK`]: a feed ends when its token expires or its key is revoked.
-    pub credentials: &'a str,
+    pub credentials: Credentials<'a>,
+}
+
+/// What a feed's caller proved who they are with.
+#[derive(Debug, Clone, Copy)]
+pub enum Credentials<'a> {
+    /// An API key or an agent's access token.
+    Bearer(&'a str),
+    /// A web console session's token: the feed also ends at sign-out.
+    ConsoleSession(&'a str),
+}
+
+impl Default for Credentials<'_> {
+    fn default() -> Self {
+        Credentials::Bearer("")
+    }
+}
+
+/// The same, owned by an open feed.
+enum HeldCredentials {
+    Bearer(String),
+    ConsoleSession(String),
+}
+
+impl HeldCredentials {
+    /// Fails with what the caller would be told now if the credentials no
+    /// longer open anything.
+    async fn check(&self, app: &App) -> Result<(), AppError> {
+        match self {
+            HeldCredentials::Bearer(token) => app.caller(token, Uuid::nil()).await.map(|_| ()),
+            HeldCredentials::ConsoleSession(token) => {
+                crate::console_sessions::session(app, token, Uuid::nil())
+                    .await
+                    .map(|_| ())
+            }
+        }
+    }
+}
+
+impl From<Credentials<'_>> for HeldCredentials {
+    fn from(credentials: Credentials<'_>) -> Self {
+        match credentials {
+            Credentials::Bearer(token) => HeldCredentials::Bearer(token.to_owned()),
+            Credentials::ConsoleSession(token) => HeldCredentials::ConsoleSession(token.to_owned()),
+        }
+    }
 }
 
 /// How often an open feed checks its credentials again.
@@ -133,7 +178,7 @@ pub struct Feed {
     /// The event being looked at, kept here across an await so that a
     /// caller that gives up on `next` (to send a ping, say) loses nothing.
     pending: Option<RecordedEvent>,
-    credentials: String,
+    credentials: HeldCredentials,
     checked_at: tokio::time::Instant,
     _slot: FeedSlot,
 }
@@ -182,7 +227,7 @@ impl App {
             opened_at: head,
             live: after >= head,
             pending: None,
-            credentials: asked.credentials.to_owned(),
+            credentials: asked.credentials.into(),
             checked_at: tokio::time::Instant::now(),
             _slot: slot,
         })
@@ -197,7 +242,7 @@ impl Feed {
             if self.checked_at.elapsed() >= RECHECK {
                 // Expired, revoked or disabled since the feed opened: it
                 // ends with the problem the caller would get now.
-                self.app.caller(&self.credentials, Uuid::nil()).await?;
+                self.credentials.check(&self.app).await?;
                 self.checked_at = tokio::time::Instant::now();
             }
             let event = match self.pending.take() {

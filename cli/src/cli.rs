@@ -569,13 +569,16 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         },
         ..Default::default()
     });
-    let server = start(AppState::from(runtime.app().clone()), args.listen)
-        .await
-        .map_err(|source| CliError::Listen {
-            addr: args.listen,
-            source,
-        })?
-        .with_limits(connections);
+    let server = start(
+        agentledger_console::router(AppState::from(runtime.app().clone())),
+        args.listen,
+    )
+    .await
+    .map_err(|source| CliError::Listen {
+        addr: args.listen,
+        source,
+    })?
+    .with_limits(connections);
     tracing::info!("listening on {}", server.local_addr());
     let result = server.run_until(shutdown_signal()).await;
     runtime.stop().await;

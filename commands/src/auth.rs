@@ -152,11 +152,27 @@ pub async fn authenticate_api_key(
     let (ids, secret) = parse_token(API_KEY_PREFIX, token, 1).ok_or_else(refused)?;
     let key_id = ApiKeyId(ids[0]);
     let key = handler.load::<ApiKey>(key_id).await?.state;
-    let role = key.role.ok_or_else(refused)?;
-    if key.revoked || !constant_time_eq(&sha256_hex(secret), &key.secret_hash) {
+    if !constant_time_eq(&sha256_hex(secret), &key.secret_hash) {
         return Err(refused());
     }
-    Ok(Principal::Operator {
+    operator_of(key_id, &key).ok_or_else(refused)
+}
+
+/// The operator acting as the key `key_id`, which the caller proved it held
+/// earlier (a console session signed in with it): refused once the key is
+/// revoked, so revoking a key ends what it opened.
+pub async fn authenticate_api_key_id(
+    handler: &Handler,
+    key_id: ApiKeyId,
+) -> Result<Principal, CommandError> {
+    let key = handler.load::<ApiKey>(key_id).await?.state;
+    operator_of(key_id, &key)
+        .ok_or_else(|| CommandError::Unauthorized("the API key was revoked".into()))
+}
+
+fn operator_of(key_id: ApiKeyId, key: &ApiKey) -> Option<Principal> {
+    let role = key.role.filter(|_| !key.revoked)?;
+    Some(Principal::Operator {
         key_id,
         tenant_id: key.tenant_id,
         role,

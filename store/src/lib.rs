@@ -4,6 +4,7 @@
 
 mod as_of;
 pub mod conformance;
+pub mod console_sessions;
 mod database;
 mod error;
 mod event;

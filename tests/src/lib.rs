@@ -125,7 +125,8 @@ impl TestServer {
         };
         runtime.start_workers(workers);
         let state = AppState::from(runtime.app().clone());
-        let server = match start(state.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await {
+        let app = agentledger_console::router(state.clone());
+        let server = match start(app, SocketAddr::from(([127, 0, 0, 1], 0))).await {
             Ok(server) => server.with_limits(options.connections),
             Err(e) => panic!("bind: {e}"),
         };

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use agentledger_app::caller::Caller;
 use agentledger_app::event_filter::comma_list;
-use agentledger_app::live::{Feed, FeedItem, FeedRequest};
+use agentledger_app::live::{Credentials, Feed, FeedItem, FeedRequest};
 use agentledger_store::{Position, RecordedEvent};
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -127,7 +127,7 @@ async fn stream(
         stream: q.stream.as_deref(),
         correlation_id: q.correlation_id,
         after,
-        credentials: bearer_of(&headers).unwrap_or_default(),
+        credentials: Credentials::Bearer(bearer_of(&headers).unwrap_or_default()),
     };
     let feed = state.open_feed(&caller, asked).await?;
     Ok(Sse::new(sse_events(feed))
@@ -257,7 +257,7 @@ async fn serve_socket(state: AppState, caller: Caller, credentials: String, sock
                 stream: asked.stream.as_deref(),
                 correlation_id: asked.correlation_id,
                 after: asked.resume_after,
-                credentials: &credentials,
+                credentials: Credentials::Bearer(&credentials),
             };
             let after = request.after;
             state

@@ -1,0 +1,106 @@
+//! Pages that move by themselves: a live feed of the tenant's events (the
+//! same feed the API's SSE route serves), and after each burst of events a
+//! part of the page rendered again and sent as a Server-Sent Event, which
+//! htmx's SSE extension swaps in. A burst is gathered for [`SETTLE`] so that
+//! a busy tenant costs one render per interval, not one per event.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use agentledger_api::state::AppState;
+use agentledger_app::caller::Caller;
+use agentledger_app::live::{Credentials, Feed, FeedItem, FeedRequest};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::future::BoxFuture;
+use futures::{FutureExt, Stream};
+
+use crate::page::PageError;
+use crate::session::Signed;
+
+/// How long a burst of events is gathered before the page is rendered.
+pub const SETTLE: Duration = Duration::from_millis(300);
+
+/// Renders a part of a page as of a log position (the models are first
+/// brought there), or nothing when there is nothing new to show.
+pub type Render =
+    Box<dyn FnMut(u64) -> BoxFuture<'static, Result<Option<String>, PageError>> + Send>;
+
+/// A stream of `name` events carrying `render`'s HTML: once at once (what
+/// changed between the page and the stream opening), then after every
+/// burst of events. It ends when the session does or the client falls too
+/// far behind (the browser reconnects).
+pub async fn fragments(
+    state: &AppState,
+    signed: Signed,
+    name: &'static str,
+    render: Render,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>, PageError> {
+    let caller = Caller::Operator(signed.session.operator);
+    let feed = state
+        .open_feed(
+            &caller,
+            FeedRequest {
+                credentials: Credentials::ConsoleSession(&signed.token),
+                ..FeedRequest::default()
+            },
+        )
+        .await?;
+    let start = feed.last_position();
+    let stream =
+        futures::stream::unfold(Some((feed, render, Some(start))), move |held| async move {
+            let (mut feed, mut render, ready) = held?;
+            let position = match ready {
+                Some(position) => position,
+                None => next_burst(&mut feed).await?,
+            };
+            match render(position).await {
+                Ok(Some(html)) => {
+                    let event = Event::default()
+                        .event(name)
+                        .id(position.to_string())
+                        .data(html);
+                    Some((Ok(event), Some((feed, render, None))))
+                }
+                Ok(None) => {
+                    // Nothing to show: wait for the next burst without
+                    // sending anything.
+                    let position = next_burst(&mut feed).await?;
+                    Some((
+                        Ok(Event::default().comment("changed")),
+                        Some((feed, render, Some(position))),
+                    ))
+                }
+                Err(err) => {
+                    tracing::warn!(problem = %err.0, "a live console view stopped");
+                    None
+                }
+            }
+        });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// Waits for an event, then gathers those that follow within [`SETTLE`];
+/// the position of the last. `None` when the feed ends.
+async fn next_burst(feed: &mut Feed) -> Option<u64> {
+    let mut last = match feed.next().await {
+        Ok(FeedItem::Event(event)) => event.position,
+        Ok(FeedItem::Behind { .. }) | Err(_) => return None,
+    };
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    while let Ok(next) = tokio::time::timeout_at(deadline, feed.next()).await {
+        match next {
+            Ok(FeedItem::Event(event)) => last = event.position,
+            Ok(FeedItem::Behind { .. }) | Err(_) => return None,
+        }
+    }
+    Some(last)
+}
+
+/// A render of a page part as a boxed closure.
+pub fn render<F, Fut>(mut f: F) -> Render
+where
+    F: FnMut(u64) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<Option<String>, PageError>> + Send + 'static,
+{
+    Box::new(move |position| f(position).boxed())
+}

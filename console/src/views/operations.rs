@@ -1,0 +1,229 @@
+//! The operation log: every action agents reported, newest first, with
+//! filters; new ones appear at the top as they are recorded.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use agentledger_api::state::AppState;
+use agentledger_app::caller::Operator;
+use agentledger_app::queries::directory::{self, AgentQuery};
+use agentledger_app::queries::operations::{self, Filter};
+use agentledger_app::queries::{ListParams, MAX_PAGE};
+use agentledger_domain::ids::AgentId;
+use agentledger_projections::operation_log::Operation;
+use askama::Template;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::form::{PageQuery, given, local_time, parsed};
+use crate::format::Zone;
+use crate::live;
+use crate::page::{Layout, PageError, PageResult, html, rendered};
+use crate::session::Signed;
+
+/// The filter form, as the URL carries it.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct Asked {
+    pub agent_id: Option<String>,
+    pub action: Option<String>,
+    pub resource_type: Option<String>,
+    pub status: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub cursor: Option<i64>,
+    /// For the live rows: the newest position the page shows.
+    pub after: Option<u64>,
+}
+
+impl Asked {
+    fn filter(&self, zone: Zone) -> Result<Filter, PageError> {
+        Ok(Filter {
+            agent_id: parsed::<uuid::Uuid>(&self.agent_id, "agent")?.map(AgentId),
+            action: given(&self.action),
+            resource_type: given(&self.resource_type),
+            status: given(&self.status),
+            from: local_time(&self.from, zone, "from")?,
+            to: local_time(&self.to, zone, "to")?,
+            tenant_id: None,
+        })
+    }
+
+    /// The query string of this filter, for the live rows and the next page.
+    fn query(&self) -> String {
+        let fields = [
+            ("agent_id", &self.agent_id),
+            ("action", &self.action),
+            ("resource_type", &self.resource_type),
+            ("status", &self.status),
+            ("from", &self.from),
+            ("to", &self.to),
+        ];
+        fields
+            .iter()
+            .filter_map(|(k, v)| given(v).map(|v| format!("{k}={}", urlencode(&v))))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+}
+
+pub fn urlencode(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// Agents' names by id, for the rows and the filter.
+pub async fn agent_names(
+    state: &AppState,
+    operator: &Operator,
+) -> Result<Vec<(String, String)>, PageError> {
+    let all = ListParams {
+        limit: Some(MAX_PAGE),
+        ..ListParams::default()
+    };
+    Ok(
+        directory::agents(state, operator, AgentQuery::default(), all)
+            .await?
+            .items
+            .into_iter()
+            .map(|a| (a.agent_id, a.name))
+            .collect(),
+    )
+}
+
+#[derive(Template)]
+#[template(path = "operations_rows.html")]
+struct Rows<'a> {
+    rows: &'a [Operation],
+    names: &'a HashMap<String, String>,
+    zone: Zone,
+}
+
+impl Rows<'_> {
+    fn name<'b>(&'b self, agent_id: &'b str) -> &'b str {
+        self.names.get(agent_id).map_or(agent_id, String::as_str)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "operations.html")]
+struct Page {
+    layout: Layout,
+    asked: Asked,
+    agents: Vec<(String, String)>,
+    rows: String,
+    next: Option<String>,
+    live: String,
+    empty: bool,
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    signed: Signed,
+    PageQuery(asked): PageQuery<Asked>,
+) -> PageResult {
+    let layout = Layout::of(&state, &signed.session, "operations", "Operation log").await?;
+    let operator = &signed.session.operator;
+    let filter = asked.filter(layout.zone)?;
+    let list = ListParams {
+        cursor: asked.cursor,
+        ..ListParams::default()
+    };
+    let page = operations::list(&state, operator, filter, list).await?;
+    let agents = agent_names(&state, operator).await?;
+    let names: HashMap<String, String> = agents.iter().cloned().collect();
+    let rows = rendered(&Rows {
+        rows: &page.items,
+        names: &names,
+        zone: layout.zone,
+    })?;
+    let query = asked.query();
+    let next = page
+        .next_cursor
+        .map(|c| format!("/console/operations?{query}&cursor={c}"));
+    // Only the first page grows live: a later one is a fixed window.
+    let live = if asked.cursor.is_none() {
+        format!("/console/operations/live?{query}&after={}", page.position)
+    } else {
+        String::new()
+    };
+    Ok(html(&Page {
+        empty: page.items.is_empty(),
+        layout,
+        asked,
+        agents,
+        rows,
+        next,
+        live,
+    }))
+}
+
+/// New rows that match the filter, as they are recorded.
+pub async fn live(
+    State(state): State<AppState>,
+    signed: Signed,
+    headers: HeaderMap,
+    PageQuery(asked): PageQuery<Asked>,
+) -> Response {
+    match live_rows(state, signed, headers, asked).await {
+        Ok(response) => response,
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn live_rows(
+    state: AppState,
+    signed: Signed,
+    headers: HeaderMap,
+    asked: Asked,
+) -> Result<Response, PageError> {
+    let layout = Layout::of(&state, &signed.session, "operations", "Operation log").await?;
+    let zone = layout.zone;
+    let filter = asked.filter(zone)?;
+    let operator = signed.session.operator.clone();
+    // A browser reconnecting says what it saw last.
+    let last_seen = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let shown = Arc::new(AtomicU64::new(last_seen.or(asked.after).unwrap_or(0)));
+    let app = state.clone();
+    let render = live::render(move |position| {
+        let (app, operator, filter, shown) =
+            (app.clone(), operator.clone(), filter.clone(), shown.clone());
+        async move {
+            let list = ListParams {
+                limit: Some(LIVE_ROWS),
+                min_position: Some(position),
+                ..ListParams::default()
+            };
+            let page = operations::list(&app, &operator, filter, list).await?;
+            let after = shown.swap(
+                position.max(shown.load(Ordering::Relaxed)),
+                Ordering::Relaxed,
+            );
+            let new: Vec<Operation> = page
+                .items
+                .into_iter()
+                .filter(|o| o.position as u64 > after)
+                .collect();
+            if new.is_empty() {
+                return Ok(None);
+            }
+            let names: HashMap<String, String> =
+                agent_names(&app, &operator).await?.into_iter().collect();
+            Ok(Some(rendered(&Rows {
+                rows: &new,
+                names: &names,
+                zone,
+            })?))
+        }
+    });
+    Ok(live::fragments(&state, signed, "rows", render)
+        .await?
+        .into_response())
+}
+
+/// Rows sent at once at most; a burst of more shows its newest.
+const LIVE_ROWS: i64 = 200;
