@@ -2,6 +2,8 @@
 //! real database, and a small client that checks every error is a problem
 //! document.
 
+pub mod browser;
+pub mod console;
 pub mod live;
 pub mod mcp;
 pub mod receiver;
