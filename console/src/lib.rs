@@ -20,7 +20,7 @@ use axum::response::Redirect;
 use axum::routing::{get, post};
 
 use crate::page::{PageError, not_found};
-use crate::views::{alerts, operations, overview};
+use crate::views::{agent_actions, agents, alerts, operations, overview, runs};
 
 /// Every page may run only the console's own scripts, embed nothing from
 /// elsewhere and be framed by no one.
@@ -57,6 +57,30 @@ pub fn routes() -> Router<AppState> {
         .route("/console/operations/live", get(operations::live))
         .route("/console/alerts", get(alerts::page))
         .route("/console/alerts/{alert_id}/{action}", post(alerts::handle))
+        .route("/console/runs", get(runs::page))
+        .route("/console/runs/{run_id}", get(runs::detail))
+        .route("/console/agents", get(agents::page))
+        .route("/console/agents/{agent_id}", get(agents::detail))
+        .route(
+            "/console/agents/{agent_id}/disable",
+            post(agent_actions::disable),
+        )
+        .route(
+            "/console/agents/{agent_id}/enable",
+            post(agent_actions::enable),
+        )
+        .route(
+            "/console/agents/{agent_id}/commands",
+            post(agent_actions::issue),
+        )
+        .route(
+            "/console/agents/{agent_id}/lifecycle",
+            post(agent_actions::lifecycle),
+        )
+        .route(
+            "/console/agents/{agent_id}/secret",
+            post(agent_actions::rotate),
+        )
         .route(
             "/console/{*rest}",
             get(|| async { PageError::from(not_found("page")) }),

@@ -2,6 +2,9 @@
 //! queries and renders a template; each button calls one of the app's use
 //! cases, as the API's routes do.
 
+pub mod agent_actions;
+pub mod agents;
 pub mod alerts;
 pub mod operations;
 pub mod overview;
+pub mod runs;
