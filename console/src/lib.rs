@@ -20,7 +20,7 @@ use axum::response::Redirect;
 use axum::routing::{get, post};
 
 use crate::page::{PageError, not_found};
-use crate::views::{alerts, operations, overview};
+use crate::views::{alerts, executions, operations, overview, tasks, webhooks, workflows};
 
 /// Every page may run only the console's own scripts, embed nothing from
 /// elsewhere and be framed by no one.
@@ -57,6 +57,44 @@ pub fn routes() -> Router<AppState> {
         .route("/console/operations/live", get(operations::live))
         .route("/console/alerts", get(alerts::page))
         .route("/console/alerts/{alert_id}/{action}", post(alerts::handle))
+        .route("/console/tasks", get(tasks::page))
+        .route("/console/tasks/{task_id}", get(tasks::detail))
+        .route("/console/tasks/{task_id}/output", get(tasks::output_live))
+        .route("/console/tasks/{task_id}/cancel", post(tasks::cancel))
+        .route("/console/tasks/{task_id}/retry", post(tasks::retry))
+        .route("/console/workflows", get(workflows::page))
+        .route("/console/workflows/{workflow_id}", get(workflows::detail))
+        .route("/console/executions", get(executions::page))
+        .route(
+            "/console/executions/{execution_id}",
+            get(executions::detail),
+        )
+        .route(
+            "/console/executions/{execution_id}/live",
+            get(executions::live),
+        )
+        .route(
+            "/console/executions/{execution_id}/cancel",
+            post(executions::cancel),
+        )
+        .route(
+            "/console/executions/{execution_id}/pause",
+            post(executions::pause),
+        )
+        .route(
+            "/console/executions/{execution_id}/resume",
+            post(executions::resume),
+        )
+        .route("/console/webhooks", get(webhooks::page))
+        .route("/console/webhooks/{webhook_id}", get(webhooks::detail))
+        .route(
+            "/console/webhooks/{webhook_id}/deliveries/{delivery_id}",
+            get(webhooks::delivery),
+        )
+        .route(
+            "/console/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+            post(webhooks::redeliver),
+        )
         .route(
             "/console/{*rest}",
             get(|| async { PageError::from(not_found("page")) }),

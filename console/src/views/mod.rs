@@ -3,5 +3,10 @@
 //! cases, as the API's routes do.
 
 pub mod alerts;
+pub mod executions;
+pub mod links;
 pub mod operations;
 pub mod overview;
+pub mod tasks;
+pub mod webhooks;
+pub mod workflows;
