@@ -20,7 +20,10 @@ use axum::response::Redirect;
 use axum::routing::{get, post};
 
 use crate::page::{PageError, not_found};
-use crate::views::{agent_actions, agents, alerts, operations, overview, runs};
+use crate::views::{
+    agent_actions, agents, alerts, executions, operations, overview, runs, tasks, webhooks,
+    workflows,
+};
 
 /// Every page may run only the console's own scripts, embed nothing from
 /// elsewhere and be framed by no one.
@@ -80,6 +83,44 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/console/agents/{agent_id}/secret",
             post(agent_actions::rotate),
+        )
+        .route("/console/tasks", get(tasks::page))
+        .route("/console/tasks/{task_id}", get(tasks::detail))
+        .route("/console/tasks/{task_id}/output", get(tasks::output_live))
+        .route("/console/tasks/{task_id}/cancel", post(tasks::cancel))
+        .route("/console/tasks/{task_id}/retry", post(tasks::retry))
+        .route("/console/workflows", get(workflows::page))
+        .route("/console/workflows/{workflow_id}", get(workflows::detail))
+        .route("/console/executions", get(executions::page))
+        .route(
+            "/console/executions/{execution_id}",
+            get(executions::detail),
+        )
+        .route(
+            "/console/executions/{execution_id}/live",
+            get(executions::live),
+        )
+        .route(
+            "/console/executions/{execution_id}/cancel",
+            post(executions::cancel),
+        )
+        .route(
+            "/console/executions/{execution_id}/pause",
+            post(executions::pause),
+        )
+        .route(
+            "/console/executions/{execution_id}/resume",
+            post(executions::resume),
+        )
+        .route("/console/webhooks", get(webhooks::page))
+        .route("/console/webhooks/{webhook_id}", get(webhooks::detail))
+        .route(
+            "/console/webhooks/{webhook_id}/deliveries/{delivery_id}",
+            get(webhooks::delivery),
+        )
+        .route(
+            "/console/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+            post(webhooks::redeliver),
         )
         .route(
             "/console/{*rest}",

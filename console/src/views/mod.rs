@@ -5,6 +5,11 @@
 pub mod agent_actions;
 pub mod agents;
 pub mod alerts;
+pub mod executions;
+pub mod links;
 pub mod operations;
 pub mod overview;
 pub mod runs;
+pub mod tasks;
+pub mod webhooks;
+pub mod workflows;
