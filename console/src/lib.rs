@@ -20,7 +20,7 @@ use axum::response::Redirect;
 use axum::routing::{get, post};
 
 use crate::page::{PageError, not_found};
-use crate::views::{alerts, operations, overview};
+use crate::views::{alerts, as_of, audit, budgets, downloads, operations, overview};
 
 /// Every page may run only the console's own scripts, embed nothing from
 /// elsewhere and be framed by no one.
@@ -57,6 +57,13 @@ pub fn routes() -> Router<AppState> {
         .route("/console/operations/live", get(operations::live))
         .route("/console/alerts", get(alerts::page))
         .route("/console/alerts/{alert_id}/{action}", post(alerts::handle))
+        .route("/console/budgets", get(budgets::page))
+        .route("/console/budgets/set", post(budgets::set))
+        .route("/console/budgets/remove", post(budgets::remove))
+        .route("/console/audit", get(audit::page))
+        .route("/console/audit/verify", get(audit::verify))
+        .route("/console/audit/as-of", get(as_of::page))
+        .route("/console/audit/export", get(downloads::download))
         .route(
             "/console/{*rest}",
             get(|| async { PageError::from(not_found("page")) }),

@@ -3,5 +3,9 @@
 //! cases, as the API's routes do.
 
 pub mod alerts;
+pub mod as_of;
+pub mod audit;
+pub mod budgets;
+pub mod downloads;
 pub mod operations;
 pub mod overview;
