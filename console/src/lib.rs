@@ -21,8 +21,8 @@ use axum::routing::{get, post};
 
 use crate::page::{PageError, not_found};
 use crate::views::{
-    agent_actions, agents, alerts, executions, operations, overview, runs, tasks, webhooks,
-    workflows,
+    agent_actions, agents, alerts, as_of, audit, budgets, downloads, executions, operations,
+    overview, runs, tasks, webhooks, workflows,
 };
 
 /// Every page may run only the console's own scripts, embed nothing from
@@ -122,6 +122,13 @@ pub fn routes() -> Router<AppState> {
             "/console/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
             post(webhooks::redeliver),
         )
+        .route("/console/budgets", get(budgets::page))
+        .route("/console/budgets/set", post(budgets::set))
+        .route("/console/budgets/remove", post(budgets::remove))
+        .route("/console/audit", get(audit::page))
+        .route("/console/audit/verify", get(audit::verify))
+        .route("/console/audit/as-of", get(as_of::page))
+        .route("/console/audit/export", get(downloads::download))
         .route(
             "/console/{*rest}",
             get(|| async { PageError::from(not_found("page")) }),

@@ -90,7 +90,10 @@ impl From<Rule> for BudgetLimits {
 }
 
 impl BudgetLimits {
-    fn rule(self) -> Result<Rule, Problem> {
+    /// The budget these fields set: cost limits from dollars to
+    /// micro-dollars, the default thresholds and no stop for those left out.
+    /// Public so the console's forms set a budget exactly as `PUT` does.
+    pub fn rule(self) -> Result<Rule, Problem> {
         Ok(Rule {
             limits: Limits {
                 daily_tokens: self.daily_tokens,
