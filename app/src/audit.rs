@@ -69,6 +69,7 @@ pub async fn read_stream(
     limit: Option<usize>,
     query: &EventQuery<'_>,
 ) -> Result<Events, AppError> {
+    crate::queries::check_text_filters(&[("stream", Some(stream_id))])?;
     let scope = operator.audit_scope()?;
     let limit = events_per_page(limit)?;
     let filter = query.filter(scope)?;

@@ -85,18 +85,26 @@ pub async fn session(app: &App, token: &str, correlation_id: Uuid) -> Result<Ses
         .await
         .map_err(|_| ended())?;
     let Principal::Operator {
-        role, tenant_id, ..
+        key_id,
+        role,
+        tenant_id,
     } = principal
     else {
         return Err(ended());
     };
-    let shown = TenantId(stored.tenant_id);
-    // A key demoted since (roles do not change today, but the session must
-    // never outlive what its key may see) falls back to its own tenant.
+    // An admin acts in the tenant the console shows, as an admin key of that
+    // tenant would: reads default to it and its commands are that tenant's
+    // (their events carry its id; the actor stays the admin's key). Any
+    // other role is held to its key's tenant, whatever the session says.
     let shown = if role == Role::Admin {
-        shown
+        TenantId(stored.tenant_id)
     } else {
         tenant_id
+    };
+    let principal = Principal::Operator {
+        key_id,
+        tenant_id: shown,
+        role,
     };
     let expires_at = DateTime::from_timestamp_micros(stored.expires_us).unwrap_or(now);
     Ok(Session {

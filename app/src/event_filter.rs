@@ -40,6 +40,7 @@ impl EventQuery<'_> {
         {
             return Err(AppError::Unprocessable("`from` must be before `to`".into()));
         }
+        crate::queries::check_text_filters(&[("actor_id", self.actor_id)])?;
         let event_types = comma_list(self.types);
         if event_types.len() > MAX_TYPES {
             return Err(AppError::Unprocessable(format!(

@@ -89,7 +89,7 @@ impl Drop for FeedSlot {
 }
 
 /// What a client asks a feed for.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FeedRequest<'a> {
     /// Event types of the catalogue; all when empty.
     pub types: Vec<String>,
@@ -111,12 +111,6 @@ pub enum Credentials<'a> {
     Bearer(&'a str),
     /// A web console session's token: the feed also ends at sign-out.
     ConsoleSession(&'a str),
-}
-
-impl Default for Credentials<'_> {
-    fn default() -> Self {
-        Credentials::Bearer("")
-    }
 }
 
 /// The same, owned by an open feed.

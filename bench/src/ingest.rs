@@ -39,6 +39,20 @@ pub struct Server {
 /// yet, with `options` besides: the admin key the server prints for a new
 /// ledger is the bench's way in.
 pub async fn start_server(database_url: &str, options: &[&str]) -> Result<Server, BenchError> {
+    spawn_server(database_url, options, true).await
+}
+
+/// Starts `agentledger serve` on a database that may already hold a ledger
+/// (its `admin_key` is then empty: the caller brings its own key).
+pub async fn start_server_on(database_url: &str, options: &[&str]) -> Result<Server, BenchError> {
+    spawn_server(database_url, options, false).await
+}
+
+async fn spawn_server(
+    database_url: &str,
+    options: &[&str],
+    new_ledger: bool,
+) -> Result<Server, BenchError> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map_err(|e| BenchError::Load(format!("no free port: {e}")))?
@@ -61,19 +75,23 @@ pub async fn start_server(database_url: &str, options: &[&str]) -> Result<Server
         .take()
         .ok_or_else(|| BenchError::Load("the server's output is not readable".into()))?;
     let mut lines = BufReader::new(stdout).lines();
-    let admin_key = loop {
-        match lines.next_line().await {
-            Ok(Some(line)) => {
-                if let Some(key) = line.strip_prefix("admin API key: ") {
-                    break key.trim().to_owned();
+    let admin_key = if !new_ledger {
+        String::new()
+    } else {
+        loop {
+            match lines.next_line().await {
+                Ok(Some(line)) => {
+                    if let Some(key) = line.strip_prefix("admin API key: ") {
+                        break key.trim().to_owned();
+                    }
                 }
-            }
-            _ => {
-                return Err(BenchError::Load(
-                    "the server printed no admin key: it stopped, or the database already \
+                _ => {
+                    return Err(BenchError::Load(
+                        "the server printed no admin key: it stopped, or the database already \
                      holds a ledger (bench ingest needs a new one)"
-                        .into(),
-                ));
+                            .into(),
+                    ));
+                }
             }
         }
     };

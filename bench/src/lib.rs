@@ -7,6 +7,7 @@ use std::time::Instant;
 
 pub mod grow;
 pub mod ingest;
+pub mod pages;
 pub mod peers;
 pub mod push;
 

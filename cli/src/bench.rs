@@ -128,6 +128,15 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 500)]
         rounds: usize,
     },
+    /// Time the web console's overview and operation log as a viewer of the
+    /// busiest tenant gets them: `serve` in a child process on the log,
+    /// each page fetched `--rounds` times: p50, p99, p99.9.
+    Pages {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[arg(long, default_value_t = 500)]
+        rounds: usize,
+    },
     /// Time the dashboard as of 25, 50, 75 and 100% of the log (rebuilt from
     /// the log each time) against the live dashboard read model.
     PointInTime {
@@ -502,6 +511,23 @@ pub async fn run(command: BenchCommand) -> Result<(), CliError> {
             storage.events.close().await;
             println!("log of {head} events, tenant {tenant}, {rounds} rounds");
             println!("| query | p50 ms | p99 ms | p99.9 ms |");
+            println!("| --- | ---: | ---: | ---: |");
+            for (name, p) in results {
+                println!("| {name} | {} |", p.cells());
+            }
+            Ok(())
+        }
+        BenchCommand::Pages { database, rounds } => {
+            let storage = open_storage(&database.database_url).await?;
+            let tenant = tenant_or_busiest(&storage, None).await?;
+            let head = storage.events.head_position().await?;
+            let key = agentledger_bench::pages::viewer_key(&storage, tenant).await?;
+            storage.events.close().await;
+            let results =
+                agentledger_bench::pages::pages(&database.database_url, &key, rounds.max(1))
+                    .await?;
+            println!("log of {head} events, tenant {tenant}, {rounds} rounds");
+            println!("| page | p50 ms | p99 ms | p99.9 ms |");
             println!("| --- | ---: | ---: | ---: |");
             for (name, p) in results {
                 println!("| {name} | {} |", p.cells());

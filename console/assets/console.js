@@ -22,12 +22,22 @@
                       points: { show: true } });
         columns.push(s.values);
       });
-      var axes = [{ values: function (u, ticks) {
-        return ticks.map(function (t) { return new Date(t * 1000).toISOString().slice(5, 10); }); } },
-        { scale: "y" }];
-      if (data.series.some(function (s) { return s.right; })) axes.push({ scale: "r", side: 1, grid: { show: false } });
+      // A tick a day, at the points; figures short (12k, 1.2M).
+      var short = function (u, ticks) { return ticks.map(function (v) {
+        var a = Math.abs(v);
+        return a >= 1e6 ? (v / 1e6).toFixed(a >= 1e7 ? 0 : 1) + "M" : a >= 1e4 ? Math.round(v / 1e3) + "k" : String(v); }); };
+      var axes = [{ splits: function () { return xs; },
+                    values: function (u, ticks) { return ticks.map(function (t) {
+                      return new Date(t * 1000).toISOString().slice(5, 10); }); } },
+                  { scale: "y", values: short, size: 56 }];
+      if (data.series.some(function (s) { return s.right; })) {
+        axes.push({ scale: "r", side: 1, grid: { show: false }, values: short, size: 56 });
+      }
       var width = Math.max(280, el.clientWidth || 600);
-      new uPlot({ width: width, height: 220, series: series, axes: axes, scales: { x: { time: true } } }, columns, el);
+      // Points are days, not moments: read them in UTC, whatever the browser's zone.
+      new uPlot({ width: width, height: 220, series: series, axes: axes, scales: { x: { time: true } },
+                  tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); } },
+                columns, el);
     });
   }
 

@@ -54,7 +54,7 @@ pub fn count(n: &i64) -> String {
         out.push('-');
     }
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -79,7 +79,7 @@ pub fn dollars(micros: &i64) -> String {
             cents.abs() % 100
         )
     } else {
-        format!("${value:.4}")
+        format!("{}${:.4}", if value < 0.0 { "-" } else { "" }, value.abs())
     }
 }
 
@@ -128,6 +128,7 @@ mod tests {
         assert_eq!(dollars(&1_234_560_000), "$1,234.56");
         assert_eq!(dollars(&15_000), "$0.0150");
         assert_eq!(dollars(&-2_500_000), "-$2.50");
+        assert_eq!(dollars(&-500_000), "-$0.5000");
     }
 
     #[test]

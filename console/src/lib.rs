@@ -19,7 +19,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::Redirect;
 use axum::routing::{get, post};
 
-use crate::page::{PageError, not_found};
+use crate::page::not_found;
 use crate::views::{
     agent_actions, agents, alerts, as_of, audit, budgets, downloads, executions, operations,
     overview, runs, tasks, webhooks, workflows,
@@ -129,10 +129,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/audit/verify", get(audit::verify))
         .route("/console/audit/as-of", get(as_of::page))
         .route("/console/audit/export", get(downloads::download))
-        .route(
-            "/console/{*rest}",
-            get(|| async { PageError::from(not_found("page")) }),
-        )
+        .route("/console/{*rest}", get(|| async { not_found("page") }))
         .layer(axum::middleware::map_response(secure_headers))
 }
 

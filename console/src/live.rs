@@ -20,10 +20,17 @@ use crate::session::Signed;
 /// How long a burst of events is gathered before the page is rendered.
 pub const SETTLE: Duration = Duration::from_millis(300);
 
+/// A part of a page to swap in, and the log position a browser that has it
+/// has seen everything up to (the SSE event id it resumes from).
+pub struct Fragment {
+    pub html: String,
+    pub seen_up_to: u64,
+}
+
 /// Renders a part of a page as of a log position (the models are first
 /// brought there), or nothing when there is nothing new to show.
 pub type Render =
-    Box<dyn FnMut(u64) -> BoxFuture<'static, Result<Option<String>, PageError>> + Send>;
+    Box<dyn FnMut(u64) -> BoxFuture<'static, Result<Option<Fragment>, PageError>> + Send>;
 
 /// A stream of `name` events carrying `render`'s HTML: once at once (what
 /// changed between the page and the stream opening), then after every
@@ -40,8 +47,11 @@ pub async fn fragments(
         .open_feed(
             &caller,
             FeedRequest {
+                types: Vec::new(),
+                stream: None,
+                correlation_id: None,
+                after: None,
                 credentials: Credentials::ConsoleSession(&signed.token),
-                ..FeedRequest::default()
             },
         )
         .await?;
@@ -54,11 +64,11 @@ pub async fn fragments(
                 None => next_burst(&mut feed).await?,
             };
             match render(position).await {
-                Ok(Some(html)) => {
+                Ok(Some(fragment)) => {
                     let event = Event::default()
                         .event(name)
-                        .id(position.to_string())
-                        .data(html);
+                        .id(fragment.seen_up_to.to_string())
+                        .data(fragment.html);
                     Some((Ok(event), Some((feed, render, None))))
                 }
                 Ok(None) => {
@@ -100,7 +110,7 @@ async fn next_burst(feed: &mut Feed) -> Option<u64> {
 pub fn render<F, Fut>(mut f: F) -> Render
 where
     F: FnMut(u64) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = Result<Option<String>, PageError>> + Send + 'static,
+    Fut: std::future::Future<Output = Result<Option<Fragment>, PageError>> + Send + 'static,
 {
     Box::new(move |position| f(position).boxed())
 }

@@ -114,20 +114,25 @@ fn same_origin(method: &Method, headers: &HeaderMap) -> Result<(), PageError> {
     if method == Method::GET || method == Method::HEAD {
         return Ok(());
     }
-    let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
-        && site != "same-origin"
-        && site != "none"
-    {
-        return Err(forbidden("a request from another site is refused"));
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    // Browsers say it outright; older ones and other clients are judged by
+    // `Origin` against the host they asked for (the proxy's, behind one).
+    if let Some(site) = text("sec-fetch-site") {
+        return if site == "same-origin" || site == "none" {
+            Ok(())
+        } else {
+            Err(forbidden("a request from another site is refused"))
+        };
     }
-    if let Some(origin) = text(header::ORIGIN) {
-        let host = text(header::HOST).unwrap_or_default();
+    if let Some(origin) = text("origin") {
+        let host = text("x-forwarded-host")
+            .or_else(|| text("host"))
+            .unwrap_or_default();
         let origin_host = origin
             .split_once("://")
             .map_or(origin, |(_, rest)| rest)
             .trim_end_matches('/');
-        if origin_host != host {
+        if !origin_host.eq_ignore_ascii_case(host) {
             return Err(forbidden("a request from another origin is refused"));
         }
     }
@@ -176,6 +181,10 @@ pub async fn sign_in(
     Form(form): Form<SignInForm>,
 ) -> PageResult {
     same_origin(&Method::POST, &headers)?;
+    // A session this browser already holds ends: one browser, one session.
+    if let Some(old) = session_token(&headers) {
+        sessions::sign_out(&state, &old).await?;
+    }
     let signed_in = match sessions::sign_in(&state, &form.api_key).await {
         Ok(signed_in) => signed_in,
         Err(

@@ -35,6 +35,7 @@ impl Projection for Dashboard {
         &[
             "rm_app_daily",
             "rm_app_health",
+            "rm_run_latency",
             "rm_alerts",
             "rm_budgets",
             "rm_dashboard_zones",
@@ -66,6 +67,7 @@ sql_projection!(Dashboard, |_this, conn, events| {
     // per app's health, for the whole batch.
     let mut daily: BTreeMap<(String, String, String), DaySums> = BTreeMap::new();
     let mut health: BTreeMap<(String, String), (RunStatus, i64, i64)> = BTreeMap::new();
+    let mut latency: BTreeMap<(String, String, i32), i64> = BTreeMap::new();
     for event in events {
         if !TYPES.contains(&event.event_type.as_str()) {
             continue;
@@ -89,12 +91,16 @@ sql_projection!(Dashboard, |_this, conn, events| {
         }) = decode_event::<ReportEvent>(event)?
         {
             let zone = crate::zone_of!(conn, zones, ZONES, &tenant);
-            let day = daily
+            let date = calendar::day(zone, event.occurred_at);
+            *latency
                 .entry((
                     tenant.clone(),
-                    calendar::day(zone, event.occurred_at),
-                    app_type.clone(),
+                    date.clone(),
+                    latency_bucket(clamp(latency_ms)),
                 ))
+                .or_default() += 1;
+            let day = daily
+                .entry((tenant.clone(), date, app_type.clone()))
                 .or_default();
             day.calls += 1;
             day.successes += i64::from(status == RunStatus::Success);
@@ -198,6 +204,19 @@ sql_projection!(Dashboard, |_this, conn, events| {
                 .push_bind(sums.cost_micros);
         }
     );
+    let latency: Vec<_> = latency.into_iter().collect();
+    insert_rows!(
+        conn,
+        "INSERT INTO rm_run_latency (tenant_id, day, bucket, runs) ",
+        latency,
+        " ON CONFLICT (tenant_id, day, bucket) DO UPDATE SET runs = rm_run_latency.runs + excluded.runs",
+        |row, ((tenant, day, bucket), runs)| {
+            row.push_bind(tenant.as_str())
+                .push_bind(day.as_str())
+                .push_bind(*bucket)
+                .push_bind(*runs);
+        }
+    );
     let health: Vec<_> = health.into_iter().collect();
     insert_rows!(
         conn,
@@ -216,6 +235,43 @@ sql_projection!(Dashboard, |_this, conn, events| {
     );
     Ok(())
 });
+
+/// Latency buckets grow by a tenth: bucket `b` holds what took more than
+/// 1.1^(b-1) ms and at most 1.1^b ms (bucket 0: at most 1 ms).
+const BUCKET_GROWTH: f64 = 1.1;
+
+/// The bucket of a run that took `ms` milliseconds.
+pub fn latency_bucket(ms: i64) -> i32 {
+    if ms <= 1 {
+        return 0;
+    }
+    let b = ((ms as f64).ln() / BUCKET_GROWTH.ln()).ceil() as i32;
+    // Rounding may put an exact bound one bucket off: settle it exactly.
+    if bucket_bound(b - 1) >= ms { b - 1 } else { b }
+}
+
+/// The most a run in bucket `b` took, in whole milliseconds.
+pub fn bucket_bound(b: i32) -> i64 {
+    BUCKET_GROWTH.powi(b).floor() as i64
+}
+
+/// The latency under which `share` of a day's runs fall: the bound of the
+/// bucket that reaches it (at most a tenth above the true value).
+fn percentile(buckets: &[(i32, i64)], share: f64) -> Option<i64> {
+    let total: i64 = buckets.iter().map(|(_, n)| *n).sum();
+    if total == 0 {
+        return None;
+    }
+    let rank = (share * total as f64).ceil().max(1.0) as i64;
+    let mut seen = 0;
+    for (bucket, runs) in buckets {
+        seen += runs;
+        if seen >= rank {
+            return Some(bucket_bound(*bucket));
+        }
+    }
+    buckets.last().map(|(b, _)| bucket_bound(*b))
+}
 
 /// One day's run counters of one app type, summed over a batch.
 #[derive(Default)]
@@ -236,6 +292,9 @@ pub struct DayTotals {
     pub success_rate: Option<f64>,
     pub tokens: i64,
     pub avg_latency_ms: Option<f64>,
+    /// 95 % of the day's runs took at most this long: the bound of a
+    /// bucket, at most a tenth above the exact percentile.
+    pub p95_latency_ms: Option<i64>,
     #[serde(rename = "cost_usd", serialize_with = "crate::wire::usd")]
     #[cfg_attr(feature = "openapi", schema(value_type = f64))]
     pub cost_micros: i64,
@@ -336,6 +395,13 @@ struct DailyRow {
 }
 
 #[derive(sqlx::FromRow)]
+struct LatencyRow {
+    day: String,
+    bucket: i32,
+    runs: i64,
+}
+
+#[derive(sqlx::FromRow)]
 struct LimitsRow {
     daily_tokens: Option<i64>,
     monthly_tokens: Option<i64>,
@@ -343,7 +409,12 @@ struct LimitsRow {
     monthly_cost_micros: Option<i64>,
 }
 
-fn totals(date: &str, rows: &[DailyRow]) -> DayTotals {
+fn totals(date: &str, rows: &[DailyRow], latencies: &[LatencyRow]) -> DayTotals {
+    let buckets: Vec<(i32, i64)> = latencies
+        .iter()
+        .filter(|r| r.day == date)
+        .map(|r| (r.bucket, r.runs))
+        .collect();
     let of_day = rows.iter().filter(|r| r.day == date);
     let (calls, successes, tokens, latency, cost) =
         of_day.fold((0, 0, 0, 0, 0), |(c, s, t, l, k), r| {
@@ -362,6 +433,7 @@ fn totals(date: &str, rows: &[DailyRow]) -> DayTotals {
         success_rate: (calls > 0).then(|| successes as f64 / calls as f64),
         tokens,
         avg_latency_ms: (calls > 0).then(|| latency as f64 / calls as f64),
+        p95_latency_ms: percentile(&buckets, 0.95),
         cost_micros: cost,
     }
 }
@@ -415,6 +487,9 @@ pub async fn read(
         "SELECT day, app_type, calls, successes, tokens, latency_ms_sum, cost_micros FROM rm_app_daily \
          WHERE tenant_id = $1 AND day >= $2 ORDER BY day"
     ).bind(&tenant).bind(&first_day).fetch_all(p).await?);
+    let latencies: Vec<LatencyRow> = on_database!(db, p => sqlx::query_as::<_, LatencyRow>(
+        "SELECT day, bucket, runs FROM rm_run_latency WHERE tenant_id = $1 AND day >= $2 ORDER BY day, bucket"
+    ).bind(&tenant).bind(days.first().cloned().unwrap_or_default()).fetch_all(p).await?);
     let health: Vec<AppHealth> = on_database!(db, p => sqlx::query_as::<_, AppHealth>(
         "SELECT app_type, last_status, last_at_us FROM rm_app_health WHERE tenant_id = $1 ORDER BY app_type"
     ).bind(&tenant).fetch_all(p).await?);
@@ -426,8 +501,11 @@ pub async fn read(
         "SELECT daily_tokens, monthly_tokens, daily_cost_micros, monthly_cost_micros FROM rm_budgets WHERE tenant_id = $1"
     ).bind(&tenant).fetch_optional(p).await?);
 
-    let trend: Vec<DayTotals> = days.iter().map(|d| totals(d, &rows)).collect();
-    let today = trend.last().cloned().unwrap_or_else(|| totals("", &[]));
+    let trend: Vec<DayTotals> = days.iter().map(|d| totals(d, &rows, &latencies)).collect();
+    let today = trend
+        .last()
+        .cloned()
+        .unwrap_or_else(|| totals("", &[], &[]));
     let week: Vec<&DailyRow> = rows.iter().filter(|r| days.contains(&r.day)).collect();
     let week_calls: i64 = week.iter().fold(0, |sum, r| add_capped(sum, r.calls));
     let mut apps: Vec<AppShare> = Vec::new();
@@ -528,4 +606,50 @@ pub async fn alert_counts(
     Ok(on_database!(db, p => sqlx::query_as::<_, (String, i64)>(
         "SELECT status, COUNT(*) FROM rm_alerts WHERE tenant_id = $1 GROUP BY status ORDER BY status"
     ).bind(tenant.to_string()).fetch_all(p).await?))
+}
+
+#[cfg(test)]
+mod latency_tests {
+    use super::*;
+
+    #[test]
+    fn a_latency_falls_in_the_bucket_whose_bound_holds_it() {
+        for ms in [
+            0,
+            1,
+            2,
+            3,
+            10,
+            11,
+            99,
+            100,
+            101,
+            2_877,
+            60_000,
+            i64::MAX / 2,
+        ] {
+            let b = latency_bucket(ms);
+            assert!(bucket_bound(b) >= ms.max(1), "{ms} ms in bucket {b}");
+            if b > 0 {
+                assert!(bucket_bound(b - 1) < ms, "{ms} ms belongs lower than {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_p95_is_at_most_a_tenth_above_the_true_one() {
+        // 1 to 1000 ms, one run each: the true p95 is 950 ms.
+        let mut buckets: BTreeMap<i32, i64> = BTreeMap::new();
+        for ms in 1..=1000 {
+            *buckets.entry(latency_bucket(ms)).or_default() += 1;
+        }
+        let buckets: Vec<(i32, i64)> = buckets.into_iter().collect();
+        let p95 = percentile(&buckets, 0.95).unwrap_or_default();
+        assert!((950..=1045).contains(&p95), "{p95}");
+        assert_eq!(percentile(&[], 0.95), None);
+        assert_eq!(
+            percentile(&[(latency_bucket(7), 1)], 0.95),
+            Some(bucket_bound(latency_bucket(7)))
+        );
+    }
 }

@@ -61,7 +61,8 @@ impl Browser {
             .spawn()
             .unwrap_or_else(|e| panic!("start {path}: {e}"));
         let driver_url = format!("http://127.0.0.1:{port}");
-        let profile = std::env::temp_dir().join(format!("agentledger-chromium-{}", uuid::Uuid::new_v4()));
+        let profile =
+            std::env::temp_dir().join(format!("agentledger-chromium-{}", uuid::Uuid::new_v4()));
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "goog:chromeOptions".into(),
@@ -167,7 +168,10 @@ impl Browser {
             if check(&source) {
                 return;
             }
-            assert!(tokio::time::Instant::now() < deadline, "{what} never happened");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what} never happened"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

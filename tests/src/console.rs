@@ -15,7 +15,10 @@ pub struct ConsoleSession {
 }
 
 /// The `Set-Cookie` of a sign-in, and the answer's status.
-pub async fn sign_in_answer(server: &TestServer, api_key: &str) -> (StatusCode, Option<String>, String) {
+pub async fn sign_in_answer(
+    server: &TestServer,
+    api_key: &str,
+) -> (StatusCode, Option<String>, String) {
     let client = no_redirects();
     let response = client
         .post(server.url("/console/sign-in"))
@@ -73,7 +76,8 @@ impl ConsoleSession {
 
     /// A write as htmx sends it: same origin, the CSRF token in its header.
     pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> (StatusCode, HeaderMap, String) {
-        self.post_with(path, form, Some(&self.csrf), Some(&self.base)).await
+        self.post_with(path, form, Some(&self.csrf), Some(&self.base))
+            .await
     }
 
     /// A write with the CSRF token and `Origin` given (or left out).
@@ -91,12 +95,18 @@ impl ConsoleSession {
             .header("HX-Request", "true")
             .form(form);
         if let Some(csrf) = csrf {
-            request = request.header("X-CSRF-Token", HeaderValue::from_str(csrf).unwrap_or_else(|e| panic!("{e}")));
+            request = request.header(
+                "X-CSRF-Token",
+                HeaderValue::from_str(csrf).unwrap_or_else(|e| panic!("{e}")),
+            );
         }
         if let Some(origin) = origin {
             request = request.header(ORIGIN, origin);
         }
-        let response = request.send().await.unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
         let status = response.status();
         let headers = response.headers().clone();
         (status, headers, response.text().await.unwrap_or_default())

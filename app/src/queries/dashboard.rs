@@ -16,7 +16,7 @@ use crate::app::App;
 use crate::caller::Operator;
 use crate::error::AppError;
 use crate::queries::budgets::{BudgetStatus, budgets};
-use crate::queries::{ListParams, Page};
+use crate::queries::{ListParams, Page, check_text_filters};
 use crate::ranges::{as_of_in_log, time_range};
 
 /// The dashboard and the log position it reflects.
@@ -114,6 +114,11 @@ pub async fn alert_list(
     let tenant = operator.tenant_to_read(filter.tenant_id)?;
     let limit = list.page_size()?;
     let progress = app.caught_up(&model::Dashboard, list.min_position).await?;
+    check_text_filters(&[
+        ("status", filter.status.as_deref()),
+        ("severity", filter.severity.as_deref()),
+        ("source", filter.source.as_deref()),
+    ])?;
     let (from_us, to_us) = time_range(filter.from, filter.to)?;
     let asked = AlertFilter {
         status: filter.status.as_deref(),

@@ -11,7 +11,7 @@ use agentledger_projections::directory::{
 use crate::app::App;
 use crate::caller::Operator;
 use crate::error::AppError;
-use crate::queries::{ListParams, Page};
+use crate::queries::{ListParams, Page, check_text_filters};
 
 /// Which agents to list.
 #[derive(Debug, Clone, Default)]
@@ -29,6 +29,7 @@ pub async fn agents(
     asked: AgentQuery,
     list: ListParams,
 ) -> Result<Page<AgentRow>, AppError> {
+    check_text_filters(&[("kind", asked.kind.as_deref())])?;
     let filter = AgentFilter {
         tenant_id: operator.tenant_to_read(asked.tenant_id)?,
         enabled: asked.enabled,

@@ -25,6 +25,21 @@ use crate::error::AppError;
 pub use page::Listed;
 pub use page::{DEFAULT_PAGE, ListParams, MAX_PAGE, Page};
 
+/// Text filters are compared with stored text, which never holds U+0000
+/// (and PostgreSQL cannot even take it as a parameter): a filter holding
+/// one is malformed, and refused alike on every backend.
+pub(crate) fn check_text_filters(fields: &[(&str, Option<&str>)]) -> Result<(), AppError> {
+    match fields
+        .iter()
+        .find(|(_, v)| v.is_some_and(|v| v.contains('\0')))
+    {
+        Some((name, _)) => Err(AppError::BadRequest(format!(
+            "`{name}` holds U+0000, which no stored text does"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// What a query read, and the log position the model had applied when it
 /// read it (or more).
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::app::App;
 use crate::caller::Operator;
 use crate::error::AppError;
-use crate::queries::{Answer, ListParams, Page};
+use crate::queries::{Answer, ListParams, Page, check_text_filters};
 use crate::ranges::time_range;
 
 /// Which operations to list or sum up.
@@ -27,6 +27,11 @@ pub struct Filter {
 
 impl Filter {
     fn checked(self, operator: &Operator) -> Result<model::Filter, AppError> {
+        check_text_filters(&[
+            ("action", self.action.as_deref()),
+            ("resource_type", self.resource_type.as_deref()),
+            ("status", self.status.as_deref()),
+        ])?;
         let (from_us, to_us) = time_range(self.from, self.to)?;
         Ok(model::Filter {
             tenant_id: operator.tenant_to_read(self.tenant_id)?,

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::app::App;
 use crate::caller::Operator;
 use crate::error::AppError;
-use crate::queries::{Answer, ListParams, Page};
+use crate::queries::{Answer, ListParams, Page, check_text_filters};
 use crate::ranges::time_range;
 
 /// Which runs to list.
@@ -32,6 +32,11 @@ pub async fn list(
     filter: Filter,
     list: ListParams,
 ) -> Result<Page<Run>, AppError> {
+    check_text_filters(&[
+        ("app_type", filter.app_type.as_deref()),
+        ("status", filter.status.as_deref()),
+        ("trigger_type", filter.trigger_type.as_deref()),
+    ])?;
     let (from_us, to_us) = time_range(filter.from, filter.to)?;
     let filter = model::Filter {
         tenant_id: operator.tenant_to_read(filter.tenant_id)?,

@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::app::App;
 use crate::caller::Operator;
 use crate::error::AppError;
-use crate::queries::{Answer, ListParams, Page, today};
+use crate::queries::{Answer, ListParams, Page, check_text_filters, today};
 use crate::ranges::time_range;
 
 /// Which tasks to list.
@@ -31,6 +31,10 @@ pub async fn list(
     filter: Filter,
     list: ListParams,
 ) -> Result<Page<TaskRow>, AppError> {
+    check_text_filters(&[
+        ("type", filter.task_type.as_deref()),
+        ("status", filter.status.as_deref()),
+    ])?;
     let (from_us, to_us) = time_range(filter.from, filter.to)?;
     let filter = model::Filter {
         tenant_id: operator.tenant_to_read(filter.tenant_id)?,

@@ -8,6 +8,7 @@ use agentledger_app::AppError;
 use agentledger_app::agents;
 use agentledger_app::instructions::{self, Request};
 use agentledger_domain::agent::AgentCommand;
+use agentledger_domain::ids::AgentId;
 use agentledger_domain::lifecycle::LifecycleAction;
 use agentledger_projections::agent_stats::AgentStats;
 use agentledger_projections::command_history::CommandHistory;
@@ -20,7 +21,7 @@ use uuid::Uuid;
 use crate::form::{given, parsed};
 use crate::page::{PageResult, html, refresh};
 use crate::session::Writer;
-use crate::views::agents::agent_id_of;
+use crate::views::links;
 
 #[derive(Deserialize)]
 pub struct ReasonForm {
@@ -35,7 +36,7 @@ pub async fn disable(
     Path(agent_id): Path<String>,
     Form(form): Form<ReasonForm>,
 ) -> PageResult {
-    let agent_id = agent_id_of(&agent_id)?;
+    let agent_id: AgentId = links::id(&agent_id, "agent")?;
     let reason = given(&form.reason).unwrap_or_default();
     let command = AgentCommand::Disable { reason };
     let position = agents::manage(&state, &signed.session.operator, agent_id, command).await?;
@@ -48,7 +49,7 @@ pub async fn enable(
     Writer(signed): Writer,
     Path(agent_id): Path<String>,
 ) -> PageResult {
-    let agent_id = agent_id_of(&agent_id)?;
+    let agent_id: AgentId = links::id(&agent_id, "agent")?;
     let position = agents::manage(
         &state,
         &signed.session.operator,
@@ -79,7 +80,7 @@ pub async fn issue(
     Path(agent_id): Path<String>,
     Form(form): Form<CommandForm>,
 ) -> PageResult {
-    let agent_id = agent_id_of(&agent_id)?;
+    let agent_id: AgentId = links::id(&agent_id, "agent")?;
     let args = given(&form.args)
         .map(|text| {
             serde_json::from_str::<Value>(&text)
@@ -113,7 +114,7 @@ pub async fn lifecycle(
     Path(agent_id): Path<String>,
     Form(form): Form<LifecycleForm>,
 ) -> PageResult {
-    let agent_id = agent_id_of(&agent_id)?;
+    let agent_id: AgentId = links::id(&agent_id, "agent")?;
     let action = match given(&form.action).as_deref() {
         Some("start") => LifecycleAction::Start,
         Some("stop") => LifecycleAction::Stop,
@@ -153,7 +154,7 @@ pub async fn rotate(
     Writer(signed): Writer,
     Path(agent_id): Path<String>,
 ) -> PageResult {
-    let agent_id = agent_id_of(&agent_id)?;
+    let agent_id: AgentId = links::id(&agent_id, "agent")?;
     let rotated = agents::rotate(&state, &signed.session.operator, agent_id).await?;
     Ok(html(&Secret {
         agent_id: agent_id.to_string(),

@@ -17,21 +17,14 @@ use agentledger_projections::directory::TemplateRow;
 use askama::Template;
 use axum::extract::{Path, State};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use crate::chart::Chart;
 use crate::form::{PageQuery, given, parsed};
-use crate::page::{Layout, PageError, PageResult, html, not_found};
+use crate::page::{Layout, PageError, PageResult, html};
 use crate::session::Signed;
-use crate::views::operations::urlencode;
+use crate::views::links::urlencode;
 
 /// An agent id from a URL; one that is not a UUID names no agent.
-pub(crate) fn agent_id_of(text: &str) -> Result<AgentId, PageError> {
-    text.parse::<Uuid>()
-        .map(AgentId)
-        .map_err(|_| not_found("agent"))
-}
-
 /// The list's filter form, as the URL carries it.
 #[derive(Debug, Default, Deserialize)]
 pub struct Asked {
@@ -60,11 +53,7 @@ impl Asked {
             ("enabled", &self.enabled),
             ("kind", &self.kind),
         ];
-        fields
-            .iter()
-            .filter_map(|(k, v)| given(v).map(|v| format!("{k}={}", urlencode(&v))))
-            .collect::<Vec<_>>()
-            .join("&")
+        crate::views::links::query(&fields)
     }
 }
 
@@ -92,7 +81,7 @@ pub async fn page(
     let link = asked.link();
     let next = page
         .next_cursor
-        .map(|c| format!("/console/agents?{link}&cursor={c}"));
+        .map(|c| crate::views::links::older("/console/agents", &link, c));
     Ok(html(&ListPage {
         layout,
         asked,
@@ -162,7 +151,7 @@ pub async fn detail(
     Path(agent_id): Path<String>,
     PageQuery(asked): PageQuery<DetailAsked>,
 ) -> PageResult {
-    let agent_id = agent_id_of(&agent_id)?;
+    let agent_id: AgentId = crate::views::links::id(&agent_id, "agent")?;
     let operator = &signed.session.operator;
     // Another tenant's agent is "not found" here, before anything else is read.
     let agent = agents::detail(&state, operator, agent_id).await?;

@@ -16,6 +16,7 @@ use crate::form::{PageQuery, given};
 use crate::format::Zone;
 use crate::page::{Layout, PageResult, html, not_found, refresh, rendered};
 use crate::session::{Signed, Writer};
+use crate::views::links;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Asked {
@@ -72,17 +73,15 @@ pub async fn page(
             })
         })
         .collect::<Result<_, _>>()?;
-    let next = alerts.page.next_cursor.map(|c| {
-        let keep = |k: &str, v: &Option<String>| {
-            given(v).map(|v| format!("&{k}={}", crate::views::operations::urlencode(&v)))
-        };
-        format!(
-            "/console/alerts?cursor={c}{}{}{}",
-            keep("status", &asked.status).unwrap_or_default(),
-            keep("severity", &asked.severity).unwrap_or_default(),
-            keep("source", &asked.source).unwrap_or_default()
-        )
-    });
+    let query = links::query(&[
+        ("status", &asked.status),
+        ("severity", &asked.severity),
+        ("source", &asked.source),
+    ]);
+    let next = alerts
+        .page
+        .next_cursor
+        .map(|c| links::older("/console/alerts", &query, c));
     let counts = ["pending", "acknowledged", "ignored"]
         .iter()
         .map(|s| ((*s).to_owned(), alerts.counts.get(*s).copied().unwrap_or(0)))
@@ -101,7 +100,7 @@ pub struct NoteForm {
     note: Option<String>,
 }
 
-/// Acknowledges or ignores an alert; answers with its row as it now stands.
+/// Acknowledges or ignores an alert; the page is then shown again.
 pub async fn handle(
     State(state): State<AppState>,
     Writer(signed): Writer,

@@ -13,7 +13,7 @@ use axum::extract::State;
 use serde::Deserialize;
 
 use crate::form::{PageQuery, given, local_time, parsed};
-use crate::format::{Zone, count, dollars, ms, percent};
+use crate::format::{Zone, count, dollars, maybe_ms, ms, percent};
 use crate::page::{Layout, PageResult, html};
 use crate::session::Signed;
 
@@ -59,12 +59,13 @@ struct Page {
 }
 
 /// What the figures are called, in the order [`figures`] gives them.
-const LABELS: [&str; 10] = [
+const LABELS: [&str; 11] = [
     "Day counted",
     "Calls that day",
     "Success rate",
     "Tokens that day",
     "Average latency",
+    "p95 latency",
     "Cost that day",
     "Tokens of the day against the budget",
     "Tokens of the month against the budget",
@@ -97,7 +98,7 @@ fn cost_of(used: &CostUse) -> String {
 }
 
 /// The overview's card figures of a dashboard, in the order of [`LABELS`].
-fn figures(d: &Dashboard) -> [String; 10] {
+fn figures(d: &Dashboard) -> [String; 11] {
     let today = &d.view.today;
     let budget = &d.view.budget;
     [
@@ -106,15 +107,8 @@ fn figures(d: &Dashboard) -> [String; 10] {
         percent(&today.success_rate),
         count(&today.tokens),
         ms(&today.avg_latency_ms),
-        match budget.daily_cost_micros.limit {
-            Some(limit) => format!(
-                "{} of {} ({})",
-                dollars(&today.cost_micros),
-                dollars(&limit),
-                percent(&budget.daily_cost_micros.share)
-            ),
-            None => format!("{} (no limit)", dollars(&today.cost_micros)),
-        },
+        maybe_ms(&today.p95_latency_ms),
+        cost_of(&budget.daily_cost_micros),
         tokens_of(&budget.daily_tokens),
         tokens_of(&budget.monthly_tokens),
         cost_of(&budget.monthly_cost_micros),
@@ -130,11 +124,7 @@ impl Compared {
             .iter()
             .zip(figures(past))
             .zip(figures(now))
-            .map(|((label, past), now)| Figure {
-                label: *label,
-                past,
-                now,
-            })
+            .map(|((label, past), now)| Figure { label, past, now })
             .collect();
         Compared {
             note: format!(

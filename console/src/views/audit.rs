@@ -20,7 +20,7 @@ use crate::form::{PageQuery, given, local_time, parsed};
 use crate::format::Zone;
 use crate::page::{Layout, PageResult, html};
 use crate::session::Signed;
-use crate::views::operations::urlencode;
+use crate::views::links::urlencode;
 
 /// Events a page shows: each carries its data, so fewer than the API's
 /// default of 100 keep a page readable.
@@ -59,11 +59,7 @@ impl Asked {
             ("from", &self.from),
             ("to", &self.to),
         ];
-        fields
-            .iter()
-            .filter_map(|(k, v)| given(v).map(|v| format!("{k}={}", urlencode(&v))))
-            .collect::<Vec<_>>()
-            .join("&")
+        crate::views::links::query(&fields)
     }
 }
 
@@ -110,10 +106,36 @@ impl EventRow {
                 .unwrap_or_default(),
             event_id: e.event_id.to_string(),
             hash: to_hex(&e.hash),
-            data: serde_json::to_string_pretty(&e.payload)
-                .unwrap_or_else(|_| e.payload.to_string()),
+            data: {
+                let shown = without_secret_hashes(e.payload.clone());
+                serde_json::to_string_pretty(&shown).unwrap_or_else(|_| shown.to_string())
+            },
         }
     }
+}
+
+/// A payload as the page shows it: the hashes of secrets (`secret_hash`,
+/// `refresh_hash`, …) are of no use to a reader and are left out of the
+/// page; the log, its API and exports keep them, as recorded and hashed.
+fn without_secret_hashes(mut value: serde_json::Value) -> serde_json::Value {
+    match &mut value {
+        serde_json::Value::Object(fields) => {
+            for (name, field) in fields.iter_mut() {
+                if name.ends_with("_hash") {
+                    *field = serde_json::Value::String("(withheld from the page)".into());
+                } else {
+                    *field = without_secret_hashes(field.take());
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items.iter_mut() {
+                *item = without_secret_hashes(item.take());
+            }
+        }
+        _ => {}
+    }
+    value
 }
 
 /// A download of the events shown, in one format.
@@ -243,7 +265,7 @@ pub async fn verify(State(state): State<AppState>, signed: Signed) -> PageResult
     let verified = crate::format::count(&i64::try_from(v.verified).unwrap_or(i64::MAX));
     Ok(html(&Verified {
         verified,
-        checked_at: layout.zone.at(&chrono::Utc::now()),
+        checked_at: layout.zone.at(&state.clock.now()),
         v,
     }))
 }

@@ -11,7 +11,6 @@ use std::str::FromStr;
 use agentledger_api::problem::Problem;
 use agentledger_api::routes::budgets::BudgetLimits;
 use agentledger_api::state::AppState;
-use agentledger_app::AppError;
 use agentledger_app::budgets;
 use agentledger_app::console_sessions::Session;
 use agentledger_app::queries::budgets::{self as listed, BudgetStatus};
@@ -31,7 +30,7 @@ use crate::chart::Chart;
 use crate::form::{PageQuery, given, parsed};
 use crate::page::{Layout, PageError, PageResult, html, refresh, rendered};
 use crate::session::{Signed, Writer};
-use crate::views::operations::{agent_names, urlencode};
+use crate::views::links::{agent_names, urlencode};
 
 /// The usage asked for, and the page of budgets, as the URL carries them.
 #[derive(Debug, Default, Deserialize)]
@@ -99,8 +98,7 @@ struct Page {
     position: u64,
     next: Option<String>,
     can_edit: bool,
-    /// Why the forms are not shown, when the role could otherwise write.
-    edit_note: Option<&'static str>,
+    /// The form to set a budget not set yet (empty when the role cannot write).
     new_form: String,
     groupings: Vec<Choice>,
     /// The grouping's words, for the table's heading.
@@ -268,20 +266,6 @@ fn key_name(
     }
 }
 
-/// Budgets change in the tenant of the operator's key (the command runs in
-/// its context), so an admin showing another tenant must not be offered a
-/// change that would land in a tenant other than the one on the page.
-fn own_tenant(session: &Session) -> Result<(), PageError> {
-    if session.operator.tenant_id == session.home_tenant {
-        Ok(())
-    } else {
-        Err(PageError::from(AppError::Forbidden(
-            "budgets are changed in the tenant of your key: switch back to it to change them"
-                .into(),
-        )))
-    }
-}
-
 pub async fn page(
     State(state): State<AppState>,
     signed: Signed,
@@ -310,10 +294,7 @@ pub async fn page(
     let agents = agent_names(&state, operator).await?;
     let names: HashMap<String, String> = agents.iter().cloned().collect();
 
-    let can_edit = layout.can_write && own_tenant(&signed.session).is_ok();
-    let edit_note = (layout.can_write && !can_edit).then_some(
-        "Budgets are changed in the tenant of your key: switch back to it to change them.",
-    );
+    let can_edit = layout.can_write;
     let tenant_set = found.items.iter().any(|b| b.scope == BudgetScope::Tenant);
     let (day, month) = found
         .items
@@ -386,8 +367,8 @@ pub async fn page(
     let groupings: Vec<Choice> = GROUPINGS
         .iter()
         .map(|(value, label, _)| Choice {
-            value: *value,
-            label: *label,
+            value,
+            label,
             selected: *value == by,
         })
         .collect();
@@ -404,7 +385,6 @@ pub async fn page(
         position: found.position,
         next,
         can_edit,
-        edit_note,
         new_form,
         groupings,
         by_label,
@@ -463,7 +443,7 @@ fn charts(history: &UsageHistory, name: impl Fn(&str) -> String) -> (Chart, Char
         line.total_tokens = line.total_tokens.saturating_add(row.total_tokens);
     }
     let mut lines: Vec<Line> = by_key.into_values().collect();
-    lines.sort_by(|a, b| b.total_tokens.cmp(&a.total_tokens));
+    lines.sort_by_key(|l| std::cmp::Reverse(l.total_tokens));
     let rest = if lines.len() > MAX_SERIES {
         lines.split_off(MAX_SERIES - 1)
     } else {
@@ -570,11 +550,15 @@ fn thresholds(text: &Option<String>) -> Result<Option<Vec<u8>>, PageError> {
     }
     let mut percents = Vec::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let percent = part.trim_end_matches('%').trim().parse::<u8>().map_err(|_| {
-            bad(format!(
-                "`warn at` is whole percents separated by commas (or none), not {part:?}"
-            ))
-        })?;
+        let percent = part
+            .trim_end_matches('%')
+            .trim()
+            .parse::<u8>()
+            .map_err(|_| {
+                bad(format!(
+                    "`warn at` is whole percents separated by commas (or none), not {part:?}"
+                ))
+            })?;
         percents.push(percent);
     }
     Ok(Some(percents))
@@ -586,7 +570,6 @@ pub async fn set(
     Writer(signed): Writer,
     Form(form): Form<BudgetForm>,
 ) -> PageResult {
-    own_tenant(&signed.session)?;
     let command = BudgetCommand::Set {
         scope: form.scope()?,
         rule: form.limits()?.rule()?,
@@ -600,7 +583,6 @@ pub async fn remove(
     Writer(signed): Writer,
     Form(form): Form<BudgetForm>,
 ) -> PageResult {
-    own_tenant(&signed.session)?;
     let command = BudgetCommand::Remove {
         scope: form.scope()?,
     };

@@ -56,7 +56,9 @@ fn grouping(by: &Option<String>) -> Result<Option<Grouping>, PageError> {
         Some("tenant") => Ok(Some(Grouping::Tenant)),
         Some("agent") => Ok(Some(Grouping::Agent)),
         Some("model") => Ok(Some(Grouping::Model)),
-        Some(other) => Err(bad(format!("`by` is tenant, agent or model, not {other:?}"))),
+        Some(other) => Err(bad(format!(
+            "`by` is tenant, agent or model, not {other:?}"
+        ))),
     }
 }
 

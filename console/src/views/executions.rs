@@ -254,7 +254,7 @@ async fn live_body(
     // What was sent last: the same body again is not sent.
     let last = Arc::new(Mutex::new(String::new()));
     let app = state.clone();
-    let render = live::render(move |_position| {
+    let render = live::render(move |position| {
         let (app, operator, last) = (app.clone(), operator.clone(), last.clone());
         async move {
             let caller = Caller::Operator(operator);
@@ -268,7 +268,10 @@ async fn live_body(
                     true
                 }
             };
-            Ok(changed.then_some(fresh))
+            Ok(changed.then_some(live::Fragment {
+                html: fresh,
+                seen_up_to: position,
+            }))
         }
     });
     Ok(live::fragments(&state, signed, "execution", render)

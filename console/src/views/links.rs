@@ -5,9 +5,37 @@
 
 use std::str::FromStr;
 
+use agentledger_api::state::AppState;
+use agentledger_app::caller::Operator;
+use agentledger_app::queries::directory::{self, AgentQuery};
+use agentledger_app::queries::{ListParams, MAX_PAGE};
+
 use crate::form::given;
 use crate::page::{PageError, not_found};
-use crate::views::operations::urlencode;
+
+/// Text as a query-string value.
+pub fn urlencode(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// Agents' names by id, for the rows and the filter.
+pub async fn agent_names(
+    state: &AppState,
+    operator: &Operator,
+) -> Result<Vec<(String, String)>, PageError> {
+    let all = ListParams {
+        limit: Some(MAX_PAGE),
+        ..ListParams::default()
+    };
+    Ok(
+        directory::agents(state, operator, AgentQuery::default(), all)
+            .await?
+            .items
+            .into_iter()
+            .map(|a| (a.agent_id, a.name))
+            .collect(),
+    )
+}
 
 /// The id in a path segment; `what` names it in the 404.
 pub fn id<T: FromStr>(text: &str, what: &str) -> Result<T, PageError> {

@@ -5,12 +5,12 @@
 pub mod agent_actions;
 pub mod agents;
 pub mod alerts;
-pub mod executions;
-pub mod links;
 pub mod as_of;
 pub mod audit;
 pub mod budgets;
 pub mod downloads;
+pub mod executions;
+pub mod links;
 pub mod operations;
 pub mod overview;
 pub mod runs;

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use agentledger_api::state::AppState;
 use agentledger_app::caller::Operator;
-use agentledger_app::queries::directory::{self, AgentQuery};
 use agentledger_app::queries::operations::{self, Filter};
 use agentledger_app::queries::{ListParams, MAX_PAGE};
 use agentledger_domain::ids::AgentId;
@@ -23,6 +22,7 @@ use crate::format::Zone;
 use crate::live;
 use crate::page::{Layout, PageError, PageResult, html, rendered};
 use crate::session::Signed;
+use crate::views::links::{self, agent_names};
 
 /// The filter form, as the URL carries it.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -61,35 +61,8 @@ impl Asked {
             ("from", &self.from),
             ("to", &self.to),
         ];
-        fields
-            .iter()
-            .filter_map(|(k, v)| given(v).map(|v| format!("{k}={}", urlencode(&v))))
-            .collect::<Vec<_>>()
-            .join("&")
+        crate::views::links::query(&fields)
     }
-}
-
-pub fn urlencode(text: &str) -> String {
-    form_urlencoded::byte_serialize(text.as_bytes()).collect()
-}
-
-/// Agents' names by id, for the rows and the filter.
-pub async fn agent_names(
-    state: &AppState,
-    operator: &Operator,
-) -> Result<Vec<(String, String)>, PageError> {
-    let all = ListParams {
-        limit: Some(MAX_PAGE),
-        ..ListParams::default()
-    };
-    Ok(
-        directory::agents(state, operator, AgentQuery::default(), all)
-            .await?
-            .items
-            .into_iter()
-            .map(|a| (a.agent_id, a.name))
-            .collect(),
-    )
 }
 
 #[derive(Template)]
@@ -141,10 +114,15 @@ pub async fn page(
     let query = asked.query();
     let next = page
         .next_cursor
-        .map(|c| format!("/console/operations?{query}&cursor={c}"));
+        .map(|c| links::older("/console/operations", &query, c));
     // Only the first page grows live: a later one is a fixed window.
     let live = if asked.cursor.is_none() {
-        format!("/console/operations/live?{query}&after={}", page.position)
+        // The model had every row up to the newest shown, and up to its position.
+        let newest = page.items.first().map_or(0, |o| o.position as u64);
+        format!(
+            "/console/operations/live?{query}&after={}",
+            newest.max(page.position)
+        )
     } else {
         String::new()
     };
@@ -193,31 +171,27 @@ async fn live_rows(
         let (app, operator, filter, shown) =
             (app.clone(), operator.clone(), filter.clone(), shown.clone());
         async move {
-            let list = ListParams {
-                limit: Some(LIVE_ROWS),
-                min_position: Some(position),
-                ..ListParams::default()
-            };
-            let page = operations::list(&app, &operator, filter, list).await?;
-            let after = shown.swap(
-                position.max(shown.load(Ordering::Relaxed)),
-                Ordering::Relaxed,
-            );
-            let new: Vec<Operation> = page
-                .items
-                .into_iter()
-                .filter(|o| o.position as u64 > after)
-                .collect();
+            let after = shown.load(Ordering::Relaxed);
+            let new = rows_after(&app, &operator, &filter, after, position).await?;
+            // The model had every row up to the newest one read (it applies
+            // the log in order), and every one up to `position`.
+            let seen_up_to = new
+                .first()
+                .map_or(position, |o| (o.position as u64).max(position));
+            shown.store(seen_up_to, Ordering::Relaxed);
             if new.is_empty() {
                 return Ok(None);
             }
             let names: HashMap<String, String> =
                 agent_names(&app, &operator).await?.into_iter().collect();
-            Ok(Some(rendered(&Rows {
-                rows: &new,
-                names: &names,
-                zone,
-            })?))
+            Ok(Some(live::Fragment {
+                html: rendered(&Rows {
+                    rows: &new,
+                    names: &names,
+                    zone,
+                })?,
+                seen_up_to,
+            }))
         }
     });
     Ok(live::fragments(&state, signed, "rows", render)
@@ -225,5 +199,37 @@ async fn live_rows(
         .into_response())
 }
 
-/// Rows sent at once at most; a burst of more shows its newest.
-const LIVE_ROWS: i64 = 200;
+/// The rows matching `filter` after position `after`, newest first, read
+/// from a model that has reached `position`: page after page, up to
+/// [`LIVE_PAGES`] pages (a burst of more shows its newest rows; a reload
+/// shows them all).
+async fn rows_after(
+    app: &AppState,
+    operator: &Operator,
+    filter: &Filter,
+    after: u64,
+    position: u64,
+) -> Result<Vec<Operation>, PageError> {
+    let mut rows = Vec::new();
+    let mut cursor = None;
+    for _ in 0..LIVE_PAGES {
+        let list = ListParams {
+            cursor,
+            limit: Some(MAX_PAGE),
+            min_position: Some(position),
+        };
+        let page = operations::list(app, operator, filter.clone(), list).await?;
+        let read = page.items.len();
+        let kept = rows.len();
+        rows.extend(page.items.into_iter().filter(|o| o.position as u64 > after));
+        match page.next_cursor {
+            // Every row of the page was new: older ones may be too.
+            Some(next) if rows.len() - kept == read => cursor = Some(next),
+            _ => break,
+        }
+    }
+    Ok(rows)
+}
+
+/// Pages of rows one live update reads at most (5,000 rows).
+const LIVE_PAGES: usize = 10;

@@ -89,7 +89,10 @@ pub async fn live(State(state): State<AppState>, signed: Signed) -> Response {
         let (app, operator) = (app.clone(), operator.clone());
         async move {
             let body = body(&app, &operator, zone, Some(position)).await?;
-            Ok(Some(rendered(&body)?))
+            Ok(Some(live::Fragment {
+                html: rendered(&body)?,
+                seen_up_to: position,
+            }))
         }
     });
     match live::fragments(&state, signed, "overview", render).await {

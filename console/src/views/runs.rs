@@ -18,9 +18,9 @@ use uuid::Uuid;
 
 use crate::form::{PageQuery, given, local_time};
 use crate::format::Zone;
-use crate::page::{Layout, PageError, PageResult, html, not_found};
+use crate::page::{Layout, PageError, PageResult, html};
 use crate::session::Signed;
-use crate::views::operations::{agent_names, urlencode};
+use crate::views::links::agent_names;
 
 /// The filter form, as the URL carries it.
 #[derive(Debug, Default, Deserialize)]
@@ -55,11 +55,7 @@ impl Asked {
             ("from", &self.from),
             ("to", &self.to),
         ];
-        fields
-            .iter()
-            .filter_map(|(k, v)| given(v).map(|v| format!("{k}={}", urlencode(&v))))
-            .collect::<Vec<_>>()
-            .join("&")
+        crate::views::links::query(&fields)
     }
 }
 
@@ -97,7 +93,7 @@ pub async fn page(
     let query = asked.query();
     let next = page
         .next_cursor
-        .map(|c| format!("/console/runs?{query}&cursor={c}"));
+        .map(|c| crate::views::links::older("/console/runs", &query, c));
     Ok(html(&Page {
         layout,
         asked,
@@ -125,7 +121,7 @@ pub async fn detail(
     signed: Signed,
     Path(run_id): Path<String>,
 ) -> PageResult {
-    let run_id = run_id.parse::<Uuid>().map_err(|_| not_found("run"))?;
+    let run_id: Uuid = crate::views::links::id(&run_id, "run")?;
     let operator = &signed.session.operator;
     let found = runs::detail(&state, operator, run_id, None).await?;
     let RunDetail {

@@ -27,7 +27,7 @@ use crate::live;
 use crate::page::{Layout, PageError, PageResult, html, refresh, rendered};
 use crate::session::{Signed, Writer};
 use crate::views::links;
-use crate::views::operations::agent_names;
+use crate::views::links::agent_names;
 
 /// The filter form, as the URL carries it (the names the API's list uses).
 #[derive(Debug, Default, Deserialize)]
@@ -135,6 +135,7 @@ async fn read_output(
     task_id: TaskId,
     after: Option<i64>,
     pages: usize,
+    min_position: Option<u64>,
 ) -> Result<Output, PageError> {
     let mut chunks = Vec::new();
     let mut cursor = after;
@@ -143,7 +144,7 @@ async fn read_output(
         let list = ListParams {
             cursor,
             limit: Some(MAX_PAGE),
-            min_position: None,
+            min_position,
         };
         let page = tasks::output(app, caller, task_id, list).await?;
         position = position.max(page.position);
@@ -192,8 +193,9 @@ fn chunks_html(mut chunks: Vec<OutputChunk>, zone: Zone) -> Result<String, PageE
 
 /// Pages of output a task's page shows at once; the rest is the API's.
 const PAGE_OUTPUT_PAGES: usize = 4;
-/// Pages of output one live update sends at most.
-const LIVE_OUTPUT_PAGES: usize = 2;
+/// Pages of output one live update reads at most (50,000 chunks), so a
+/// burst of output is sent whole.
+const LIVE_OUTPUT_PAGES: usize = 100;
 
 #[derive(Template)]
 #[template(path = "task.html")]
@@ -230,9 +232,16 @@ pub async fn detail(
     let caller = Caller::Operator(operator.clone());
     // Another tenant's task is not found here, before anything is read.
     let seen = tasks::detail(&state, &caller, task_id).await?;
-    let output = read_output(&state, &caller, task_id, None, PAGE_OUTPUT_PAGES).await?;
+    let output = read_output(&state, &caller, task_id, None, PAGE_OUTPUT_PAGES, None).await?;
     // The history as of at least the task's last event.
-    let found = read::history(&state, operator, task_id, None, Some(output.position)).await?;
+    let found = read::history(
+        &state,
+        operator,
+        task_id,
+        Some(seen.task.tenant_id),
+        Some(output.position),
+    )
+    .await?;
     let layout = Layout::of(
         &state,
         &signed.session,
@@ -327,6 +336,7 @@ async fn live_output(
                 task_id,
                 (after >= 0).then_some(after),
                 LIVE_OUTPUT_PAGES,
+                Some(position),
             )
             .await?;
             // Chunks past the update's position wait for the next update,
@@ -349,7 +359,10 @@ async fn live_output(
             if new.is_empty() {
                 return Ok(None);
             }
-            Ok(Some(chunks_html(new, zone)?))
+            Ok(Some(live::Fragment {
+                html: chunks_html(new, zone)?,
+                seen_up_to: position,
+            }))
         }
     });
     Ok(live::fragments(&state, signed, "output", render)

@@ -141,6 +141,12 @@ struct DetailPage {
     executions: String,
 }
 
+impl DetailPage {
+    fn is_shown(&self, version: &u32) -> bool {
+        self.shown == Some(*version)
+    }
+}
+
 pub async fn detail(
     State(state): State<AppState>,
     signed: Signed,
