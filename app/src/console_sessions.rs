@@ -26,8 +26,6 @@ pub struct Session {
     /// Acting as the session's key, with `tenant_id` the tenant the console
     /// shows (an admin's choice; anyone else's own).
     pub operator: Operator,
-    /// The tenant of the key, where an admin's switch can lead back.
-    pub home_tenant: TenantId,
     pub csrf: String,
     pub expires_at: DateTime<Utc>,
 }
@@ -42,7 +40,6 @@ impl Session {
 /// A session just started: the token goes in the cookie, and nowhere else.
 pub struct SignedIn {
     pub token: String,
-    pub expires_at: DateTime<Utc>,
 }
 
 /// Exchanges an operator API key for a session token.
@@ -70,7 +67,7 @@ pub async fn sign_in(app: &App, api_key: &str) -> Result<SignedIn, AppError> {
         now.timestamp_micros(),
     )
     .await?;
-    Ok(SignedIn { token, expires_at })
+    Ok(SignedIn { token })
 }
 
 /// The session whose token is `token`, if it is still open and its key is
@@ -114,7 +111,6 @@ pub async fn session(app: &App, token: &str, correlation_id: Uuid) -> Result<Ses
             tenant_id: shown,
             correlation_id,
         },
-        home_tenant: tenant_id,
         csrf: stored.csrf,
         expires_at,
     })

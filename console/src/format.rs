@@ -35,15 +35,6 @@ impl Zone {
     pub fn maybe_at(&self, t: &Option<DateTime<Utc>>) -> String {
         t.as_ref().map_or_else(|| "—".into(), |t| self.at(t))
     }
-
-    /// The value an `<input type="datetime-local">` shows for `t`.
-    pub fn local_input(&self, t: &Option<DateTime<Utc>>) -> String {
-        t.as_ref().map_or_else(String::new, |t| {
-            t.with_timezone(&self.0)
-                .format("%Y-%m-%dT%H:%M")
-                .to_string()
-        })
-    }
 }
 
 /// A count with thousands separators: 1,234,567.
@@ -81,10 +72,6 @@ pub fn dollars(micros: &i64) -> String {
     } else {
         format!("{}${:.4}", if value < 0.0 { "-" } else { "" }, value.abs())
     }
-}
-
-pub fn maybe_dollars(micros: &Option<i64>) -> String {
-    micros.as_ref().map_or_else(|| "—".into(), dollars)
 }
 
 /// A share (0 to 1 and past) as a percentage.

@@ -6,11 +6,11 @@ use agentledger_api::problem::Problem;
 use agentledger_app::console_sessions::Session;
 use agentledger_app::queries::{ListParams, MAX_PAGE, directory};
 use agentledger_app::{App, AppError};
+use agentledger_domain::calendar;
 use agentledger_domain::tenant::Tenant;
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use chrono_tz::Tz;
 
 use crate::format::Zone;
 
@@ -43,6 +43,8 @@ pub struct Layout {
     pub can_write: bool,
     pub is_admin: bool,
     pub csrf: String,
+    /// When the session ends by itself, in the tenant's zone.
+    pub session_ends: String,
     /// For admins: the tenants they may switch to, `(id, name)`.
     pub tenants: Vec<(String, String)>,
 }
@@ -56,11 +58,7 @@ impl Layout {
     ) -> Result<Self, PageError> {
         let operator = &session.operator;
         let tenant = app.handler.load::<Tenant>(operator.tenant_id).await?.state;
-        let zone = tenant
-            .time_zone
-            .as_deref()
-            .and_then(|z| z.parse::<Tz>().ok())
-            .unwrap_or(Tz::UTC);
+        let zone = Zone(calendar::zone(tenant.time_zone.as_deref()));
         let is_admin = operator.role == agentledger_domain::api_key::Role::Admin;
         let tenants = if is_admin {
             let all = ListParams {
@@ -81,14 +79,26 @@ impl Layout {
             title: title.into(),
             tenant_id: operator.tenant_id.to_string(),
             tenant_name: tenant.name,
-            zone: Zone(zone),
+            zone,
             role: operator.role.as_str(),
             can_write: operator.role.can_run_commands(),
             is_admin,
             csrf: session.csrf.clone(),
+            session_ends: zone.at(&session.expires_at),
             tenants,
         })
     }
+}
+
+/// The zone the session's tenant counts its days in, for a part of a page
+/// sent on its own (a live update).
+pub async fn zone_of(app: &App, session: &Session) -> Result<Zone, PageError> {
+    let tenant = app
+        .handler
+        .load::<Tenant>(session.operator.tenant_id)
+        .await?
+        .state;
+    Ok(Zone(calendar::zone(tenant.time_zone.as_deref())))
 }
 
 /// A page that could not be shown: its status and what to say.

@@ -211,6 +211,45 @@ async fn another_tenants_objects_are_not_found(server: TestServer) {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // An admin switched to tenant b sees its alert and acts in it.
+    let (tenant_b, key_b, alert) = tenant_with_an_alert(&server, "tenant b, switched to").await;
+    let (_, page) = admin.get("/console/alerts").await;
+    assert!(
+        !page.contains(&alert),
+        "the admin's own tenant is shown first"
+    );
+    let (status, headers, _) = admin
+        .post("/console/tenant", &[("tenant_id", &tenant_b)])
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(headers["hx-redirect"], "/console/overview");
+    let (_, page) = admin.get("/console/alerts").await;
+    assert!(page.contains(&alert), "tenant b's alert is listed");
+    assert!(page.contains("tenant b, switched to"), "tenant b is named");
+    let (status, _, _) = admin
+        .post(
+            &format!("/console/alerts/{alert}/ignore"),
+            &[("note", "noise")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        alert_status(&server, &key_b, &alert).await,
+        json!("ignored")
+    );
+    let (_, events) = server
+        .get(
+            &format!("/api/v1/streams/alert-{alert}/events"),
+            &server.admin_key,
+        )
+        .await;
+    let ignored = events["events"]
+        .as_array()
+        .and_then(|all| all.last().cloned())
+        .unwrap_or_default();
+    assert_eq!(ignored["event_type"], json!("AlertIgnored"), "{ignored}");
+    assert_eq!(ignored["tenant_id"], json!(tenant_b), "{ignored}");
 }
 
 async fn hostile_filters_get_a_clear_page(server: TestServer) {

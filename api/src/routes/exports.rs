@@ -56,6 +56,12 @@ async fn export_dataset(
     Query(query): Query<ExportQuery>,
 ) -> Result<Response, Problem> {
     let export = exports::start(&state, &operator, &dataset, &query).await?;
+    Ok(download(export))
+}
+
+/// An export as a file download, streamed as it is written (the web
+/// console's downloads answer the same way).
+pub fn download(export: exports::Export) -> Response {
     let body = Body::from_stream(futures::stream::unfold(
         export.chunks,
         |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) },
@@ -65,12 +71,12 @@ async fn export_dataset(
         export.dataset.name(),
         export.format.extension()
     );
-    Ok((
+    (
         [
             (CONTENT_TYPE, export.format.content_type().to_owned()),
             (CONTENT_DISPOSITION, filename),
         ],
         body,
     )
-        .into_response())
+        .into_response()
 }

@@ -10,10 +10,7 @@ use agentledger_api::state::AppState;
 use agentledger_app::exports::{self, ExportQuery};
 use agentledger_domain::ActorKind;
 use agentledger_projections::usage::{Grouping, Period};
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::response::IntoResponse;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -100,22 +97,5 @@ pub async fn download(
         min_position: None,
     };
     let export = exports::start(&state, operator, &dataset, &query).await?;
-    let content_type = export.format.content_type().to_owned();
-    let disposition = format!(
-        "attachment; filename=\"agentledger-{}.{}\"",
-        export.dataset.name(),
-        export.format.extension()
-    );
-    let body = Body::from_stream(futures::stream::unfold(
-        export.chunks,
-        |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) },
-    ));
-    Ok((
-        [
-            (CONTENT_TYPE, content_type),
-            (CONTENT_DISPOSITION, disposition),
-        ],
-        body,
-    )
-        .into_response())
+    Ok(agentledger_api::routes::exports::download(export))
 }

@@ -247,8 +247,7 @@ async fn live_body(
     execution_id: String,
 ) -> Result<Response, PageError> {
     let execution_id: Uuid = links::id(&execution_id, "execution")?;
-    let layout = Layout::of(&state, &signed.session, "workflows", "Execution").await?;
-    let zone = layout.zone;
+    let zone = crate::page::zone_of(&state, &signed.session).await?;
     let operator = signed.session.operator.clone();
     executions::detail(&state, &Caller::Operator(operator.clone()), execution_id).await?;
     // What was sent last: the same body again is not sent.

@@ -156,8 +156,7 @@ async fn live_rows(
     headers: HeaderMap,
     asked: Asked,
 ) -> Result<Response, PageError> {
-    let layout = Layout::of(&state, &signed.session, "operations", "Operation log").await?;
-    let zone = layout.zone;
+    let zone = crate::page::zone_of(&state, &signed.session).await?;
     let filter = asked.filter(zone)?;
     let operator = signed.session.operator.clone();
     // A browser reconnecting says what it saw last.

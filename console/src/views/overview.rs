@@ -78,11 +78,10 @@ pub async fn page(State(state): State<AppState>, signed: Signed) -> PageResult {
 
 /// The overview's figures again after each burst of events.
 pub async fn live(State(state): State<AppState>, signed: Signed) -> Response {
-    let layout = match Layout::of(&state, &signed.session, "overview", "Overview").await {
-        Ok(layout) => layout,
+    let zone = match crate::page::zone_of(&state, &signed.session).await {
+        Ok(zone) => zone,
         Err(err) => return err.into_response(),
     };
-    let zone = layout.zone;
     let operator = signed.session.operator.clone();
     let app = state.clone();
     let render = live::render(move |position| {

@@ -311,8 +311,7 @@ async fn live_output(
     asked: LiveAsked,
 ) -> Result<Response, PageError> {
     let task_id: TaskId = links::id(&task_id, "task")?;
-    let layout = Layout::of(&state, &signed.session, "tasks", "Task").await?;
-    let zone = layout.zone;
+    let zone = crate::page::zone_of(&state, &signed.session).await?;
     let operator = signed.session.operator.clone();
     tasks::detail(&state, &Caller::Operator(operator.clone()), task_id).await?;
     // A browser reconnecting says the last update it got (a log position):
