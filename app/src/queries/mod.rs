@@ -27,13 +27,14 @@ pub use page::{DEFAULT_PAGE, ListParams, MAX_PAGE, Page};
 
 /// Text filters are compared with stored text, which never holds U+0000
 /// (and PostgreSQL cannot even take it as a parameter): a filter holding
-/// one is malformed, and refused alike on every backend.
+/// one is refused alike on every backend. The document allows any string
+/// there, so it is a rule's refusal (422), not a malformed request.
 pub(crate) fn check_text_filters(fields: &[(&str, Option<&str>)]) -> Result<(), AppError> {
     match fields
         .iter()
         .find(|(_, v)| v.is_some_and(|v| v.contains('\0')))
     {
-        Some((name, _)) => Err(AppError::BadRequest(format!(
+        Some((name, _)) => Err(AppError::Unprocessable(format!(
             "`{name}` holds U+0000, which no stored text does"
         ))),
         None => Ok(()),
