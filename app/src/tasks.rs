@@ -78,6 +78,8 @@ pub async fn callback_secret_for(app: &App, operator: &Operator) -> Result<Strin
 pub struct Seen {
     pub task: Task,
     pub version: Option<u64>,
+    /// The log position of the task's last event.
+    pub position: u64,
 }
 
 /// The task, if it exists in a tenant the caller sees.
@@ -85,9 +87,13 @@ pub async fn detail(app: &App, caller: &Caller, task_id: TaskId) -> Result<Seen,
     let Loaded {
         state: task,
         version,
-        ..
+        position,
     } = app.load_visible::<Task>(caller, task_id).await?;
-    Ok(Seen { task, version })
+    Ok(Seen {
+        task,
+        version,
+        position,
+    })
 }
 
 /// One piece of a task's output, as its agent reported it with a progress

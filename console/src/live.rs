@@ -25,7 +25,14 @@ pub const SETTLE: Duration = Duration::from_millis(300);
 pub struct Fragment {
     pub html: String,
     pub seen_up_to: u64,
+    /// Nothing will change any more (the task or execution ended): the
+    /// stream sends [`DONE`] after it and ends, and the page's `sse-close`
+    /// keeps the browser from opening it again.
+    pub last: bool,
 }
+
+/// The event a stream ends with once its subject is over.
+pub const DONE: &str = "done";
 
 /// Renders a part of a page as of a log position (the models are first
 /// brought there), or nothing when there is nothing new to show.
@@ -56,9 +63,18 @@ pub async fn fragments(
         )
         .await?;
     let start = feed.last_position();
-    let stream =
-        futures::stream::unfold(Some((feed, render, Some(start))), move |held| async move {
-            let (mut feed, mut render, ready) = held?;
+    let stream = futures::stream::unfold(
+        Step::Render(Box::new(feed), render, Some(start)),
+        move |step| async move {
+            let (mut feed, mut render, ready) = match step {
+                Step::Render(feed, render, ready) => (feed, render, ready),
+                Step::Done => {
+                    // An event without data is never dispatched (the SSE
+                    // rules), so it says something.
+                    return Some((Ok(Event::default().event(DONE).data(DONE)), Step::End));
+                }
+                Step::End => return None,
+            };
             let position = match ready {
                 Some(position) => position,
                 None => next_burst(&mut feed).await?,
@@ -69,7 +85,12 @@ pub async fn fragments(
                         .event(name)
                         .id(fragment.seen_up_to.to_string())
                         .data(fragment.html);
-                    Some((Ok(event), Some((feed, render, None))))
+                    let next = if fragment.last {
+                        Step::Done
+                    } else {
+                        Step::Render(feed, render, None)
+                    };
+                    Some((Ok(event), next))
                 }
                 Ok(None) => {
                     // Nothing to show: wait for the next burst without
@@ -77,7 +98,7 @@ pub async fn fragments(
                     let position = next_burst(&mut feed).await?;
                     Some((
                         Ok(Event::default().comment("changed")),
-                        Some((feed, render, Some(position))),
+                        Step::Render(feed, render, Some(position)),
                     ))
                 }
                 Err(err) => {
@@ -85,8 +106,17 @@ pub async fn fragments(
                     None
                 }
             }
-        });
+        },
+    );
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// Where a live stream is: rendering (at once at the position given, if
+/// any), about to say it is done, or ended.
+enum Step {
+    Render(Box<Feed>, Render, Option<u64>),
+    Done,
+    End,
 }
 
 /// Waits for an event, then gathers those that follow within [`SETTLE`];

@@ -35,6 +35,14 @@ crate::names::snake_case_names!(TaskStatus {
     Cancelled => "cancelled",
 });
 
+impl TaskStatus {
+    /// Completed, failed or cancelled: nothing more happens to the task (a
+    /// retry is a task of its own).
+    pub fn is_over(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Task {
     pub exists: bool,

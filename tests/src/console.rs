@@ -63,15 +63,19 @@ impl ConsoleSession {
 
     /// A page: its status and HTML.
     pub async fn get(&self, path: &str) -> (StatusCode, String) {
-        let response = self
-            .client
+        let response = self.request(path).await;
+        let status = response.status();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    /// The answer to a GET of `path` in this session.
+    async fn request(&self, path: &str) -> reqwest::Response {
+        self.client
             .get(format!("{}{path}", self.base))
             .header(COOKIE, &self.cookie)
             .send()
             .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-        let status = response.status();
-        (status, response.text().await.unwrap_or_default())
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
     }
 
     /// A write as htmx sends it: same origin, the CSRF token in its header.
@@ -111,6 +115,33 @@ impl ConsoleSession {
         let headers = response.headers().clone();
         (status, headers, response.text().await.unwrap_or_default())
     }
+}
+
+impl ConsoleSession {
+    /// A live part of a page (`sse-connect`), as the browser reads it.
+    pub async fn stream(
+        &self,
+        path: &str,
+    ) -> std::pin::Pin<Box<dyn futures::Stream<Item = eventsource_stream::Event> + Send>> {
+        use eventsource_stream::Eventsource;
+        use futures::StreamExt;
+        let response = self.request(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        Box::pin(
+            response
+                .bytes_stream()
+                .eventsource()
+                .map(|e| e.unwrap_or_else(|e| panic!("malformed SSE: {e}"))),
+        )
+    }
+}
+
+/// The value of the first `attribute="…"` on a page.
+pub fn attribute_of(page: &str, attribute: &str) -> Option<String> {
+    let marker = format!("{attribute}=\"");
+    let start = page.find(&marker)? + marker.len();
+    let rest = &page[start..];
+    Some(rest[..rest.find('"')?].replace("&amp;", "&"))
 }
 
 /// The CSRF token a page carries in its `hx-headers`.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use agentledger_tests::browser::Browser;
-use agentledger_tests::console::{ConsoleSession, sign_in_answer};
+use agentledger_tests::console::{ConsoleSession, attribute_of, sign_in_answer};
 use agentledger_tests::{TestServer, on_every_backend};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -292,7 +292,82 @@ async fn hostile_filters_get_a_clear_page(server: TestServer) {
     }
 }
 
+type Events = std::pin::Pin<Box<dyn futures::Stream<Item = eventsource_stream::Event> + Send>>;
+
+/// The next event of a live part, or `None` if it ended or none came in 20 s.
+async fn next_event(stream: &mut Events) -> Option<eventsource_stream::Event> {
+    tokio::time::timeout(Duration::from_secs(20), futures::StreamExt::next(stream))
+        .await
+        .ok()
+        .flatten()
+}
+
+/// A running task's page streams its output as the agent reports it, and
+/// the stream ends (with `done`, which closes it in the browser) once the
+/// task is over.
+async fn a_tasks_page_streams_its_output_until_the_task_ends(server: TestServer) {
+    let (_, key) = server.tenant("console output").await;
+    let agent = server.agent(&key, &["tasks:claim"], 600).await;
+    let (status, created) = server
+        .post("/api/v1/tasks", &key, &json!({ "task_type": "write" }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let task = created["task_id"].as_str().unwrap_or_default().to_owned();
+    let (status, _) = server
+        .get("/api/v1/agents/me/tasks/next", &agent.token)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    server.models_reach(None).await;
+
+    let session = ConsoleSession::sign_in(&server, &key).await;
+    let (status, page) = session.get(&format!("/console/tasks/{task}")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let live = attribute_of(&page, "sse-connect").unwrap_or_else(|| panic!("not live: {page}"));
+    assert!(
+        page.contains("sse-close=\"done\""),
+        "the browser closes it when told"
+    );
+    let mut stream = session.stream(&live).await;
+    let progress = json!({ "percent": 40, "output_chunk": "The answer is <42>." });
+    let path = format!("/api/v1/tasks/{task}/progress");
+    let (status, answer) = server.post(&path, &agent.token, &progress).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let output = loop {
+        let event: eventsource_stream::Event = next_event(&mut stream)
+            .await
+            .unwrap_or_else(|| panic!("no output came"));
+        if event.event == "output" && !event.data.trim().is_empty() {
+            break event;
+        }
+    };
+    assert!(
+        output.data.contains("The answer is &#60;42&#62;."),
+        "{}",
+        output.data
+    );
+    let path = format!("/api/v1/tasks/{task}/complete");
+    let (status, answer) = server
+        .post(&path, &agent.token, &json!({ "result": {} }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    loop {
+        let event: eventsource_stream::Event = next_event(&mut stream)
+            .await
+            .unwrap_or_else(|| panic!("the stream did not say done"));
+        if event.event == "done" {
+            break;
+        }
+    }
+    assert!(next_event(&mut stream).await.is_none(), "the stream ended");
+    let (_, page) = session.get(&format!("/console/tasks/{task}")).await;
+    assert!(
+        attribute_of(&page, "sse-connect").is_none(),
+        "an ended task's page is not live"
+    );
+}
+
 on_every_backend!(
+    a_tasks_page_streams_its_output_until_the_task_ends,
     signing_in_gives_a_strict_cookie_that_signing_out_ends,
     writes_need_the_sessions_csrf_token_and_a_role_that_writes,
     another_tenants_objects_are_not_found,

@@ -159,6 +159,32 @@ struct Body {
     d: ExecutionDetail,
     workflow_name: Option<String>,
     zone: Zone,
+    /// Whether the reader's role may control the execution.
+    can_write: bool,
+}
+
+impl Body {
+    fn status(&self) -> Option<ExecutionStatus> {
+        status_of(&Some(self.d.execution.status.clone()))
+            .ok()
+            .flatten()
+    }
+
+    fn is_over(&self) -> bool {
+        self.status().is_none_or(ExecutionStatus::is_over)
+    }
+
+    fn can_pause(&self) -> bool {
+        self.can_write && self.status() == Some(ExecutionStatus::Running)
+    }
+
+    fn can_resume(&self) -> bool {
+        self.can_write && self.status() == Some(ExecutionStatus::Paused)
+    }
+
+    fn can_cancel(&self) -> bool {
+        self.can_write && !self.is_over()
+    }
 }
 
 async fn body(
@@ -166,6 +192,7 @@ async fn body(
     caller: &Caller,
     execution_id: Uuid,
     zone: Zone,
+    can_write: bool,
 ) -> Result<Body, PageError> {
     let d = executions::detail(app, caller, execution_id).await?;
     // The name is a label: a workflow that cannot be read leaves its id.
@@ -180,6 +207,7 @@ async fn body(
         d,
         workflow_name,
         zone,
+        can_write,
     })
 }
 
@@ -187,13 +215,9 @@ async fn body(
 #[template(path = "execution.html")]
 struct DetailPage {
     layout: Layout,
-    execution_id: Uuid,
     body: String,
     /// The live body's URL while the execution is under way; empty after.
     live: String,
-    can_pause: bool,
-    can_resume: bool,
-    can_cancel: bool,
 }
 
 pub async fn detail(
@@ -204,26 +228,20 @@ pub async fn detail(
     let execution_id: Uuid = links::id(&execution_id, "execution")?;
     let caller = Caller::Operator(signed.session.operator.clone());
     let mut layout = Layout::of(&state, &signed.session, "workflows", "Execution").await?;
-    let body = body(&state, &caller, execution_id, layout.zone).await?;
+    let body = body(&state, &caller, execution_id, layout.zone, layout.can_write).await?;
     let e = &body.d.execution;
     layout.title = match &body.workflow_name {
         Some(name) => format!("Execution · {name} v{}", e.version),
         None => format!("Execution · v{}", e.version),
     };
-    let status = status_of(&Some(e.status.clone())).ok().flatten();
-    let under_way = status.is_some_and(|s| !s.is_over());
-    let live = if under_way {
-        format!("/console/executions/{execution_id}/live")
-    } else {
+    let live = if body.is_over() {
         String::new()
+    } else {
+        format!("/console/executions/{execution_id}/live")
     };
     Ok(html(&DetailPage {
         body: rendered(&body)?,
         live,
-        can_pause: layout.can_write && status == Some(ExecutionStatus::Running),
-        can_resume: layout.can_write && status == Some(ExecutionStatus::Paused),
-        can_cancel: layout.can_write && under_way,
-        execution_id,
         layout,
     }))
 }
@@ -249,6 +267,7 @@ async fn live_body(
     let execution_id: Uuid = links::id(&execution_id, "execution")?;
     let zone = crate::page::zone_of(&state, &signed.session).await?;
     let operator = signed.session.operator.clone();
+    let can_write = operator.role.can_run_commands();
     executions::detail(&state, &Caller::Operator(operator.clone()), execution_id).await?;
     // What was sent last: the same body again is not sent.
     let last = Arc::new(Mutex::new(String::new()));
@@ -257,7 +276,9 @@ async fn live_body(
         let (app, operator, last) = (app.clone(), operator.clone(), last.clone());
         async move {
             let caller = Caller::Operator(operator);
-            let fresh = rendered(&body(&app, &caller, execution_id, zone).await?)?;
+            let body = body(&app, &caller, execution_id, zone, can_write).await?;
+            let over = body.is_over();
+            let fresh = rendered(&body)?;
             let changed = {
                 let mut sent = last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                 if *sent == fresh {
@@ -270,6 +291,7 @@ async fn live_body(
             Ok(changed.then_some(live::Fragment {
                 html: fresh,
                 seen_up_to: position,
+                last: over,
             }))
         }
     });

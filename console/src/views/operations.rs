@@ -190,6 +190,7 @@ async fn live_rows(
                     zone,
                 })?,
                 seen_up_to,
+                last: false,
             }))
         }
     });

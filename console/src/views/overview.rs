@@ -91,6 +91,7 @@ pub async fn live(State(state): State<AppState>, signed: Signed) -> Response {
             Ok(Some(live::Fragment {
                 html: rendered(&body)?,
                 seen_up_to: position,
+                last: false,
             }))
         }
     });

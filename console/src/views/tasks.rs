@@ -355,12 +355,17 @@ async fn live_output(
                 .into_iter()
                 .filter(|c| c.position > seen_up_to)
                 .collect();
-            if new.is_empty() {
+            // Over, with its last event at or before this update: no more
+            // output can come, and the stream ends.
+            let task = tasks::detail(&app, &caller, task_id).await?;
+            let last = task.task.status.is_over() && task.position <= position;
+            if new.is_empty() && !last {
                 return Ok(None);
             }
             Ok(Some(live::Fragment {
                 html: chunks_html(new, zone)?,
                 seen_up_to: position,
+                last,
             }))
         }
     });
