@@ -31,7 +31,7 @@ pub struct Session {
 }
 
 impl Session {
-    /// Whether `presented` is this session's CSRF token.
+    /// Whether `presented` is the CSRF token issued at sign-in.
     pub fn csrf_matches(&self, presented: &str) -> bool {
         constant_time_eq(&self.csrf, presented)
     }

@@ -68,7 +68,7 @@ impl ConsoleSession {
         (status, response.text().await.unwrap_or_default())
     }
 
-    /// The answer to a GET of `path` in this session.
+    /// The answer to a GET of `path` with the signed-in cookie.
     async fn request(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.base))
