@@ -21,8 +21,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for PageQuery<T> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| PageQuery(q.0))
-            .map_err(|e| PageError(Problem::bad_request(e.body_text())))
+            .map_err(|e| bad_request(e.body_text()))
     }
+}
+
+/// A request the page cannot read: a 400 page saying why.
+pub fn bad_request(detail: impl Into<String>) -> PageError {
+    PageError(Problem::bad_request(detail))
 }
 
 /// A filter field: blank is no filter.
@@ -41,11 +46,8 @@ pub fn parsed<T: std::str::FromStr>(
 ) -> Result<Option<T>, PageError> {
     given(value)
         .map(|v| {
-            v.parse::<T>().map_err(|_| {
-                PageError(Problem::bad_request(format!(
-                    "`{what}` is not valid: {v:?}"
-                )))
-            })
+            v.parse::<T>()
+                .map_err(|_| bad_request(format!("`{what}` is not valid: {v:?}")))
         })
         .transpose()
 }
@@ -66,10 +68,10 @@ pub fn local_time(
     let naive = NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M")
         .or_else(|_| NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S"))
         .map_err(|_| {
-            PageError(Problem::bad_request(format!(
+            bad_request(format!(
                 "`{what}` is not a time: {text:?} (YYYY-MM-DDTHH:MM in {})",
                 zone.name()
-            )))
+            ))
         })?;
     // A time skipped by a change to summer time does not exist there; one
     // repeated reads as its first occurrence.
@@ -77,10 +79,5 @@ pub fn local_time(
         .from_local_datetime(&naive)
         .earliest()
         .map(|t| Some(t.with_timezone(&Utc)))
-        .ok_or_else(|| {
-            PageError(Problem::bad_request(format!(
-                "`{what}` {text} does not occur in {}",
-                zone.name()
-            )))
-        })
+        .ok_or_else(|| bad_request(format!("`{what}` {text} does not occur in {}", zone.name())))
 }

@@ -8,7 +8,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 
-use agentledger_api::problem::Problem;
 use agentledger_api::routes::budgets::BudgetLimits;
 use agentledger_api::state::AppState;
 use agentledger_app::budgets;
@@ -27,10 +26,10 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use crate::chart::Chart;
-use crate::form::{PageQuery, given, parsed};
+use crate::form::{PageQuery, bad_request, given, parsed};
 use crate::page::{Layout, PageError, PageResult, html, refresh, rendered};
 use crate::session::{Signed, Writer};
-use crate::views::links::{agent_names, urlencode};
+use crate::views::links::{Names, agent_names, urlencode};
 
 /// The usage asked for, and the page of budgets, as the URL carries them.
 #[derive(Debug, Default, Deserialize)]
@@ -217,30 +216,20 @@ fn thresholds_text(percents: &[u8]) -> String {
         .join(", ")
 }
 
-fn bad(detail: impl Into<String>) -> PageError {
-    PageError(Problem::bad_request(detail))
-}
-
 fn grouping_of(by: &Option<String>) -> Result<(&'static str, &'static str, Grouping), PageError> {
     let asked = given(by).unwrap_or_else(|| "agent".into());
     GROUPINGS
         .iter()
         .find(|(value, _, _)| *value == asked)
         .map(|(value, label, grouping)| (*value, *label, *grouping))
-        .ok_or_else(|| bad(format!("`by` is agent, model or tenant, not {asked:?}")))
+        .ok_or_else(|| bad_request(format!("`by` is agent, model or tenant, not {asked:?}")))
 }
 
 /// Whose budget `scope` is, as people read it.
-fn scope_name(scope: &BudgetScope, names: &HashMap<String, String>) -> String {
+fn scope_name(scope: &BudgetScope, names: &Names) -> String {
     match scope {
         BudgetScope::Tenant => "The tenant".into(),
-        BudgetScope::Agent { agent_id } => {
-            let id = agent_id.to_string();
-            format!(
-                "Agent {}",
-                names.get(&id).map_or(id.as_str(), String::as_str)
-            )
-        }
+        BudgetScope::Agent { agent_id } => format!("Agent {}", names.of(&agent_id.to_string())),
         BudgetScope::Model { model } => format!("Model {model}"),
     }
 }
@@ -253,14 +242,9 @@ fn scope_link(scope: &BudgetScope) -> Option<String> {
 }
 
 /// A usage key as people read it: an agent's name, a model, the tenant.
-fn key_name(
-    key: &str,
-    grouping: Grouping,
-    names: &HashMap<String, String>,
-    tenant: &str,
-) -> String {
+fn key_name(key: &str, grouping: Grouping, names: &Names, tenant: &str) -> String {
     match grouping {
-        Grouping::Agent => names.get(key).cloned().unwrap_or_else(|| key.to_owned()),
+        Grouping::Agent => names.of(key).to_owned(),
         Grouping::Model => key.to_owned(),
         Grouping::Tenant => tenant.to_owned(),
     }
@@ -291,8 +275,7 @@ pub async fn page(
         tenant_id: None,
     };
     let history = usage::history(&state, operator, wanted, None).await?;
-    let agents = agent_names(&state, operator).await?;
-    let names: HashMap<String, String> = agents.iter().cloned().collect();
+    let names = agent_names(&state, operator).await?;
 
     let can_edit = layout.can_write;
     let tenant_set = found.items.iter().any(|b| b.scope == BudgetScope::Tenant);
@@ -326,7 +309,7 @@ pub async fn page(
         });
     }
     let new_form = if can_edit {
-        rendered(&LimitsForm::new_budget(&agents, tenant_set))?
+        rendered(&LimitsForm::new_budget(&names.listed, tenant_set))?
     } else {
         String::new()
     };
@@ -495,7 +478,7 @@ impl BudgetForm {
             Some("tenant") => Ok(BudgetScope::Tenant),
             Some("agent") => parsed::<AgentId>(&self.agent_id, "agent")?
                 .map(|agent_id| BudgetScope::Agent { agent_id })
-                .ok_or_else(|| bad("choose the agent whose budget this is")),
+                .ok_or_else(|| bad_request("choose the agent whose budget this is")),
             // The model's name exactly as runs report it: the domain says
             // which names are valid.
             Some("model") => self
@@ -505,8 +488,12 @@ impl BudgetForm {
                 .map(|m| BudgetScope::Model {
                     model: m.to_owned(),
                 })
-                .ok_or_else(|| bad("name the model whose budget this is, as runs report it")),
-            _ => Err(bad("a budget is the tenant's, an agent's or a model's")),
+                .ok_or_else(|| {
+                    bad_request("name the model whose budget this is, as runs report it")
+                }),
+            _ => Err(bad_request(
+                "a budget is the tenant's, an agent's or a model's",
+            )),
         }
     }
 
@@ -555,7 +542,7 @@ fn thresholds(text: &Option<String>) -> Result<Option<Vec<u8>>, PageError> {
             .trim()
             .parse::<u8>()
             .map_err(|_| {
-                bad(format!(
+                bad_request(format!(
                     "`warn at` is whole percents separated by commas (or none), not {part:?}"
                 ))
             })?;

@@ -5,7 +5,6 @@
 
 use std::str::FromStr;
 
-use agentledger_api::problem::Problem;
 use agentledger_api::state::AppState;
 use agentledger_app::exports::{self, ExportQuery};
 use agentledger_domain::ActorKind;
@@ -14,7 +13,7 @@ use axum::extract::State;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::form::{PageQuery, given, local_time, parsed};
+use crate::form::{PageQuery, bad_request, given, local_time, parsed};
 use crate::page::{Layout, PageError, PageResult};
 use crate::session::Signed;
 
@@ -38,13 +37,9 @@ pub struct Asked {
     pub period: Option<String>,
 }
 
-fn bad(detail: impl Into<String>) -> PageError {
-    PageError(Problem::bad_request(detail))
-}
-
 /// A field that must be given, read as `T`.
 fn required<T: FromStr>(value: &Option<String>, what: &str) -> Result<T, PageError> {
-    parsed::<T>(value, what)?.ok_or_else(|| bad(format!("`{what}` is required")))
+    parsed::<T>(value, what)?.ok_or_else(|| bad_request(format!("`{what}` is required")))
 }
 
 fn grouping(by: &Option<String>) -> Result<Option<Grouping>, PageError> {
@@ -53,7 +48,7 @@ fn grouping(by: &Option<String>) -> Result<Option<Grouping>, PageError> {
         Some("tenant") => Ok(Some(Grouping::Tenant)),
         Some("agent") => Ok(Some(Grouping::Agent)),
         Some("model") => Ok(Some(Grouping::Model)),
-        Some(other) => Err(bad(format!(
+        Some(other) => Err(bad_request(format!(
             "`by` is tenant, agent or model, not {other:?}"
         ))),
     }
@@ -64,7 +59,9 @@ fn period(period: &Option<String>) -> Result<Option<Period>, PageError> {
         None => Ok(None),
         Some("day") => Ok(Some(Period::Day)),
         Some("month") => Ok(Some(Period::Month)),
-        Some(other) => Err(bad(format!("`period` is day or month, not {other:?}"))),
+        Some(other) => Err(bad_request(format!(
+            "`period` is day or month, not {other:?}"
+        ))),
     }
 }
 

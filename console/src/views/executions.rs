@@ -4,10 +4,8 @@
 //! commands pause, resume and cancel it through the same use cases as the
 //! API.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use agentledger_api::problem::Problem;
 use agentledger_api::state::AppState;
 use agentledger_app::caller::Caller;
 use agentledger_app::executions::{self, ExecutionDetail};
@@ -21,12 +19,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::form::{PageQuery, given, parsed};
+use crate::form::{PageQuery, bad_request, given, parsed};
 use crate::format::{Zone, count};
 use crate::live;
 use crate::page::{Layout, PageError, PageResult, html, refresh, rendered};
 use crate::session::{Signed, Writer};
-use crate::views::links;
+use crate::views::links::{self, Names};
 
 /// The filter form, as the URL carries it (the names the API's list uses).
 #[derive(Debug, Default, Deserialize)]
@@ -43,30 +41,25 @@ fn status_of(value: &Option<String>) -> Result<Option<ExecutionStatus>, PageErro
     given(value)
         .map(|text| {
             serde_json::from_value::<ExecutionStatus>(serde_json::Value::String(text.clone()))
-                .map_err(|_| {
-                    PageError(Problem::bad_request(format!(
-                        "`status` is not valid: {text:?}"
-                    )))
-                })
+                .map_err(|_| bad_request(format!("`status` is not valid: {text:?}")))
         })
         .transpose()
 }
 
 /// Workflows' names by id (archived ones too), for lists of executions.
-pub async fn workflow_names(
-    state: &AppState,
-    caller: &Caller,
-) -> Result<HashMap<String, String>, PageError> {
+pub async fn workflow_names(state: &AppState, caller: &Caller) -> Result<Names, PageError> {
     let all = ListParams {
         limit: Some(MAX_PAGE),
         ..ListParams::default()
     };
-    Ok(workflows::list(state, caller, true, all)
+    let mut listed: Vec<(String, String)> = workflows::list(state, caller, true, all)
         .await?
         .items
         .into_iter()
         .map(|w| (w.workflow_id, w.name))
-        .collect())
+        .collect();
+    listed.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(Names::new(listed))
 }
 
 /// How long an execution took, or has been running so far when it has not
@@ -84,22 +77,14 @@ pub fn tokens(prompt: &i64, completion: &i64) -> String {
 #[template(path = "execution_table.html")]
 struct Table<'a> {
     rows: &'a [ExecutionRow],
-    names: &'a HashMap<String, String>,
+    names: &'a Names,
     zone: Zone,
-}
-
-impl Table<'_> {
-    fn name<'b>(&'b self, workflow_id: &'b str) -> &'b str {
-        self.names
-            .get(workflow_id)
-            .map_or(workflow_id, String::as_str)
-    }
 }
 
 /// A table of executions, to put in a page.
 pub fn execution_table(
     rows: &[ExecutionRow],
-    names: &HashMap<String, String>,
+    names: &Names,
     zone: Zone,
 ) -> Result<String, PageError> {
     rendered(&Table { rows, names, zone })
@@ -140,8 +125,7 @@ pub async fn page(
     let next = page
         .next_cursor
         .map(|c| links::older("/console/executions", &query, c));
-    let mut choices: Vec<(String, String)> = names.into_iter().collect();
-    choices.sort_by(|a, b| a.1.cmp(&b.1));
+    let choices = names.listed;
     Ok(html(&ListPage {
         layout,
         asked,

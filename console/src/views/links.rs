@@ -3,6 +3,7 @@
 //! kept as a query string, and the link to a list's next, older page that
 //! keeps that filter.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 
 use agentledger_api::state::AppState;
@@ -18,23 +19,40 @@ pub fn urlencode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
+/// Names by id (agents', workflows'), as lists show them: `listed` in the
+/// directory's order for a choice, and a lookup for labels, where an id
+/// not found reads as itself.
+pub struct Names {
+    pub listed: Vec<(String, String)>,
+    by_id: HashMap<String, String>,
+}
+
+impl Names {
+    pub fn new(listed: Vec<(String, String)>) -> Self {
+        let by_id = listed.iter().cloned().collect();
+        Self { listed, by_id }
+    }
+
+    /// The name of `id`, or `id` itself.
+    pub fn of<'a>(&'a self, id: &'a str) -> &'a str {
+        self.by_id.get(id).map_or(id, String::as_str)
+    }
+}
+
 /// Agents' names by id, for the rows and the filter.
-pub async fn agent_names(
-    state: &AppState,
-    operator: &Operator,
-) -> Result<Vec<(String, String)>, PageError> {
+pub async fn agent_names(state: &AppState, operator: &Operator) -> Result<Names, PageError> {
     let all = ListParams {
         limit: Some(MAX_PAGE),
         ..ListParams::default()
     };
-    Ok(
-        directory::agents(state, operator, AgentQuery::default(), all)
-            .await?
+    let agents = directory::agents(state, operator, AgentQuery::default(), all).await?;
+    Ok(Names::new(
+        agents
             .items
             .into_iter()
             .map(|a| (a.agent_id, a.name))
             .collect(),
-    )
+    ))
 }
 
 /// The id in a path segment; `what` names it in the 404.

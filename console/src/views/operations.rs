@@ -1,7 +1,6 @@
 //! The operation log: every action agents reported, newest first, with
 //! filters; new ones appear at the top as they are recorded.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -22,7 +21,7 @@ use crate::format::Zone;
 use crate::live;
 use crate::page::{Layout, PageError, PageResult, html, rendered};
 use crate::session::Signed;
-use crate::views::links::{self, agent_names};
+use crate::views::links::{self, Names, agent_names};
 
 /// The filter form, as the URL carries it.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -69,14 +68,8 @@ impl Asked {
 #[template(path = "operations_rows.html")]
 struct Rows<'a> {
     rows: &'a [Operation],
-    names: &'a HashMap<String, String>,
+    names: &'a Names,
     zone: Zone,
-}
-
-impl Rows<'_> {
-    fn name<'b>(&'b self, agent_id: &'b str) -> &'b str {
-        self.names.get(agent_id).map_or(agent_id, String::as_str)
-    }
 }
 
 #[derive(Template)]
@@ -84,7 +77,7 @@ impl Rows<'_> {
 struct Page {
     layout: Layout,
     asked: Asked,
-    agents: Vec<(String, String)>,
+    agents: Names,
     rows: String,
     next: Option<String>,
     live: String,
@@ -105,10 +98,9 @@ pub async fn page(
     };
     let page = operations::list(&state, operator, filter, list).await?;
     let agents = agent_names(&state, operator).await?;
-    let names: HashMap<String, String> = agents.iter().cloned().collect();
     let rows = rendered(&Rows {
         rows: &page.items,
-        names: &names,
+        names: &agents,
         zone: layout.zone,
     })?;
     let query = asked.query();
@@ -181,8 +173,7 @@ async fn live_rows(
             if new.is_empty() {
                 return Ok(None);
             }
-            let names: HashMap<String, String> =
-                agent_names(&app, &operator).await?.into_iter().collect();
+            let names = agent_names(&app, &operator).await?;
             Ok(Some(live::Fragment {
                 html: rendered(&Rows {
                     rows: &new,

@@ -3,8 +3,6 @@
 //! full, to read what was asked and answered when a call failed or cost
 //! more than expected.
 
-use std::collections::HashMap;
-
 use agentledger_api::state::AppState;
 use agentledger_app::agents;
 use agentledger_app::queries::ListParams;
@@ -20,7 +18,7 @@ use crate::form::{PageQuery, given, local_time};
 use crate::format::Zone;
 use crate::page::{Layout, PageError, PageResult, html};
 use crate::session::Signed;
-use crate::views::links::agent_names;
+use crate::views::links::{Names, agent_names};
 
 /// The filter form, as the URL carries it.
 #[derive(Debug, Default, Deserialize)]
@@ -65,15 +63,8 @@ struct Page {
     layout: Layout,
     asked: Asked,
     rows: Vec<Run>,
-    names: HashMap<String, String>,
+    names: Names,
     next: Option<String>,
-}
-
-impl Page {
-    /// An agent's name, or its id when the directory does not have it.
-    fn name<'b>(&'b self, agent_id: &'b str) -> &'b str {
-        self.names.get(agent_id).map_or(agent_id, String::as_str)
-    }
 }
 
 pub async fn page(
@@ -89,7 +80,7 @@ pub async fn page(
         ..ListParams::default()
     };
     let page = runs::list(&state, operator, filter, list).await?;
-    let names: HashMap<String, String> = agent_names(&state, operator).await?.into_iter().collect();
+    let names = agent_names(&state, operator).await?;
     let query = asked.query();
     let next = page
         .next_cursor

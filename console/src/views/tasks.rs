@@ -3,7 +3,6 @@
 //! Operators who may run commands cancel a task under way or retry one that
 //! failed or was cancelled, through the same use cases as the API.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -27,7 +26,7 @@ use crate::live;
 use crate::page::{Layout, PageError, PageResult, html, refresh, rendered};
 use crate::session::{Signed, Writer};
 use crate::views::links;
-use crate::views::links::agent_names;
+use crate::views::links::{Names, agent_names};
 
 /// The filter form, as the URL carries it (the names the API's list uses).
 #[derive(Debug, Default, Deserialize)]
@@ -80,15 +79,11 @@ struct ListPage {
     asked: Asked,
     statuses: [&'static str; 6],
     rows: Vec<TaskRow>,
-    names: HashMap<String, String>,
+    names: Names,
     next: Option<String>,
 }
 
-impl ListPage {
-    fn name<'b>(&'b self, agent_id: &'b str) -> &'b str {
-        self.names.get(agent_id).map_or(agent_id, String::as_str)
-    }
-}
+impl ListPage {}
 
 pub async fn page(
     State(state): State<AppState>,
@@ -103,7 +98,7 @@ pub async fn page(
         ..ListParams::default()
     };
     let page = read::list(&state, operator, filter, list).await?;
-    let names: HashMap<String, String> = agent_names(&state, operator).await?.into_iter().collect();
+    let names = agent_names(&state, operator).await?;
     let next = page
         .next_cursor
         .map(|c| links::older("/console/tasks", &asked.query(), c));
@@ -205,7 +200,7 @@ struct DetailPage {
     history: Vec<HistoryEntry>,
     step: Option<StepAttempt>,
     agent_kind: Option<String>,
-    names: HashMap<String, String>,
+    names: Names,
     output: String,
     output_empty: bool,
     /// The output was cut after this many chunks.
@@ -216,11 +211,7 @@ struct DetailPage {
     can_retry: bool,
 }
 
-impl DetailPage {
-    fn name<'b>(&'b self, agent_id: &'b str) -> &'b str {
-        self.names.get(agent_id).map_or(agent_id, String::as_str)
-    }
-}
+impl DetailPage {}
 
 pub async fn detail(
     State(state): State<AppState>,
@@ -249,7 +240,7 @@ pub async fn detail(
         format!("Task · {}", found.value.task.task_type),
     )
     .await?;
-    let names: HashMap<String, String> = agent_names(&state, operator).await?.into_iter().collect();
+    let names = agent_names(&state, operator).await?;
     let status = seen.task.status;
     let running = matches!(
         status,

@@ -3,8 +3,6 @@
 //! draft's) and its latest executions. Workflows are read here; they are
 //! written through the API.
 
-use std::collections::HashMap;
-
 use agentledger_api::state::AppState;
 use agentledger_app::caller::Caller;
 use agentledger_app::executions;
@@ -21,7 +19,7 @@ use crate::form::{PageQuery, given, parsed};
 use crate::page::{Layout, PageResult, html};
 use crate::session::Signed;
 use crate::views::executions::{execution_table, workflow_names};
-use crate::views::links;
+use crate::views::links::{self, Names};
 
 /// Executions a workflow page shows: the newest.
 const RECENT: i64 = 10;
@@ -178,7 +176,7 @@ pub async fn detail(
         ..ListParams::default()
     };
     let recent = executions::list(&state, &caller, Some(workflow_id), None, recent).await?;
-    let names = HashMap::from([(workflow_id.to_string(), workflow.name.clone())]);
+    let names = Names::new(vec![(workflow_id.to_string(), workflow.name.clone())]);
     let executions = execution_table(&recent.items, &names, layout.zone)?;
     Ok(html(&DetailPage {
         layout,
