@@ -5,6 +5,7 @@
 //! once on every server. Each session has its own CSRF token, which every
 //! write made through it must carry.
 
+use agentledger_commands::CommandError;
 use agentledger_commands::auth::{Principal, authenticate_api_key, authenticate_api_key_id};
 use agentledger_commands::secrets::{constant_time_eq, random_secret, sha256_hex};
 use agentledger_domain::api_key::Role;
@@ -78,9 +79,13 @@ pub async fn session(app: &App, token: &str, correlation_id: Uuid) -> Result<Ses
     let stored = stored::session(&app.database, &sha256_hex(token), now.timestamp_micros())
         .await?
         .ok_or_else(ended)?;
-    let principal = authenticate_api_key_id(&app.handler, ApiKeyId(stored.key_id))
-        .await
-        .map_err(|_| ended())?;
+    // A revoked key ends the session; a store that cannot answer is the
+    // server's failure, not a reason to sign anyone out.
+    let principal = match authenticate_api_key_id(&app.handler, ApiKeyId(stored.key_id)).await {
+        Ok(principal) => principal,
+        Err(CommandError::Unauthorized(_)) => return Err(ended()),
+        Err(other) => return Err(other.into()),
+    };
     let Principal::Operator {
         key_id,
         role,
