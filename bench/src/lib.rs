@@ -3,7 +3,7 @@
 //! The server does not carry them; results go to BENCHMARKS.md.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub mod grow;
 pub mod ingest;
@@ -95,6 +95,8 @@ pub struct PointInTime {
     pub share: u32,
     pub position: u64,
     pub events_replayed: u64,
+    /// The snapshot it started from.
+    pub snapshot: Option<u64>,
     pub millis: f64,
 }
 
@@ -115,37 +117,56 @@ pub async fn busiest_tenant(store: &dyn EventStore) -> Result<Option<Uuid>, Benc
 }
 
 /// The dashboard of `tenant` as of a quarter, half, three quarters and all of
-/// the log, and the live dashboard for comparison (`share` 0).
+/// the log, and the live dashboard for comparison (`share` 0); then as of
+/// `samples` moments drawn at random over the whole log, whose timings come
+/// back as the second value. The live model catches up first: its snapshots
+/// are what a past dashboard starts from.
 pub async fn point_in_time(
     storage: &Storage,
     tenant: Uuid,
-) -> Result<Vec<PointInTime>, agentledger_projections::engine::ProjectionError> {
+    samples: usize,
+) -> Result<(Vec<PointInTime>, Vec<Duration>), agentledger_projections::engine::ProjectionError> {
     let tenant = TenantId(tenant);
+    catch_up(&*storage.events, &storage.database, &Dashboard, |_| {}).await?;
     let head = storage.events.head_position().await?;
+    let past = |position: u64| async move {
+        let started = Instant::now();
+        let past = dashboard_as_of(
+            storage.events.clone(),
+            &storage.database,
+            tenant,
+            AsOf::Position(position),
+        )
+        .await?;
+        Ok::<_, agentledger_projections::engine::ProjectionError>((past, started.elapsed()))
+    };
     let mut rows = Vec::new();
     for share in [25u32, 50, 75, 100] {
         let position = head * u64::from(share) / 100;
-        let started = Instant::now();
-        let past =
-            dashboard_as_of(storage.events.clone(), tenant, AsOf::Position(position)).await?;
+        let (past, took) = past(position).await?;
         rows.push(PointInTime {
             share,
             position,
-            events_replayed: past.map_or(0, |p| p.events_replayed),
-            millis: started.elapsed().as_secs_f64() * 1000.0,
+            events_replayed: past.as_ref().map_or(0, |p| p.events_replayed),
+            snapshot: past.and_then(|p| p.snapshot),
+            millis: took.as_secs_f64() * 1000.0,
         });
     }
-    // The live model first catches up, so its read is of the whole log.
-    catch_up(&*storage.events, &storage.database, &Dashboard, |_| {}).await?;
     let started = Instant::now();
     read(&storage.database, tenant, chrono::Utc::now()).await?;
     rows.push(PointInTime {
         share: 0,
         position: head,
         events_replayed: 0,
+        snapshot: None,
         millis: started.elapsed().as_secs_f64() * 1000.0,
     });
-    Ok(rows)
+    let mut timings = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let (_, took) = past(rand::random_range(1..=head.max(1))).await?;
+        timings.push(took);
+    }
+    Ok((rows, timings))
 }
 
 /// Latency percentiles of a set of timings, in milliseconds.

@@ -137,14 +137,18 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 500)]
         rounds: usize,
     },
-    /// Time the dashboard as of 25, 50, 75 and 100% of the log (rebuilt from
-    /// the log each time) against the live dashboard read model.
+    /// Time the dashboard as of 25, 50, 75 and 100% of the log (from the
+    /// latest snapshot before each moment and the events after it) against
+    /// the live dashboard read model, then as of moments drawn at random.
     PointInTime {
         #[command(flatten)]
         database: DatabaseArgs,
         /// The tenant; the busiest one when absent.
         #[arg(long)]
         tenant_id: Option<uuid::Uuid>,
+        /// Moments drawn at random over the whole log.
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
     },
 }
 
@@ -537,14 +541,18 @@ pub async fn run(command: BenchCommand) -> Result<(), CliError> {
         BenchCommand::PointInTime {
             database,
             tenant_id,
+            samples,
         } => {
             let storage = open_storage(&database.database_url).await?;
             let tenant = tenant_or_busiest(&storage, tenant_id).await?;
-            let rows = agentledger_bench::point_in_time(&storage, tenant).await?;
+            let (rows, timings) =
+                agentledger_bench::point_in_time(&storage, tenant, samples).await?;
             storage.events.close().await;
             println!("tenant {tenant}");
-            println!("| dashboard | log position | tenant events replayed | ms | events/s |");
-            println!("| --- | ---: | ---: | ---: | ---: |");
+            println!(
+                "| dashboard | log position | snapshot at | tenant events replayed | ms | events/s |"
+            );
+            println!("| --- | ---: | ---: | ---: | ---: | ---: |");
             for row in rows {
                 let what = if row.share == 0 {
                     "live read model".to_owned()
@@ -552,8 +560,9 @@ pub async fn run(command: BenchCommand) -> Result<(), CliError> {
                     format!("as of {}% of the log", row.share)
                 };
                 println!(
-                    "| {what} | {} | {} | {:.1} | {} |",
+                    "| {what} | {} | {} | {} | {:.1} | {} |",
                     row.position,
+                    row.snapshot.map_or("—".to_owned(), |p| p.to_string()),
                     row.events_replayed,
                     row.millis,
                     if row.events_replayed > 0 {
@@ -561,6 +570,16 @@ pub async fn run(command: BenchCommand) -> Result<(), CliError> {
                     } else {
                         "—".to_owned()
                     }
+                );
+            }
+            if !timings.is_empty() {
+                let p = agentledger_bench::percentiles(timings.clone());
+                println!(
+                    "as of {} moments drawn at random: p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms",
+                    timings.len(),
+                    p.p50,
+                    p.p99,
+                    p.p999
                 );
             }
             Ok(())

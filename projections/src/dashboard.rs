@@ -18,6 +18,8 @@ use chrono::{DateTime, Days, Utc};
 use serde::Serialize;
 use strum::VariantNames;
 
+// The rows a dashboard reads are the ones its snapshots keep.
+use crate::dashboard_snapshots::{Daily as DailyRow, Latency as LatencyRow, Limits as LimitsRow};
 use crate::engine::{Projection, ProjectionError, add_capped, add_capped_sql, clamp, decode_event};
 use crate::{insert_rows, sql_projection};
 
@@ -39,6 +41,8 @@ impl Projection for Dashboard {
             "rm_alerts",
             "rm_budgets",
             "rm_dashboard_zones",
+            "rm_dashboard_snapshots",
+            "rm_dashboard_counts",
         ]
     }
 
@@ -60,72 +64,93 @@ const TYPES: &[&str] = &[
     BudgetEventType::BudgetRuleRemoved.into_str(),
 ];
 
-sql_projection!(Dashboard, |_this, conn, events| {
+sql_projection!(Dashboard, |_this, conn, batch| {
     // Each tenant's zone, looked up once per batch.
     let mut zones = crate::zones::Seen::new();
-    // Runs are folded first: one upsert per tenant, day and app type, and one
-    // per app's health, for the whole batch.
-    let mut daily: BTreeMap<(String, String, String), DaySums> = BTreeMap::new();
-    let mut health: BTreeMap<(String, String), (RunStatus, i64, i64)> = BTreeMap::new();
-    let mut latency: BTreeMap<(String, String, i32), i64> = BTreeMap::new();
-    for event in events {
-        if !TYPES.contains(&event.event_type.as_str()) {
-            continue;
-        }
-        let tenant = event.tenant_id.to_string();
-        let position = event.position as i64;
-        // Each enum below has no type in `TYPES` but the ones matched, so
-        // each event decodes as at most one of them.
-        if let Some(TenantEvent::TenantTimeZoneSet { time_zone }) =
-            decode_event::<TenantEvent>(event)?
-        {
-            crate::remember_zone!(conn, zones, ZONES, &tenant, time_zone.as_deref());
-        } else if let Some(ReportEvent::LlmRunRecorded {
-            app_type,
-            prompt_tokens,
-            completion_tokens,
-            cost_micros,
-            latency_ms,
-            status,
-            ..
-        }) = decode_event::<ReportEvent>(event)?
-        {
-            let zone = crate::zone_of!(conn, zones, ZONES, &tenant);
-            let date = calendar::day(zone, event.occurred_at);
-            *latency
-                .entry((
-                    tenant.clone(),
-                    date.clone(),
-                    latency_bucket(clamp(latency_ms)),
-                ))
-                .or_default() += 1;
-            let day = daily
-                .entry((tenant.clone(), date, app_type.clone()))
-                .or_default();
-            day.calls += 1;
-            day.successes += i64::from(status == RunStatus::Success);
-            day.tokens = day
-                .tokens
-                .saturating_add(clamp(prompt_tokens.saturating_add(completion_tokens)));
-            day.tokens = day.tokens.min(crate::engine::CAP);
-            day.latency_ms_sum = add_capped(day.latency_ms_sum, clamp(latency_ms));
-            day.cost_micros = add_capped(day.cost_micros, cost_micros);
-            let at = event.occurred_at.timestamp_micros();
-            let last = health
-                .entry((tenant, app_type))
-                .or_insert((status, at, position));
-            // The latest run by its time; of runs at the same time, the later in the log.
-            if last.1 <= at {
-                *last = (status, at, position);
-            }
-        } else if AlertEvent::VARIANTS.contains(&event.event_type.as_str()) {
-            // Decoded only on an alert's own stream, whose id it needs.
-            let Some(alert_id) = Alert::CATEGORY.id_in(&event.stream_id) else {
+    // Each tenant's dashboard events so far, read once per batch.
+    let mut counts = crate::dashboard_snapshots::Counts::default();
+    // The batch is applied in parts that end where a tenant's snapshot is due,
+    // so snapshots fall on the same events however the log was batched.
+    let mut rest = batch;
+    while !rest.is_empty() {
+        let mut end = rest.len();
+        let mut due = None;
+        for (i, event) in rest.iter().enumerate() {
+            if !TYPES.contains(&event.event_type.as_str()) {
                 continue;
-            };
-            match decode_event::<AlertEvent>(event)? {
-                Some(AlertEvent::AlertRaised(alert)) => {
-                    sqlx::query(
+            }
+            let tenant = event.tenant_id.to_string();
+            let count = crate::count_dashboard_events!(conn, counts, tenant);
+            if count % crate::dashboard_snapshots::EVERY == 0 {
+                (end, due) = (i + 1, Some(tenant));
+                break;
+            }
+        }
+        let (events, after) = rest.split_at(end);
+        rest = after;
+        // Runs are folded first: one upsert per tenant, day and app type, and one
+        // per app's health, for the whole part.
+        let mut daily: BTreeMap<(String, String, String), DaySums> = BTreeMap::new();
+        let mut health: BTreeMap<(String, String), (RunStatus, i64, i64)> = BTreeMap::new();
+        let mut latency: BTreeMap<(String, String, i32), i64> = BTreeMap::new();
+        for event in events {
+            if !TYPES.contains(&event.event_type.as_str()) {
+                continue;
+            }
+            let tenant = event.tenant_id.to_string();
+            let position = event.position as i64;
+            // Each enum below has no type in `TYPES` but the ones matched, so
+            // each event decodes as at most one of them.
+            if let Some(TenantEvent::TenantTimeZoneSet { time_zone }) =
+                decode_event::<TenantEvent>(event)?
+            {
+                crate::remember_zone!(conn, zones, ZONES, &tenant, time_zone.as_deref());
+            } else if let Some(ReportEvent::LlmRunRecorded {
+                app_type,
+                prompt_tokens,
+                completion_tokens,
+                cost_micros,
+                latency_ms,
+                status,
+                ..
+            }) = decode_event::<ReportEvent>(event)?
+            {
+                let zone = crate::zone_of!(conn, zones, ZONES, &tenant);
+                let date = calendar::day(zone, event.occurred_at);
+                *latency
+                    .entry((
+                        tenant.clone(),
+                        date.clone(),
+                        latency_bucket(clamp(latency_ms)),
+                    ))
+                    .or_default() += 1;
+                let day = daily
+                    .entry((tenant.clone(), date, app_type.clone()))
+                    .or_default();
+                day.calls += 1;
+                day.successes += i64::from(status == RunStatus::Success);
+                day.tokens = day
+                    .tokens
+                    .saturating_add(clamp(prompt_tokens.saturating_add(completion_tokens)));
+                day.tokens = day.tokens.min(crate::engine::CAP);
+                day.latency_ms_sum = add_capped(day.latency_ms_sum, clamp(latency_ms));
+                day.cost_micros = add_capped(day.cost_micros, cost_micros);
+                let at = event.occurred_at.timestamp_micros();
+                let last = health
+                    .entry((tenant, app_type))
+                    .or_insert((status, at, position));
+                // The latest run by its time; of runs at the same time, the later in the log.
+                if last.1 <= at {
+                    *last = (status, at, position);
+                }
+            } else if AlertEvent::VARIANTS.contains(&event.event_type.as_str()) {
+                // Decoded only on an alert's own stream, whose id it needs.
+                let Some(alert_id) = Alert::CATEGORY.id_in(&event.stream_id) else {
+                    continue;
+                };
+                match decode_event::<AlertEvent>(event)? {
+                    Some(AlertEvent::AlertRaised(alert)) => {
+                        sqlx::query(
                         "INSERT INTO rm_alerts (alert_id, tenant_id, source, severity, title, detail, status, raised_at_us, position) \
                          VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8) ON CONFLICT (alert_id) DO NOTHING",
                     )
@@ -139,28 +164,28 @@ sql_projection!(Dashboard, |_this, conn, events| {
                     .bind(position)
                     .execute(&mut *conn)
                     .await?;
+                    }
+                    Some(handled) => {
+                        let status = if matches!(handled, AlertEvent::AlertAcknowledged { .. }) {
+                            AlertStatus::Acknowledged
+                        } else {
+                            AlertStatus::Ignored
+                        };
+                        sqlx::query("UPDATE rm_alerts SET status = $1 WHERE alert_id = $2")
+                            .bind(status.as_str())
+                            .bind(alert_id)
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    None => continue,
                 }
-                Some(handled) => {
-                    let status = if matches!(handled, AlertEvent::AlertAcknowledged { .. }) {
-                        AlertStatus::Acknowledged
-                    } else {
-                        AlertStatus::Ignored
-                    };
-                    sqlx::query("UPDATE rm_alerts SET status = $1 WHERE alert_id = $2")
-                        .bind(status.as_str())
-                        .bind(alert_id)
-                        .execute(&mut *conn)
-                        .await?;
-                }
-                None => continue,
-            }
-        } else if let Some(budget) = decode_event::<BudgetEvent>(event)?
-            && let (BudgetScope::Tenant, rule) = budget.rule()
-        {
-            // The tenant's own budget; agents' and models' are listed from
-            // the budgets model.
-            let limits = rule.map(|r| r.limits).unwrap_or_default();
-            sqlx::query(
+            } else if let Some(budget) = decode_event::<BudgetEvent>(event)?
+                && let (BudgetScope::Tenant, rule) = budget.rule()
+            {
+                // The tenant's own budget; agents' and models' are listed from
+                // the budgets model.
+                let limits = rule.map(|r| r.limits).unwrap_or_default();
+                sqlx::query(
                 "INSERT INTO rm_budgets (tenant_id, daily_tokens, monthly_tokens, daily_cost_micros, monthly_cost_micros) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id) DO UPDATE SET daily_tokens = excluded.daily_tokens, \
                  monthly_tokens = excluded.monthly_tokens, daily_cost_micros = excluded.daily_cost_micros, \
@@ -173,66 +198,71 @@ sql_projection!(Dashboard, |_this, conn, events| {
             .bind(limits.monthly_cost_micros)
             .execute(&mut *conn)
             .await?;
+            }
         }
-    }
-    let daily: Vec<_> = daily.into_iter().collect();
-    insert_rows!(
-        conn,
-        "INSERT INTO rm_app_daily (tenant_id, day, app_type, calls, successes, tokens, latency_ms_sum, cost_micros) ",
-        daily,
-        format!(
-            " ON CONFLICT (tenant_id, day, app_type) DO UPDATE SET {}",
-            add_capped_sql(
-                "rm_app_daily",
-                &[
-                    "calls",
-                    "successes",
-                    "tokens",
-                    "latency_ms_sum",
-                    "cost_micros"
-                ]
-            )
-        ),
-        |row, ((tenant, day, app), sums)| {
-            row.push_bind(tenant.as_str())
-                .push_bind(day.as_str())
-                .push_bind(app.as_str())
-                .push_bind(sums.calls)
-                .push_bind(sums.successes)
-                .push_bind(sums.tokens)
-                .push_bind(sums.latency_ms_sum)
-                .push_bind(sums.cost_micros);
-        }
-    );
-    let latency: Vec<_> = latency.into_iter().collect();
-    insert_rows!(
-        conn,
-        "INSERT INTO rm_run_latency (tenant_id, day, bucket, runs) ",
-        latency,
-        " ON CONFLICT (tenant_id, day, bucket) DO UPDATE SET runs = rm_run_latency.runs + excluded.runs",
-        |row, ((tenant, day, bucket), runs)| {
-            row.push_bind(tenant.as_str())
-                .push_bind(day.as_str())
-                .push_bind(*bucket)
-                .push_bind(*runs);
-        }
-    );
-    let health: Vec<_> = health.into_iter().collect();
-    insert_rows!(
-        conn,
-        "INSERT INTO rm_app_health (tenant_id, app_type, last_status, last_at_us, position) ",
-        health,
-        " ON CONFLICT (tenant_id, app_type) DO UPDATE SET last_status = excluded.last_status, \
+        let daily: Vec<_> = daily.into_iter().collect();
+        insert_rows!(
+            conn,
+            "INSERT INTO rm_app_daily (tenant_id, day, app_type, calls, successes, tokens, latency_ms_sum, cost_micros) ",
+            daily,
+            format!(
+                " ON CONFLICT (tenant_id, day, app_type) DO UPDATE SET {}",
+                add_capped_sql(
+                    "rm_app_daily",
+                    &[
+                        "calls",
+                        "successes",
+                        "tokens",
+                        "latency_ms_sum",
+                        "cost_micros"
+                    ]
+                )
+            ),
+            |row, ((tenant, day, app), sums)| {
+                row.push_bind(tenant.as_str())
+                    .push_bind(day.as_str())
+                    .push_bind(app.as_str())
+                    .push_bind(sums.calls)
+                    .push_bind(sums.successes)
+                    .push_bind(sums.tokens)
+                    .push_bind(sums.latency_ms_sum)
+                    .push_bind(sums.cost_micros);
+            }
+        );
+        let latency: Vec<_> = latency.into_iter().collect();
+        insert_rows!(
+            conn,
+            "INSERT INTO rm_run_latency (tenant_id, day, bucket, runs) ",
+            latency,
+            " ON CONFLICT (tenant_id, day, bucket) DO UPDATE SET runs = rm_run_latency.runs + excluded.runs",
+            |row, ((tenant, day, bucket), runs)| {
+                row.push_bind(tenant.as_str())
+                    .push_bind(day.as_str())
+                    .push_bind(*bucket)
+                    .push_bind(*runs);
+            }
+        );
+        let health: Vec<_> = health.into_iter().collect();
+        insert_rows!(
+            conn,
+            "INSERT INTO rm_app_health (tenant_id, app_type, last_status, last_at_us, position) ",
+            health,
+            " ON CONFLICT (tenant_id, app_type) DO UPDATE SET last_status = excluded.last_status, \
          last_at_us = excluded.last_at_us, position = excluded.position \
          WHERE rm_app_health.last_at_us <= excluded.last_at_us",
-        |row, ((tenant, app), (status, at, position))| {
-            row.push_bind(tenant.as_str())
-                .push_bind(app.as_str())
-                .push_bind(status.as_str())
-                .push_bind(*at)
-                .push_bind(*position);
+            |row, ((tenant, app), (status, at, position))| {
+                row.push_bind(tenant.as_str())
+                    .push_bind(app.as_str())
+                    .push_bind(status.as_str())
+                    .push_bind(*at)
+                    .push_bind(*position);
+            }
+        );
+        if let (Some(tenant), Some(last)) = (due, events.last()) {
+            crate::take_dashboard_snapshot!(conn, tenant, last.position as i64, last.recorded_at);
         }
-    );
+    }
+    crate::save_dashboard_counts!(conn, counts);
     Ok(())
 });
 
@@ -381,32 +411,6 @@ pub struct DashboardView {
     /// The 10 newest alerts.
     pub recent_alerts: Vec<AlertRow>,
     pub budget: Budget,
-}
-
-#[derive(sqlx::FromRow)]
-struct DailyRow {
-    day: String,
-    app_type: String,
-    calls: i64,
-    successes: i64,
-    tokens: i64,
-    latency_ms_sum: i64,
-    cost_micros: i64,
-}
-
-#[derive(sqlx::FromRow)]
-struct LatencyRow {
-    day: String,
-    bucket: i32,
-    runs: i64,
-}
-
-#[derive(sqlx::FromRow)]
-struct LimitsRow {
-    daily_tokens: Option<i64>,
-    monthly_tokens: Option<i64>,
-    daily_cost_micros: Option<i64>,
-    monthly_cost_micros: Option<i64>,
 }
 
 fn totals(date: &str, rows: &[DailyRow], latencies: &[LatencyRow]) -> DayTotals {

@@ -8,6 +8,7 @@ pub mod cache_index;
 pub mod command_book;
 pub mod command_history;
 pub mod dashboard;
+pub mod dashboard_snapshots;
 pub mod directory;
 pub mod engine;
 pub mod enrollment_tokens;

@@ -1,20 +1,26 @@
-//! The dashboard as it was at a past moment: the tenant's events up to that
-//! point replayed into a scratch copy of the dashboard model (an in-memory
-//! database of its own), then read as of that moment. The live model is never
-//! touched, and the answer is what the live dashboard showed then, because
-//! it is built by the same projection from the same events.
+//! The dashboard as it was at a past moment: the tenant's latest dashboard
+//! snapshot at or before that point (`dashboard_snapshots`) loaded into a
+//! scratch copy of the dashboard model (an in-memory database of its own),
+//! the tenant's events after it replayed, then read as of that moment. The
+//! live model is never touched, and the answer is what the live dashboard
+//! showed then, because it is built by the same projection from the same
+//! events.
 //!
-//! The cost grows linearly with the tenant's events up to the moment (every
-//! one of the types the dashboard applies is read and applied once); nothing
-//! is kept between requests.
+//! The cost is one snapshot and at most `dashboard_snapshots::EVERY` of the
+//! tenant's events, wherever the moment lies; without a snapshot (before
+//! the tenant's first, or while the model is rebuilt) the tenant's events
+//! from the start of the log.
 
-use agentledger_store::{AsOf, EventFilter, EventStore, Position, Prefix, scratch_database};
+use agentledger_store::{
+    AsOf, Database, EventFilter, EventStore, Position, Prefix, scratch_database,
+};
 use std::sync::Arc;
 
 use agentledger_domain::ids::TenantId;
 use chrono::{DateTime, Utc};
 
 use crate::dashboard::{Dashboard, DashboardView, read};
+use crate::dashboard_snapshots;
 use crate::engine::{BATCH, Projection, ProjectionError, apply_events};
 
 pub struct DashboardAsOf {
@@ -25,11 +31,15 @@ pub struct DashboardAsOf {
     pub at: DateTime<Utc>,
     /// Events of the tenant replayed to build it.
     pub events_replayed: u64,
+    /// The position of the snapshot it started from, if any.
+    pub snapshot: Option<Position>,
 }
 
-/// The dashboard of `tenant` as of `as_of`; `None` when that is past the head.
+/// The dashboard of `tenant` as of `as_of`, from the snapshots `models`
+/// holds; `None` when that is past the head.
 pub async fn dashboard_as_of(
     store: Arc<dyn EventStore>,
+    models: &Database,
     tenant: TenantId,
     as_of: AsOf,
 ) -> Result<Option<DashboardAsOf>, ProjectionError> {
@@ -48,6 +58,11 @@ pub async fn dashboard_as_of(
             .map_or(DateTime::UNIX_EPOCH, |e| e.recorded_at),
     };
     let scratch = scratch_database().await?;
+    let snapshot = dashboard_snapshots::latest(models, tenant, position).await?;
+    if let Some((_, state)) = &snapshot {
+        dashboard_snapshots::restore(&scratch, tenant, state).await?;
+    }
+    let snapshot = snapshot.map(|(at, _)| at);
     let filter = EventFilter {
         tenant_id: Some(tenant.0),
         event_types: Dashboard
@@ -57,7 +72,8 @@ pub async fn dashboard_as_of(
             .collect(),
         ..EventFilter::default()
     };
-    let mut prefix = Prefix::new(store, filter, position, BATCH);
+    let mut prefix =
+        Prefix::new(store, filter, position, BATCH).starting_at(snapshot.map_or(1, |at| at + 1));
     let mut events_replayed = 0;
     while let Some(page) = prefix.next_page().await? {
         apply_events(&scratch, &Dashboard, &page).await?;
@@ -69,5 +85,6 @@ pub async fn dashboard_as_of(
         position,
         at,
         events_replayed,
+        snapshot,
     }))
 }

@@ -88,8 +88,9 @@ impl AsOf {
     }
 }
 
-/// The events matching a filter from the start of the log up to a position,
-/// page by page, without holding more than one page.
+/// The events matching a filter from the start of the log (or a later
+/// position) up to a position, page by page, without holding more than one
+/// page.
 pub struct Prefix {
     store: Arc<dyn EventStore>,
     filter: EventFilter,
@@ -112,6 +113,12 @@ impl Prefix {
             until,
             page: page.max(1),
         }
+    }
+
+    /// Reads from `position` on instead of from the start of the log.
+    pub fn starting_at(mut self, position: Position) -> Self {
+        self.next = position.max(1);
+        self
     }
 
     /// The next page, or `None` when the prefix is read.

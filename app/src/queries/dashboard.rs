@@ -70,7 +70,7 @@ async fn past(app: &App, tenant: TenantId, as_of: AsOf) -> Result<Dashboard, App
         .acquire()
         .await
         .map_err(|_| AppError::Unavailable("the server is shutting down".into()))?;
-    let Some(past) = dashboard_as_of(app.store.clone(), tenant, as_of).await? else {
+    let Some(past) = dashboard_as_of(app.store.clone(), &app.database, tenant, as_of).await? else {
         return Err(AppError::Unprocessable(
             "`as_of` is past the end of the log".into(),
         ));

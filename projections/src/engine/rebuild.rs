@@ -72,8 +72,8 @@ pub struct Built {
 }
 
 /// Applies the log up to `until` (inclusive) to every one of `projections`,
-/// reading it once: each batch goes to each model in turn, one transaction
-/// (with its checkpoint) per model, while the next batch is being read.
+/// reading it once: each batch goes to every model in one transaction (with
+/// their checkpoints), while the next batch is being read.
 /// `done` is told the position reached after every batch.
 pub async fn build_all(
     store: &dyn EventStore,
@@ -107,12 +107,14 @@ pub async fn build_all(
     let mut batch = read(from).await?;
     while let Some(last) = batch.last().map(|e| e.position) {
         let apply = async {
-            for (projection, built) in projections.iter().zip(built.iter_mut()) {
-                let started = std::time::Instant::now();
-                for applied in apply_batch(db, &[&**projection], &batch).await? {
-                    built.events += applied.events as u64;
-                }
-                built.applying += started.elapsed();
+            let models: Vec<&dyn Projection> = projections.iter().map(|p| &**p).collect();
+            for (applied, built) in apply_batch(db, &models, &batch)
+                .await?
+                .iter()
+                .zip(&mut built)
+            {
+                built.events += applied.events as u64;
+                built.applying += applied.took;
             }
             Ok::<_, ProjectionError>(())
         };

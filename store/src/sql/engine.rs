@@ -1,8 +1,7 @@
 //! The SQL event store: one writer task per store that commits every append
-//! waiting for it in one transaction (group commit), and reads straight from
-//! the pool.
+//! waiting for it in one transaction (group commit) through the backend's
+//! `write`, and reads through the backend.
 
-use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -14,12 +13,12 @@ use tokio::task::JoinHandle;
 
 use crate::error::StoreError;
 use crate::event::{
-    AppendOutcome, EventFilter, ExpectedVersion, NewEvent, Position, RecordedEvent, now,
+    AppendOutcome, EventFilter, ExpectedVersion, NewEvent, Position, RecordedEvent,
 };
 use crate::event_store::EventStore;
 use crate::sql::backend::Backend;
-use crate::sql::plan::{Append, plan};
-use crate::sql::row::{EventRow, into_events};
+use crate::sql::plan::{Pending, Plan};
+use crate::sql::row::into_events;
 use crate::subscription::{LogReader, Subscription};
 use crate::tail::Tail;
 
@@ -74,9 +73,7 @@ impl std::fmt::Debug for StoreConfig {
 }
 
 struct Request {
-    stream_id: String,
-    expected: ExpectedVersion,
-    events: Vec<NewEvent>,
+    append: Pending,
     reply: oneshot::Sender<Result<AppendOutcome, StoreError>>,
 }
 
@@ -121,112 +118,65 @@ async fn run_writer<B: Backend>(
     tail: Arc<Tail>,
     config: StoreConfig,
 ) {
+    let publish = |plan: Plan| {
+        let position = plan.head.position.max(0) as Position;
+        let before = position - plan.rows.len() as Position;
+        match into_events(plan.rows) {
+            Ok(events) => tail.extend(before, events),
+            // A row that does not read back (it cannot happen to rows just
+            // written) leaves the tail to start over, and subscribers read
+            // from the store.
+            Err(_) => tail.forget(),
+        }
+        head.send_if_modified(|h| std::mem::replace(h, position) != position);
+        plan.outcomes
+    };
     while let Some(first) = receiver.recv().await {
-        let mut batch_events = first.events.len();
+        let mut batch_events = first.append.events.len();
         let mut batch = vec![first];
         // Whatever queued while the previous commit was flushing goes into this one.
         while config.group_commit && batch_events < config.max_batch_events {
             match receiver.try_recv() {
                 Ok(request) => {
-                    batch_events += request.events.len();
+                    batch_events += request.append.events.len();
                     batch.push(request);
                 }
                 Err(_) => break,
             }
         }
-        match commit(&*backend, &batch, config.before_commit.as_ref()).await {
-            Ok((outcomes, position, committed)) => {
-                committed.publish(&tail);
-                head.send_if_modified(|h| std::mem::replace(h, position) != position);
-                for (request, outcome) in batch.into_iter().zip(outcomes) {
-                    let _ = request.reply.send(outcome);
+        let (group, replies): (Vec<Pending>, Vec<_>) =
+            batch.into_iter().map(|r| (r.append, r.reply)).unzip();
+        let group: Arc<[Pending]> = group.into();
+        match backend
+            .write(group.clone(), config.before_commit.clone())
+            .await
+        {
+            Ok(plan) => {
+                for (reply, outcome) in replies.into_iter().zip(publish(plan)) {
+                    let _ = reply.send(outcome);
                 }
             }
-            Err(err) if batch.len() == 1 => {
-                if let Some(request) = batch.pop() {
-                    let _ = request.reply.send(Err(err));
+            Err(err) if replies.len() == 1 => {
+                if let Some(reply) = replies.into_iter().next() {
+                    let _ = reply.send(Err(err));
                 }
             }
             Err(err) => {
                 // Nothing of the batch was written. Commit each append alone so
                 // every caller gets its own answer.
-                tracing::warn!(error = %err, appends = batch.len(), "group commit failed; retrying appends one by one");
-                for request in batch {
-                    let single = std::slice::from_ref(&request);
-                    let outcome = match commit(&*backend, single, config.before_commit.as_ref())
-                        .await
-                    {
-                        Ok((mut outcomes, position, committed)) => {
-                            committed.publish(&tail);
-                            head.send_if_modified(|h| std::mem::replace(h, position) != position);
-                            // `plan` answers every append it is given.
-                            outcomes.pop().unwrap_or(Err(StoreError::Closed))
-                        }
+                tracing::warn!(error = %err, appends = replies.len(), "group commit failed; retrying appends one by one");
+                for (append, reply) in group.iter().zip(replies) {
+                    let single: Arc<[Pending]> = Arc::from(vec![append.clone()]);
+                    let outcome = match backend.write(single, config.before_commit.clone()).await {
+                        // `plan` answers every append it is given.
+                        Ok(plan) => publish(plan).pop().unwrap_or(Err(StoreError::Closed)),
                         Err(err) => Err(err),
                     };
-                    let _ = request.reply.send(outcome);
+                    let _ = reply.send(outcome);
                 }
             }
         }
     }
-}
-
-/// What a commit wrote, after the head it found.
-struct Committed {
-    before: Position,
-    rows: Vec<EventRow>,
-}
-
-impl Committed {
-    /// Hands the new events to this process's subscribers. A row that does
-    /// not read back (it cannot happen to rows just written) leaves the tail
-    /// to start over, and subscribers read from the store.
-    fn publish(self, tail: &Tail) {
-        match into_events(self.rows) {
-            Ok(events) => tail.extend(self.before, events),
-            Err(_) => tail.forget(),
-        }
-    }
-}
-
-/// One transaction for all of `batch`. Returns each append's outcome, the
-/// head position after the commit, and what it wrote.
-async fn commit<B: Backend>(
-    backend: &B,
-    batch: &[Request],
-    before_commit: Option<&BeforeCommit>,
-) -> Result<(Vec<Result<AppendOutcome, StoreError>>, Position, Committed), StoreError> {
-    let (mut tx, head) = backend.begin().await?;
-    let before = head.position.max(0) as Position;
-    let ids: Vec<_> = batch
-        .iter()
-        .flat_map(|r| r.events.iter().map(|e| e.event_id))
-        .collect();
-    let streams: BTreeSet<&str> = batch.iter().map(|r| r.stream_id.as_str()).collect();
-    let streams: Vec<&str> = streams.into_iter().collect();
-    let placements = backend.placements(&mut tx, &ids).await?;
-    let stream_heads = backend.stream_heads(&mut tx, &streams).await?;
-    let appends: Vec<Append<'_>> = batch
-        .iter()
-        .map(|r| Append {
-            stream_id: &r.stream_id,
-            expected: r.expected,
-            events: &r.events,
-        })
-        .collect();
-    let plan = plan(head, placements, stream_heads, &appends, now());
-    if !plan.rows.is_empty() {
-        backend.insert(&mut tx, &plan.rows).await?;
-        if let Some(hook) = before_commit {
-            hook().await;
-        }
-        backend.commit(tx, &plan.head).await?;
-    }
-    let committed = Committed {
-        before,
-        rows: plan.rows,
-    };
-    Ok((plan.outcomes, plan.head.position as Position, committed))
 }
 
 #[async_trait]
@@ -263,9 +213,11 @@ impl<B: Backend> EventStore for SqlEventStore<B> {
             .ok_or(StoreError::Closed)?;
         let (reply, answer) = oneshot::channel();
         let request = Request {
-            stream_id: stream_id.to_owned(),
-            expected,
-            events,
+            append: Pending {
+                stream_id: stream_id.to_owned(),
+                expected,
+                events,
+            },
             reply,
         };
         sender.send(request).await.map_err(|_| StoreError::Closed)?;

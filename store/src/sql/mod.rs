@@ -9,3 +9,5 @@ pub(crate) mod plan;
 pub(crate) mod postgres;
 pub(crate) mod row;
 pub(crate) mod sqlite;
+pub(crate) mod sqlite_reader;
+pub(crate) mod sqlite_writer;

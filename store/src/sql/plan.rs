@@ -47,6 +47,25 @@ pub(crate) struct Append<'a> {
     pub events: &'a [NewEvent],
 }
 
+/// An append waiting for its group commit, owned so that it can cross to
+/// the thread or connection that writes it.
+#[derive(Debug, Clone)]
+pub(crate) struct Pending {
+    pub stream_id: String,
+    pub expected: ExpectedVersion,
+    pub events: Vec<NewEvent>,
+}
+
+impl Pending {
+    pub fn as_append(&self) -> Append<'_> {
+        Append {
+            stream_id: &self.stream_id,
+            expected: self.expected,
+            events: &self.events,
+        }
+    }
+}
+
 pub(crate) struct Plan {
     pub rows: Vec<EventRow>,
     pub outcomes: Vec<Result<AppendOutcome, StoreError>>,

@@ -2,7 +2,9 @@
 //! on `log_head` that is held until commit, so transactions commit in position
 //! order and a reader never sees position n+1 before n (see DESIGN.md).
 
+use std::collections::BTreeSet;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -10,10 +12,11 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
 use uuid::Uuid;
 
 use crate::error::StoreError;
-use crate::event::{EventFilter, Position};
+use crate::event::{EventFilter, Position, now};
 use crate::sql::backend::Backend;
+use crate::sql::engine::BeforeCommit;
 use crate::sql::filter::push_filter;
-use crate::sql::plan::{Head, read_head};
+use crate::sql::plan::{Head, Pending, Plan, plan, read_head};
 use crate::sql::row::{EventRow, Placement, StreamHead, event_columns};
 
 pub(crate) struct PostgresBackend {
@@ -71,11 +74,11 @@ async fn create_schema(pool: &PgPool) -> Result<(), StoreError> {
     Ok(())
 }
 
-#[async_trait]
-impl Backend for PostgresBackend {
-    type Tx = Transaction<'static, Postgres>;
+type Tx = Transaction<'static, Postgres>;
 
-    async fn begin(&self) -> Result<(Self::Tx, Head), StoreError> {
+/// The steps of one group commit, each a statement on the transaction.
+impl PostgresBackend {
+    async fn begin(&self) -> Result<(Tx, Head), StoreError> {
         let mut tx = self.pool.begin().await?;
         let head: (i64, Vec<u8>, Option<chrono::DateTime<chrono::Utc>>) =
             sqlx::query_as(concat!(read_head!(), " FOR UPDATE"))
@@ -84,11 +87,7 @@ impl Backend for PostgresBackend {
         Ok((tx, head.into()))
     }
 
-    async fn placements(
-        &self,
-        tx: &mut Self::Tx,
-        ids: &[Uuid],
-    ) -> Result<Vec<Placement>, StoreError> {
+    async fn placements(tx: &mut Tx, ids: &[Uuid]) -> Result<Vec<Placement>, StoreError> {
         // One index probe per id. With `event_id = ANY($1)` the planner
         // turns to a scan of the whole table once the list is long (a group
         // commit of thousands of events), which grows with the log.
@@ -102,11 +101,7 @@ impl Backend for PostgresBackend {
         .await?)
     }
 
-    async fn stream_heads(
-        &self,
-        tx: &mut Self::Tx,
-        streams: &[&str],
-    ) -> Result<Vec<StreamHead>, StoreError> {
+    async fn stream_heads(tx: &mut Tx, streams: &[&str]) -> Result<Vec<StreamHead>, StoreError> {
         let streams: Vec<String> = streams.iter().map(|s| s.to_string()).collect();
         // The last version of each stream from the end of its index; a
         // `GROUP BY` over the list would read every event of every stream.
@@ -120,7 +115,7 @@ impl Backend for PostgresBackend {
         .await?)
     }
 
-    async fn insert(&self, tx: &mut Self::Tx, rows: &[EventRow]) -> Result<(), StoreError> {
+    async fn insert(tx: &mut Tx, rows: &[EventRow]) -> Result<(), StoreError> {
         // One statement whatever the batch size: every column travels as an array.
         sqlx::query(
             concat!("INSERT INTO events (", event_columns!(), ") \
@@ -148,7 +143,7 @@ impl Backend for PostgresBackend {
         Ok(())
     }
 
-    async fn commit(&self, mut tx: Self::Tx, head: &Head) -> Result<(), StoreError> {
+    async fn commit(mut tx: Tx, head: &Head) -> Result<(), StoreError> {
         sqlx::query("UPDATE log_head SET position = $1, hash = $2 WHERE id = 1")
             .bind(head.position)
             .bind(head.hash.clone())
@@ -156,6 +151,35 @@ impl Backend for PostgresBackend {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Backend for PostgresBackend {
+    async fn write(
+        &self,
+        group: Arc<[Pending]>,
+        before_commit: Option<BeforeCommit>,
+    ) -> Result<Plan, StoreError> {
+        let (mut tx, head) = self.begin().await?;
+        let ids: Vec<Uuid> = group
+            .iter()
+            .flat_map(|append| append.events.iter().map(|e| e.event_id))
+            .collect();
+        let streams: BTreeSet<&str> = group.iter().map(|a| a.stream_id.as_str()).collect();
+        let streams: Vec<&str> = streams.into_iter().collect();
+        let placements = Self::placements(&mut tx, &ids).await?;
+        let stream_heads = Self::stream_heads(&mut tx, &streams).await?;
+        let appends: Vec<_> = group.iter().map(Pending::as_append).collect();
+        let plan = plan(head, placements, stream_heads, &appends, now());
+        if !plan.rows.is_empty() {
+            Self::insert(&mut tx, &plan.rows).await?;
+            if let Some(hook) = before_commit {
+                hook().await;
+            }
+            Self::commit(tx, &plan.head).await?;
+        }
+        Ok(plan)
     }
 
     async fn read_stream(

@@ -17,8 +17,6 @@ macro_rules! event_columns {
 }
 pub(crate) use event_columns;
 
-pub(crate) const EVENT_COLUMNS: &str = event_columns!();
-
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub(crate) struct EventRow {
     pub position: i64,

@@ -1,44 +1,42 @@
-//! The embedded default: one SQLite file in WAL mode. The log (and what
-//! commands remember) is written with `synchronous=FULL`, so a commit is on
-//! disk when it returns. Read models are written through a pool of their own
+//! The embedded default: one SQLite file in WAL mode. The log is written by
+//! a thread of its own (`sqlite_writer`); it and what commands remember are
+//! written with `synchronous=FULL`, so a commit is on disk when it returns. Read models are written through a pool of their own
 //! with `synchronous=NORMAL`: their commits are not flushed one by one, and
 //! the next flush of the log (the WAL is one sequence) carries them. A crash
 //! can only lose a model's latest batches together with their checkpoint,
 //! which the model then applies again.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
-use tokio::sync::OwnedMutexGuard;
-use uuid::Uuid;
 
 use crate::database::{Database, WriteGate};
 use crate::error::StoreError;
 use crate::event::{EventFilter, Position};
 use crate::sql::backend::Backend;
-use crate::sql::filter::push_filter;
-use crate::sql::plan::{Head, read_head};
-use crate::sql::row::{EVENT_COLUMNS, EventRow, Placement, StreamHead};
-
-/// Rows per INSERT, well under SQLite's 32766 bound parameters.
-const INSERT_CHUNK: usize = 1000;
-/// Values per `IN (...)` list.
-const LOOKUP_CHUNK: usize = 1000;
+use crate::sql::engine::BeforeCommit;
+use crate::sql::plan::{Pending, Plan};
+use crate::sql::row::EventRow;
+use crate::sql::sqlite_reader::LogReaders;
+use crate::sql::sqlite_writer::LogWriter;
 
 pub(crate) struct SqliteBackend {
     pub(crate) pool: SqlitePool,
     /// Read models' writes: no flush per commit.
     pub(crate) models: SqlitePool,
     pub(crate) gate: WriteGate,
+    /// `None` for a database of read models only.
+    log: Option<SqliteLog>,
 }
 
-/// A transaction on the log, holding this process's turn to write.
-pub(crate) struct SqliteTx {
-    tx: Transaction<'static, Sqlite>,
-    _turn: OwnedMutexGuard<()>,
+/// The log's own connections: its writer thread and its readers.
+struct SqliteLog {
+    writer: LogWriter,
+    readers: Arc<LogReaders>,
 }
 
 impl SqliteBackend {
@@ -50,7 +48,17 @@ impl SqliteBackend {
         } else {
             format!("sqlite://{url}")
         };
-        let options = SqliteConnectOptions::from_str(&url)?
+        let options = SqliteConnectOptions::from_str(&url)?;
+        if options
+            .get_filename()
+            .to_string_lossy()
+            .starts_with("file:sqlx-in-memory")
+        {
+            return Err(StoreError::UnsupportedUrl(format!(
+                "{url} (the log needs a file: its writer has a connection of its own)"
+            )));
+        }
+        let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
@@ -62,12 +70,17 @@ impl SqliteBackend {
         super::migrations::sqlite().run(&pool).await?;
         let models = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
-            .connect_with(options.synchronous(SqliteSynchronous::Normal))
+            .connect_with(options.clone().synchronous(SqliteSynchronous::Normal))
             .await?;
+        let log = SqliteLog {
+            writer: LogWriter::start(options.get_filename())?,
+            readers: LogReaders::new(options.get_filename()),
+        };
         Ok(Self {
             pool,
             models,
             gate: WriteGate::default(),
+            log: Some(log),
         })
     }
 
@@ -87,6 +100,13 @@ impl SqliteBackend {
             models: pool.clone(),
             pool,
             gate: WriteGate::default(),
+            log: None,
+        })
+    }
+
+    fn log(&self) -> Result<&SqliteLog, StoreError> {
+        self.log.as_ref().ok_or_else(|| {
+            StoreError::InvalidAppend("this SQLite database holds read models only".into())
         })
     }
 
@@ -103,104 +123,14 @@ impl SqliteBackend {
 
 #[async_trait]
 impl Backend for SqliteBackend {
-    type Tx = SqliteTx;
-
-    async fn begin(&self) -> Result<(Self::Tx, Head), StoreError> {
-        // IMMEDIATE takes the write lock now, so the head read below cannot go
-        // stale before our writes (another process may share the file).
+    async fn write(
+        &self,
+        group: Arc<[Pending]>,
+        before_commit: Option<BeforeCommit>,
+    ) -> Result<Plan, StoreError> {
+        let log = self.log()?;
         let turn = self.gate.enter().await;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let head: (i64, Vec<u8>, Option<chrono::DateTime<chrono::Utc>>) =
-            sqlx::query_as(read_head!()).fetch_one(&mut *tx).await?;
-        Ok((SqliteTx { tx, _turn: turn }, head.into()))
-    }
-
-    async fn placements(
-        &self,
-        tx: &mut Self::Tx,
-        ids: &[Uuid],
-    ) -> Result<Vec<Placement>, StoreError> {
-        let mut found = Vec::new();
-        for chunk in ids.chunks(LOOKUP_CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "SELECT event_id, stream_id, stream_version, position FROM events WHERE event_id IN (",
-            );
-            let mut list = q.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            q.push(")");
-            found.extend(
-                q.build_query_as::<Placement>()
-                    .fetch_all(&mut *tx.tx)
-                    .await?,
-            );
-        }
-        Ok(found)
-    }
-
-    async fn stream_heads(
-        &self,
-        tx: &mut Self::Tx,
-        streams: &[&str],
-    ) -> Result<Vec<StreamHead>, StoreError> {
-        let mut found = Vec::new();
-        for chunk in streams.chunks(LOOKUP_CHUNK) {
-            // One `MAX` per stream: SQLite answers each from the end of the
-            // (stream_id, stream_version) index, where a `GROUP BY` over the
-            // list would read every event of every stream named.
-            let mut q = QueryBuilder::<Sqlite>::new("WITH named(stream_id) AS (");
-            q.push_values(chunk, |mut row, stream| {
-                row.push_bind(stream.to_string());
-            });
-            q.push(
-                ") SELECT stream_id, version FROM (SELECT stream_id, \
-                 (SELECT MAX(stream_version) FROM events WHERE events.stream_id = named.stream_id) AS version \
-                 FROM named) WHERE version IS NOT NULL",
-            );
-            found.extend(
-                q.build_query_as::<StreamHead>()
-                    .fetch_all(&mut *tx.tx)
-                    .await?,
-            );
-        }
-        Ok(found)
-    }
-
-    async fn insert(&self, tx: &mut Self::Tx, rows: &[EventRow]) -> Result<(), StoreError> {
-        for chunk in rows.chunks(INSERT_CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO events (");
-            q.push(EVENT_COLUMNS).push(") ");
-            q.push_values(chunk, |mut b, row| {
-                b.push_bind(row.position)
-                    .push_bind(row.event_id)
-                    .push_bind(row.stream_id.clone())
-                    .push_bind(row.stream_version)
-                    .push_bind(row.event_type.clone())
-                    .push_bind(row.schema_version)
-                    .push_bind(row.tenant_id)
-                    .push_bind(row.occurred_at)
-                    .push_bind(row.recorded_at)
-                    .push_bind(row.actor_kind.clone())
-                    .push_bind(row.actor_id.clone())
-                    .push_bind(row.correlation_id)
-                    .push_bind(row.causation_id)
-                    .push_bind(row.payload.clone())
-                    .push_bind(row.hash.clone());
-            });
-            q.build().execute(&mut *tx.tx).await?;
-        }
-        Ok(())
-    }
-
-    async fn commit(&self, mut tx: Self::Tx, head: &Head) -> Result<(), StoreError> {
-        sqlx::query("UPDATE log_head SET position = ?, hash = ? WHERE id = 1")
-            .bind(head.position)
-            .bind(head.hash.clone())
-            .execute(&mut *tx.tx)
-            .await?;
-        tx.tx.commit().await?;
-        Ok(())
+        log.writer.write(group, before_commit, turn).await
     }
 
     async fn read_stream(
@@ -209,15 +139,10 @@ impl Backend for SqliteBackend {
         from_version: i64,
         limit: i64,
     ) -> Result<Vec<EventRow>, StoreError> {
-        let mut q = QueryBuilder::<Sqlite>::new("SELECT ");
-        q.push(EVENT_COLUMNS)
-            .push(" FROM events WHERE stream_id = ")
-            .push_bind(stream_id.to_owned())
-            .push(" AND stream_version >= ")
-            .push_bind(from_version)
-            .push(" ORDER BY stream_version LIMIT ")
-            .push_bind(limit);
-        Ok(q.build_query_as().fetch_all(&self.pool).await?)
+        let log = self.log()?;
+        log.readers
+            .read_stream(stream_id, from_version, limit)
+            .await
     }
 
     async fn read_all(
@@ -226,19 +151,11 @@ impl Backend for SqliteBackend {
         limit: i64,
         filter: &EventFilter,
     ) -> Result<Vec<EventRow>, StoreError> {
-        let mut q = QueryBuilder::<Sqlite>::new("SELECT ");
-        q.push(EVENT_COLUMNS)
-            .push(" FROM events WHERE position >= ")
-            .push_bind(from_position);
-        push_filter(&mut q, filter);
-        q.push(" ORDER BY position LIMIT ").push_bind(limit);
-        Ok(q.build_query_as().fetch_all(&self.pool).await?)
+        let log = self.log()?;
+        log.readers.read_all(from_position, limit, filter).await
     }
 
     async fn head_position(&self) -> Result<Position, StoreError> {
-        let position: i64 = sqlx::query_scalar("SELECT position FROM log_head WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(position as Position)
+        self.log()?.readers.head_position().await
     }
 }

@@ -1,0 +1,211 @@
+//! Reading the SQLite log without a hand-off per row: each query runs whole
+//! on a blocking thread, on a connection kept for the next one, and its rows
+//! come back together. (sqlx hands every row from its worker thread to the
+//! async side on its own; reading a batch of thousands of events for a
+//! rebuild was mostly that.)
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags, Row, ToSql};
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::event::{EventFilter, Position};
+use crate::sql::filter::{Param, clauses};
+use crate::sql::row::{EventRow, event_columns};
+use crate::sql::sqlite_writer::time_text;
+
+/// Connections kept between reads; more may be open at once under load.
+const KEEP: usize = 8;
+
+pub(crate) struct LogReaders {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl LogReaders {
+    pub(crate) fn new(path: &Path) -> Arc<Self> {
+        Arc::new(Self {
+            path: path.to_owned(),
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub(crate) async fn read_all(
+        self: &Arc<Self>,
+        from_position: i64,
+        limit: i64,
+        filter: &EventFilter,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        let filter = filter.clone();
+        self.run(move |connection| {
+            let mut sql = String::from(concat!(
+                "SELECT ",
+                event_columns!(),
+                " FROM events WHERE position >= ?"
+            ));
+            let clauses = clauses(&filter);
+            let mut values: Vec<Value> = vec![Value::Integer(from_position)];
+            for clause in &clauses {
+                let marks = vec!["?"; clause.values.len()].join(", ");
+                sql.push_str(&format!(" AND {} {} ({marks})", clause.column, clause.op));
+                values.extend(clause.values.iter().map(Value::from));
+            }
+            sql.push_str(" ORDER BY position LIMIT ?");
+            values.push(Value::Integer(limit));
+            let mut statement = connection.prepare_cached(&sql)?;
+            let params: Vec<&dyn ToSql> = values.iter().map(|v| v as &dyn ToSql).collect();
+            let rows = statement.query_map(params.as_slice(), event_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    pub(crate) async fn read_stream(
+        self: &Arc<Self>,
+        stream_id: &str,
+        from_version: i64,
+        limit: i64,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        let stream_id = stream_id.to_owned();
+        self.run(move |connection| {
+            let mut statement = connection.prepare_cached(concat!(
+                "SELECT ",
+                event_columns!(),
+                " FROM events WHERE stream_id = ?1 AND stream_version >= ?2 \
+                 ORDER BY stream_version LIMIT ?3"
+            ))?;
+            let rows = statement
+                .query_map(rusqlite::params![stream_id, from_version, limit], event_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    pub(crate) async fn head_position(self: &Arc<Self>) -> Result<Position, StoreError> {
+        self.run(|connection| {
+            let position: i64 = connection
+                .prepare_cached("SELECT position FROM log_head WHERE id = 1")?
+                .query_row([], |row| row.get(0))?;
+            Ok(position.max(0) as Position)
+        })
+        .await
+    }
+
+    /// Runs `read` on a blocking thread with an idle connection, or a new one.
+    async fn run<T: Send + 'static>(
+        self: &Arc<Self>,
+        read: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let readers = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let idle = readers
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop();
+            let connection = match idle {
+                Some(connection) => connection,
+                None => open(&readers.path)?,
+            };
+            let answer = read(&connection);
+            let mut idle = readers.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < KEEP {
+                idle.push(connection);
+            }
+            answer
+        })
+        .await
+        .map_err(|e| StoreError::Writer(format!("a read of the log stopped: {e}")))?
+    }
+}
+
+fn open(path: &Path) -> Result<Connection, StoreError> {
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    connection.busy_timeout(Duration::from_secs(30))?;
+    connection.set_prepared_statement_cache_capacity(32);
+    Ok(connection)
+}
+
+/// A bound value of a dynamic query.
+enum Value {
+    Integer(i64),
+    Text(String),
+    Blob([u8; 16]),
+}
+
+impl From<&Param<'_>> for Value {
+    fn from(param: &Param<'_>) -> Self {
+        match param {
+            Param::Text(text) => Value::Text((*text).to_owned()),
+            Param::Uuid(id) => Value::Blob(*id.as_bytes()),
+            Param::Time(time) => Value::Text(time_text(time)),
+        }
+    }
+}
+
+impl ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(match self {
+            Value::Integer(n) => (*n).into(),
+            Value::Text(text) => text.as_str().into(),
+            Value::Blob(bytes) => bytes.as_slice().into(),
+        })
+    }
+}
+
+/// An events row in `event_columns!` order, decoded as sqlx decodes it.
+fn event_row(row: &Row<'_>) -> rusqlite::Result<EventRow> {
+    Ok(EventRow {
+        position: row.get(0)?,
+        event_id: uuid(row, 1)?,
+        stream_id: row.get(2)?,
+        stream_version: row.get(3)?,
+        event_type: row.get(4)?,
+        schema_version: row.get(5)?,
+        tenant_id: uuid(row, 6)?,
+        occurred_at: time(row, 7)?,
+        recorded_at: time(row, 8)?,
+        actor_kind: row.get(9)?,
+        actor_id: row.get(10)?,
+        correlation_id: optional_uuid(row, 11)?,
+        causation_id: optional_uuid(row, 12)?,
+        payload: row.get(13)?,
+        hash: row.get(14)?,
+    })
+}
+
+fn conversion(
+    index: usize,
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Blob, Box::new(error))
+}
+
+fn uuid(row: &Row<'_>, index: usize) -> rusqlite::Result<Uuid> {
+    let bytes = row.get_ref(index)?.as_blob()?;
+    Uuid::from_slice(bytes).map_err(|e| conversion(index, e))
+}
+
+fn optional_uuid(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<Uuid>> {
+    match row.get_ref(index)? {
+        ValueRef::Null => Ok(None),
+        value => Uuid::from_slice(value.as_blob()?)
+            .map(Some)
+            .map_err(|e| conversion(index, e)),
+    }
+}
+
+fn time(row: &Row<'_>, index: usize) -> rusqlite::Result<DateTime<Utc>> {
+    let text = row.get_ref(index)?.as_str()?;
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| conversion(index, e))
+}
