@@ -6,22 +6,23 @@
 //! showed then, because it is built by the same projection from the same
 //! events.
 //!
-//! The cost is one snapshot and at most `dashboard_snapshots::EVERY` of the
-//! tenant's events, wherever the moment lies; without a snapshot (before
+//! The cost is one snapshot and fewer than `dashboard_snapshots::EVERY` of
+//! the tenant's events, wherever the moment lies (the scratch database is
+//! one kept from an earlier request, emptied, when there is one); without a snapshot (before
 //! the tenant's first, or while the model is rebuilt) the tenant's events
 //! from the start of the log.
 
 use agentledger_store::{
     AsOf, Database, EventFilter, EventStore, Position, Prefix, scratch_database,
 };
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use agentledger_domain::ids::TenantId;
 use chrono::{DateTime, Utc};
 
 use crate::dashboard::{Dashboard, DashboardView, read};
 use crate::dashboard_snapshots;
-use crate::engine::{BATCH, Projection, ProjectionError, apply_events};
+use crate::engine::{BATCH, Projection, ProjectionError, apply_events, reset};
 
 pub struct DashboardAsOf {
     pub dashboard: DashboardView,
@@ -33,6 +34,31 @@ pub struct DashboardAsOf {
     pub events_replayed: u64,
     /// The position of the snapshot it started from, if any.
     pub snapshot: Option<Position>,
+}
+
+/// Scratch databases kept between past dashboards, emptied: a new one runs
+/// every migration, a kept one only empties the dashboard's tables. As many
+/// as may be built at once are kept (`app` allows two).
+static SPARE: Mutex<Vec<Database>> = Mutex::new(Vec::new());
+const SPARES: usize = 2;
+
+async fn spare_or_new() -> Result<Database, ProjectionError> {
+    let spare = SPARE.lock().unwrap_or_else(PoisonError::into_inner).pop();
+    match spare {
+        Some(db) => Ok(db),
+        None => Ok(scratch_database().await?),
+    }
+}
+
+/// Empties `scratch` of the dashboard and keeps it for the next past
+/// dashboard; one that cannot be emptied is dropped.
+async fn give_back(scratch: Database) {
+    if reset(&scratch, &Dashboard).await.is_ok() {
+        let mut spare = SPARE.lock().unwrap_or_else(PoisonError::into_inner);
+        if spare.len() < SPARES {
+            spare.push(scratch);
+        }
+    }
 }
 
 /// The dashboard of `tenant` as of `as_of`, from the snapshots `models`
@@ -57,7 +83,7 @@ pub async fn dashboard_as_of(
             .first()
             .map_or(DateTime::UNIX_EPOCH, |e| e.recorded_at),
     };
-    let scratch = scratch_database().await?;
+    let scratch = spare_or_new().await?;
     let snapshot = dashboard_snapshots::latest(models, tenant, position).await?;
     if let Some((_, state)) = &snapshot {
         dashboard_snapshots::restore(&scratch, tenant, state).await?;
@@ -80,6 +106,7 @@ pub async fn dashboard_as_of(
         events_replayed += page.len() as u64;
     }
     let dashboard = read(&scratch, tenant, at).await?;
+    give_back(scratch).await;
     Ok(Some(DashboardAsOf {
         dashboard,
         position,
