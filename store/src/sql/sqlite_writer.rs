@@ -16,7 +16,7 @@ use tokio::sync::{OwnedMutexGuard, oneshot};
 use crate::error::StoreError;
 use crate::event::now;
 use crate::sql::engine::BeforeCommit;
-use crate::sql::plan::{Head, Pending, Plan, plan};
+use crate::sql::plan::{Head, Pending, Plan, plan, read_head};
 use crate::sql::row::{EventRow, Placement, StreamHead, event_columns};
 
 /// A group to write, with this process's write turn (released once the
@@ -99,8 +99,7 @@ fn run(mut connection: Connection, jobs: mpsc::Receiver<Job>, runtime: Handle) {
     }
 }
 
-const READ_HEAD: &str = "SELECT position, hash, (SELECT recorded_at FROM events WHERE position = log_head.position) \
-     FROM log_head WHERE id = 1";
+const READ_HEAD: &str = read_head!();
 const PLACEMENT: &str =
     "SELECT stream_id, stream_version, position FROM events WHERE event_id = ?1";
 const STREAM_HEAD: &str = "SELECT MAX(stream_version) FROM events WHERE stream_id = ?1";
