@@ -114,12 +114,13 @@ async fn agents_and_templates_are_listed_with_filters_and_pages(server: TestServ
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
-    let (status, _) = server.call(Method::DELETE, &path, Some(&other), None).await;
+    let retire = format!("{path}/retire");
+    let (status, _) = server.call(Method::POST, &retire, Some(&other), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let body = json!({ "reason": "replaced by a newer model" });
     for _ in 0..2 {
         let (status, _) = server
-            .call(Method::DELETE, &path, Some(&op), Some(&body))
+            .call(Method::POST, &retire, Some(&op), Some(&body))
             .await;
         assert_eq!(status, StatusCode::OK, "retiring again changes nothing");
     }
@@ -229,7 +230,9 @@ async fn a_retired_agent_cannot_log_in_and_its_tokens_stop(server: TestServer) {
     let (status, _) = server.get("/api/v1/agents/me", &agent.token).await;
     assert_eq!(status, StatusCode::OK);
     let path = format!("/api/v1/agents/{}", agent.agent_id);
-    let (status, _) = server.call(Method::DELETE, &path, Some(&op), None).await;
+    let (status, _) = server
+        .call(Method::POST, &format!("{path}/retire"), Some(&op), None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = server.get("/api/v1/agents/me", &agent.token).await;
     assert_eq!(

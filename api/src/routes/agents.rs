@@ -390,10 +390,11 @@ async fn rename(
 
 /// Retires the agent for good: its tokens stop working at once, it cannot
 /// log in or be enabled again, and its history stays (it is still read,
-/// audited and exported).
+/// audited and exported). A state change like disabling, so a `POST`: a
+/// `DELETE` would promise the agent is gone, and it stays readable.
 #[utoipa::path(
-    delete,
-    path = "/api/v1/agents/{agent_id}",
+    post,
+    path = "/api/v1/agents/{agent_id}/retire",
     operation_id = "retire_agent",
     tag = "agents",
     summary = "Retire an agent",
