@@ -111,7 +111,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/workflows/{workflow_id}/diff"),
     ("get", "/api/v1/agents"),
     ("post", "/api/v1/agents/{agent_id}/rename"),
-    ("delete", "/api/v1/agents/{agent_id}"),
+    ("post", "/api/v1/agents/{agent_id}/retire"),
     ("patch", "/api/v1/budget"),
     ("delete", "/api/v1/budget"),
     ("get", "/api/v1/budgets"),
