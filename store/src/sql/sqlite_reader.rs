@@ -17,7 +17,7 @@ use crate::error::StoreError;
 use crate::event::{EventFilter, Position};
 use crate::sql::filter::{Param, clauses};
 use crate::sql::row::{EventRow, event_columns};
-use crate::sql::sqlite_writer::time_text;
+use crate::sql::sqlite_writer::{time_from_text, time_text};
 
 /// Connections kept between reads; more may be open at once under load.
 const KEEP: usize = 8;
@@ -204,8 +204,5 @@ fn optional_uuid(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<Uuid>> 
 }
 
 fn time(row: &Row<'_>, index: usize) -> rusqlite::Result<DateTime<Utc>> {
-    let text = row.get_ref(index)?.as_str()?;
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| conversion(index, e))
+    time_from_text(row.get_ref(index)?.as_str()?).map_err(|e| conversion(index, e))
 }

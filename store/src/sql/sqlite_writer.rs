@@ -5,7 +5,7 @@
 //! statements stay prepared for the connection's life.
 
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -22,9 +22,9 @@ use crate::sql::row::{EventRow, Placement, StreamHead, event_columns};
 /// A group to write, with this process's write turn (released once the
 /// group is committed) and where its plan goes.
 struct Job {
-    group: std::sync::Arc<[Pending]>,
+    group: Arc<[Pending]>,
     before_commit: Option<BeforeCommit>,
-    _turn: OwnedMutexGuard<()>,
+    turn: OwnedMutexGuard<()>,
     answer: oneshot::Sender<Result<Plan, StoreError>>,
 }
 
@@ -52,7 +52,7 @@ impl LogWriter {
     /// Writes `group` in one durable transaction once `turn` is held.
     pub(crate) async fn write(
         &self,
-        group: std::sync::Arc<[Pending]>,
+        group: Arc<[Pending]>,
         before_commit: Option<BeforeCommit>,
         turn: OwnedMutexGuard<()>,
     ) -> Result<Plan, StoreError> {
@@ -60,7 +60,7 @@ impl LogWriter {
         let job = Job {
             group,
             before_commit,
-            _turn: turn,
+            turn,
             answer,
         };
         self.jobs.send(job).map_err(|_| StoreError::Closed)?;
@@ -86,7 +86,7 @@ fn run(mut connection: Connection, jobs: mpsc::Receiver<Job>, runtime: Handle) {
         let Job {
             group,
             before_commit,
-            _turn: turn,
+            turn,
             answer,
         } = job;
         let hook = before_commit
@@ -221,11 +221,14 @@ pub(crate) fn time_text(time: &DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::AutoSi, false)
 }
 
+/// A time read back from the log's TEXT columns (`time_text`'s form).
+pub(crate) fn time_from_text(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
+    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc))
+}
+
 fn parse_time(position: i64, text: &str) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| StoreError::Corrupt {
-            position,
-            reason: format!("recorded_at `{text}`: {e}"),
-        })
+    time_from_text(text).map_err(|e| StoreError::Corrupt {
+        position,
+        reason: format!("recorded_at `{text}`: {e}"),
+    })
 }
