@@ -9,7 +9,7 @@ use agentledger_commands::tasks::{self as handlers, Created, claim_first, create
 use agentledger_domain::Aggregate;
 use agentledger_domain::ids::{TaskId, TenantId};
 use agentledger_domain::task::{NewTask, Task, TaskCommand, TaskEvent};
-use agentledger_projections::engine::decode_event;
+use agentledger_projections::engine::decode_recorded;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -134,7 +134,7 @@ pub async fn output(
             if let Some(TaskEvent::TaskProgressed {
                 output_chunk: Some(text),
                 ..
-            }) = decode_event::<TaskEvent>(event)?
+            }) = decode_recorded::<TaskEvent>(event)?
             {
                 chunks.push(OutputChunk {
                     seq: event.stream_version,

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use strum::{VariantArray, VariantNames};
 
 /// Implemented for every enum listed in `catalogue`, and only for those.
-pub trait Event: Serialize + DeserializeOwned + VariantNames {
+pub trait Event: Serialize + DeserializeOwned + VariantNames + Send + Sync + 'static {
     /// The enum's type names, one unit variant per event variant.
     type Type: Copy + Eq + Hash + Debug + VariantArray + Into<&'static str> + 'static;
 

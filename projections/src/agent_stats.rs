@@ -124,7 +124,7 @@ sql_projection!(AgentStats, |_this, conn, events| {
             };
             let agent = activity.entry(agent_id.to_string()).or_default();
             agent.operations += 1;
-            agent.successes += i64::from(status == ActionStatus::Success);
+            agent.successes += i64::from(*status == ActionStatus::Success);
             agent.confidences.extend(confidence);
             let zone = crate::zone_of!(conn, zones, ZONES, &event.tenant_id.to_string());
             *daily_ops

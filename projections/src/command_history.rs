@@ -81,7 +81,7 @@ sql_projection!(CommandHistory, |_this, conn, events| {
                     "UPDATE rm_commands SET progress_stage = $1, progress_percent = $2 WHERE command_id = $3",
                 )
                 .bind(stage)
-                .bind(i64::from(percent))
+                .bind(i64::from(*percent))
                 .bind(command_id)
                 .execute(&mut *conn)
                 .await?;
@@ -91,7 +91,7 @@ sql_projection!(CommandHistory, |_this, conn, events| {
                 exit_code,
                 output,
             } => {
-                let done = if success {
+                let done = if *success {
                     InstructionStatus::Succeeded
                 } else {
                     InstructionStatus::Failed
@@ -102,7 +102,7 @@ sql_projection!(CommandHistory, |_this, conn, events| {
                 )
                 .bind(status(done))
                 .bind(at)
-                .bind(i64::from(success))
+                .bind(i64::from(*success))
                 .bind(exit_code.map(i64::from))
                 .bind(output)
                 .bind(command_id)

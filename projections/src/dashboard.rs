@@ -121,27 +121,27 @@ sql_projection!(Dashboard, |_this, conn, batch| {
                     .entry((
                         tenant.clone(),
                         date.clone(),
-                        latency_bucket(clamp(latency_ms)),
+                        latency_bucket(clamp(*latency_ms)),
                     ))
                     .or_default() += 1;
                 let day = daily
                     .entry((tenant.clone(), date, app_type.clone()))
                     .or_default();
                 day.calls += 1;
-                day.successes += i64::from(status == RunStatus::Success);
+                day.successes += i64::from(*status == RunStatus::Success);
                 day.tokens = day
                     .tokens
-                    .saturating_add(clamp(prompt_tokens.saturating_add(completion_tokens)));
+                    .saturating_add(clamp(prompt_tokens.saturating_add(*completion_tokens)));
                 day.tokens = day.tokens.min(crate::engine::CAP);
-                day.latency_ms_sum = add_capped(day.latency_ms_sum, clamp(latency_ms));
-                day.cost_micros = add_capped(day.cost_micros, cost_micros);
+                day.latency_ms_sum = add_capped(day.latency_ms_sum, clamp(*latency_ms));
+                day.cost_micros = add_capped(day.cost_micros, *cost_micros);
                 let at = event.occurred_at.timestamp_micros();
                 let last = health
-                    .entry((tenant, app_type))
-                    .or_insert((status, at, position));
+                    .entry((tenant, app_type.clone()))
+                    .or_insert((*status, at, position));
                 // The latest run by its time; of runs at the same time, the later in the log.
                 if last.1 <= at {
-                    *last = (status, at, position);
+                    *last = (*status, at, position);
                 }
             } else if AlertEvent::VARIANTS.contains(&event.event_type.as_str()) {
                 // Decoded only on an alert's own stream, whose id it needs.

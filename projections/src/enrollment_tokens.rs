@@ -62,9 +62,9 @@ sql_projection!(EnrollmentTokens, |_this, conn, events| {
                     serde_json::to_string(&permissions)
                         .map_err(|e| ProjectionError::Row(format!("enrollment token {id}: {e}")))?,
                 )
-                .bind(i64::from(rate_limit_per_minute))
+                .bind(i64::from(*rate_limit_per_minute))
                 .bind(preset)
-                .bind(i64::from(max_uses))
+                .bind(i64::from(*max_uses))
                 .bind(expires_at.timestamp_micros())
                 .bind(at)
                 .bind(clamp(event.position))

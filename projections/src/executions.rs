@@ -9,10 +9,10 @@ use agentledger_domain::ids::TenantId;
 use agentledger_domain::reports::ReportEvent;
 use agentledger_domain::task::TaskEvent;
 use agentledger_domain::workflow::StepAction;
-use agentledger_store::{Database, RecordedEvent, on_database};
+use agentledger_store::{Database, on_database};
 use serde::Serialize;
 
-use crate::engine::{CAP, Projection, ProjectionError, clamp, decode_event};
+use crate::engine::{CAP, Decoded, Projection, ProjectionError, clamp, decode_event};
 use crate::sql_projection;
 
 pub struct Executions;
@@ -30,8 +30,8 @@ impl Projection for Executions {
 /// What one event changes in the model, as statements both backends run.
 enum Change<'a> {
     None,
-    Execution(&'a str, ExecutionEvent),
-    Task(String, agentledger_domain::task::StepAttempt),
+    Execution(&'a str, &'a ExecutionEvent),
+    Task(String, &'a agentledger_domain::task::StepAttempt),
     Run {
         task_id: String,
         prompt_tokens: i64,
@@ -40,7 +40,7 @@ enum Change<'a> {
     },
 }
 
-fn change(event: &RecordedEvent) -> Result<Change<'_>, ProjectionError> {
+fn change<'a>(event: &'a Decoded<'_>) -> Result<Change<'a>, ProjectionError> {
     if let Some(id) = Execution::CATEGORY.id_in(&event.stream_id) {
         return Ok(decode_event::<ExecutionEvent>(event)?
             .map_or(Change::None, |e| Change::Execution(id, e)));
@@ -48,7 +48,7 @@ fn change(event: &RecordedEvent) -> Result<Change<'_>, ProjectionError> {
     if let Some(TaskEvent::TaskCreated(task)) = decode_event::<TaskEvent>(event)? {
         return Ok(
             match (
-                task.step,
+                &task.step,
                 agentledger_domain::task::Task::CATEGORY.id_in(&event.stream_id),
             ) {
                 (Some(step), Some(task_id)) => Change::Task(task_id.to_owned(), step),
@@ -66,9 +66,9 @@ fn change(event: &RecordedEvent) -> Result<Change<'_>, ProjectionError> {
     {
         return Ok(Change::Run {
             task_id: task_id.to_string(),
-            prompt_tokens: clamp(prompt_tokens),
-            completion_tokens: clamp(completion_tokens),
-            cost_micros,
+            prompt_tokens: clamp(*prompt_tokens),
+            completion_tokens: clamp(*completion_tokens),
+            cost_micros: *cost_micros,
         });
     }
     Ok(Change::None)
@@ -114,7 +114,7 @@ sql_projection!(Executions, |_this, conn, events| {
                         .bind(id)
                         .bind(event.tenant_id.to_string())
                         .bind(workflow_id.to_string())
-                        .bind(i64::from(version))
+                        .bind(i64::from(*version))
                         .bind(input.to_string())
                         .bind(at)
                         .bind(clamp(event.position))
@@ -151,7 +151,7 @@ sql_projection!(Executions, |_this, conn, events| {
                              output = NULL, task_id = NULL, started_us = $3, ended_us = NULL, deadline_us = $4 \
                              WHERE execution_id = $5 AND step = $6",
                         )
-                        .bind(i64::from(attempt))
+                        .bind(i64::from(*attempt))
                         .bind(input.to_string())
                         .bind(at)
                         .bind(deadline.timestamp_micros())
@@ -182,7 +182,7 @@ sql_projection!(Executions, |_this, conn, events| {
                         retried,
                         ..
                     } => {
-                        let status = if retried {
+                        let status = if *retried {
                             StepStatus::Waiting
                         } else {
                             StepStatus::Failed

@@ -10,10 +10,10 @@ use agentledger_domain::dedup::{DedupEvent, DedupEventType};
 use agentledger_domain::ids::{TaskId, TenantId};
 use agentledger_domain::task::{NewTask, Task, TaskEvent, TaskStatus};
 use agentledger_domain::tenant::TenantEvent;
-use agentledger_store::{Database, RecordedEvent, on_database};
+use agentledger_store::{Database, on_database};
 use serde::Serialize;
 
-use crate::engine::{Projection, ProjectionError, decode_event};
+use crate::engine::{Decoded, Projection, ProjectionError, decode_event};
 use crate::{insert_rows, sql_projection};
 
 pub struct Tasks;
@@ -43,7 +43,7 @@ struct Change {
     retried_as: Option<String>,
 }
 
-fn change(event: TaskEvent) -> Change {
+fn change(event: &TaskEvent) -> Change {
     let none = Change {
         status: None,
         agent_id: None,
@@ -71,8 +71,8 @@ fn change(event: TaskEvent) -> Change {
         } => Change {
             status: Some(TaskStatus::Processing),
             agent_id: Some(agent_id.to_string()),
-            percent: Some(i64::from(percent)),
-            message,
+            percent: Some(i64::from(*percent)),
+            message: message.clone(),
             ..none
         },
         TaskEvent::TaskCompleted { agent_id, result } => Change {
@@ -87,12 +87,12 @@ fn change(event: TaskEvent) -> Change {
         } => Change {
             status: Some(TaskStatus::Failed),
             agent_id: Some(agent_id.to_string()),
-            error: Some(error),
+            error: Some(error.clone()),
             ..none
         },
         TaskEvent::TaskCancelled { reason } => Change {
             status: Some(TaskStatus::Cancelled),
-            message: reason,
+            message: reason.clone(),
             ..none
         },
         TaskEvent::TaskRetried { new_task_id } => Change {
@@ -124,7 +124,7 @@ impl Change {
 /// A task's events in one batch, folded: its creation if the batch holds it,
 /// every later change merged, and the time of the last event.
 struct BatchTask<'a> {
-    created: Option<(&'a RecordedEvent, NewTask)>,
+    created: Option<(&'a Decoded<'a>, &'a NewTask)>,
     change: Change,
     updated_us: i64,
 }
@@ -145,8 +145,8 @@ sql_projection!(Tasks, |_this, conn, events| {
             let Some(task_event) = decode_event::<TaskEvent>(event)? else {
                 continue;
             };
-            let created = match &task_event {
-                TaskEvent::TaskCreated(new) => Some((event, new.clone())),
+            let created = match task_event {
+                TaskEvent::TaskCreated(new) => Some((event, new)),
                 _ => None,
             };
             let c = change(task_event);

@@ -65,7 +65,7 @@ sql_projection!(Tools, |_this, conn, events| {
                 .bind(&definition.endpoint)
                 .bind(&definition.auth_ref)
                 .bind(definition.input_schema.to_string())
-                .bind(i64::from(version))
+                .bind(i64::from(*version))
                 .bind(at)
                 .bind(tool_id)
                 .execute(&mut *conn)

@@ -67,13 +67,13 @@ sql_projection!(Usage, |_this, conn, events| {
             tenant,
             calendar::day(zone, event.occurred_at),
             agent_id.to_string(),
-            model,
+            model.clone(),
         );
         let sum = sums.entry(key).or_default();
         sum.0 += 1;
-        sum.1 = add_capped(sum.1, clamp(prompt_tokens));
-        sum.2 = add_capped(sum.2, clamp(completion_tokens));
-        sum.3 = add_capped(sum.3, cost_micros);
+        sum.1 = add_capped(sum.1, clamp(*prompt_tokens));
+        sum.2 = add_capped(sum.2, clamp(*completion_tokens));
+        sum.3 = add_capped(sum.3, *cost_micros);
     }
     let rows: Vec<_> = sums.into_iter().collect();
     insert_rows!(

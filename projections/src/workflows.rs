@@ -63,7 +63,7 @@ sql_projection!(Workflows, |_this, conn, events| {
             }
             WorkflowEvent::WorkflowPublished { version, .. } => {
                 sqlx::query("UPDATE rm_workflows SET latest_version = $1, updated_us = $2 WHERE workflow_id = $3")
-                    .bind(i64::from(version))
+                    .bind(i64::from(*version))
                     .bind(at)
                     .bind(workflow_id)
                     .execute(&mut *conn)

@@ -27,7 +27,7 @@ use agentledger_domain::upcast::current_version;
 use agentledger_domain::webhook::WebhookEvent;
 use agentledger_domain::workflow::{Step, StepAction, WorkflowEvent, WorkflowSpec};
 use agentledger_domain::{Actor, Event, catalogue};
-use agentledger_projections::engine::decode_event;
+use agentledger_projections::engine::{Decoded, decode_event};
 use agentledger_store::RecordedEvent;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -58,8 +58,10 @@ fn stored(event_type: &str, payload: Value) -> RecordedEvent {
 
 /// How many of the catalogue's enums read `event` as one of theirs.
 fn enums_reading(event: &RecordedEvent) -> usize {
+    // Each enum is asked on a `Decoded` of its own: one that another enum
+    // has filled would hide a second enum claiming the same type.
     fn reads<E: Event>(event: &RecordedEvent) -> bool {
-        matches!(decode_event::<E>(event), Ok(Some(_)))
+        matches!(decode_event::<E>(&Decoded::new(event)), Ok(Some(_)))
     }
     [
         reads::<AgentEvent>(event),
@@ -97,8 +99,8 @@ fn round_trip<E: Event + PartialEq + Debug>(examples: Vec<E>) -> Vec<&'static st
         };
         assert_eq!(tag, example.event_type(), "serde tag and generated name");
         let event = stored(&tag, payload);
-        match decode_event::<E>(&event) {
-            Ok(Some(back)) => assert_eq!(back, example, "{tag}"),
+        match decode_event::<E>(&Decoded::new(&event)) {
+            Ok(Some(back)) => assert_eq!(back, &example, "{tag}"),
             other => panic!("{tag} does not decode as itself: {other:?}"),
         }
         assert_eq!(enums_reading(&event), 1, "{tag} is one enum's");
@@ -578,4 +580,33 @@ fn every_declared_event_type_decodes_through_the_read_models_path() {
     let mut declared = catalogue::types();
     declared.sort_unstable();
     assert_eq!(covered, declared, "one example of each declared type");
+}
+
+/// Six models apply a report: the first to read it decodes it, and the
+/// others of the batch are given that same typed event, not a copy.
+#[test]
+fn a_batch_decodes_each_event_once_for_every_model() {
+    let (tag, payload) = encode(&AgentEvent::AgentRenamed {
+        name: "renamed".into(),
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let recorded = stored(&tag, payload);
+    let event = Decoded::new(&recorded);
+    let first = decode_event::<AgentEvent>(&event);
+    let again = decode_event::<AgentEvent>(&event);
+    match (first, again) {
+        (Ok(Some(first)), Ok(Some(again))) => assert!(std::ptr::eq(first, again)),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        matches!(decode_event::<ReportEvent>(&event), Ok(None)),
+        "another enum's type is not a report"
+    );
+    // A payload that does not decode stays an error for every model: it
+    // is not remembered as absent.
+    let broken = stored(&tag, json!({ "name": 7 }));
+    let event = Decoded::new(&broken);
+    for _ in 0..2 {
+        assert!(decode_event::<AgentEvent>(&event).is_err());
+    }
 }

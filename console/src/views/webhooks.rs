@@ -11,7 +11,7 @@ use agentledger_app::queries::ListParams;
 use agentledger_app::queries::webhooks_and_cache::subscriptions;
 use agentledger_app::webhooks;
 use agentledger_domain::delivery::DeliveryEvent;
-use agentledger_projections::engine::decode_event;
+use agentledger_projections::engine::decode_recorded;
 use agentledger_projections::webhook_deliveries::{DeliveryRow, WebhookDeliveries};
 use agentledger_projections::webhooks_and_cache::WebhookRow;
 use askama::Template;
@@ -235,7 +235,7 @@ pub async fn delivery(
     let events = deliveries::attempts(&state, &caller, webhook_id, delivery_id).await?;
     let mut steps = Vec::with_capacity(events.len());
     for event in &events {
-        if let Some(decoded) = decode_event::<DeliveryEvent>(event)? {
+        if let Some(decoded) = decode_recorded::<DeliveryEvent>(event)? {
             steps.push(step_of(decoded, event.occurred_at, event.position));
         }
     }

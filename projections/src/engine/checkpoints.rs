@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use agentledger_store::{Database, Position, RecordedEvent, on_database};
 use sqlx::QueryBuilder;
 
-use super::projection::{Apply, Projection, ProjectionError};
+use super::projection::{Apply, Decoded, Projection, ProjectionError};
 
 pub async fn checkpoint(db: &Database, name: &str) -> Result<Position, ProjectionError> {
     let position: Option<i64> = on_database!(db, p => sqlx::query_scalar(
@@ -65,6 +65,7 @@ pub async fn apply_batch(
         );
         let found: Vec<(String, i64)> = lock.build_query_as().fetch_all(&mut *tx).await?;
         let checkpoints: HashMap<String, i64> = found.into_iter().collect();
+        let events = Decoded::all(events);
         let mut applied = Vec::with_capacity(projections.len());
         for projection in projections {
             let checkpoint = checkpoints.get(projection.name()).copied().unwrap_or(0).max(0) as Position;
@@ -109,7 +110,7 @@ pub async fn apply_events(
     let _turn = db.write_turn().await;
     on_database!(db, p => {
         let mut tx = p.begin().await?;
-        Apply::apply(projection, &mut *tx, events).await?;
+        Apply::apply(projection, &mut *tx, &Decoded::all(events)).await?;
         tx.commit().await?;
     });
     Ok(())

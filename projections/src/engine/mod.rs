@@ -15,7 +15,7 @@ mod sql;
 pub use capped::{CAP, add_capped, add_capped_sql, clamp, sum_capped_sql};
 pub use checkpoints::{Applied, apply_batch, apply_events, checkpoint, reset};
 pub use contents::{Contents, contents};
-pub use projection::{Apply, Projection, ProjectionError, decode_event};
+pub use projection::{Apply, Decoded, Projection, ProjectionError, decode_event, decode_recorded};
 pub use rebuild::{BUILD_BATCH, Built, build_all, catch_up, catch_up_to};
 pub use registry::all;
 pub use runner::{BATCH, LINGER, Observer, spawn};

@@ -1,8 +1,13 @@
 //! What a projection is: the `Projection` and `Apply` traits, the error they
-//! report, `sql_projection!` to implement `Apply` for both backends, and `decode_event`.
+//! report, `sql_projection!` to implement `Apply` for both backends, and the
+//! events they are given (`Decoded`, read with `decode_event`).
+
+use std::any::Any;
+use std::ops::Deref;
+use std::sync::OnceLock;
 
 use agentledger_domain::Event;
-use agentledger_domain::codec::decode_if;
+use agentledger_domain::codec::{CodecError, decode_if};
 use agentledger_store::{Position, RecordedEvent, StoreError};
 use async_trait::async_trait;
 
@@ -35,7 +40,7 @@ pub trait Apply<Connection: Send>: Send + Sync {
     async fn apply(
         &self,
         conn: &mut Connection,
-        events: &[RecordedEvent],
+        events: &[Decoded<'_>],
     ) -> Result<(), ProjectionError>;
 }
 
@@ -63,7 +68,7 @@ macro_rules! sql_projection {
             async fn apply(
                 &self,
                 $conn: &mut sqlx::SqliteConnection,
-                $events: &[agentledger_store::RecordedEvent],
+                $events: &[$crate::engine::Decoded<'_>],
             ) -> Result<(), $crate::engine::ProjectionError> {
                 let $this = self;
                 $body
@@ -74,7 +79,7 @@ macro_rules! sql_projection {
             async fn apply(
                 &self,
                 $conn: &mut sqlx::PgConnection,
-                $events: &[agentledger_store::RecordedEvent],
+                $events: &[$crate::engine::Decoded<'_>],
             ) -> Result<(), $crate::engine::ProjectionError> {
                 let $this = self;
                 $body
@@ -83,10 +88,73 @@ macro_rules! sql_projection {
     };
 }
 
+/// An event of a batch as the models are given it: the recorded event, and
+/// its typed form once a model has decoded it. Every model of a batch is
+/// given the same `Decoded`s, so a report, which six models apply, is
+/// decoded from its payload once rather than six times.
+pub struct Decoded<'a> {
+    recorded: &'a RecordedEvent,
+    typed: OnceLock<Box<dyn Any + Send + Sync>>,
+}
+
+impl<'a> Decoded<'a> {
+    pub fn new(recorded: &'a RecordedEvent) -> Self {
+        Self {
+            recorded,
+            typed: OnceLock::new(),
+        }
+    }
+
+    pub fn all(events: &'a [RecordedEvent]) -> Vec<Self> {
+        events.iter().map(Self::new).collect()
+    }
+
+    pub fn recorded(&self) -> &'a RecordedEvent {
+        self.recorded
+    }
+}
+
+impl Deref for Decoded<'_> {
+    type Target = RecordedEvent;
+
+    fn deref(&self) -> &RecordedEvent {
+        self.recorded
+    }
+}
+
 /// The event as `E` when its type is one of `E`'s, `None` when it is another
 /// enum's; an error naming its position when it is `E`'s but does not decode.
-/// A payload stored at an older schema version is upcast first.
-pub fn decode_event<E: Event>(event: &RecordedEvent) -> Result<Option<E>, ProjectionError> {
+/// A payload stored at an older schema version is upcast first. The typed
+/// event is kept with the `Decoded` for the other models of the batch: a
+/// type name belongs to one enum only (the catalogue's tests hold it), so
+/// one slot is enough.
+pub fn decode_event<'e, E: Event>(
+    event: &'e Decoded<'_>,
+) -> Result<Option<&'e E>, ProjectionError> {
+    if let Some(typed) = event.typed.get() {
+        return match typed.downcast_ref::<E>() {
+            Some(typed) => Ok(Some(typed)),
+            None if E::VARIANTS.contains(&event.event_type.as_str()) => {
+                Err(ProjectionError::Event {
+                    position: event.position,
+                    source: CodecError::Decode {
+                        event_type: event.event_type.clone(),
+                        reason: "the type is named by two event enums".into(),
+                    },
+                })
+            }
+            None => Ok(None),
+        };
+    }
+    let Some(typed) = decode_recorded::<E>(event)? else {
+        return Ok(None);
+    };
+    let typed = event.typed.get_or_init(|| Box::new(typed));
+    Ok(typed.downcast_ref::<E>())
+}
+
+/// `decode_event` for an event read on its own, outside a batch of models.
+pub fn decode_recorded<E: Event>(event: &RecordedEvent) -> Result<Option<E>, ProjectionError> {
     decode_if(&event.event_type, event.schema_version, &event.payload).map_err(|source| {
         ProjectionError::Event {
             position: event.position,
