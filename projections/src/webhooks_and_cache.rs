@@ -45,7 +45,7 @@ sql_projection!(WebhooksAndCache, |_this, conn, events| {
                     .bind(webhook_id)
                     .bind(&tenant)
                     .bind(url)
-                    .bind(types_text(&event_types))
+                    .bind(types_text(event_types))
                     .bind(at)
                     .bind(owner.map(|agent| agent.to_string()))
                     .execute(&mut *conn)
@@ -54,7 +54,7 @@ sql_projection!(WebhooksAndCache, |_this, conn, events| {
                 Some(WebhookEvent::WebhookUpdated { url, event_types }) => {
                     sqlx::query("UPDATE rm_webhooks SET url = $1, event_types = $2, updated_us = $3 WHERE webhook_id = $4")
                         .bind(url)
-                        .bind(types_text(&event_types))
+                        .bind(types_text(event_types))
                         .bind(at)
                         .bind(webhook_id)
                         .execute(&mut *conn)
