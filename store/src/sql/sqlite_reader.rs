@@ -18,7 +18,7 @@ use crate::error::StoreError;
 use crate::event::{EventFilter, Position};
 use crate::sql::filter::{Param, clauses};
 use crate::sql::row::{EventRow, event_columns};
-use crate::sql::sqlite_writer::{time_from_text, time_text};
+use crate::sql::sqlite_writer::{keep_plans, time_from_text, time_text};
 
 /// The reads that run at once, each on a connection kept for the process's
 /// life; more wait for a turn. A connection's first statement parses the
@@ -147,6 +147,7 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
     )?;
     connection.busy_timeout(Duration::from_secs(30))?;
     connection.set_prepared_statement_cache_capacity(32);
+    keep_plans(&connection)?;
     Ok(connection)
 }
 
