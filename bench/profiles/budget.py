@@ -21,20 +21,21 @@ import sys
 # (part, markers): the first part with a marker anywhere in the stack takes it.
 PARTS = [
     ("authentication: token signature", ["TokenIssuer::verify"]),
+    ("rate limit", ["Limits::agent_call"]),
     ("authentication: the agent's state", ["caller::<impl agentledger_app::app::App>::agent"]),
     ("authentication: the rest", ["auth::<impl axum_core::extract::FromRequestParts"]),
-    ("rate limit", ["Limits::agent_call"]),
     ("idempotency", ["agentledger_api::idempotency"]),
     ("append: decide and encode (handler)", ["agentledger_commands::handler"]),
     ("append: group commit (the log's writer)", ["sqlite-log-writ", "run_writer", "sqlite_writer"]),
     # Reads of the log run on blocking threads, whose stacks do not say who
     # asked: for an action, the token check's read of the agent's stream.
     ("log reads (blocking threads)", ["sqlite_reader", "BlockingTask"]),
-    ("request JSON (body and answer)", ["serde_json", "axum::json", "axum::extract::rejection"]),
     ("read models (runner, in the process)", ["engine::runner", "apply_batch"]),
     ("sqlx SQLite workers (read models, idempotency, checkpoints)", ["sqlx-sqlite-wor"]),
     ("in-memory models and reactors", ["follower::follow", "reactors::spawn"]),
     ("the log's tail and subscriptions", ["tail::Tail", "subscription::Subscription"]),
+    # After every part above: JSON that a part calls is that part's.
+    ("request JSON (body and answer)", ["serde_json", "axum::json", "axum::extract::rejection"]),
     ("HTTP (hyper, axum, the connection)", ["hyper", "axum", "connections::serve", "tower"]),
 ]
 REST = "runtime, kernel and the rest (scheduling, wake-ups, allocator outside the parts)"

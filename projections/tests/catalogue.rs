@@ -582,8 +582,8 @@ fn every_declared_event_type_decodes_through_the_read_models_path() {
     assert_eq!(covered, declared, "one example of each declared type");
 }
 
-/// Six models apply a report: the first to read it decodes it, and the
-/// others of the batch are given that same typed event, not a copy.
+/// Several models read an event of a batch: the first to read it decodes it,
+/// and the others are given that same typed event, not a copy.
 #[test]
 fn a_batch_decodes_each_event_once_for_every_model() {
     let (tag, payload) = encode(&AgentEvent::AgentRenamed {
@@ -609,4 +609,38 @@ fn a_batch_decodes_each_event_once_for_every_model() {
     for _ in 0..2 {
         assert!(decode_event::<AgentEvent>(&event).is_err());
     }
+}
+
+/// An enum outside the catalogue that names one of its types: what the
+/// catalogue's uniqueness test forbids, to see `decode_event` refuse it.
+#[derive(
+    Debug, serde::Serialize, serde::Deserialize, strum::VariantNames, strum::EnumDiscriminants,
+)]
+#[strum_discriminants(derive(Hash, strum::IntoStaticStr, strum::VariantArray))]
+#[serde(tag = "type", content = "data")]
+enum Twin {
+    AgentRenamed { name: String },
+}
+
+impl Event for Twin {
+    type Type = TwinDiscriminants;
+
+    fn event_type(&self) -> &'static str {
+        strum::IntoDiscriminant::discriminant(self).into()
+    }
+}
+
+#[test]
+fn a_type_two_enums_read_is_an_error_for_the_second_not_a_skip() {
+    let (tag, payload) = encode(&AgentEvent::AgentRenamed {
+        name: "renamed".into(),
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let recorded = stored(&tag, payload);
+    let event = Decoded::new(&recorded);
+    assert!(matches!(decode_event::<AgentEvent>(&event), Ok(Some(_))));
+    assert!(decode_event::<Twin>(&event).is_err());
+    let event = Decoded::new(&recorded);
+    assert!(matches!(decode_event::<Twin>(&event), Ok(Some(_))));
+    assert!(decode_event::<AgentEvent>(&event).is_err());
 }

@@ -117,6 +117,12 @@ async fn agents_and_templates_are_listed_with_filters_and_pages(server: TestServ
     let retire = format!("{path}/retire");
     let (status, _) = server.call(Method::POST, &retire, Some(&other), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = server.call(Method::DELETE, &path, Some(&op), None).await;
+    assert_eq!(
+        status,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "retiring is not a DELETE"
+    );
     let body = json!({ "reason": "replaced by a newer model" });
     for _ in 0..2 {
         let (status, _) = server

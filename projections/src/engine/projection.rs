@@ -90,8 +90,8 @@ macro_rules! sql_projection {
 
 /// An event of a batch as the models are given it: the recorded event, and
 /// its typed form once a model has decoded it. Every model of a batch is
-/// given the same `Decoded`s, so a report, which six models apply, is
-/// decoded from its payload once rather than six times.
+/// given the same `Decoded`s, so a report, which four or five models read, is
+/// decoded from its payload once rather than by each of them.
 pub struct Decoded<'a> {
     recorded: &'a RecordedEvent,
     typed: OnceLock<Box<dyn Any + Send + Sync>>,
@@ -131,26 +131,25 @@ impl Deref for Decoded<'_> {
 pub fn decode_event<'e, E: Event>(
     event: &'e Decoded<'_>,
 ) -> Result<Option<&'e E>, ProjectionError> {
-    if let Some(typed) = event.typed.get() {
-        return match typed.downcast_ref::<E>() {
-            Some(typed) => Ok(Some(typed)),
-            None if E::VARIANTS.contains(&event.event_type.as_str()) => {
-                Err(ProjectionError::Event {
-                    position: event.position,
-                    source: CodecError::Decode {
-                        event_type: event.event_type.clone(),
-                        reason: "the type is named by two event enums".into(),
-                    },
-                })
-            }
-            None => Ok(None),
-        };
-    }
-    let Some(typed) = decode_recorded::<E>(event)? else {
-        return Ok(None);
+    let typed = match event.typed.get() {
+        Some(typed) => typed,
+        None => match decode_recorded::<E>(event)? {
+            Some(decoded) => event.typed.get_or_init(|| Box::new(decoded)),
+            None => return Ok(None),
+        },
     };
-    let typed = event.typed.get_or_init(|| Box::new(typed));
-    Ok(typed.downcast_ref::<E>())
+    match typed.downcast_ref::<E>() {
+        Some(typed) => Ok(Some(typed)),
+        // The slot holds another enum's reading of a type `E` names too.
+        None if E::VARIANTS.contains(&event.event_type.as_str()) => Err(ProjectionError::Event {
+            position: event.position,
+            source: CodecError::Decode {
+                event_type: event.event_type.clone(),
+                reason: "the type is named by two event enums".into(),
+            },
+        }),
+        None => Ok(None),
+    }
 }
 
 /// `decode_event` for an event read on its own, outside a batch of models.
