@@ -582,15 +582,20 @@ fn every_declared_event_type_decodes_through_the_read_models_path() {
     assert_eq!(covered, declared, "one example of each declared type");
 }
 
-/// Several models read an event of a batch: the first to read it decodes it,
-/// and the others are given that same typed event, not a copy.
-#[test]
-fn a_batch_decodes_each_event_once_for_every_model() {
+/// An agent's rename as the log holds it.
+fn renamed() -> RecordedEvent {
     let (tag, payload) = encode(&AgentEvent::AgentRenamed {
         name: "renamed".into(),
     })
     .unwrap_or_else(|e| panic!("{e}"));
-    let recorded = stored(&tag, payload);
+    stored(&tag, payload)
+}
+
+/// Several models read an event of a batch: the first to read it decodes it,
+/// and the others are given that same typed event, not a copy.
+#[test]
+fn a_batch_decodes_each_event_once_for_every_model() {
+    let recorded = renamed();
     let event = Decoded::new(&recorded);
     let first = decode_event::<AgentEvent>(&event);
     let again = decode_event::<AgentEvent>(&event);
@@ -604,7 +609,7 @@ fn a_batch_decodes_each_event_once_for_every_model() {
     );
     // A payload that does not decode stays an error for every model: it
     // is not remembered as absent.
-    let broken = stored(&tag, json!({ "name": 7 }));
+    let broken = stored(&recorded.event_type, json!({ "name": 7 }));
     let event = Decoded::new(&broken);
     for _ in 0..2 {
         assert!(decode_event::<AgentEvent>(&event).is_err());
@@ -632,11 +637,7 @@ impl Event for Twin {
 
 #[test]
 fn a_type_two_enums_read_is_an_error_for_the_second_not_a_skip() {
-    let (tag, payload) = encode(&AgentEvent::AgentRenamed {
-        name: "renamed".into(),
-    })
-    .unwrap_or_else(|e| panic!("{e}"));
-    let recorded = stored(&tag, payload);
+    let recorded = renamed();
     let event = Decoded::new(&recorded);
     assert!(matches!(decode_event::<AgentEvent>(&event), Ok(Some(_))));
     assert!(decode_event::<Twin>(&event).is_err());
