@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OpenFlags, Row, ToSql};
+use rusqlite::types::{Value, ValueRef};
+use rusqlite::{Connection, OpenFlags, Row, params_from_iter};
 use tokio::sync::Semaphore;
 use uuid::Uuid;
 
@@ -60,13 +60,12 @@ impl LogReaders {
             for clause in &clauses {
                 let marks = vec!["?"; clause.values.len()].join(", ");
                 sql.push_str(&format!(" AND {} {} ({marks})", clause.column, clause.op));
-                values.extend(clause.values.iter().map(Value::from));
+                values.extend(clause.values.iter().map(value));
             }
             sql.push_str(" ORDER BY position LIMIT ?");
             values.push(Value::Integer(limit));
             let mut statement = connection.prepare_cached(&sql)?;
-            let params: Vec<&dyn ToSql> = values.iter().map(|v| v as &dyn ToSql).collect();
-            let rows = statement.query_map(params.as_slice(), event_row)?;
+            let rows = statement.query_map(params_from_iter(values), event_row)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
@@ -151,30 +150,12 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
     Ok(connection)
 }
 
-/// A bound value of a dynamic query.
-enum Value {
-    Integer(i64),
-    Text(String),
-    Blob([u8; 16]),
-}
-
-impl From<&Param<'_>> for Value {
-    fn from(param: &Param<'_>) -> Self {
-        match param {
-            Param::Text(text) => Value::Text((*text).to_owned()),
-            Param::Uuid(id) => Value::Blob(*id.as_bytes()),
-            Param::Time(time) => Value::Text(time_text(time)),
-        }
-    }
-}
-
-impl ToSql for Value {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        Ok(match self {
-            Value::Integer(n) => (*n).into(),
-            Value::Text(text) => text.as_str().into(),
-            Value::Blob(bytes) => bytes.as_slice().into(),
-        })
+/// A filter's value as SQLite binds it.
+fn value(param: &Param<'_>) -> Value {
+    match param {
+        Param::Text(text) => Value::Text((*text).to_owned()),
+        Param::Uuid(id) => Value::Blob(id.as_bytes().to_vec()),
+        Param::Time(time) => Value::Text(time_text(time)),
     }
 }
 
