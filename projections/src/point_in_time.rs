@@ -8,9 +8,9 @@
 //!
 //! The cost is one snapshot and fewer than `dashboard_snapshots::EVERY` of
 //! the tenant's events, wherever the moment lies (the scratch database is
-//! one kept from an earlier request, emptied, when there is one); without a snapshot (before
-//! the tenant's first, or while the model is rebuilt) the tenant's events
-//! from the start of the log.
+//! one kept from an earlier request, emptied, when there is one); without a
+//! snapshot (before the tenant's first, or while the model is rebuilt) the
+//! tenant's events from the start of the log.
 
 use agentledger_store::{
     AsOf, Database, EventFilter, EventStore, Position, Prefix, scratch_database,

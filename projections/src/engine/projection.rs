@@ -108,10 +108,6 @@ impl<'a> Decoded<'a> {
     pub fn all(events: &'a [RecordedEvent]) -> Vec<Self> {
         events.iter().map(Self::new).collect()
     }
-
-    pub fn recorded(&self) -> &'a RecordedEvent {
-        self.recorded
-    }
 }
 
 impl Deref for Decoded<'_> {
