@@ -16,7 +16,7 @@
 //! - the ten newest alerts: a later read shows the ten newest then, and an
 //!   older alert can only fall further behind.
 //!
-//! `tests/tests/dashboard_snapshots.rs` checks that a dashboard built from a
+//! `projections/tests/dashboard_snapshots.rs` checks that a dashboard built from a
 //! snapshot equals one replayed from the start of the log, at every moment.
 
 use agentledger_domain::calendar;
