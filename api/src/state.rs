@@ -2,15 +2,19 @@
 //! the extractors can be implemented for it.
 
 use std::ops::Deref;
+use std::sync::Arc;
 
 use agentledger_app::App;
 
+/// Shared behind one `Arc`: every layer and extractor of a request clones
+/// the state, and `App` is some forty reference-counted handles, whose
+/// counts the two cores otherwise fought over on every request.
 #[derive(Clone)]
-pub struct AppState(App);
+pub struct AppState(Arc<App>);
 
 impl From<App> for AppState {
     fn from(app: App) -> Self {
-        Self(app)
+        Self(Arc::new(app))
     }
 }
 
