@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OpenFlags, Row, params_from_iter};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -26,6 +26,11 @@ use crate::sql::sqlite_writer::{keep_plans, time_from_text, time_text};
 /// read beyond those kept, and closing it after, cost a third of the
 /// server's CPU under ingest with 64 connections.
 const CONNECTIONS: usize = 8;
+
+/// The rows of a stream read on the caller's own thread, at most: tens of
+/// microseconds, which an async worker may spend; a longer read would hold
+/// up the other requests it serves.
+const INLINE_ROWS: i64 = 32;
 
 pub(crate) struct LogReaders {
     path: PathBuf,
@@ -71,25 +76,38 @@ impl LogReaders {
         .await
     }
 
+    /// A stream's events from `from_version` on. Its first rows are read on
+    /// the caller's thread when a connection is idle: a command's load reads
+    /// its stream from the cached version on, nearly always no row or a few,
+    /// and handing that read to a blocking thread (waking it, then the
+    /// caller) cost more than the read. At most `INLINE_ROWS` are read so;
+    /// the rest, if any, on a blocking thread as other reads.
     pub(crate) async fn read_stream(
         self: &Arc<Self>,
         stream_id: &str,
         from_version: i64,
         limit: i64,
     ) -> Result<Vec<EventRow>, StoreError> {
+        let mut rows = Vec::new();
+        if let Ok(turn) = self.turns.clone().try_acquire_owned() {
+            let first = limit.min(INLINE_ROWS);
+            rows = self.with_connection(turn, |connection| {
+                stream_rows(connection, stream_id, from_version, first)
+            })?;
+            if (rows.len() as i64) < first || first == limit {
+                return Ok(rows);
+            }
+        }
+        let from = rows
+            .last()
+            .map_or(from_version, |row| row.stream_version + 1);
+        let rest = limit - rows.len() as i64;
         let stream_id = stream_id.to_owned();
-        self.run(move |connection| {
-            let mut statement = connection.prepare_cached(concat!(
-                "SELECT ",
-                event_columns!(),
-                " FROM events WHERE stream_id = ?1 AND stream_version >= ?2 \
-                 ORDER BY stream_version LIMIT ?3"
-            ))?;
-            let rows = statement
-                .query_map(rusqlite::params![stream_id, from_version, limit], event_row)?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-        .await
+        let more = self
+            .run(move |connection| stream_rows(connection, &stream_id, from, rest))
+            .await?;
+        rows.extend(more);
+        Ok(rows)
     }
 
     pub(crate) async fn head_position(self: &Arc<Self>) -> Result<Position, StoreError> {
@@ -102,8 +120,7 @@ impl LogReaders {
         .await
     }
 
-    /// Runs `read` on a blocking thread once a turn is free, with an idle
-    /// connection or, until `CONNECTIONS` are open, a new one.
+    /// Runs `read` on a blocking thread once a turn is free.
     async fn run<T: Send + 'static>(
         self: &Arc<Self>,
         read: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
@@ -115,28 +132,50 @@ impl LogReaders {
             .await
             .map_err(|_| StoreError::Closed)?;
         let readers = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let _turn = turn;
-            let idle = readers
-                .idle
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .pop();
-            let connection = match idle {
-                Some(connection) => connection,
-                None => open(&readers.path)?,
-            };
-            let answer = read(&connection);
-            readers
-                .idle
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(connection);
-            answer
-        })
-        .await
-        .map_err(|e| StoreError::Writer(format!("a read of the log stopped: {e}")))?
+        tokio::task::spawn_blocking(move || readers.with_connection(turn, read))
+            .await
+            .map_err(|e| StoreError::Writer(format!("a read of the log stopped: {e}")))?
     }
+
+    /// Runs `read`, in the turn `_turn`, on an idle connection or, until
+    /// `CONNECTIONS` are open, a new one; then keeps the connection.
+    fn with_connection<T>(
+        &self,
+        _turn: OwnedSemaphorePermit,
+        read: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let connection = match idle {
+            Some(connection) => connection,
+            None => open(&self.path)?,
+        };
+        let answer = read(&connection);
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(connection);
+        answer
+    }
+}
+
+fn stream_rows(
+    connection: &Connection,
+    stream_id: &str,
+    from_version: i64,
+    limit: i64,
+) -> Result<Vec<EventRow>, StoreError> {
+    let mut statement = connection.prepare_cached(concat!(
+        "SELECT ",
+        event_columns!(),
+        " FROM events WHERE stream_id = ?1 AND stream_version >= ?2 \
+         ORDER BY stream_version LIMIT ?3"
+    ))?;
+    let rows = statement.query_map(rusqlite::params![stream_id, from_version, limit], event_row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 fn open(path: &Path) -> Result<Connection, StoreError> {
