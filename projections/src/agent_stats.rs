@@ -171,26 +171,40 @@ sql_projection!(AgentStats, |_this, conn, events| {
                 .await?,
         );
     }
-    for (agent, done) in &activity {
-        let confidence_sum = stored
-            .get(agent)
-            .map(|sum| done.confidences.iter().fold(*sum, |sum, c| sum + c));
-        sqlx::query(
-            "UPDATE rm_agent_stats SET total_ops = total_ops + $1, success_ops = success_ops + $2, \
-             failed_ops = failed_ops + $3, confidence_sum = COALESCE($4, confidence_sum), \
-             confidence_count = confidence_count + $5, last_seen_us = CASE WHEN CAST($6 AS BIGINT) IS NOT NULL \
-             AND (last_seen_us IS NULL OR last_seen_us < $6) THEN $6 ELSE last_seen_us END WHERE agent_id = $7",
-        )
-        .bind(done.operations)
-        .bind(done.successes)
-        .bind(done.operations - done.successes)
-        .bind(confidence_sum)
-        .bind(clamp(done.confidences.len() as u64))
-        .bind(done.last_seen_us)
-        .bind(agent)
-        .execute(&mut *conn)
-        .await?;
-    }
+    let totals: Vec<_> = activity
+        .iter()
+        .map(|(agent, done)| {
+            let confidence_sum = stored
+                .get(agent)
+                .map(|sum| done.confidences.iter().fold(*sum, |sum, c| sum + c));
+            (agent, done, confidence_sum)
+        })
+        .collect();
+    // One statement for every agent of the batch: a batch of a busy fleet
+    // names tens of agents, and a statement each was most of this model's
+    // time (each is a round trip to the driver's thread).
+    insert_rows!(
+        conn,
+        "WITH batch (agent_id, operations, successes, confidence_sum, confidences, last_seen_us) AS (",
+        totals,
+        ") UPDATE rm_agent_stats SET total_ops = rm_agent_stats.total_ops + batch.operations, \
+         success_ops = rm_agent_stats.success_ops + batch.successes, \
+         failed_ops = rm_agent_stats.failed_ops + batch.operations - batch.successes, \
+         confidence_sum = COALESCE(batch.confidence_sum, rm_agent_stats.confidence_sum), \
+         confidence_count = rm_agent_stats.confidence_count + batch.confidences, \
+         last_seen_us = CASE WHEN batch.last_seen_us IS NOT NULL AND (rm_agent_stats.last_seen_us IS NULL \
+         OR rm_agent_stats.last_seen_us < batch.last_seen_us) THEN batch.last_seen_us \
+         ELSE rm_agent_stats.last_seen_us END \
+         FROM batch WHERE rm_agent_stats.agent_id = batch.agent_id",
+        |row, (agent, done, confidence_sum)| {
+            row.push_bind(agent.as_str())
+                .push_bind(done.operations)
+                .push_bind(done.successes)
+                .push_bind(*confidence_sum)
+                .push_bind(clamp(done.confidences.len() as u64))
+                .push_bind(done.last_seen_us);
+        }
+    );
     // A task's row is made by its first claim and its status follows later
     // events; a claim of a task that has a row changes nothing, and a status
     // before any row exists is lost. Which tasks have rows decides the rest.
