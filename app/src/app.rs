@@ -205,8 +205,14 @@ impl App {
             ("cache_index", &self.cache_index_progress),
             ("delivery_queue", &self.delivery_queue_progress),
             (crate::reactors::NAME, &self.reactors_progress),
-            (crate::deliveries::schedule::NAME, &self.deliveries_progress),
-            (crate::executions::engine::NAME, &self.executions_progress),
+            // Not their checkpoints' names, which the read models beside them
+            // have too: one label for two things showed a name twice in
+            // `/ready` and let one gauge overwrite the other in `/metrics`.
+            (
+                crate::deliveries::schedule::LABEL,
+                &self.deliveries_progress,
+            ),
+            (crate::executions::engine::LABEL, &self.executions_progress),
         ];
         models.extend(self.read_models.iter().map(|(n, p)| (*n, p)));
         models

@@ -52,7 +52,7 @@ pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// checkpoint.
 #[async_trait::async_trait]
 pub(crate) trait Reactor: Sized + Send + Sync + 'static {
-    /// Its name in `reactor_checkpoints`, `/ready` and `/metrics`.
+    /// Its name in `reactor_checkpoints` and in the ids of what it appends.
     const NAME: &'static str;
 
     /// Where it goes on from and with what state: what it saved, or where

@@ -31,6 +31,16 @@ async fn health_and_readiness(server: TestServer) {
     assert_eq!(status, StatusCode::OK);
     // The first start wrote the installation, the default tenant and the admin key.
     assert_eq!(body["store"]["head_position"], json!(3));
+    // Each model, reactor and in-memory follower under a name of its own.
+    let names: Vec<&str> = body["projections"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|model| model["name"].as_str())
+        .collect();
+    let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+    assert_eq!(unique.len(), names.len(), "{names:?}");
+    assert!(unique.contains("execution_engine") && unique.contains("executions"));
 }
 
 async fn head(server: &TestServer) -> u64 {

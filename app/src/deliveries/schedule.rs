@@ -25,8 +25,10 @@ use crate::app::App;
 use crate::reactors::{BoxError, Reactor, id_of, insisting, load, persist};
 use crate::relevance::Relevance;
 
-/// Its name in `reactor_checkpoints`, `/ready` and `/metrics`.
+/// Its name in `reactor_checkpoints` and in the ids of what it appends.
 pub const NAME: &str = "webhook_deliveries";
+/// Its name in `/ready` and `/metrics`, where `NAME` is the read model's.
+pub const LABEL: &str = "webhook_delivery_scheduler";
 
 pub(crate) struct Scheduler {
     subscribers: Subscribers,

@@ -39,8 +39,10 @@ use super::calls;
 use crate::app::App;
 use crate::reactors::{BoxError, Reactor, id_of, load, persist, retrying};
 
-/// Its name in `reactor_checkpoints`, `/ready` and `/metrics`.
+/// Its name in `reactor_checkpoints` and in the ids of what it appends.
 pub const NAME: &str = "executions";
+/// Its name in `/ready` and `/metrics`, where `NAME` is the read model's.
+pub const LABEL: &str = "execution_engine";
 const USER_AGENT: &str = concat!("agentledger-executions/", env!("CARGO_PKG_VERSION"));
 /// The longest any call may take (a step's own timeout is shorter).
 const LONGEST_CALL: Duration = Duration::from_secs(24 * 3600);
