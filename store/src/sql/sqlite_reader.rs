@@ -77,7 +77,7 @@ impl LogReaders {
     }
 
     /// A stream's events from `from_version` on. Its first rows are read on
-    /// the caller's thread when a connection is idle: a command's load reads
+    /// the caller's thread when a kept connection is idle: a command's load reads
     /// its stream from the cached version on, nearly always no row or a few,
     /// and handing that read to a blocking thread (waking it, then the
     /// caller) cost more than the read. At most `INLINE_ROWS` are read so;
@@ -89,11 +89,15 @@ impl LogReaders {
         limit: i64,
     ) -> Result<Vec<EventRow>, StoreError> {
         let mut rows = Vec::new();
-        if let Ok(turn) = self.turns.clone().try_acquire_owned() {
+        // Only on a connection already open: opening one parses the schema,
+        // which is not for an async worker's thread.
+        if let Ok(_turn) = self.turns.clone().try_acquire_owned()
+            && let Some(connection) = self.take_idle()
+        {
             let first = limit.min(INLINE_ROWS);
-            rows = self.with_connection(turn, |connection| {
-                stream_rows(connection, stream_id, from_version, first)
-            })?;
+            let read = stream_rows(&connection, stream_id, from_version, first);
+            self.keep(connection);
+            rows = read?;
             if (rows.len() as i64) < first || first == limit {
                 return Ok(rows);
             }
@@ -144,21 +148,27 @@ impl LogReaders {
         _turn: OwnedSemaphorePermit,
         read: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        let connection = match idle {
+        let connection = match self.take_idle() {
             Some(connection) => connection,
             None => open(&self.path)?,
         };
         let answer = read(&connection);
+        self.keep(connection);
+        answer
+    }
+
+    fn take_idle(&self) -> Option<Connection> {
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+    }
+
+    fn keep(&self, connection: Connection) {
         self.idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(connection);
-        answer
     }
 }
 
