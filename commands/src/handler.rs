@@ -177,6 +177,44 @@ impl Handler {
         A: Aggregate,
         A::Command: Clone,
     {
+        self.decide_and_append::<A>(stream_id, ctx, |state| A::decide(state, command.clone()))
+            .await
+    }
+
+    /// Runs `commands` one after another on the aggregate named `id` and
+    /// appends all their events at once, so that nothing (an engine acting on
+    /// the first event, say) can come between them. Each command is decided
+    /// on the state the ones before it left; one refusal refuses them all.
+    pub async fn run_all<A>(
+        &self,
+        ctx: &Context,
+        id: impl Into<A::Id>,
+        commands: Vec<A::Command>,
+    ) -> Result<Executed<A>, CommandError>
+    where
+        A: Aggregate,
+        A::Command: Clone,
+    {
+        let stream_id = A::stream_id(id);
+        self.decide_and_append::<A>(&stream_id, ctx, |state| {
+            let mut state = state.clone();
+            let mut events = Vec::new();
+            for command in &commands {
+                let decided = A::decide(&state, command.clone())?;
+                state = decided.iter().fold(state, A::evolve);
+                events.extend(decided);
+            }
+            Ok(events)
+        })
+        .await
+    }
+
+    async fn decide_and_append<A: Aggregate>(
+        &self,
+        stream_id: &str,
+        ctx: &Context,
+        decide: impl Fn(&A) -> Result<Vec<A::Event>, DomainError>,
+    ) -> Result<Executed<A>, CommandError> {
         for attempt in 0..MAX_ATTEMPTS {
             let Loaded {
                 state,
@@ -184,7 +222,7 @@ impl Handler {
                 position,
             } = self.load_stream::<A>(stream_id).await?;
             in_scope(ctx, &state)?;
-            let events = A::decide(&state, command.clone())?;
+            let events = decide(&state)?;
             if events.is_empty() {
                 return Ok(Executed {
                     state,

@@ -3,7 +3,7 @@
 //! with the aggregate's tenant, keeping callers in their tenant).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use agentledger_commands::{CommandError, Context, Handler};
 use agentledger_domain::address::AddressPolicy;
@@ -25,6 +25,8 @@ struct Raced {
     inner: MemoryStore,
     rival: NewEvent,
     raced: AtomicBool,
+    /// How many appends the handler made (the rival's not counted).
+    appends: AtomicUsize,
 }
 
 #[async_trait]
@@ -41,6 +43,7 @@ impl EventStore for Raced {
                 .append(stream_id, ExpectedVersion::Any, rival)
                 .await?;
         }
+        self.appends.fetch_add(1, Ordering::SeqCst);
         self.inner.append(stream_id, expected, events).await
     }
 
@@ -96,6 +99,7 @@ async fn a_command_that_lost_a_race_is_decided_again_on_the_new_state() {
         inner: MemoryStore::new(),
         rival: rival_event,
         raced: AtomicBool::new(false),
+        appends: AtomicUsize::new(0),
     });
     let handler = Handler::new(store.clone());
     let stream = Budget::stream_id(tenant);
@@ -198,6 +202,60 @@ async fn a_caller_scoped_to_a_tenant_does_not_see_another_tenants_aggregate() {
             refused,
             Err(CommandError::Domain(DomainError::NotFound("task")))
         ),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.head_position().await.unwrap_or_default(),
+        head,
+        "nothing appended"
+    );
+}
+
+#[tokio::test]
+async fn commands_run_together_land_in_one_append_or_not_at_all() {
+    // A rival that has already had its turn: this store only counts.
+    let store = Arc::new(Raced {
+        inner: MemoryStore::new(),
+        rival: NewEvent::new(
+            uuid::Uuid::nil(),
+            Actor::system("rival"),
+            "Unused",
+            json!({}),
+        ),
+        raced: AtomicBool::new(true),
+        appends: AtomicUsize::new(0),
+    });
+    let handler = Handler::new(store.clone());
+    let tenant = TenantId::new();
+    let ctx = Context::system(tenant, "test");
+    let create = || TaskCommand::Create {
+        task: new_task(tenant),
+        policy: AddressPolicy::default(),
+    };
+    let cancel = || TaskCommand::Cancel { reason: None };
+
+    // The second command is decided on the state the first left.
+    let task = agentledger_domain::ids::TaskId::new();
+    let both = handler
+        .run_all::<Task>(&ctx, task, vec![create(), cancel()])
+        .await;
+    assert!(both.is_ok(), "{both:?}");
+    let stored = store
+        .read_stream(&Task::stream_id(task), 0, 10)
+        .await
+        .unwrap_or_default();
+    assert_eq!(stored.len(), 2);
+    // One append: nothing of anyone else's could come between them.
+    assert_eq!(store.appends.load(Ordering::SeqCst), 1);
+
+    // A refusal of any one refuses them all.
+    let other = agentledger_domain::ids::TaskId::new();
+    let head = store.head_position().await.unwrap_or_default();
+    let refused = handler
+        .run_all::<Task>(&ctx, other, vec![create(), cancel(), cancel()])
+        .await;
+    assert!(
+        matches!(refused, Err(CommandError::Domain(_))),
         "{refused:?}"
     );
     assert_eq!(

@@ -134,14 +134,18 @@ async fn run(
         input,
         at,
     };
-    handler.run::<Execution>(&ctx, execution_id, start).await?;
     if let Course::Cancelled = course {
+        // One append for both: an engine running meanwhile would otherwise
+        // call the tool (which is not there) between them.
         let cancel = ExecutionCommand::Cancel {
             reason: "resolved by a moderator by hand".into(),
         };
-        handler.run::<Execution>(&ctx, execution_id, cancel).await?;
+        handler
+            .run_all::<Execution>(&ctx, execution_id, vec![start, cancel])
+            .await?;
         return Ok(());
     }
+    handler.run::<Execution>(&ctx, execution_id, start).await?;
     let mut minute = 1;
     // Read from the execution each time: an engine running meanwhile may
     // have reported a step first.
