@@ -14,6 +14,7 @@ pub mod push;
 use agentledger_commands::{CommandError, Handler};
 use agentledger_domain::ids::TenantId;
 use agentledger_projections::dashboard::{Dashboard, read};
+use agentledger_projections::dashboard_snapshots;
 use agentledger_projections::engine::catch_up;
 use agentledger_projections::point_in_time::dashboard_as_of;
 use agentledger_store::{AsOf, EventFilter, EventStore, Storage};
@@ -116,16 +117,27 @@ pub async fn busiest_tenant(store: &dyn EventStore) -> Result<Option<Uuid>, Benc
     Ok(counts.into_iter().max_by_key(|(_, n)| *n).map(|(t, _)| t))
 }
 
+/// Timings of past dashboards at moments drawn at random.
+pub struct Moments {
+    /// Over the whole log.
+    pub whole_log: Vec<Duration>,
+    /// Over the tenant's own history (up to its latest snapshot), where the
+    /// events replayed after a snapshot vary; in a grown log a tenant's
+    /// events are one stretch of it, and moments past that stretch all
+    /// replay the same events.
+    pub tenant_history: Vec<Duration>,
+}
+
 /// The dashboard of `tenant` as of a quarter, half, three quarters and all of
 /// the log, and the live dashboard for comparison (`share` 0); then as of
-/// `samples` moments drawn at random over the whole log, whose timings come
-/// back as the second value. The live model catches up first: its snapshots
-/// are what a past dashboard starts from.
+/// `samples` moments drawn at random over the whole log and as many over the
+/// tenant's own history. The live model catches up first: its snapshots are
+/// what a past dashboard starts from.
 pub async fn point_in_time(
     storage: &Storage,
     tenant: Uuid,
     samples: usize,
-) -> Result<(Vec<PointInTime>, Vec<Duration>), agentledger_projections::engine::ProjectionError> {
+) -> Result<(Vec<PointInTime>, Moments), agentledger_projections::engine::ProjectionError> {
     let tenant = TenantId(tenant);
     catch_up(&*storage.events, &storage.database, &Dashboard, |_| {}).await?;
     let head = storage.events.head_position().await?;
@@ -161,12 +173,20 @@ pub async fn point_in_time(
         snapshot: None,
         millis: started.elapsed().as_secs_f64() * 1000.0,
     });
-    let mut timings = Vec::with_capacity(samples);
+    let history = dashboard_snapshots::latest(&storage.database, tenant, head)
+        .await?
+        .map_or(head, |(at, _)| at);
+    let mut moments = Moments {
+        whole_log: Vec::with_capacity(samples),
+        tenant_history: Vec::with_capacity(samples),
+    };
     for _ in 0..samples {
         let (_, took) = past(rand::random_range(1..=head.max(1))).await?;
-        timings.push(took);
+        moments.whole_log.push(took);
+        let (_, took) = past(rand::random_range(1..=history.max(1))).await?;
+        moments.tenant_history.push(took);
     }
-    Ok((rows, timings))
+    Ok((rows, moments))
 }
 
 /// Latency percentiles of a set of timings, in milliseconds.
