@@ -56,6 +56,7 @@ impl EventQuery<'_> {
             correlation_id: self.correlation_id,
             occurred_from: self.from.map(stored_bound),
             occurred_to: self.to.map(stored_bound),
+            to_position: None,
         })
     }
 }

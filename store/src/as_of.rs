@@ -108,7 +108,10 @@ impl Prefix {
     ) -> Self {
         Self {
             store,
-            filter,
+            filter: EventFilter {
+                to_position: Some(until),
+                ..filter
+            },
             next: 1,
             until,
             page: page.max(1),

@@ -500,6 +500,15 @@ pub async fn read_all_filters_by_actor_correlation_and_time(db: &dyn StoreFactor
             actor_kind: Some(ActorKind::Agent),
             ..EventFilter::default()
         },
+        EventFilter {
+            to_position: all.get(2).map(|e| e.position),
+            ..EventFilter::default()
+        },
+        EventFilter {
+            actor_kind: Some(ActorKind::Agent),
+            to_position: all.last().map(|e| e.position),
+            ..EventFilter::default()
+        },
     ];
     for filter in &filters {
         let expected: Vec<u64> = all
@@ -525,6 +534,7 @@ pub async fn read_all_filters_by_actor_correlation_and_time(db: &dyn StoreFactor
     // Minutes 10 to 30: event 10 at 10 min and half a second, event 30 on the minute.
     assert_eq!(count(&filters[3]), 21);
     assert_eq!(count(&filters[5]), 0);
+    assert_eq!(count(&filters[8]), 3, "the log's first three");
 }
 
 /// A time names the events recorded at or before it; `resolve` finds the

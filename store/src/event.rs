@@ -136,6 +136,9 @@ pub struct EventFilter {
     pub occurred_from: Option<DateTime<Utc>>,
     /// `occurred_at` before this instant.
     pub occurred_to: Option<DateTime<Utc>>,
+    /// At or before this position: a prefix of the log, read without
+    /// reading past its end.
+    pub to_position: Option<Position>,
 }
 
 impl EventFilter {
@@ -153,6 +156,7 @@ impl EventFilter {
                 .is_none_or(|c| Some(c) == event.correlation_id)
             && self.occurred_from.is_none_or(|t| event.occurred_at >= t)
             && self.occurred_to.is_none_or(|t| event.occurred_at < t)
+            && self.to_position.is_none_or(|p| event.position <= p)
     }
 }
 

@@ -14,6 +14,7 @@ pub(crate) enum Param<'a> {
     Text(&'a str),
     Uuid(Uuid),
     Time(DateTime<Utc>),
+    Position(i64),
 }
 
 /// One ` AND <column> <op> ` clause and the values it takes: one, or a list
@@ -62,6 +63,10 @@ pub(crate) fn clauses(filter: &EventFilter) -> Vec<Clause<'_>> {
     if let Some(to) = filter.occurred_to {
         clauses.push(one("occurred_at", "<", Param::Time(to)));
     }
+    if let Some(last) = filter.to_position {
+        let last = i64::try_from(last).unwrap_or(i64::MAX);
+        clauses.push(one("position", "<=", Param::Position(last)));
+    }
     clauses
 }
 
@@ -72,6 +77,7 @@ where
     for<'t> String: Encode<'t, DB> + Type<DB>,
     for<'t> Uuid: Encode<'t, DB> + Type<DB>,
     for<'t> DateTime<Utc>: Encode<'t, DB> + Type<DB>,
+    for<'t> i64: Encode<'t, DB> + Type<DB>,
 {
     for clause in clauses(filter) {
         q.push(format_args!(" AND {} {} (", clause.column, clause.op));
@@ -81,6 +87,7 @@ where
                 Param::Text(text) => list.push_bind(text.to_owned()),
                 Param::Uuid(id) => list.push_bind(id),
                 Param::Time(time) => list.push_bind(time),
+                Param::Position(position) => list.push_bind(position),
             };
         }
         q.push(")");

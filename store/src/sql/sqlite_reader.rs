@@ -205,6 +205,7 @@ fn value(param: &Param<'_>) -> Value {
         Param::Text(text) => Value::Text((*text).to_owned()),
         Param::Uuid(id) => Value::Blob(id.as_bytes().to_vec()),
         Param::Time(time) => Value::Text(time_text(time)),
+        Param::Position(position) => Value::Integer(*position),
     }
 }
 
