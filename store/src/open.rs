@@ -30,11 +30,9 @@ pub async fn open(url: &str, config: StoreConfig) -> Result<Storage, StoreError>
             PostgresBackend::connect(url, config.max_connections, config.create_missing_schema)
                 .await?;
         let pool = Database::Postgres(backend.pool.clone());
-        Ok(storage(
-            SqlEventStore::start(backend, config).await?,
-            pool.clone(),
-            pool,
-        ))
+        let events = SqlEventStore::start(backend, config).await?;
+        events.hear_other_servers(url).await?;
+        Ok(storage(events, pool.clone(), pool))
     } else if url.starts_with("sqlite:") {
         let backend = SqliteBackend::connect(url, config.max_connections).await?;
         let (models, durable) = (backend.models(), backend.durable());

@@ -216,3 +216,65 @@ async fn postgres_optimistic_concurrency_race() {
         exactly_one_writer_wins_each_round(db).await;
     }
 }
+
+/// On PostgreSQL a commit is announced to every other instance on the same
+/// log: its subscribers at the head wake at once. With a poll an hour apart,
+/// only the announcement can deliver the append; the timeout only keeps a
+/// broken announcement from hanging the suite.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_another_instances_append_wakes_a_subscriber_without_polling() {
+    let Some(db) = TestDatabase::postgres("another_instances_append_wakes_a_subscriber").await
+    else {
+        return;
+    };
+    let never_polls = StoreConfig {
+        poll_interval: Duration::from_secs(3600),
+        ..test_config()
+    };
+    let reader = open_instances(&db, 1, never_polls.clone()).await.remove(0);
+    let writer = open_instances(&db, 1, never_polls).await.remove(0);
+    // Another schema's commits on the same database are not this log's.
+    let Some(other_db) = TestDatabase::postgres("another_schema").await else {
+        return;
+    };
+    let other = open_instances(&other_db, 1, test_config()).await.remove(0);
+
+    let mut subscription = reader.subscribe_all(1, EventFilter::default());
+    let tenant = Uuid::now_v7();
+    for round in 0..3 {
+        // Let the subscription reach the head and wait there.
+        let waiting = tokio::spawn(async move {
+            let event = subscription.next().await;
+            (subscription, event)
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let noise = other
+            .append(
+                "elsewhere",
+                ExpectedVersion::Any,
+                vec![event(tenant, "Noise", round)],
+            )
+            .await;
+        assert!(noise.is_ok(), "{noise:?}");
+        let appended = writer
+            .append(
+                "wake-up",
+                ExpectedVersion::Any,
+                vec![event(tenant, "Appended", round)],
+            )
+            .await;
+        let Ok(outcome) = appended else {
+            panic!("append: {appended:?}")
+        };
+        let woke = tokio::time::timeout(Duration::from_secs(30), waiting).await;
+        let Ok(Ok((back, Ok(seen)))) = woke else {
+            panic!("round {round}: the subscriber was not woken by another instance's commit")
+        };
+        assert_eq!(seen.position, outcome.last_position());
+        assert_eq!(seen.event_type, "Appended");
+        subscription = back;
+    }
+    for store in [reader, writer, other] {
+        store.close().await;
+    }
+}

@@ -83,20 +83,38 @@ pub(crate) struct SqlEventStore<B: Backend> {
     sender: Mutex<Option<mpsc::Sender<Request>>>,
     writer: tokio::sync::Mutex<Option<JoinHandle<()>>>,
     head: watch::Receiver<Position>,
+    /// The head's announcer: the writer's commits, and on PostgreSQL other
+    /// servers' (`notify`).
+    announce: Arc<watch::Sender<Position>>,
+    /// On PostgreSQL, the task listening for other servers' commits.
+    listener: Mutex<Option<JoinHandle<()>>>,
     poll_interval: Duration,
+}
+
+/// Moves `head` to `position` unless it is there or past it already: the
+/// head only ever moves forward, whoever announces it.
+pub(crate) fn advance_head(head: &watch::Sender<Position>, position: Position) {
+    head.send_if_modified(|h| {
+        let newer = position > *h;
+        if newer {
+            *h = position;
+        }
+        newer
+    });
 }
 
 impl<B: Backend> SqlEventStore<B> {
     pub(crate) async fn start(backend: B, config: StoreConfig) -> Result<Self, StoreError> {
         let backend = Arc::new(backend);
-        let (head_tx, head) = watch::channel(backend.head_position().await?);
+        let (announce, head) = watch::channel(backend.head_position().await?);
+        let announce = Arc::new(announce);
         let (sender, receiver) = mpsc::channel(1024);
         let poll_interval = config.poll_interval;
         let tail = Arc::new(Tail::default());
         let writer = tokio::spawn(run_writer(
             backend.clone(),
             receiver,
-            head_tx,
+            announce.clone(),
             tail.clone(),
             config,
         ));
@@ -106,15 +124,35 @@ impl<B: Backend> SqlEventStore<B> {
             sender: Mutex::new(Some(sender)),
             writer: tokio::sync::Mutex::new(Some(writer)),
             head,
+            announce,
+            listener: Mutex::new(None),
             poll_interval,
         })
+    }
+}
+
+impl SqlEventStore<crate::sql::postgres::PostgresBackend> {
+    /// Wakes this store's subscribers at every commit of another server on
+    /// the same log (`url` is the one the store was opened with).
+    pub(crate) async fn hear_other_servers(&self, url: &str) -> Result<(), StoreError> {
+        let schema = self.backend.current_schema().await?;
+        let listening = crate::sql::notify::spawn(url.to_owned(), schema, self.announce.clone());
+        let earlier = self
+            .listener
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .replace(listening);
+        if let Some(earlier) = earlier {
+            earlier.abort();
+        }
+        Ok(())
     }
 }
 
 async fn run_writer<B: Backend>(
     backend: Arc<B>,
     mut receiver: mpsc::Receiver<Request>,
-    head: watch::Sender<Position>,
+    head: Arc<watch::Sender<Position>>,
     tail: Arc<Tail>,
     config: StoreConfig,
 ) {
@@ -128,7 +166,7 @@ async fn run_writer<B: Backend>(
             // from the store.
             Err(_) => tail.forget(),
         }
-        head.send_if_modified(|h| std::mem::replace(h, position) != position);
+        advance_head(&head, position);
         plan.outcomes
     };
     while let Some(first) = receiver.recv().await {
@@ -262,6 +300,14 @@ impl<B: Backend> EventStore for SqlEventStore<B> {
     }
 
     async fn close(&self) {
+        let listener = self
+            .listener
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(listener) = listener {
+            listener.abort();
+        }
         drop(
             self.sender
                 .lock()
@@ -271,5 +317,23 @@ impl<B: Backend> EventStore for SqlEventStore<B> {
         if let Some(writer) = self.writer.lock().await.take() {
             let _ = writer.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_head_never_moves_back() {
+        let (head, seen) = watch::channel(10);
+        advance_head(&head, 5);
+        assert_eq!(*seen.borrow(), 10);
+        assert!(
+            !seen.has_changed().unwrap_or(true),
+            "an older head wakes no one"
+        );
+        advance_head(&head, 12);
+        assert_eq!(*seen.borrow(), 12);
     }
 }

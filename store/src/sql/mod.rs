@@ -5,6 +5,7 @@ pub(crate) mod backend;
 pub mod engine;
 pub(crate) mod filter;
 pub(crate) mod migrations;
+pub(crate) mod notify;
 pub(crate) mod plan;
 pub(crate) mod postgres;
 pub(crate) mod row;

@@ -144,13 +144,30 @@ impl PostgresBackend {
     }
 
     async fn commit(mut tx: Tx, head: &Head) -> Result<(), StoreError> {
-        sqlx::query("UPDATE log_head SET position = $1, hash = $2 WHERE id = 1")
-            .bind(head.position)
-            .bind(head.hash.clone())
-            .execute(&mut *tx)
-            .await?;
+        // The notice goes out with the commit, to the other servers on this
+        // log (`notify`), in the statement that moves the head.
+        sqlx::query(
+            "WITH moved AS (UPDATE log_head SET position = $1, hash = $2 WHERE id = 1 \
+             RETURNING position) \
+             SELECT pg_notify($3, current_schema() || ' ' || position) FROM moved",
+        )
+        .bind(head.position)
+        .bind(head.hash.clone())
+        .bind(crate::sql::notify::CHANNEL)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+impl PostgresBackend {
+    /// The schema the log is in (the URL's `search_path`).
+    pub(crate) async fn current_schema(&self) -> Result<String, StoreError> {
+        let schema: Option<String> = sqlx::query_scalar("SELECT current_schema()")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(schema.unwrap_or_default())
     }
 }
 
