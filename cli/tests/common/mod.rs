@@ -7,6 +7,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 pub struct Server {
+    #[allow(dead_code)] // not every test binary kills it
     pub child: Child,
     pub base: String,
     /// Printed on the first start only.
