@@ -29,7 +29,8 @@ pub(crate) fn parse(payload: &str) -> Option<(&str, Position)> {
 }
 
 /// Listens for the commits of `schema` on the database `url` names, moving
-/// `head` to each. Runs until aborted; a lost connection is opened again
+/// `head` to each. Runs until aborted or until no one watches `head` any
+/// more (a store dropped without closing); a lost connection is opened again
 /// (sqlx's listener does that), and while it is down the subscribers' poll
 /// is all there is.
 pub(crate) fn spawn(
@@ -58,14 +59,16 @@ async fn listen(
     let mut listener = PgListener::connect(url).await?;
     listener.listen(CHANNEL).await?;
     loop {
+        // Done when the store is gone: nothing is left to wake.
+        let notice = tokio::select! {
+            notice = listener.try_recv() => notice?,
+            () = head.closed() => return Ok(()),
+        };
         // `None`: the connection was lost; the listener opens a new one and
         // listens again on the next call.
-        let Some(notice) = listener.try_recv().await? else {
+        let Some(notice) = notice else {
             continue;
         };
-        if head.is_closed() {
-            return Ok(());
-        }
         match parse(notice.payload()) {
             Some((from, position)) if from == schema => advance_head(head, position),
             Some(_) => {}
