@@ -129,12 +129,12 @@ impl Prefix {
         if self.next > self.until {
             return Ok(None);
         }
-        let mut events = self
+        // The filter ends at `until`: nothing past it is read.
+        let events = self
             .store
             .read_all(self.next, self.page, &self.filter)
             .await?;
         let full = events.len() == self.page;
-        events.retain(|e| e.position <= self.until);
         match events.last() {
             Some(last) if full => self.next = last.position + 1,
             _ => self.next = self.until + 1,

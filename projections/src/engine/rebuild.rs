@@ -33,9 +33,12 @@ pub async fn catch_up_to(
 ) -> Result<u64, ProjectionError> {
     let mut from = checkpoint(db, projection.name()).await? + 1;
     let mut applied = 0;
+    let up_to_until = EventFilter {
+        to_position: Some(until),
+        ..EventFilter::default()
+    };
     while from <= until {
-        let mut events = store.read_all(from, BATCH, &EventFilter::default()).await?;
-        events.retain(|e| e.position <= until);
+        let events = store.read_all(from, BATCH, &up_to_until).await?;
         if events.is_empty() {
             break;
         }
@@ -86,11 +89,11 @@ pub async fn build_all(
         if from > until {
             return Ok(Vec::new());
         }
-        let mut events = store
-            .read_all(from, BUILD_BATCH, &EventFilter::default())
-            .await?;
-        events.retain(|e| e.position <= until);
-        Ok::<_, ProjectionError>(events)
+        let up_to_until = EventFilter {
+            to_position: Some(until),
+            ..EventFilter::default()
+        };
+        Ok::<_, ProjectionError>(store.read_all(from, BUILD_BATCH, &up_to_until).await?)
     };
     let mut built: Vec<Built> = projections
         .iter()
