@@ -135,7 +135,9 @@ impl SqlEventStore<crate::sql::postgres::PostgresBackend> {
     /// Wakes this store's subscribers at every commit of another server on
     /// the same log (`url` is the one the store was opened with).
     pub(crate) async fn hear_other_servers(&self, url: &str) -> Result<(), StoreError> {
-        let schema = self.backend.current_schema().await?;
+        let schema = crate::sql::postgres::current_schema(&self.backend.pool)
+            .await?
+            .unwrap_or_default();
         let listening = crate::sql::notify::spawn(url.to_owned(), schema, self.announce.clone());
         let earlier = self
             .listener

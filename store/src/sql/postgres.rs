@@ -47,10 +47,7 @@ impl PostgresBackend {
 /// A `search_path` naming a schema that does not exist yet leaves nowhere to
 /// create the tables: create its first schema, as SQLite creates its file.
 async fn create_schema(pool: &PgPool) -> Result<(), StoreError> {
-    let current: Option<String> = sqlx::query_scalar("SELECT current_schema()")
-        .fetch_one(pool)
-        .await?;
-    if current.is_some() {
+    if current_schema(pool).await?.is_some() {
         return Ok(());
     }
     let path: String = sqlx::query_scalar("SELECT current_setting('search_path')")
@@ -161,14 +158,12 @@ impl PostgresBackend {
     }
 }
 
-impl PostgresBackend {
-    /// The schema the log is in (the URL's `search_path`).
-    pub(crate) async fn current_schema(&self) -> Result<String, StoreError> {
-        let schema: Option<String> = sqlx::query_scalar("SELECT current_schema()")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(schema.unwrap_or_default())
-    }
+/// The schema the tables are in: the first of the `search_path` (the URL's
+/// `options[search_path]`) that exists, `None` when none does.
+pub(crate) async fn current_schema(pool: &PgPool) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT current_schema()")
+        .fetch_one(pool)
+        .await?)
 }
 
 #[async_trait]
