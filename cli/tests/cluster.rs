@@ -6,60 +6,15 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use agentledger_store::testing::TestDatabase;
-use agentledger_tests::read;
+use agentledger_tests::{Client, read};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 mod common;
-use common::{Server, start_server_with};
+use common::start_server_with;
 
 /// The shared secret: a token one server issues, another accepts.
 const SECRET: &str = "cluster-test-secret-cluster-test-secret";
-
-struct Client {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Client {
-    fn of(server: &Server) -> Self {
-        Self {
-            http: reqwest::Client::new(),
-            base: server.base.clone(),
-        }
-    }
-
-    async fn post(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
-        let request = self.http.post(format!("{}{path}", self.base));
-        read(request.bearer_auth(token).json(body).send().await).await
-    }
-
-    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
-        let request = self.http.get(format!("{}{path}", self.base));
-        read(request.bearer_auth(token).send().await).await
-    }
-
-    /// Registers an agent with `permissions` here and logs it in at `at`:
-    /// (agent id, access token).
-    async fn agent(&self, key: &str, permissions: &[&str], at: &Client) -> (String, String) {
-        let body = json!({ "name": "a", "kind": "worker", "permissions": permissions, "rate_limit_per_minute": 6000 });
-        let (status, registered) = self.post("/api/v1/agents", key, &body).await;
-        assert_eq!(status, StatusCode::CREATED, "{registered}");
-        let agent_id = registered["agent_id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let login = json!({ "agent_id": agent_id, "secret": registered["secret"] });
-        let request = at.http.post(format!("{}/api/v1/agents/auth", at.base));
-        let (status, tokens) = read(request.json(&login).send().await).await;
-        assert_eq!(status, StatusCode::OK, "{tokens}");
-        let token = tokens["access_token"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        (agent_id, token)
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_two_servers_on_one_log_act_as_one() {
@@ -72,10 +27,15 @@ async fn postgres_two_servers_on_one_log_act_as_one() {
     let Some(key) = first.admin_key.clone() else {
         panic!("the first server prints the admin key")
     };
-    let (a, b) = (Client::of(&first), Client::of(&second));
+    let (a, b) = (
+        Client::new(first.base.clone()),
+        Client::new(second.base.clone()),
+    );
 
-    // A command issued through A reaches an agent waiting on B.
-    let (agent_id, token) = a.agent(&key, &["commands:poll"], &b).await;
+    // A command issued through A reaches an agent waiting on B (with the
+    // token A gave it: the servers share the secret).
+    let agent = a.agent(&key, &["commands:poll"], 6000).await;
+    let (agent_id, token) = (agent.agent_id, agent.token);
     let waiting = {
         let http = b.http.clone();
         let url = format!("{}/api/v1/agents/me/commands?wait=25", b.base);
@@ -113,7 +73,7 @@ async fn postgres_two_servers_on_one_log_act_as_one() {
     let mut claimers = Vec::new();
     for n in 0..4 {
         let at = if n % 2 == 0 { &a } else { &b };
-        let (_, token) = a.agent(&key, &["tasks:claim"], at).await;
+        let token = a.agent(&key, &["tasks:claim"], 6000).await.token;
         let (http, base) = (at.http.clone(), at.base.clone());
         claimers.push(tokio::spawn(async move {
             let mut claimed = Vec::new();

@@ -39,9 +39,16 @@ pub struct Options {
     pub live_feeds: Option<(usize, usize)>,
 }
 
-pub struct TestServer {
+/// Requests to one server's API, every error checked as a problem
+/// (`read`); a `TestServer` is one, and so is any server a test starts.
+#[derive(Clone)]
+pub struct Client {
     pub base: String,
     pub http: reqwest::Client,
+}
+
+pub struct TestServer {
+    client: Client,
     /// The bootstrap admin key of the default tenant.
     pub admin_key: String,
     /// The server's own state: its store, database and read models.
@@ -138,14 +145,86 @@ impl TestServer {
             let _ = rx.await;
         }));
         Self {
-            base,
-            http: reqwest::Client::new(),
+            client: Client::new(base),
             admin_key,
             state,
             shutdown: Some(tx),
             runtime: Some(runtime),
             options,
             _db: db,
+        }
+    }
+
+    /// Waits until every model has applied the log up to `position` (the
+    /// head when `None`), and fails the test if one stops or does not get
+    /// there within 20 s.
+    pub async fn models_reach(&self, position: Option<u64>) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let (status, ready) = self.get("/ready", &self.admin_key).await;
+            assert_ne!(
+                status,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "a read model stopped: {ready}"
+            );
+            let target =
+                position.unwrap_or_else(|| ready["store"]["head_position"].as_u64().unwrap_or(0));
+            let models = ready["projections"].as_array().cloned().unwrap_or_default();
+            let behind: Vec<&Value> = models
+                .iter()
+                .filter(|m| m["position"].as_u64().unwrap_or(0) < target)
+                .collect();
+            if !models.is_empty() && behind.is_empty() {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "models did not reach {target}: {behind:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The payloads of every alert raised so far, oldest first.
+    pub async fn raised_alerts(&self) -> Vec<Value> {
+        let (_, log) = self
+            .get(
+                "/api/v1/events?types=AlertRaised&limit=1000",
+                &self.admin_key,
+            )
+            .await;
+        log["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| e["payload"].clone())
+            .collect()
+    }
+
+    /// A new tenant and an operator key for it: (tenant id, key).
+    pub async fn tenant(&self, name: &str) -> (String, String) {
+        let (status, tenant) = self
+            .post("/api/v1/tenants", &self.admin_key, &json!({ "name": name }))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{tenant}");
+        let tenant_id = tenant["tenant_id"].as_str().unwrap_or_default().to_owned();
+        let key = self.key(&tenant_id, "operator").await;
+        (tenant_id, key)
+    }
+
+    pub async fn key(&self, tenant_id: &str, role: &str) -> String {
+        let body = json!({ "role": role, "tenant_id": tenant_id });
+        let (status, key) = self.post("/api/v1/api-keys", &self.admin_key, &body).await;
+        assert_eq!(status, StatusCode::CREATED, "{key}");
+        key["key"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+impl Client {
+    pub fn new(base: String) -> Self {
+        Self {
+            base,
+            http: reqwest::Client::new(),
         }
     }
 
@@ -242,69 +321,13 @@ impl TestServer {
                 .to_owned(),
         }
     }
+}
 
-    /// A new tenant and an operator key for it: (tenant id, key).
-    /// Waits until every model has applied the log up to `position` (the
-    /// head when `None`), and fails the test if one stops or does not get
-    /// there within 20 s.
-    pub async fn models_reach(&self, position: Option<u64>) {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            let (status, ready) = self.get("/ready", &self.admin_key).await;
-            assert_ne!(
-                status,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "a read model stopped: {ready}"
-            );
-            let target =
-                position.unwrap_or_else(|| ready["store"]["head_position"].as_u64().unwrap_or(0));
-            let models = ready["projections"].as_array().cloned().unwrap_or_default();
-            let behind: Vec<&Value> = models
-                .iter()
-                .filter(|m| m["position"].as_u64().unwrap_or(0) < target)
-                .collect();
-            if !models.is_empty() && behind.is_empty() {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "models did not reach {target}: {behind:?}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-    }
+impl std::ops::Deref for TestServer {
+    type Target = Client;
 
-    /// The payloads of every alert raised so far, oldest first.
-    pub async fn raised_alerts(&self) -> Vec<Value> {
-        let (_, log) = self
-            .get(
-                "/api/v1/events?types=AlertRaised&limit=1000",
-                &self.admin_key,
-            )
-            .await;
-        log["events"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|e| e["payload"].clone())
-            .collect()
-    }
-
-    pub async fn tenant(&self, name: &str) -> (String, String) {
-        let (status, tenant) = self
-            .post("/api/v1/tenants", &self.admin_key, &json!({ "name": name }))
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{tenant}");
-        let tenant_id = tenant["tenant_id"].as_str().unwrap_or_default().to_owned();
-        let key = self.key(&tenant_id, "operator").await;
-        (tenant_id, key)
-    }
-
-    pub async fn key(&self, tenant_id: &str, role: &str) -> String {
-        let body = json!({ "role": role, "tenant_id": tenant_id });
-        let (status, key) = self.post("/api/v1/api-keys", &self.admin_key, &body).await;
-        assert_eq!(status, StatusCode::CREATED, "{key}");
-        key["key"].as_str().unwrap_or_default().to_owned()
+    fn deref(&self) -> &Client {
+        &self.client
     }
 }
 
